@@ -1,0 +1,73 @@
+# purbo — one build for the CPU and CUDA parts.
+#   make / make all   build build/purbo-bench and build/purbo-test
+#   make run          set up (packages, model) and run the default job
+#   make test         set up and run the unit tests (CPU; what CI runs)
+#   make bench        CPU benchmarks (prefill/decode tokens/s)
+#   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml)
+#   make fuzz         libFuzzer targets (clang), not part of CI
+# Every .c file under the source folders is built; engine/main.c holds main().
+
+CC       ?= cc
+NVCC     ?= nvcc
+ARCH     ?= -march=x86-64-v3
+OPT      ?= -O2 -g
+CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP -fopenmp
+LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
+CUDA_HOME ?= /usr/local/cuda
+NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wall,-Werror \
+             -Iengine -Ikernels -Iprobes
+MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+SRC_DIRS := engine kernels/cpu probes suites results
+LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
+TEST_C   := $(wildcard tests/*.c)
+LIB_O    := $(LIB_C:%.c=build/%.o) $(LIB_CU:%.cu=build/%.cu.o)
+ifneq ($(LIB_CU),)
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lcublas_static -lcublasLt_static -lculibos -ldl -lrt -lstdc++
+endif
+
+BIN      := build/purbo-bench
+TEST_BIN := build/purbo-test
+
+.PHONY: all run test bench device fuzz deps model clean
+all: $(BIN) $(TEST_BIN)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BIN): build/engine/main.o $(LIB_O)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+model: deps
+	@sh scripts/model.sh
+
+# The two set-up commands (README): each installs what it needs first.
+run: model
+	@$(MAKE) --no-print-directory all
+	$(BIN) passkey --model $(MODEL)
+
+test: model
+	@$(MAKE) --no-print-directory all
+	$(TEST_BIN) --model $(MODEL) --bin $(BIN)
+
+bench: model
+	@$(MAKE) --no-print-directory all
+	$(BIN) bench-cpu --model $(MODEL)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

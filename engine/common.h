@@ -1,0 +1,52 @@
+/* common.h — error handling and allocation shared by every purbo file.
+ *
+ * Two kinds of failure, two exit codes (DESIGN.md §6):
+ *   - bad user input (corrupt file, bad flag, missing file): one line naming
+ *     the file and the place, exit status 2. Library code never exits on bad
+ *     input: it fills a pb_err and returns failure, so tests and fuzzers can
+ *     drive it; the CLI turns the pb_err into the line and the exit.
+ *   - runtime failure (out of memory, a library call failing): a line with
+ *     the source file and line of the check, exit status 1 (PB_CHECK).
+ */
+#ifndef PURBO_COMMON_H
+#define PURBO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An input error: where (file + byte offset or line:col) and what. */
+typedef struct {
+    char msg[512];
+} pb_err;
+
+/* Formats "FILE: offset N: WHAT" (offset < 0 leaves the offset out). Returns 0
+ * so callers can write `return pb_errf(...)` in functions returning success. */
+int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Prints e->msg as one line on stderr and exits with status 2. */
+_Noreturn void pb_die_input(const pb_err *e);
+
+/* Prints "purbo: FILE:LINE: MESSAGE" and exits with status 1. */
+_Noreturn void pb_die_runtime(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define PB_CHECK(cond, ...)                                              \
+    do {                                                                 \
+        if (!(cond)) pb_die_runtime(__FILE__, __LINE__, __VA_ARGS__);    \
+    } while (0)
+
+/* Allocation that never returns NULL (runtime failure on exhaustion). */
+#define pb_malloc(n) pb_malloc_at((n), __FILE__, __LINE__)
+#define pb_calloc(n, s) pb_calloc_at((n), (s), __FILE__, __LINE__)
+#define pb_realloc(p, n) pb_realloc_at((p), (n), __FILE__, __LINE__)
+void *pb_malloc_at(size_t n, const char *file, int line);
+void *pb_calloc_at(size_t n, size_t size, const char *file, int line);
+void *pb_realloc_at(void *p, size_t n, const char *file, int line);
+
+/* Monotonic wall clock in seconds. */
+double pb_now(void);
+
+#endif

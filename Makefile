@@ -71,3 +71,12 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
+FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+               -Iengine -Ikernels -Iprobes -Isuites -Iresults
+fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
+build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/tokenizer.c $(wildcard engine/unicode*.c)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $^ -o $@ -lm

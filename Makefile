@@ -12,7 +12,7 @@ NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
 OPT      ?= -O2 -g
 CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
-CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP -fopenmp
+CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
 CUDA_HOME ?= /usr/local/cuda
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wall,-Werror \

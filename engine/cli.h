@@ -9,4 +9,10 @@ int cmd_generate(int argc, char **argv);  /* engine/cmd_generate.c */
 int cmd_passkey(int argc, char **argv);   /* engine/cmd_passkey.c */
 int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c */
 
+/* Shared by the commands: loads the model and its tokenizer, or prints one
+ * line and exits 2 (bad file) — engine/cli_load.c. */
+#include "model.h"
+#include "tokenizer.h"
+model *cli_load_model(const char *path, tokenizer **tok);
+
 #endif

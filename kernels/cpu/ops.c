@@ -1,0 +1,82 @@
+/* ops.c — the CPU reference of the forward pass operations (ops.h).
+ *
+ * Matrix products go through the CBLAS interface (OpenBLAS); everything
+ * else is plain loops the compiler vectorises. Numerics follow the reference
+ * implementation the golden logits come from (f32 RoPE angles, f32 RMS).
+ */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+
+void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out)
+{
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 0.0f, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+}
+
+void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps)
+{
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (long)r * dim;
+        float *yr = y + (long)r * dim;
+        double ss = 0.0;
+        for (int i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+        float s = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int i = 0; i < dim; i++) yr[i] = w[i] * (xr[i] * s);
+    }
+}
+
+void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
+{
+    float inv_freq[512];
+    for (int i = 0; i < d / 2 && i < 512; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)d);
+    for (int t = 0; t < n; t++) {
+        float pos = (float)(pos0 + t);
+        float c[256], s[256];
+        for (int i = 0; i < d / 2; i++) {
+            float ang = pos * inv_freq[i];
+            c[i] = (float)cos((double)ang);
+            s[i] = (float)sin((double)ang);
+        }
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((long)t * n_heads + h) * d;
+            for (int i = 0; i < d / 2; i++) {
+                float x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * c[i] - x1 * s[i];
+                v[2 * i + 1] = x0 * s[i] + x1 * c[i];
+            }
+        }
+    }
+}
+
+void cpu_swiglu(float *g, const float *u, long n)
+{
+    for (long i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void cpu_softmax_rows(float *x, int n, int dim)
+{
+    for (int r = 0; r < n; r++) {
+        float *xr = x + (long)r * dim;
+        float mx = -INFINITY;
+        for (int i = 0; i < dim; i++) mx = xr[i] > mx ? xr[i] : mx;
+        float sum = 0.0f;
+        for (int i = 0; i < dim; i++) {
+            xr[i] = expf(xr[i] - mx);
+            sum += xr[i];
+        }
+        float inv = 1.0f / sum;
+        for (int i = 0; i < dim; i++) xr[i] *= inv;
+    }
+}
+
+int cpu_argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}

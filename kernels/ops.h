@@ -1,0 +1,31 @@
+/* ops.h — the element-wise and matrix operations of the forward pass.
+ *
+ * kernels/cpu/ops.c is the reference (plain C + the CPU BLAS); a CUDA
+ * backend provides the same operations with the same shapes. All tensors are
+ * f32, row-major, contiguous unless a leading dimension is given.
+ */
+#ifndef PURBO_OPS_H
+#define PURBO_OPS_H
+
+/* y = x W^T.  x: (n, in), W: (out, in), y: (n, out). */
+void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out);
+
+/* y = x / sqrt(mean(x^2) + eps) * w, row by row.  x, y: (n, dim), w: (dim). */
+void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps);
+
+/* Rotary position embedding in the GGUF llama layout: adjacent pairs
+ * (2i, 2i+1) of each head rotated by pos * base^(-2i/d), with the angle
+ * formed in f32 as the reference implementation does.
+ * x: (n, n_heads, d) rows for positions pos0 .. pos0+n-1, rotated in place. */
+void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base);
+
+/* g = silu(g) * u, element-wise over n values (SwiGLU). */
+void cpu_swiglu(float *g, const float *u, long n);
+
+/* In-place softmax of each row.  x: (n, dim). */
+void cpu_softmax_rows(float *x, int n, int dim);
+
+/* Index of the largest value (first on ties). */
+int cpu_argmax(const float *x, int n);
+
+#endif

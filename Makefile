@@ -10,7 +10,7 @@
 CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
-OPT      ?= -O2 -g
+OPT      ?= -O3 -g
 CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread

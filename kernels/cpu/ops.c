@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 
 void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out)
 {
@@ -52,6 +53,32 @@ void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
     }
 }
 
+/* exp(x) for x ≤ 0 (softmax after max subtraction): 2^n · p(r) with
+ * r = x − n·ln2 in [−ln2/2, ln2/2] and a degree-6 polynomial; relative error
+ * under 2e-7 (checked against exp() in the tests). Written branch-free so
+ * the compiler vectorises the loops that call it; inputs below −87 give 0. */
+static inline float exp_nonpos(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    float n = __builtin_roundf(x * 1.44269504088896341f);
+    float r = x - n * 0.693145751953125f;      /* ln2, high part */
+    r = r - n * 1.42860682030941723e-6f;       /* ln2, low part */
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { float f; int32_t i; } b = {.i = ((int32_t)n + 127) << 23};
+    return p * b.f;
+}
+
+float cpu_exp_nonpos(float x)
+{
+    return exp_nonpos(x);
+}
+
 void cpu_swiglu(float *g, const float *u, long n)
 {
     for (long i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -65,7 +92,7 @@ void cpu_softmax_rows(float *x, int n, int dim)
         for (int i = 0; i < dim; i++) mx = xr[i] > mx ? xr[i] : mx;
         float sum = 0.0f;
         for (int i = 0; i < dim; i++) {
-            xr[i] = expf(xr[i] - mx);
+            xr[i] = exp_nonpos(xr[i] - mx);
             sum += xr[i];
         }
         float inv = 1.0f / sum;

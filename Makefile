@@ -80,3 +80,19 @@ fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/tokenizer.c $(wildcard engine/unicode*.c)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
+
+# results/: schema.sql is embedded as a C string (one literal line per SQL
+# line; \ " and ? escaped, the last against trigraphs), and results/meta.c
+# records the build flags in each run row.
+SCHEMA_O := build/results/schema_sql.o
+$(BIN) $(TEST_BIN): $(SCHEMA_O)
+build/results/schema_sql.c: results/schema.sql
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \
+	  echo '#include "db.h"'; echo 'const char results_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(SCHEMA_O): build/results/schema_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
+    $(if $(LIB_CU),-DPB_BUILD_NVCC='"$(shell $(NVCC) --version 2>/dev/null | grep release)"')

@@ -615,7 +615,7 @@ static int get_uint(const gguf *g, const char *key, uint64_t max, const char *tn
 
 int gguf_get_u32(const gguf *g, const char *key, uint32_t *out, pb_err *err)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (!get_uint(g, key, UINT32_MAX, "u32", &v, err)) return 0;
     *out = (uint32_t)v;
     return 1;
@@ -687,8 +687,8 @@ double gguf_arr_num(const gguf_kv *kv, uint64_t i)
     case GGUF_BOOL: return v[0];
     default: {
         gguf_kv one = {.type = t, .val = v};
-        int neg;
-        uint64_t mag;
+        int neg = 0;
+        uint64_t mag = 0;
         kv_int(&one, &neg, &mag);
         return neg ? -(double)mag : (double)mag;
     }

@@ -54,7 +54,7 @@ void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
 }
 
 /* exp(x) for x ≤ 0 (softmax after max subtraction): 2^n · p(r) with
- * r = x − n·ln2 in [−ln2/2, ln2/2] and a degree-6 polynomial; relative error
+ * r = x − n·ln2 in [−ln2/2, ln2/2] and a degree-7 polynomial; relative error
  * under 2e-7 (checked against exp() in the tests). Written branch-free so
  * the compiler vectorises the loops that call it; inputs below −87 give 0. */
 static inline float exp_nonpos(float x)
@@ -63,7 +63,8 @@ static inline float exp_nonpos(float x)
     float n = __builtin_roundf(x * 1.44269504088896341f);
     float r = x - n * 0.693145751953125f;      /* ln2, high part */
     r = r - n * 1.42860682030941723e-6f;       /* ln2, low part */
-    float p = 1.0f / 720.0f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
     p = p * r + 1.0f / 6.0f;

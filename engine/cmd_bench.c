@@ -46,6 +46,7 @@ int cmd_bench_cpu(int argc, char **argv)
                    "  --db PATH           results database (default out/results.db; 'none' to skip)\n");
             return 0;
         } else if ((v = arg_val("bench-cpu", argc, argv, &i, "--model"))) model_path = v;
+        else if ((v = arg_val("bench-cpu", argc, argv, &i, "--db"))) db_path = v;
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--sizes"))) sizes_arg = v;
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--repeats"))) repeats = (int)arg_long("bench-cpu", "--repeats", v, 1, 1000);
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--decode-ctx"))) decode_ctx = (int)arg_long("bench-cpu", "--decode-ctx", v, 1, 1 << 24);

@@ -32,6 +32,12 @@ BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
 
 .PHONY: all run test bench device fuzz deps model clean
+
+# The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
+# the device bundle links those three statically and is stripped.
+DEVICE_DIR := build/device
+DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -Wl,-Bdynamic \
+              $(filter-out -lopenblas -lsqlite3 -lyaml,$(LDLIBS))
 all: $(BIN) $(TEST_BIN)
 
 build/%.o: %.c
@@ -47,6 +53,12 @@ $(BIN): build/engine/main.o $(LIB_O)
 
 $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+device: build/engine/main.o $(LIB_O)
+	@mkdir -p $(DEVICE_DIR)
+	$(CC) $(CFLAGS) $^ -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	strip $(DEVICE_DIR)/purbo-bench
+	@ls -la $(DEVICE_DIR)
 
 deps:
 	@sh scripts/deps.sh
@@ -85,7 +97,7 @@ build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/token
 # line; \ " and ? escaped, the last against trigraphs), and results/meta.c
 # records the build flags in each run row.
 SCHEMA_O := build/results/schema_sql.o
-$(BIN) $(TEST_BIN): $(SCHEMA_O)
+$(BIN) $(TEST_BIN) device: $(SCHEMA_O)
 build/results/schema_sql.c: results/schema.sql
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \

@@ -86,10 +86,15 @@ clean:
 
 # libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
-FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -D_GNU_SOURCE \
                -Iengine -Ikernels -Iprobes -Isuites -Iresults
+# Each target lists the engine files it links (FUZZ_DEPS_<name>).
+FUZZ_DEPS_fuzz_gguf      := engine/gguf.c engine/quant.c engine/common.c
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/tokenizer.c $(wildcard engine/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/tokenizer.c $(wildcard engine/unicode*.c)
+.SECONDEXPANSION:
+build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
 

@@ -10,7 +10,7 @@
 CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
-OPT      ?= -O2 -g
+OPT      ?= -O3 -g
 CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
@@ -32,6 +32,12 @@ BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
 
 .PHONY: all run test bench device fuzz deps model clean
+
+# The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
+# the device bundle links those three statically and is stripped.
+DEVICE_DIR := build/device
+DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -Wl,-Bdynamic \
+              $(filter-out -lopenblas -lsqlite3 -lyaml,$(LDLIBS))
 all: $(BIN) $(TEST_BIN)
 
 build/%.o: %.c
@@ -47,6 +53,12 @@ $(BIN): build/engine/main.o $(LIB_O)
 
 $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+device: build/engine/main.o $(LIB_O)
+	@mkdir -p $(DEVICE_DIR)
+	$(CC) $(CFLAGS) $^ -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	strip $(DEVICE_DIR)/purbo-bench
+	@ls -la $(DEVICE_DIR)
 
 deps:
 	@sh scripts/deps.sh
@@ -74,9 +86,30 @@ clean:
 
 # libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
-FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -D_GNU_SOURCE \
                -Iengine -Ikernels -Iprobes -Isuites -Iresults
+# Each target lists the engine files it links (FUZZ_DEPS_<name>).
+FUZZ_DEPS_fuzz_gguf      := engine/gguf.c engine/quant.c engine/common.c
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/tokenizer.c $(wildcard engine/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/tokenizer.c $(wildcard engine/unicode*.c)
+.SECONDEXPANSION:
+build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
+
+# results/: schema.sql is embedded as a C string (one literal line per SQL
+# line; \ " and ? escaped, the last against trigraphs), and results/meta.c
+# records the build flags in each run row.
+SCHEMA_O := build/results/schema_sql.o
+$(BIN) $(TEST_BIN) device: $(SCHEMA_O)
+build/results/schema_sql.c: results/schema.sql
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \
+	  echo '#include "db.h"'; echo 'const char results_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(SCHEMA_O): build/results/schema_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
+    $(if $(LIB_CU),-DPB_BUILD_NVCC='"$(shell $(NVCC) --version 2>/dev/null | grep release)"')

@@ -11,24 +11,28 @@
 
 #include "args.h"
 #include "cli.h"
+#include "db.h"
 #include "forward.h"
 #include "textsrc.h"
 
-static int cmp_double(const void *a, const void *b)
+/* Stores one measured case (n timed repeats) and prints its line. */
+static void record(pb_db *db, int64_t run, const model_config *c, const char *phase, int n_ctx, int n_tokens,
+                   const double *t, int n)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    bench_row r = {.run_id = run, .bench = "cpu-forward", .impl = "purbo", .phase = phase,
+                   .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_head_kv,
+                   .head_dim = c->head_dim, .n_ctx = n_ctx, .n_tokens = n_tokens, .throughput_unit = "tok/s"};
+    bench_stats(t, n, &r);
+    r.throughput = n_tokens / r.t_median;
+    if (db) db_bench_add(db, &r);
+    printf("%-8s %7d %7d %8d %10.4f %10.1f  %.4f..%.4f\n", phase, n_ctx, n_tokens, n, r.t_median, r.throughput,
+           r.t_min, r.t_max);
+    fflush(stdout);
 }
 
 int cmd_bench_cpu(int argc, char **argv)
 {
-    const char *model_path = NULL, *sizes_arg = "512,2048,8192";
+    const char *model_path = NULL, *sizes_arg = "512,2048,8192", *db_path = "out/results.db";
     int repeats = 3, decode_ctx = 2048, decode_tokens = 32;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -38,9 +42,11 @@ int cmd_bench_cpu(int argc, char **argv)
                    "  --sizes A,B,..      prefill lengths (default 512,2048,8192)\n"
                    "  --repeats N         prefill runs per length, median reported (default 3)\n"
                    "  --decode-ctx N      context before the decode steps (default 2048)\n"
-                   "  --decode-tokens N   decode steps timed (default 32)\n");
+                   "  --decode-tokens N   decode steps timed (default 32)\n"
+                   "  --db PATH           results database (default out/results.db; 'none' to skip)\n");
             return 0;
         } else if ((v = arg_val("bench-cpu", argc, argv, &i, "--model"))) model_path = v;
+        else if ((v = arg_val("bench-cpu", argc, argv, &i, "--db"))) db_path = v;
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--sizes"))) sizes_arg = v;
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--repeats"))) repeats = (int)arg_long("bench-cpu", "--repeats", v, 1, 1000);
         else if ((v = arg_val("bench-cpu", argc, argv, &i, "--decode-ctx"))) decode_ctx = (int)arg_long("bench-cpu", "--decode-ctx", v, 1, 1 << 24);
@@ -60,8 +66,21 @@ int cmd_bench_cpu(int argc, char **argv)
         n_sizes++;
         p += l + (p[l] == ',');
     }
+    pb_db *db = NULL;
+    int64_t run = 0;
+    if (strcmp(db_path, "none") != 0) {
+        pb_err e;
+        if (!strcmp(db_path, "out/results.db")) pb_mkdir_p("out");
+        if (!(db = db_open(db_path, &e))) pb_die_input(&e);
+    }
     tokenizer *tok;
     model *m = cli_load_model(model_path, &tok);
+    if (db) {
+        char *cmd = db_command_line(argc, argv);
+        run_meta meta = {.command = cmd, .device = "cpu", .model_path = model_path};
+        run = db_run_begin(db, &meta);
+        free(cmd);
+    }
     if (max_n > m->cfg.n_ctx_train)
         arg_bad("bench-cpu", "%d tokens exceed the model's context %d", max_n, m->cfg.n_ctx_train);
     pb_err err;
@@ -77,7 +96,8 @@ int cmd_bench_cpu(int argc, char **argv)
     session *s = session_new(m, max_n);
     float *logits = pb_malloc((size_t)m->cfg.n_vocab * sizeof(float));
     double *t = pb_malloc((size_t)(repeats > decode_tokens ? repeats : decode_tokens) * sizeof(double));
-    printf("%-8s %7s %8s %10s %10s %10s\n", "phase", "tokens", "repeats", "median s", "tok/s", "min..max s");
+    printf("%-8s %7s %7s %8s %10s %10s  %s\n", "phase", "context", "tokens", "repeats", "median s", "tok/s",
+           "min..max s");
     for (int k = 0; k < n_sizes; k++) {
         for (int r = 0; r < repeats; r++) {
             session_reset(s);
@@ -85,10 +105,7 @@ int cmd_bench_cpu(int argc, char **argv)
             session_eval(s, ids, sizes[k], logits, 1);
             t[r] = pb_now() - t0;
         }
-        double med = median(t, repeats);
-        printf("%-8s %7d %8d %10.3f %10.1f %5.3f..%.3f\n", "prefill", sizes[k], repeats, med, sizes[k] / med,
-               t[0], t[repeats - 1]);
-        fflush(stdout);
+        record(db, run, &m->cfg, "prefill", sizes[k], sizes[k], t, repeats);
     }
     session_reset(s);
     session_eval(s, ids, decode_ctx, logits, 1);
@@ -97,9 +114,12 @@ int cmd_bench_cpu(int argc, char **argv)
         session_eval(s, &ids[decode_ctx + i], 1, logits, 1);
         t[i] = pb_now() - t0;
     }
-    double med = median(t, decode_tokens);
-    printf("%-8s %7d %8d %10.5f %10.1f %5.4f..%.4f  (at context %d)\n", "decode", decode_tokens, 1, med,
-           1.0 / med, t[0], t[decode_tokens - 1], decode_ctx);
+    record(db, run, &m->cfg, "decode", decode_ctx, 1, t, decode_tokens);
+    if (db) {
+        db_run_end(db, run, RUN_DONE);
+        db_close(db);
+        printf("results in %s (run %lld)\n", db_path, (long long)run);
+    }
     free(t);
     free(logits);
     free(ids);

@@ -46,6 +46,9 @@ void *pb_malloc_at(size_t n, const char *file, int line);
 void *pb_calloc_at(size_t n, size_t size, const char *file, int line);
 void *pb_realloc_at(void *p, size_t n, const char *file, int line);
 
+/* Creates a folder and its parents (like mkdir -p). 0 ok, -1 with errno. */
+int pb_mkdir_p(const char *dir);
+
 /* Monotonic wall clock in seconds. */
 double pb_now(void);
 

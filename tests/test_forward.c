@@ -15,10 +15,12 @@
 #include "ops.h"
 #include "test.h"
 
-/* Max |ours - reference| on a logit; justified in the bench note:
- * the reference's own f32-vs-f64 spread is < 7e-5 and our f32 engine
- * measures ~1e-3 worst case over 2,994 positions. */
-#define LOGIT_TOL 5e-3
+/* Max |ours - reference| on a logit (logits are ~20-35). The reference's own
+ * f32-vs-f64 spread on these prompts is 6.8e-5 and this engine measured
+ * 9.3e-5 worst over all 2,994 positions; 1e-3 leaves 10x room for another
+ * BLAS's summation order while any real defect (a wrong RoPE angle, a
+ * misdecoded block) moves logits by 1e-2 or more. */
+#define LOGIT_TOL 1e-3
 
 typedef struct {
     int n, k;

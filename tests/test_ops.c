@@ -1,0 +1,75 @@
+/* test_ops.c — the CPU operations of the forward pass against direct
+ * double-precision computations on small inputs. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ops.h"
+#include "rng.h"
+#include "test.h"
+
+TEST(ops_exp_nonpos_accuracy)
+{
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f * (float)i / 200000.0f;
+        double ref = exp((double)x);
+        double rel = fabs(cpu_exp_nonpos(x) - ref) / ref;
+        if (rel > worst) worst = rel;
+    }
+    CHECK_MSG(worst < 2e-7, "max relative error %.3g", worst);
+    CHECK(cpu_exp_nonpos(-1000.0f) < 1e-37f);
+    CHECK(cpu_exp_nonpos(0.0f) == 1.0f);
+}
+
+TEST(ops_softmax_rows)
+{
+    pb_rng r = {7};
+    float x[3 * 50];
+    for (int i = 0; i < 150; i++) x[i] = (float)(rng_unit(&r) * 40.0 - 20.0);
+    float ref[150];
+    for (int row = 0; row < 3; row++) {
+        double mx = -1e30, sum = 0;
+        for (int i = 0; i < 50; i++) mx = fmax(mx, x[row * 50 + i]);
+        for (int i = 0; i < 50; i++) sum += exp(x[row * 50 + i] - mx);
+        for (int i = 0; i < 50; i++) ref[row * 50 + i] = (float)(exp(x[row * 50 + i] - mx) / sum);
+    }
+    cpu_softmax_rows(x, 3, 50);
+    for (int i = 0; i < 150; i++) CHECK_NEAR(x[i], ref[i], 1e-6 * fmax(1.0, ref[i]));
+}
+
+TEST(ops_rope_adjacent_pairs)
+{
+    /* one head, d = 4, position 3, base 100: pairs (0,1) and (2,3) rotate by
+     * 3 rad and 3/10 rad */
+    float x[4] = {1, 2, 3, 4};
+    cpu_rope(x, 1, 1, 4, 3, 100.0f);
+    double a0 = 3.0, a1 = 3.0 / 10.0;
+    CHECK_NEAR(x[0], 1 * cos(a0) - 2 * sin(a0), 1e-5);
+    CHECK_NEAR(x[1], 1 * sin(a0) + 2 * cos(a0), 1e-5);
+    CHECK_NEAR(x[2], 3 * cos(a1) - 4 * sin(a1), 1e-5);
+    CHECK_NEAR(x[3], 3 * sin(a1) + 4 * cos(a1), 1e-5);
+}
+
+TEST(ops_rmsnorm_matmul_swiglu)
+{
+    float x[2 * 3] = {1, 2, 3, -1, 0, 1}, w[3] = {1, 2, 0.5f}, y[6];
+    cpu_rmsnorm(y, x, w, 2, 3, 0.0f);
+    double s0 = 1 / sqrt((1 + 4 + 9) / 3.0), s1 = 1 / sqrt(2 / 3.0);
+    CHECK_NEAR(y[1], 2 * 2 * s0, 1e-6);
+    CHECK_NEAR(y[5], 0.5 * 1 * s1, 1e-6);
+    /* y (2,2) = x (2,3) W^T, W (2,3) */
+    float W[6] = {1, 0, -1, 2, 1, 0}, out[4];
+    cpu_matmul(out, x, W, 2, 3, 2);
+    CHECK_NEAR(out[0], 1 - 3, 1e-6);
+    CHECK_NEAR(out[1], 2 + 2, 1e-6);
+    CHECK_NEAR(out[2], -1 - 1, 1e-6);
+    CHECK_NEAR(out[3], -2, 1e-6);
+    cpu_matmul(out, x + 3, W, 1, 3, 2); /* the gemv path */
+    CHECK_NEAR(out[0], -2, 1e-6);
+    CHECK_NEAR(out[1], -2, 1e-6);
+    float g[2] = {1.5f, -2.0f}, u[2] = {2.0f, 3.0f};
+    cpu_swiglu(g, u, 2);
+    CHECK_NEAR(g[0], 1.5 / (1 + exp(-1.5)) * 2, 1e-6);
+    CHECK_NEAR(g[1], -2.0 / (1 + exp(2.0)) * 3, 1e-6);
+    CHECK(cpu_argmax((float[]){1, 5, 5, 2}, 4) == 1);
+}

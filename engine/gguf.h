@@ -28,9 +28,11 @@ typedef struct {
 } gguf_str;
 
 /* One metadata key/value. For scalars `val` points at the little-endian value
- * in the mapping. For arrays, arr_type/n give the element type and count and
- * `val` points at the first element; string arrays also get `strs`, one
- * gguf_str per element (owned by the gguf). */
+ * in the mapping (for a string: at its u64 length). For arrays, arr_type/n
+ * give the element type and count and `val` points at the first element;
+ * string arrays also get `strs`, one gguf_str per element (owned by the
+ * gguf). Values may be unaligned: read them with memcpy. Bools are 0 or 1
+ * (checked at open). */
 typedef struct {
     gguf_str key;
     uint32_t type;       /* enum gguf_vtype */
@@ -53,6 +55,7 @@ typedef struct {
     uint64_t n_elems;
     uint64_t n_bytes;
     const void *data;           /* into the mapping */
+    uint64_t file_offset;       /* byte offset of the tensor info in the file, for messages */
 } gguf_tensor;
 
 typedef struct gguf gguf;
@@ -89,7 +92,8 @@ int gguf_get_str(const gguf *g, const char *key, gguf_str *out, pb_err *err);
 /* An array of the given element type (GGUF_STRING arrays: use kv->strs). */
 const gguf_kv *gguf_get_arr(const gguf *g, const char *key, uint32_t elem_type, pb_err *err);
 
-/* Reads element i of a numeric array kv as double (any numeric type). */
+/* Reads element i of a numeric array kv as double (any numeric type, bool as
+ * 0/1); NAN when kv is not a numeric array or i >= kv->n. */
 double gguf_arr_num(const gguf_kv *kv, uint64_t i);
 const char *gguf_vtype_name(uint32_t t);
 /* 1 if the string equals the NUL-terminated c string. */

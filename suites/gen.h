@@ -16,6 +16,8 @@
  * fits: n_ids <= context - max_new, and the haystack amount is the largest
  * that fits, found by a secant/bisection search on the token count.
  * throughput tasks have no generator (the runner times the engine).
+ * The KJV text and the word pools are built on first use and kept for the
+ * process: call gen_check (or a first gen_case) before any threads.
  */
 #ifndef PURBO_GEN_H
 #define PURBO_GEN_H

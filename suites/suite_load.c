@@ -218,7 +218,7 @@ static int scalar_num(ld *L, node *v, const char *key, int integer, double lo, d
 static int get_int(ld *L, node *map, const char *what, const char *key, int required, long lo, long hi, int def, int *out)
 {
     node *v;
-    double x;
+    double x = 0;
     *out = def;
     if (!field(L, map, what, key, required, &v)) return 0;
     if (!v) return 1;
@@ -417,7 +417,7 @@ static int load_contexts(ld *L, node *t, const char *what, suite_task *out, int 
     out->contexts = pb_calloc((size_t)out->n_contexts, sizeof(int));
     for (int i = 0; i < out->n_contexts; i++) {
         node *it = ITEM(L, v, i);
-        double x;
+        double x = 0;
         if (!scalar_num(L, it, "contexts", 1, 128, MAX_CONTEXT, 0, &x)) return 0;
         out->contexts[i] = (int)x;
         for (int j = 0; j < i; j++)
@@ -454,7 +454,7 @@ static int load_depths(ld *L, node *t, suite_task *out)
 
 static int load_niah(ld *L, node *t, suite_task *out)
 {
-    int vt, hay;
+    int vt = 0, hay = 0;
     if (!get_str(L, t, "", "needle", 0, &out->needle) || !get_str(L, t, "", "question", 0, &out->question) ||
         !get_str(L, t, "", "answer_prefix", 0, &out->answer_prefix) ||
         !get_enum(L, t, "value_type", VAL_NAMES, COUNT(VAL_NAMES), VAL_NUMBERS, &vt) ||
@@ -485,7 +485,7 @@ static int load_niah(ld *L, node *t, suite_task *out)
 static int load_ruler(ld *L, node *t, suite_task *out)
 {
     const int *pr = RULER_PRESET[out->type - TASK_NIAH_SINGLE_1];
-    int hay, kt, vt;
+    int hay = 0, kt = 0, vt = 0;
     if (!get_enum(L, t, "haystack", HAY_NAMES, COUNT(HAY_NAMES), pr[0], &hay) ||
         !get_enum(L, t, "key_type", VAL_NAMES, COUNT(VAL_NAMES), pr[1], &kt) ||
         !get_enum(L, t, "value_type", VAL_NAMES, COUNT(VAL_NAMES), pr[2], &vt) ||
@@ -512,7 +512,7 @@ static int load_throughput(ld *L, node *t, suite_task *out)
     if (v) {
         out->phases = 0;
         for (int i = 0; i < N_ITEMS(v); i++) {
-            int ph;
+            int ph = 0;
             if (!scalar_enum(L, ITEM(L, v, i), "phase", PHASE_NAMES, 2, &ph)) return 0;
             out->phases |= 1 << ph;
         }
@@ -572,7 +572,7 @@ static int load_task(ld *L, node *t, const suite *s, suite_task *out)
         return 0;
     if (out->type == TASK_THROUGHPUT) return load_contexts(L, t, what, out, 0) && load_throughput(L, t, out);
 
-    int def_new = s->max_new > 0 ? s->max_new : task_default_max_new(out->type), m;
+    int def_new = s->max_new > 0 ? s->max_new : task_default_max_new(out->type), m = 0;
     if (!get_int(L, t, what, "max_new", 0, 1, 1 << 16, def_new, &out->max_new) ||
         !get_int(L, t, what, "samples", 0, 1, 1000000, 1, &out->samples) ||
         !get_enum(L, t, "metric", METRIC_NAMES, COUNT(METRIC_NAMES), METRIC_DEFAULT, &m) ||
@@ -582,7 +582,7 @@ static int load_task(ld *L, node *t, const suite *s, suite_task *out)
     if ((out->type == TASK_PASSKEY || out->type == TASK_NIAH) && !load_depths(L, t, out)) return 0;
     if (out->type == TASK_NIAH) return load_niah(L, t, out);
     if (is_ruler_niah(out->type)) return load_ruler(L, t, out);
-    int hay;
+    int hay = 0;
     switch (out->type) {
     case TASK_VT:
         if (!get_enum(L, t, "haystack", HAY_NAMES, 2, HAY_NOISE, &hay)) return 0;
@@ -618,7 +618,7 @@ static int load_suite(ld *L, node *root, suite *s)
 {
     if (!want_kind(L, root, "the suite", YAML_MAPPING_NODE)) return 0;
     if (!check_keys(L, root, "the suite", TOP_KEYS, COUNT(TOP_KEYS), NULL, 0, NULL)) return 0;
-    int b;
+    int b = 0;
     if (!get_name(L, root, "the suite", "name", 1, NULL, &s->name) ||
         !get_str(L, root, "the suite", "description", 0, &s->description) ||
         !get_str(L, root, "the suite", "model", 1, &s->model) ||
@@ -641,7 +641,7 @@ static int load_suite(ld *L, node *root, suite *s)
     if (v) {
         s->metrics = 0;
         for (int i = 0; i < N_ITEMS(v); i++) {
-            int k;
+            int k = 0;
             if (!scalar_enum(L, ITEM(L, v, i), "metric", METRICS_NAMES, COUNT(METRICS_NAMES), &k)) return 0;
             if (k < 4) s->metrics |= 1 << k; /* "score" is always recorded */
         }

@@ -11,7 +11,7 @@ CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
 OPT      ?= -O3 -g
-CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
+CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -Iplots -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
 CUDA_HOME ?= /usr/local/cuda
@@ -19,7 +19,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wa
              -Iengine -Ikernels -Iprobes
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-SRC_DIRS := engine kernels/cpu probes suites results
+SRC_DIRS := engine kernels/cpu probes suites results plots
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
 TEST_C   := $(wildcard tests/*.c)

@@ -8,6 +8,10 @@ int cmd_info(int argc, char **argv);      /* engine/cmd_info.c */
 int cmd_generate(int argc, char **argv);  /* engine/cmd_generate.c */
 int cmd_passkey(int argc, char **argv);   /* engine/cmd_passkey.c */
 int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c */
+int cmd_run(int argc, char **argv);       /* engine/cmd_run.c */
+int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
+int cmd_plot_suite(int argc, char **argv); /* engine/cmd_report.c */
+int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli_load.c. */

@@ -1,7 +1,7 @@
 # purbo — one build for the CPU and CUDA parts.
 #   make / make all   build build/purbo-bench and build/purbo-test
-#   make run          set up (packages, model) and run the default job
-#   make test         set up and run the unit tests (CPU; what CI runs)
+#   make run          set up (packages, model), run the default suite, plot it
+#   make test         set up, gate the smoke suite, run the unit tests (CPU; CI)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml)
 #   make fuzz         libFuzzer targets (clang), not part of CI
@@ -67,13 +67,24 @@ model: deps
 	@sh scripts/model.sh
 
 # The two set-up commands (README): each installs what it needs first.
+# run: the passkey demo, then the default suite into out/results.db and its
+# plots into out/plots.
 run: model
 	@$(MAKE) --no-print-directory all
 	$(BIN) passkey --model $(MODEL)
+	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots
+	@echo "database: out/results.db (purbo-bench report --run last); plots: out/plots/*.png"
 
+# test: the smoke suite into a fresh database, gated against its committed
+# baseline, then the unit tests; both always run, so the last line is the
+# unit tests' "N passed, N failed", and either failing fails the target.
+SMOKE_DB := build/smoke.db
 test: model
 	@$(MAKE) --no-print-directory all
-	$(TEST_BIN) --model $(MODEL) --bin $(BIN)
+	@st=0; rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
+	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
+	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
+	$(TEST_BIN) --model $(MODEL) --bin $(BIN) || st=1; exit $$st
 
 bench: model
 	@$(MAKE) --no-print-directory all

@@ -5,7 +5,7 @@
 #   "density score task" rows.
 data = ARG1; out = ARG2; ttl = ARG3; methods = ARG4
 n = words(methods)
-set terminal pngcairo enhanced size 1000, 640 font "sans,10"
+set terminal pngcairo noenhanced size 1000, 640 font "sans,10"
 set output out
 set title ttl font "sans,12"
 set xlabel "attention density (query-key pairs computed / causally visible)"

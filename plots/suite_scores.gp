@@ -4,7 +4,7 @@
 #   per task of its score per method (NaN = not run).
 data = ARG1; out = ARG2; ttl = ARG3; methods = ARG4
 n = words(methods)
-set terminal pngcairo enhanced size 1200, 560 font "sans,10"
+set terminal pngcairo noenhanced size 1200, 560 font "sans,10"
 set output out
 set title ttl font "sans,12"
 set style data histograms

@@ -1,4 +1,4 @@
-/* test.h — the tiny unit-test harness used by every tests/*.c file.
+/* test.h — the tiny unit-test harness used by every test file under tests/.
  *
  * TEST(name) { ... } defines a test and registers it at load time. CHECK*
  * macros record a failure with file and line and return from the test. The

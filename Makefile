@@ -97,5 +97,6 @@ build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attention.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Ikernels -c $< -o $@
 build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh build/dev/attn_ref.o \
-                  build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_decode.cu.o
+                  build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
+                  build/kernels/cuda/attn_decode.cu.o
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl

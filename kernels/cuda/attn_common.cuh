@@ -87,4 +87,11 @@ __device__ __forceinline__ float fast_exp2(float x)
     return y;
 }
 
+/* Hopper prefill (attn_prefill_sm90.cu), called by the version table in
+ * attn_prefill.cu: variant 1 = TMA + wgmma, 2 stages; 2 = the same with
+ * O += P V as two N = 64 wgmma; 3 = 3 stages; 4 = 3 stages with softmax
+ * overlapped with the products; 5 = the same with 2 stages. */
+int attn_prefill_sm90(int variant, const void *q, const void *k, const void *v, void *out, float *lse, int n_q,
+                      int kv_len, int q_offset, int n_head, int n_kv_head, int d, cudaStream_t st);
+
 #endif

@@ -222,7 +222,7 @@ static int launch_v1(const void *q, const void *k, const void *v, void *out, flo
     return (int)cudaGetLastError();
 }
 
-int attn_prefill_versions(void) { return 2; }
+int attn_prefill_versions(void) { return 7; }
 
 int attn_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
                               void *out, float *lse, int n_q, int kv_len, int q_offset,
@@ -239,6 +239,8 @@ int attn_prefill_cuda_version(int version, const void *q, const void *k, const v
         if (d == 128) return launch_v1<128, 128, 32, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
         if (d == 64) return launch_v1<64, 128, 32, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
     }
+    if (version >= 3 && version <= 7) /* Hopper: TMA + wgmma (attn_prefill_sm90.cu) */
+        return attn_prefill_sm90(version - 2, q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, st);
     return (int)cudaErrorInvalidValue;
 }
 

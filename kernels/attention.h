@@ -62,7 +62,8 @@ int attn_prefill_cuda(const void *q, const void *k, const void *v, void *out, fl
                       int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
                       void *stream);
 /* The same with a chosen kernel version (1 .. attn_prefill_versions()), for
- * the dev harness and bench notes; attn_prefill_cuda runs the best one. */
+ * the dev harness and bench notes; attn_prefill_cuda runs the best one.
+ * Versions 3 and up use TMA: q, k, v 16-byte aligned. */
 int attn_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
                               void *out, float *lse, int n_q, int kv_len, int q_offset,
                               int n_head, int n_kv_head, int d, void *stream);

@@ -11,6 +11,7 @@
  * Invariants: d in {64, 128}; q_offset >= 0 so every row sees key 0 (the
  * running max is finite after the first tile); rows past n_q and keys past
  * kv_len are zero-filled and never stored / masked.
+ * attn_prefill_cuda runs the best version (PREFILL_BEST below, a Hopper one).
  * Shapes and contract: kernels/attention.h. Versions: bench/attention.md.
  */
 #include "attention.h"
@@ -222,7 +223,13 @@ static int launch_v1(const void *q, const void *k, const void *v, void *out, flo
     return (int)cudaGetLastError();
 }
 
-int attn_prefill_versions(void) { return 7; }
+/* v1 FA2-style (this file); v2 v1 with 32-key tiles; v3-v7 Hopper TMA +
+ * wgmma (attn_prefill_sm90.cu): v3 2 stages, v4 v3 with P V as two N = 64
+ * products, v5 3 stages, v6 3 stages + softmax overlapped with the products,
+ * v7 v6 with 2 stages. Measurements: bench/attention.md. */
+enum { PREFILL_VERSIONS = 7, PREFILL_BEST = 6 };
+
+int attn_prefill_versions(void) { return PREFILL_VERSIONS; }
 
 int attn_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
                               void *out, float *lse, int n_q, int kv_len, int q_offset,
@@ -248,6 +255,6 @@ int attn_prefill_cuda(const void *q, const void *k, const void *v, void *out, fl
                       int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
                       void *stream)
 {
-    return attn_prefill_cuda_version(attn_prefill_versions(), q, k, v, out, lse, n_q, kv_len,
+    return attn_prefill_cuda_version(PREFILL_BEST, q, k, v, out, lse, n_q, kv_len,
                                      q_offset, n_head, n_kv_head, d, stream);
 }

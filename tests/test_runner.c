@@ -22,6 +22,7 @@
 /* ---- helpers (runner_fixture.h) -------------------------------------------- */
 
 static char *g_dir;
+static pid_t g_owner; /* forked children of other tests exit() too: only the owner removes */
 
 static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f)
 {
@@ -31,7 +32,7 @@ static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f)
 
 static void rm_dir(void)
 {
-    if (g_dir) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (g_dir && getpid() == g_owner) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *rt_dir(void)
@@ -39,6 +40,7 @@ const char *rt_dir(void)
     if (!g_dir) {
         g_dir = strdup("/tmp/purbo-runner-XXXXXX");
         if (!g_dir || !mkdtemp(g_dir)) { perror("mkdtemp"); exit(1); }
+        g_owner = getpid();
         atexit(rm_dir);
     }
     return g_dir;

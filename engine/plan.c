@@ -147,7 +147,8 @@ static int parse_head_list(const model_config *c, const char *text, const char *
         char *e1, *e2;
         long L = strtol(item, &e1, 10), H = *e1 == '.' ? strtol(e1 + 1, &e2, 10) : -1;
         if (*e1 != '.' || e1 == item || e2 == e1 + 1 || *e2)
-            return pb_errf(err, where, -1, "%s'%s' is not LAYER.HEAD", loc, item);
+            return pb_errf(err, where, -1, "%s'%s' is not LAYER.HEAD%s", loc, item,
+                           is_file ? "" : " (nor a readable file)");
         if (L < 0 || L >= c->n_layer || H < 0 || H >= c->n_head)
             return pb_errf(err, where, -1, "%shead %s out of range (%d layers, %d query heads)", loc, item,
                            c->n_layer, c->n_head);

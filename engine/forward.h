@@ -37,7 +37,8 @@ typedef struct {
     int n_ctx;          /* cache capacity in positions */
     int n_past;         /* positions already evaluated */
     int max_batch;      /* tokens per internal chunk */
-    float *kc, *vc;     /* per (layer, kv head): rows of head_dim floats at kv_off, post-RoPE k */
+    float *kc, *vc;     /* per (layer, kv head): rows of head_dim floats at kv_off, post-RoPE k;
+                         * without rings: (n_layer, n_head_kv, n_ctx, head_dim) as always */
     size_t *kv_off;     /* [n_layer * n_head_kv] first row of each head's cache */
     kv_ring *ring;      /* [n_layer * n_head_kv] storage of each head */
     const attn_policy **policy;  /* [n_layer * n_head], never NULL entries */

@@ -14,6 +14,8 @@ int cmd_passkey(int argc, char **argv)
     int tokens = 1500, n_cases = 1, max_new = 12;
     double depth = -1.0;
     long long seed = 1;
+    const char *heads = NULL;
+    plan_spec spec, *specp = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_flag(argv, i, "--help")) {
@@ -23,7 +25,8 @@ int cmd_passkey(int argc, char **argv)
                    "  --depth D    key position in [0,1] (default: drawn from the seed)\n"
                    "  --seed S     seed of the key and depth (default 1)\n"
                    "  --cases N    run N cases with seeds S, S+1, ... (default 1)\n"
-                   "  --max-new N  tokens to generate at most (default 12)\n");
+                   "  --max-new N  tokens to generate at most (default 12)\n"
+                   CLI_POLICY_HELP);
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) model_path = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
@@ -31,6 +34,8 @@ int cmd_passkey(int argc, char **argv)
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));
         else if ((v = arg_val("passkey", argc, argv, &i, "--cases"))) n_cases = (int)arg_long("passkey", "--cases", v, 1, 100000);
         else if ((v = arg_val("passkey", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("passkey", "--max-new", v, 1, 4096);
+        else if ((v = arg_val("passkey", argc, argv, &i, "--policy"))) cli_policy_arg("passkey", v, specp = &spec);
+        else if ((v = arg_val("passkey", argc, argv, &i, "--retrieval-heads"))) heads = v;
         else arg_bad("passkey", "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad("passkey", "--model is required");
@@ -40,6 +45,8 @@ int cmd_passkey(int argc, char **argv)
         arg_bad("passkey", "--tokens %d + --max-new %d exceeds the model's context %d", tokens, max_new,
                 m->cfg.n_ctx_train);
     session *s = session_new(m, tokens + max_new + 64);
+    plan pl;
+    cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;
@@ -64,8 +71,14 @@ int cmd_passkey(int argc, char **argv)
         passkey_free(&pc);
     }
     if (n_cases > 1) printf("accuracy %d/%d\n", right, n_cases);
+    if (pl.policy != PLAN_DENSE) {
+        char line[512];
+        plan_summary(&pl, s, line, sizeof line);
+        printf("%s\n", line);
+    }
     free(out);
     session_free(s);
+    plan_free(&pl);
     tok_free(tok);
     model_free(m);
     return 0;

@@ -1,39 +1,49 @@
-/* forward.h — the CPU forward pass of a llama-architecture model with a KV
- * cache (the reference path: short, plain, and what everything fast is
- * checked against).
+/* forward.h — the forward pass of a llama-architecture model with a KV
+ * cache, written once over the backend interface (backend.h): the same code
+ * runs on the CPU (the reference: short, plain, and what everything fast is
+ * checked against) and on CUDA, and does not know which.
  *
  * A session holds the cache and scratch for one sequence. session_eval runs
  * n tokens at the next positions (prefill when n > 1, decode when n == 1),
  * appends their k/v, and optionally returns logits of the last positions.
  * Attention goes through one attn_policy per (layer, query head)
- * (attention.h); all default to attn_dense.
+ * (attention.h); all default to attn_dense. The CUDA backend runs dense
+ * attention only (other policies and observers need the CPU backend).
  */
 #ifndef PURBO_FORWARD_H
 #define PURBO_FORWARD_H
 
 #include "attention.h"
+#include "backend.h"
 #include "model.h"
 
 typedef struct {
     const model *m;
+    backend *b;         /* where the pass runs */
+    int own_backend;    /* session_free closes b */
     int n_ctx;          /* cache capacity in positions */
     int n_past;         /* positions already in the cache */
     int max_batch;      /* tokens per internal chunk */
-    float *kc, *vc;     /* (n_layer, n_head_kv, n_ctx, head_dim), post-RoPE k */
+    bk_kv *kv;          /* the backend's KV cache */
     const attn_policy **policy;  /* [n_layer * n_head], never NULL entries */
     const attn_observer *obs;    /* may be NULL */
-    /* scratch, sized for max_batch tokens */
+    /* scratch on the backend, sized for max_batch tokens (B); act: see backend.h */
     float *x;           /* (B, n_embd) residual stream */
-    float *xn;          /* (B, n_embd) normed */
+    void *xn;           /* (B, n_embd) act, normed */
     float *q;           /* (B, n_head, d) */
     float *k, *v;       /* (B, n_head_kv, d) */
-    float *att;         /* (B, n_head, d) */
+    void *att;          /* (B, n_head, d) act, attention output */
+    float *y;           /* (B, n_embd) a product added to x */
     float *ff_g, *ff_u; /* (B, n_ff) */
-    float *scores;      /* attn_scratch_floats(n_ctx) */
+    void *ff_h;         /* (B, n_ff) act, silu(g) * u */
+    float *host_q, *host_k;  /* host copies for obs->on_qk, allocated when needed */
 } session;
 
-/* n_ctx: cache capacity (≤ the model's context is not enforced: callers decide). */
+/* n_ctx: cache capacity (≤ the model's context is not enforced: callers decide).
+ * session_new runs on a CPU backend of its own; session_new_on runs on b,
+ * which must outlive the session. */
 session *session_new(const model *m, int n_ctx);
+session *session_new_on(backend *b, int n_ctx);
 void session_free(session *s);
 void session_reset(session *s);
 

@@ -127,3 +127,23 @@ $(SCHEMA_O): build/results/schema_sql.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
     $(if $(LIB_CU),-DPB_BUILD_NVCC='"$(shell $(NVCC) --version 2>/dev/null | grep release)"')
+
+# --- CUDA attention: dev harnesses and link fix-up ------------------------
+# make dev-attn → build/dev/attn_prefill, build/dev/attn_decode: each CUDA
+# attention kernel built and run alone (kernels/cuda/dev, llm.c's dev/cuda
+# habit), statically linked to cudart so the binaries run on the GPU machine.
+# cuBLAS static archives ship only with a full toolkit: where they are absent,
+# the library links without them (nothing in the library calls cuBLAS yet).
+ifeq ($(wildcard $(CUDA_HOME)/lib64/libcublas_static.a),)
+LDLIBS   := $(filter-out -lcublas_static -lcublasLt_static,$(LDLIBS))
+endif
+DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
+.PHONY: dev-attn
+dev-attn: $(DEV_ATTN)
+build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Ikernels -c $< -o $@
+build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh build/dev/attn_ref.o \
+                  build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
+                  build/kernels/cuda/attn_decode.cu.o
+	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl

@@ -13,6 +13,10 @@
  * cuBLAS is loaded with dlopen when the backend opens, so the binary starts
  * and runs on the CPU on machines without it (one line says why cuda cannot).
  *
+ * Attention: the flash kernels of kernels/cuda (attn_kernels.h): causal
+ * prefill for chunks of several tokens (q_offset = the cached positions),
+ * split-KV decode for one token.
+ *
  * Everything runs on one stream in issue order; download, download_act and
  * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
  * cuBLAS call through CUBLAS_CHECK: a failure exits 1 naming file and line.
@@ -22,6 +26,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "attn_kernels.h"
 #include "cuda/cuda_check.h"
 #include "cuda/ops_cuda.h"
 
@@ -98,6 +103,10 @@ typedef struct {
     size_t ids_cap;
     uint16_t *qb;           /* (qb_cap) q in bf16 for attention */
     size_t qb_cap;
+    float *lse;             /* (lse_cap) prefill log-sum-exp rows (n, n_head), unused after */
+    size_t lse_cap;
+    void *work;             /* decode split workspace */
+    size_t work_cap;
     uint16_t *xn;           /* logits: (lg_cap, n_embd) bf16 */
     float *lg;              /* logits: (lg_cap, n_vocab) f32 */
     int lg_cap;
@@ -256,8 +265,17 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
     grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
     cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
     size_t at = kv_at(b, kv, a->layer, 0);
-    attn_standin_cuda(s->qb, kv->kc + at, kv->vc + at, (uint16_t *)a->out, a->n, a->pos0 + a->n, a->pos0,
-                      c->n_head, c->n_head_kv, c->head_dim, s->st);
+    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, kv_len = a->pos0 + a->n;
+    if (a->n == 1) {
+        size_t need = attn_decode_workspace(kv_len, H, HKV, d);
+        grow(&s->work, &s->work_cap, need, 1);
+        CUDA_CHECK((cudaError_t)attn_decode_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, NULL, kv_len, H, HKV, d,
+                                                 s->work, s->work_cap, s->st));
+    } else {
+        grow((void **)&s->lse, &s->lse_cap, (size_t)a->n * H, sizeof(float));
+        CUDA_CHECK((cudaError_t)attn_prefill_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n, kv_len,
+                                                  a->pos0, H, HKV, d, s->st));
+    }
 }
 
 static void cu_logits(backend *b, float *out, const float *x, int n)
@@ -281,7 +299,7 @@ static void cu_close(backend *b)
     cuda_state *s = state(b);
     CUDA_CHECK(cudaStreamSynchronize(s->st));
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
-    void *scratch[] = {s->inv_freq, s->ids, s->qb, s->xn, s->lg};
+    void *scratch[] = {s->inv_freq, s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
     CUBLAS_CHECK(cublas.destroy(s->blas));
@@ -371,6 +389,10 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
         o->w_up = upload_weight(b, w->w_up, F * E, 1);
         o->w_down = upload_weight(b, w->w_down, E * F, 1);
     }
+
+    /* cudaMemcpy from pageable memory may return before its DMA lands, and
+     * the backend's stream does not wait for the legacy stream: finish here */
+    CUDA_CHECK(cudaDeviceSynchronize());
 
     b->alloc = cu_alloc;
     b->free = cu_free;

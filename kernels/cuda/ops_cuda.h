@@ -36,13 +36,4 @@ void cuda_kv_append(uint16_t *kc, uint16_t *vc, const float *k, const float *v, 
 /* y = bf16(x), n values. */
 void cuda_to_bf16(uint16_t *y, const float *x, long n, cudaStream_t st);
 
-/* Dense causal attention, a plain CUDA stand-in (one warp per query row and
- * head, online softmax, f32 accumulation) until the flash kernels of
- * kernels/cuda/attn_*.cu replace it. Conventions as theirs: q: (n_q, n_head, d),
- * k, v: (kv_len, n_kv_head, d), out: (n_q, n_head, d), all bf16; query i at
- * position q_offset + i sees keys j <= q_offset + i; scale 1/sqrt(d); GQA
- * head h reads KV head h / (n_head / n_kv_head); d is 64 or 128. */
-void attn_standin_cuda(const uint16_t *q, const uint16_t *k, const uint16_t *v, uint16_t *out, int n_q,
-                       int kv_len, int q_offset, int n_head, int n_kv_head, int d, cudaStream_t st);
-
 #endif

@@ -176,13 +176,18 @@ int cupti_begin(char *why, size_t why_len)
         registered = 1;
     }
     /* drop whatever an earlier region left undelivered */
-    CUPTI_CHECK(api.flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
+    if ((r = api.flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED)) != CUPTI_SUCCESS) {
+        snprintf(why, why_len, "CUPTI unavailable: cuptiActivityFlushAll: %s", result_str(r));
+        return 0;
+    }
     pthread_mutex_lock(&lock);
     n_dropped = 0;
     in_region = 1;
     pthread_mutex_unlock(&lock);
     if ((r = api.enable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)) != CUPTI_SUCCESS) {
+        pthread_mutex_lock(&lock);
         in_region = 0;
+        pthread_mutex_unlock(&lock);
         snprintf(why, why_len, "CUPTI unavailable: cuptiActivityEnable: %s", result_str(r));
         return 0;
     }

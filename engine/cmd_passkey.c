@@ -27,6 +27,7 @@ int cmd_passkey(int argc, char **argv)
                    "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n");
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) model_path = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) bk = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
         else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 1.0);
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));

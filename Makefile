@@ -63,6 +63,7 @@ $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 gpu-test: $(GPU_TEST_BIN)
+build/tests/gpu/%.o: CPPFLAGS += -Itests
 $(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
@@ -132,11 +133,6 @@ build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
 # make dev-attn → build/dev/attn_prefill, build/dev/attn_decode: each CUDA
 # attention kernel built and run alone (kernels/cuda/dev, llm.c's dev/cuda
 # habit), statically linked to cudart so the binaries run on the GPU machine.
-# cuBLAS static archives ship only with a full toolkit: where they are absent,
-# the library links without them (nothing in the library calls cuBLAS yet).
-ifeq ($(wildcard $(CUDA_HOME)/lib64/libcublas_static.a),)
-LDLIBS   := $(filter-out -lcublas_static -lcublasLt_static,$(LDLIBS))
-endif
 DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
 .PHONY: dev-attn
 dev-attn: $(DEV_ATTN)

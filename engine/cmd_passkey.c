@@ -10,7 +10,7 @@
 
 int cmd_passkey(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = NULL, *bk = "auto";
     int tokens = 1500, n_cases = 1, max_new = 12;
     double depth = -1.0;
     long long seed = 1;
@@ -26,9 +26,11 @@ int cmd_passkey(int argc, char **argv)
                    "  --seed S     seed of the key and depth (default 1)\n"
                    "  --cases N    run N cases with seeds S, S+1, ... (default 1)\n"
                    "  --max-new N  tokens to generate at most (default 12)\n"
+                   "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
                    CLI_POLICY_HELP);
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) model_path = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) bk = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
         else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 1.0);
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));
@@ -39,12 +41,14 @@ int cmd_passkey(int argc, char **argv)
         else arg_bad("passkey", "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad("passkey", "--model is required");
+    cli_check_backend("passkey", bk);
     tokenizer *tok;
     model *m = cli_load_model(model_path, &tok);
     if (tokens + max_new > m->cfg.n_ctx_train)
         arg_bad("passkey", "--tokens %d + --max-new %d exceeds the model's context %d", tokens, max_new,
                 m->cfg.n_ctx_train);
-    session *s = session_new(m, tokens + max_new + 64);
+    backend *b = cli_open_backend("passkey", bk, m);
+    session *s = session_new_on(b, tokens + max_new + 64);
     plan pl;
     cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
@@ -65,8 +69,8 @@ int cmd_passkey(int argc, char **argv)
         right += ok;
         printf("passkey  tokens %d  depth %.2f  key %s  answer \"%s\"  %s\n", pc.n_ids, pc.depth, pc.key,
                ans, ok ? "RIGHT" : "WRONG");
-        printf("speed    prefill %d tokens in %.2f s (%.1f tok/s), decode %.1f tok/s\n", st.n_prompt,
-               st.t_prefill, st.n_prompt / st.t_prefill, st.n_decode ? st.n_decode / st.t_decode : 0.0);
+        printf("speed    %s: prefill %d tokens in %.2f s (%.1f tok/s), decode %.1f tok/s\n", b->device,
+               st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_decode ? st.n_decode / st.t_decode : 0.0);
         free(ans);
         passkey_free(&pc);
     }
@@ -79,6 +83,7 @@ int cmd_passkey(int argc, char **argv)
     free(out);
     session_free(s);
     plan_free(&pl);
+    backend_close(b);
     tok_free(tok);
     model_free(m);
     return 0;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fixture.h"
 #include "test.h"
 
@@ -133,4 +134,22 @@ TEST(cli_bad_policy_specs)
         st = run_bin(args, err, sizeof err, &lines);
         CHECK_MSG(st == 2 && lines == 1 && strstr(err, model_cases[i][1]), "'%s': status %d: %s", args, st, err);
     }
+}
+
+/* --backend: a bad name, and cuda on a machine without a device, are one
+ * line and exit 2 before the model loads; auto falls back to the CPU. */
+TEST(cli_backend_selection)
+{
+    char err[1024], args[1024];
+    int lines, st;
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend gpu", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--backend"), "status %d: %s", st, err);
+    if (backend_cuda_available(NULL, 0)) return;   /* the rest is about machines without one */
+    snprintf(args, sizeof args, "passkey --model %s --backend cuda", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no CUDA device"), "status %d: %s", st, err);
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend auto", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 0 && strstr(err, "cpu: prompt"), "status %d: %s", st, err);
 }

@@ -3,8 +3,9 @@
  *
  * Order: tasks in file order, each task's cases in grid order, and for each
  * case every selected method (the prompt is built once per case). A case
- * flows: gen_case (prompt + answers) -> method_apply (the method's policies
- * on the session) -> generate_greedy -> score_case -> one transaction.
+ * flows: gen_case (prompt + answers) -> method_session (a session of the
+ * case's context with the method's plan, runner_method.h) -> generate_greedy
+ * -> score_case -> one transaction.
  * Throughput cases time the engine instead (throughput.h) and land in bench
  * + suite_bench.
  *
@@ -25,51 +26,9 @@
 #include "generate.h"
 #include "plot_suite.h"
 #include "runner_db.h"
+#include "runner_method.h"
 #include "score.h"
 #include "throughput.h"
-
-/* ---- methods: the one place that maps a suite method onto the engine ------
- * Only dense exists until the per-head policies land (engine/plan.h); the
- * plan version builds a plan per method here and applies it in method_apply. */
-
-typedef struct {
-    const suite_method *m;
-} method_engine;
-
-/* 1, or 0 + err "FILE:LINE:COL: policy 'x' is not available" when this
- * build cannot run the method on model mdl. */
-static int method_prepare(const suite *s, const suite_method *sm, const model *mdl, method_engine *me,
-                          pb_err *err)
-{
-    (void)mdl;
-    me->m = sm;
-    if (!strcmp(sm->policy, "dense")) return 1;
-    char where[400];
-    snprintf(where, sizeof where, "%s:%d:%d", s->file, sm->line, sm->col);
-    return pb_errf(err, where, -1, "policy '%s' is not available (this build has: dense)", sm->policy);
-}
-
-/* Puts the method's policies on s and resets it for a new sequence. */
-static void method_apply(method_engine *me, session *s)
-{
-    (void)me; /* dense: the session's default policy on every head */
-    session_reset(s);
-}
-
-/* What the last sequence on s cost: attention density (pairs computed /
- * causally visible) and the KV bytes held. */
-static void method_cost(const method_engine *me, const session *s, double *density, int64_t *kv_bytes)
-{
-    (void)me;
-    const model_config *c = &s->m->cfg;
-    *density = 1.0;
-    *kv_bytes = (int64_t)s->n_past * c->n_layer * c->n_head_kv * c->head_dim * 2 * (int64_t)sizeof(float);
-}
-
-static void method_release(method_engine *me)
-{
-    (void)me;
-}
 
 /* ---- interruption --------------------------------------------------------- */
 
@@ -138,7 +97,6 @@ typedef struct {
     unsigned char *task_on, *method_on; /* selected by --only / --methods */
     method_engine *me;                  /* [n_methods], prepared where selected */
     int stop_ids[2], n_stop;
-    session *acc;                       /* accuracy session on the model */
     progress prog;
     int skipped, not_run;
 } R;
@@ -195,7 +153,7 @@ static int validate(R *r, pb_err *err)
     if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
     r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
     for (int i = 0; i < s->n_methods; i++)
-        if (r->method_on[i] && !method_prepare(s, &s->methods[i], r->mdl, &r->me[i], err)) return 0;
+        if (r->method_on[i] && !method_prepare(s, &s->methods[i], r->mdl, r->tok, &r->me[i], err)) return 0;
     for (int i = 0; i < s->n_tasks; i++) {
         const suite_task *t = &s->tasks[i];
         for (int c = 0; r->task_on[i] && t->type != TASK_THROUGHPUT && c < t->n_contexts; c++)
@@ -291,10 +249,10 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
                  c->sample);
     else snprintf(what, sizeof what, "%s/%s ctx %d sample %d", t->name, m->name, c->context, c->sample);
     prog_show(&r->prog, what, NULL);
-    method_apply(&r->me[mi], r->acc);
+    session *ses = method_session(&r->me[mi], r->mdl, 1, c->context, c->seed);
     int *out = pb_malloc((size_t)c->max_new * sizeof(int));
     gen_stats st;
-    int n = generate_greedy(r->acc, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
+    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
     char *pred = NULL;
     size_t len = 0, cap = 0;
     for (int i = 0; i < n; i++) len = tok_decode_append(r->tok, out[i], &pred, len, &cap);
@@ -303,7 +261,8 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
     free(out);
     double score = score_case(c->metric, pred, (const char *const *)c->answers, c->n_answers), density;
     int64_t kv;
-    method_cost(&r->me[mi], r->acc, &density, &kv);
+    method_cost(ses, &density, &kv);
+    session_free(ses);
     if (g_stop) {
         free(pred);
         return 0;
@@ -355,7 +314,7 @@ static int run_accuracy_task(R *r, int ti)
 }
 
 /* One throughput case with one method on session s of model mdl. */
-static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, session *s, int weights_random)
+static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const model *m_used, int weights_random)
 {
     const suite *su = r->s;
     const suite_task *t = &su->tasks[ti];
@@ -365,11 +324,13 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, sessi
              tc->shape.kv_heads, tc->shape.head_dim, tc->context, tc->phase == TP_PREFILL ? "prefill" : "decode");
     prog_show(&r->prog, what, NULL);
     double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
-    method_apply(&r->me[mi], s);
+    int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
+    session *s = method_session(&r->me[mi], m_used, !weights_random, n_ctx, t->seed);
     tp_time(s, tc, t->warmup, t->repeats, t->seed ^ (uint64_t)ci, tm);
     double density;
     int64_t kv;
-    method_cost(&r->me[mi], s, &density, &kv);
+    method_cost(s, &density, &kv);
+    session_free(s);
     if (g_stop) {
         free(tm);
         return 0;
@@ -403,28 +364,23 @@ static int run_throughput_task(R *r, int ti)
     int max_ctx = 0;
     for (int i = 0; i < t->n_contexts; i++)
         if (t->contexts[i] > max_ctx) max_ctx = t->contexts[i];
-    int n_ctx = max_ctx + t->decode_tokens;
-    model *rnd = NULL;
-    session *s = NULL;
+    model *rnd = NULL; /* the random-weight model of the current shape */
     struct suite_shape cur = {0, 0, 0, 0};
     for (int ci = 0; ci < tp_n_cases(t) && !g_stop; ci++) {
         tp_case tc;
         tp_case_get(t, &r->mdl->cfg, ci, &tc);
+        int is_model = tp_shape_is_model(&tc.shape, &r->mdl->cfg);
         for (int mi = 0; mi < r->s->n_methods; mi++) {
             if (!r->method_on[mi] || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1)) continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
-            if (!s || memcmp(&cur, &tc.shape, sizeof cur)) { /* a new shape: its model and session */
-                session_free(s);
+            if (!is_model && (!rnd || memcmp(&cur, &tc.shape, sizeof cur))) {
                 model_free(rnd);
-                rnd = NULL;
                 cur = tc.shape;
-                if (!tp_shape_is_model(&cur, &r->mdl->cfg)) rnd = tp_random_model(&cur, n_ctx, t->seed);
-                s = session_new(rnd ? rnd : r->mdl, n_ctx);
+                rnd = tp_random_model(&cur, max_ctx + t->decode_tokens, t->seed);
             }
-            if (!run_throughput(r, ti, ci, &tc, mi, s, rnd != NULL)) r->not_run++;
+            if (!run_throughput(r, ti, ci, &tc, mi, is_model ? r->mdl : rnd, !is_model)) r->not_run++;
         }
     }
-    session_free(s);
     model_free(rnd);
     return !g_stop;
 }
@@ -433,7 +389,6 @@ static void free_r(R *r)
 {
     for (int i = 0; r->me && i < r->s->n_methods; i++) method_release(&r->me[i]);
     free(r->me);
-    session_free(r->acc);
     tok_free(r->tok);
     model_free(r->mdl);
     if (r->db) db_close(r->db);
@@ -455,12 +410,6 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     r.stop_ids[r.n_stop++] = tok_eos(r.tok);
     int im_end = tok_find(r.tok, "<|im_end|>");
     if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
-    int max_ctx = 0;
-    for (int ti = 0; ti < s->n_tasks; ti++)
-        for (int c = 0; r.task_on[ti] && s->tasks[ti].type != TASK_THROUGHPUT && c < s->tasks[ti].n_contexts; c++)
-            if (s->tasks[ti].contexts[c] > max_ctx) max_ctx = s->tasks[ti].contexts[c];
-    if (max_ctx) r.acc = session_new(r.mdl, max_ctx);
-
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
     r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};

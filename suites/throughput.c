@@ -109,6 +109,7 @@ void tp_time(session *s, const tp_case *c, int warmup, int repeats, uint64_t see
         double t0 = pb_now();
         session_eval(s, ids, c->context, logits, 1);
         if (c->phase == TP_DECODE) {
+            session_density_reset(s); /* the decode steps' density, not the prefill's */
             t0 = pb_now();
             for (int i = 0; i < c->tokens; i++) session_eval(s, &ids[c->context + i], 1, logits, 1);
         }

@@ -15,7 +15,8 @@
  *            single-token steps; one repeat = those steps, so every repeat
  *            decodes from the same context length.
  * `warmup` untimed repeats come first; the caller stores the median and
- * spread of the timed ones (bench_stats).
+ * spread of the timed ones (bench_stats). The session's density counts
+ * cover the timed phase (decode: the steps only).
  */
 #ifndef PURBO_THROUGHPUT_H
 #define PURBO_THROUGHPUT_H

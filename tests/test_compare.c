@@ -1,8 +1,10 @@
 /* test_compare.c — the regression gate (`purbo-bench compare`) on the tiny
  * run of runner_fixture.h: a baseline written from a run passes on that
- * run; a worse method (the same run with its passkey answers made wrong,
- * its density raised, a task missing) fails, naming each regression on its
- * own line; bad baselines, tolerances and runs are bad input (exit 2).
+ * run; a deliberately worse method (StreamingLLM with a 16-token window in
+ * place of dense) fails, naming each regression on its own line, and so do
+ * edited copies of the run (answers wrong, a task missing, fewer cases) and
+ * a raised density; bad baselines, tolerances and runs are bad input
+ * (exit 2).
  */
 #include "runner_fixture.h"
 #include "test.h"
@@ -70,6 +72,44 @@ TEST(compare_baseline_of_a_run_passes_on_it)
     snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, db);
     int st = rt_run(args, &out, NULL);
     CHECK_MSG(st == 0 && strstr(out, "0 regressions") && !count_lines(out, "REGRESSION"), "status %d: %s", st, out);
+    free(out);
+}
+
+TEST(compare_streaming_window_16_fails_the_gate)
+{
+    const char *base = baseline();
+    CHECK(base);
+    /* the tiny suite's accuracy tasks, its method "dense" now streaming with a 16-token window */
+    char text[1024], args[1400], db[600], *out, *err;
+    snprintf(text, sizeof text,
+             "name: tiny\nmodel: %s\nbackend: cpu\nseed: 7\nlimits:\n  max_new: 10\nmethods:\n"
+             "  - {name: dense, policy: streaming, params: {sinks: 4, window: 16}}\ntasks:\n"
+             "  - {type: passkey, contexts: [256], samples: 2}\n"
+             "  - {type: niah, contexts: [256], depths: [0, 100]}\n", test_model_path);
+    const char *suite = rt_write("w16.yaml", text);
+    snprintf(db, sizeof db, "%s/w16.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE policy = 'streaming' AND density < 0.5") == 4);
+    snprintf(args, sizeof args, "compare --baseline %s --run last --db %s", base, db);
+    st = rt_run(args, &out, NULL);
+    /* every task whose score fell by more than 5 points is named, and nothing else */
+    int want = 0;
+    const char *tasks[] = {"passkey", "niah"};
+    for (int i = 0; i < 2; i++) {
+        char sql[200], line[160];
+        snprintf(sql, sizeof sql, "SELECT round(10000 * avg(score)) FROM suite_cases WHERE task = '%s'", tasks[i]);
+        long long b = rt_query(rt_tiny_db(), sql), w = rt_query(db, sql);
+        if (w >= b - 500) continue;
+        want++;
+        snprintf(line, sizeof line, "REGRESSION dense/%s: score %.2f < baseline %.2f - 5\n", tasks[i], w / 100.0,
+                 b / 100.0);
+        CHECK_MSG(strstr(out, line), "no '%s' in:\n%s", line, out);
+    }
+    CHECK_MSG(want >= 1 && st == 1 && count_lines(out, "REGRESSION") == want, "status %d, %d expected: %s", st,
+              want, out);
     free(out);
 }
 

@@ -173,10 +173,10 @@ TEST(runner_tiny_suite_end_to_end)
                        " AND instr(prediction, json_extract(answers, '$[0]')) > 0") >= 3);
     CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE score = 0"
                        " AND instr(prediction, json_extract(answers, '$[0]')) > 0") == 0);
-    /* KV bytes of dense: positions x layers x kv heads x d x (k, v) x 4 bytes */
+    /* KV bytes of dense: the case's context x layers x kv heads x d x (k, v) x 4 bytes */
     const model_config *c = &fixture_model()->cfg;
     char sql[400];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM suite_cases WHERE kv_bytes = (prompt_tokens + n_decode) * %d",
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM suite_cases WHERE kv_bytes = context * %d",
              c->n_layer * c->n_head_kv * c->head_dim * 2 * 4);
     CHECK(rt_query(db, sql) == 4);
     /* throughput: two bench rows (prefill, decode) with their suite links */
@@ -325,12 +325,23 @@ TEST(runner_bad_input_exits_2_before_writing)
     snprintf(args, sizeof args, "run %s --db %s", bad, db);
     snprintf(want, sizeof want, "%s:10:", bad);
     CHECK_MSG(bad_input(args, want, "unknown key 'sampels'", msg, sizeof msg), "%s", msg);
-    /* a policy this build lacks: the method's line and column */
-    bad = suite_file("bad2", "  - {name: dense, policy: dense}\n  - {name: w16, policy: streaming, params: {window: 16}}\n",
-                     "  - {type: passkey, contexts: [256]}\n");
-    snprintf(args, sizeof args, "run %s --db %s", bad, db);
-    snprintf(want, sizeof want, "%s:9:5: ", bad);
-    CHECK_MSG(bad_input(args, want, "policy 'streaming' is not available", msg, sizeof msg), "%s", msg);
+    /* a policy this build lacks, params a policy does not take, duo without
+     * its retrieval heads: the method's line and column */
+    const struct { const char *method, *what; } bad_methods[] = {
+        {"  - {name: w16, policy: sliding, params: {window: 16}}\n", "policy 'sliding' is not available"},
+        {"  - {name: q, policy: quest, params: {p: 0.5}}\n", "method 'q': quest has no parameter 'p'"},
+        {"  - {name: d, policy: duo, params: {rho: 0.15}}\n", "method 'd': policy duo needs params.plan"},
+        {"  - {name: s, policy: streaming, params: {rho: 0.15}}\n", "method 's': 'rho' does not apply"},
+        {"  - {name: r, policy: rtpurbo, params: {plan: '99.0'}}\n", "method 'r': params.plan: head 99.0 out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad_methods / sizeof bad_methods[0]; i++) {
+        char methods[300];
+        snprintf(methods, sizeof methods, "%s%s", DENSE, bad_methods[i].method);
+        bad = suite_file("bad2", methods, "  - {type: passkey, contexts: [256]}\n");
+        snprintf(args, sizeof args, "run %s --db %s", bad, db);
+        snprintf(want, sizeof want, "%s:9:5: ", bad);
+        CHECK_MSG(bad_input(args, want, bad_methods[i].what, msg, sizeof msg), "%s", msg);
+    }
     /* a context the prompt cannot fit (gen_check) */
     bad = suite_file("bad3", DENSE, "  - {type: niah_single_2, contexts: [130], max_new: 64}\n");
     snprintf(args, sizeof args, "run %s --db %s", bad, db);

@@ -10,7 +10,8 @@ set output out
 set title ttl font "sans,12"
 set xlabel "attention density (query-key pairs computed / causally visible)"
 set ylabel "score (x100)"
-set xrange [0:1.05]
+set xrange [0:1.25]
+set xtics 0, 0.2, 1
 set yrange [-5:105]
 set grid
 set key outside right top

@@ -1,7 +1,7 @@
 # purbo — one build for the CPU and CUDA parts.
 #   make / make all   build build/purbo-bench, build/purbo-test and build/purbo-gpu-test
-#   make run          set up (packages, model) and run the default job
-#   make test         set up and run the unit tests (CPU; what CI runs)
+#   make run          set up (packages, model), run the default suite, plot it
+#   make test         set up, gate the smoke suite, run the unit tests (CPU; CI)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
@@ -12,7 +12,7 @@ CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
 OPT      ?= -O3 -g
-CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
+CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -Iplots -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
 CUDA_HOME ?= /usr/local/cuda
@@ -20,7 +20,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wa
              -Iengine -Ikernels -Iprobes
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-SRC_DIRS := engine kernels/cpu probes suites results
+SRC_DIRS := engine kernels/cpu probes suites results plots
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
 TEST_C   := $(wildcard tests/*.c)
@@ -82,13 +82,24 @@ model: deps
 	@sh scripts/model.sh
 
 # The two set-up commands (README): each installs what it needs first.
+# run: the passkey demo, then the default suite into out/results.db and its
+# plots into out/plots.
 run: model
 	@$(MAKE) --no-print-directory all
 	$(BIN) passkey --model $(MODEL)
+	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots
+	@echo "database: out/results.db (purbo-bench report --run last); plots: out/plots/*.png"
 
+# test: the smoke suite into a fresh database, gated against its committed
+# baseline, then the unit tests; both always run, so the last line is the
+# unit tests' "N passed, N failed", and either failing fails the target.
+SMOKE_DB := build/smoke.db
 test: model
 	@$(MAKE) --no-print-directory all
-	$(TEST_BIN) --model $(MODEL) --bin $(BIN)
+	@st=0; rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
+	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
+	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
+	$(TEST_BIN) --model $(MODEL) --bin $(BIN) || st=1; exit $$st
 
 bench: model
 	@$(MAKE) --no-print-directory all

@@ -9,6 +9,10 @@ int cmd_generate(int argc, char **argv);  /* engine/cmd_generate.c */
 int cmd_passkey(int argc, char **argv);   /* engine/cmd_passkey.c */
 int cmd_bench(int argc, char **argv);     /* engine/cmd_bench.c */
 int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c: bench --backend cpu */
+int cmd_run(int argc, char **argv);       /* engine/cmd_run.c */
+int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
+int cmd_plot_suite(int argc, char **argv); /* engine/cmd_report.c */
+int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli_load.c. */
@@ -39,5 +43,9 @@ backend *cli_open_backend(const char *cmd, const char *kind, const model *m);
 void cli_policy_arg(const char *cmd, const char *value, plan_spec *spec);
 void cli_plan_apply(const char *cmd, const model *m, const tokenizer *tok, const plan_spec *spec, const char *heads,
                     plan *p, session *s);
+/* Fits the plan's indexers by PCA on prm.calib tokens of KJV text (one line
+ * on stderr; exits 2 when the text is missing). cli_plan_apply and the
+ * suite runner use it. */
+void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
 
 #endif

@@ -14,6 +14,10 @@ static const struct {
     {"passkey", cmd_passkey, "passkey retrieval: hide a key in filler text and ask for it"},
     {"bench", cmd_bench, "prefill and decode tokens/s (--backend cpu|cuda|auto), into SQLite"},
     {"bench-cpu", cmd_bench_cpu, "the same as bench --backend cpu"},
+    {"run", cmd_run, "run a suite file (YAML) into the results database"},
+    {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
+    {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
+    {"plot-suite", cmd_plot_suite, "draw a suite run's plots (gnuplot PNGs)"},
 };
 
 static void usage(FILE *f)

@@ -109,3 +109,56 @@ CREATE TABLE kernel_timings (
     correlation_id INTEGER
 );
 CREATE INDEX kernel_timings_run ON kernel_timings(run_id);
+
+-- migration 3: suite results: suite_cases, suite_bench
+-- One row per (case, method) of a suite run (suites/runner.c): what was
+-- asked (the grid point, the prompt's hash and the expected answers), what
+-- came back, its score and its cost. Columns of the suite's `metrics` left
+-- out are NULL. (task, method) names are unique within a suite file; the
+-- run's config (runs.config) holds the whole file.
+CREATE TABLE suite_cases (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
+    suite         TEXT NOT NULL,         -- the suite's name
+    task          TEXT NOT NULL,         -- task name
+    task_type     TEXT NOT NULL,         -- passkey | niah | niah_single_1 | ... | vt | cwe | fwe
+    method        TEXT NOT NULL,         -- method name
+    policy        TEXT NOT NULL,         -- the method's attention policy
+    case_index    INTEGER NOT NULL,      -- index in the task's grid (suites/gen.h)
+    context       INTEGER NOT NULL,      -- requested tokens: prompt + max_new
+    depth         REAL,                  -- percent; NULL where the task has no depth grid
+    sample        INTEGER NOT NULL,
+    seed          INTEGER NOT NULL,      -- the task's seed
+    case_seed     TEXT NOT NULL,         -- the case's own seed, 16 hex digits
+    prompt_hash   TEXT NOT NULL,         -- FNV-1a 64 of the prompt, 16 hex digits
+    prompt_tokens INTEGER,
+    max_new       INTEGER NOT NULL,
+    metric        TEXT NOT NULL CHECK (metric IN ('string_match_all', 'string_match_part', 'exact')),
+    answers       TEXT NOT NULL,         -- expected strings, a JSON array
+    prediction    TEXT NOT NULL,         -- the generated text
+    score         REAL NOT NULL CHECK (score >= 0 AND score <= 1),
+    density       REAL,                  -- attention (query, key) pairs computed / causally visible
+    t_prefill     REAL,                  -- seconds for the prompt
+    t_decode      REAL,                  -- seconds for the decode steps
+    n_gen         INTEGER,               -- tokens generated
+    n_decode      INTEGER,               -- decode steps (single-token evaluations)
+    kv_bytes      INTEGER,               -- KV-cache bytes held at the end of the case
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (run_id, task, method, case_index)
+);
+
+-- One row per throughput case of a suite run: the bench row holding its
+-- timings, and what the bench table does not say (task, method, weights).
+CREATE TABLE suite_bench (
+    bench_id    INTEGER PRIMARY KEY REFERENCES bench(id),
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    suite       TEXT NOT NULL,               -- the suite's name
+    task        TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    policy      TEXT NOT NULL,
+    case_index  INTEGER NOT NULL,            -- (shape, context, phase) index in the task
+    weights     TEXT NOT NULL CHECK (weights IN ('model', 'random')),
+    density     REAL,
+    kv_bytes    INTEGER,
+    UNIQUE (run_id, task, method, case_index)
+);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "db.h"
 #include "textsrc.h"
 #include "words.h"
 
@@ -405,9 +406,7 @@ int gen_fit(gen_job *j, suite_case *out, pb_err *err)
 
 void gen_finish(suite_case *out)
 {
-    /* FNV-1a 64 (the results layer's config hash uses the same function) */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < out->prompt_len; i++) h = (h ^ (unsigned char)out->prompt[i]) * 0x100000001b3ULL;
+    uint64_t h = pb_fnv1a64(PB_FNV1A64_INIT, out->prompt, out->prompt_len); /* as the config hash */
     snprintf(out->hash, sizeof out->hash, "%016llx", (unsigned long long)h);
 }
 

@@ -47,10 +47,11 @@ TEST(suite_load_shipped)
     suite *s = suite_load("suites/smoke.yaml", &e);
     CHECK_MSG(s, "%s", e.msg);
     CHECK(!strcmp(s->name, "smoke") && s->backend == BACKEND_CPU && s->n_methods == 1 && s->n_tasks == 7);
-    CHECK(s->max_new == 32 && s->time_budget_s == 300);
+    CHECK(s->max_new == 32 && s->time_budget_s == 0); /* no budget: the gate must see every case */
     CHECK(s->tasks[0].type == TASK_PASSKEY && s->tasks[0].n_contexts == 2 && s->tasks[0].samples == 2);
     CHECK(s->tasks[0].n_depths == 0); /* passkey: a depth per sample */
-    CHECK(s->tasks[0].max_new == 32); /* limits.max_new */
+    CHECK(s->tasks[0].max_new == 12 && s->tasks[4].max_new == 24); /* a task's own max_new */
+    CHECK(s->tasks[6].type == TASK_FWE && s->tasks[6].max_new == 24);
     suite_free(s);
 
     s = suite_load("suites/default.yaml", &e);
@@ -58,7 +59,8 @@ TEST(suite_load_shipped)
     CHECK(s->n_methods == 8 && !strcmp(s->methods[0].name, "dense"));
     const suite_method *rt = &s->methods[6];
     CHECK(!strcmp(rt->policy, "rtpurbo") && rt->p == 0.9 && rt->rho == 0.15 && rt->window == 256 && rt->sinks == 4);
-    CHECK(rt->top_k == -1 && rt->plan == NULL); /* not given: the policy's default */
+    CHECK(rt->top_k == -1 && rt->block == 64); /* top_k not given: the policy's default */
+    CHECK(rt->plan && !strcmp(rt->plan, "suites/heads/smollm2-135m.txt"));
     int seen[TASK_N_TYPES] = {0};
     for (int i = 0; i < s->n_tasks; i++) seen[s->tasks[i].type]++;
     for (int t = 0; t < TASK_THROUGHPUT; t++) CHECK_MSG(seen[t] == 1, "default.yaml lacks %s", task_type_name(t));

@@ -1,0 +1,332 @@
+/* plot_suite.c — writes each suite plot's data from the database and runs
+ * gnuplot on its script (plot_suite.h).
+ *
+ * Data files are plain gnuplot input: blank-line-separated blocks
+ * (`index` in the scripts) per method or series, NaN where a cell has no
+ * data. The scripts get their inputs as arguments (gnuplot -c SCRIPT ARG1
+ * ...): data file, PNG, title, the block labels (words) and tic labels.
+ */
+#include "plot_suite.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    sqlite3 *h;
+    int64_t run;
+    const char *dir;
+    char suite[128];
+    int n_png;
+} ctx;
+
+static sqlite3_stmt *prep(sqlite3 *h, const char *sql, int64_t run)
+{
+    sqlite3_stmt *st;
+    DB_CHECK(h, sqlite3_prepare_v2(h, sql, -1, &st, NULL));
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    return st;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    return s ? s : "";
+}
+
+/* snprintf that treats truncation as a runtime error (paths, titles) */
+__attribute__((format(printf, 3, 4))) static void fmt(char *out, size_t n, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    int r = vsnprintf(out, n, f, ap);
+    va_end(ap);
+    PB_CHECK(r >= 0 && (size_t)r < n, "text too long: %s...", out);
+}
+
+/* Appends " word" (or the first word) to a growing list of at most n bytes. */
+static void add_word(char *list, size_t n, const char *w)
+{
+    size_t l = strlen(list);
+    snprintf(list + l, n - l, "%s%s", l ? " " : "", w);
+}
+
+static FILE *open_data(ctx *c, const char *name, char *path, size_t n)
+{
+    fmt(path, n, "%s/%s.dat", c->dir, name);
+    FILE *f = fopen(path, "w");
+    PB_CHECK(f, "%s: %s", path, strerror(errno));
+    fprintf(f, "# %s: suite %s, run %lld (purbo-bench plot-suite)\n", name, c->suite, (long long)c->run);
+    return f;
+}
+
+/* The script plots/NAME.gp: $PURBO_PLOTS, next to the binary, or ./plots. */
+static void script_path(const char *name, char *out, size_t n)
+{
+    const char *env = getenv("PURBO_PLOTS");
+    char exe[PATH_MAX];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char cand[3][PATH_MAX + 64];
+    int k = 0;
+    if (env) snprintf(cand[k++], sizeof cand[0], "%s/%s.gp", env, name);
+    if (l > 0) {
+        exe[l] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(cand[k++], sizeof cand[0], "%s/../plots/%s.gp", exe, name);
+    }
+    snprintf(cand[k++], sizeof cand[0], "plots/%s.gp", name);
+    for (int i = 0; i < k; i++)
+        if (access(cand[i], R_OK) == 0) {
+            fmt(out, n, "%s", cand[i]);
+            return;
+        }
+    pb_die_runtime(__FILE__, __LINE__, "gnuplot script %s.gp not found (set PURBO_PLOTS to the plots/ folder)", name);
+}
+
+/* Runs gnuplot -c plots/SCRIPT.gp args... (NULL-terminated); counts the PNG
+ * args[1]. */
+static void gnuplot(ctx *c, const char *script, const char *const *args)
+{
+    char path[PATH_MAX + 80];
+    script_path(script, path, sizeof path);
+    const char *argv[16] = {"gnuplot", "-c", path};
+    int n = 3;
+    for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    PB_CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp("gnuplot", (char *const *)argv);
+        fprintf(stderr, "purbo-bench: cannot run gnuplot: %s (Debian: apt-get install gnuplot-nox)\n", strerror(errno));
+        _exit(127);
+    }
+    int st;
+    PB_CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    PB_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "gnuplot %s failed (status %d)", path,
+             WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    printf("plot: %s\n", args[1]);
+    c->n_png++;
+}
+
+/* ---- NIAH heatmaps -------------------------------------------------------- */
+
+static void niah_task(ctx *c, const char *task)
+{
+    sqlite3_stmt *st;
+    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
+        "SELECT DISTINCT context FROM suite_cases WHERE run_id = ?1 AND task = ?2 ORDER BY context", -1, &st, NULL));
+    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
+    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+    int ctxs[64], nc = 0;
+    char xt[1024] = "(";
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && nc < 64) {
+        ctxs[nc] = sqlite3_column_int(st, 0);
+        snprintf(xt + strlen(xt), sizeof xt - strlen(xt), "%s\"%d\" %d", nc ? ", " : "", ctxs[nc], nc);
+        nc++;
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    strcat(xt, ")");
+    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
+        "SELECT DISTINCT depth FROM suite_cases WHERE run_id = ?1 AND task = ?2 AND depth IS NOT NULL"
+        " ORDER BY depth", -1, &st, NULL));
+    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
+    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+    double deps[64];
+    int nd = 0;
+    char yt[1024] = "(";
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && nd < 64) {
+        deps[nd] = sqlite3_column_double(st, 0);
+        snprintf(yt + strlen(yt), sizeof yt - strlen(yt), "%s\"%g\" %d", nd ? ", " : "", deps[nd], nd);
+        nd++;
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    strcat(yt, ")");
+    if (!nc || !nd) return;
+
+    /* methods in run order, then one block of (context index, depth index, mean score x 100) each */
+    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
+        "SELECT method, context, depth, 100.0 * avg(score) FROM suite_cases WHERE run_id = ?1 AND task = ?2"
+        " AND depth IS NOT NULL GROUP BY method, context, depth"
+        " ORDER BY (SELECT min(id) FROM suite_cases m WHERE m.run_id = ?1 AND m.method = suite_cases.method),"
+        " context, depth", -1, &st, NULL));
+    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
+    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+    char name[200], path[PATH_MAX], methods[2048] = "", cur[128] = "";
+    fmt(name, sizeof name, "suite_niah_%s", task);
+    FILE *f = open_data(c, name, path, sizeof path);
+    double *grid = pb_malloc((size_t)nc * nd * sizeof *grid);
+    int any = 0;
+    for (int more = 1; more;) {
+        more = DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW;
+        const char *m = more ? col(st, 0) : "";
+        if (any && (!more || strcmp(m, cur))) { /* flush the finished method's block */
+            fprintf(f, "# method %s: context_index depth_index score\n", cur);
+            for (int i = 0; i < nc; i++)
+                for (int j = 0; j < nd; j++) fprintf(f, "%d %d %.2f\n", i, j, grid[i * nd + j]);
+            fprintf(f, "\n\n");
+        }
+        if (!more) break;
+        if (!any || strcmp(m, cur)) {
+            snprintf(cur, sizeof cur, "%s", m);
+            add_word(methods, sizeof methods, m);
+            for (int i = 0; i < nc * nd; i++) grid[i] = NAN;
+            any = 1;
+        }
+        int ci = 0, di = 0;
+        while (ci < nc && ctxs[ci] != sqlite3_column_int(st, 1)) ci++;
+        while (di < nd && deps[di] != sqlite3_column_double(st, 2)) di++;
+        if (ci < nc && di < nd) grid[ci * nd + di] = sqlite3_column_double(st, 3);
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    fclose(f);
+    free(grid);
+    char png[PATH_MAX + 8], title[400];
+    fmt(png, sizeof png, "%s/%s.png", c->dir, name);
+    fmt(title, sizeof title, "NIAH %s: mean score by needle depth and context length (suite %s, run %lld)",
+             task, c->suite, (long long)c->run);
+    const char *args[] = {path, png, title, methods, xt, yt, NULL};
+    gnuplot(c, "suite_niah", args);
+}
+
+static void niah(ctx *c)
+{
+    sqlite3_stmt *st = prep(c->h,
+        "SELECT task FROM suite_cases WHERE run_id = ? AND task_type = 'niah' GROUP BY task ORDER BY min(id)", c->run);
+    char tasks[32][128];
+    int n = 0;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && n < 32) snprintf(tasks[n++], 128, "%s", col(st, 0));
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    for (int i = 0; i < n; i++) niah_task(c, tasks[i]);
+}
+
+/* ---- scores per task and method; score vs density ------------------------- */
+
+static void scores(ctx *c)
+{
+    /* methods and tasks in run order */
+    sqlite3_stmt *st = prep(c->h, "SELECT method FROM suite_cases WHERE run_id = ? GROUP BY method ORDER BY min(id)",
+                            c->run);
+    char methods[2048] = "";
+    int nm = 0;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) add_word(methods, sizeof methods, col(st, 0)), nm++;
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    if (!nm) return;
+
+    char path[PATH_MAX], png[PATH_MAX + 8], title[400];
+    FILE *f = open_data(c, "suite_scores", path, sizeof path);
+    fprintf(f, "task %s\n", methods);
+    st = prep(c->h,
+        "SELECT t.task, m.method, (SELECT 100.0 * avg(score) FROM suite_cases x WHERE x.run_id = ?1"
+        " AND x.task = t.task AND x.method = m.method)"
+        " FROM (SELECT task, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY task) t,"
+        "      (SELECT method, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY method) m"
+        " ORDER BY t.o, m.o", c->run);
+    int i = 0;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
+        if (i % nm == 0) fprintf(f, "%s%s", i ? "\n" : "", col(st, 0));
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) fprintf(f, " NaN");
+        else fprintf(f, " %.2f", sqlite3_column_double(st, 2));
+        i++;
+    }
+    fprintf(f, "\n");
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    fclose(f);
+    fmt(png, sizeof png, "%s/suite_scores.png", c->dir);
+    fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
+    const char *a1[] = {path, png, title, methods, NULL};
+    gnuplot(c, "suite_scores", a1);
+
+    /* score vs density: a block per method of (density, score, task) */
+    f = open_data(c, "suite_density", path, sizeof path);
+    st = prep(c->h,
+        "SELECT method, task, avg(density), 100.0 * avg(score) FROM suite_cases WHERE run_id = ?1"
+        " GROUP BY method, task ORDER BY (SELECT min(id) FROM suite_cases m WHERE m.run_id = ?1"
+        " AND m.method = suite_cases.method), min(id)", c->run);
+    char cur[128] = "";
+    int any = 0;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
+        if (!any || strcmp(cur, col(st, 0))) {
+            fprintf(f, "%s# method %s: density score task\n", any ? "\n\n" : "", col(st, 0));
+            snprintf(cur, sizeof cur, "%s", col(st, 0));
+            any = 1;
+        }
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) fprintf(f, "NaN");
+        else fprintf(f, "%.4f", sqlite3_column_double(st, 2));
+        fprintf(f, " %.2f %s\n", sqlite3_column_double(st, 3), col(st, 1));
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    fclose(f);
+    fmt(png, sizeof png, "%s/suite_density.png", c->dir);
+    fmt(title, sizeof title, "Score vs attention density per (method, task) (suite %s, run %lld)", c->suite,
+             (long long)c->run);
+    const char *a2[] = {path, png, title, methods, NULL};
+    gnuplot(c, "suite_density", a2);
+}
+
+/* ---- throughput ----------------------------------------------------------- */
+
+static void throughput(ctx *c)
+{
+    /* one series per (task, shape, phase, method); the speedup divides the
+     * dense method's median time at the same (task, shape, phase, context) */
+    sqlite3_stmt *st = prep(c->h,
+        "SELECT s.task, s.method, b.phase, b.n_layer || '/' || b.n_head || '/' || b.n_kv_head || '/' || b.head_dim,"
+        " b.n_ctx, b.throughput, b.n_tokens / b.t_p90, b.n_tokens / b.t_p10,"
+        " (SELECT min(d.t_median) FROM suite_bench ds JOIN bench d ON d.id = ds.bench_id"
+        "  WHERE ds.run_id = s.run_id AND ds.task = s.task AND ds.policy = 'dense' AND d.phase = b.phase"
+        "  AND d.n_layer = b.n_layer AND d.n_head = b.n_head AND d.n_kv_head = b.n_kv_head"
+        "  AND d.head_dim = b.head_dim AND d.n_ctx = b.n_ctx) / b.t_median"
+        " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1"
+        " ORDER BY s.task, b.phase DESC, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, min(s.bench_id)"
+        "   OVER (PARTITION BY s.method), b.n_ctx", c->run);
+    char path[PATH_MAX], png[PATH_MAX + 8], title[400], series[4096] = "", cur[512] = "";
+    FILE *f = NULL;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
+        char key[512];
+        snprintf(key, sizeof key, "%s:%s:%s:%s", col(st, 0), col(st, 2), col(st, 3), col(st, 1));
+        if (!f) f = open_data(c, "suite_throughput", path, sizeof path);
+        if (strcmp(key, cur)) {
+            fprintf(f, "%s# %s (task:phase:layers/heads/kv_heads/head_dim:method)\n"
+                       "# context tok_s tok_s_p90 tok_s_p10 speedup_vs_dense\n", cur[0] ? "\n\n" : "", key);
+            snprintf(cur, sizeof cur, "%s", key);
+            add_word(series, sizeof series, key);
+        }
+        fprintf(f, "%d %.4g %.4g %.4g ", sqlite3_column_int(st, 4), sqlite3_column_double(st, 5),
+                sqlite3_column_double(st, 6), sqlite3_column_double(st, 7));
+        if (sqlite3_column_type(st, 8) == SQLITE_NULL) fprintf(f, "NaN\n");
+        else fprintf(f, "%.4f\n", sqlite3_column_double(st, 8));
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    if (!f) return;
+    fclose(f);
+    fmt(png, sizeof png, "%s/suite_throughput.png", c->dir);
+    fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; CPU, median of repeats)",
+             c->suite, (long long)c->run);
+    const char *args[] = {path, png, title, series, NULL};
+    gnuplot(c, "suite_throughput", args);
+}
+
+int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
+{
+    if (pb_mkdir_p(outdir) != 0) {
+        pb_errf(err, outdir, -1, "cannot create the plot folder: %s", strerror(errno));
+        return -1;
+    }
+    ctx c = {.h = db_sqlite(db), .run = run, .dir = outdir};
+    sqlite3_stmt *st = prep(c.h,
+        "SELECT coalesce((SELECT suite FROM suite_cases WHERE run_id = ?1 LIMIT 1),"
+        " (SELECT suite FROM suite_bench WHERE run_id = ?1 LIMIT 1), '?')", run);
+    if (DB_CHECK(c.h, sqlite3_step(st)) == SQLITE_ROW) snprintf(c.suite, sizeof c.suite, "%s", col(st, 0));
+    DB_CHECK(c.h, sqlite3_finalize(st));
+    niah(&c);
+    scores(&c);
+    throughput(&c);
+    return c.n_png;
+}

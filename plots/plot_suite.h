@@ -1,0 +1,28 @@
+/* plot_suite.h — the suite plots of one run, drawn from the results
+ * database only (never from suite files):
+ *
+ *   suite_niah_TASK.png  NIAH heatmap per niah task: needle depth x context
+ *                        length, one panel per method, colour = mean score
+ *   suite_scores.png     score per task and method (clustered bars)
+ *   suite_density.png    score vs attention density, one point per (method, task)
+ *   suite_throughput.png throughput (tok/s) and speedup over dense vs
+ *                        context length, one line per (task, shape, phase, method)
+ *
+ * Each plot's data goes to OUTDIR/NAME.dat, then gnuplot (pngcairo) draws it
+ * with plots/NAME-without-task.gp, found next to the binary (BIN/../plots),
+ * in $PURBO_PLOTS or in ./plots. A plot with no data in the run is skipped.
+ */
+#ifndef PURBO_PLOT_SUITE_H
+#define PURBO_PLOT_SUITE_H
+
+#include <stdint.h>
+
+#include "db.h"
+
+/* Draws every plot the run has data for into outdir (created if missing),
+ * printing "plot: PATH" per PNG on stdout. Returns the number of PNGs, or
+ * -1 + *err when outdir cannot be created. gnuplot missing or failing is a
+ * runtime error (exit 1). */
+int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err);
+
+#endif

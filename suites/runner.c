@@ -1,0 +1,454 @@
+/* runner.c — `purbo-bench run` (runner.h): validate a suite, then run every
+ * selected (case, method) and commit each in its own transaction.
+ *
+ * Order: tasks in file order, each task's cases in grid order, and for each
+ * case every selected method (the prompt is built once per case). A case
+ * flows: gen_case (prompt + answers) -> method_session (a session of the
+ * case's context with the method's plan, runner_method.h) -> generate_greedy
+ * -> score_case -> one transaction.
+ * Throughput cases time the engine instead (throughput.h) and land in bench
+ * + suite_bench.
+ *
+ * Interruption: SIGINT/SIGTERM set a flag; the case in progress is dropped
+ * (never committed), the run is marked failed and runner_run returns 130.
+ * The handler resets itself, so a second signal kills at once, which the
+ * per-case transactions make as safe. A SIGKILL leaves the run 'running'
+ * with every committed case intact; --resume continues either.
+ */
+#include "runner.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "generate.h"
+#include "plot_suite.h"
+#include "runner_db.h"
+#include "runner_method.h"
+#include "score.h"
+#include "throughput.h"
+
+/* ---- interruption --------------------------------------------------------- */
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    g_stop = sig;
+}
+
+/* ---- progress on stderr --------------------------------------------------- */
+
+typedef struct {
+    int mode;            /* RUNNER_PROGRESS_BAR / _LINES / _NONE */
+    int total, done;     /* (case, method) pairs to run in this invocation */
+    double t0;
+} progress;
+
+static void fmt_secs(char *buf, size_t n, double s)
+{
+    if (s < 0) snprintf(buf, n, "?");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
+}
+
+/* Called before a case (result NULL) and after it. */
+static void prog_show(progress *p, const char *what, const char *result)
+{
+    if (p->mode == RUNNER_PROGRESS_NONE || (p->mode == RUNNER_PROGRESS_LINES && !result)) return;
+    double el = pb_now() - p->t0;
+    char eta[32];
+    fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
+    if (p->mode == RUNNER_PROGRESS_LINES) {
+        fprintf(stderr, "[%d/%d] %s: %s  (ETA %s)\n", p->done, p->total, what, result, eta);
+        return;
+    }
+    char bar[25];
+    int fill = p->total ? 24 * p->done / p->total : 24;
+    for (int i = 0; i < 24; i++) bar[i] = i < fill ? '#' : '.';
+    bar[24] = 0;
+    struct winsize ws;
+    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+    char line[512];
+    int n = snprintf(line, sizeof line, "[%s] %d/%d  ETA %s  %s%s%s", bar, p->done, p->total, eta, what,
+                     result ? ": " : " ...", result ? result : "");
+    if (n >= cols) line[cols - 1 < (int)sizeof line ? cols - 1 : (int)sizeof line - 1] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
+static void prog_end(progress *p)
+{
+    if (p->mode == RUNNER_PROGRESS_BAR) fputc('\n', stderr);
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+typedef struct {
+    const runner_opts *o;
+    suite *s;
+    model *mdl;
+    tokenizer *tok;
+    pb_db *db;
+    int64_t run;
+    unsigned char *task_on, *method_on; /* selected by --only / --methods */
+    method_engine *me;                  /* [n_methods], prepared where selected */
+    int stop_ids[2], n_stop;
+    progress prog;
+    int skipped, not_run;
+} R;
+
+/* Marks the names of a comma list in on[] (names[i] of n); 0 + err naming
+ * an unknown one. */
+static int select_names(const char *file, const char *opt, const char *list, const char *kind,
+                        const char *const *names, int n, unsigned char *on, pb_err *err)
+{
+    if (!list) {
+        memset(on, 1, (size_t)n);
+        return 1;
+    }
+    memset(on, 0, (size_t)n);
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (strlen(names[i]) == l && !strncmp(names[i], p, l)) on[i] = 1, found = 1;
+        if (!found) {
+            char all[300] = "";
+            for (int i = 0; i < n; i++)
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "", names[i]);
+            return pb_errf(err, file, -1, "%s: no %s '%.*s' in the suite (it has: %s)", opt, kind, (int)l, p, all);
+        }
+        p += l + (p[l] == ',');
+    }
+    return 1;
+}
+
+/* Everything that can be wrong with the input, before anything runs. */
+static int validate(R *r, pb_err *err)
+{
+    const runner_opts *o = r->o;
+    suite *s = r->s = suite_load(o->suite_path, err);
+    if (!s) return 0;
+    if (o->model) {
+        free(s->model);
+        s->model = strdup(o->model);
+        PB_CHECK(s->model, "out of memory");
+    }
+    if (s->backend == BACKEND_CUDA)
+        return pb_errf(err, s->file, -1, "backend 'cuda' is not available in this build (it has: cpu)");
+    const char **names = pb_malloc((size_t)(s->n_tasks + s->n_methods) * sizeof *names);
+    r->task_on = pb_malloc((size_t)s->n_tasks);
+    r->method_on = pb_malloc((size_t)s->n_methods);
+    for (int i = 0; i < s->n_tasks; i++) names[i] = s->tasks[i].name;
+    int ok = select_names(s->file, "--only", o->only, "task", names, s->n_tasks, r->task_on, err);
+    for (int i = 0; i < s->n_methods; i++) names[i] = s->methods[i].name;
+    ok = ok && select_names(s->file, "--methods", o->methods, "method", names, s->n_methods, r->method_on, err);
+    free(names);
+    if (!ok) return 0;
+    if (!(r->mdl = model_load(s->model, err))) return 0;
+    if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
+    r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
+    for (int i = 0; i < s->n_methods; i++)
+        if (r->method_on[i] && !method_prepare(s, &s->methods[i], r->mdl, r->tok, &r->me[i], err)) return 0;
+    for (int i = 0; i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        for (int c = 0; r->task_on[i] && t->type != TASK_THROUGHPUT && c < t->n_contexts; c++)
+            if (t->contexts[c] > r->mdl->cfg.n_ctx_train) {
+                char where[400];
+                snprintf(where, sizeof where, "%s:%d:%d", s->file, t->line, t->col);
+                return pb_errf(err, where, -1, "task '%s': context %d exceeds the model's context %d", t->name,
+                               t->contexts[c], r->mdl->cfg.n_ctx_train);
+            }
+    }
+    if (!gen_check(s, r->tok, err)) return 0;
+    return 1;
+}
+
+/* The run's config: the suite file's text and the overrides that change
+ * results. malloc'd canonical text. */
+static char *run_config(const R *r, pb_err *err)
+{
+    FILE *f = fopen(r->o->suite_path, "rb");
+    if (!f) { pb_errf(err, r->o->suite_path, -1, "cannot read the suite file"); return NULL; }
+    size_t cap = 4096, n = 0, k;
+    char *text = pb_malloc(cap);
+    while ((k = fread(text + n, 1, cap - n - 1, f)) > 0)
+        if ((n += k) == cap - 1) text = pb_realloc(text, cap *= 2);
+    fclose(f);
+    text[n] = 0;
+    const char *kv[4] = {"suite_file", text, "model", r->o->model ? r->o->model : ""};
+    char *c = config_canonical(kv, r->o->model ? 2 : 1);
+    free(text);
+    return c;
+}
+
+static int64_t start_run(R *r, pb_err *err)
+{
+    char *config = run_config(r, err);
+    if (!config) return 0;
+    char hash[17];
+    config_hash(config, hash);
+    int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash) : 0;
+    if (run) {
+        rdb_run_reopen(r->db, run);
+        fprintf(stderr, "resuming run %lld (same config %s)\n", (long long)run, hash);
+    } else {
+        char notes[600];
+        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s", r->s->name, r->o->only ? r->o->only : "all",
+                 r->o->methods ? r->o->methods : "all");
+        run_meta meta = {.command = r->o->command ? r->o->command : "purbo-bench run", .device = "cpu",
+                         .model_path = r->s->model, .config = config, .has_seed = 1,
+                         .seed = (int64_t)r->s->seed, .notes = notes};
+        run = db_run_begin(r->db, &meta);
+        if (r->o->resume) fprintf(stderr, "no earlier run with config %s: starting run %lld\n", hash, (long long)run);
+    }
+    free(config);
+    return run;
+}
+
+static int n_cases_of(const suite_task *t)
+{
+    return t->type == TASK_THROUGHPUT ? tp_n_cases(t) : gen_n_cases(t);
+}
+
+/* Pairs to run in this invocation (committed ones skipped). */
+static int count_todo(R *r)
+{
+    int todo = 0;
+    for (int ti = 0; ti < r->s->n_tasks; ti++) {
+        const suite_task *t = &r->s->tasks[ti];
+        for (int c = 0; r->task_on[ti] && c < n_cases_of(t); c++)
+            for (int mi = 0; mi < r->s->n_methods; mi++) {
+                if (!r->method_on[mi]) continue;
+                if (rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, c, t->type == TASK_THROUGHPUT))
+                    r->skipped++;
+                else todo++;
+            }
+    }
+    return todo;
+}
+
+static int budget_left(R *r)
+{
+    return !(r->s->time_budget_s > 0 && pb_now() - r->prog.t0 >= r->s->time_budget_s);
+}
+
+/* One accuracy case with one method. 0 when interrupted (nothing stored). */
+static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
+{
+    const suite *s = r->s;
+    const suite_task *t = &s->tasks[ti];
+    const suite_method *m = &s->methods[mi];
+    char what[200];
+    if (c->depth >= 0)
+        snprintf(what, sizeof what, "%s/%s ctx %d depth %g sample %d", t->name, m->name, c->context, c->depth,
+                 c->sample);
+    else snprintf(what, sizeof what, "%s/%s ctx %d sample %d", t->name, m->name, c->context, c->sample);
+    prog_show(&r->prog, what, NULL);
+    session *ses = method_session(&r->me[mi], r->mdl, 1, c->context, c->seed);
+    int *out = pb_malloc((size_t)c->max_new * sizeof(int));
+    gen_stats st;
+    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
+    char *pred = NULL;
+    size_t len = 0, cap = 0;
+    for (int i = 0; i < n; i++) len = tok_decode_append(r->tok, out[i], &pred, len, &cap);
+    pred = pb_realloc(pred, len + 1);
+    pred[len] = 0;
+    free(out);
+    double score = score_case(c->metric, pred, (const char *const *)c->answers, c->n_answers), density;
+    int64_t kv;
+    method_cost(ses, &density, &kv);
+    session_free(ses);
+    if (g_stop) {
+        free(pred);
+        return 0;
+    }
+    rdb_case row = {
+        .run_id = r->run, .suite = s->name, .task = t->name, .task_type = task_type_name(t->type),
+        .method = m->name, .policy = m->policy, .case_index = c->index, .context = c->context,
+        .sample = c->sample, .max_new = c->max_new, .depth = c->depth, .seed = t->seed, .case_seed = c->seed,
+        .prompt_hash = c->hash, .metric = metric_name(c->metric), .prediction = pred,
+        .answers = (const char *const *)c->answers, .n_answers = c->n_answers, .score = score,
+        .has_density = !!(s->metrics & SM_DENSITY), .density = density,
+        .has_time = !!(s->metrics & SM_TIME), .t_prefill = st.t_prefill, .t_decode = st.t_decode,
+        .has_tokens = !!(s->metrics & SM_TOKENS), .prompt_tokens = c->n_ids, .n_gen = st.n_gen,
+        .n_decode = st.n_decode, .kv_bytes = (s->metrics & SM_KV_BYTES) ? kv : -1,
+    };
+    db_case_begin(r->db);
+    rdb_case_add(r->db, &row);
+    db_case_commit(r->db);
+    r->prog.done++;
+    char res[160];
+    snprintf(res, sizeof res, "score %.2f  prefill %d tok %.2f s  decode %d tok %.2f s", score, c->n_ids,
+             st.t_prefill, st.n_gen, st.t_decode);
+    prog_show(&r->prog, what, res);
+    free(pred);
+    return 1;
+}
+
+static int run_accuracy_task(R *r, int ti)
+{
+    const suite_task *t = &r->s->tasks[ti];
+    for (int ci = 0; ci < gen_n_cases(t); ci++) {
+        int todo = 0;
+        for (int mi = 0; mi < r->s->n_methods; mi++)
+            todo += r->method_on[mi] && !rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0);
+        if (todo && (g_stop || !budget_left(r))) r->not_run += todo; /* not even built */
+        if (!todo || g_stop || !budget_left(r)) continue;
+        suite_case c;
+        pb_err err;
+        /* gen_check built the first case of each context; a later one failing is a runtime error */
+        if (!gen_case(r->s, ti, ci, r->tok, &c, &err)) pb_die_runtime(__FILE__, __LINE__, "%s", err.msg);
+        for (int mi = 0; mi < r->s->n_methods; mi++) {
+            if (!r->method_on[mi] || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0)) continue;
+            if (g_stop || !budget_left(r)) { r->not_run++; continue; }
+            if (!run_accuracy(r, ti, &c, mi)) r->not_run++;
+        }
+        gen_case_free(&c);
+    }
+    return !g_stop;
+}
+
+/* One throughput case with one method on session s of model mdl. */
+static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const model *m_used, int weights_random)
+{
+    const suite *su = r->s;
+    const suite_task *t = &su->tasks[ti];
+    const suite_method *m = &su->methods[mi];
+    char what[200];
+    snprintf(what, sizeof what, "%s/%s %d/%d/%d/%d ctx %d %s", t->name, m->name, tc->shape.layers, tc->shape.heads,
+             tc->shape.kv_heads, tc->shape.head_dim, tc->context, tc->phase == TP_PREFILL ? "prefill" : "decode");
+    prog_show(&r->prog, what, NULL);
+    double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
+    int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
+    session *s = method_session(&r->me[mi], m_used, !weights_random, n_ctx, t->seed);
+    tp_time(s, tc, t->warmup, t->repeats, t->seed ^ (uint64_t)ci, tm);
+    double density;
+    int64_t kv;
+    method_cost(s, &density, &kv);
+    session_free(s);
+    if (g_stop) {
+        free(tm);
+        return 0;
+    }
+    char notes[300];
+    snprintf(notes, sizeof notes, "suite %s task %s method %s weights %s", su->name, t->name, m->name,
+             weights_random ? "random" : "model");
+    bench_row b = {.run_id = r->run, .bench = "forward", .impl = "purbo",
+                   .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = tc->shape.layers,
+                   .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads, .head_dim = tc->shape.head_dim,
+                   .n_ctx = tc->context, .n_tokens = tc->tokens, .throughput_unit = "tok/s", .notes = notes};
+    bench_stats(tm, t->repeats, &b);
+    b.throughput = tc->tokens / b.t_median;
+    db_case_begin(r->db);
+    int64_t id = db_bench_add(r->db, &b);
+    rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, weights_random ? "random" : "model",
+                   !!(su->metrics & SM_DENSITY), density, (su->metrics & SM_KV_BYTES) ? kv : -1);
+    db_case_commit(r->db);
+    r->prog.done++;
+    char res[160];
+    snprintf(res, sizeof res, "%.1f tok/s (median %.2f ms, p10..p90 %.2f..%.2f)", b.throughput, 1e3 * b.t_median,
+             1e3 * b.t_p10, 1e3 * b.t_p90);
+    prog_show(&r->prog, what, res);
+    free(tm);
+    return 1;
+}
+
+static int run_throughput_task(R *r, int ti)
+{
+    const suite_task *t = &r->s->tasks[ti];
+    int max_ctx = 0;
+    for (int i = 0; i < t->n_contexts; i++)
+        if (t->contexts[i] > max_ctx) max_ctx = t->contexts[i];
+    model *rnd = NULL; /* the random-weight model of the current shape */
+    struct suite_shape cur = {0, 0, 0, 0};
+    for (int ci = 0; ci < tp_n_cases(t) && !g_stop; ci++) {
+        tp_case tc;
+        tp_case_get(t, &r->mdl->cfg, ci, &tc);
+        int is_model = tp_shape_is_model(&tc.shape, &r->mdl->cfg);
+        for (int mi = 0; mi < r->s->n_methods; mi++) {
+            if (!r->method_on[mi] || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1)) continue;
+            if (g_stop || !budget_left(r)) { r->not_run++; continue; }
+            if (!is_model && (!rnd || memcmp(&cur, &tc.shape, sizeof cur))) {
+                model_free(rnd);
+                cur = tc.shape;
+                rnd = tp_random_model(&cur, max_ctx + t->decode_tokens, t->seed);
+            }
+            if (!run_throughput(r, ti, ci, &tc, mi, is_model ? r->mdl : rnd, !is_model)) r->not_run++;
+        }
+    }
+    model_free(rnd);
+    return !g_stop;
+}
+
+static void free_r(R *r)
+{
+    for (int i = 0; r->me && i < r->s->n_methods; i++) method_release(&r->me[i]);
+    free(r->me);
+    tok_free(r->tok);
+    model_free(r->mdl);
+    if (r->db) db_close(r->db);
+    free(r->task_on);
+    free(r->method_on);
+    suite_free(r->s);
+}
+
+int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
+{
+    R r = {.o = o};
+    *run_out = 0;
+    if (!validate(&r, err) || !(r.db = db_open(o->db_path, err)) || !(r.run = start_run(&r, err))) {
+        free_r(&r);
+        return 2;
+    }
+    *run_out = r.run;
+    const suite *s = r.s;
+    r.stop_ids[r.n_stop++] = tok_eos(r.tok);
+    int im_end = tok_find(r.tok, "<|im_end|>");
+    if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
+    int mode = o->progress;
+    if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
+    r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
+    fprintf(stderr, "run %lld: suite %s, %d (case, method) pairs to run%s", (long long)r.run, s->name, r.prog.total,
+            r.skipped ? "" : "\n");
+    if (r.skipped) fprintf(stderr, ", %d already committed\n", r.skipped);
+
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    for (int ti = 0; ti < s->n_tasks && !g_stop; ti++) {
+        if (!r.task_on[ti]) continue;
+        if (s->tasks[ti].type == TASK_THROUGHPUT) run_throughput_task(&r, ti);
+        else run_accuracy_task(&r, ti);
+    }
+    int stopped = g_stop != 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    prog_end(&r.prog);
+
+    db_run_end(r.db, r.run, stopped ? RUN_FAILED : RUN_DONE);
+    char el[32];
+    fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
+    if (stopped) {
+        fprintf(stderr, "interrupted: run %lld keeps its %d committed pairs; `--resume` continues it\n",
+                (long long)r.run, r.prog.done + r.skipped);
+    } else {
+        if (r.not_run)
+            fprintf(stderr, "time budget of %g s reached: %d pairs not run\n", s->time_budget_s, r.not_run);
+        fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
+        runner_report(r.db, r.run, stdout);
+        fflush(stdout);
+        if (o->plots && plot_suite(r.db, r.run, o->plots, err) < 0) {
+            free_r(&r);
+            return 2;
+        }
+    }
+    free_r(&r);
+    return stopped ? RUNNER_INTERRUPTED : 0;
+}

@@ -1,0 +1,363 @@
+/* runner_db.c — the runner's rows in the results database: writing a case
+ * (runner_db.h) and reading a run back for report, compare and the plots
+ * (runner.h: suite_aggs, suite_run_id, runner_report).
+ *
+ * Reads take everything from the database, nothing from suite files: a run
+ * can be reported on a machine that never saw its YAML.
+ */
+#include "runner_db.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "score.h"
+
+static sqlite3_stmt *prep(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *st;
+    DB_CHECK(h, sqlite3_prepare_v2(h, sql, -1, &st, NULL));
+    return st;
+}
+
+static void bind_text(sqlite3 *h, sqlite3_stmt *st, int i, const char *s)
+{
+    DB_CHECK(h, s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i));
+}
+
+static void bind_real_if(sqlite3 *h, sqlite3_stmt *st, int i, int has, double v)
+{
+    DB_CHECK(h, has ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i));
+}
+
+static void bind_int_if(sqlite3 *h, sqlite3_stmt *st, int i, int has, int64_t v)
+{
+    DB_CHECK(h, has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i));
+}
+
+static void step_done(sqlite3 *h, sqlite3_stmt *st)
+{
+    DB_CHECK(h, sqlite3_step(st));
+    DB_CHECK(h, sqlite3_finalize(st));
+}
+
+/* s as a JSON string (quotes, backslash and control bytes escaped) appended
+ * at out[*len]; grows the buffer. */
+static void json_str(char **out, size_t *len, size_t *cap, const char *s)
+{
+    size_t need = *len + 6 * strlen(s) + 3;
+    if (need > *cap) *out = pb_realloc(*out, *cap = need * 2);
+    char *p = *out + *len;
+    *p++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+        else if (c < 0x20) p += sprintf(p, "\\u%04x", c);
+        else *p++ = (char)c;
+    }
+    *p++ = '"';
+    *p = 0;
+    *len = (size_t)(p - *out);
+}
+
+void rdb_case_add(pb_db *db, const rdb_case *c)
+{
+    sqlite3 *h = db_sqlite(db);
+    size_t len = 1, cap = 64;
+    char *ans = pb_malloc(cap);
+    strcpy(ans, "[");
+    for (int i = 0; i < c->n_answers; i++) {
+        if (i) ans[len++] = ','; /* over the NUL json_str wrote: inside the buffer */
+        json_str(&ans, &len, &cap, c->answers[i]);
+    }
+    if (len + 2 > cap) ans = pb_realloc(ans, cap = len + 2);
+    strcpy(ans + len, "]");
+    char seed_hex[17];
+    snprintf(seed_hex, sizeof seed_hex, "%016llx", (unsigned long long)c->case_seed);
+    sqlite3_stmt *st = prep(h,
+        "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, depth,"
+        " sample, seed, case_seed, prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score,"
+        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int i = 1;
+    DB_CHECK(h, sqlite3_bind_int64(st, i++, c->run_id));
+    const char *texts[] = {c->suite, c->task, c->task_type, c->method, c->policy};
+    for (int k = 0; k < 5; k++) bind_text(h, st, i++, texts[k]);
+    DB_CHECK(h, sqlite3_bind_int(st, i++, c->case_index));
+    DB_CHECK(h, sqlite3_bind_int(st, i++, c->context));
+    bind_real_if(h, st, i++, c->depth >= 0, c->depth);
+    DB_CHECK(h, sqlite3_bind_int(st, i++, c->sample));
+    DB_CHECK(h, sqlite3_bind_int64(st, i++, (int64_t)c->seed));
+    bind_text(h, st, i++, seed_hex);
+    bind_text(h, st, i++, c->prompt_hash);
+    bind_int_if(h, st, i++, c->has_tokens, c->prompt_tokens);
+    DB_CHECK(h, sqlite3_bind_int(st, i++, c->max_new));
+    bind_text(h, st, i++, c->metric);
+    bind_text(h, st, i++, ans);
+    bind_text(h, st, i++, c->prediction);
+    DB_CHECK(h, sqlite3_bind_double(st, i++, c->score));
+    bind_real_if(h, st, i++, c->has_density, c->density);
+    bind_real_if(h, st, i++, c->has_time, c->t_prefill);
+    bind_real_if(h, st, i++, c->has_time, c->t_decode);
+    bind_int_if(h, st, i++, c->has_tokens, c->n_gen);
+    bind_int_if(h, st, i++, c->has_tokens, c->n_decode);
+    bind_int_if(h, st, i++, c->kv_bytes >= 0, c->kv_bytes);
+    step_done(h, st);
+    free(ans);
+}
+
+void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite, const char *task, const char *method,
+                    const char *policy, int case_index, const char *weights, int has_density, double density,
+                    int64_t kv_bytes)
+{
+    sqlite3 *h = db_sqlite(db);
+    sqlite3_stmt *st = prep(h,
+        "INSERT INTO suite_bench(bench_id, run_id, suite, task, method, policy, case_index, weights, density,"
+        " kv_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, bench_id));
+    DB_CHECK(h, sqlite3_bind_int64(st, 2, run));
+    bind_text(h, st, 3, suite);
+    bind_text(h, st, 4, task);
+    bind_text(h, st, 5, method);
+    bind_text(h, st, 6, policy);
+    DB_CHECK(h, sqlite3_bind_int(st, 7, case_index));
+    bind_text(h, st, 8, weights);
+    bind_real_if(h, st, 9, has_density, density);
+    bind_int_if(h, st, 10, kv_bytes >= 0, kv_bytes);
+    step_done(h, st);
+}
+
+int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench)
+{
+    sqlite3 *h = db_sqlite(db);
+    sqlite3_stmt *st = prep(h, bench ? "SELECT 1 FROM suite_bench WHERE run_id = ? AND task = ? AND method = ?"
+                                       " AND case_index = ?"
+                                     : "SELECT 1 FROM suite_cases WHERE run_id = ? AND task = ? AND method = ?"
+                                       " AND case_index = ?");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    bind_text(h, st, 2, task);
+    bind_text(h, st, 3, method);
+    DB_CHECK(h, sqlite3_bind_int(st, 4, case_index));
+    int found = DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW;
+    DB_CHECK(h, sqlite3_finalize(st));
+    return found;
+}
+
+/* The first column of the first row of sql (one optional int64 / text
+ * parameter) as an integer, or dflt when there is no row or it is NULL. */
+static int64_t query_i64(sqlite3 *h, const char *sql, int64_t p1, const char *ptext, int64_t dflt)
+{
+    sqlite3_stmt *st = prep(h, sql);
+    if (ptext) bind_text(h, st, 1, ptext);
+    else if (sqlite3_bind_parameter_count(st)) DB_CHECK(h, sqlite3_bind_int64(st, 1, p1));
+    int64_t v = dflt;
+    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    DB_CHECK(h, sqlite3_finalize(st));
+    return v;
+}
+
+int64_t rdb_run_by_hash(pb_db *db, const char *hash)
+{
+    return query_i64(db_sqlite(db), "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
+}
+
+void rdb_run_reopen(pb_db *db, int64_t run)
+{
+    sqlite3 *h = db_sqlite(db);
+    sqlite3_stmt *st = prep(h, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    step_done(h, st);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+pb_db *suite_db_open_existing(const char *path, pb_err *err)
+{
+    if (access(path, F_OK) != 0) {
+        pb_errf(err, path, -1, "no such results database");
+        return NULL;
+    }
+    return db_open(path, err);
+}
+
+int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
+{
+    sqlite3 *h = db_sqlite(db);
+    if (!strcmp(text, "last")) {
+        int64_t id = query_i64(h, "SELECT max(run_id) FROM (SELECT run_id FROM suite_cases"
+                                  " UNION SELECT run_id FROM suite_bench)", 0, NULL, 0);
+        if (!id) pb_errf(err, "--run last", -1, "the database holds no suite results");
+        return id;
+    }
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || v <= 0) {
+        pb_errf(err, "--run", -1, "'%s' is not a run id (a positive integer or 'last')", text);
+        return 0;
+    }
+    if (!query_i64(h, "SELECT count(*) FROM runs WHERE id = ?", v, NULL, 0)) {
+        pb_errf(err, "--run", -1, "no run %lld in the database", v);
+        return 0;
+    }
+    return v;
+}
+
+int suite_aggs(pb_db *db, int64_t run, suite_agg **out)
+{
+    sqlite3 *h = db_sqlite(db);
+    /* tasks and methods in the order the run first stored them */
+    sqlite3_stmt *st = prep(h,
+        "SELECT method, task, task_type, count(*), avg(score), avg(density), count(density),"
+        " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
+        " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
+        " FROM suite_cases c WHERE run_id = ? GROUP BY method, task ORDER BY tord, mord");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    int n = 0, cap = 16;
+    suite_agg *a = pb_malloc((size_t)cap * sizeof *a);
+    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) a = pb_realloc(a, (size_t)(cap *= 2) * sizeof *a);
+        suite_agg *g = &a[n++];
+        g->method = strdup((const char *)sqlite3_column_text(st, 0));
+        g->task = strdup((const char *)sqlite3_column_text(st, 1));
+        g->task_type = strdup((const char *)sqlite3_column_text(st, 2));
+        PB_CHECK(g->method && g->task && g->task_type, "out of memory");
+        g->n = sqlite3_column_int(st, 3);
+        double mean = sqlite3_column_double(st, 4);
+        g->score = score_aggregate(&mean, 1); /* the mean x 100, rounded as a task score */
+        g->density = sqlite3_column_double(st, 5);
+        g->has_density = sqlite3_column_int(st, 6) > 0;
+    }
+    DB_CHECK(h, sqlite3_finalize(st));
+    *out = a;
+    return n;
+}
+
+void suite_aggs_free(suite_agg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(a[i].method);
+        free(a[i].task);
+        free(a[i].task_type);
+    }
+    free(a);
+}
+
+/* ---- the report ----------------------------------------------------------- */
+
+/* index of s in names[0..n), appending it when absent */
+static int intern(const char **names, int *n, const char *s)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(names[i], s)) return i;
+    names[*n] = s;
+    return (*n)++;
+}
+
+static void report_header(sqlite3 *h, int64_t run, FILE *f)
+{
+    sqlite3_stmt *st = prep(h,
+        "SELECT r.status, r.started_at, coalesce(r.finished_at, '-'), r.git_sha, r.git_dirty, r.device,"
+        " coalesce(r.model_path, '-'), coalesce((SELECT suite FROM suite_cases WHERE run_id = r.id LIMIT 1),"
+        " (SELECT suite FROM suite_bench WHERE run_id = r.id LIMIT 1))"
+        " FROM runs r WHERE r.id = ?");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+        const char *suite = (const char *)sqlite3_column_text(st, 7);
+        fprintf(f, "run %lld  suite %s  %s  started %s  finished %s\n", (long long)run, suite ? suite : "-",
+                sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+        fprintf(f, "model %s  device %s  git %.12s%s\n", sqlite3_column_text(st, 6), sqlite3_column_text(st, 5),
+                sqlite3_column_text(st, 3), sqlite3_column_int(st, 4) == 1 ? " (dirty)" : "");
+    }
+    DB_CHECK(h, sqlite3_finalize(st));
+}
+
+static void report_throughput(sqlite3 *h, int64_t run, FILE *f)
+{
+    sqlite3_stmt *st = prep(h,
+        "SELECT s.task, s.method, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx, b.phase,"
+        " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights"
+        " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?"
+        " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id");
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+    int n = 0;
+    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == 0)
+            fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %10s %21s %4s %s\n",
+                    "task", "method", "shape L/H/KV/d", "context", "phase", "tok/s", "median ms",
+                    "p10..p90 ms", "reps", "weights");
+        char shape[48];
+        snprintf(shape, sizeof shape, "%d/%d/%d/%d", sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                 sqlite3_column_int(st, 4), sqlite3_column_int(st, 5));
+        char spread[48];
+        snprintf(spread, sizeof spread, "%.2f..%.2f", 1e3 * sqlite3_column_double(st, 10),
+                 1e3 * sqlite3_column_double(st, 11));
+        fprintf(f, "%-16s %-14s %-14s %7d %-7s %10.1f %10.2f %21s %4d %s\n", sqlite3_column_text(st, 0),
+                sqlite3_column_text(st, 1), shape, sqlite3_column_int(st, 6), sqlite3_column_text(st, 7),
+                sqlite3_column_double(st, 8), 1e3 * sqlite3_column_double(st, 9), spread,
+                sqlite3_column_int(st, 12), sqlite3_column_text(st, 13));
+    }
+    DB_CHECK(h, sqlite3_finalize(st));
+}
+
+void runner_report(pb_db *db, int64_t run, FILE *f)
+{
+    sqlite3 *h = db_sqlite(db);
+    report_header(h, run, f);
+    suite_agg *a;
+    int n = suite_aggs(db, run, &a);
+    const char **tasks = pb_malloc((size_t)(n + 1) * sizeof *tasks);
+    const char **methods = pb_malloc((size_t)(n + 1) * sizeof *methods);
+    int nt = 0, nm = 0;
+    for (int i = 0; i < n; i++) {
+        intern(tasks, &nt, a[i].task);
+        intern(methods, &nm, a[i].method);
+    }
+    /* cell[t * nm + m] = index into a, or -1 */
+    int *cell = pb_malloc((size_t)(nt * nm + 1) * sizeof *cell), *most = pb_calloc((size_t)nt + 1, sizeof *most);
+    for (int i = 0; i < nt * nm; i++) cell[i] = -1;
+    for (int i = 0; i < n; i++) {
+        int t = intern(tasks, &nt, a[i].task), m = intern(methods, &nm, a[i].method);
+        cell[t * nm + m] = i;
+        if (a[i].n > most[t]) most[t] = a[i].n;
+    }
+    int partial = 0;
+    for (int blk = 0; blk < 2 && n > 0; blk++) {
+        fprintf(f, "\n%-18s %5s", blk ? "density" : "score (x100)", blk ? "" : "cases");
+        for (int m = 0; m < nm; m++) fprintf(f, " %12.12s", methods[m]);
+        fputc('\n', f);
+        for (int t = 0; t < nt; t++) {
+            if (blk) fprintf(f, "%-18.18s %5s", tasks[t], "");
+            else fprintf(f, "%-18.18s %5d", tasks[t], most[t]);
+            for (int m = 0; m < nm; m++) {
+                int i = cell[t * nm + m];
+                if (i < 0) fprintf(f, " %12s", "-");
+                else if (blk == 0) {
+                    partial |= a[i].n < most[t];
+                    fprintf(f, " %11.2f%c", a[i].score, a[i].n < most[t] ? '*' : ' ');
+                } else if (a[i].has_density) fprintf(f, " %11.4f ", a[i].density);
+                else fprintf(f, " %12s", "n/a");
+            }
+            fputc('\n', f);
+        }
+        if (blk == 0) { /* the unweighted mean over tasks, as RULER averages */
+            fprintf(f, "%-18s %5s", "mean", "");
+            for (int m = 0; m < nm; m++) {
+                double s = 0;
+                int k = 0;
+                for (int t = 0; t < nt; t++)
+                    if (cell[t * nm + m] >= 0) s += a[cell[t * nm + m]].score, k++;
+                if (k) fprintf(f, " %11.2f ", s / k);
+                else fprintf(f, " %12s", "-");
+            }
+            fputc('\n', f);
+        }
+    }
+    if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
+    report_throughput(h, run, f);
+    free(cell);
+    free(most);
+    free(tasks);
+    free(methods);
+    suite_aggs_free(a, n);
+}

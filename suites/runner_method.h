@@ -1,0 +1,46 @@
+/* runner_method.h — the one place that maps a suite method (policy +
+ * params, suites/SCHEMA.md) onto the engine: a plan (engine/plan.h) built
+ * once per method, and a fresh session per (case, method) with it applied.
+ *
+ * Params map onto the plan's keys: sinks -> sink, window, block -> block
+ * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
+ * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
+ * items (plan_parse_heads); choosing them by rho alone needs the retrieval
+ * probe and is refused until the runner has it. rtpurbo indexers are fitted
+ * by PCA on KJV text (cli_plan_indexers). A throughput shape other than the
+ * model's (random weights) gets its own plan: the rho share of heads
+ * (default 0.15), evenly spaced, as retrieval heads, and indexers fitted on
+ * random tokens: what the timing needs, not what a trained plan would pick.
+ */
+#ifndef PURBO_RUNNER_METHOD_H
+#define PURBO_RUNNER_METHOD_H
+
+#include <stdint.h>
+
+#include "forward.h"
+#include "plan.h"
+#include "suite.h"
+#include "tokenizer.h"
+
+typedef struct {
+    const suite_method *m;
+    plan_spec spec;
+    unsigned char *retr;   /* the model's retrieval heads, or NULL */
+    plan pl;               /* for the model */
+    plan shape_pl;         /* for the random-weight shape last asked for */
+    int has_shape_pl;
+} method_engine;
+
+/* Builds the method's plan for model mdl. 0 + err "FILE:LINE:COL: ..." when
+ * the build lacks the policy or the params do not fit it. */
+int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
+                   method_engine *me, pb_err *err);
+/* A session of n_ctx positions on mdl (the model, or a random-weight one of
+ * another shape) with the method's policies applied and density counts at 0. */
+session *method_session(method_engine *me, const model *mdl, int is_model, int n_ctx, uint64_t seed);
+/* What the sequences on s cost: density (pairs attended / causally visible
+ * since the session was made or its counts reset) and the KV bytes held. */
+void method_cost(const session *s, double *density, int64_t *kv_bytes);
+void method_release(method_engine *me);
+
+#endif

@@ -1,0 +1,121 @@
+/* throughput.c — cases, random-weight models and timing of the throughput
+ * task type (throughput.h). */
+#include "throughput.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "rng.h"
+
+static int n_phases(const suite_task *t)
+{
+    return (t->phases & 1) + ((t->phases >> 1) & 1);
+}
+
+int tp_n_cases(const suite_task *t)
+{
+    if (t->type != TASK_THROUGHPUT) return 0;
+    return (t->n_shapes ? t->n_shapes : 1) * t->n_contexts * n_phases(t);
+}
+
+void tp_case_get(const suite_task *t, const model_config *mc, int index, tp_case *out)
+{
+    int np = n_phases(t);
+    PB_CHECK(index >= 0 && index < tp_n_cases(t), "throughput case %d of task '%s' does not exist", index, t->name);
+    int ph = index % np, ci = (index / np) % t->n_contexts, si = index / (np * t->n_contexts);
+    if (t->n_shapes) out->shape = t->shapes[si];
+    else out->shape = (struct suite_shape){mc->n_layer, mc->n_head, mc->n_head_kv, mc->head_dim};
+    out->context = t->contexts[ci];
+    /* the phases present, in the order prefill, decode */
+    out->phase = np == 2 ? ph : ((t->phases & 1) ? TP_PREFILL : TP_DECODE);
+    out->tokens = out->phase == TP_PREFILL ? out->context : t->decode_tokens;
+}
+
+int tp_shape_is_model(const struct suite_shape *sh, const model_config *mc)
+{
+    return sh->layers == mc->n_layer && sh->heads == mc->n_head && sh->kv_heads == mc->n_head_kv &&
+           sh->head_dim == mc->head_dim && mc->n_embd == mc->n_head * mc->head_dim;
+}
+
+/* n floats uniform in [-scale, scale) */
+static float *rand_mat(pb_rng *r, size_t n, float scale, size_t *n_params)
+{
+    float *w = pb_malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) w[i] = scale * (float)(2.0 * rng_unit(r) - 1.0);
+    *n_params += n;
+    return w;
+}
+
+static float *ones(size_t n, size_t *n_params)
+{
+    float *w = pb_malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) w[i] = 1.0f;
+    *n_params += n;
+    return w;
+}
+
+model *tp_random_model(const struct suite_shape *sh, int n_ctx, uint64_t seed)
+{
+    model *m = pb_calloc(1, sizeof *m);
+    model_config *c = &m->cfg;
+    snprintf(c->arch_name, sizeof c->arch_name, "llama");
+    c->arch = ARCH_LLAMA;
+    c->n_layer = sh->layers;
+    c->n_head = sh->heads;
+    c->n_head_kv = sh->kv_heads;
+    c->head_dim = sh->head_dim;
+    c->n_embd = sh->heads * sh->head_dim;
+    c->n_ff = (c->n_embd * 8 / 3 + 63) / 64 * 64;
+    c->n_vocab = TP_RANDOM_VOCAB;
+    c->n_ctx_train = n_ctx;
+    c->rope_dim = c->head_dim;
+    c->rope_base = 10000.0f;
+    c->rms_eps = 1e-5f;
+    const size_t E = (size_t)c->n_embd, Q = (size_t)c->n_head * c->head_dim,
+                 KV = (size_t)c->n_head_kv * c->head_dim, F = (size_t)c->n_ff;
+    const float se = 1.0f / sqrtf((float)E), sq = 1.0f / sqrtf((float)Q), sf = 1.0f / sqrtf((float)F);
+    pb_rng r = {seed};
+    m->tok_embd = rand_mat(&r, (size_t)c->n_vocab * E, 1.0f, &m->n_params);
+    m->out_norm = ones(E, &m->n_params);
+    m->output = m->tok_embd;
+    m->tied_output = 1;
+    m->layers = pb_calloc((size_t)c->n_layer, sizeof *m->layers);
+    for (int l = 0; l < c->n_layer; l++) {
+        layer_weights *w = &m->layers[l];
+        w->attn_norm = ones(E, &m->n_params);
+        w->wq = rand_mat(&r, Q * E, se, &m->n_params);
+        w->wk = rand_mat(&r, KV * E, se, &m->n_params);
+        w->wv = rand_mat(&r, KV * E, se, &m->n_params);
+        w->wo = rand_mat(&r, E * Q, sq, &m->n_params);
+        w->ffn_norm = ones(E, &m->n_params);
+        w->w_gate = rand_mat(&r, F * E, se, &m->n_params);
+        w->w_up = rand_mat(&r, F * E, se, &m->n_params);
+        w->w_down = rand_mat(&r, E * F, sf, &m->n_params);
+    }
+    return m;
+}
+
+void tp_time(session *s, const tp_case *c, int warmup, int repeats, uint64_t seed, double *t)
+{
+    const int V = s->m->cfg.n_vocab;
+    int n_ids = c->context + (c->phase == TP_DECODE ? c->tokens : 0);
+    PB_CHECK(n_ids <= s->n_ctx, "throughput case needs %d positions, the session holds %d", n_ids, s->n_ctx);
+    int *ids = pb_malloc((size_t)n_ids * sizeof(int));
+    pb_rng r = {seed};
+    for (int i = 0; i < n_ids; i++) ids[i] = (int)rng_below(&r, (uint64_t)V);
+    float *logits = pb_malloc((size_t)V * sizeof(float));
+    for (int k = 0; k < warmup + repeats; k++) {
+        session_reset(s);
+        double t0 = pb_now();
+        session_eval(s, ids, c->context, logits, 1);
+        if (c->phase == TP_DECODE) {
+            session_density_reset(s); /* the decode steps' density, not the prefill's */
+            t0 = pb_now();
+            for (int i = 0; i < c->tokens; i++) session_eval(s, &ids[c->context + i], 1, logits, 1);
+        }
+        double dt = pb_now() - t0;
+        if (k >= warmup) t[k - warmup] = dt;
+    }
+    free(logits);
+    free(ids);
+}

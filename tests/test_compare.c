@@ -1,0 +1,201 @@
+/* test_compare.c — the regression gate (`purbo-bench compare`) on the tiny
+ * run of runner_fixture.h: a baseline written from a run passes on that
+ * run; a deliberately worse method (StreamingLLM with a 16-token window in
+ * place of dense) fails, naming each regression on its own line, and so do
+ * edited copies of the run (answers wrong, a task missing, fewer cases) and
+ * a raised density; bad baselines, tolerances and runs are bad input
+ * (exit 2).
+ */
+#include "runner_fixture.h"
+#include "test.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+
+/* Copies the tiny database to rt_dir()/name and runs sql on the copy. */
+static const char *worse_copy(const char *name, const char *sql)
+{
+    static char path[600];
+    const char *src = rt_tiny_db();
+    if (!src) return NULL;
+    snprintf(path, sizeof path, "%s/%s", rt_dir(), name);
+    remove(path);
+    char vacuum[800];
+    snprintf(vacuum, sizeof vacuum, "VACUUM INTO '%s'", path);
+    sqlite3 *h;
+    int rc = sqlite3_open(src, &h);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(h, vacuum, NULL, NULL, NULL);
+    sqlite3_close(h);
+    if (rc == SQLITE_OK) rc = sqlite3_open(path, &h);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? path : NULL;
+}
+
+static int count_lines(const char *s, const char *prefix)
+{
+    int n = 0;
+    for (const char *p = s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += !strncmp(p, prefix, strlen(prefix));
+    return n;
+}
+
+/* The baseline of the tiny run, written once. */
+static const char *baseline(void)
+{
+    static char path[600];
+    const char *db = rt_tiny_db();
+    if (!db) return NULL;
+    snprintf(path, sizeof path, "%s/tiny.baseline", rt_dir());
+    char args[1400];
+    snprintf(args, sizeof args, "compare --write-baseline %s --run 1 --db %s", path, db);
+    return rt_run(args, NULL, NULL) == 0 ? path : NULL;
+}
+
+TEST(compare_baseline_of_a_run_passes_on_it)
+{
+    const char *db = rt_tiny_db(), *base = baseline();
+    CHECK(db && base);
+    size_t n;
+    char *text = fixture_read(base, &n);
+    CHECK(text);
+    /* one line per (method, task) with the run's mean score, density and case count */
+    long long pk = rt_query(db, "SELECT round(10000 * avg(score)) FROM suite_cases WHERE task = 'passkey'");
+    char want[128];
+    snprintf(want, sizeof want, "\ndense passkey %.2f 1.0000 2\n", pk / 100.0);
+    CHECK_MSG(strstr(text, want), "no '%s' in:\n%s", want + 1, text);
+    CHECK_MSG(count_lines(text, "dense ") == 2 && strstr(text, "\ndense niah "), "%s", text);
+    free(text);
+    char args[1400], *out;
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, db);
+    int st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0 && strstr(out, "0 regressions") && !count_lines(out, "REGRESSION"), "status %d: %s", st, out);
+    free(out);
+}
+
+TEST(compare_streaming_window_16_fails_the_gate)
+{
+    const char *base = baseline();
+    CHECK(base);
+    /* the tiny suite's accuracy tasks, its method "dense" now streaming with a 16-token window */
+    char text[1024], args[1400], db[600], *out, *err;
+    snprintf(text, sizeof text,
+             "name: tiny\nmodel: %s\nbackend: cpu\nseed: 7\nlimits:\n  max_new: 10\nmethods:\n"
+             "  - {name: dense, policy: streaming, params: {sinks: 4, window: 16}}\ntasks:\n"
+             "  - {type: passkey, contexts: [256], samples: 2}\n"
+             "  - {type: niah, contexts: [256], depths: [0, 100]}\n", test_model_path);
+    const char *suite = rt_write("w16.yaml", text);
+    snprintf(db, sizeof db, "%s/w16.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE policy = 'streaming' AND density < 0.5") == 4);
+    snprintf(args, sizeof args, "compare --baseline %s --run last --db %s", base, db);
+    st = rt_run(args, &out, NULL);
+    /* every task whose score fell by more than 5 points is named, and nothing else */
+    int want = 0;
+    const char *tasks[] = {"passkey", "niah"};
+    for (int i = 0; i < 2; i++) {
+        char sql[200], line[160];
+        snprintf(sql, sizeof sql, "SELECT round(10000 * avg(score)) FROM suite_cases WHERE task = '%s'", tasks[i]);
+        long long b = rt_query(rt_tiny_db(), sql), w = rt_query(db, sql);
+        if (w >= b - 500) continue;
+        want++;
+        snprintf(line, sizeof line, "REGRESSION dense/%s: score %.2f < baseline %.2f - 5\n", tasks[i], w / 100.0,
+                 b / 100.0);
+        CHECK_MSG(strstr(out, line), "no '%s' in:\n%s", line, out);
+    }
+    CHECK_MSG(want >= 1 && st == 1 && count_lines(out, "REGRESSION") == want, "status %d, %d expected: %s", st,
+              want, out);
+    free(out);
+}
+
+TEST(compare_worse_method_fails_naming_each_regression)
+{
+    const char *base = baseline();
+    CHECK(base);
+    /* every answer wrong: each task the run scored (>= 5 of 100) regresses */
+    const char *db = worse_copy("worse.db", "UPDATE suite_cases SET score = 0, prediction = 'no idea'");
+    CHECK(db);
+    char args[1400], *out;
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, db);
+    int st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 1, "status %d: %s", st, out);
+    int scored = 0;
+    const char *tasks[] = {"passkey", "niah"};
+    for (int i = 0; i < 2; i++) {
+        char sql[200], want[128];
+        snprintf(sql, sizeof sql, "SELECT round(10000 * avg(score)) FROM suite_cases WHERE task = '%s'", tasks[i]);
+        long long sc = rt_query(rt_tiny_db(), sql);
+        if (sc < 500) continue;
+        scored++;
+        snprintf(want, sizeof want, "REGRESSION dense/%s: score 0.00 < baseline %.2f - 5\n", tasks[i], sc / 100.0);
+        CHECK_MSG(strstr(out, want), "no '%s' in:\n%s", want, out);
+    }
+    CHECK_MSG(scored >= 1 && count_lines(out, "REGRESSION") == scored && strstr(out, "regression"), "%s", out);
+    free(out);
+
+    /* density up where the baseline had less; a tolerance that covers it passes */
+    char *lowered = fixture_read(base, &(size_t){0});
+    CHECK(lowered);
+    char *p = strstr(lowered, "\ndense niah ");
+    CHECK(p);
+    p = strstr(p, " 1.0000 ");
+    CHECK(p);
+    memcpy(p, " 0.4000 ", 8);
+    const char *b2 = rt_write("lowered.baseline", lowered);
+    free(lowered);
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", b2, rt_tiny_db());
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 1 && strstr(out, "REGRESSION dense/niah: density 1.0000 > baseline 0.4000 + 0.02\n") &&
+              count_lines(out, "REGRESSION") == 1, "status %d: %s", st, out);
+    free(out);
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s --tolerance density=0.7,score=0", b2,
+             rt_tiny_db());
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0, "status %d: %s", st, out);
+    free(out);
+
+    /* a task missing and fewer cases: each named */
+    db = worse_copy("partial.db", "DELETE FROM suite_cases WHERE task = 'niah';"
+                                  "DELETE FROM suite_cases WHERE task = 'passkey' AND case_index = 1;");
+    CHECK(db);
+    snprintf(args, sizeof args, "compare --baseline %s --run last --db %s", base, db);
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 1 && strstr(out, "REGRESSION dense/niah: missing from run 1") &&
+              strstr(out, "REGRESSION dense/passkey: 1 cases, baseline 2"), "status %d: %s", st, out);
+    free(out);
+}
+
+TEST(compare_bad_input_exits_2)
+{
+    const char *db = rt_tiny_db(), *base = baseline();
+    CHECK(db && base);
+    struct { const char *baseline_text, *opts, *want; } cases[] = {
+        {"# fine\ndense passkey 100\n", "", "bad.baseline:2: expected 'method task score density cases'"},
+        {"dense passkey 120.00 1.0 2\n", "", "bad.baseline:1: score must be in [0, 100]"},
+        {"dense passkey 100.00 x 2\n", "", "bad.baseline:1:"},
+        {"dense passkey 100.00 - 2\ndense passkey 90.00 - 2\n", "", "bad.baseline:2: (dense, passkey) repeats line 1"},
+        {"dense passkey 100.00 - 2\n", "--tolerance score=abc", "--tolerance score 'abc' is not a number"},
+        {"dense passkey 100.00 - 2\n", "--tolerance speed=1", "unknown key 'speed'"},
+        {"dense passkey 100.00 - 2\n", "--run 99", "no run 99"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *b = rt_write("bad.baseline", cases[i].baseline_text);
+        char args[1400], *err;
+        snprintf(args, sizeof args, "compare --baseline %s --db %s %s%s", b, db, cases[i].opts,
+                 strstr(cases[i].opts, "--run") ? "" : " --run 1");
+        int st = rt_run(args, NULL, &err);
+        CHECK_MSG(st == 2 && strstr(err, cases[i].want) && strchr(err, '\n') == strrchr(err, '\n'),
+                  "case %zu: status %d: %s", i, st, err);
+        free(err);
+    }
+    char args[1400], *err;
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s/missing.db", base, rt_dir());
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "missing.db: no such results database"), "status %d: %s", st, err);
+    free(err);
+}

@@ -1,0 +1,420 @@
+/* test_runner.c — `purbo-bench run`, `report` and `plot-suite` end to end
+ * with the real model on tiny suites: what lands in the database for each
+ * (case, method) and throughput case, --resume skipping committed cases, an
+ * interrupted and a killed run losing only the case in progress, the report
+ * table, the plots, and bad suites failing with FILE:LINE:COL and exit 2
+ * before anything is written. Also the helpers of runner_fixture.h.
+ */
+#include "runner_fixture.h"
+#include "test.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "gen.h"
+
+/* ---- helpers (runner_fixture.h) -------------------------------------------- */
+
+static char *g_dir;
+static pid_t g_owner; /* forked children of other tests exit() too: only the owner removes */
+
+static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f)
+{
+    (void)s; (void)flag; (void)f;
+    return remove(p);
+}
+
+static void rm_dir(void)
+{
+    if (g_dir && getpid() == g_owner) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *rt_dir(void)
+{
+    if (!g_dir) {
+        g_dir = strdup("/tmp/purbo-runner-XXXXXX");
+        if (!g_dir || !mkdtemp(g_dir)) { perror("mkdtemp"); exit(1); }
+        g_owner = getpid();
+        atexit(rm_dir);
+    }
+    return g_dir;
+}
+
+char *rt_write(const char *name, const char *text)
+{
+    static char paths[16][512];
+    static int n;
+    char *p = paths[n++ % 16];
+    snprintf(p, sizeof paths[0], "%s/%s", rt_dir(), name);
+    FILE *f = fopen(p, "w");
+    if (!f) { perror(p); exit(1); }
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+/* Starts `exec BIN ARGS >out 2>err` in a child; returns its pid (the binary's). */
+static pid_t spawn(const char *args, const char *out, const char *err)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", test_bin_path, args, out, err);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1000;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : -1000;
+}
+
+int rt_run(const char *args, char **out, char **err)
+{
+    char o[600], e[600];
+    snprintf(o, sizeof o, "%s/stdout.txt", rt_dir());
+    snprintf(e, sizeof e, "%s/stderr.txt", rt_dir());
+    int st = wait_status(spawn(args, o, e));
+    size_t n;
+    if (out) { *out = fixture_read(o, &n); if (!*out) *out = strdup(""); }
+    if (err) { *err = fixture_read(e, &n); if (!*err) *err = strdup(""); }
+    return st;
+}
+
+long long rt_query(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    long long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(h, 5000);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+                v = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(h);
+    return v;
+}
+
+/* A suite file for the bundled model: header + tasks. */
+static char *suite_file(const char *name, const char *methods, const char *tasks)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "name: %s\nmodel: %s\nbackend: cpu\nseed: 7\nlimits:\n  max_new: 10\nmethods:\n%stasks:\n%s", name,
+             test_model_path, methods, tasks);
+    char file[128];
+    snprintf(file, sizeof file, "%s.yaml", name);
+    return rt_write(file, text);
+}
+
+static const char *DENSE = "  - {name: dense, policy: dense}\n";
+static const char *TINY_TASKS =
+    "  - {type: passkey, contexts: [256], samples: 2}\n"
+    "  - {type: niah, contexts: [256], depths: [0, 100]}\n"
+    "  - type: throughput\n"
+    "    contexts: [128]\n"
+    "    repeats: 2\n"
+    "    warmup: 0\n"
+    "    decode_tokens: 2\n"
+    "    shapes: [{layers: 1, heads: 2, kv_heads: 1, head_dim: 16}]\n";
+
+const char *rt_tiny_db(void)
+{
+    static char db[600];
+    static int state; /* 0 not run, 1 ok, -1 failed */
+    if (state == 0) {
+        char *suite = suite_file("tiny", DENSE, TINY_TASKS), args[1400], *err;
+        snprintf(db, sizeof db, "%s/tiny.db", rt_dir());
+        snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+        int st = rt_run(args, NULL, &err);
+        state = st == 0 ? 1 : -1;
+        if (st) printf("    tiny run failed (status %d): %s\n", st, err);
+        free(err);
+    }
+    return state == 1 ? db : NULL;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+TEST(runner_tiny_suite_end_to_end)
+{
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done' AND finished_at IS NOT NULL"
+                       " AND length(config_hash) = 16 AND seed = 7 AND config LIKE 'suite_file=%'") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE run_id = 1") == 4);
+    /* every row complete: grid point, prompt, answers, prediction, costs */
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE suite = 'tiny' AND method = 'dense'"
+                       " AND policy = 'dense' AND length(prompt_hash) = 16 AND length(case_seed) = 16"
+                       " AND prompt_tokens BETWEEN 200 AND 246 AND max_new = 10 AND json_array_length(answers) = 1"
+                       " AND score IN (0, 1) AND density = 1 AND t_prefill > 0 AND t_decode >= 0"
+                       " AND n_gen BETWEEN 1 AND 10 AND kv_bytes > 0 AND context = 256") == 4);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE task = 'niah' AND depth IN (0, 100)"
+                       " AND metric = 'string_match_all'") == 2);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE task = 'passkey' AND metric = 'exact'"
+                       " AND depth BETWEEN 0 AND 100 AND sample IN (0, 1)") == 2);
+    /* a right answer is in the prediction; the 135M model finds these needles */
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE score = 1"
+                       " AND instr(prediction, json_extract(answers, '$[0]')) > 0") >= 3);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE score = 0"
+                       " AND instr(prediction, json_extract(answers, '$[0]')) > 0") == 0);
+    /* KV bytes of dense: the case's context x layers x kv heads x d x (k, v) x 4 bytes */
+    const model_config *c = &fixture_model()->cfg;
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM suite_cases WHERE kv_bytes = context * %d",
+             c->n_layer * c->n_head_kv * c->head_dim * 2 * 4);
+    CHECK(rt_query(db, sql) == 4);
+    /* throughput: two bench rows (prefill, decode) with their suite links */
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_bench s JOIN bench b ON b.id = s.bench_id"
+                       " WHERE s.run_id = 1 AND s.weights = 'random' AND b.n_layer = 1 AND b.n_head = 2"
+                       " AND b.n_kv_head = 1 AND b.head_dim = 16 AND b.n_ctx = 128 AND b.repeats = 2"
+                       " AND b.t_min <= b.t_median AND b.t_median <= b.t_max AND b.throughput > 0") == 2);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench WHERE phase = 'prefill' AND n_tokens = 128") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench WHERE phase = 'decode' AND n_tokens = 2") == 1);
+
+    /* the stored prompt hash is the generator's for the same case */
+    pb_err e;
+    char path[600];
+    snprintf(path, sizeof path, "%s/tiny.yaml", rt_dir());
+    suite *s = suite_load(path, &e);
+    CHECK_MSG(s, "%s", e.msg);
+    suite_case k;
+    int ok = gen_case(s, 1, 1, fixture_tok(), &k, &e);
+    suite_free(s);
+    CHECK_MSG(ok, "%s", e.msg);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM suite_cases WHERE task = 'niah' AND case_index = 1"
+                              " AND prompt_hash = '%s' AND prompt_tokens = %d", k.hash, k.n_ids);
+    gen_case_free(&k);
+    CHECK(rt_query(db, sql) == 1);
+}
+
+TEST(runner_resume_of_a_finished_run_runs_nothing)
+{
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    long long rows = rt_query(db, "SELECT count(*) FROM suite_cases"), last = rt_query(db, "SELECT max(id) FROM bench");
+    char args[1400], *err;
+    snprintf(args, sizeof args, "run %s/tiny.yaml --db %s --resume --progress lines", rt_dir(), db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    CHECK_MSG(strstr(err, "resuming run 1") && strstr(err, "0 (case, method) pairs to run, 6 already committed"),
+              "stderr: %s", err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == rows);
+    CHECK(rt_query(db, "SELECT max(id) FROM bench") == last);
+}
+
+/* Waits until db holds at least n suite cases (up to 300 s). */
+static int wait_rows(const char *db, long long n)
+{
+    for (int i = 0; i < 3000; i++) {
+        if (rt_query(db, "SELECT count(*) FROM suite_cases") >= n) return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+TEST(runner_interrupted_and_killed_runs_resume)
+{
+    char *suite = suite_file("kill", DENSE, "  - {type: passkey, contexts: [256], samples: 4}\n");
+    char db[600], out[600], err[600], args[1400];
+    snprintf(db, sizeof db, "%s/kill.db", rt_dir());
+    snprintf(out, sizeof out, "%s/kill.out", rt_dir());
+    snprintf(err, sizeof err, "%s/kill.err", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress lines", suite, db);
+
+    /* SIGINT after the first commit: the case in progress is dropped, the run is 'failed', status 130 */
+    pid_t pid = spawn(args, out, err);
+    CHECK(wait_rows(db, 1));
+    kill(pid, SIGINT);
+    int st = wait_status(pid);
+    CHECK_MSG(st == 130, "status %d", st);
+    long long k = rt_query(db, "SELECT count(*) FROM suite_cases");
+    CHECK_MSG(k >= 1 && k < 4, "%lld cases", k);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND finished_at IS NOT NULL") == 1);
+    size_t n;
+    char *e = fixture_read(err, &n);
+    CHECK_MSG(e && strstr(e, "interrupted"), "stderr: %s", e ? e : "");
+    free(e);
+
+    /* resumed, then SIGKILLed after one more commit: the run stays 'running' */
+    snprintf(args, sizeof args, "run %s --db %s --progress lines --resume", suite, db);
+    pid = spawn(args, out, err);
+    CHECK(wait_rows(db, k + 1));
+    kill(pid, SIGKILL);
+    CHECK(wait_status(pid) == -SIGKILL);
+    long long k2 = rt_query(db, "SELECT count(*) FROM suite_cases");
+    CHECK(k2 > k && k2 <= 4);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'running' AND finished_at IS NULL") == 1);
+
+    /* resumed to the end: one run, every case once, the early rows untouched */
+    long long first = rt_query(db, "SELECT min(id) FROM suite_cases");
+    st = wait_status(spawn(args, out, err));
+    CHECK_MSG(st == 0, "status %d", st);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == 4);
+    CHECK(rt_query(db, "SELECT count(DISTINCT case_index) FROM suite_cases") == 4);
+    CHECK(rt_query(db, "SELECT min(id) FROM suite_cases") == first);
+    e = fixture_read(err, &n);
+    char want[64];
+    snprintf(want, sizeof want, "%lld already committed", k2);
+    CHECK_MSG(e && strstr(e, want), "stderr: %s", e ? e : "");
+    free(e);
+}
+
+TEST(runner_selection_and_new_runs)
+{
+    /* --only and --methods pick cases of the same config; without --resume a run is new */
+    char *suite = suite_file("sel", DENSE, "  - {type: passkey, contexts: [256]}\n"
+                                           "  - {type: niah, name: n1, contexts: [256], depths: [50]}\n");
+    char db[600], args[1400], *err;
+    snprintf(db, sizeof db, "%s/sel.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --only n1 --methods dense --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE run_id = 1 AND task = 'n1'") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == 1);
+    snprintf(args, sizeof args, "run %s --db %s --resume --progress none", suite, db);
+    CHECK(rt_run(args, NULL, NULL) == 0);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE run_id = 1") == 2);
+    snprintf(args, sizeof args, "run %s --db %s --only passkey --progress none", suite, db);
+    CHECK(rt_run(args, NULL, NULL) == 0);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs") == 2);
+    /* the same config: equal hashes; the same prompt in both runs */
+    CHECK(rt_query(db, "SELECT count(DISTINCT config_hash) FROM runs") == 1);
+    CHECK(rt_query(db, "SELECT count(DISTINCT prompt_hash) FROM suite_cases WHERE task = 'passkey'") == 1);
+}
+
+/* Runs a bad input; checks exit 2, one stderr line starting with `prefix` and holding `what`. */
+static int bad_input(const char *args, const char *prefix, const char *what, char *msg, size_t len)
+{
+    char *err;
+    int st = rt_run(args, NULL, &err), lines = 0;
+    for (char *p = err; *p; p++) lines += *p == '\n';
+    int ok = st == 2 && lines == 1 && !strncmp(err, prefix, strlen(prefix)) && strstr(err, what);
+    snprintf(msg, len, "status %d, %d lines: %s", st, lines, err);
+    free(err);
+    return ok;
+}
+
+TEST(runner_bad_input_exits_2_before_writing)
+{
+    char db[600], args[1400], msg[1200], want[700];
+    snprintf(db, sizeof db, "%s/never.db", rt_dir());
+    /* a schema error: FILE:LINE:COL from the loader */
+    char *bad = suite_file("bad1", DENSE, "  - {type: passkey, contexts: [256], sampels: 2}\n");
+    snprintf(args, sizeof args, "run %s --db %s", bad, db);
+    snprintf(want, sizeof want, "%s:10:", bad);
+    CHECK_MSG(bad_input(args, want, "unknown key 'sampels'", msg, sizeof msg), "%s", msg);
+    /* a policy this build lacks, params a policy does not take, duo without
+     * its retrieval heads: the method's line and column */
+    const struct { const char *method, *what; } bad_methods[] = {
+        {"  - {name: w16, policy: sliding, params: {window: 16}}\n", "policy 'sliding' is not available"},
+        {"  - {name: q, policy: quest, params: {p: 0.5}}\n", "method 'q': quest has no parameter 'p'"},
+        {"  - {name: d, policy: duo, params: {rho: 0.15}}\n", "method 'd': policy duo needs params.plan"},
+        {"  - {name: s, policy: streaming, params: {rho: 0.15}}\n", "method 's': 'rho' does not apply"},
+        {"  - {name: r, policy: rtpurbo, params: {plan: '99.0'}}\n", "method 'r': params.plan: head 99.0 out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad_methods / sizeof bad_methods[0]; i++) {
+        char methods[300];
+        snprintf(methods, sizeof methods, "%s%s", DENSE, bad_methods[i].method);
+        bad = suite_file("bad2", methods, "  - {type: passkey, contexts: [256]}\n");
+        snprintf(args, sizeof args, "run %s --db %s", bad, db);
+        snprintf(want, sizeof want, "%s:9:5: ", bad);
+        CHECK_MSG(bad_input(args, want, bad_methods[i].what, msg, sizeof msg), "%s", msg);
+    }
+    /* a context the prompt cannot fit (gen_check) */
+    bad = suite_file("bad3", DENSE, "  - {type: niah_single_2, contexts: [130], max_new: 64}\n");
+    snprintf(args, sizeof args, "run %s --db %s", bad, db);
+    snprintf(want, sizeof want, "%s:10:5: task 'niah_single_2'", bad);
+    CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
+    /* unknown task and method names, a missing file */
+    char *good = suite_file("good", DENSE, "  - {type: passkey, contexts: [256]}\n");
+    snprintf(args, sizeof args, "run %s --db %s --only nope", good, db);
+    CHECK_MSG(bad_input(args, rt_dir(), "no task 'nope'", msg, sizeof msg), "%s", msg);
+    snprintf(args, sizeof args, "run %s --db %s --methods dense,sparse", good, db);
+    CHECK_MSG(bad_input(args, rt_dir(), "no method 'sparse'", msg, sizeof msg), "%s", msg);
+    snprintf(args, sizeof args, "run %s/none.yaml --db %s", rt_dir(), db);
+    CHECK_MSG(bad_input(args, rt_dir(), "none.yaml", msg, sizeof msg), "%s", msg);
+    CHECK(access(db, F_OK) != 0); /* nothing written */
+}
+
+TEST(runner_report_table)
+{
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    char args[700], *out;
+    snprintf(args, sizeof args, "report --db %s --run 1", db);
+    int st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0, "status %d", st);
+    /* the passkey row: its case count and mean score as the database has them */
+    long long sc = rt_query(db, "SELECT round(10000 * avg(score)) FROM suite_cases WHERE task = 'passkey'");
+    char want[200];
+    snprintf(want, sizeof want, "\n%-18s %5d %11.2f", "passkey", 2, sc / 100.0);
+    CHECK_MSG(strstr(out, want), "no '%s' in:\n%s", want + 1, out);
+    CHECK_MSG(strstr(out, "run 1  suite tiny  done") && strstr(out, "score (x100)") && strstr(out, "dense") &&
+              strstr(out, "\nniah ") && strstr(out, "\ndensity") && strstr(out, "1.0000") &&
+              strstr(out, "1/2/1/16") && strstr(out, "prefill") && strstr(out, "decode") && strstr(out, "random"),
+              "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "report --db %s --run 2", db);
+    char msg[1200];
+    CHECK_MSG(bad_input(args, "--run", "no run 2", msg, sizeof msg), "%s", msg);
+}
+
+TEST(runner_plot_suite_draws_pngs)
+{
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    char args[1400], *out, *err;
+    snprintf(args, sizeof args, "plot-suite --db %s --run last --out %s/plots", db, rt_dir());
+    int st = rt_run(args, &out, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    const char *names[] = {"suite_niah_niah", "suite_scores", "suite_density", "suite_throughput"};
+    for (int i = 0; i < 4; i++) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/plots/%s.png", rt_dir(), names[i]);
+        size_t n = 0;
+        char *png = fixture_read(p, &n);
+        CHECK_MSG(png && n > 1000 && !memcmp(png, "\x89PNG", 4), "%s: %zu bytes", p, n);
+        free(png);
+        CHECK_MSG(strstr(out, p), "%s not listed in: %s", p, out);
+    }
+    free(out);
+    free(err);
+}
+
+TEST(runner_time_budget_starts_no_new_case)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: budget\nmodel: %s\nlimits: {max_new: 10, time_budget_s: 0.000001}\nmethods:\n%s"
+             "tasks:\n  - {type: passkey, contexts: [256], samples: 3}\n", test_model_path, DENSE);
+    char *suite = rt_write("budget.yaml", text), db[600], args[1400], *err;
+    snprintf(db, sizeof db, "%s/budget.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0 && strstr(err, "time budget of 1e-06 s reached: 3 pairs not run"), "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == 0);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+}

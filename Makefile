@@ -11,7 +11,7 @@ CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
 OPT      ?= -O3 -g
-CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -D_GNU_SOURCE
+CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -Iplots -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
 CUDA_HOME ?= /usr/local/cuda
@@ -19,7 +19,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wa
              -Iengine -Ikernels -Iprobes
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-SRC_DIRS := engine kernels/cpu probes suites results
+SRC_DIRS := engine kernels/cpu probes suites results plots
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
 TEST_C   := $(wildcard tests/*.c)
@@ -96,3 +96,18 @@ $(SCHEMA_O): build/results/schema_sql.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
     $(if $(LIB_CU),-DPB_BUILD_NVCC='"$(shell $(NVCC) --version 2>/dev/null | grep release)"')
+
+# plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]
+# (plots/plot.h; same escaping as the schema), so `plot` needs no checkout.
+PLOT_GP  := $(sort $(wildcard plots/*.gp))
+PLOTS_O  := build/plots/plot_scripts.o
+$(BIN) $(TEST_BIN): $(PLOTS_O)
+build/plots/plot_scripts.c: $(PLOT_GP)
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from the plots/ scripts by the Makefile; do not edit */'; \
+	  echo '#include "plot.h"'; echo 'const plot_script plot_scripts[] = {'; \
+	  for f in $(PLOT_GP); do echo "{\"$$(basename $$f .gp)\","; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; echo '},'; done; \
+	  echo '{0, 0}};'; } > $@
+$(PLOTS_O): build/plots/plot_scripts.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -8,6 +8,8 @@ int cmd_info(int argc, char **argv);      /* engine/cmd_info.c */
 int cmd_generate(int argc, char **argv);  /* engine/cmd_generate.c */
 int cmd_passkey(int argc, char **argv);   /* engine/cmd_passkey.c */
 int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c */
+int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
+int cmd_plot(int argc, char **argv);      /* plots/plot.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli_load.c. */

@@ -13,6 +13,8 @@ static const struct {
     {"generate", cmd_generate, "run a prompt through the model and print the continuation"},
     {"passkey", cmd_passkey, "passkey retrieval: hide a key in filler text and ask for it"},
     {"bench-cpu", cmd_bench_cpu, "prefill and decode tokens/s on the CPU"},
+    {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
+    {"plot", cmd_plot, "draw a run's probe results as PNGs (gnuplot)"},
 };
 
 static void usage(FILE *f)

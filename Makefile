@@ -1,6 +1,7 @@
 # purbo — one build for the CPU and CUDA parts.
 #   make / make all   build build/purbo-bench and build/purbo-test
-#   make run          set up (packages, model) and run the default job
+#   make run          set up (packages, model) and run the default job: a passkey
+#                     case, the four probes at 1K context, their plots in out/plots
 #   make test         set up and run the unit tests (CPU; what CI runs)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml)
@@ -58,6 +59,8 @@ model: deps
 run: model
 	@$(MAKE) --no-print-directory all
 	$(BIN) passkey --model $(MODEL)
+	$(BIN) probe all --model $(MODEL) --ctx 1024 --windows 2
+	$(BIN) plot --out out/plots
 
 test: model
 	@$(MAKE) --no-print-directory all

@@ -48,17 +48,18 @@ static int find_case(pb_db *db, int64_t run, const char *probe, pcase *c)
     return found;
 }
 
-/* Runs sql (?1 = case id) and writes its rows, tab-separated, to DIR/file.
+/* Runs sql (?1, ?2 = case ids) and writes its rows, tab-separated, to DIR/file.
  * With group >= 0, `blank` empty lines go between rows whose column group
  * differs (gnuplot: one blank line breaks a curve, two start a new index).
  * Returns the number of rows. */
-static int dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int group,
-                int blank)
+static int dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
+                int group, int blank)
 {
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
     DB_CHECK(h, sqlite3_prepare_v2(h, sql, -1, &st, NULL));
     DB_CHECK(h, sqlite3_bind_int64(st, 1, case_id));
+    if (sqlite3_bind_parameter_count(st) >= 2) DB_CHECK(h, sqlite3_bind_int64(st, 2, case2));
     char path[4096], prev[128] = "";
     snprintf(path, sizeof path, "%s/%s", dir, file);
     FILE *f = fopen(path, "w");
@@ -136,14 +137,21 @@ static const char *SQL_RETRIEVAL =
     "max(CASE WHEN " k " = 1 + (n - 1) / 2 THEN " col " END) AS " col "_median,"           \
     " max(CASE WHEN " k " = 1 + CAST(0.1 * (n - 1) AS INT) THEN " col " END) AS " col "_p10," \
     " max(CASE WHEN " k " = 1 + CAST(0.9 * (n - 1) AS INT) THEN " col " END) AS " col "_p90"
-static const char *SQL_RANK =
-    "WITH t AS (SELECT method, r, recall, mass_recall, ev,"
-    " row_number() OVER (PARTITION BY method, r ORDER BY recall) AS kr,"
-    " row_number() OVER (PARTITION BY method, r ORDER BY mass_recall) AS km,"
-    " row_number() OVER (PARTITION BY method, r ORDER BY ev) AS ke,"
-    " count(*) OVER (PARTITION BY method, r) AS n FROM probe_rank WHERE case_id = ?1)"
-    " SELECT method, r, " QUANTILES("recall", "kr") ", " QUANTILES("mass_recall", "km") ", " QUANTILES("ev", "ke")
-    " FROM t GROUP BY method, r ORDER BY method, r";
+/* per (method, r), quantiles over the heads of `src` */
+#define RANK_QUANTILES(src)                                                                  \
+    "WITH t AS (SELECT method, r, recall, mass_recall, ev,"                                  \
+    " row_number() OVER (PARTITION BY method, r ORDER BY recall) AS kr,"                     \
+    " row_number() OVER (PARTITION BY method, r ORDER BY mass_recall) AS km,"                \
+    " row_number() OVER (PARTITION BY method, r ORDER BY ev) AS ke,"                         \
+    " count(*) OVER (PARTITION BY method, r) AS n FROM " src ")"                             \
+    " SELECT method, r, " QUANTILES("recall", "kr") ", " QUANTILES("mass_recall", "km") ", " \
+    QUANTILES("ev", "ke") " FROM t GROUP BY method, r ORDER BY method, r"
+static const char *SQL_RANK = RANK_QUANTILES("probe_rank WHERE case_id = ?1");
+/* the joint method on the retrieval heads: the top 15% by score of case ?2 */
+static const char *SQL_RANK_RET = RANK_QUANTILES(
+    "(SELECT p.* FROM probe_rank p JOIN probe_retrieval q ON q.layer = p.layer AND q.head = p.head"
+    " WHERE p.case_id = ?1 AND p.method = 'joint' AND q.case_id = ?2 AND q.rank <="
+    " (SELECT CAST(0.15 * count(*) + 0.5 AS INT) FROM probe_retrieval WHERE case_id = ?2))");
 static const char *SQL_DEMAND_CDF =
     "SELECT p, needed, CAST(sum(count) OVER (PARTITION BY p ORDER BY needed) AS REAL)"
     " / sum(count) OVER (PARTITION BY p) AS cumulative FROM probe_demand_hist"
@@ -213,21 +221,25 @@ int cmd_plot(int argc, char **argv)
     pcase c;
     if (find_case(db, run, "locality", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 1, 1);
-        dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, -1, 0);
-        dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 1);
+        dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 0, 1, 1);
+        dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, 0, -1, 0);
+        dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 0, 1);
         const char *names[] = {"locality", "locality_cdf", "locality_mass"};
         for (int k = 0; k < 3; k++)
             if (draw(out, names[k], vars)) drawn[n_drawn++] = names[k];
     }
     if (find_case(db, run, "retrieval", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, -1, 0);
+        dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, 0, -1, 0);
         if (draw(out, "retrieval", vars)) drawn[n_drawn++] = "retrieval";
     }
+    pcase rc;
     if (find_case(db, run, "rank", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 2);
+        dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 0, 2);
+        int has_ret = find_case(db, run, "retrieval", &rc) &&
+                      dump(db, out, "rank_retrieval.dat", SQL_RANK_RET, c.id, rc.id, 0, 2) > 0;
+        snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "has_ret = %d\n", has_ret);
         if (draw(out, "rank", vars)) drawn[n_drawn++] = "rank";
     }
     if (find_case(db, run, "demand", &c)) {
@@ -235,10 +247,10 @@ int cmd_plot(int argc, char **argv)
         snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "dlen = %d\nnheads = %d\n", c.n_ctx,
                  c.n_layer * c.n_head);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "token");
-        dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 2);
+        dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 0, 2);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "block");
-        dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 2);
-        dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 2);
+        dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 0, 2);
+        dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 0, 2);
         if (draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
         if (draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
     }

@@ -253,6 +253,18 @@ static void rank_rows(void *user, const attn_call *c, const float *p, int ldp)
         PB_CHECK(i >= R->q_pos0 && i < R->q_pos0 + R->q_n, "rank: query %d outside the q chunk", i);
         const float *q = R->qcur + ((size_t)(i - R->q_pos0) * R->g.n_head + c->head) * d;
         const float *K = R->kst + ((size_t)c->layer * R->g.n_head_kv + c->kv_head) * R->g.n_ctx * d;
+        if (c->q && c->k) { /* RoPE keeps norms: the stored pre-RoPE vectors are this head's */
+            const float *pairs[2][2] = {{q, c->q + (size_t)r * c->ldq}, {K + (size_t)i * d, c->k + (size_t)i * d}};
+            for (int v = 0; v < 2; v++) {
+                double a = 0, b = 0;
+                for (int t = 0; t < d; t++) {
+                    a += (double)pairs[v][0][t] * pairs[v][0][t];
+                    b += (double)pairs[v][1][t] * pairs[v][1][t];
+                }
+                PB_CHECK(fabs(a - b) <= 1e-4 * (a + b) + 1e-12, "rank: pre-RoPE %s of layer %d head %d position %d "
+                         "does not match the attention's (squared norms %g, %g)", v ? "k" : "q", c->layer, c->head, i, a, b);
+            }
+        }
         eval_query(R, c->layer * R->g.n_head + c->head, p + (size_t)r * ldp, i + 1, q, K);
     }
 }

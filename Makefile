@@ -1,10 +1,11 @@
 # purbo — one build for the CPU and CUDA parts.
-#   make / make all   build build/purbo-bench and build/purbo-test
+#   make / make all   build build/purbo-bench, build/purbo-test and build/purbo-gpu-test
 #   make run          set up (packages, model) and run the default job: a passkey
 #                     case, the four probes at 1K context, their plots in out/plots
 #   make test         set up and run the unit tests (CPU; what CI runs)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
-#   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml)
+#   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
+#                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
 #   make fuzz         libFuzzer targets (clang), not part of CI
 # Every .c file under the source folders is built; engine/main.c holds main().
 
@@ -24,16 +25,29 @@ SRC_DIRS := engine kernels/cpu probes suites results plots
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
 TEST_C   := $(wildcard tests/*.c)
+# GPU tests (tests/gpu/): their own runner binary, run on the GPU machine.
+GPU_TEST_C := $(wildcard tests/gpu/*.c) $(filter-out tests/test_%.c,$(TEST_C))
 LIB_O    := $(LIB_C:%.c=build/%.o) $(LIB_CU:%.cu=build/%.cu.o)
+# The CUDA runtime is linked statically; cuBLAS and CUPTI are dlopen'ed when
+# a CUDA backend or a CUPTI region opens (engine/backend_cuda.cu, probes/cupti.c),
+# so the same binary starts on machines without them and says why cuda cannot run.
 ifneq ($(LIB_CU),)
-LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lcublas_static -lcublasLt_static -lculibos -ldl -lrt -lstdc++
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
 endif
+build/probes/cupti.o: CPPFLAGS += -I$(CUDA_HOME)/include
 
 BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
+GPU_TEST_BIN := build/purbo-gpu-test
 
-.PHONY: all run test bench device fuzz deps model clean
-all: $(BIN) $(TEST_BIN)
+.PHONY: all run test bench device gpu-test fuzz deps model clean
+
+# The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
+# the device bundle links those three statically and is stripped.
+DEVICE_DIR := build/device
+DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -Wl,-Bdynamic \
+              $(filter-out -lopenblas -lsqlite3 -lyaml,$(LDLIBS))
+all: $(BIN) $(TEST_BIN) $(GPU_TEST_BIN)
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -48,6 +62,19 @@ $(BIN): build/engine/main.o $(LIB_O)
 
 $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+gpu-test: $(GPU_TEST_BIN)
+build/tests/gpu/%.o: CPPFLAGS += -Itests
+$(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test).
+device: build/engine/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
+	@mkdir -p $(DEVICE_DIR)
+	$(CC) $(CFLAGS) build/engine/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
+	strip $(DEVICE_DIR)/purbo-bench $(DEVICE_DIR)/purbo-gpu-test
+	@ls -la $(DEVICE_DIR)
 
 deps:
 	@sh scripts/deps.sh
@@ -77,10 +104,15 @@ clean:
 
 # libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
-FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -D_GNU_SOURCE \
                -Iengine -Ikernels -Iprobes -Isuites -Iresults
+# Each target lists the engine files it links (FUZZ_DEPS_<name>).
+FUZZ_DEPS_fuzz_gguf      := engine/gguf.c engine/quant.c engine/common.c
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/tokenizer.c $(wildcard engine/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/tokenizer.c $(wildcard engine/unicode*.c)
+.SECONDEXPANSION:
+build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
 
@@ -88,7 +120,7 @@ build/fuzz/%: fuzz/%.c engine/gguf.c engine/quant.c engine/common.c engine/token
 # line; \ " and ? escaped, the last against trigraphs), and results/meta.c
 # records the build flags in each run row.
 SCHEMA_O := build/results/schema_sql.o
-$(BIN) $(TEST_BIN): $(SCHEMA_O)
+$(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(SCHEMA_O)
 build/results/schema_sql.c: results/schema.sql
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \
@@ -100,11 +132,26 @@ $(SCHEMA_O): build/results/schema_sql.c
 build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
     $(if $(LIB_CU),-DPB_BUILD_NVCC='"$(shell $(NVCC) --version 2>/dev/null | grep release)"')
 
+# --- CUDA attention: dev harnesses and link fix-up ------------------------
+# make dev-attn → build/dev/attn_prefill, build/dev/attn_decode: each CUDA
+# attention kernel built and run alone (kernels/cuda/dev, llm.c's dev/cuda
+# habit), statically linked to cudart so the binaries run on the GPU machine.
+DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
+.PHONY: dev-attn
+dev-attn: $(DEV_ATTN)
+build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Ikernels -c $< -o $@
+build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh build/dev/attn_ref.o \
+                  build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
+                  build/kernels/cuda/attn_decode.cu.o
+	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
+
 # plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]
 # (plots/plot.h; same escaping as the schema), so `plot` needs no checkout.
 PLOT_GP  := $(sort $(wildcard plots/*.gp))
 PLOTS_O  := build/plots/plot_scripts.o
-$(BIN) $(TEST_BIN): $(PLOTS_O)
+$(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(PLOTS_O)
 build/plots/plot_scripts.c: $(PLOT_GP)
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from the plots/ scripts by the Makefile; do not edit */'; \

@@ -420,15 +420,19 @@ static int rd_tensors(rd *r, gguf *g)
     int ok = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++)
         if (!rd_tensor(r, g, i, &off_at[i])) goto done;
-    /* alignment <= 2^31 and pos <= size < 2^63: no overflow */
-    g->data_offset = (r->pos + g->alignment - 1) / g->alignment * g->alignment;
-    if (g->n_tensors && g->data_offset > r->size) {
+    /* The data section starts at the next multiple of the alignment (as in
+     * ggml, only when there are tensors: a file may end right after its
+     * metadata). alignment <= 2^31 and pos <= size < 2^63: no overflow. */
+    g->data_offset = r->pos;
+    if (g->n_tensors)
+        g->data_offset = (r->pos + g->alignment - 1) / g->alignment * g->alignment;
+    if (g->data_offset > r->size) {
         pb_errf(r->err, r->name, (long long)r->pos,
                 "padding to the data section (alignment %u) runs past the end of the file",
                 g->alignment);
         goto done;
     }
-    uint64_t avail = g->n_tensors ? r->size - g->data_offset : 0;
+    uint64_t avail = r->size - g->data_offset;
     sp = pb_malloc(g->n_tensors * sizeof *sp + 1);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         gguf_tensor *t = &g->tensors[i];

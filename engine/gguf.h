@@ -71,6 +71,8 @@ const char *gguf_path(const gguf *g);
 uint32_t gguf_version(const gguf *g);
 uint32_t gguf_alignment(const gguf *g);
 uint64_t gguf_file_size(const gguf *g);
+/* Start of the data section: the end of the tensor infos padded to the
+ * alignment (not padded when there are no tensors); <= gguf_file_size. */
 uint64_t gguf_data_offset(const gguf *g);
 
 uint64_t gguf_n_kv(const gguf *g);

@@ -1,11 +1,11 @@
 /* passkey.c — passkey prompt generator and scorer (passkey.h). */
 #include "passkey.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "rng.h"
+#include "score.h"
 
 static const char *INTRO =
     "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
@@ -64,13 +64,4 @@ void passkey_free(passkey_case *c)
     c->ids = NULL;
 }
 
-int passkey_score(const passkey_case *c, const char *answer)
-{
-    size_t kl = strlen(c->key);
-    for (const char *p = strstr(answer, c->key); p; p = strstr(p + 1, c->key)) {
-        int before = p > answer && isdigit((unsigned char)p[-1]);
-        int after = isdigit((unsigned char)p[kl]);
-        if (!before && !after) return 1;
-    }
-    return 0;
-}
+int passkey_score(const passkey_case *c, const char *answer) { return score_whole_word(answer, c->key); }

@@ -24,7 +24,8 @@ typedef struct {
  * depth < 0 draws it from the seed. */
 void passkey_build(const tokenizer *t, int target_tokens, double depth, uint64_t seed, passkey_case *out);
 void passkey_free(passkey_case *c);
-/* 1 if the generated text contains the key as a whole number. */
+/* 1 if the generated text contains the key as a whole word (no letter or
+ * digit next to it): score.h's exact rule. */
 int passkey_score(const passkey_case *c, const char *answer);
 
 #endif

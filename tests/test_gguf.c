@@ -450,12 +450,13 @@ TEST(gguf_bad_keys)
     gb_kv_u32(&b, "bad\nkey\x01", 1);
     EXPECT_ERR(b.p, b.n, 24 + 8 + 8 + 4 + 4, "duplicate key 'bad?key?'");
     gb_free(&b);
-    /* a valid file with no tensors and no keys */
+    /* a valid file with no tensors and no keys: no padding needed */
     gb_header(&b, 0, 0);
     pb_err e = {{0}};
     gguf *g = gguf_open_mem(b.p, b.n, "t.gguf", &e);
     CHECK_MSG(g, "%s", e.msg);
     CHECK(gguf_n_kv(g) == 0 && gguf_n_tensors(g) == 0 && !gguf_find_kv(g, "x"));
+    CHECK(gguf_data_offset(g) == 24 && !gguf_find_tensor(g, "x"));
     gguf_close(g);
     gb_free(&b);
 }

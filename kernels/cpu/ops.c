@@ -9,6 +9,10 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out)
 {
@@ -30,10 +34,15 @@ void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float
     }
 }
 
+void rope_inv_freq(float *inv_freq, int d, float base)
+{
+    for (int i = 0; i < d / 2; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)d);
+}
+
 void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
 {
-    float inv_freq[512];
-    for (int i = 0; i < d / 2 && i < 512; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)d);
+    float inv_freq[256];
+    rope_inv_freq(inv_freq, d < 512 ? d : 512, base);
     for (int t = 0; t < n; t++) {
         float pos = (float)(pos0 + t);
         float c[256], s[256];
@@ -55,14 +64,21 @@ void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
 
 /* exp(x) for x ≤ 0 (softmax after max subtraction): 2^n · p(r) with
  * r = x − n·ln2 in [−ln2/2, ln2/2] and a degree-7 polynomial; relative error
- * under 2e-7 (checked against exp() in the tests). Written branch-free so
- * the compiler vectorises the loops that call it; inputs below −87 give 0. */
+ * under 2e-7 (checked against exp() in the tests); inputs below −87 give
+ * ~1e-38. The scalar form is the reference; exp8_nonpos is the same
+ * arithmetic on 8 lanes (AVX2), used by the softmax. */
+#define EXP_CLAMP -87.0f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_LN2_HI 0.693145751953125f
+#define EXP_LN2_LO 1.42860682030941723e-6f
+#define EXP_ROUND 12582912.0f /* 1.5·2^23: x + it − it rounds to nearest */
+
 static inline float exp_nonpos(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    float n = __builtin_roundf(x * 1.44269504088896341f);
-    float r = x - n * 0.693145751953125f;      /* ln2, high part */
-    r = r - n * 1.42860682030941723e-6f;       /* ln2, low part */
+    x = fmaxf(x, EXP_CLAMP);
+    float n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
+    float r = x - n * EXP_LN2_HI;
+    r = r - n * EXP_LN2_LO;
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -71,9 +87,28 @@ static inline float exp_nonpos(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { float f; int32_t i; } b = {.i = ((int32_t)n + 127) << 23};
-    return p * b.f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
+
+#ifdef __AVX2__
+static inline __m256 exp8_nonpos(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(EXP_CLAMP));
+    const __m256 round = _mm256_set1_ps(EXP_ROUND);
+    __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), round), round);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_HI)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_LO)));
+    static const float c[8] = {1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f,
+                               1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c[i]));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+#endif
 
 float cpu_exp_nonpos(float x)
 {
@@ -92,12 +127,24 @@ void cpu_softmax_rows(float *x, int n, int dim)
         float mx = -INFINITY;
         for (int i = 0; i < dim; i++) mx = xr[i] > mx ? xr[i] : mx;
         float sum = 0.0f;
-        for (int i = 0; i < dim; i++) {
+        int i = 0;
+#ifdef __AVX2__
+        __m256 vmx = _mm256_set1_ps(mx), vsum = _mm256_setzero_ps();
+        for (; i + 8 <= dim; i += 8) {
+            __m256 e = exp8_nonpos(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmx));
+            _mm256_storeu_ps(xr + i, e);
+            vsum = _mm256_add_ps(vsum, e);
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vsum);
+        for (int l = 0; l < 8; l++) sum += lanes[l];
+#endif
+        for (; i < dim; i++) {
             xr[i] = exp_nonpos(xr[i] - mx);
             sum += xr[i];
         }
         float inv = 1.0f / sum;
-        for (int i = 0; i < dim; i++) xr[i] *= inv;
+        for (i = 0; i < dim; i++) xr[i] *= inv;
     }
 }
 

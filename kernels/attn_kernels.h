@@ -1,0 +1,93 @@
+/* attn_kernels.h — dense causal attention: the CPU twins (the oracle) and the
+ * CUDA kernels, one declaration set for both backends.
+ *
+ * Conventions every implementation keeps:
+ *   - bf16 tensors are passed as raw 16-bit words (uint16_t on the CPU side,
+ *     device pointers as void * on the CUDA side); accumulation is f32.
+ *   - layouts are row-major, token-major, batch 1:
+ *       q:   (n_q, n_head, d)          k, v: (kv_len, n_kv_head, d)
+ *       out: (n_q, n_head, d)          lse:  (n_q, n_head), natural log
+ *   - GQA: n_head is a multiple of n_kv_head; query head h reads kv head
+ *     h / (n_head / n_kv_head).
+ *   - causal with an offset: query row i sits at position q_offset + i and
+ *     attends kv positions j with j <= q_offset + i and j < kv_len (a chunk
+ *     of queries attending a longer cache passes q_offset = kv_len - n_q).
+ *   - scale 1/sqrt(d); lse[i][h] = log(sum_j exp(scale * q.k_j)).
+ *   - CUDA kernels: d is 64 or 128; they return 0 or a cudaError_t value,
+ *     and launch on the given stream (a cudaStream_t, NULL for the default).
+ */
+#ifndef PURBO_ATTN_KERNELS_H
+#define PURBO_ATTN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* bf16 <-> f32 (round to nearest even; NaN stays NaN). */
+static inline float attn_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } x = { (uint32_t)h << 16 };
+    return x.f;
+}
+static inline uint16_t attn_f32_to_bf16(float f)
+{
+    union { float f; uint32_t u; } x = { f };
+    if ((x.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x.u >> 16) | 0x40);
+    return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1u)) >> 16);
+}
+
+/* ---- CPU twins (kernels/cpu/attn_ref.c): plain f32, the oracle ---- */
+
+/* q: (n_q, n_head, d) bf16; k, v: (kv_len, n_kv_head, d) bf16;
+ * out: (n_q, n_head, d) f32; lse: (n_q, n_head) f32 (may be NULL). */
+void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                      float *out, float *lse, int n_q, int kv_len, int q_offset,
+                      int n_head, int n_kv_head, int d);
+
+/* One query token after a cache of kv_len tokens (it sees all of them).
+ * q: (n_head, d) bf16; k, v: (kv_len, n_kv_head, d) bf16;
+ * out: (n_head, d) f32; lse: (n_head) f32 (may be NULL). */
+void attn_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                     float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d);
+
+/* ---- CUDA (kernels/cuda/attn_*.cu) ---- */
+
+/* Causal prefill, flash attention (online softmax, f32 accumulation).
+ * q: (n_q, n_head, d); k, v: (kv_len, n_kv_head, d); out: (n_q, n_head, d),
+ * all bf16 on the device; lse: (n_q, n_head) f32 on the device. */
+int attn_prefill_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                      int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                      void *stream);
+/* The same with a chosen kernel version (1 .. attn_prefill_versions()), for
+ * the dev harness and bench notes; attn_prefill_cuda runs the best one.
+ * Versions 3 and up use TMA: q, k, v 16-byte aligned. */
+int attn_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
+                              void *out, float *lse, int n_q, int kv_len, int q_offset,
+                              int n_head, int n_kv_head, int d, void *stream);
+int attn_prefill_versions(void);
+
+/* Split-KV decode: one query token over a cache of kv_len tokens, then the
+ * LSE combine. q: (n_head, d); k, v: (kv_len, n_kv_head, d); out: (n_head, d),
+ * bf16 on the device; lse: (n_head) f32 on the device (may be NULL).
+ * work: device scratch of attn_decode_workspace(...) bytes.
+ * Needs n_head / n_kv_head <= 16. */
+size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d);
+int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                     int kv_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
+                     void *stream);
+
+/* Combine of partial attention results over splits of the keys.
+ * part_o: (n_split, n_head, d) f32, each split's normalised output;
+ * part_lse: (n_split, n_head) f32 (-inf for a split that saw no key);
+ * out: (n_head, d) bf16; lse: (n_head) f32 (may be NULL). All on the device. */
+int attn_combine_cuda(const float *part_o, const float *part_lse, int n_split, int n_head,
+                      int d, void *out, float *lse, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

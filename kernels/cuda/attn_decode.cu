@@ -1,0 +1,306 @@
+/* attn_decode.cu — split-KV decode attention (flash-decoding) and the LSE
+ * combine of partial results.
+ *
+ * Decode is bound by reading K and V once. GQA: the G = n_head/n_kv_head
+ * query heads of a group are the rows of one m16 tensor-core tile (rows
+ * G..15 are zero), so each K/V byte is loaded once per group and feeds all
+ * G heads through mma.sync. Each warp is one split: a contiguous chunk of
+ * keys of one kv head, streamed through its own STAGES-deep cp.async ring
+ * of BN-key tiles (no block barriers at all), online softmax, then a
+ * normalised partial output and its LSE. The combine kernel weighs the
+ * splits by exp(lse_s - lse).
+ * Invariants: d in {64, 128}; G <= 16; a split that sees no key writes
+ * o = 0, lse = -inf, which the combine ignores. Shapes: attn_kernels.h.
+ */
+#include "attn_kernels.h"
+#include "attn_common.cuh"
+
+typedef __nv_bfloat16 bf16;
+
+enum { DEC_BN = 16, DEC_STAGES = 3, DEC_NW = 4, DEC_MIN_CHUNK = 128 };
+
+/* q: (n_head, D); k, v: (kv_len, n_kv_head, D); part_o: (n_split, n_head, D);
+ * part_lse: (n_split, n_head). Grid: (ceil(n_split / NW), n_kv_head). */
+template <int D, int BN, int STAGES, int NW>
+__global__ void __launch_bounds__(NW * 32)
+decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
+                    const bf16 *__restrict__ v, float *__restrict__ part_o,
+                    float *__restrict__ part_lse, int kv_len, int n_head, int n_kv_head,
+                    int chunk, int n_split, float scale_log2)
+{
+    constexpr int CH = D / 8, DT = D / 8, NT = BN / 8;
+    constexpr int TILE = BN * D; /* elements of one K (or V) tile */
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int split = blockIdx.x * NW + warp, kvh = blockIdx.y;
+    if (split >= n_split) return; /* whole warp; no block barriers below */
+    bf16 *sK = (bf16 *)smem + (size_t)warp * STAGES * 2 * TILE;
+    bf16 *sV = sK + STAGES * TILE;
+
+    const int G = n_head / n_kv_head;
+    const int j0 = split * chunk, j1 = min(kv_len, j0 + chunk);
+    const int n_tiles = j1 > j0 ? (j1 - j0 + BN - 1) / BN : 0;
+    const size_t kvs = (size_t)n_kv_head * D;
+    const bf16 *kg = k + (size_t)kvh * D, *vg = v + (size_t)kvh * D;
+
+    auto load = [&](int t) {
+        bf16 *dk = sK + (t % STAGES) * TILE, *dv = sV + (t % STAGES) * TILE;
+#pragma unroll
+        for (int c = lane; c < BN * CH; c += 32) {
+            int r = c / CH, ch = c % CH, j = j0 + t * BN + r;
+            bool ok = j < j1;
+            size_t off = (size_t)(ok ? j : 0) * kvs + ch * 8;
+            cp_async16(smem_u32(dk + swz<D>(r, ch)), kg + off, ok);
+            cp_async16(smem_u32(dv + swz<D>(r, ch)), vg + off, ok);
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < n_tiles) load(s);
+        cp_async_commit();
+    }
+
+    /* Q as the A operand: row r = head kvh*G + r (r < G), else zero. */
+    const int g = lane >> 2, tq = lane & 3;
+    const bf16 *q_lo = q + ((size_t)kvh * G + g) * D;
+    const bf16 *q_hi = q + ((size_t)kvh * G + g + 8) * D;
+    uint32_t qa[D / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ks++) {
+        int c = ks * 16 + tq * 2;
+        qa[ks][0] = g < G ? *(const uint32_t *)(q_lo + c) : 0u;
+        qa[ks][1] = g + 8 < G ? *(const uint32_t *)(q_hi + c) : 0u;
+        qa[ks][2] = g < G ? *(const uint32_t *)(q_lo + c + 8) : 0u;
+        qa[ks][3] = g + 8 < G ? *(const uint32_t *)(q_hi + c + 8) : 0u;
+    }
+
+    float o[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    for (int t = 0; t < n_tiles; t++) {
+        cp_async_wait<STAGES - 2>();
+        __syncwarp(); /* tile t visible to all lanes; tile t-1's buffer free */
+        if (t + STAGES - 1 < n_tiles) load(t + STAGES - 1);
+        cp_async_commit();
+        const bf16 *cK = sK + (t % STAGES) * TILE, *cV = sV + (t % STAGES) * TILE;
+
+        /* S = Q K^T, two accumulator sets (even / odd d steps) for ILP */
+        float s[NT][4], s2[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[nt][e] = s2[nt][e] = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < D / 16; ks++)
+#pragma unroll
+            for (int np = 0; np < BN / 16; np++) {
+                uint32_t b[4];
+                ldsm_x4(b, smem_u32(cK + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                ks * 2 + ((lane >> 3) & 1))));
+                float(*acc)[4] = (ks & 1) ? s2 : s;
+                mma16816(acc[2 * np], qa[ks], b[0], b[1]);
+                mma16816(acc[2 * np + 1], qa[ks], b[2], b[3]);
+            }
+        const int n0 = j0 + t * BN;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                s[nt][e] += s2[nt][e];
+                if (n0 + nt * 8 + tq * 2 + (e & 1) >= j1) s[nt][e] = -INFINITY;
+            }
+
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * hr], s[nt][2 * hr + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            float mnew = fmaxf(m[hr], mx * scale_log2);
+            float msafe = mnew == -INFINITY ? 0.f : mnew;
+            float alpha = fast_exp2(m[hr] - msafe);
+            m[hr] = mnew;
+            float rs = 0.f;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    float p = fast_exp2(fmaf(s[nt][2 * hr + e], scale_log2, -msafe));
+                    s[nt][2 * hr + e] = p;
+                    rs += p;
+                }
+            l[hr] = l[hr] * alpha + rs;
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                o[dt][2 * hr] *= alpha;
+                o[dt][2 * hr + 1] *= alpha;
+            }
+        }
+
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int dp = 0; dp < D / 16; dp++) {
+                uint32_t b[4];
+                ldsm_x4_t(b, smem_u32(cV + swz<D>(kk * 16 + (lane & 15), dp * 2 + (lane >> 4))));
+                mma16816(o[2 * dp], pa, b[0], b[1]);
+                mma16816(o[2 * dp + 1], pa, b[2], b[3]);
+            }
+        }
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        float lt = l[hr];
+        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        int r = g + hr * 8;
+        if (r >= G) continue;
+        int head = kvh * G + r;
+        float inv = lt > 0.f ? 1.f / lt : 0.f;
+        float *po = part_o + ((size_t)split * n_head + head) * D + tq * 2;
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++)
+            *(float2 *)(po + dt * 8) = make_float2(o[dt][2 * hr] * inv, o[dt][2 * hr + 1] * inv);
+        if (tq == 0)
+            part_lse[(size_t)split * n_head + head] = lt > 0.f ? (m[hr] + __log2f(lt)) * ATTN_LN2 : -INFINITY;
+    }
+}
+
+/* part_o: (n_split, n_head, d); part_lse: (n_split, n_head); out: (n_head, d);
+ * lse: (n_head). One block per head; d/4 threads cover a row (float4 each),
+ * the block's rows of threads stride over the splits. */
+enum { COMB_THREADS = 512 };
+__global__ void __launch_bounds__(COMB_THREADS)
+combine_kernel(const float *__restrict__ part_o, const float *__restrict__ part_lse,
+               int n_split, int n_head, int d, bf16 *__restrict__ out, float *__restrict__ lse)
+{
+    __shared__ float red[COMB_THREADS / 32];
+    __shared__ float4 acc_s[COMB_THREADS];
+    __shared__ float wsum_s[COMB_THREADS];
+    const int h = blockIdx.x, tid = threadIdx.x;
+    const int tpr = d / 4, rows = COMB_THREADS / tpr;
+    const int c4 = tid % tpr, row = tid / tpr;
+
+    float mx = -INFINITY;
+    for (int s = tid; s < n_split; s += COMB_THREADS) mx = fmaxf(mx, part_lse[(size_t)s * n_head + h]);
+    for (int o = 16; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    if ((tid & 31) == 0) red[tid >> 5] = mx;
+    __syncthreads();
+    mx = red[0];
+    for (int w = 1; w < COMB_THREADS / 32; w++) mx = fmaxf(mx, red[w]);
+
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    float wsum = 0.f;
+    if (row < rows)
+        for (int s = row; s < n_split; s += rows) {
+            float ls = part_lse[(size_t)s * n_head + h];
+            float w = ls == -INFINITY ? 0.f : __expf(ls - mx);
+            float4 x = *(const float4 *)(part_o + ((size_t)s * n_head + h) * d + c4 * 4);
+            acc.x += w * x.x; acc.y += w * x.y; acc.z += w * x.z; acc.w += w * x.w;
+            wsum += w;
+        }
+    acc_s[tid] = acc;
+    wsum_s[tid] = wsum;
+    __syncthreads();
+    if (row == 0) {
+        for (int r = 1; r < rows; r++) {
+            float4 x = acc_s[r * tpr + c4];
+            acc.x += x.x; acc.y += x.y; acc.z += x.z; acc.w += x.w;
+            wsum += wsum_s[r * tpr + c4];
+        }
+        float inv = 1.f / wsum;
+        __nv_bfloat162 *dst = (__nv_bfloat162 *)(out + (size_t)h * d + c4 * 4);
+        dst[0] = __floats2bfloat162_rn(acc.x * inv, acc.y * inv);
+        dst[1] = __floats2bfloat162_rn(acc.z * inv, acc.w * inv);
+        if (c4 == 0 && lse) lse[h] = mx + __logf(wsum);
+    }
+}
+
+int attn_combine_cuda(const float *part_o, const float *part_lse, int n_split, int n_head,
+                      int d, void *out, float *lse, void *stream)
+{
+    if (n_split <= 0 || n_head <= 0 || (d != 64 && d != 128)) return (int)cudaErrorInvalidValue;
+    combine_kernel<<<n_head, COMB_THREADS, 0, (cudaStream_t)stream>>>(part_o, part_lse, n_split,
+                                                                     n_head, d, (bf16 *)out, lse);
+    return (int)cudaGetLastError();
+}
+
+/* How the keys are cut: about one full wave of warps over all kv heads
+ * (resident warps from the occupancy calculator), chunks a multiple of BN
+ * and at least DEC_MIN_CHUNK keys. */
+template <int D>
+static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
+{
+    static int resident_warps;
+    if (!resident_warps) {
+        int dev = 0, n_sm = 0, blocks = 0;
+        auto kern = decode_split_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>;
+        const int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+        cudaGetDevice(&dev);
+        cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev);
+        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kern, DEC_NW * 32, smem);
+        resident_warps = n_sm > 0 && blocks > 0 ? n_sm * blocks * DEC_NW : 132 * 8;
+    }
+    long long want = ((long long)resident_warps + n_kv_head - 1) / n_kv_head;
+    long long c = ((long long)kv_len + want - 1) / want;
+    c = (c + DEC_BN - 1) / DEC_BN * DEC_BN;
+    if (c < DEC_MIN_CHUNK) c = DEC_MIN_CHUNK;
+    *chunk = (int)c;
+    *n_split = (int)(((long long)kv_len + c - 1) / c);
+}
+
+size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d)
+{
+    int chunk, n_split;
+    if (d == 128) decode_plan<128>(kv_len, n_kv_head, &chunk, &n_split);
+    else decode_plan<64>(kv_len, n_kv_head, &chunk, &n_split);
+    return (size_t)n_split * n_head * (d + 1) * sizeof(float);
+}
+
+template <int D>
+static int launch_decode(const void *q, const void *k, const void *v, void *out, float *lse,
+                         int kv_len, int n_head, int n_kv_head, void *work, size_t work_bytes,
+                         cudaStream_t st)
+{
+    int chunk, n_split;
+    decode_plan<D>(kv_len, n_kv_head, &chunk, &n_split);
+    if (work_bytes < (size_t)n_split * n_head * (D + 1) * sizeof(float)) return (int)cudaErrorInvalidValue;
+    float *part_o = (float *)work;
+    float *part_lse = part_o + (size_t)n_split * n_head * D;
+    auto kern = decode_split_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>;
+    const int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+    static bool attr_set; /* once per instantiation (host overhead in every call otherwise) */
+    cudaError_t e;
+    if (!attr_set) {
+        e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    dim3 grid((n_split + DEC_NW - 1) / DEC_NW, n_kv_head);
+    kern<<<grid, DEC_NW * 32, smem, st>>>((const bf16 *)q, (const bf16 *)k, (const bf16 *)v, part_o,
+                                          part_lse, kv_len, n_head, n_kv_head, chunk, n_split,
+                                          ATTN_LOG2E / sqrtf((float)D));
+    if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
+    return attn_combine_cuda(part_o, part_lse, n_split, n_head, D, out, lse, st);
+}
+
+int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                     int kv_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
+                     void *stream)
+{
+    if (kv_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16)
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    if (d == 128) return launch_decode<128>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
+    if (d == 64) return launch_decode<64>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
+    return (int)cudaErrorInvalidValue;
+}

@@ -1,0 +1,497 @@
+/* attn_prefill_sm90.cu — causal prefill flash attention for Hopper (sm_90a):
+ * TMA loads into 128-byte-swizzled tiles, wgmma (warpgroup MMA) for both
+ * products, a producer warp and two consumer warpgroups on mbarriers.
+ *
+ * One CTA = 128 query rows of one head (BM), 384 threads:
+ *   warpgroup 0: producer (one lane issues every TMA copy), its registers
+ *   given to the consumers (setmaxnreg 24 / 240);
+ *   warpgroups 1, 2: consumers, 64 query rows each.
+ * Shared memory: Q (BM x D), STAGES x {K, V} (BN x D each), each stored as
+ * D/64 column blocks of [rows][64] bf16 with the 128-byte swizzle (what TMA
+ * writes with CU_TENSOR_MAP_SWIZZLE_128B and wgmma reads through a matrix
+ * descriptor). Per KV tile (BN = 128 keys), a consumer warpgroup:
+ *   S = Q K^T     wgmma m64n128k16, A = Q and B = K from shared (K-major),
+ *   mask (diagonal / tail tiles), online softmax in registers (log2 domain),
+ *   O += P V      wgmma m64nDk16 with P from registers (the accumulator
+ *                 layout of S is the A-fragment layout) and V from shared
+ *                 (N-major: the instruction transposes),
+ * then releases the stage (empty barrier); the producer refills it.
+ * Invariants: 1024-byte aligned tiles (the swizzle is a function of the
+ * address); the full barrier of a stage expects the whole box bytes, also
+ * for rows past the end (TMA zero-fills them); phases: the u-th use of a
+ * stage completes phase u of its full barrier and, once released, phase u
+ * of its empty barrier. d in {64, 128}; q_offset >= 0.
+ * Shapes and contract: kernels/attn_kernels.h. Versions: bench/attention.md.
+ */
+#include <cuda.h>
+#include <type_traits>
+
+#include "attn_kernels.h"
+#include "attn_common.cuh"
+
+typedef __nv_bfloat16 bf16;
+
+enum { SM90_BM = 128, SM90_BN = 128, SM90_THREADS = 384 };
+
+/* ---- Hopper primitives ---- */
+
+/* Shared-memory matrix descriptor, 128-byte swizzle. lbo/sbo in bytes. */
+__device__ __forceinline__ uint64_t gmma_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
+           ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
+}
+__device__ __forceinline__ void wgmma_fence(void) { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit(void) { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait(void)
+{
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Keeps the compiler from moving accumulator reads/writes across the async
+ * region (fence_regs), and an A fragment read by an in-flight wgmma alive and
+ * unchanged up to this point (keep_regs). */
+template <int N>
+__device__ __forceinline__ void fence_regs(float (&r)[N])
+{
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N>
+__device__ __forceinline__ void keep_regs(uint32_t (&r)[N][4])
+{
+#pragma unroll
+    for (int i = 0; i < N; i++)
+        asm volatile("" : "+r"(r[i][0]), "+r"(r[i][1]), "+r"(r[i][2]), "+r"(r[i][3])::"memory");
+}
+
+/* D(64x128, f32) = [D +] A(64x16, smem desc) * B(16x128, smem desc), both
+ * K-major; acc = 0 overwrites D. */
+__device__ __forceinline__ void wgmma_ss_n128(float d[64], uint64_t da, uint64_t db, int acc)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
+                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, "
+                 "%64, %65, p, 1, 1, 0, 0; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(da), "l"(db), "r"(acc));
+}
+/* The same, D = A * B: D is output only (its old values are no input of the
+ * instruction, so the compiler may define them freely while earlier wgmma run). */
+__device__ __forceinline__ void wgmma_ss_n128_first(float d[64], uint64_t da, uint64_t db)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, 0, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
+                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, "
+                 "%64, %65, p, 1, 1, 0, 0; }\n"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3]), "=f"(d[4]), "=f"(d[5]), "=f"(d[6]), "=f"(d[7]),
+                   "=f"(d[8]), "=f"(d[9]), "=f"(d[10]), "=f"(d[11]), "=f"(d[12]), "=f"(d[13]), "=f"(d[14]), "=f"(d[15]),
+                   "=f"(d[16]), "=f"(d[17]), "=f"(d[18]), "=f"(d[19]), "=f"(d[20]), "=f"(d[21]), "=f"(d[22]), "=f"(d[23]),
+                   "=f"(d[24]), "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]), "=f"(d[31]),
+                   "=f"(d[32]), "=f"(d[33]), "=f"(d[34]), "=f"(d[35]), "=f"(d[36]), "=f"(d[37]), "=f"(d[38]), "=f"(d[39]),
+                   "=f"(d[40]), "=f"(d[41]), "=f"(d[42]), "=f"(d[43]), "=f"(d[44]), "=f"(d[45]), "=f"(d[46]), "=f"(d[47]),
+                   "=f"(d[48]), "=f"(d[49]), "=f"(d[50]), "=f"(d[51]), "=f"(d[52]), "=f"(d[53]), "=f"(d[54]), "=f"(d[55]),
+                   "=f"(d[56]), "=f"(d[57]), "=f"(d[58]), "=f"(d[59]), "=f"(d[60]), "=f"(d[61]), "=f"(d[62]), "=f"(d[63])
+                 : "l"(da), "l"(db));
+}
+/* D(64x128, f32) += A(64x16, registers, bf16x2) * B(16x128, smem desc, N-major). */
+__device__ __forceinline__ void wgmma_rs_n128_tb(float d[64], const uint32_t a[4], uint64_t db)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
+                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, "
+                 "{%64,%65,%66,%67}, %68, p, 1, 1, 1; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+/* D(64x64, f32) += A(64x16, registers, bf16x2) * B(16x64, smem desc, N-major). */
+__device__ __forceinline__ void wgmma_rs_n64_tb(float d[32], const uint32_t a[4], uint64_t db)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, "
+                 "{%32,%33,%34,%35}, %36, p, 1, 1, 1; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* Waits for the phase of the given parity; traps after ~4e9 cycles (a few
+ * seconds) so that a protocol bug fails the launch instead of hanging it. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    long long t0 = 0;
+    for (int i = 0;; i++) {
+        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p; }\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+        if (done) return;
+        if (i == 0) t0 = clock64();
+        else if (clock64() - t0 > 4000000000ll) __trap();
+    }
+}
+/* TMA: box at element coordinates (c0, c1, c2) of a 3-D map into shared dst. */
+__device__ __forceinline__ void tma_load3(uint32_t dst, const CUtensorMap *map, int c0, int c1, int c2, uint32_t bar)
+{
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(c2),
+                 "r"(bar)
+                 : "memory");
+}
+
+/* ---- the kernel ---- */
+
+/* One consumer warpgroup (cwarp = its warp index among the consumer warps,
+ * 0..7): 64 query rows, every KV tile they need, then their rows of out
+ * and lse. OVERLAP (FA3's intra-warpgroup pipelining): S of tile t+1 and
+ * O += P V of tile t are in flight together while the softmax of tile t+1
+ * runs; P of tile t stays in its registers until that product completes. */
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+__device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, uint32_t bars, int cwarp, int lane,
+                                         int q0, int h, bf16 *__restrict__ out, float *__restrict__ lse, int n_q,
+                                         int kv_len, int q_offset, int n_head, int n_tiles, float scale_log2)
+{
+    constexpr int BM = SM90_BM, BN = SM90_BN, KV_BYTES = BN * D * 2, NO = D / 2, KK = BN / 16;
+    auto full = [&](int s) { return bars + 8 + 8 * s; };
+    auto empty = [&](int s) { return bars + 8 + 8 * STAGES + 8 * s; };
+    const uint32_t qbar = bars;
+    const int wg = cwarp >> 2, wl = cwarp & 3, g = lane >> 2, tq4 = lane & 3;
+    const int row_lo = wg * 64 + wl * 16 + g; /* in the tile; row_hi = row_lo + 8 */
+    const int wg_first = q_offset + q0 + wg * 64, wg_last = wg_first + 63;
+    /* tiles this warpgroup needs (the rest lie in its rows' future) */
+    const int n_wg = min(n_tiles, wg_last / BN + 1);
+    float o[NO], sc[64];
+#pragma unroll
+    for (int i = 0; i < NO; i++) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    auto issue_s = [&](int t) { /* sc = Q K_t^T (async) */
+        const int s = t % STAGES;
+        mbar_wait(full(s), (t / STAGES) & 1);
+        wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < D / 16; ks++) {
+            uint64_t da = gmma_desc(sQ + (ks >> 2) * BM * 128 + wg * 64 * 128 + (ks & 3) * 32, 16, 1024);
+            uint64_t db = gmma_desc(sK + s * KV_BYTES + (ks >> 2) * BN * 128 + (ks & 3) * 32, 16, 1024);
+            if (ks == 0) wgmma_ss_n128_first(sc, da, db);
+            else wgmma_ss_n128(sc, da, db, 1);
+        }
+        wgmma_commit();
+    };
+    auto issue_pv = [&](int t, const uint32_t(&p)[KK][4]) { /* o += P V_t (async) */
+        const int s = t % STAGES;
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+            const uint32_t vb = sV + s * KV_BYTES + kk * 16 * 128;
+            if constexpr (D == 64) {
+                wgmma_rs_n64_tb(o, p[kk], gmma_desc(vb, 16, 1024));
+            } else if constexpr (PV_SPLIT) {
+                wgmma_rs_n64_tb(o, p[kk], gmma_desc(vb, 16, 1024));
+                wgmma_rs_n64_tb(o + 32, p[kk], gmma_desc(vb + BN * 128, 16, 1024));
+            } else {
+                wgmma_rs_n128_tb(o, p[kk], gmma_desc(vb, BN * 128, 1024));
+            }
+        }
+        wgmma_commit();
+    };
+    auto release = [&](int t) {
+        __syncwarp();
+        if (lane == 0) mbar_arrive(empty(t % STAGES));
+    };
+    /* mask, online softmax of sc (tile t), P left in sc as f32; alpha: the
+     * factor the running output must be scaled by. mask_tag (a
+     * std::integral_constant): 0 no mask, 1 mask where the tile needs it
+     * (a run-time test), 2 mask without a test (no branch may run while a
+     * wgmma is in flight: ptxas would serialise them, C7520). */
+    auto softmax = [&](int t, float alpha[2], auto mask_tag) {
+        const int n0 = t * BN;
+        constexpr int MODE = decltype(mask_tag)::value;
+        if (MODE == 2 || (MODE == 1 && (n0 + BN - 1 > wg_first || n0 + BN > kv_len))) {
+#pragma unroll
+            for (int i = 0; i < 16; i++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int pos = q_offset + q0 + row_lo + (e >> 1) * 8;
+                    int col = n0 + i * 8 + tq4 * 2 + (e & 1);
+                    if (col > pos || col >= kv_len) sc[4 * i + e] = -INFINITY;
+                }
+        }
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int i = 0; i < 16; i++) mx = fmaxf(mx, fmaxf(sc[4 * i + 2 * hr], sc[4 * i + 2 * hr + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            float mnew = fmaxf(m[hr], mx * scale_log2);
+            float msafe = mnew == -INFINITY ? 0.f : mnew;
+            alpha[hr] = fast_exp2(m[hr] - msafe);
+            m[hr] = mnew;
+            float rs = 0.f;
+#pragma unroll
+            for (int i = 0; i < 16; i++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    float pe = fast_exp2(fmaf(sc[4 * i + 2 * hr + e], scale_log2, -msafe));
+                    sc[4 * i + 2 * hr + e] = pe;
+                    rs += pe;
+                }
+            l[hr] = l[hr] * alpha[hr] + rs;
+        }
+    };
+    auto pack = [&](uint32_t(&p)[KK][4]) { /* P (in sc) as bf16 A fragments */
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+            p[kk][0] = pack_bf16(sc[8 * kk + 0], sc[8 * kk + 1]);
+            p[kk][1] = pack_bf16(sc[8 * kk + 2], sc[8 * kk + 3]);
+            p[kk][2] = pack_bf16(sc[8 * kk + 4], sc[8 * kk + 5]);
+            p[kk][3] = pack_bf16(sc[8 * kk + 6], sc[8 * kk + 7]);
+        }
+    };
+    auto rescale = [&](const float alpha[2]) {
+#pragma unroll
+        for (int i = 0; i < NO / 4; i++) {
+            o[4 * i + 0] *= alpha[0];
+            o[4 * i + 1] *= alpha[0];
+            o[4 * i + 2] *= alpha[1];
+            o[4 * i + 3] *= alpha[1];
+        }
+    };
+
+    mbar_wait(qbar, 0);
+    uint32_t pa[KK][4];
+    float alpha[2];
+    const std::integral_constant<int, 0> no_mask{};
+    const std::integral_constant<int, 1> test_mask{};
+    const std::integral_constant<int, 2> always_mask{};
+    if constexpr (!OVERLAP) {
+        for (int t = 0; t < n_wg; t++) {
+            issue_s(t);
+            wgmma_wait<0>();
+            fence_regs(sc);
+            softmax(t, alpha, test_mask);
+            pack(pa);
+            rescale(alpha);
+            fence_regs(o);
+            wgmma_fence();
+            issue_pv(t, pa);
+            wgmma_wait<0>();
+            fence_regs(o);
+            release(t);
+        }
+    } else {
+        /* tiles [0, n_plain) need no mask; the rest (diagonal, tail) do */
+        const int n_plain = max(0, min(n_wg, min((wg_first + 1) / BN, kv_len / BN)));
+        issue_s(0);
+        wgmma_wait<0>();
+        fence_regs(sc);
+        softmax(0, alpha, test_mask);
+        pack(pa);
+        auto step = [&](int t, auto mask_tag) {
+            issue_s(t); /* its wgmma.fence also covers the rescaled o */
+            issue_pv(t - 1, pa);
+            wgmma_wait<1>(); /* S of tile t done; P V of tile t-1 may run on */
+            fence_regs(sc);
+            softmax(t, alpha, mask_tag);
+            wgmma_wait<0>();
+            fence_regs(o);
+            keep_regs(pa); /* P of tile t-1 was read by the product until here */
+            release(t - 1);
+            rescale(alpha);
+            pack(pa); /* after the wait: A registers defined while a wgmma is in
+                       * flight make ptxas serialise every wgmma (C7513) */
+        };
+        int t = 1;
+        for (; t < n_plain; t++) step(t, no_mask);
+        for (; t < n_wg; t++) step(t, always_mask);
+        fence_regs(o);
+        wgmma_fence();
+        issue_pv(n_wg - 1, pa);
+        wgmma_wait<0>();
+        fence_regs(o);
+        keep_regs(pa);
+        release(n_wg - 1);
+    }
+    for (int t = n_wg; t < n_tiles; t++) { /* stages loaded for the other warpgroup only */
+        mbar_wait(full(t % STAGES), (t / STAGES) & 1);
+        release(t);
+    }
+
+    const size_t qs = (size_t)n_head * D;
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        float lt = l[hr];
+        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        float inv = lt > 0.f ? 1.f / lt : 0.f;
+        int row = q0 + row_lo + hr * 8;
+        if (row >= n_q) continue;
+        bf16 *orow = out + (size_t)row * qs + (size_t)h * D + tq4 * 2;
+#pragma unroll
+        for (int i = 0; i < NO / 4; i++)
+            *(uint32_t *)(orow + i * 8) = pack_bf16(o[4 * i + 2 * hr] * inv, o[4 * i + 2 * hr + 1] * inv);
+        if (tq4 == 0) lse[(size_t)row * n_head + h] = (m[hr] + __log2f(lt)) * ATTN_LN2;
+    }
+}
+
+/* PV_SPLIT: O += P V as D/64 wgmma of N = 64 (one swizzle column block each)
+ * instead of one of N = D (which strides column blocks by the descriptor's
+ * leading byte offset). */
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+__global__ void __launch_bounds__(SM90_THREADS, 1)
+prefill_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
+                    const __grid_constant__ CUtensorMap tv, bf16 *__restrict__ out, float *__restrict__ lse,
+                    int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, float scale_log2)
+{
+    constexpr int BM = SM90_BM, BN = SM90_BN, CB = D / 64;
+    constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
+    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    const uint32_t raw = smem_u32(smem_raw);
+    const uint32_t base = (raw + 1023) & ~1023u;
+    const uint32_t sQ = base;
+    const uint32_t sK = sQ + Q_BYTES;                 /* stage s at sK + s * KV_BYTES */
+    const uint32_t sV = sK + STAGES * KV_BYTES;
+    const uint32_t bars = sV + STAGES * KV_BYTES;     /* q, full[STAGES], empty[STAGES] */
+    const uint32_t qbar = bars;
+    auto full = [&](int s) { return bars + 8 + 8 * s; };
+    auto empty = [&](int s) { return bars + 8 + 8 * STAGES + 8 * s; };
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int qb = gridDim.x - 1 - blockIdx.x; /* heaviest first */
+    const int h = blockIdx.y, kvh = h / (n_head / n_kv_head);
+    const int q0 = qb * BM;
+    const int q_last = min(q0 + BM, n_q) - 1;
+    const int kv_end = min(kv_len, q_offset + q_last + 1);
+    const int n_tiles = (kv_end + BN - 1) / BN;
+
+    if (tid == 0) {
+        mbar_init(qbar, 1);
+        for (int s = 0; s < STAGES; s++) {
+            mbar_init(full(s), 1);
+            mbar_init(empty(s), 8); /* one arrival per consumer warp */
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (warp < 4) { /* producer warpgroup */
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n");
+        if (warp == 0 && lane == 0) {
+            mbar_expect_tx(qbar, Q_BYTES);
+            for (int cb = 0; cb < CB; cb++) tma_load3(sQ + cb * BM * 128, &tq, cb * 64, h, q0, qbar);
+            for (int t = 0; t < n_tiles; t++) {
+                const int s = t % STAGES;
+                if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
+                mbar_expect_tx(full(s), 2 * KV_BYTES);
+                for (int cb = 0; cb < CB; cb++) {
+                    tma_load3(sK + s * KV_BYTES + cb * BN * 128, &tk, cb * 64, kvh, t * BN, full(s));
+                    tma_load3(sV + s * KV_BYTES + cb * BN * 128, &tv, cb * 64, kvh, t * BN, full(s));
+                }
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
+        consumer<D, STAGES, PV_SPLIT, OVERLAP>(sQ, sK, sV, bars, warp - 4, lane, q0, h, out, lse, n_q, kv_len, q_offset,
+                                      n_head, n_tiles, scale_log2);
+    }
+}
+
+/* ---- host ---- */
+
+typedef CUresult (*encode_tiled_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                    const cuuint64_t *, const cuuint32_t *, const cuuint32_t *,
+                                    CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                    CUtensorMapFloatOOBfill);
+
+/* A 3-D map over x: (rows, heads, D) bf16, boxes of [box_rows][1][64]. */
+static int make_map(CUtensorMap *map, const void *x, int rows, int heads, int d, int box_rows)
+{
+    static encode_tiled_fn encode;
+    if (!encode) {
+        cudaDriverEntryPointQueryResult q;
+        void *fn = NULL;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) !=
+                cudaSuccess || q != cudaDriverEntryPointSuccess || !fn)
+            return (int)cudaErrorNotSupported;
+        encode = (encode_tiled_fn)fn;
+    }
+    cuuint64_t dims[3] = {(cuuint64_t)d, (cuuint64_t)heads, (cuuint64_t)rows};
+    cuuint64_t strides[2] = {(cuuint64_t)d * 2, (cuuint64_t)heads * d * 2};
+    cuuint32_t box[3] = {64, 1, (cuuint32_t)box_rows};
+    cuuint32_t estr[3] = {1, 1, 1};
+    CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, (void *)x, dims, strides, box, estr,
+                        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
+}
+
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+static int launch_sm90(const void *q, const void *k, const void *v, void *out, float *lse, int n_q, int kv_len,
+                       int q_offset, int n_head, int n_kv_head, cudaStream_t st)
+{
+    CUtensorMap tq, tk, tv;
+    int e;
+    if ((e = make_map(&tq, q, n_q, n_head, D, SM90_BM)) || (e = make_map(&tk, k, kv_len, n_kv_head, D, SM90_BN)) ||
+        (e = make_map(&tv, v, kv_len, n_kv_head, D, SM90_BN)))
+        return e;
+    auto kern = prefill_sm90_kernel<D, STAGES, PV_SPLIT, OVERLAP>;
+    const int smem = 1024 + SM90_BM * D * 2 + STAGES * 2 * SM90_BN * D * 2 + 8 * (1 + 2 * STAGES);
+    static bool attr_set;
+    if (!attr_set) {
+        cudaError_t ce = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        if (ce != cudaSuccess) return (int)ce;
+        attr_set = true;
+    }
+    dim3 grid((n_q + SM90_BM - 1) / SM90_BM, n_head);
+    kern<<<grid, SM90_THREADS, smem, st>>>(tq, tk, tv, (bf16 *)out, lse, n_q, kv_len, q_offset, n_head,
+                                           n_kv_head, ATTN_LOG2E / sqrtf((float)D));
+    return (int)cudaGetLastError();
+}
+
+int attn_prefill_sm90(int variant, const void *q, const void *k, const void *v, void *out, float *lse, int n_q,
+                      int kv_len, int q_offset, int n_head, int n_kv_head, int d, cudaStream_t st)
+{
+#define SM90_CASE(V, DD, ST, SPLIT, OVL)                                                                        \
+    if (variant == V && d == DD)                                                                                \
+        return launch_sm90<DD, ST, SPLIT, OVL>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
+    SM90_CASE(1, 128, 2, false, false) SM90_CASE(1, 64, 2, false, false)
+    SM90_CASE(2, 128, 2, true, false)  SM90_CASE(2, 64, 2, false, false)
+    SM90_CASE(3, 128, 3, false, false) SM90_CASE(3, 64, 3, false, false)
+    SM90_CASE(4, 128, 3, false, true)  SM90_CASE(4, 64, 3, false, true)
+    SM90_CASE(5, 128, 2, false, true)  SM90_CASE(5, 64, 2, false, true)
+#undef SM90_CASE
+    return (int)cudaErrorInvalidValue;
+}

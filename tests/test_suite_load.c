@@ -1,0 +1,175 @@
+/* test_suite_load.c — the suite loader: the shipped suites load, defaults
+ * resolve as SCHEMA.md says, and every class of schema error is reported as
+ * "FILE:LINE:COL: what" at the right place (snippets written to /tmp). */
+#include <unistd.h>
+
+#include "suite.h"
+#include "test.h"
+
+static char path[256];
+
+/* Writes text to a fresh file under /tmp and loads it. */
+static suite *load(const char *text, pb_err *e)
+{
+    snprintf(path, sizeof path, "/tmp/purbo-test-suite-%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    fputs(text, f);
+    fclose(f);
+    e->msg[0] = 0;
+    suite *s = suite_load(path, e);
+    unlink(path);
+    return s;
+}
+
+/* 1 if msg starts with "PATH:line:col: " and contains `what`. */
+static int at(const pb_err *e, int line, int col, const char *what)
+{
+    char want[320];
+    snprintf(want, sizeof want, "%s:%d:%d: ", path, line, col);
+    return !strncmp(e->msg, want, strlen(want)) && strstr(e->msg, what) != NULL;
+}
+
+#define HEAD "name: t\nmodel: m.gguf\nmethods: [{policy: dense}]\n"
+
+#define EXPECT(text, line, col, what)                                                     \
+    do {                                                                                  \
+        pb_err e_;                                                                        \
+        suite *s_ = load(text, &e_);                                                      \
+        if (s_) suite_free(s_);                                                           \
+        CHECK_MSG(!s_, "loaded, expected an error at %d:%d (%s)", line, col, what);        \
+        CHECK_MSG(at(&e_, line, col, what), "got \"%s\", want %d:%d ... %s", e_.msg, line, col, what); \
+    } while (0)
+
+TEST(suite_load_shipped)
+{
+    pb_err e;
+    suite *s = suite_load("suites/smoke.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(!strcmp(s->name, "smoke") && s->backend == BACKEND_CPU && s->n_methods == 1 && s->n_tasks == 7);
+    CHECK(s->max_new == 32 && s->time_budget_s == 300);
+    CHECK(s->tasks[0].type == TASK_PASSKEY && s->tasks[0].n_contexts == 2 && s->tasks[0].samples == 2);
+    CHECK(s->tasks[0].n_depths == 0); /* passkey: a depth per sample */
+    CHECK(s->tasks[0].max_new == 32); /* limits.max_new */
+    suite_free(s);
+
+    s = suite_load("suites/default.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->n_methods == 8 && !strcmp(s->methods[0].name, "dense"));
+    const suite_method *rt = &s->methods[6];
+    CHECK(!strcmp(rt->policy, "rtpurbo") && rt->p == 0.9 && rt->rho == 0.15 && rt->window == 256 && rt->sinks == 4);
+    CHECK(rt->top_k == -1 && rt->plan == NULL); /* not given: the policy's default */
+    int seen[TASK_N_TYPES] = {0};
+    for (int i = 0; i < s->n_tasks; i++) seen[s->tasks[i].type]++;
+    for (int t = 0; t < TASK_THROUGHPUT; t++) CHECK_MSG(seen[t] == 1, "default.yaml lacks %s", task_type_name(t));
+    suite_free(s);
+}
+
+TEST(suite_load_defaults)
+{
+    pb_err e;
+    suite *s = load(HEAD "tasks:\n"
+                         "  - {type: niah, contexts: [512]}\n"
+                         "  - {type: niah_multiquery, contexts: [1024], seed: 7}\n"
+                         "  - {type: niah_multikey_3, contexts: [1024], num_keys: 3}\n"
+                         "  - {type: vt, contexts: [2048]}\n"
+                         "  - {type: cwe, contexts: [4096]}\n"
+                         "  - {type: fwe, contexts: [4096], max_new: 10}\n"
+                         "  - {type: throughput, contexts: [256], phases: [decode],\n"
+                         "     shapes: [{layers: 2, heads: 8, kv_heads: 2, head_dim: 64}]}\n",
+                    &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->seed == 42 && s->backend == BACKEND_AUTO && s->metrics == SM_ALL && s->max_new == -1);
+    const suite_task *t = s->tasks;
+    CHECK(t[0].n_depths == 5 && t[0].depths[4] == 100 && t[0].max_new == 32 && t[0].samples == 1);
+    CHECK(strstr(t[0].needle, "{value}") && t[0].haystack == HAY_ESSAY && t[0].n_answers == 0);
+    CHECK(t[0].seed == 42 && t[1].seed == 7);
+    /* RULER: num_needle_k = max(num_needle_k, num_needle_q) */
+    CHECK(t[1].num_keys == 4 && t[1].num_queries == 4 && t[1].num_values == 1 && t[1].max_new == 128);
+    CHECK(t[2].haystack == HAY_NEEDLE && t[2].key_type == VAL_UUIDS && t[2].value_type == VAL_UUIDS && t[2].num_keys == 3);
+    CHECK(t[3].num_chains == 1 && t[3].num_hops == 4 && t[3].haystack == HAY_NOISE && t[3].fewshot_tokens < 0);
+    CHECK(t[3].max_new == 30 && t[4].max_new == 120 && t[5].max_new == 10);
+    CHECK(t[4].num_cw == 10 && t[4].freq_cw < 0 && t[4].num_fewshot == 1);
+    CHECK(t[5].alpha == 2.0 && t[5].coded_wordlen == 6 && t[5].vocab_size < 0);
+    CHECK(t[6].phases == 2 && t[6].repeats == 5 && t[6].n_shapes == 1 && t[6].shapes[0].kv_heads == 2);
+    CHECK(!strcmp(t[1].name, "niah_multiquery") && t[1].metric == METRIC_DEFAULT);
+    suite_free(s);
+}
+
+TEST(suite_load_syntax_and_structure)
+{
+    EXPECT("name: t\nmodel: [unclosed\n", 3, 1, "YAML syntax error");
+    EXPECT("", 1, 1, "the file is empty");
+    EXPECT("- a\n- b\n", 1, 1, "'the suite' must be a mapping, not a list");
+    EXPECT(HEAD "tasks: [{type: passkey, contexts: [512]}]\n---\nname: u\n", 6, 1, "a second");
+    EXPECT("name: t\nmethods: [{policy: dense}]\ntasks: [{type: passkey, contexts: [512]}]\n", 1, 1,
+           "missing required field 'model'");
+    EXPECT(HEAD "tasks: []\n", 4, 8, "'tasks' is an empty list");
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {name: a}\ntasks: [{type: passkey, contexts: [512]}]\n", 4, 5,
+           "a method is missing required field 'policy'");
+    EXPECT(HEAD "tasks:\n  - type: niah\n    depths: [10]\n", 5, 5, "a niah task is missing required field 'contexts'");
+    EXPECT(HEAD "description:\ntasks: [{type: passkey, contexts: [512]}]\n", 4, 13, "'description' has no value");
+    pb_err e;
+    CHECK(!suite_load("/nonexistent/suite.yaml", &e) && strstr(e.msg, "/nonexistent/suite.yaml: cannot open"));
+}
+
+TEST(suite_load_unknown_and_duplicate_keys)
+{
+    EXPECT(HEAD "taks: []\n", 4, 1, "unknown key 'taks' in the suite (did you mean 'tasks'?)");
+    EXPECT(HEAD "tasks:\n  - type: niah\n    contxts: [512]\n", 6, 5,
+           "unknown key 'contxts' in a niah task (did you mean 'contexts'?)");
+    EXPECT(HEAD "tasks:\n  - type: niah\n    contexts: [512]\n    zzzz: 1\n", 7, 5, "unknown key 'zzzz'");
+    EXPECT(HEAD "tasks:\n  - type: niah\n    contexts: [512]\n    num_hops: 3\n", 7, 5,
+           "'num_hops' does not apply to task type niah");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rhoo: 0.2}}]\ntasks: []\n", 3, 34,
+           "unknown key 'rhoo' in method params (did you mean 'rho'?)");
+    EXPECT(HEAD "tasks:\n  - type: niah\n    samples: 2\n    contexts: [512]\n    samples: 3\n", 8, 5,
+           "duplicate key 'samples' (first at line 6, column 5)");
+    EXPECT(HEAD "name: again\ntasks: []\n", 4, 1, "duplicate key 'name' (first at line 1, column 1)");
+}
+
+TEST(suite_load_types_and_ranges)
+{
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [\"512\"]}]\n", 4, 33, "'contexts' must be an integer, not a quoted string");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: 512}]\n", 4, 32, "'contexts' must be a list, not a plain scalar");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [5x2]}]\n", 4, 33, "'contexts' must be an integer, not '5x2'");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [512], samples: 1.5}]\n", 4, 48, "'samples' must be an integer");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [64]}]\n", 4, 33, "'contexts' is 64, out of range [128, 16777216]");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [512], depths: [0, 101]}]\n", 4, 51, "'depths' is 101, out of range [0, 100]");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [512], samples: 0}]\n", 4, 48, "'samples' is 0, out of range");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "'p' is 0, out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "'window' is 0");
+    EXPECT(HEAD "tasks: [{type: niah_single_1, contexts: [512, 1024, 512]}]\n", 4, 53, "context 512 is listed twice");
+    /* the prompt needs room: context > max_new + 64 (RULER niah: max_new 128) */
+    EXPECT(HEAD "tasks: [{type: niah_single_1, contexts: [160]}]\n", 4, 42, "leaves no room");
+    EXPECT(HEAD "tasks:\n  - {type: niah_multivalue, contexts: [512], num_keys: 11}\n", 5, 5, "44 needles");
+    EXPECT(HEAD "tasks:\n  - {type: vt, contexts: [512], haystack: essay, num_chains: 9}\n", 5, 5, "45 chain lines");
+    EXPECT(HEAD "tasks: [{type: fwe, contexts: [512], alpha: 1}]\n", 4, 45, "'alpha' is 1, out of range (1, 10]");
+    EXPECT(HEAD "tasks: [{type: throughput, contexts: [512], shapes: [{layers: 1, heads: 9, kv_heads: 2, head_dim: 64}]}]\n",
+           4, 54, "heads (9) must be a multiple of kv_heads (2)");
+    EXPECT(HEAD "seed: -1\ntasks: []\n", 4, 7, "'seed' must be an integer in [0, 2^64)");
+}
+
+TEST(suite_load_names_and_values)
+{
+    EXPECT(HEAD "tasks: [{type: niah_singel_1, contexts: [512]}]\n", 4, 16,
+           "unknown task type 'niah_singel_1' (did you mean 'niah_single_1'?)");
+    EXPECT(HEAD "tasks: [{type: ruler, contexts: [512]}]\n", 4, 16, "unknown task type 'ruler'");
+    EXPECT(HEAD "backend: gpu\ntasks: []\n", 4, 10, "unknown backend 'gpu' (did you mean 'cpu'?); one of: auto, cpu, cuda");
+    EXPECT(HEAD "tasks: [{type: niah_single_1, contexts: [512], haystack: paper}]\n", 4, 58, "unknown haystack 'paper'");
+    EXPECT(HEAD "tasks: [{type: vt, contexts: [512], haystack: needle}]\n", 4, 47, "unknown haystack 'needle'");
+    EXPECT(HEAD "tasks: [{type: cwe, contexts: [512], metric: string_match_any}]\n", 4, 46,
+           "unknown metric 'string_match_any' (did you mean 'string_match_all'?)");
+    EXPECT(HEAD "metrics: [density, speed]\ntasks: []\n", 4, 20, "unknown metric 'speed'");
+    EXPECT(HEAD "tasks:\n  - {type: niah, contexts: [512]}\n  - {type: niah, contexts: [1024]}\n", 6, 5,
+           "task name 'niah' is used twice (first at line 5)");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: dense}, {policy: dense}]\ntasks: []\n", 3, 28,
+           "method name 'dense' is used twice");
+    EXPECT("name: my suite\nmodel: m\n", 1, 7, "'name' must be 1-64 characters");
+    EXPECT(HEAD "tasks: [{type: niah, contexts: [512], needle: A fixed needle.}]\n", 4, 47,
+           "the needle has no {value}: give the expected 'answers'");
+    pb_err e;
+    suite *s = load(HEAD "tasks: [{type: niah, contexts: [512], needle: A fixed needle., answers: [fixed]}]\n", &e);
+    CHECK_MSG(s && s->tasks[0].n_answers == 1 && !strcmp(s->tasks[0].answers[0], "fixed"), "%s", e.msg);
+    suite_free(s);
+}

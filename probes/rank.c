@@ -1,28 +1,29 @@
 /* rank.c — the rank probe: can an r-dim projection of pre-RoPE q and k find
  * the keys a query attends to? (RTPurbo's indexer, r = d/8, DESIGN.md §2.)
  *
- * Fit (window 0 only, all its positions): per query head the second moment
- * Cq = E[q q^T] of its pre-RoPE q; per KV head the covariance Sk of its
- * pre-RoPE k. Three projections, each giving the score of key k for query q
- * as q^T A_r k with A_r = G[:, :r] H[:r, :] (G, H: d x d):
- *   joint  the best rank-r approximation of the score q.k over keys: with
- *          Cq = Lq Lq^T (Lq = V D^1/2 from Cq's eigenvectors), whiten q
- *          (Lq^-1 q) and map k to Lq^T k so the dot product is unchanged,
- *          then keep the top r principal components of the mapped keys
- *          (eigenvectors U of Lq^T Sk Lq): G = Lq U, H = U^T Lq^-1. This is
- *          the r-dim indexer W_Q = U_r^T Lq^-1, W_K = U_r^T Lq^T. Chosen
- *          because the score, not q or k alone, is what must be preserved:
- *          it weighs key directions by how much queries use them.
- *   kpca   G = H^T = Vk, the top-r principal components of k (centered: a
+ * Fit (window 0 only, all its positions): the second moments of each query
+ * head's pre-RoPE q and of its KV head's pre-RoPE k (indexer_moments,
+ * engine/indexer.h). Three projections, each giving the score of key k for
+ * query q as (W_Q q)·(W_K k), W_Q and W_K the first r rows of (d, d)
+ * matrices:
+ *   joint  the engine's indexer initialisation (indexer_fit): the best
+ *          rank-r approximation of the score q.k under the calibration
+ *          moments, i.e. exactly what the rtpurbo policy starts from. Its
+ *          rows do not depend on r (row i comes from the i-th singular
+ *          pair), so one fit at r = d gives every r. Chosen because the
+ *          score, not q or k alone, is what must be preserved: it weighs key
+ *          directions by how much queries use them.
+ *   kpca   W_Q = W_K = the top-r principal components of k (centered: a
  *          shift common to all keys moves every score of a query equally,
  *          which softmax ignores), applied to q and k alike;
  *   qpca   the same with q's uncentered second moment (q's mean matters
  *          to the score).
  * At r = d all three are the full pre-RoPE product q.k (no position
  * information: the model attends with post-RoPE q, k).
- * ev(r): the share of the eigenvalue sum in the top r (joint: of the score
- * variance across keys, E_q Var_k(q.k); kpca: of k's variance; qpca: of
- * q's second moment).
+ * ev(r), explained variance: joint: the share of the score variance over
+ * keys, E_q Var_k(q.k) = tr(Ck Cq), kept by the rank-r score,
+ * tr(A Ck A^T Cq) / tr(Ck Cq) with A = W_Q^T W_K; kpca: the share of k's
+ * variance in the top r components; qpca: the same of q's second moment.
  *
  * Evaluation (windows 1.. n_windows-1, held out from the fit): the 32
  * queries at positions n_ctx-1 - k*n_ctx/64, k < 32, i.e. in [n_ctx/2,
@@ -37,7 +38,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "linalg.h"
+#include "indexer.h"
 
 enum { NQ = 32, NM = 3, MAXR = 8 };
 static const char *const METHOD[NM] = {"joint", "kpca", "qpca"};
@@ -48,10 +49,9 @@ typedef struct {
     int n_r, r[MAXR];       /* 2, 4, 8, 16, 32 (those < d), d */
     int cur;                /* window being run */
     /* fit: sums over window 0 */
-    double *sq;             /* (n_layer*n_head, d, d) sum q q^T */
-    double *sk, *mk;        /* (n_layer*n_head_kv, d, d) sum k k^T; (.., d) sum k */
-    long n_fit;             /* tokens summed (the same for every head) */
-    float *G, *H;           /* (n_layer*n_head, NM, d, d) projections */
+    indexer_moments *mq;    /* (n_layer*n_head) pre-RoPE q of each query head */
+    indexer_moments *mk;    /* (n_layer*n_head_kv) pre-RoPE k of each KV head */
+    float *G, *H;           /* (n_layer*n_head, NM, d, d): G = W_K^T (columns), H = W_Q (rows) */
     double *ev;             /* (n_layer*n_head, NM, n_r) */
     /* evaluation */
     float *kst;             /* (n_layer, n_head_kv, n_ctx, d) pre-RoPE k of the window */
@@ -60,7 +60,6 @@ typedef struct {
     double *rec, *mrec;     /* (n_layer*n_head, NM, n_r) sums */
     long *n_eval;           /* (n_layer*n_head) */
     float *A, *S, *work;    /* scratch: (NM*n_r, d), (n_ctx, NM*n_r), (n_ctx) */
-    float *tmp;             /* (d, d) */
 } rank;
 
 static void rank_qk(void *user, int layer, int pos0, int n, const float *q, const float *k)
@@ -68,19 +67,8 @@ static void rank_qk(void *user, int layer, int pos0, int n, const float *q, cons
     rank *R = user;
     const int d = R->g.d, H = R->g.n_head, HK = R->g.n_head_kv;
     if (R->cur == 0) { /* fit */
-        for (int h = 0; h < H + HK; h++) {
-            const float *X = h < H ? q + (size_t)h * d : k + (size_t)(h - H) * d;
-            int ld = h < H ? H * d : HK * d;
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0f, X, ld, 0.0f, R->tmp, d);
-            double *acc = h < H ? R->sq + ((size_t)layer * H + h) * d * d
-                                : R->sk + ((size_t)layer * HK + h - H) * d * d;
-            for (int i = 0; i < d; i++)
-                for (int j = i; j < d; j++) acc[i * d + j] += R->tmp[i * d + j];
-            if (h >= H)
-                for (int t = 0; t < n; t++)
-                    for (int i = 0; i < d; i++) R->mk[((size_t)layer * HK + h - H) * d + i] += X[(size_t)t * ld + i];
-        }
-        if (layer == 0) R->n_fit += n;
+        for (int h = 0; h < H; h++) indexer_moments_add_q(&R->mq[layer * H + h], q + (size_t)h * d, n, H * d);
+        for (int h = 0; h < HK; h++) indexer_moments_add_k(&R->mk[layer * HK + h], k + (size_t)h * d, n, HK * d);
         return;
     }
     for (int h = 0; h < HK; h++)
@@ -97,90 +85,107 @@ static void rank_qk(void *user, int layer, int pos0, int n, const float *q, cons
     R->q_n = n;
 }
 
-/* Writes G, H (float) and ev for method m of head x from eigen-pairs. */
-static void set_proj(rank *R, int x, int m, const double *G, const double *Hm, const double *lam)
+/* Stores method m of head x: W_Q = wq, W_K = wk (d, d, row i = component i). */
+static void set_proj(rank *R, int x, int m, const double *wq, const double *wk)
 {
     const int d = R->g.d;
     size_t o = ((size_t)x * NM + m) * d * d;
-    for (int i = 0; i < d * d; i++) {
-        R->G[o + i] = (float)G[i];
-        R->H[o + i] = (float)Hm[i];
-    }
+    for (int i = 0; i < d; i++)
+        for (int t = 0; t < d; t++) {
+            R->H[o + (size_t)i * d + t] = (float)wq[i * d + t];
+            R->G[o + (size_t)t * d + i] = (float)wk[i * d + t];
+        }
+}
+
+/* ev of method m of head x from eigenvalues lam (descending): prefix shares. */
+static void set_ev_eig(rank *R, int x, int m, const double *lam)
+{
     double tot = 0, acc = 0;
-    for (int i = 0; i < d; i++) tot += lam[i] > 0 ? lam[i] : 0;
+    for (int i = 0; i < R->g.d; i++) tot += lam[i] > 0 ? lam[i] : 0;
     for (int ri = 0, i = 0; ri < R->n_r; ri++) {
         for (; i < R->r[ri]; i++) acc += lam[i] > 0 ? lam[i] : 0;
         R->ev[((size_t)x * NM + m) * R->n_r + ri] = tot > 0 ? acc / tot : 0;
     }
 }
 
+/* c (d, d) = the moment in s (sums in the upper triangle) / n, minus mu mu^T
+ * when mu (sums) is given. */
+static void moment(double *c, const double *s, const double *mu, double n, int d)
+{
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++)
+            c[i * d + j] = s[i <= j ? i * d + j : j * d + i] / n - (mu ? mu[i] * mu[j] / (n * n) : 0);
+}
+
+/* tr(X Y), X, Y (d, d) */
+static double trace_prod(const double *X, const double *Y, int d)
+{
+    double t = 0;
+    for (int i = 0; i < d; i++)
+        for (int k = 0; k < d; k++) t += X[i * d + k] * Y[k * d + i];
+    return t;
+}
+
 static void rank_fit(rank *R)
 {
     const int d = R->g.d, H = R->g.n_head, HK = R->g.n_head_kv;
     const size_t dd = (size_t)d * d;
-    double *a = pb_malloc(dd * sizeof *a), *V = pb_malloc(dd * sizeof *V), *U = pb_malloc(dd * sizeof *U);
-    double *G = pb_malloc(dd * sizeof *G), *Hm = pb_malloc(dd * sizeof *Hm), *M = pb_malloc(dd * sizeof *M);
-    double *L = pb_malloc(dd * sizeof *L), *Sk = pb_malloc(dd * sizeof *Sk);
-    double *lam = pb_malloc((size_t)d * sizeof *lam), *dq = pb_malloc((size_t)d * sizeof *dq);
-    double *Vk = pb_malloc(dd * sizeof *Vk), *Hk = pb_malloc(dd * sizeof *Hk), *lamk = pb_malloc((size_t)d * sizeof *lamk);
-    const double n = (double)R->n_fit;
+    double *buf = pb_malloc(10 * dd * sizeof *buf), *lam = pb_malloc((size_t)d * sizeof *lam);
+    double *cq = buf, *ck = buf + dd, *a = buf + 2 * dd, *v = buf + 3 * dd, *w = buf + 4 * dd, *vk = buf + 5 * dd,
+           *A = buf + 6 * dd, *B = buf + 7 * dd, *C = buf + 8 * dd, *wk = buf + 9 * dd;
+    float *fq = pb_malloc(dd * sizeof *fq), *fk = pb_malloc(dd * sizeof *fk);
+    double *lamk = pb_malloc((size_t)d * sizeof *lamk);
     for (int l = 0; l < R->g.n_layer; l++)
         for (int h = 0; h < H; h++) {
             int x = l * H + h, y = l * HK + h / (H / HK);
-            if (h % (H / HK) == 0) { /* once per KV head: Sk = E[k k^T] - mu mu^T and its PCA */
-                const double *mu = R->mk + (size_t)y * d;
+            const indexer_moments *mq = &R->mq[x], *mk = &R->mk[y];
+            moment(cq, mq->qq, NULL, mq->nq, d);
+            moment(ck, mk->kk, mk->ks, mk->nk, d);
+            if (h % (H / HK) == 0) { /* kpca, once per KV head: rows of vk = components */
+                memcpy(a, ck, dd * sizeof *a);
+                pb_sym_eig(a, d, lamk, v);
                 for (int i = 0; i < d; i++)
-                    for (int j = 0; j < d; j++)
-                        Sk[i * d + j] = R->sk[(size_t)y * dd + (i <= j ? i * d + j : j * d + i)] / n - mu[i] * mu[j] / (n * n);
-                memcpy(a, Sk, dd * sizeof *a);
-                sym_eig(a, d, lamk, Vk);
-                for (int i = 0; i < d; i++)
-                    for (int j = 0; j < d; j++) Hk[i * d + j] = Vk[j * d + i];
+                    for (int t = 0; t < d; t++) vk[i * d + t] = v[t * d + i];
             }
-            set_proj(R, x, 1, Vk, Hk, lamk); /* kpca */
-            /* qpca: Cq = E[q q^T] */
+            set_proj(R, x, 1, vk, vk);
+            set_ev_eig(R, x, 1, lamk);
+            memcpy(a, cq, dd * sizeof *a); /* qpca */
+            pb_sym_eig(a, d, lam, v);
             for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) a[i * d + j] = R->sq[(size_t)x * dd + (i <= j ? i * d + j : j * d + i)] / n;
-            sym_eig(a, d, dq, V);
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) Hm[i * d + j] = V[j * d + i];
-            set_proj(R, x, 2, V, Hm, dq);
-            /* joint: Lq = V D^1/2 (D floored so Lq stays invertible) */
-            double floor = 1e-9 * (dq[0] > 0 ? dq[0] : 1);
-            for (int i = 0; i < d; i++) dq[i] = sqrt(dq[i] > floor ? dq[i] : floor);
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) L[i * d + j] = V[i * d + j] * dq[j];
-            /* M = Lq^T Sk Lq */
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) {
-                    double s = 0;
-                    for (int t = 0; t < d; t++) s += Sk[i * d + t] * L[t * d + j];
-                    a[i * d + j] = s; /* Sk Lq */
-                }
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) {
-                    double s = 0;
-                    for (int t = 0; t < d; t++) s += L[t * d + i] * a[t * d + j];
-                    M[i * d + j] = s;
-                }
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < i; j++) M[i * d + j] = M[j * d + i] = 0.5 * (M[i * d + j] + M[j * d + i]); /* exact symmetry */
-            sym_eig(M, d, lam, U);
-            /* G = Lq U; H = U^T Lq^-1 = U^T D^-1/2 V^T */
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) {
-                    double g = 0, hh = 0;
+                for (int t = 0; t < d; t++) w[i * d + t] = v[t * d + i];
+            set_proj(R, x, 2, w, w);
+            set_ev_eig(R, x, 2, lam);
+            indexer_fit(mq, mk, d, fq, fk); /* joint */
+            for (size_t i = 0; i < dd; i++) {
+                w[i] = fq[i];
+                wk[i] = fk[i];
+            }
+            set_proj(R, x, 0, w, wk);
+            /* ev: tr(A Ck A^T Cq) / tr(Ck Cq), A = sum of the first r outer products W_Q[i]^T W_K[i] */
+            double tot = trace_prod(ck, cq, d);
+            memset(A, 0, dd * sizeof *A);
+            for (int ri = 0, i = 0; ri < R->n_r; ri++) {
+                for (; i < R->r[ri]; i++)
+                    for (int s = 0; s < d; s++)
+                        for (int t = 0; t < d; t++) A[s * d + t] += w[i * d + s] * wk[i * d + t];
+                for (int s = 0; s < d; s++) /* B = A Ck, C = A^T Cq */
                     for (int t = 0; t < d; t++) {
-                        g += L[i * d + t] * U[t * d + j];
-                        hh += U[t * d + i] / dq[t] * V[j * d + t];
+                        double b = 0, c = 0;
+                        for (int u = 0; u < d; u++) {
+                            b += A[s * d + u] * ck[u * d + t];
+                            c += A[u * d + s] * cq[u * d + t];
+                        }
+                        B[s * d + t] = b;
+                        C[s * d + t] = c;
                     }
-                    G[i * d + j] = g;
-                    Hm[i * d + j] = hh;
-                }
-            set_proj(R, x, 0, G, Hm, lam);
+                R->ev[((size_t)x * NM) * R->n_r + ri] = tot > 0 ? trace_prod(B, C, d) / tot : 0;
+            }
         }
-    double *tofree[] = {a, V, U, G, Hm, M, L, Sk, lam, dq, Vk, Hk, lamk};
-    for (size_t i = 0; i < sizeof tofree / sizeof tofree[0]; i++) free(tofree[i]);
+    free(buf);
+    free(lam);
+    free(lamk);
+    free(fq);
+    free(fk);
 }
 
 static void rank_begin(void *user, int w) { ((rank *)user)->cur = w; }
@@ -331,8 +336,9 @@ static void rank_print(void *user, FILE *f)
 static void rank_free(void *user)
 {
     rank *R = user;
-    void *ps[] = {R->sq, R->sk, R->mk, R->G, R->H, R->ev, R->kst, R->qcur, R->rec, R->mrec, R->n_eval,
-                  R->A, R->S, R->work, R->tmp};
+    for (int i = 0; i < R->g.n_layer * R->g.n_head; i++) indexer_moments_free(&R->mq[i]);
+    for (int i = 0; i < R->g.n_layer * R->g.n_head_kv; i++) indexer_moments_free(&R->mk[i]);
+    void *ps[] = {R->mq, R->mk, R->G, R->H, R->ev, R->kst, R->qcur, R->rec, R->mrec, R->n_eval, R->A, R->S, R->work};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
     free(R);
 }
@@ -346,9 +352,10 @@ probe probe_rank(const probe_geom *g)
     R->r[R->n_r++] = g->d;
     const size_t nh = (size_t)g->n_layer * g->n_head, nk = (size_t)g->n_layer * g->n_head_kv,
                  dd = (size_t)g->d * g->d, na = (size_t)NM * R->n_r;
-    R->sq = pb_calloc(nh * dd, sizeof *R->sq);
-    R->sk = pb_calloc(nk * dd, sizeof *R->sk);
-    R->mk = pb_calloc(nk * g->d, sizeof *R->mk);
+    R->mq = pb_malloc(nh * sizeof *R->mq);
+    R->mk = pb_malloc(nk * sizeof *R->mk);
+    for (size_t i = 0; i < nh; i++) indexer_moments_init(&R->mq[i], g->d);
+    for (size_t i = 0; i < nk; i++) indexer_moments_init(&R->mk[i], g->d);
     R->G = pb_calloc(nh * NM * dd, sizeof *R->G);
     R->H = pb_calloc(nh * NM * dd, sizeof *R->H);
     R->ev = pb_calloc(nh * na, sizeof *R->ev);
@@ -359,7 +366,6 @@ probe probe_rank(const probe_geom *g)
     R->A = pb_malloc(na * g->d * sizeof *R->A);
     R->S = pb_malloc((size_t)g->n_ctx * na * sizeof *R->S);
     R->work = pb_malloc((size_t)g->n_ctx * sizeof *R->work);
-    R->tmp = pb_malloc(dd * sizeof *R->tmp);
     R->q_layer = -1;
     return (probe){.name = "rank", .st = R, .obs = {R, rank_qk, rank_rows}, .window_begin = rank_begin,
                    .window_end = rank_end, .store = rank_store, .print = rank_print, .free = rank_free};

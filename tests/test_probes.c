@@ -1,7 +1,7 @@
 /* test_probes.c — the probes against cases whose answers are known by hand:
  * synthetic attention rows and q/k fed through each probe's observer (the
  * path the forward pass uses), results read back from the database; the
- * shared row helpers and the eigensolver; the calibration windows; the
+ * shared row helpers; the calibration windows; the
  * probe migration on an older database; the command's bad input (exit 2,
  * one line); and the four probes on the real model at a small context,
  * checked for invariants that hold whatever the model does.
@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "linalg.h"
 #include "probe_synth.h"
 #include "rng.h"
 #include "test.h"
@@ -50,30 +49,6 @@ TEST(probes_topp_counts_and_selection)
     CHECK_NEAR(b[0], 63 * 64 / 2, 0);
     CHECK_NEAR(b[1], (64 + 127) * 64 / 2, 0);
     CHECK_NEAR(b[2], 128 + 129, 0);
-}
-
-TEST(probes_sym_eig)
-{
-    enum { N = 20 };
-    double a[N * N], a0[N * N], w[N], v[N * N];
-    pb_rng r = {11};
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j <= i; j++) a[i * N + j] = a[j * N + i] = rng_unit(&r) - 0.5;
-    memcpy(a0, a, sizeof a);
-    sym_eig(a, N, w, v);
-    for (int i = 0; i < N; i++) {
-        if (i) CHECK(w[i - 1] >= w[i]);
-        for (int rr = 0; rr < N; rr++) { /* (A v_i)_r = w_i v_ri */
-            double s = 0;
-            for (int t = 0; t < N; t++) s += a0[rr * N + t] * v[t * N + i];
-            CHECK_NEAR(s, w[i] * v[rr * N + i], 1e-10);
-        }
-        for (int j = 0; j < N; j++) {
-            double s = 0;
-            for (int t = 0; t < N; t++) s += v[t * N + i] * v[t * N + j];
-            CHECK_NEAR(s, i == j, 1e-12);
-        }
-    }
 }
 
 /* ---- locality ----------------------------------------------------------- */
@@ -303,7 +278,7 @@ TEST(probes_rank_hand_case)
         CHECK_MSG(fabs(synth_query(db, sql) - want[i].recall) < 1e-6, "%s r=%d mass recall %g", want[i].m, want[i].r,
                   synth_query(db, sql));
         snprintf(sql, sizeof sql, "SELECT ev FROM probe_rank WHERE method = '%s' AND r = %d", want[i].m, want[i].r);
-        CHECK_MSG(fabs(synth_query(db, sql) - want[i].ev) < 1e-9, "%s r=%d ev %.12g", want[i].m, want[i].r,
+        CHECK_MSG(fabs(synth_query(db, sql) - want[i].ev) < 1e-6, "%s r=%d ev %.12g", want[i].m, want[i].r,
                   synth_query(db, sql));
     }
     CHECK_NEAR(synth_query(db, "SELECT n_queries FROM probe_rank WHERE method = 'joint' AND r = 2"), 32, 0);
@@ -479,7 +454,8 @@ TEST(probes_real_model_invariants)
                                " AND a.head = b.head AND b.window = a.window + 64 WHERE b.mass < a.mass - 1e-6"), 0, 0);
     CHECK_NEAR(synth_query(db, "SELECT count(DISTINCT rank) FROM probe_retrieval WHERE score BETWEEN 0 AND 1"), nh, 0);
     CHECK(synth_query(db, "SELECT max(score) FROM probe_retrieval") > 0.2); /* some head copies */
-    CHECK(synth_query(db, "SELECT max(abs(ev - 1)) FROM probe_rank WHERE r = 64") < 1e-9);
+    double ev_dev = synth_query(db, "SELECT max(abs(ev - 1)) FROM probe_rank WHERE r = 64");
+    CHECK_MSG(ev_dev < 1e-4, "ev at r = d is off 1 by %g", ev_dev);
     CHECK_NEAR(synth_query(db, "SELECT count(*) FROM probe_rank a JOIN probe_rank b ON a.layer = b.layer"
                                " AND a.head = b.head AND a.method = b.method AND b.r = 2 * a.r"
                                " WHERE b.ev < a.ev - 1e-9"), 0, 0);

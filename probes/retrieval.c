@@ -131,6 +131,9 @@ static void ret_print(void *user, FILE *f)
     if (top > 0 && top < n)
         fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, score_of(R, o[top - 1]),
                 score_of(R, o[n / 2]));
+    fprintf(f, "  as a plan (generate/passkey --retrieval-heads):");
+    for (int k = 0; k < top; k++) fprintf(f, "%s%d.%d", k ? "," : " ", o[k] / R->g.n_head, o[k] % R->g.n_head);
+    fprintf(f, "\n");
     free(o);
 }
 

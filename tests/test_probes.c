@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "plan.h"
 #include "probe_synth.h"
 #include "rng.h"
 #include "test.h"
@@ -445,8 +446,27 @@ TEST(probes_real_model_invariants)
     session *s = session_new(m, 256);
     probe_run(s, cal, 1, ps, 4, &g, db, run, NULL);
     session_free(s);
-    for (int k = 0; k < 4; k++) ps[k].free(ps[k].st);
+    /* the printed summaries; retrieval's plan line is a valid --retrieval-heads list of the top 15% */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *mf = open_memstream(&text, &text_len);
+    for (int k = 0; k < 4; k++) {
+        ps[k].print(ps[k].st, mf);
+        ps[k].free(ps[k].st);
+    }
+    fclose(mf);
     const int nh = g.n_layer * g.n_head;
+    const char *plan_line = strstr(text, "--retrieval-heads):");
+    CHECK_MSG(plan_line && strstr(text, "locality:") && strstr(text, "rank:") && strstr(text, "demand at p"), "%s", text);
+    char list[4096];
+    snprintf(list, sizeof list, "%.*s", (int)strcspn(plan_line + 20, "\n"), plan_line + 20);
+    free(text);
+    unsigned char *retr = pb_malloc((size_t)nh);
+    CHECK_MSG(plan_parse_heads(&m->cfg, list, retr, &e), "%s", e.msg);
+    int n_retr = 0;
+    for (int i = 0; i < nh; i++) n_retr += retr[i];
+    free(retr);
+    CHECK_MSG(n_retr == (int)(0.15 * nh + 0.5), "%d retrieval heads in '%s'", n_retr, list);
     CHECK_NEAR(synth_query(db, "SELECT count(*) FROM probe_case"), 4, 0);
     CHECK_NEAR(synth_query(db, "SELECT count(*) FROM probe_locality_head"), nh, 0);
     CHECK(synth_query(db, "SELECT min(mass) FROM probe_locality WHERE window = 256") > 0.9999);

@@ -1,9 +1,10 @@
 # purbo — one build for the CPU and CUDA parts.
-#   make / make all   build build/purbo-bench and build/purbo-test
+#   make / make all   build build/purbo-bench, build/purbo-test and build/purbo-gpu-test
 #   make run          set up (packages, model) and run the default job
 #   make test         set up and run the unit tests (CPU; what CI runs)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
-#   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml)
+#   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
+#                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
 #   make fuzz         libFuzzer targets (clang), not part of CI
 # Every .c file under the source folders is built; engine/main.c holds main().
 
@@ -23,22 +24,29 @@ SRC_DIRS := engine kernels/cpu probes suites results
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
 TEST_C   := $(wildcard tests/*.c)
+# GPU tests (tests/gpu/): their own runner binary, run on the GPU machine.
+GPU_TEST_C := $(wildcard tests/gpu/*.c) $(filter-out tests/test_%.c,$(TEST_C))
 LIB_O    := $(LIB_C:%.c=build/%.o) $(LIB_CU:%.cu=build/%.cu.o)
+# The CUDA runtime is linked statically; cuBLAS and CUPTI are dlopen'ed when
+# a CUDA backend or a CUPTI region opens (engine/backend_cuda.cu, probes/cupti.c),
+# so the same binary starts on machines without them and says why cuda cannot run.
 ifneq ($(LIB_CU),)
-LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lcublas_static -lcublasLt_static -lculibos -ldl -lrt -lstdc++
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
 endif
+build/probes/cupti.o: CPPFLAGS += -I$(CUDA_HOME)/include
 
 BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
+GPU_TEST_BIN := build/purbo-gpu-test
 
-.PHONY: all run test bench device fuzz deps model clean
+.PHONY: all run test bench device gpu-test fuzz deps model clean
 
 # The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
 # the device bundle links those three statically and is stripped.
 DEVICE_DIR := build/device
 DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -Wl,-Bdynamic \
               $(filter-out -lopenblas -lsqlite3 -lyaml,$(LDLIBS))
-all: $(BIN) $(TEST_BIN)
+all: $(BIN) $(TEST_BIN) $(GPU_TEST_BIN)
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,10 +62,17 @@ $(BIN): build/engine/main.o $(LIB_O)
 $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-device: build/engine/main.o $(LIB_O)
+gpu-test: $(GPU_TEST_BIN)
+build/tests/gpu/%.o: CPPFLAGS += -Itests
+$(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test).
+device: build/engine/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	@mkdir -p $(DEVICE_DIR)
-	$(CC) $(CFLAGS) $^ -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
-	strip $(DEVICE_DIR)/purbo-bench
+	$(CC) $(CFLAGS) build/engine/main.o $(LIB_O) $(SCHEMA_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
+	strip $(DEVICE_DIR)/purbo-bench $(DEVICE_DIR)/purbo-gpu-test
 	@ls -la $(DEVICE_DIR)
 
 deps:
@@ -102,7 +117,7 @@ build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 # line; \ " and ? escaped, the last against trigraphs), and results/meta.c
 # records the build flags in each run row.
 SCHEMA_O := build/results/schema_sql.o
-$(BIN) $(TEST_BIN) device: $(SCHEMA_O)
+$(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(SCHEMA_O)
 build/results/schema_sql.c: results/schema.sql
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \
@@ -118,11 +133,6 @@ build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
 # make dev-attn → build/dev/attn_prefill, build/dev/attn_decode: each CUDA
 # attention kernel built and run alone (kernels/cuda/dev, llm.c's dev/cuda
 # habit), statically linked to cudart so the binaries run on the GPU machine.
-# cuBLAS static archives ship only with a full toolkit: where they are absent,
-# the library links without them (nothing in the library calls cuBLAS yet).
-ifeq ($(wildcard $(CUDA_HOME)/lib64/libcublas_static.a),)
-LDLIBS   := $(filter-out -lcublas_static -lcublasLt_static,$(LDLIBS))
-endif
 DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
 .PHONY: dev-attn
 dev-attn: $(DEV_ATTN)

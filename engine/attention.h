@@ -1,30 +1,56 @@
 /* attention.h — THE attention interface: one call per (layer, query head).
  *
- * The forward pass (forward.c) computes q, k, v, applies RoPE, appends k/v
- * to the KV cache and then, for every (layer, query head), hands one
- * attn_call to that head's attn_policy. Nothing else in the forward pass
- * knows how attention is computed: a sparse policy (local window, top-p
- * over an indexer, ...) replaces `run` and nothing around it changes.
+ * The forward pass (forward.c) computes q, k, v, applies RoPE, stores k/v
+ * and then, for every (layer, query head), hands one attn_call to that
+ * head's attn_policy. Nothing else in the forward pass knows how attention
+ * is computed: a sparse policy (local window, top-p over an indexer, ...)
+ * replaces `run` and nothing around it changes. Policies that keep their own
+ * per-token state (index keys, page bounds) get every new key through
+ * on_append before the call that first sees it.
+ *
+ * Where keys live: a KV head either keeps every position (a full cache:
+ * c->k/c->v non-NULL, row j = position j) or only S sinks + the last W
+ * positions (a ring, chosen by the plan when every query head of the KV head
+ * is local; c->k == NULL). Either way c->span lists the runs of positions the
+ * call can read, in position order; the policies that may run on a ring
+ * (the local one) read keys only through the spans.
  *
  * Observers see what probes need without touching the policies' code:
  * on_qk gets the pre-RoPE q and k of every layer; on_rows gets the
- * attention probabilities a policy computed (dense rows, masked entries 0).
+ * attention probabilities a policy computed as dense rows over positions
+ * (entries the policy did not attend to, masked or causal, are exactly 0).
+ *
+ * Density: run returns how many (query, key) pairs it attended; the session
+ * adds that up per head next to the causally visible count (forward.h).
  */
 #ifndef PURBO_ATTENTION_H
 #define PURBO_ATTENTION_H
 
 #include <stddef.h>
 
+/* Positions pos .. pos+n-1 of one KV head: k, v rows of d floats, row stride ld. */
+typedef struct {
+    int pos, n;
+    const float *k, *v;
+    int ld;
+} attn_span;
+
+#define ATTN_MAX_SPANS 4
+
 typedef struct {
     int layer, head, kv_head;
     int d;              /* head dim */
     int q_pos0;         /* absolute position of the first query */
     int n_q;            /* queries in this call; query i is at q_pos0 + i */
-    int n_kv;           /* cached positions 0 .. n_kv-1 (== q_pos0 + n_q) */
+    int n_kv;           /* positions 0 .. n_kv-1 are causally visible (== q_pos0 + n_q) */
     const float *q;     /* (n_q, d), row stride ldq, post-RoPE */
     int ldq;
-    const float *k;     /* (n_kv, d) contiguous, post-RoPE */
-    const float *v;     /* (n_kv, d) contiguous */
+    const float *q_pre; /* (n_q, d), row stride ldq_pre, pre-RoPE (indexers read these) */
+    int ldq_pre;
+    const float *k;     /* full cache: (n_kv, d) contiguous, post-RoPE; NULL on a ring */
+    const float *v;     /* full cache: (n_kv, d) contiguous; NULL on a ring */
+    int n_span;         /* runs of readable positions, ascending; a full cache is one */
+    attn_span span[ATTN_MAX_SPANS];
     float *out;         /* (n_q, d), row stride ldo */
     int ldo;
     float scale;        /* 1/sqrt(d) */
@@ -35,19 +61,30 @@ typedef struct {
     /* q: (n, n_head, d), k: (n, n_head_kv, d), pre-RoPE, positions pos0.. */
     void (*on_qk)(void *user, int layer, int pos0, int n, const float *q, const float *k);
     /* p: (c->n_q, c->n_kv) probabilities, row stride ldp; row i covers
-     * keys 0 .. c->q_pos0 + i (later entries are 0). */
+     * keys 0 .. c->q_pos0 + i (later entries are 0). c->n_q may be a
+     * sub-block of the call; c->k may be NULL (ring). */
     void (*on_rows)(void *user, const attn_call *c, const float *p, int ldp);
 } attn_observer;
 
 typedef struct attn_policy attn_policy;
 struct attn_policy {
     const char *name;
-    /* Fills c->out. scratch holds attn_scratch_floats(n_kv) floats. obs may be NULL. */
-    void (*run)(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *scratch);
+    /* Fills c->out; returns the (query, key) pairs attended. scratch holds
+     * attn_scratch_floats(n_ctx) floats. obs may be NULL. */
+    long long (*run)(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *scratch);
+    /* May be NULL. Keys of positions pos0 .. pos0+n-1 of (layer, kv_head)
+     * arrived, seen from query head `head`: called once per query head using
+     * this policy, after RoPE, before that head's run of the same tokens.
+     * k_pre, k: (n, d) pre- and post-RoPE, row stride ld. Positions may
+     * restart at 0 (session reset): state indexed by position is rewritten. */
+    void (*on_append)(const attn_policy *self, int layer, int head, int kv_head, int pos0, int n,
+                      const float *k_pre, const float *k, int ld);
+    /* May be NULL (static policies). Frees the policy and its state. */
+    void (*destroy)(attn_policy *self);
     void *state;
 };
 
-/* Exact causal softmax attention over every cached key. */
+/* Exact causal softmax attention over every cached key (full cache only). */
 extern const attn_policy attn_dense;
 
 /* Query rows the dense policy processes at once. */

@@ -3,7 +3,8 @@
  * Queries are taken in blocks of ATTN_QBLOCK rows: S = Q_blk K^T (BLAS) over
  * the keys the block can see, scaled, causally masked, soft-maxed row by
  * row, shown to the observer, then O_blk = P V (BLAS). Scratch: one
- * (ATTN_QBLOCK, n_kv) score block.
+ * (ATTN_QBLOCK, n_kv) score block. Reads the full cache (c->k, c->v): the
+ * plan never puts a dense head on a ring.
  */
 #include "attention.h"
 
@@ -17,7 +18,7 @@ size_t attn_scratch_floats(int n_ctx)
     return (size_t)ATTN_QBLOCK * (size_t)n_ctx;
 }
 
-static void dense_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
+static long long dense_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
 {
     (void)self;
     for (int q0 = 0; q0 < c->n_q; q0 += ATTN_QBLOCK) {
@@ -46,6 +47,8 @@ static void dense_run(const attn_policy *self, const attn_call *c, const attn_ob
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, c->d, kv_end, 1.0f, s, kv_end, c->v, c->d,
                     0.0f, c->out + (long)q0 * c->ldo, c->ldo);
     }
+    /* every causally visible pair: sum over i of (q_pos0 + i + 1) */
+    return (long long)c->n_q * c->q_pos0 + (long long)c->n_q * (c->n_q + 1) / 2;
 }
 
-const attn_policy attn_dense = {"dense", dense_run, NULL};
+const attn_policy attn_dense = {.name = "dense", .run = dense_run};

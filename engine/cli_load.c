@@ -1,5 +1,7 @@
-/* cli_load.c — the model + tokenizer loading every command shares. */
+/* cli_load.c — the model, tokenizer and backend loading every command shares. */
 #include "cli.h"
+
+#include "args.h"
 
 model *cli_load_model(const char *path, tokenizer **tok)
 {
@@ -11,4 +13,18 @@ model *cli_load_model(const char *path, tokenizer **tok)
         if (!*tok) pb_die_input(&err);
     }
     return m;
+}
+
+void cli_check_backend(const char *cmd, const char *kind)
+{
+    pb_err err;
+    if (!backend_check(kind, &err)) arg_bad(cmd, "%s", err.msg);
+}
+
+backend *cli_open_backend(const char *cmd, const char *kind, const model *m)
+{
+    pb_err err;
+    backend *b = backend_open(kind, m, &err);
+    if (!b) arg_bad(cmd, "%s", err.msg);
+    return b;
 }

@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __cplusplus /* the CUDA sources include this header (inside extern "C") */
+#define _Noreturn [[noreturn]]
+#endif
+
 /* An input error: where (file + byte offset or line:col) and what. */
 typedef struct {
     char msg[512];

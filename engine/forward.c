@@ -1,4 +1,5 @@
-/* forward.c — the CPU forward pass (forward.h), llama architecture:
+/* forward.c — the forward pass (forward.h), llama architecture, over the
+ * backend interface:
  *
  *   x = embed(tokens)
  *   per layer: h = x + Wo · attn(rope(Wq·rms(x)), rope(Wk·rms(x)), Wv·rms(x))
@@ -6,46 +7,65 @@
  *   logits = Wout · rms(x)
  *
  * Long inputs are processed in chunks of max_batch tokens so scratch stays
- * small; each chunk attends to everything cached before it.
+ * small; each chunk attends to everything cached before it. Every buffer is
+ * the backend's; only logits (and the observer's q/k copies) reach the host.
  */
 #include "forward.h"
 
-#include <math.h>
 #include <string.h>
 
-#include "ops.h"
+session *session_new_on(backend *b, int n_ctx)
+{
+    const model_config *c = &b->m->cfg;
+    session *s = pb_calloc(1, sizeof *s);
+    s->m = b->m;
+    s->b = b;
+    s->n_ctx = n_ctx;
+    s->max_batch = 256;
+    s->kv = b->kv_new(b, n_ctx);
+    s->policy = pb_malloc((size_t)c->n_layer * c->n_head * sizeof *s->policy);
+    for (int i = 0; i < c->n_layer * c->n_head; i++) s->policy[i] = &attn_dense;
+    s->count = pb_calloc((size_t)c->n_layer * c->n_head, sizeof *s->count);
+    const size_t B = (size_t)s->max_batch, F = sizeof(float), A = (size_t)b->act_bytes;
+    const size_t E = (size_t)c->n_embd, Q = (size_t)c->n_head * c->head_dim;
+    const size_t KV = (size_t)c->n_head_kv * c->head_dim, FF = (size_t)c->n_ff;
+    s->x = b->alloc(b, B * E * F);
+    s->xn = b->alloc(b, B * E * A);
+    s->q = b->alloc(b, B * Q * F);
+    s->k = b->alloc(b, B * KV * F);
+    s->q_pre = b->alloc(b, B * Q * F);
+    s->k_pre = b->alloc(b, B * KV * F);
+    s->v = b->alloc(b, B * KV * F);
+    s->att = b->alloc(b, B * Q * A);
+    s->y = b->alloc(b, B * E * F);
+    s->ff_g = b->alloc(b, B * FF * F);
+    s->ff_u = b->alloc(b, B * FF * F);
+    s->ff_h = b->alloc(b, B * FF * A);
+    return s;
+}
 
 session *session_new(const model *m, int n_ctx)
 {
-    const model_config *c = &m->cfg;
-    session *s = pb_calloc(1, sizeof *s);
-    s->m = m;
-    s->n_ctx = n_ctx;
-    s->max_batch = 256;
-    size_t cache = (size_t)c->n_layer * c->n_head_kv * (size_t)n_ctx * c->head_dim;
-    s->kc = pb_malloc(cache * sizeof(float));
-    s->vc = pb_malloc(cache * sizeof(float));
-    s->policy = pb_malloc((size_t)c->n_layer * c->n_head * sizeof *s->policy);
-    for (int i = 0; i < c->n_layer * c->n_head; i++) s->policy[i] = &attn_dense;
-    size_t B = (size_t)s->max_batch;
-    s->x = pb_malloc(B * c->n_embd * sizeof(float));
-    s->xn = pb_malloc(B * c->n_embd * sizeof(float));
-    s->q = pb_malloc(B * c->n_head * c->head_dim * sizeof(float));
-    s->k = pb_malloc(B * c->n_head_kv * c->head_dim * sizeof(float));
-    s->v = pb_malloc(B * c->n_head_kv * c->head_dim * sizeof(float));
-    s->att = pb_malloc(B * c->n_head * c->head_dim * sizeof(float));
-    s->ff_g = pb_malloc(B * c->n_ff * sizeof(float));
-    s->ff_u = pb_malloc(B * c->n_ff * sizeof(float));
-    s->scores = pb_malloc(attn_scratch_floats(n_ctx) * sizeof(float));
+    session *s = session_new_on(backend_cpu_new(m), n_ctx);
+    s->own_backend = 1;
     return s;
 }
 
 void session_free(session *s)
 {
     if (!s) return;
-    float *ps[] = {s->kc, s->vc, s->x, s->xn, s->q, s->k, s->v, s->att, s->ff_g, s->ff_u, s->scores};
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+    backend *b = s->b;
+    void *ps[] = {s->x, s->xn, s->q, s->k, s->q_pre, s->k_pre, s->v, s->att, s->y, s->ff_g, s->ff_u, s->ff_h};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) b->free(b, ps[i]);
+    b->kv_free(b, s->kv);
+    free(s->host_q);
+    free(s->host_k);
+    for (int i = 0; i < s->n_owned; i++)
+        if (s->owned[i]->destroy) s->owned[i]->destroy(s->owned[i]);
+    free(s->owned);
     free(s->policy);
+    free(s->count);
+    if (s->own_backend) backend_close(b);
     free(s);
 }
 
@@ -54,64 +74,98 @@ void session_reset(session *s)
     s->n_past = 0;
 }
 
-/* Appends k/v rows (n, n_head_kv, d) of layer l at positions pos0.. */
-static void cache_append(session *s, int l, int pos0, int n)
+void session_own_policy(session *s, attn_policy *p)
+{
+    s->owned = pb_realloc(s->owned, (size_t)(s->n_owned + 1) * sizeof *s->owned);
+    s->owned[s->n_owned++] = p;
+}
+
+void session_set_kv_layout(session *s, const kv_ring *layout)
+{
+    PB_CHECK(s->b->kv_layout(s->b, s->kv, layout), "the %s backend keeps full KV caches only (rings need cpu)",
+             s->b->name);
+    session_reset(s);
+}
+
+size_t session_kv_bytes(const session *s)
+{
+    return s->b->kv_bytes(s->b, s->kv, 0);
+}
+
+size_t session_kv_bytes_full(const session *s)
+{
+    return s->b->kv_bytes(s->b, s->kv, 1);
+}
+
+double session_density(const session *s, attn_count *per_head)
 {
     const model_config *c = &s->m->cfg;
-    const int d = c->head_dim;
-    for (int h = 0; h < c->n_head_kv; h++) {
-        size_t base = (((size_t)l * c->n_head_kv + h) * s->n_ctx + pos0) * d;
-        for (int t = 0; t < n; t++) {
-            memcpy(s->kc + base + (size_t)t * d, s->k + ((size_t)t * c->n_head_kv + h) * d, d * sizeof(float));
-            memcpy(s->vc + base + (size_t)t * d, s->v + ((size_t)t * c->n_head_kv + h) * d, d * sizeof(float));
-        }
+    long long kept = 0, vis = 0;
+    for (int i = 0; i < c->n_layer * c->n_head; i++) {
+        kept += s->count[i].kept;
+        vis += s->count[i].visible;
+        if (per_head) per_head[i] = s->count[i];
     }
+    return vis ? (double)kept / (double)vis : 1.0;
+}
+
+void session_density_reset(session *s)
+{
+    const model_config *c = &s->m->cfg;
+    memset(s->count, 0, (size_t)c->n_layer * c->n_head * sizeof *s->count);
+}
+
+/* Hands the pre-RoPE q (n, n_head, d) and k (n, n_head_kv, d) of layer l to
+ * the observer, as host copies (on the CPU the copy is cheap next to the
+ * layer's matrix products). */
+static void observe_qk(session *s, int l, int pos0, int n)
+{
+    const model_config *c = &s->m->cfg;
+    const size_t q = (size_t)s->max_batch * c->n_head * c->head_dim;
+    const size_t k = (size_t)s->max_batch * c->n_head_kv * c->head_dim;
+    if (!s->host_q) {
+        s->host_q = pb_malloc(q * sizeof(float));
+        s->host_k = pb_malloc(k * sizeof(float));
+    }
+    s->b->download(s->b, s->host_q, s->q_pre, (size_t)n * c->n_head * c->head_dim * sizeof(float));
+    s->b->download(s->b, s->host_k, s->k_pre, (size_t)n * c->n_head_kv * c->head_dim * sizeof(float));
+    s->obs->on_qk(s->obs->user, l, pos0, n, s->host_q, s->host_k);
 }
 
 static void eval_chunk(session *s, const int *tokens, int n)
 {
-    const model *m = s->m;
-    const model_config *c = &m->cfg;
+    backend *b = s->b;
+    const model_config *c = &s->m->cfg;
     const int E = c->n_embd, d = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
     const int pos0 = s->n_past;
-    for (int t = 0; t < n; t++)
-        memcpy(s->x + (size_t)t * E, m->tok_embd + (size_t)tokens[t] * E, E * sizeof(float));
+    b->embed(b, s->x, tokens, n);
 
     for (int l = 0; l < c->n_layer; l++) {
-        const layer_weights *w = &m->layers[l];
-        cpu_rmsnorm(s->xn, s->x, w->attn_norm, n, E, c->rms_eps);
-        cpu_matmul(s->q, s->xn, w->wq, n, E, H * d);
-        cpu_matmul(s->k, s->xn, w->wk, n, E, HKV * d);
-        cpu_matmul(s->v, s->xn, w->wv, n, E, HKV * d);
-        if (s->obs && s->obs->on_qk) s->obs->on_qk(s->obs->user, l, pos0, n, s->q, s->k);
-        cpu_rope(s->q, n, H, d, pos0, c->rope_base);
-        cpu_rope(s->k, n, HKV, d, pos0, c->rope_base);
-        cache_append(s, l, pos0, n);
-
-        for (int h = 0; h < H; h++) {
-            int kvh = h / (H / HKV);
-            size_t base = ((size_t)l * HKV + kvh) * s->n_ctx * d;
-            attn_call call = {
-                .layer = l, .head = h, .kv_head = kvh, .d = d,
-                .q_pos0 = pos0, .n_q = n, .n_kv = pos0 + n,
-                .q = s->q + (size_t)h * d, .ldq = H * d,
-                .k = s->kc + base, .v = s->vc + base,
-                .out = s->att + (size_t)h * d, .ldo = H * d,
-                .scale = 1.0f / sqrtf((float)d),
-            };
-            const attn_policy *p = s->policy[l * H + h];
-            p->run(p, &call, s->obs, s->scores);
-        }
+        const bk_layer *w = &b->w.layers[l];
+        b->rmsnorm(b, s->xn, s->x, w->attn_norm, n, E, c->rms_eps);
+        b->matmul(b, s->q_pre, s->xn, w->wq, n, E, H * d);
+        b->matmul(b, s->k_pre, s->xn, w->wk, n, E, HKV * d);
+        b->matmul(b, s->v, s->xn, w->wv, n, E, HKV * d);
+        if (s->obs && s->obs->on_qk) observe_qk(s, l, pos0, n);
+        b->copy(b, s->q, s->q_pre, (size_t)n * H * d * sizeof(float));
+        b->copy(b, s->k, s->k_pre, (size_t)n * HKV * d * sizeof(float));
+        b->rope(b, s->q, n, H, d, pos0, c->rope_base);
+        b->rope(b, s->k, n, HKV, d, pos0, c->rope_base);
+        b->kv_append(b, s->kv, l, pos0, n, s->k, s->v);
+        bk_attn a = {.layer = l, .pos0 = pos0, .n = n, .q = s->q, .q_pre = s->q_pre, .k_pre = s->k_pre,
+                     .out = s->att, .policy = s->policy + (size_t)l * H, .obs = s->obs,
+                     .count = s->count + (size_t)l * H};
+        b->attention(b, s->kv, &a);
         /* x += Wo att */
-        cpu_matmul(s->xn, s->att, w->wo, n, H * d, E);
-        for (long i = 0; i < (long)n * E; i++) s->x[i] += s->xn[i];
+        b->matmul(b, s->y, s->att, w->wo, n, H * d, E);
+        b->add(b, s->x, s->y, (long)n * E);
 
-        cpu_rmsnorm(s->xn, s->x, w->ffn_norm, n, E, c->rms_eps);
-        cpu_matmul(s->ff_g, s->xn, w->w_gate, n, E, c->n_ff);
-        cpu_matmul(s->ff_u, s->xn, w->w_up, n, E, c->n_ff);
-        cpu_swiglu(s->ff_g, s->ff_u, (long)n * c->n_ff);
-        cpu_matmul(s->xn, s->ff_g, w->w_down, n, c->n_ff, E);
-        for (long i = 0; i < (long)n * E; i++) s->x[i] += s->xn[i];
+        b->rmsnorm(b, s->xn, s->x, w->ffn_norm, n, E, c->rms_eps);
+        b->matmul(b, s->ff_g, s->xn, w->w_gate, n, E, c->n_ff);
+        b->matmul(b, s->ff_u, s->xn, w->w_up, n, E, c->n_ff);
+        b->swiglu(b, s->ff_h, s->ff_g, s->ff_u, (long)n * c->n_ff);
+        b->matmul(b, s->y, s->ff_h, w->w_down, n, c->n_ff, E);
+        b->add(b, s->x, s->y, (long)n * E);
     }
     s->n_past += n;
 }
@@ -133,8 +187,6 @@ void session_eval(session *s, const int *tokens, int n, float *logits, int n_log
         int lo = first_logit > t0 ? first_logit : t0;
         if (!logits || lo >= t0 + b) continue;
         int nl = t0 + b - lo;
-        float *xs = s->x + (size_t)(lo - t0) * E;
-        cpu_rmsnorm(s->xn, xs, s->m->out_norm, nl, E, c->rms_eps);
-        cpu_matmul(logits + (size_t)(lo - first_logit) * c->n_vocab, s->xn, s->m->output, nl, E, c->n_vocab);
+        s->b->logits(s->b, logits + (size_t)(lo - first_logit) * c->n_vocab, s->x + (size_t)(lo - t0) * E, nl);
     }
 }

@@ -12,7 +12,8 @@ static const struct {
     {"info", cmd_info, "print a GGUF model's configuration, tensor types and sizes"},
     {"generate", cmd_generate, "run a prompt through the model and print the continuation"},
     {"passkey", cmd_passkey, "passkey retrieval: hide a key in filler text and ask for it"},
-    {"bench-cpu", cmd_bench_cpu, "prefill and decode tokens/s on the CPU"},
+    {"bench", cmd_bench, "prefill and decode tokens/s (--backend cpu|cuda|auto), into SQLite"},
+    {"bench-cpu", cmd_bench_cpu, "the same as bench --backend cpu"},
 };
 
 static void usage(FILE *f)

@@ -19,6 +19,10 @@ void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float
  * x: (n, n_heads, d) rows for positions pos0 .. pos0+n-1, rotated in place. */
 void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base);
 
+/* The RoPE frequencies base^(-2i/d), i < d/2, as cpu_rope forms them (f32);
+ * the CUDA RoPE takes the same table so both rotate by the same angles. */
+void rope_inv_freq(float *inv_freq, int d, float base);
+
 /* g = silu(g) * u, element-wise over n values (SwiGLU). */
 void cpu_swiglu(float *g, const float *u, long n);
 

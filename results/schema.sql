@@ -79,3 +79,33 @@ CREATE TABLE bench (
     CHECK ((throughput IS NULL) = (throughput_unit IS NULL))
 );
 CREATE INDEX bench_run ON bench(run_id);
+
+-- migration 2: kernel_timings: every GPU kernel of a case, from CUPTI
+-- One row per kernel launch recorded by probes/cupti.c (Activity API,
+-- CONCURRENT_KERNEL) between the start and end of a case; written in the
+-- case's transaction. Times are CUPTI's GPU timestamps in ns (one clock per
+-- run: compare within a run); duration = end_ns - start_ns.
+CREATE TABLE kernel_timings (
+    id             INTEGER PRIMARY KEY,
+    run_id         INTEGER NOT NULL REFERENCES runs(id),
+    bench_id       INTEGER REFERENCES bench(id),  -- the case's bench row, if any
+    case_name      TEXT NOT NULL,                 -- e.g. 'prefill 2048', 'forward a'
+    seq            INTEGER NOT NULL,              -- order of start within the case, from 0
+    name           TEXT NOT NULL,                 -- demangled (raw when not C++)
+    mangled        TEXT NOT NULL,                 -- as CUPTI reports it
+    grid_x         INTEGER NOT NULL,
+    grid_y         INTEGER NOT NULL,
+    grid_z         INTEGER NOT NULL,
+    block_x        INTEGER NOT NULL,
+    block_y        INTEGER NOT NULL,
+    block_z        INTEGER NOT NULL,
+    registers      INTEGER NOT NULL,              -- per thread
+    static_smem    INTEGER NOT NULL,              -- bytes per block
+    dynamic_smem   INTEGER NOT NULL,              -- bytes per block
+    start_ns       INTEGER NOT NULL,
+    end_ns         INTEGER NOT NULL CHECK (end_ns >= start_ns),
+    device_id      INTEGER,
+    stream_id      INTEGER,
+    correlation_id INTEGER
+);
+CREATE INDEX kernel_timings_run ON kernel_timings(run_id);

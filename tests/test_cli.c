@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fixture.h"
 #include "test.h"
 
@@ -103,4 +104,52 @@ TEST(cli_info_real_model)
     int st = pclose(p);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
     CHECK_MSG(strstr(buf, "layers       30") && strstr(buf, "9 query, 3 kv") && strstr(buf, "Q4_1"), "%s", buf);
+}
+
+/* --policy / --retrieval-heads: a bad name, key, value or head list is one
+ * line naming it, exit 2 (spec errors before the model is even opened). */
+TEST(cli_bad_policy_specs)
+{
+    char err[1024], args[1024];
+    int lines, st;
+    const char *cases[][2] = {
+        {"generate --model x --prompt hi --policy sparse", "'sparse'"},
+        {"passkey --model x --policy streaming:page=3", "'page'"},
+        {"passkey --model x --policy topp-oracle:p=2", "p 2"},
+        {"generate --model x --prompt hi --policy quest:budget=abc", "'abc'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        st = run_bin(cases[i][0], err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, cases[i][1]) && strstr(err, "--policy"), "'%s': status %d: %s",
+                  cases[i][0], st, err);
+    }
+    const char *model_cases[][2] = {
+        {"--policy duo", "--retrieval-heads"},
+        {"--policy duo --retrieval-heads 30.0", "30.0"},
+        {"--policy rtpurbo --retrieval-heads 1.2,x", "'x'"},
+        {"--policy streaming --retrieval-heads 1.2", "streaming"},
+    };
+    for (size_t i = 0; i < sizeof model_cases / sizeof model_cases[0]; i++) {
+        snprintf(args, sizeof args, "passkey --model %s %s", test_model_path, model_cases[i][0]);
+        st = run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, model_cases[i][1]), "'%s': status %d: %s", args, st, err);
+    }
+}
+
+/* --backend: a bad name, and cuda on a machine without a device, are one
+ * line and exit 2 before the model loads; auto falls back to the CPU. */
+TEST(cli_backend_selection)
+{
+    char err[1024], args[1024];
+    int lines, st;
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend gpu", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--backend"), "status %d: %s", st, err);
+    if (backend_cuda_available(NULL, 0)) return;   /* the rest is about machines without one */
+    snprintf(args, sizeof args, "passkey --model %s --backend cuda", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no CUDA device"), "status %d: %s", st, err);
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend auto", test_model_path);
+    st = run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 0 && strstr(err, "cpu: prompt"), "status %d: %s", st, err);
 }

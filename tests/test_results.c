@@ -472,7 +472,7 @@ static int copy_run(const run_row *r, void *ctx)
     c->git_dirty = r->env.git_dirty;
     c->cpu_cores = r->env.cpu_cores;
     c->has_finished = r->finished_at != NULL;
-    c->has_cuda = r->meta.cuda_runtime || r->meta.cuda_driver || r->env.build_nvcc;
+    c->has_cuda = r->meta.cuda_runtime || r->meta.cuda_driver;  /* build_nvcc: set by any CUDA build */
     c->has_seed = r->meta.has_seed;
     c->seed = r->meta.seed;
     return 1;

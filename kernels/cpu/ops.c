@@ -34,10 +34,15 @@ void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float
     }
 }
 
+void rope_inv_freq(float *inv_freq, int d, float base)
+{
+    for (int i = 0; i < d / 2; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)d);
+}
+
 void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
 {
-    float inv_freq[512];
-    for (int i = 0; i < d / 2 && i < 512; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)d);
+    float inv_freq[256];
+    rope_inv_freq(inv_freq, d < 512 ? d : 512, base);
     for (int t = 0; t < n; t++) {
         float pos = (float)(pos0 + t);
         float c[256], s[256];

@@ -162,7 +162,11 @@ int plan_file_write(const char *path, const plan_file *p, pb_err *e)
 {
     size_t n;
     unsigned char *b = plan_file_serialise(p, &n);
-    char tmp[4096];
+    char tmp[4200];
+    if (strlen(path) > 4000) {
+        free(b);
+        return pb_errf(e, path, -1, "path too long");
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
@@ -271,9 +275,33 @@ int plan_file_read(const char *path, const model *m, plan_file *p, pb_err *e)
         got = fread(b + n, 1, cap - n, f);
         n += got;
     } while (got > 0);
-    int rd_err = ferror(f);
+    int rd_err = ferror(f) ? errno : 0;
     fclose(f);
-    int ok = rd_err ? pb_errf(e, path, -1, "read error") : plan_file_parse(b, n, path, m, p, e);
+    int ok = rd_err ? pb_errf(e, path, -1, "cannot read: %s", strerror(rd_err)) : plan_file_parse(b, n, path, m, p, e);
     free(b);
     return ok;
+}
+
+int plan_from_file(plan *p, const model_config *c, const plan_file *f, const plan_spec *spec, const char *name,
+                   pb_err *e)
+{
+    plan_spec sp;
+    if (!spec) PB_CHECK(plan_parse("rtpurbo", &sp, e), "%s", e->msg);
+    else sp = *spec;
+    sp.prm.sink = f->sink;
+    sp.prm.window = f->window;
+    sp.prm.block = f->block;
+    sp.prm.local = f->local;
+    sp.prm.p = f->p;
+    sp.prm.rank = f->r;
+    int uses = sp.policy == PLAN_DUO || sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK;
+    if (!plan_make(p, c, &sp, uses ? f->cls : NULL, e)) return 0;
+    snprintf(p->name, sizeof p->name, "%.40s (plan %.78s)", sp.text, name);
+    if (sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK) {
+        plan_alloc_indexers(p);
+        size_t n = (size_t)f->n_layer * f->n_head * f->r * f->head_dim * sizeof(float);
+        memcpy(p->idx_q, f->idx_q, n);
+        memcpy(p->idx_k, f->idx_k, n);
+    }
+    return 1;
 }

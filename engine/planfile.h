@@ -46,6 +46,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "plan.h"
 
 #define PLANFILE_MAGIC "PURBOPLN"
 #define PLANFILE_VERSION 1u
@@ -86,5 +87,12 @@ int plan_file_parse(const unsigned char *buf, size_t size, const char *name, con
 
 /* The serialised bytes of p (malloc'ed, *size). */
 unsigned char *plan_file_serialise(const plan_file *p, size_t *size);
+
+/* The engine's plan (plan.h) of policy spec (NULL: rtpurbo) with f's
+ * retrieval heads, S, W, block, local, p and r (they replace the spec's),
+ * and, for the rtpurbo kinds, f's indexers. 1, or 0 + e when the policy
+ * cannot take them. */
+int plan_from_file(plan *p, const model_config *c, const plan_file *f, const plan_spec *spec, const char *name,
+                   pb_err *e);
 
 #endif

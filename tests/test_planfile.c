@@ -1,7 +1,8 @@
 /* test_planfile.c — the .purbo plan file (engine/planfile.h): a round trip
  * through the disk, and each way a plan is refused (another model, a
  * truncated or padded file, a bad checksum, bad magic, version, flags or
- * fields), each with its one-line message.
+ * fields), each with its one-line message; and the plan file turned into
+ * the engine's plan.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +170,35 @@ TEST(planfile_fingerprint)
     other = *m;
     other.file = NULL;
     CHECK(model_fingerprint(&other) != a); /* the weights count */
+}
+
+/* A plan file becomes the engine's plan: rtpurbo keeps its indexers and
+ * heads; duo and streaming take its heads, sinks and window. */
+TEST(planfile_to_engine_plan)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file f;
+    plan_file_init(&f, m, 4);
+    f.sink = 8, f.window = 256, f.block = 32, f.local = 96, f.p = 0.8f;
+    f.cls[13] = f.cls[100] = PLAN_CLASS_RETRIEVAL;
+    for (int j = 0; j < 4 * 64; j++) f.idx_q[13 * 256 + j] = (float)j, f.idx_k[100 * 256 + j] = -(float)j;
+    plan p;
+    pb_err e;
+    CHECK_MSG(plan_from_file(&p, &m->cfg, &f, NULL, "x.purbo", &e), "%s", e.msg);
+    CHECK(p.policy == PLAN_RTPURBO && p.rank == 4 && p.prm.sink == 8 && p.prm.window == 256 && p.prm.block == 32);
+    CHECK(p.prm.local == 96 && fabs(p.prm.p - 0.8) < 1e-6 && strstr(p.name, "x.purbo"));
+    CHECK(p.kind[13] == HEAD_RTPURBO && p.kind[100] == HEAD_RTPURBO && p.kind[14] == HEAD_LOCAL);
+    CHECK(plan_count(&p, HEAD_RTPURBO) == 2 && p.idx_q[13 * 256 + 7] == 7.0f && p.idx_k[100 * 256 + 9] == -9.0f);
+    plan_free(&p);
+    plan_spec sp;
+    CHECK(plan_parse("duo", &sp, &e));
+    CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
+    CHECK(p.kind[13] == HEAD_DENSE && p.kind[14] == HEAD_LOCAL && p.prm.window == 256 && !p.idx_q);
+    plan_free(&p);
+    CHECK(plan_parse("streaming", &sp, &e));
+    CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
+    CHECK(plan_count(&p, HEAD_LOCAL) == 270 && p.prm.sink == 8);
+    plan_free(&p);
+    plan_file_free(&f);
 }

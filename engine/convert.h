@@ -19,11 +19,12 @@
  *     u_j = (W_Q q) . (W_K k_j),   z_j = u_j / tau,   s = softmax_j(z)
  * W_Q, W_K: (r, d); tau = exp(log_tau) is learned (one scalar per head,
  * initialised to sqrt(d) so that a PCA indexer starts on the teacher's own
- * 1/sqrt(d) scale). tau only re-scales W_Q W_K^T, but one log-parametrised
- * scalar lets Adam fix the overall sharpness in a few steps where moving
- * every entry of W would take hundreds. The plan file stores
- * W_Q * sqrt(d) / tau, so the rtpurbo policy's s_j = (1/sqrt(d)) (W_Q q).(W_K k)
- * is exactly the trained student.
+ * 1/sqrt(d) scale). tau only re-scales W_Q W_K^T, so it is redundant in
+ * principle; as one log-parametrised scalar (with its own, larger learning
+ * rate) it sets the overall sharpness faster than the r x d entries can. On
+ * SmolLM2 it matters only at low learning rates (engine/CONVERT.md). The
+ * plan file stores W_Q * sqrt(d) / tau, so the rtpurbo policy's
+ * s_j = (1/sqrt(d)) (W_Q q).(W_K k) is exactly the trained student.
  *
  * The teacher: t = softmax_j(q_rot . k_rot_j / sqrt(d)) with RoPE applied
  * at the true positions (cpu_rope, the forward pass's own), i.e. the dense
@@ -81,7 +82,7 @@ typedef struct {
     int steps;          /* optimiser steps [300] */
     int warmup;         /* linear warm-up steps [steps / 10] */
     int batch;          /* queries per step, drawn without replacement [256] */
-    double lr;          /* peak learning rate [1e-3]; cosine decay to lr * lr_min */
+    double lr;          /* peak learning rate [3e-3]; cosine decay to lr * lr_min */
     double lr_min;      /* [0.1] */
     double wd;          /* decoupled weight decay on W_Q, W_K [1e-4]; none on log_tau */
     double beta1, beta2, eps; /* [0.9, 0.999, 1e-8] */

@@ -19,7 +19,7 @@
 #include "rng.h"
 
 const kd_opts kd_defaults = {
-    .steps = 300, .warmup = 30, .batch = 256, .lr = 1e-3, .lr_min = 0.1, .wd = 1e-4,
+    .steps = 300, .warmup = 30, .batch = 256, .lr = 3e-3, .lr_min = 0.1, .wd = 1e-4,
     .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .learn_tau = 1, .tau_lr_mult = 10.0, .seed = 1,
 };
 

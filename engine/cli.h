@@ -50,4 +50,15 @@ void cli_plan_apply(const char *cmd, const model *m, const tokenizer *tok, const
  * suite runner use it. */
 void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
 
+/* --plan F (engine/cli_planfile.c): the plan file's retrieval heads, S, W,
+ * p, r and indexers under policy spec (NULL: rtpurbo), applied to s (rings
+ * on). A missing, damaged or foreign plan file, or --retrieval-heads with
+ * it: one line, exit 2. */
+#define CLI_PLANFILE_HELP \
+    "  --plan F.purbo            a converted model's plan (purbo-bench convert): rtpurbo with\n" \
+    "                            its trained indexers, or --policy duo|streaming|... with its heads,\n" \
+    "                            sinks and window\n"
+void cli_planfile_apply(const char *cmd, const model *m, const char *path, const plan_spec *spec, const char *heads,
+                        plan *p, session *s);
+
 #endif

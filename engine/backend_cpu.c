@@ -93,7 +93,7 @@ static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, in
 static cpu_weight weight_of(const model *m, const float *f, const char *name)
 {
     cpu_weight w = {f, NULL, 0};
-    const gguf_tensor *t = gguf_find_tensor(m->file, name);
+    const gguf_tensor *t = m->file ? gguf_find_tensor(m->file, name) : NULL;  /* no file: made-up weights */
     if (t && cpu_gemv_supported(t->type)) {
         w.q = t->data;
         w.qtype = t->type;

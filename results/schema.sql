@@ -161,6 +161,8 @@ CREATE TABLE suite_bench (
     density     REAL,
     kv_bytes    INTEGER,
     UNIQUE (run_id, task, method, case_index)
+);
+
 -- migration 4: probe results: locality, retrieval, rank and demand
 -- One row per probe case: one probe measured at one context length over a
 -- set of windows (probes/probe.h). The per-head tables below hang off it;

@@ -1,6 +1,8 @@
 # purbo — one build for the CPU and CUDA parts.
 #   make / make all   build build/purbo-bench, build/purbo-test and build/purbo-gpu-test
-#   make run          set up (packages, model), run the default suite, plot it
+#   make run          set up (packages, model), run the default job: a passkey
+#                     case, the four probes at 1K context and the default suite,
+#                     with their plots in out/plots
 #   make test         set up, gate the smoke suite, run the unit tests (CPU; CI)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
@@ -70,8 +72,8 @@ $(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 # Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test).
 device: build/engine/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	@mkdir -p $(DEVICE_DIR)
-	$(CC) $(CFLAGS) build/engine/main.o $(LIB_O) $(SCHEMA_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
-	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
+	$(CC) $(CFLAGS) build/engine/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
 	strip $(DEVICE_DIR)/purbo-bench $(DEVICE_DIR)/purbo-gpu-test
 	@ls -la $(DEVICE_DIR)
 
@@ -87,6 +89,8 @@ model: deps
 run: model
 	@$(MAKE) --no-print-directory all
 	$(BIN) passkey --model $(MODEL)
+	$(BIN) probe all --model $(MODEL) --ctx 1024 --windows 2
+	$(BIN) plot --out out/plots
 	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots
 	@echo "database: out/results.db (purbo-bench report --run last); plots: out/plots/*.png"
 
@@ -154,3 +158,18 @@ build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh bui
                   build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
                   build/kernels/cuda/attn_decode.cu.o
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
+
+# plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]
+# (plots/plot.h; same escaping as the schema), so `plot` needs no checkout.
+PLOT_GP  := $(sort $(wildcard plots/*.gp))
+PLOTS_O  := build/plots/plot_scripts.o
+$(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(PLOTS_O)
+build/plots/plot_scripts.c: $(PLOT_GP)
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from the plots/ scripts by the Makefile; do not edit */'; \
+	  echo '#include "plot.h"'; echo 'const plot_script plot_scripts[] = {'; \
+	  for f in $(PLOT_GP); do echo "{\"$$(basename $$f .gp)\","; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; echo '},'; done; \
+	  echo '{0, 0}};'; } > $@
+$(PLOTS_O): build/plots/plot_scripts.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

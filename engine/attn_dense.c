@@ -25,9 +25,12 @@ static long long dense_run(const attn_policy *self, const attn_call *c, const at
         int b = c->n_q - q0 < ATTN_QBLOCK ? c->n_q - q0 : ATTN_QBLOCK;
         int kv_end = c->q_pos0 + q0 + b;      /* keys visible to the block's last row */
         const float *qb = c->q + (long)q0 * c->ldq;
-        /* S (b, kv_end) = scale * Q_blk K[0:kv_end]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, c->d, c->scale, qb, c->ldq,
-                    c->k, c->d, 0.0f, s, kv_end);
+        /* S (b, kv_end) = scale * Q_blk K[0:kv_end]^T (one row, decode: a gemv) */
+        if (b == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, kv_end, c->d, c->scale, c->k, c->d, qb, 1, 0.0f, s, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, c->d, c->scale, qb, c->ldq,
+                        c->k, c->d, 0.0f, s, kv_end);
         for (int i = 0; i < b; i++) {
             float *row = s + (long)i * kv_end;
             int len = c->q_pos0 + q0 + i + 1;
@@ -44,8 +47,12 @@ static long long dense_run(const attn_policy *self, const attn_call *c, const at
             obs->on_rows(obs->user, &sub, s, kv_end);
         }
         /* O_blk (b, d) = P V[0:kv_end] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, c->d, kv_end, 1.0f, s, kv_end, c->v, c->d,
-                    0.0f, c->out + (long)q0 * c->ldo, c->ldo);
+        if (b == 1)
+            cblas_sgemv(CblasRowMajor, CblasTrans, kv_end, c->d, 1.0f, c->v, c->d, s, 1, 0.0f,
+                        c->out + (long)q0 * c->ldo, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, c->d, kv_end, 1.0f, s, kv_end, c->v, c->d,
+                        0.0f, c->out + (long)q0 * c->ldo, c->ldo);
     }
     /* every causally visible pair: sum over i of (q_pos0 + i + 1) */
     return (long long)c->n_q * c->q_pos0 + (long long)c->n_q * (c->n_q + 1) / 2;

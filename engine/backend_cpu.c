@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "ops.h"
 
 struct bk_kv {
@@ -28,9 +29,20 @@ struct bk_kv {
     const float *k, *v; /* the chunk being attended: (n, n_head_kv, d), until its rings are stored */
 };
 
+/* A matrix weight handle: the model's f32 copy (products of several rows go
+ * to BLAS) and, where the file's type has a quantized product, the file's
+ * own blocks (one-row products, i.e. decode, read those: 5 bits a weight
+ * instead of 32). Vectors (norm weights) are plain f32 pointers. */
+typedef struct {
+    const float *f;     /* (out, in) */
+    const void *q;      /* GGUF blocks of type qtype, or NULL */
+    uint32_t qtype;
+} cpu_weight;
+
 typedef struct {
     float *xn;          /* logits scratch: (cap, n_embd) */
     int cap;
+    cpu_weight *weights;    /* [7 * n_layer + 1] matrix handles, output last */
 } cpu_state;
 
 static void *cpu_alloc(backend *b, size_t bytes)
@@ -71,7 +83,22 @@ static void cpu_embed(backend *b, float *x, const int *ids, int n)
 static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, int n, int in, int out)
 {
     (void)b;
-    cpu_matmul(y, x, w, n, in, out);
+    const cpu_weight *cw = w;
+    if (n == 1 && cw->q && cpu_gemv_quant(y, cw->q, cw->qtype, x, in, out)) return;
+    cpu_matmul(y, x, cw->f, n, in, out);
+}
+
+/* The handle of a matrix: its f32 copy, and its file blocks when the
+ * tensor's type has a quantized product. */
+static cpu_weight weight_of(const model *m, const float *f, const char *name)
+{
+    cpu_weight w = {f, NULL, 0};
+    const gguf_tensor *t = m->file ? gguf_find_tensor(m->file, name) : NULL;  /* no file: made-up weights */
+    if (t && cpu_gemv_supported(t->type)) {
+        w.q = t->data;
+        w.qtype = t->type;
+    }
+    return w;
 }
 
 static void cpu_rmsnorm_op(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps)
@@ -277,13 +304,14 @@ static void cpu_logits(backend *b, float *out, const float *x, int n)
         st->cap = n;
     }
     cpu_rmsnorm(st->xn, x, b->w.out_norm, n, c->n_embd, c->rms_eps);
-    cpu_matmul(out, st->xn, b->w.output, n, c->n_embd, c->n_vocab);
+    cpu_matmul_op(b, out, st->xn, b->w.output, n, c->n_embd, c->n_vocab);
 }
 
 static void cpu_close(backend *b)
 {
     cpu_state *st = b->impl;
     free(st->xn);
+    free(st->weights);
     free(st);
     free(b->w.layers);
     free(b);
@@ -296,15 +324,26 @@ backend *backend_cpu_new(const model *m)
     snprintf(b->device, sizeof b->device, "cpu");
     b->act_bytes = (int)sizeof(float);
     b->m = m;
-    b->impl = pb_calloc(1, sizeof(cpu_state));
+    cpu_state *st = pb_calloc(1, sizeof(cpu_state));
+    b->impl = st;
+    const int L = m->cfg.n_layer;
+    st->weights = pb_malloc(((size_t)7 * L + 1) * sizeof *st->weights);
+    st->weights[7 * L] = weight_of(m, m->output, m->tied_output ? "token_embd.weight" : "output.weight");
     b->w.tok_embd = m->tok_embd;
     b->w.out_norm = m->out_norm;
-    b->w.output = m->output;
-    b->w.layers = pb_malloc((size_t)m->cfg.n_layer * sizeof *b->w.layers);
-    for (int l = 0; l < m->cfg.n_layer; l++) {
+    b->w.output = &st->weights[7 * L];
+    b->w.layers = pb_malloc((size_t)L * sizeof *b->w.layers);
+    static const char *names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    for (int l = 0; l < L; l++) {
         const layer_weights *w = &m->layers[l];
-        b->w.layers[l] = (bk_layer){w->attn_norm, w->wq, w->wk, w->wv, w->wo,
-                                    w->ffn_norm, w->w_gate, w->w_up, w->w_down};
+        const float *f[7] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
+        cpu_weight *h = &st->weights[7 * l];
+        for (int i = 0; i < 7; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
+            h[i] = weight_of(m, f[i], name);
+        }
+        b->w.layers[l] = (bk_layer){w->attn_norm, &h[0], &h[1], &h[2], &h[3], w->ffn_norm, &h[4], &h[5], &h[6]};
     }
     b->alloc = cpu_alloc;
     b->free = cpu_free;

@@ -13,6 +13,8 @@ int cmd_run(int argc, char **argv);       /* engine/cmd_run.c */
 int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
 int cmd_plot_suite(int argc, char **argv); /* engine/cmd_report.c */
 int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
+int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
+int cmd_plot(int argc, char **argv);      /* plots/plot.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli_load.c. */
@@ -47,5 +49,16 @@ void cli_plan_apply(const char *cmd, const model *m, const tokenizer *tok, const
  * on stderr; exits 2 when the text is missing). cli_plan_apply and the
  * suite runner use it. */
 void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
+
+/* --plan F (engine/cli_planfile.c): the plan file's retrieval heads, S, W,
+ * p, r and indexers under policy spec (NULL: rtpurbo), applied to s (rings
+ * on). A missing, damaged or foreign plan file, or --retrieval-heads with
+ * it: one line, exit 2. */
+#define CLI_PLANFILE_HELP \
+    "  --plan F.purbo            a converted model's plan (purbo-bench convert): rtpurbo with\n" \
+    "                            its trained indexers, or --policy duo|streaming|... with its heads,\n" \
+    "                            sinks and window\n"
+void cli_planfile_apply(const char *cmd, const model *m, const char *path, const plan_spec *spec, const char *heads,
+                        plan *p, session *s);
 
 #endif

@@ -19,7 +19,7 @@ static void print_token(void *user, int id)
 int cmd_generate(int argc, char **argv)
 {
     const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *system = NULL, *bk = "auto";
-    const char *heads = NULL;
+    const char *heads = NULL, *plan_path = NULL;
     int chat = 0, max_new = 128, n_ctx = 0;
     plan_spec spec, *specp = NULL;
     for (int i = 1; i < argc; i++) {
@@ -32,7 +32,7 @@ int cmd_generate(int argc, char **argv)
                    "  --max-new N     tokens to generate at most (default 128)\n"
                    "  --ctx N         KV cache size (default: prompt + max-new, at most the model's)\n"
                    "  --backend B     cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
-                   CLI_POLICY_HELP
+                   CLI_POLICY_HELP CLI_PLANFILE_HELP
                    "  Special tokens (<|im_start|> ...) in the prompt are recognised.\n");
             return 0;
         } else if ((v = arg_val("generate", argc, argv, &i, "--model"))) model_path = v;
@@ -44,6 +44,7 @@ int cmd_generate(int argc, char **argv)
         else if ((v = arg_val("generate", argc, argv, &i, "--ctx"))) n_ctx = (int)arg_long("generate", "--ctx", v, 1, 1 << 24);
         else if ((v = arg_val("generate", argc, argv, &i, "--policy"))) cli_policy_arg("generate", v, specp = &spec);
         else if ((v = arg_val("generate", argc, argv, &i, "--retrieval-heads"))) heads = v;
+        else if ((v = arg_val("generate", argc, argv, &i, "--plan"))) plan_path = v;
         else if (arg_flag(argv, i, "--chat")) chat = 1;
         else arg_bad("generate", "unknown option %s", argv[i]);
     }
@@ -69,7 +70,8 @@ int cmd_generate(int argc, char **argv)
     backend *b = cli_open_backend("generate", bk, m);
     session *s = session_new_on(b, n_ctx);
     plan pl;
-    cli_plan_apply("generate", m, tok, specp, heads, &pl, s);
+    if (plan_path) cli_planfile_apply("generate", m, plan_path, specp, heads, &pl, s);
+    else cli_plan_apply("generate", m, tok, specp, heads, &pl, s);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     gen_stats st;

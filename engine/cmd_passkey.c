@@ -14,7 +14,7 @@ int cmd_passkey(int argc, char **argv)
     int tokens = 1500, n_cases = 1, max_new = 12;
     double depth = -1.0;
     long long seed = 1;
-    const char *heads = NULL;
+    const char *heads = NULL, *plan_path = NULL;
     plan_spec spec, *specp = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -27,7 +27,7 @@ int cmd_passkey(int argc, char **argv)
                    "  --cases N    run N cases with seeds S, S+1, ... (default 1)\n"
                    "  --max-new N  tokens to generate at most (default 12)\n"
                    "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
-                   CLI_POLICY_HELP);
+                   CLI_POLICY_HELP CLI_PLANFILE_HELP);
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) model_path = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) bk = v;
@@ -38,6 +38,7 @@ int cmd_passkey(int argc, char **argv)
         else if ((v = arg_val("passkey", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("passkey", "--max-new", v, 1, 4096);
         else if ((v = arg_val("passkey", argc, argv, &i, "--policy"))) cli_policy_arg("passkey", v, specp = &spec);
         else if ((v = arg_val("passkey", argc, argv, &i, "--retrieval-heads"))) heads = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--plan"))) plan_path = v;
         else arg_bad("passkey", "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad("passkey", "--model is required");
@@ -50,7 +51,8 @@ int cmd_passkey(int argc, char **argv)
     backend *b = cli_open_backend("passkey", bk, m);
     session *s = session_new_on(b, tokens + max_new + 64);
     plan pl;
-    cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
+    if (plan_path) cli_planfile_apply("passkey", m, plan_path, specp, heads, &pl, s);
+    else cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;

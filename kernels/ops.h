@@ -7,8 +7,17 @@
 #ifndef PURBO_OPS_H
 #define PURBO_OPS_H
 
+#include <stdint.h>
+
 /* y = x W^T.  x: (n, in), W: (out, in), y: (n, out). */
 void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out);
+
+/* y (out) = W x with W (out, in) in a quantized ggml layout (rows of blocks,
+ * as stored in GGUF), formed weight by weight exactly as the dequantizer
+ * does. Returns 0 (nothing written) for a type it does not handle:
+ * cpu_gemv_supported says which (Q4_1, Q8_0). */
+int cpu_gemv_supported(uint32_t type);
+int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out);
 
 /* y = x / sqrt(mean(x^2) + eps) * w, row by row.  x, y: (n, dim), w: (dim). */
 void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps);

@@ -162,3 +162,116 @@ CREATE TABLE suite_bench (
     kv_bytes    INTEGER,
     UNIQUE (run_id, task, method, case_index)
 );
+
+-- migration 4: probe results: locality, retrieval, rank and demand
+-- One row per probe case: one probe measured at one context length over a
+-- set of windows (probes/probe.h). The per-head tables below hang off it;
+-- layer and head are 0-based, head is the query head.
+CREATE TABLE probe_case (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    probe       TEXT NOT NULL CHECK (probe IN ('locality', 'retrieval', 'rank', 'demand')),
+    n_ctx       INTEGER NOT NULL,        -- tokens per window (document)
+    n_windows   INTEGER NOT NULL,
+    n_layer     INTEGER NOT NULL,
+    n_head      INTEGER NOT NULL,        -- query heads per layer
+    n_kv_head   INTEGER NOT NULL,
+    head_dim    INTEGER NOT NULL,
+    queries     TEXT NOT NULL,           -- which query positions were measured
+    calib       TEXT NOT NULL,           -- the text the windows came from (sizes, hashes)
+    seed        INTEGER NOT NULL,
+    seconds     REAL NOT NULL,           -- wall time of the pass(es) that fed the probe
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX probe_case_run ON probe_case(run_id);
+
+-- locality: mean (over the measured queries) attention mass on the 4 sink
+-- tokens plus the W most recent tokens (the query's own included).
+CREATE TABLE probe_locality (
+    run_id   INTEGER NOT NULL REFERENCES runs(id),
+    case_id  INTEGER NOT NULL REFERENCES probe_case(id),
+    layer    INTEGER NOT NULL,
+    head     INTEGER NOT NULL,
+    window   INTEGER NOT NULL,           -- W in tokens
+    mass     REAL NOT NULL,              -- in [0, 1]
+    PRIMARY KEY (case_id, layer, head, window)
+);
+-- locality per head: the smallest W (of the measured grid) whose mean mass
+-- reaches 0.9 and 0.95.
+CREATE TABLE probe_locality_head (
+    run_id    INTEGER NOT NULL REFERENCES runs(id),
+    case_id   INTEGER NOT NULL REFERENCES probe_case(id),
+    layer     INTEGER NOT NULL,
+    head      INTEGER NOT NULL,
+    w90       INTEGER NOT NULL,
+    w95       INTEGER NOT NULL,
+    n_queries INTEGER NOT NULL,
+    PRIMARY KEY (case_id, layer, head)
+);
+
+-- retrieval: mean mass the tokens of the second copy of a repeated span put
+-- on the whole first copy (score), and on the token after the corresponding
+-- one (score_next, the induction target); rank 1 = highest score.
+CREATE TABLE probe_retrieval (
+    run_id     INTEGER NOT NULL REFERENCES runs(id),
+    case_id    INTEGER NOT NULL REFERENCES probe_case(id),
+    layer      INTEGER NOT NULL,
+    head       INTEGER NOT NULL,
+    score      REAL NOT NULL,
+    score_next REAL NOT NULL,
+    rank       INTEGER NOT NULL,
+    n_queries  INTEGER NOT NULL,
+    PRIMARY KEY (case_id, layer, head)
+);
+
+-- rank: keys ranked by an r-dim projected pre-RoPE score; recall = share of
+-- the exact top-p (p = 0.9) token set among the same number of top-ranked
+-- keys; mass_recall = attention mass of those keys over that of the exact
+-- set; ev = variance explained by the r components (joint: of the score
+-- q.k across keys; kpca: of k; qpca: of q).
+CREATE TABLE probe_rank (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    case_id     INTEGER NOT NULL REFERENCES probe_case(id),
+    layer       INTEGER NOT NULL,
+    head        INTEGER NOT NULL,
+    method      TEXT NOT NULL CHECK (method IN ('joint', 'kpca', 'qpca')),
+    r           INTEGER NOT NULL,
+    recall      REAL NOT NULL,
+    mass_recall REAL NOT NULL,
+    ev          REAL NOT NULL,
+    n_queries   INTEGER NOT NULL,
+    PRIMARY KEY (case_id, layer, head, method, r)
+);
+
+-- demand: per head (layer and head NULL: all heads pooled), the spread over
+-- queries of the number of tokens (or 64-token blocks) needed to reach p of
+-- the attention mass, for queries that see about ctx_len keys.
+CREATE TABLE probe_demand (
+    run_id    INTEGER NOT NULL REFERENCES runs(id),
+    case_id   INTEGER NOT NULL REFERENCES probe_case(id),
+    layer     INTEGER,
+    head      INTEGER,
+    ctx_len   INTEGER NOT NULL,
+    p         REAL NOT NULL,
+    unit      TEXT NOT NULL CHECK (unit IN ('token', 'block')),
+    n_queries INTEGER NOT NULL,
+    v_min     REAL NOT NULL,
+    v_p10     REAL NOT NULL,
+    v_median  REAL NOT NULL,
+    v_p90     REAL NOT NULL,
+    v_max     REAL NOT NULL,
+    v_mean    REAL NOT NULL
+);
+CREATE INDEX probe_demand_case ON probe_demand(case_id);
+-- demand histogram, all heads and queries pooled: `count` (head, query)
+-- pairs needed exactly `needed` units.
+CREATE TABLE probe_demand_hist (
+    run_id   INTEGER NOT NULL REFERENCES runs(id),
+    case_id  INTEGER NOT NULL REFERENCES probe_case(id),
+    ctx_len  INTEGER NOT NULL,
+    p        REAL NOT NULL,
+    unit     TEXT NOT NULL CHECK (unit IN ('token', 'block')),
+    needed   INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (case_id, ctx_len, p, unit, needed)
+);

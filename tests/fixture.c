@@ -3,6 +3,12 @@
 
 #include "test.h"
 
+#include <ftw.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 static model *m;
 static tokenizer *tok;
 
@@ -39,4 +45,44 @@ char *fixture_read(const char *path, size_t *len)
     buf[r] = 0;
     if (len) *len = r;
     return buf;
+}
+
+char *fixture_tmpdir(const char *tag)
+{
+    char *d = pb_malloc(strlen(tag) + 32);
+    sprintf(d, "/tmp/purbo-%s-XXXXXX", tag);
+    if (!mkdtemp(d)) { perror("mkdtemp"); exit(1); }
+    chmod(d, 0755); /* readable by unprivileged children of some tests */
+    return d;
+}
+
+static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f)
+{
+    (void)s; (void)flag; (void)f;
+    return remove(p);
+}
+
+void fixture_rmtree(char *dir)
+{
+    chmod(dir, 0755);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines)
+{
+    char cmd[2048], tmp[] = "/tmp/purbo-cli-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) return -1;
+    close(fd);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", test_bin_path, args, tmp);
+    int st = system(cmd);
+    size_t n = 0;
+    char *e = fixture_read(tmp, &n);
+    unlink(tmp);
+    *lines = 0;
+    for (size_t i = 0; e && i < n; i++) *lines += e[i] == '\n';
+    snprintf(err, errlen, "%s", e ? e : "");
+    free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

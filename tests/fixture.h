@@ -13,4 +13,14 @@ const tokenizer *fixture_tok(void);
 /* Reads a whole file into a NUL-terminated buffer (NULL if unreadable). */
 char *fixture_read(const char *path, size_t *len);
 
+/* A fresh folder /tmp/purbo-TAG-XXXXXX, mode 0755 (malloc'ed path; exits
+ * on failure), and its removal with everything in it (frees dir). */
+char *fixture_tmpdir(const char *tag);
+void fixture_rmtree(char *dir);
+
+/* Runs `purbo-bench ARGS` (test_bin_path) with stdout discarded and stderr
+ * captured; returns the exit status (-1 if it did not exit), fills err with
+ * stderr and *lines with its line count. */
+int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines);
+
 #endif

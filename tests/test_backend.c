@@ -16,7 +16,7 @@ TEST(backend_open_by_name)
     const model *m = fixture_model();
     pb_err e;
     backend *b = backend_open("cpu", m, &e);
-    CHECK(b && !strcmp(b->name, "cpu") && b->act_bytes == 4 && b->w.layers[3].wq == m->layers[3].wq);
+    CHECK(b && !strcmp(b->name, "cpu") && b->act_bytes == 4 && b->w.layers[3].attn_norm == m->layers[3].attn_norm);
     backend_close(b);
     CHECK(backend_open("tpu", m, &e) == NULL);
     CHECK_MSG(strstr(e.msg, "'tpu'") && strstr(e.msg, "cpu, cuda, auto"), "%s", e.msg);

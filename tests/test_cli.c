@@ -10,26 +10,6 @@
 #include "fixture.h"
 #include "test.h"
 
-/* Runs `bin ARGS` with stderr captured; returns the exit status, fills err
- * with stderr and *lines with its line count. */
-static int run_bin(const char *args, char *err, size_t errlen, int *lines)
-{
-    char cmd[2048], tmp[] = "/tmp/purbo-cli-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) return -1;
-    close(fd);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", test_bin_path, args, tmp);
-    int st = system(cmd);
-    size_t n = 0;
-    char *e = fixture_read(tmp, &n);
-    unlink(tmp);
-    *lines = 0;
-    for (size_t i = 0; e && i < n; i++) *lines += e[i] == '\n';
-    snprintf(err, errlen, "%s", e ? e : "");
-    free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Writes the first n bytes of the model, with an optional byte patch. */
 static void write_prefix(const char *path, size_t n, long patch_at, unsigned char patch)
 {
@@ -47,7 +27,7 @@ TEST(cli_info_truncated_file)
     const char *p = "/tmp/purbo-test-trunc.gguf";
     write_prefix(p, 5000, -1, 0);
     char err[1024];
-    int lines, st = run_bin("info /tmp/purbo-test-trunc.gguf", err, sizeof err, &lines);
+    int lines, st = fixture_run_bin("info /tmp/purbo-test-trunc.gguf", err, sizeof err, &lines);
     unlink(p);
     CHECK_MSG(st == 2, "exit status %d", st);
     CHECK_MSG(lines == 1, "%d lines: %s", lines, err);
@@ -59,7 +39,7 @@ TEST(cli_info_bad_magic)
     const char *p = "/tmp/purbo-test-magic.gguf";
     write_prefix(p, 1 << 20, 0, 'X');
     char err[1024];
-    int lines, st = run_bin("info /tmp/purbo-test-magic.gguf", err, sizeof err, &lines);
+    int lines, st = fixture_run_bin("info /tmp/purbo-test-magic.gguf", err, sizeof err, &lines);
     unlink(p);
     CHECK_MSG(st == 2 && lines == 1, "status %d, %d lines: %s", st, lines, err);
     CHECK_MSG(strstr(err, p) && strstr(err, "offset 0"), "message: %s", err);
@@ -68,17 +48,17 @@ TEST(cli_info_bad_magic)
 TEST(cli_missing_file_and_bad_options)
 {
     char err[1024];
-    int lines, st = run_bin("info /nonexistent/model.gguf", err, sizeof err, &lines);
+    int lines, st = fixture_run_bin("info /nonexistent/model.gguf", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "/nonexistent/model.gguf"), "status %d: %s", st, err);
-    st = run_bin("generate --model /nonexistent/model.gguf --prompt hi", err, sizeof err, &lines);
+    st = fixture_run_bin("generate --model /nonexistent/model.gguf --prompt hi", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "/nonexistent/model.gguf"), "status %d: %s", st, err);
-    st = run_bin("generate --prompt hi", err, sizeof err, &lines);
+    st = fixture_run_bin("generate --prompt hi", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--model"), "status %d: %s", st, err);
-    st = run_bin("passkey --model x --tokens abc", err, sizeof err, &lines);
+    st = fixture_run_bin("passkey --model x --tokens abc", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--tokens"), "status %d: %s", st, err);
-    st = run_bin("frobnicate", err, sizeof err, &lines);
+    st = fixture_run_bin("frobnicate", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "frobnicate"), "status %d: %s", st, err);
-    st = run_bin("generate --model x --prompt-file /nonexistent/p.txt", err, sizeof err, &lines);
+    st = fixture_run_bin("generate --model x --prompt-file /nonexistent/p.txt", err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "/nonexistent/p.txt"), "status %d: %s", st, err);
 }
 
@@ -87,7 +67,7 @@ TEST(cli_help_everywhere)
     const char *cmds[] = {"--help", "info --help", "generate --help", "passkey --help", "bench-cpu --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char err[1024];
-        int lines, st = run_bin(cmds[i], err, sizeof err, &lines);
+        int lines, st = fixture_run_bin(cmds[i], err, sizeof err, &lines);
         CHECK_MSG(st == 0 && lines == 0, "'%s': status %d, stderr %s", cmds[i], st, err);
     }
 }
@@ -119,7 +99,7 @@ TEST(cli_bad_policy_specs)
         {"generate --model x --prompt hi --policy quest:budget=abc", "'abc'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        st = run_bin(cases[i][0], err, sizeof err, &lines);
+        st = fixture_run_bin(cases[i][0], err, sizeof err, &lines);
         CHECK_MSG(st == 2 && lines == 1 && strstr(err, cases[i][1]) && strstr(err, "--policy"), "'%s': status %d: %s",
                   cases[i][0], st, err);
     }
@@ -131,7 +111,7 @@ TEST(cli_bad_policy_specs)
     };
     for (size_t i = 0; i < sizeof model_cases / sizeof model_cases[0]; i++) {
         snprintf(args, sizeof args, "passkey --model %s %s", test_model_path, model_cases[i][0]);
-        st = run_bin(args, err, sizeof err, &lines);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
         CHECK_MSG(st == 2 && lines == 1 && strstr(err, model_cases[i][1]), "'%s': status %d: %s", args, st, err);
     }
 }
@@ -143,13 +123,13 @@ TEST(cli_backend_selection)
     char err[1024], args[1024];
     int lines, st;
     snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend gpu", test_model_path);
-    st = run_bin(args, err, sizeof err, &lines);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--backend"), "status %d: %s", st, err);
     if (backend_cuda_available(NULL, 0)) return;   /* the rest is about machines without one */
     snprintf(args, sizeof args, "passkey --model %s --backend cuda", test_model_path);
-    st = run_bin(args, err, sizeof err, &lines);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no CUDA device"), "status %d: %s", st, err);
     snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend auto", test_model_path);
-    st = run_bin(args, err, sizeof err, &lines);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 0 && strstr(err, "cpu: prompt"), "status %d: %s", st, err);
 }

@@ -8,33 +8,12 @@
  */
 #include "test.h"
 #include "db.h"
+#include "fixture.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char *tmp_dir(void)
-{
-    char *d = strdup("/tmp/purbo-results-XXXXXX");
-    if (!d || !mkdtemp(d)) { perror("mkdtemp"); exit(1); }
-    chmod(d, 0755); /* readable by the unprivileged child of tests below */
-    return d;
-}
-
-static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f)
-{
-    (void)s; (void)flag; (void)f;
-    return remove(p);
-}
-
-static void rm_tree(char *d)
-{
-    chmod(d, 0755);
-    nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-}
 
 static char *join(const char *dir, const char *name)
 {
@@ -126,7 +105,7 @@ TEST(results_schema_embedded)
 
 TEST(results_fresh_db_gets_latest)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     pb_err e = {{0}};
     pb_db *db = db_open(path, &e);
     CHECK_MSG(db, "%s", e.msg);
@@ -144,12 +123,12 @@ TEST(results_fresh_db_gets_latest)
     CHECK(query_int(db, "SELECT count(*) FROM schema_version") == latest);
     db_close(db);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_old_db_is_migrated)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     pb_err e = {{0}};
     char *v1 = schema_upto(1);
     pb_db *db = db_open_schema(path, v1, &e);
@@ -180,12 +159,12 @@ TEST(results_old_db_is_migrated)
     free(v1);
     free(next);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_newer_db_is_refused)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     pb_err e = {{0}};
     pb_db *db = db_open(path, &e);
     CHECK_MSG(db, "%s", e.msg);
@@ -204,12 +183,12 @@ TEST(results_newer_db_is_refused)
     CHECK_MSG(strncmp(e.msg, want, strlen(want)) == 0, "got: %s", e.msg);
     CHECK(strchr(e.msg, '\n') == NULL);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_failed_migration_rolls_back)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     pb_err e = {{0}};
     pb_db *db = db_open(path, &e);
     CHECK_MSG(db, "%s", e.msg);
@@ -231,12 +210,12 @@ TEST(results_failed_migration_rolls_back)
     db_close(db);
     free(bad);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_concurrent_first_open)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     enum { N = 4 };
     pid_t pids[N];
     fflush(NULL);
@@ -259,7 +238,7 @@ TEST(results_concurrent_first_open)
     CHECK(query_int(db, "SELECT count(*) FROM runs") == N);
     db_close(db);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 /* Opens path expecting failure; the message must start with "PATH: " and
@@ -277,7 +256,7 @@ static int refused_with(const char *path, const char *what, char *got, size_t si
 
 TEST(results_not_a_database)
 {
-    char *d = tmp_dir(), *path = join(d, "notes.txt"), got[600];
+    char *d = fixture_tmpdir("results"), *path = join(d, "notes.txt"), got[600];
     FILE *f = fopen(path, "w");
     for (int i = 0; i < 100; i++) fprintf(f, "this is a text file, not a database\n");
     fclose(f);
@@ -302,12 +281,12 @@ TEST(results_not_a_database)
     sqlite3_finalize(st2);
     sqlite3_close(h);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_bad_paths)
 {
-    char *d = tmp_dir(), got[600];
+    char *d = fixture_tmpdir("results"), got[600];
     char *missing = join(d, "no/such/folder/r.db");
     CHECK_MSG(refused_with(missing, "folder " , got, sizeof got) && refused_with(missing, "/no/such/folder does not exist", got, sizeof got), "got: %s", got);
     CHECK_MSG(refused_with(d, "is a folder", got, sizeof got), "got: %s", got);
@@ -352,7 +331,7 @@ TEST(results_bad_paths)
     free(none);
     free(in_rodir);
     free(rodir);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 static int collect_ctx(const bench_row *r, void *ctx)
@@ -371,7 +350,7 @@ static int get_run(const run_row *r, void *ctx)
 
 TEST(results_killed_run_keeps_committed_cases)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -417,12 +396,12 @@ TEST(results_killed_run_keeps_committed_cases)
     CHECK_MSG(strncmp(status, "done 20", 7) == 0, "run: %s", status);
     db_close(db);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_bench_row_round_trip)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     pb_err e;
     pb_db *db = db_open(path, &e);
     CHECK_MSG(db, "%s", e.msg);
@@ -443,7 +422,7 @@ TEST(results_bench_row_round_trip)
     CHECK(db_bench_each(db, run + 1, collect_ctx, got) == 0);
     db_close(db);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 typedef struct {
@@ -480,7 +459,7 @@ static int copy_run(const run_row *r, void *ctx)
 
 TEST(results_run_metadata_filled)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db"), *model = join(d, "m.gguf");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db"), *model = join(d, "m.gguf");
     FILE *f = fopen(model, "w");
     fprintf(f, "GGUF not really");
     fclose(f);
@@ -529,12 +508,12 @@ TEST(results_run_metadata_filled)
     free(cfg);
     free(model);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_misuse_is_runtime_error)
 {
-    char *d = tmp_dir(), *path = join(d, "r.db");
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db");
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -561,7 +540,7 @@ TEST(results_misuse_is_runtime_error)
     }
     CHECK(exit_code(pid) == 1);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }
 
 TEST(results_bench_stats)
@@ -626,7 +605,7 @@ TEST(results_command_line)
 
 TEST(results_file_fingerprint)
 {
-    char *d = tmp_dir(), *path = join(d, "big.bin");
+    char *d = fixture_tmpdir("results"), *path = join(d, "big.bin");
     size_t n = 5u << 20;
     unsigned char *buf = malloc(n);
     for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)(i * 2654435761u >> 13);
@@ -666,5 +645,5 @@ TEST(results_file_fingerprint)
     free(missing);
     free(small);
     free(path);
-    rm_tree(d);
+    fixture_rmtree(d);
 }

@@ -1,0 +1,163 @@
+/* retrieval.c — the retrieval probe: the repeated-span score of each query
+ * head (DESIGN.md §2).
+ *
+ * Document w (n_ctx tokens): a calibration window of the usual source
+ * (KJV for even w, code for odd) as filler, with one 64-token span S (cut
+ * from another place of the same source) inserted at position a, drawn
+ * uniformly from [n_ctx/16, n_ctx/4), and appended at b = n_ctx - 64:
+ *
+ *   filler[0:a] S filler[a:n_ctx-128] S        (the second copy ends the document)
+ *
+ * so the copies are 3/4 n_ctx to 15/16 n_ctx apart. Measured queries: the
+ * 64 tokens of the second copy, positions b+t, t = 0..63. Per query head:
+ *   score      = mean over those queries of the mass on the whole first copy,
+ *                keys a..a+63 (the paper's score);
+ *   score_next = mean over t < 63 of the mass on key a+t+1, the token that
+ *                followed the current token in the first copy (what an
+ *                induction/copy head attends to).
+ * Heads are ranked by score; the top 15% are the retrieval-head candidates.
+ */
+#include "probe.h"
+
+#include <string.h>
+
+#include "rng.h"
+
+enum { SPAN = 64 };
+
+typedef struct {
+    probe_geom g;
+    int *a;             /* (n_windows) first-copy start of each document */
+    int cur;            /* window being run */
+    double *span, *next; /* (n_layer, n_head) summed masses */
+    long *n_span, *n_next;
+} retrieval;
+
+static void ret_doc(void *user, const calib *c, uint64_t seed, int w, int *ids)
+{
+    retrieval *R = user;
+    const int n = R->g.n_ctx;
+    int *filler = pb_malloc((size_t)(n - SPAN) * sizeof *filler), span[SPAN];
+    enum calib_source src = calib_window(c, seed, w, n - SPAN, filler, NULL);
+    calib_tokens(c, src, seed ^ 0x5eed5ba11ull, w, SPAN, span, NULL);
+    pb_rng r = {seed * 0x9e3779b97f4a7c15ull + (uint64_t)w * 0x632be59bd9b4e019ull + 7};
+    int a = n / 16 + (int)rng_below(&r, (uint64_t)(n / 4 - n / 16));
+    R->a[w] = a;
+    memcpy(ids, filler, (size_t)a * sizeof *ids);
+    memcpy(ids + a, span, sizeof span);
+    memcpy(ids + a + SPAN, filler + a, (size_t)(n - 2 * SPAN - a) * sizeof *ids);
+    memcpy(ids + n - SPAN, span, sizeof span);
+    free(filler);
+}
+
+static void ret_begin(void *user, int w) { ((retrieval *)user)->cur = w; }
+
+static void ret_rows(void *user, const attn_call *c, const float *p, int ldp)
+{
+    retrieval *R = user;
+    const int b = R->g.n_ctx - SPAN, a = R->a[R->cur];
+    const int x = c->layer * R->g.n_head + c->head;
+    for (int r = 0; r < c->n_q; r++) {
+        int t = c->q_pos0 + r - b;
+        if (t < 0 || t >= SPAN) continue;
+        const float *row = p + (size_t)r * ldp;
+        double s = 0;
+        for (int j = a; j < a + SPAN; j++) s += row[j];
+        R->span[x] += s;
+        R->n_span[x]++;
+        if (t < SPAN - 1) {
+            R->next[x] += row[a + t + 1];
+            R->n_next[x]++;
+        }
+    }
+}
+
+static double score_of(const retrieval *R, int x) { return R->n_span[x] ? R->span[x] / R->n_span[x] : 0; }
+
+/* Head indices ordered by score, highest first (ties by index). */
+static int *ranking(const retrieval *R)
+{
+    int n = R->g.n_layer * R->g.n_head;
+    int *o = pb_malloc((size_t)n * sizeof *o);
+    for (int i = 0; i < n; i++) o[i] = i;
+    for (int i = 1; i < n; i++) { /* insertion sort: a few hundred heads */
+        int v = o[i], j = i;
+        while (j > 0 && score_of(R, o[j - 1]) < score_of(R, v)) {
+            o[j] = o[j - 1];
+            j--;
+        }
+        o[j] = v;
+    }
+    return o;
+}
+
+static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
+{
+    retrieval *R = user;
+    int n = R->g.n_layer * R->g.n_head, *o = ranking(R);
+    char q[200];
+    snprintf(q, sizeof q, "the %d tokens of the second copy of a %d-token span, positions [%d, %d); first "
+             "copy at a in [%d, %d)", SPAN, SPAN, R->g.n_ctx - SPAN, R->g.n_ctx, R->g.n_ctx / 16, R->g.n_ctx / 4);
+    db_case_begin(db);
+    int64_t id = probe_case_insert(db, ci, "retrieval", &R->g, q);
+    sqlite3 *h = db_sqlite(db);
+    sqlite3_stmt *st = probe_prepare(db, "INSERT INTO probe_retrieval(run_id, case_id, layer, head, score,"
+                                         " score_next, rank, n_queries) VALUES (?,?,?,?,?,?,?,?)");
+    for (int k = 0; k < n; k++) {
+        int x = o[k];
+        DB_CHECK(h, sqlite3_bind_int64(st, 1, ci->run_id));
+        DB_CHECK(h, sqlite3_bind_int64(st, 2, id));
+        DB_CHECK(h, sqlite3_bind_int(st, 3, x / R->g.n_head));
+        DB_CHECK(h, sqlite3_bind_int(st, 4, x % R->g.n_head));
+        DB_CHECK(h, sqlite3_bind_double(st, 5, score_of(R, x)));
+        DB_CHECK(h, sqlite3_bind_double(st, 6, R->n_next[x] ? R->next[x] / R->n_next[x] : 0));
+        DB_CHECK(h, sqlite3_bind_int(st, 7, k + 1));
+        DB_CHECK(h, sqlite3_bind_int64(st, 8, R->n_span[x]));
+        probe_step_reset(db, st);
+    }
+    DB_CHECK(h, sqlite3_finalize(st));
+    db_case_commit(db);
+    free(o);
+}
+
+static void ret_print(void *user, FILE *f)
+{
+    retrieval *R = user;
+    int n = R->g.n_layer * R->g.n_head, *o = ranking(R), top = (int)(0.15 * n + 0.5);
+    fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
+    for (int k = 0; k < n && k < 10; k++)
+        fprintf(f, "  #%-3d layer %2d head %d  score %.3f  next-token %.3f\n", k + 1, o[k] / R->g.n_head,
+                o[k] % R->g.n_head, score_of(R, o[k]), R->n_next[o[k]] ? R->next[o[k]] / R->n_next[o[k]] : 0);
+    if (top > 0 && top < n)
+        fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, score_of(R, o[top - 1]),
+                score_of(R, o[n / 2]));
+    fprintf(f, "  as a plan (generate/passkey --retrieval-heads):");
+    for (int k = 0; k < top; k++) fprintf(f, "%s%d.%d", k ? "," : " ", o[k] / R->g.n_head, o[k] % R->g.n_head);
+    fprintf(f, "\n");
+    free(o);
+}
+
+static void ret_free(void *user)
+{
+    retrieval *R = user;
+    free(R->a);
+    free(R->span);
+    free(R->next);
+    free(R->n_span);
+    free(R->n_next);
+    free(R);
+}
+
+probe probe_retrieval(const probe_geom *g)
+{
+    retrieval *R = pb_calloc(1, sizeof *R);
+    R->g = *g;
+    size_t nh = (size_t)g->n_layer * g->n_head;
+    R->a = pb_calloc((size_t)g->n_windows, sizeof *R->a);
+    R->span = pb_calloc(nh, sizeof *R->span);
+    R->next = pb_calloc(nh, sizeof *R->next);
+    R->n_span = pb_calloc(nh, sizeof *R->n_span);
+    R->n_next = pb_calloc(nh, sizeof *R->n_next);
+    return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows}, .doc = ret_doc,
+                   .window_begin = ret_begin, .store = ret_store, .print = ret_print, .free = ret_free};
+}

@@ -1,0 +1,204 @@
+/* test_planfile.c — the .purbo plan file (engine/planfile.h): a round trip
+ * through the disk, and each way a plan is refused (another model, a
+ * truncated or padded file, a bad checksum, bad magic, version, flags or
+ * fields), each with its one-line message; and the plan file turned into
+ * the engine's plan.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "fixture.h"
+#include "planfile.h"
+#include "rng.h"
+#include "test.h"
+
+/* A plan for the fixture model: 3 retrieval heads with random indexers. */
+static void sample_plan(plan_file *p, const model *m)
+{
+    plan_file_init(p, m, 8);
+    p->sink = 4;
+    p->window = 512;
+    p->block = 64;
+    p->local = 64;
+    p->p = 0.9f;
+    int heads[3] = {5, 40, 200};
+    pb_rng r = {9};
+    size_t rd = (size_t)p->r * p->head_dim;
+    for (int k = 0; k < 3; k++) {
+        p->cls[heads[k]] = PLAN_CLASS_RETRIEVAL;
+        for (size_t j = 0; j < rd; j++) {
+            p->idx_q[heads[k] * rd + j] = (float)(rng_unit(&r) - 0.5);
+            p->idx_k[heads[k] * rd + j] = (float)(rng_unit(&r) - 0.5) * 1e-3f;
+        }
+    }
+}
+
+TEST(planfile_round_trip)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file p, q;
+    sample_plan(&p, m);
+    char path[] = "/tmp/purbo-plan-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    pb_err e;
+    CHECK_MSG(plan_file_write(path, &p, &e), "%s", e.msg);
+    CHECK_MSG(plan_file_read(path, m, &q, &e), "%s", e.msg);
+    unlink(path);
+    CHECK(q.model_fp == p.model_fp && q.n_layer == 30 && q.n_head == 9 && q.n_head_kv == 3 && q.head_dim == 64);
+    CHECK(q.sink == 4 && q.window == 512 && q.block == 64 && q.local == 64 && q.p == 0.9f && q.r == 8);
+    CHECK(plan_file_n_retrieval(&q) == 3 && q.cls[40] == PLAN_CLASS_RETRIEVAL && q.cls[41] == PLAN_CLASS_LOCAL);
+    size_t n = (size_t)30 * 9 * 8 * 64 * sizeof(float);
+    CHECK(memcmp(p.idx_q, q.idx_q, n) == 0 && memcmp(p.idx_k, q.idx_k, n) == 0);
+    /* the expected size: 68 + 270 classes (+2 padding) + 3 heads x 2 x 8 x 64 x 4 + 8 */
+    size_t sz;
+    unsigned char *b = plan_file_serialise(&p, &sz);
+    CHECK(sz == 340 + 3 * 2 * 8 * 64 * 4 + 8);
+    CHECK(memcmp(b, "PURBOPLN", 8) == 0 && b[8] == 1 && b[68 + 5] == 1 && b[68 + 6] == 0);
+    free(b);
+    plan_file_free(&p);
+    plan_file_free(&q);
+}
+
+/* Parses a buffer that must be refused; the message must contain want. */
+static int refused(const unsigned char *b, size_t n, const model *m, const char *want, char *msg)
+{
+    plan_file q;
+    pb_err e;
+    memset(&q, 0xab, sizeof q);
+    if (plan_file_parse(b, n, "x.purbo", m, &q, &e)) {
+        plan_file_free(&q);
+        snprintf(msg, 512, "accepted, wanted \"%s\"", want);
+        return 0;
+    }
+    snprintf(msg, 512, "%s", e.msg);
+    return strncmp(e.msg, "x.purbo: ", 9) == 0 && strstr(e.msg, want) != NULL && !strchr(e.msg, '\n');
+}
+
+static void reseal(unsigned char *b, size_t n)
+{
+    uint64_t h = pb_fnv1a64(PB_FNV1A64_INIT, b, n - 8);
+    for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+TEST(planfile_rejections)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file p;
+    sample_plan(&p, m);
+    size_t n;
+    unsigned char *good = plan_file_serialise(&p, &n), *b = malloc(n + 16);
+    char msg[512];
+    plan_file q;
+    pb_err e;
+    CHECK_MSG(plan_file_parse(good, n, "x.purbo", m, &q, &e), "%s", e.msg);
+    plan_file_free(&q);
+
+    /* another model: same shape, another configuration value -> another fingerprint */
+    model other = *m;
+    other.cfg.rope_base = 10000.0f;
+    CHECK_MSG(refused(good, n, &other, "made for another model", msg), "%s", msg);
+    /* truncated anywhere */
+    size_t cuts[] = {0, 7, 12, 40, 67, 68, 400, n - 1};
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++)
+        CHECK_MSG(refused(good, cuts[k], m, "truncated", msg), "cut at %zu: %s", cuts[k], msg);
+    /* trailing bytes */
+    memcpy(b, good, n);
+    b[n] = 0;
+    CHECK_MSG(refused(b, n + 1, m, "1 bytes after the end", msg), "%s", msg);
+    /* a flipped bit in an indexer entry, in a class byte, in the header */
+    size_t spots[] = {n - 100, 68 + 7, 44};
+    for (size_t k = 0; k < 3; k++) {
+        memcpy(b, good, n);
+        b[spots[k]] ^= 0x10;
+        CHECK_MSG(refused(b, n, m, "bad checksum", msg), "flip at %zu: %s", spots[k], msg);
+    }
+    /* the checksum itself damaged */
+    memcpy(b, good, n);
+    b[n - 1] ^= 1;
+    CHECK_MSG(refused(b, n, m, "bad checksum", msg), "%s", msg);
+    /* magic, version, flags (resealed, so only the field is wrong) */
+    memcpy(b, good, n);
+    b[0] = 'X';
+    reseal(b, n);
+    CHECK_MSG(refused(b, n, m, "bad magic", msg), "%s", msg);
+    memcpy(b, good, n);
+    b[8] = 2;
+    reseal(b, n);
+    CHECK_MSG(refused(b, n, m, "plan version 2", msg), "%s", msg);
+    memcpy(b, good, n);
+    b[12] = 1;
+    reseal(b, n);
+    CHECK_MSG(refused(b, n, m, "flags", msg), "%s", msg);
+    /* a class value and a count that disagree, p out of range (resealed) */
+    memcpy(b, good, n);
+    b[68 + 9] = 7;
+    reseal(b, n);
+    CHECK_MSG(refused(b, n, m, "unknown class 7", msg), "%s", msg);
+    memcpy(b, good, n);
+    b[64] = 4;
+    CHECK_MSG(refused(b, n, m, "truncated", msg), "%s", msg); /* 4 heads imply a longer file */
+    memcpy(b, good, n);
+    b[56 + 3] = 0x40; /* p = 2.x */
+    reseal(b, n);
+    CHECK_MSG(refused(b, n, m, "p = ", msg), "%s", msg);
+    /* without a model, a plan parses on its own */
+    CHECK(plan_file_parse(good, n, "x.purbo", NULL, &q, &e));
+    plan_file_free(&q);
+    /* a file that cannot be read, and a folder that cannot be written */
+    CHECK(!plan_file_read("/nonexistent/a.purbo", m, &q, &e) && strstr(e.msg, "/nonexistent/a.purbo: cannot open"));
+    CHECK(!plan_file_write("/nonexistent/a.purbo", &p, &e) && strstr(e.msg, "cannot write"));
+    free(good);
+    free(b);
+    plan_file_free(&p);
+}
+
+TEST(planfile_fingerprint)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    uint64_t a = model_fingerprint(m), b = model_fingerprint(m);
+    CHECK(a == b);
+    model other = *m;
+    other.cfg.n_ctx_train = 4096;
+    CHECK(model_fingerprint(&other) != a);
+    other = *m;
+    other.file = NULL;
+    CHECK(model_fingerprint(&other) != a); /* the weights count */
+}
+
+/* A plan file becomes the engine's plan: rtpurbo keeps its indexers and
+ * heads; duo and streaming take its heads, sinks and window. */
+TEST(planfile_to_engine_plan)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file f;
+    plan_file_init(&f, m, 4);
+    f.sink = 8, f.window = 256, f.block = 32, f.local = 96, f.p = 0.8f;
+    f.cls[13] = f.cls[100] = PLAN_CLASS_RETRIEVAL;
+    for (int j = 0; j < 4 * 64; j++) f.idx_q[13 * 256 + j] = (float)j, f.idx_k[100 * 256 + j] = -(float)j;
+    plan p;
+    pb_err e;
+    CHECK_MSG(plan_from_file(&p, &m->cfg, &f, NULL, "x.purbo", &e), "%s", e.msg);
+    CHECK(p.policy == PLAN_RTPURBO && p.rank == 4 && p.prm.sink == 8 && p.prm.window == 256 && p.prm.block == 32);
+    CHECK(p.prm.local == 96 && fabs(p.prm.p - 0.8) < 1e-6 && strstr(p.name, "x.purbo"));
+    CHECK(p.kind[13] == HEAD_RTPURBO && p.kind[100] == HEAD_RTPURBO && p.kind[14] == HEAD_LOCAL);
+    CHECK(plan_count(&p, HEAD_RTPURBO) == 2 && p.idx_q[13 * 256 + 7] == 7.0f && p.idx_k[100 * 256 + 9] == -9.0f);
+    plan_free(&p);
+    plan_spec sp;
+    CHECK(plan_parse("duo", &sp, &e));
+    CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
+    CHECK(p.kind[13] == HEAD_DENSE && p.kind[14] == HEAD_LOCAL && p.prm.window == 256 && !p.idx_q);
+    plan_free(&p);
+    CHECK(plan_parse("streaming", &sp, &e));
+    CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
+    CHECK(plan_count(&p, HEAD_LOCAL) == 270 && p.prm.sink == 8);
+    plan_free(&p);
+    plan_file_free(&f);
+}

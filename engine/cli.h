@@ -11,7 +11,6 @@ int cmd_bench(int argc, char **argv);     /* engine/cmd_bench.c */
 int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c: bench --backend cpu */
 int cmd_run(int argc, char **argv);       /* engine/cmd_run.c */
 int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
-int cmd_plot_suite(int argc, char **argv); /* engine/cmd_report.c */
 int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
 int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
 int cmd_plot(int argc, char **argv);      /* plots/plot.c */

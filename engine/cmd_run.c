@@ -23,7 +23,7 @@ int cmd_run(int argc, char **argv)
                    "  --only T[,T]     run only these tasks (same config: --resume can fill in the rest)\n"
                    "  --methods M[,M]  run only these methods (likewise)\n"
                    "  --model PATH     the model instead of the suite's\n"
-                   "  --plots DIR      draw the suite plots into DIR afterwards (as plot-suite)\n"
+                   "  --plots DIR      draw the suite plots into DIR afterwards (as plot)\n"
                    "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n");
             return 0;
         } else if ((v = arg_val("run", argc, argv, &i, "--db"))) o.db_path = v;

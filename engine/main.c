@@ -17,7 +17,6 @@ static const struct {
     {"run", cmd_run, "run a suite file (YAML) into the results database"},
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
-    {"plot-suite", cmd_plot_suite, "draw a suite run's plots (gnuplot PNGs)"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
     {"plot", cmd_plot, "draw a run's probe results as PNGs (gnuplot)"},
 };

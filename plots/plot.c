@@ -1,5 +1,6 @@
 /* plot.c — `purbo-bench plot --db D [--run R] --out DIR`: draws a run's
- * probe results as PNGs with gnuplot (pngcairo).
+ * probe results as PNGs with gnuplot (pngcairo), and its suite results
+ * through plot_suite (plot_suite.h).
  *
  * Reads only the database. For each probe present in the run (its latest
  * case) it writes the data files of its plots into DIR from SQL queries,
@@ -21,6 +22,7 @@
 #include "cli.h"
 #include "db.h"
 #include "plot.h"
+#include "plot_suite.h"
 
 typedef struct {
     int64_t id;
@@ -176,10 +178,10 @@ int cmd_plot(int argc, char **argv)
         const char *v;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench plot --out DIR [--db PATH] [--run R]\n"
-                   "  Draws the probe results of run R as PNGs in DIR (gnuplot, pngcairo), with the\n"
-                   "  data files and gnuplot scripts beside them.\n"
+                   "  Draws the probe and suite results of run R as PNGs in DIR (gnuplot, pngcairo),\n"
+                   "  with the data files and gnuplot scripts beside them.\n"
                    "  --db PATH   results database (default out/results.db)\n"
-                   "  --run R     run id (default: the latest run with probe results)\n"
+                   "  --run R     run id (default: the latest run with probe or suite results)\n"
                    "  --out DIR   output folder (created if missing)\n");
             return 0;
         } else if ((v = arg_val("plot", argc, argv, &i, "--db"))) db_path = v;
@@ -194,24 +196,29 @@ int cmd_plot(int argc, char **argv)
     if (!db) pb_die_input(&err);
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
+#define SUITE_ROWS "(SELECT count(*) FROM suite_cases s WHERE s.run_id = r.id)" \
+                   " + (SELECT count(*) FROM suite_bench s WHERE s.run_id = r.id)"
     DB_CHECK(h, sqlite3_prepare_v2(h, run ? "SELECT r.id, r.model_path, (SELECT count(*) FROM probe_case c"
-                                            " WHERE c.run_id = r.id) FROM runs r WHERE r.id = ?1"
-                                          : "SELECT r.id, r.model_path, 1 FROM runs r WHERE r.id ="
-                                            " (SELECT max(run_id) FROM probe_case)", -1, &st, NULL));
+                                            " WHERE c.run_id = r.id), " SUITE_ROWS " FROM runs r WHERE r.id = ?1"
+                                          : "SELECT r.id, r.model_path, 1, " SUITE_ROWS " FROM runs r WHERE r.id ="
+                                            " (SELECT max(run_id) FROM (SELECT run_id FROM probe_case UNION ALL"
+                                            " SELECT run_id FROM suite_cases UNION ALL SELECT run_id FROM suite_bench))",
+                                   -1, &st, NULL));
     if (run) DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
     char model[256] = "(no model)";
-    int n_cases = 0;
+    int n_cases = 0, n_suite = 0;
     if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
         run = sqlite3_column_int64(st, 0);
         const char *mp = (const char *)sqlite3_column_text(st, 1);
         if (mp) snprintf(model, sizeof model, "%s", strrchr(mp, '/') ? strrchr(mp, '/') + 1 : mp);
         n_cases = sqlite3_column_int(st, 2);
+        n_suite = sqlite3_column_int(st, 3);
     }
     DB_CHECK(h, sqlite3_finalize(st));
     for (char *p = model; *p; p++)
         if (*p == '\'' || *p == '\n') *p = ' ';
-    if (!run) arg_bad("plot", "%s: no run has probe results", db_path);
-    if (!n_cases) arg_bad("plot", "%s: run %lld has no probe results", db_path, run);
+    if (!run) arg_bad("plot", "%s: no run has probe or suite results", db_path);
+    if (!n_cases && !n_suite) arg_bad("plot", "%s: run %lld has no probe or suite results", db_path, run);
     if (pb_mkdir_p(out) != 0) arg_bad("plot", "%s: cannot create: %s", out, strerror(errno));
     if (access(out, W_OK) != 0) arg_bad("plot", "%s: not writable: %s", out, strerror(errno));
 
@@ -254,9 +261,12 @@ int cmd_plot(int argc, char **argv)
         if (draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
         if (draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
     }
+    int n_suite_png = n_suite ? plot_suite(db, run, out, &err) : 0;
     db_close(db);
-    printf("run %lld (%s): %d plots in %s:", run, model, n_drawn, out);
+    if (n_suite_png < 0) pb_die_input(&err);
+    printf("run %lld (%s): %d plots in %s:", run, model, n_drawn + n_suite_png, out);
     for (int k = 0; k < n_drawn; k++) printf(" %s.png", drawn[k]);
+    if (n_suite_png) printf(" (suite plots listed above)");
     printf("\n");
-    return n_drawn ? 0 : 1;
+    return n_drawn + n_suite_png ? 0 : 1;
 }

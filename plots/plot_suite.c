@@ -3,8 +3,9 @@
  *
  * Data files are plain gnuplot input: blank-line-separated blocks
  * (`index` in the scripts) per method or series, NaN where a cell has no
- * data. The scripts get their inputs as arguments (gnuplot -c SCRIPT ARG1
- * ...): data file, PNG, title, the block labels (words) and tic labels.
+ * data. The scripts are the embedded plots/suite_*.gp (plot.h), written
+ * next to the data; they get their inputs as arguments (gnuplot -c SCRIPT
+ * ARG1 ...): data file, PNG, title, the block labels (words) and tic labels.
  */
 #include "plot_suite.h"
 
@@ -16,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "plot.h"
 
 typedef struct {
     sqlite3 *h;
@@ -61,40 +64,23 @@ static FILE *open_data(ctx *c, const char *name, char *path, size_t n)
     fmt(path, n, "%s/%s.dat", c->dir, name);
     FILE *f = fopen(path, "w");
     PB_CHECK(f, "%s: %s", path, strerror(errno));
-    fprintf(f, "# %s: suite %s, run %lld (purbo-bench plot-suite)\n", name, c->suite, (long long)c->run);
+    fprintf(f, "# %s: suite %s, run %lld (purbo-bench plot)\n", name, c->suite, (long long)c->run);
     return f;
 }
 
-/* The script plots/NAME.gp: $PURBO_PLOTS, next to the binary, or ./plots. */
-static void script_path(const char *name, char *out, size_t n)
-{
-    const char *env = getenv("PURBO_PLOTS");
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    char cand[3][PATH_MAX + 64];
-    int k = 0;
-    if (env) snprintf(cand[k++], sizeof cand[0], "%s/%s.gp", env, name);
-    if (l > 0) {
-        exe[l] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        snprintf(cand[k++], sizeof cand[0], "%s/../plots/%s.gp", exe, name);
-    }
-    snprintf(cand[k++], sizeof cand[0], "plots/%s.gp", name);
-    for (int i = 0; i < k; i++)
-        if (access(cand[i], R_OK) == 0) {
-            fmt(out, n, "%s", cand[i]);
-            return;
-        }
-    pb_die_runtime(__FILE__, __LINE__, "gnuplot script %s.gp not found (set PURBO_PLOTS to the plots/ folder)", name);
-}
-
-/* Runs gnuplot -c plots/SCRIPT.gp args... (NULL-terminated); counts the PNG
- * args[1]. */
+/* Writes the embedded plots/SCRIPT.gp into the output folder and runs
+ * gnuplot -c on it with args (NULL-terminated; args[1] is the PNG). */
 static void gnuplot(ctx *c, const char *script, const char *const *args)
 {
+    const plot_script *ps = plot_scripts;
+    while (ps->name && strcmp(ps->name, script)) ps++;
+    PB_CHECK(ps->name, "no embedded plot script %s.gp", script);
     char path[PATH_MAX + 80];
-    script_path(script, path, sizeof path);
+    fmt(path, sizeof path, "%s/%s.gp", c->dir, script);
+    FILE *f = fopen(path, "w");
+    PB_CHECK(f, "%s: %s", path, strerror(errno));
+    fputs(ps->text, f);
+    PB_CHECK(fclose(f) == 0, "%s: %s", path, strerror(errno));
     const char *argv[16] = {"gnuplot", "-c", path};
     int n = 3;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
@@ -104,13 +90,13 @@ static void gnuplot(ctx *c, const char *script, const char *const *args)
     PB_CHECK(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         execvp("gnuplot", (char *const *)argv);
-        fprintf(stderr, "purbo-bench: cannot run gnuplot: %s (Debian: apt-get install gnuplot-nox)\n", strerror(errno));
         _exit(127);
     }
     int st;
     PB_CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
-    PB_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "gnuplot %s failed (status %d)", path,
-             WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    PB_CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 127),
+             "gnuplot not found (Debian package gnuplot-nox; make deps installs it)");
+    PB_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "gnuplot failed on %s", path);
     printf("plot: %s\n", args[1]);
     c->n_png++;
 }

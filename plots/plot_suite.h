@@ -8,9 +8,10 @@
  *   suite_throughput.png throughput (tok/s) and speedup over dense vs
  *                        context length, one line per (task, shape, phase, method)
  *
- * Each plot's data goes to OUTDIR/NAME.dat, then gnuplot (pngcairo) draws it
- * with plots/NAME-without-task.gp, found next to the binary (BIN/../plots),
- * in $PURBO_PLOTS or in ./plots. A plot with no data in the run is skipped.
+ * Each plot's data goes to OUTDIR/NAME.dat and its script (plots/suite_*.gp,
+ * embedded in the binary: plot.h) to OUTDIR, then gnuplot (pngcairo) draws
+ * it. A plot with no data in the run is skipped. `purbo-bench plot` calls
+ * this for a run with suite results, `run --plots DIR` after a run.
  */
 #ifndef PURBO_PLOT_SUITE_H
 #define PURBO_PLOT_SUITE_H

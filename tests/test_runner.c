@@ -1,8 +1,8 @@
-/* test_runner.c — `purbo-bench run`, `report` and `plot-suite` end to end
+/* test_runner.c — `purbo-bench run`, `report` and `plot` (suite plots) end to end
  * with the real model on tiny suites: what lands in the database for each
  * (case, method) and throughput case, --resume skipping committed cases, an
  * interrupted and a killed run losing only the case in progress, the report
- * table, the plots, and bad suites failing with FILE:LINE:COL and exit 2
+ * table, the suite plots, and bad suites failing with FILE:LINE:COL and exit 2
  * before anything is written. Also the helpers of runner_fixture.h.
  */
 #include "runner_fixture.h"
@@ -381,12 +381,12 @@ TEST(runner_report_table)
     CHECK_MSG(bad_input(args, "--run", "no run 2", msg, sizeof msg), "%s", msg);
 }
 
-TEST(runner_plot_suite_draws_pngs)
+TEST(runner_plot_draws_suite_pngs)
 {
     const char *db = rt_tiny_db();
     CHECK(db);
     char args[1400], *out, *err;
-    snprintf(args, sizeof args, "plot-suite --db %s --run last --out %s/plots", db, rt_dir());
+    snprintf(args, sizeof args, "plot --db %s --run 1 --out %s/plots", db, rt_dir());
     int st = rt_run(args, &out, &err);
     CHECK_MSG(st == 0, "status %d: %s", st, err);
     const char *names[] = {"suite_niah_niah", "suite_scores", "suite_density", "suite_throughput"};

@@ -59,7 +59,7 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, con
         if (!sm->plan)
             return pb_errf(err, where, -1, "method '%s': policy %s needs params.plan, a file of retrieval heads "
                            "(LAYER.HEAD items)%s", sm->name, sm->policy,
-                           sm->rho >= 0 ? "; choosing them by rho needs the retrieval probe" : "");
+                           sm->rho >= 0 ? " (rho alone is not enough: `purbo-bench probe retrieval` prints the top 15%)" : "");
         me->retr = pb_malloc((size_t)c->n_layer * c->n_head);
         if (!plan_parse_heads(c, sm->plan, me->retr, err)) {
             char msg[sizeof err->msg];

@@ -5,8 +5,8 @@
  * Params map onto the plan's keys: sinks -> sink, window, block -> block
  * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
- * items (plan_parse_heads); choosing them by rho alone needs the retrieval
- * probe and is refused until the runner has it. rtpurbo indexers are fitted
+ * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
+ * as one); rho alone is refused (the runner does not run the probe). rtpurbo indexers are fitted
  * by PCA on KJV text (cli_plan_indexers). A throughput shape other than the
  * model's (random weights) gets its own plan: the rho share of heads
  * (default 0.15), evenly spaced, as retrieval heads, and indexers fitted on

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "indexer.h"
+#include "planfile.h"
 #include "rng.h"
 
 static int uses_retrieval_heads(int policy)
@@ -26,6 +27,17 @@ static int method_err(pb_err *err, const char *where, const suite_method *sm, co
     char m[sizeof err->msg];
     snprintf(m, sizeof m, "%s", msg);
     return pb_errf(err, where, -1, "method '%s': %s", sm->name, m);
+}
+
+/* 1 if path starts with the .purbo plan file's magic (planfile.h). */
+static int is_plan_file(const char *path)
+{
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && !memcmp(magic, PLANFILE_MAGIC, sizeof magic);
 }
 
 int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
@@ -55,11 +67,29 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, con
     }
     snprintf(me->spec.text, sizeof me->spec.text, "%s", sm->name); /* reports name the method */
     const model_config *c = &mdl->cfg;
+    if (sm->plan && is_plan_file(sm->plan)) { /* a converted model: heads, S, W, p, r and indexers */
+        plan_file f;
+        if (!plan_file_read(sm->plan, mdl, &f, err)) {
+            char msg[sizeof err->msg];
+            memcpy(msg, err->msg, sizeof msg);
+            return pb_errf(err, where, -1, "method '%s': params.plan: %s", sm->name, msg);
+        }
+        int ok = plan_from_file(&me->pl, c, &f, &me->spec, sm->plan, err);
+        plan_file_free(&f);
+        if (!ok) {
+            char msg[sizeof err->msg];
+            memcpy(msg, err->msg, sizeof msg);
+            return method_err(err, where, sm, msg);
+        }
+        me->spec.prm = me->pl.prm; /* the file's parameters, for other shapes too */
+        return 1;
+    }
     if (uses_retrieval_heads(me->spec.policy)) {
         if (!sm->plan)
             return pb_errf(err, where, -1, "method '%s': policy %s needs params.plan, a file of retrieval heads "
-                           "(LAYER.HEAD items)%s", sm->name, sm->policy,
-                           sm->rho >= 0 ? " (rho alone is not enough: `purbo-bench probe retrieval` prints the top 15%)" : "");
+                           "(LAYER.HEAD items) or a converted .purbo plan%s", sm->name, sm->policy,
+                           sm->rho >= 0 ? " (rho alone is not enough: `purbo-bench probe retrieval` prints the top 15%)"
+                                        : "");
         me->retr = pb_malloc((size_t)c->n_layer * c->n_head);
         if (!plan_parse_heads(c, sm->plan, me->retr, err)) {
             char msg[sizeof err->msg];

@@ -18,6 +18,7 @@
 
 #include "fixture.h"
 #include "gen.h"
+#include "planfile.h"
 
 /* ---- helpers (runner_fixture.h) -------------------------------------------- */
 
@@ -417,4 +418,39 @@ TEST(runner_time_budget_starts_no_new_case)
     free(err);
     CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == 0);
     CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+}
+
+TEST(runner_converted_plan_file)
+{
+    /* a .purbo plan for the bundled model: 27 retrieval heads, S 4, W 64 (untrained, zero indexers) */
+    plan_file f;
+    plan_file_init(&f, fixture_model(), 8);
+    f.sink = 4, f.window = 64, f.block = 32, f.local = 32, f.p = 0.9f;
+    for (int i = 0; i < f.n_layer * f.n_head; i += 10) f.cls[i] = PLAN_CLASS_RETRIEVAL;
+    char path[600], other[600];
+    snprintf(path, sizeof path, "%s/conv.purbo", rt_dir());
+    snprintf(other, sizeof other, "%s/other.purbo", rt_dir());
+    pb_err e;
+    int ok = plan_file_write(path, &f, &e);
+    f.model_fp ^= 1; /* made for another model */
+    ok = ok && plan_file_write(other, &f, &e);
+    plan_file_free(&f);
+    CHECK_MSG(ok, "%s", e.msg);
+    char methods[1400], args[2000], db[600], *err;
+    snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {window: 999, plan: %s}}\n", path);
+    char *suite = suite_file("conv", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
+    snprintf(db, sizeof db, "%s/conv.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0 && !strstr(err, "PCA"), "status %d: %s", st, err); /* the file's indexers, no fit */
+    free(err);
+    /* the file's window (64), not the params' (999): well under dense at 256 tokens */
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE method = 'conv' AND policy = 'rtpurbo'"
+                       " AND density > 0.2 AND density < 0.9") == 1);
+    snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {plan: %s}}\n", other);
+    suite = suite_file("conv2", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
+    snprintf(args, sizeof args, "run %s --db %s", suite, db);
+    char want[700], msg[1200];
+    snprintf(want, sizeof want, "%s:8:5: method 'conv': params.plan: %s", suite, other);
+    CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
 }

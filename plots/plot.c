@@ -217,8 +217,8 @@ int cmd_plot(int argc, char **argv)
     DB_CHECK(h, sqlite3_finalize(st));
     for (char *p = model; *p; p++)
         if (*p == '\'' || *p == '\n') *p = ' ';
-    if (!run) arg_bad("plot", "%s: no run has probe or suite results", db_path);
-    if (!n_cases && !n_suite) arg_bad("plot", "%s: run %lld has no probe or suite results", db_path, run);
+    if (!run) arg_bad("plot", "%s: no run has probe results or suite results", db_path);
+    if (!n_cases && !n_suite) arg_bad("plot", "%s: run %lld has no probe results or suite results", db_path, run);
     if (pb_mkdir_p(out) != 0) arg_bad("plot", "%s: cannot create: %s", out, strerror(errno));
     if (access(out, W_OK) != 0) arg_bad("plot", "%s: not writable: %s", out, strerror(errno));
 

@@ -43,6 +43,7 @@ static long long dense_run(const attn_policy *self, const attn_call *c, const at
             sub.n_q = b;
             sub.n_kv = kv_end;
             sub.q = qb;
+            if (c->q_pre) sub.q_pre = c->q_pre + (long)q0 * c->ldq_pre;
             sub.out = c->out + (long)q0 * c->ldo;
             obs->on_rows(obs->user, &sub, s, kv_end);
         }

@@ -19,7 +19,8 @@ static const struct {
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
     {"plot-suite", cmd_plot_suite, "draw a suite run's plots (gnuplot PNGs)"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
-    {"plot", cmd_plot, "draw a run's probe results as PNGs (gnuplot)"},
+    {"convert", cmd_convert, "make an RTPurbo plan (.purbo): retrieval heads, trained indexers, window"},
+    {"plot", cmd_plot, "draw a run's probe and conversion results as PNGs (gnuplot)"},
 };
 
 static void usage(FILE *f)

@@ -1,5 +1,6 @@
 /* plot.c — `purbo-bench plot --db D [--run R] --out DIR`: draws a run's
- * probe results as PNGs with gnuplot (pngcairo).
+ * probe results, and a conversion's curves and indexer quality
+ * (plots/convert_plot.c), as PNGs with gnuplot (pngcairo).
  *
  * Reads only the database. For each probe present in the run (its latest
  * case) it writes the data files of its plots into DIR from SQL queries,
@@ -52,8 +53,8 @@ static int find_case(pb_db *db, int64_t run, const char *probe, pcase *c)
  * With group >= 0, `blank` empty lines go between rows whose column group
  * differs (gnuplot: one blank line breaks a curve, two start a new index).
  * Returns the number of rows. */
-static int dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
-                int group, int blank)
+int plot_dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
+              int group, int blank)
 {
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
@@ -89,7 +90,7 @@ static int dump(pb_db *db, const char *dir, const char *file, const char *sql, i
 
 /* Writes DIR/name.gp (vars, then the embedded script) and runs gnuplot on
  * it in DIR; returns 1 when DIR/name.png came out non-empty. */
-static int draw(const char *dir, const char *name, const char *vars)
+int plot_draw(const char *dir, const char *name, const char *vars)
 {
     const plot_script *s = plot_scripts;
     while (s->name && strcmp(s->name, name)) s++;
@@ -176,10 +177,10 @@ int cmd_plot(int argc, char **argv)
         const char *v;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench plot --out DIR [--db PATH] [--run R]\n"
-                   "  Draws the probe results of run R as PNGs in DIR (gnuplot, pngcairo), with the\n"
-                   "  data files and gnuplot scripts beside them.\n"
+                   "  Draws the probe and conversion results of run R as PNGs in DIR (gnuplot,\n"
+                   "  pngcairo), with the data files and gnuplot scripts beside them.\n"
                    "  --db PATH   results database (default out/results.db)\n"
-                   "  --run R     run id (default: the latest run with probe results)\n"
+                   "  --run R     run id (default: the latest run with probe or conversion results)\n"
                    "  --out DIR   output folder (created if missing)\n");
             return 0;
         } else if ((v = arg_val("plot", argc, argv, &i, "--db"))) db_path = v;
@@ -195,9 +196,11 @@ int cmd_plot(int argc, char **argv)
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
     DB_CHECK(h, sqlite3_prepare_v2(h, run ? "SELECT r.id, r.model_path, (SELECT count(*) FROM probe_case c"
-                                            " WHERE c.run_id = r.id) FROM runs r WHERE r.id = ?1"
+                                            " WHERE c.run_id = r.id) + (SELECT count(*) FROM convert_quality q"
+                                            " WHERE q.run_id = r.id) FROM runs r WHERE r.id = ?1"
                                           : "SELECT r.id, r.model_path, 1 FROM runs r WHERE r.id ="
-                                            " (SELECT max(run_id) FROM probe_case)", -1, &st, NULL));
+                                            " (SELECT max(run_id) FROM (SELECT run_id FROM probe_case"
+                                            " UNION SELECT run_id FROM convert_quality))", -1, &st, NULL));
     if (run) DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
     char model[256] = "(no model)";
     int n_cases = 0;
@@ -210,50 +213,51 @@ int cmd_plot(int argc, char **argv)
     DB_CHECK(h, sqlite3_finalize(st));
     for (char *p = model; *p; p++)
         if (*p == '\'' || *p == '\n') *p = ' ';
-    if (!run) arg_bad("plot", "%s: no run has probe results", db_path);
-    if (!n_cases) arg_bad("plot", "%s: run %lld has no probe results", db_path, run);
+    if (!run) arg_bad("plot", "%s: no run has probe or conversion results", db_path);
+    if (!n_cases) arg_bad("plot", "%s: run %lld has no probe or conversion results", db_path, run);
     if (pb_mkdir_p(out) != 0) arg_bad("plot", "%s: cannot create: %s", out, strerror(errno));
     if (access(out, W_OK) != 0) arg_bad("plot", "%s: not writable: %s", out, strerror(errno));
 
     char vars[1024], sql[1024];
-    const char *drawn[8];
+    const char *drawn[16];
     int n_drawn = 0;
     pcase c;
     if (find_case(db, run, "locality", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 0, 1, 1);
-        dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, 0, -1, 0);
-        dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 0, 1);
+        plot_dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 0, 1, 1);
+        plot_dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, 0, -1, 0);
+        plot_dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 0, 1);
         const char *names[] = {"locality", "locality_cdf", "locality_mass"};
         for (int k = 0; k < 3; k++)
-            if (draw(out, names[k], vars)) drawn[n_drawn++] = names[k];
+            if (plot_draw(out, names[k], vars)) drawn[n_drawn++] = names[k];
     }
     if (find_case(db, run, "retrieval", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, 0, -1, 0);
-        if (draw(out, "retrieval", vars)) drawn[n_drawn++] = "retrieval";
+        plot_dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, 0, -1, 0);
+        if (plot_draw(out, "retrieval", vars)) drawn[n_drawn++] = "retrieval";
     }
     pcase rc;
     if (find_case(db, run, "rank", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 0, 2);
+        plot_dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 0, 2);
         int has_ret = find_case(db, run, "retrieval", &rc) &&
-                      dump(db, out, "rank_retrieval.dat", SQL_RANK_RET, c.id, rc.id, 0, 2) > 0;
+                      plot_dump(db, out, "rank_retrieval.dat", SQL_RANK_RET, c.id, rc.id, 0, 2) > 0;
         snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "has_ret = %d\n", has_ret);
-        if (draw(out, "rank", vars)) drawn[n_drawn++] = "rank";
+        if (plot_draw(out, "rank", vars)) drawn[n_drawn++] = "rank";
     }
     if (find_case(db, run, "demand", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
         snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "dlen = %d\nnheads = %d\n", c.n_ctx,
                  c.n_layer * c.n_head);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "token");
-        dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 0, 2);
+        plot_dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 0, 2);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "block");
-        dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 0, 2);
-        dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 0, 2);
-        if (draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
-        if (draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
+        plot_dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 0, 2);
+        plot_dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 0, 2);
+        if (plot_draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
+        if (plot_draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
     }
+    plot_convert(db, run, out, model, drawn, &n_drawn);
     db_close(db);
     printf("run %lld (%s): %d plots in %s:", run, model, n_drawn, out);
     for (int k = 0; k < n_drawn; k++) printf(" %s.png", drawn[k]);

@@ -21,6 +21,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wall,-Werror \
              -Iengine -Ikernels -Iprobes
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
+PLAN     := models/SmolLM2-135M-Instruct.Q4_1.purbo
 
 SRC_DIRS := engine kernels/cpu probes suites results plots
 LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
@@ -90,6 +91,8 @@ run: model
 	@$(MAKE) --no-print-directory all
 	$(BIN) passkey --model $(MODEL)
 	$(BIN) probe all --model $(MODEL) --ctx 1024 --windows 2
+	test -f $(PLAN) || $(BIN) convert --model $(MODEL) --out $(PLAN)
+	$(BIN) passkey --model $(MODEL) --plan $(PLAN)
 	$(BIN) plot --out out/plots
 	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots
 	@echo "database: out/results.db (purbo-bench report --run last); plots: out/plots/*.png"

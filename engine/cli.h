@@ -14,6 +14,7 @@ int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
 int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
 int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
 int cmd_plot(int argc, char **argv);      /* plots/plot.c */
+int cmd_convert(int argc, char **argv);   /* engine/cmd_convert.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli_load.c. */

@@ -18,7 +18,8 @@ static const struct {
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
-    {"plot", cmd_plot, "draw a run's probe results as PNGs (gnuplot)"},
+    {"convert", cmd_convert, "make an RTPurbo plan (.purbo): retrieval heads, trained indexers, window"},
+    {"plot", cmd_plot, "draw a run's probe and conversion results as PNGs (gnuplot)"},
 };
 
 static void usage(FILE *f)

@@ -1,6 +1,7 @@
 /* plot.c — `purbo-bench plot --db D [--run R] --out DIR`: draws a run's
- * probe results as PNGs with gnuplot (pngcairo), and its suite results
- * through plot_suite (plot_suite.h).
+ * probe results, a conversion's curves and indexer quality
+ * (plots/convert_plot.c) and its suite results through plot_suite
+ * (plot_suite.h), as PNGs with gnuplot (pngcairo).
  *
  * Reads only the database. For each probe present in the run (its latest
  * case) it writes the data files of its plots into DIR from SQL queries,
@@ -54,8 +55,8 @@ static int find_case(pb_db *db, int64_t run, const char *probe, pcase *c)
  * With group >= 0, `blank` empty lines go between rows whose column group
  * differs (gnuplot: one blank line breaks a curve, two start a new index).
  * Returns the number of rows. */
-static int dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
-                int group, int blank)
+int plot_dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
+              int group, int blank)
 {
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
@@ -91,7 +92,7 @@ static int dump(pb_db *db, const char *dir, const char *file, const char *sql, i
 
 /* Writes DIR/name.gp (vars, then the embedded script) and runs gnuplot on
  * it in DIR; returns 1 when DIR/name.png came out non-empty. */
-static int draw(const char *dir, const char *name, const char *vars)
+int plot_draw(const char *dir, const char *name, const char *vars)
 {
     const plot_script *s = plot_scripts;
     while (s->name && strcmp(s->name, name)) s++;
@@ -178,10 +179,10 @@ int cmd_plot(int argc, char **argv)
         const char *v;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench plot --out DIR [--db PATH] [--run R]\n"
-                   "  Draws the probe and suite results of run R as PNGs in DIR (gnuplot, pngcairo),\n"
-                   "  with the data files and gnuplot scripts beside them.\n"
+                   "  Draws the probe, conversion and suite results of run R as PNGs in DIR\n"
+                   "  (gnuplot, pngcairo), with the data files and gnuplot scripts beside them.\n"
                    "  --db PATH   results database (default out/results.db)\n"
-                   "  --run R     run id (default: the latest run with probe or suite results)\n"
+                   "  --run R     run id (default: the latest run with probe, conversion or suite results)\n"
                    "  --out DIR   output folder (created if missing)\n");
             return 0;
         } else if ((v = arg_val("plot", argc, argv, &i, "--db"))) db_path = v;
@@ -199,9 +200,11 @@ int cmd_plot(int argc, char **argv)
 #define SUITE_ROWS "(SELECT count(*) FROM suite_cases s WHERE s.run_id = r.id)" \
                    " + (SELECT count(*) FROM suite_bench s WHERE s.run_id = r.id)"
     DB_CHECK(h, sqlite3_prepare_v2(h, run ? "SELECT r.id, r.model_path, (SELECT count(*) FROM probe_case c"
-                                            " WHERE c.run_id = r.id), " SUITE_ROWS " FROM runs r WHERE r.id = ?1"
+                                            " WHERE c.run_id = r.id) + (SELECT count(*) FROM convert_quality q"
+                                            " WHERE q.run_id = r.id), " SUITE_ROWS " FROM runs r WHERE r.id = ?1"
                                           : "SELECT r.id, r.model_path, 1, " SUITE_ROWS " FROM runs r WHERE r.id ="
                                             " (SELECT max(run_id) FROM (SELECT run_id FROM probe_case UNION ALL"
+                                            " SELECT run_id FROM convert_quality UNION ALL"
                                             " SELECT run_id FROM suite_cases UNION ALL SELECT run_id FROM suite_bench))",
                                    -1, &st, NULL));
     if (run) DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
@@ -217,51 +220,53 @@ int cmd_plot(int argc, char **argv)
     DB_CHECK(h, sqlite3_finalize(st));
     for (char *p = model; *p; p++)
         if (*p == '\'' || *p == '\n') *p = ' ';
-    if (!run) arg_bad("plot", "%s: no run has probe results or suite results", db_path);
-    if (!n_cases && !n_suite) arg_bad("plot", "%s: run %lld has no probe results or suite results", db_path, run);
+    if (!run) arg_bad("plot", "%s: no run has probe, conversion or suite results", db_path);
+    if (!n_cases && !n_suite)
+        arg_bad("plot", "%s: run %lld has no probe, conversion or suite results", db_path, run);
     if (pb_mkdir_p(out) != 0) arg_bad("plot", "%s: cannot create: %s", out, strerror(errno));
     if (access(out, W_OK) != 0) arg_bad("plot", "%s: not writable: %s", out, strerror(errno));
 
     char vars[1024], sql[1024];
-    const char *drawn[8];
+    const char *drawn[16];
     int n_drawn = 0;
     pcase c;
     if (find_case(db, run, "locality", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 0, 1, 1);
-        dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, 0, -1, 0);
-        dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 0, 1);
+        plot_dump(db, out, "locality_heads.dat", SQL_LOC_HEADS, c.id, 0, 1, 1);
+        plot_dump(db, out, "locality_cdf.dat", SQL_LOC_CDF, c.id, 0, -1, 0);
+        plot_dump(db, out, "locality_mass.dat", SQL_LOC_MASS, c.id, 0, 0, 1);
         const char *names[] = {"locality", "locality_cdf", "locality_mass"};
         for (int k = 0; k < 3; k++)
-            if (draw(out, names[k], vars)) drawn[n_drawn++] = names[k];
+            if (plot_draw(out, names[k], vars)) drawn[n_drawn++] = names[k];
     }
     if (find_case(db, run, "retrieval", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, 0, -1, 0);
-        if (draw(out, "retrieval", vars)) drawn[n_drawn++] = "retrieval";
+        plot_dump(db, out, "retrieval.dat", SQL_RETRIEVAL, c.id, 0, -1, 0);
+        if (plot_draw(out, "retrieval", vars)) drawn[n_drawn++] = "retrieval";
     }
     pcase rc;
     if (find_case(db, run, "rank", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
-        dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 0, 2);
+        plot_dump(db, out, "rank.dat", SQL_RANK, c.id, 0, 0, 2);
         int has_ret = find_case(db, run, "retrieval", &rc) &&
-                      dump(db, out, "rank_retrieval.dat", SQL_RANK_RET, c.id, rc.id, 0, 2) > 0;
+                      plot_dump(db, out, "rank_retrieval.dat", SQL_RANK_RET, c.id, rc.id, 0, 2) > 0;
         snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "has_ret = %d\n", has_ret);
-        if (draw(out, "rank", vars)) drawn[n_drawn++] = "rank";
+        if (plot_draw(out, "rank", vars)) drawn[n_drawn++] = "rank";
     }
     if (find_case(db, run, "demand", &c)) {
         vars_of(vars, sizeof vars, run, model, &c);
         snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "dlen = %d\nnheads = %d\n", c.n_ctx,
                  c.n_layer * c.n_head);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "token");
-        dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 0, 2);
+        plot_dump(db, out, "demand_cdf_token.dat", sql, c.id, 0, 0, 2);
         snprintf(sql, sizeof sql, SQL_DEMAND_CDF, "block");
-        dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 0, 2);
-        dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 0, 2);
-        if (draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
-        if (draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
+        plot_dump(db, out, "demand_cdf_block.dat", sql, c.id, 0, 0, 2);
+        plot_dump(db, out, "demand_ctx.dat", SQL_DEMAND_CTX, c.id, 0, 0, 2);
+        if (plot_draw(out, "demand_cdf", vars)) drawn[n_drawn++] = "demand_cdf";
+        if (plot_draw(out, "demand_ctx", vars)) drawn[n_drawn++] = "demand_ctx";
     }
     int n_suite_png = n_suite ? plot_suite(db, run, out, &err) : 0;
+    plot_convert(db, run, out, model, drawn, &n_drawn);
     db_close(db);
     if (n_suite_png < 0) pb_die_input(&err);
     printf("run %lld (%s): %d plots in %s:", run, model, n_drawn + n_suite_png, out);

@@ -275,3 +275,73 @@ CREATE TABLE probe_demand_hist (
     count    INTEGER NOT NULL,
     PRIMARY KEY (case_id, ctx_len, p, unit, needed)
 );
+
+-- migration 5: conversion: the plan a convert run made, its head split, the
+-- indexer training curves and the indexer quality before and after training
+-- One row per plan written (engine/planfile.h); committed only after the
+-- plan file is in place. layer and head are 0-based; head is the query head.
+CREATE TABLE convert_plan (
+    run_id        INTEGER PRIMARY KEY REFERENCES runs(id),
+    plan_path     TEXT NOT NULL,
+    model_fp      TEXT NOT NULL,         -- 16 hex digits, as in the plan file
+    n_heads       INTEGER NOT NULL,      -- query heads of the model
+    n_retrieval   INTEGER NOT NULL,
+    rho           REAL NOT NULL,         -- retrieval fraction asked for
+    sink          INTEGER NOT NULL,
+    window        INTEGER NOT NULL,
+    window_rule   TEXT NOT NULL,         -- how W was chosen
+    block         INTEGER NOT NULL,
+    local         INTEGER NOT NULL,
+    p             REAL NOT NULL,
+    r             INTEGER NOT NULL,
+    steps         INTEGER NOT NULL,
+    lr            REAL NOT NULL,
+    batch         INTEGER NOT NULL,
+    ctx           INTEGER NOT NULL,      -- tokens per calibration window
+    train_windows INTEGER NOT NULL,
+    eval_windows  INTEGER NOT NULL,
+    queries       INTEGER NOT NULL,      -- sampled query positions per window
+    s_probe       REAL NOT NULL,         -- seconds: retrieval-probe pass
+    s_capture     REAL NOT NULL,         -- seconds: calibration pass (locality + capture)
+    s_train       REAL NOT NULL,         -- seconds: teachers, PCA, training, evaluation
+    s_total       REAL NOT NULL
+);
+-- Every query head's class and the probe values that decided it.
+CREATE TABLE convert_head (
+    run_id    INTEGER NOT NULL REFERENCES runs(id),
+    layer     INTEGER NOT NULL,
+    head      INTEGER NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('retrieval', 'local')),
+    score     REAL,                      -- retrieval score (NULL: heads given by the user)
+    w90       INTEGER,                   -- smallest window holding 0.9 of the mass (NULL: W given)
+    PRIMARY KEY (run_id, layer, head)
+);
+-- The training curve of each retrieval head: the minibatch loss (mean
+-- KL(teacher || student), nats) before the update of each step.
+CREATE TABLE convert_loss (
+    run_id  INTEGER NOT NULL REFERENCES runs(id),
+    layer   INTEGER NOT NULL,
+    head    INTEGER NOT NULL,
+    step    INTEGER NOT NULL,            -- 0-based
+    loss    REAL NOT NULL,
+    lr      REAL NOT NULL,
+    tau     REAL NOT NULL,               -- the student's temperature at that step
+    PRIMARY KEY (run_id, layer, head, step)
+);
+-- Indexer quality on held-out windows (engine/convert_eval.c defines each
+-- value), for the PCA/SVD initialisation and for the trained indexer.
+CREATE TABLE convert_quality (
+    run_id         INTEGER NOT NULL REFERENCES runs(id),
+    layer          INTEGER NOT NULL,
+    head           INTEGER NOT NULL,
+    stage          TEXT NOT NULL CHECK (stage IN ('init', 'trained')),
+    r              INTEGER NOT NULL,
+    p              REAL NOT NULL,
+    recall         REAL NOT NULL,        -- share of the exact top-p token set in the selected blocks
+    mass           REAL NOT NULL,        -- teacher mass in the selected blocks
+    blocks_sel     REAL NOT NULL,        -- fraction of visible 64-token blocks selected
+    blocks_teacher REAL NOT NULL,        -- the same for the exact top-p oracle
+    kl             REAL NOT NULL,        -- mean KL(teacher || student), nats
+    n_queries      INTEGER NOT NULL,
+    PRIMARY KEY (run_id, layer, head, stage)
+);

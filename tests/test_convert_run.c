@@ -1,0 +1,156 @@
+/* test_convert_run.c — the converter on the model side: the quality
+ * numbers on a hand-computable case, the command line's refusals (one line,
+ * exit 2: convert's options, and plan files generate and passkey refuse),
+ * and a small conversion run end to end whose plan passkey then runs.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert_run.h"
+#include "fixture.h"
+#include "planfile.h"
+#include "test.h"
+
+/* Keys 0..255 are zero except key 200 = (10, 0); the query (10, 0) at
+ * position 255; W_Q = W_K = I, tau = 1: the student puts ~all its mass on
+ * key 200 (block 3, a forced local block). The teacher rows are written by
+ * hand: query 0 all on key 100 (block 1), query 1 all on key 200. */
+TEST(convert_eval_hand_case)
+{
+    kd_set s;
+    kd_set_init(&s, 2, 1, 256, 2);
+    memset(s.k, 0, 256 * 2 * sizeof(float));
+    s.k[200 * 2] = 10;
+    for (int i = 0; i < 2; i++) {
+        s.q_win[i] = 0;
+        s.q_pos[i] = 255;
+        s.q[i * 2] = 10;
+        s.q[i * 2 + 1] = 0;
+    }
+    s.t_off = malloc(3 * sizeof(size_t));
+    s.t_off[0] = 0, s.t_off[1] = 256, s.t_off[2] = 512;
+    s.t = calloc(512, sizeof(float));
+    s.t[100] = 1;
+    s.t[256 + 200] = 1;
+    s.t_negent = calloc(2, sizeof(double));
+    float eye[4] = {1, 0, 0, 1};
+    plan_params prm = plan_defaults; /* sink 4, block 64, local 64, p 0.9 */
+    kd_quality q;
+    kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
+    CHECK(q.n_queries == 2);
+    /* query 0: selected {0, 3} of 4 blocks, teacher {0, 1, 3}; recall 0, mass 0, KL 100 + log(1 + 255 e^-100)
+     * query 1: selected = teacher = {0, 3}; recall 1, mass 1, KL ~0 */
+    CHECK_NEAR(q.blocks_sel, 0.5, 1e-9);
+    CHECK_NEAR(q.blocks_teacher, (0.75 + 0.5) / 2, 1e-9);
+    CHECK_NEAR(q.recall, 0.5, 1e-9);
+    CHECK_NEAR(q.mass, 0.5, 1e-6);
+    CHECK_NEAR(q.kl, 50.0, 1e-3);
+    kd_set_free(&s);
+}
+
+TEST(convert_cli_refusals)
+{
+    char err[1024], args[1024];
+    int lines, st;
+    char *dir = fixture_tmpdir("planrefuse");
+    st = fixture_run_bin("convert --help", err, sizeof err, &lines);
+    CHECK_MSG(st == 0, "--help: %d", st);
+    const char *bad[][2] = {
+        {"convert", "--model"},
+        {"convert --model x --ctx 1000", "multiple of 64"},
+        {"convert --model x --queries 5000", "--queries"},
+        {"convert --model x --rho 2", "--rho"},
+        {"convert --model x --out /nonexistent/dir/a.purbo", "/nonexistent/dir/a.purbo: cannot write"},
+        {"convert --model /nonexistent.gguf --out %s/a.purbo --db %s/r.db", "/nonexistent.gguf"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, bad[i][0], dir, dir);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, bad[i][1]), "'%s': status %d: %s", args, st, err);
+    }
+    CHECK(access(dir, F_OK) == 0);
+    /* plan files that generate and passkey refuse */
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file f;
+    plan_file_init(&f, m, 8);
+    f.sink = 4, f.window = 512, f.block = 64, f.local = 64, f.p = 0.9f;
+    f.cls[0] = PLAN_CLASS_RETRIEVAL;
+    char good[512], foreign[512], trunc[512], badsum[512];
+    snprintf(good, sizeof good, "%s/good.purbo", dir);
+    snprintf(foreign, sizeof foreign, "%s/foreign.purbo", dir);
+    snprintf(trunc, sizeof trunc, "%s/trunc.purbo", dir);
+    snprintf(badsum, sizeof badsum, "%s/badsum.purbo", dir);
+    pb_err e;
+    CHECK(plan_file_write(good, &f, &e));
+    f.model_fp ^= 1;
+    CHECK(plan_file_write(foreign, &f, &e));
+    size_t n;
+    unsigned char *b = (unsigned char *)fixture_read(good, &n);
+    FILE *o = fopen(trunc, "wb");
+    fwrite(b, 1, n - 9, o);
+    fclose(o);
+    b[n - 20] ^= 4;
+    o = fopen(badsum, "wb");
+    fwrite(b, 1, n, o);
+    fclose(o);
+    free(b);
+    struct { const char *path, *want; } cases[] = {
+        {foreign, "made for another model"}, {trunc, "truncated"}, {badsum, "bad checksum"}, {dir, "Is a directory"}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "passkey --model %s --tokens 200 --plan %s", test_model_path, cases[i].path);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, cases[i].path) && strstr(err, cases[i].want),
+                  "'%s': status %d: %s", args, st, err);
+    }
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --plan %s --retrieval-heads 1.1", test_model_path, good);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--retrieval-heads"), "status %d: %s", st, err);
+    plan_file_free(&f);
+    fixture_rmtree(dir);
+}
+
+/* The whole command on the model at a tiny size: the plan loads, the
+ * database holds a curve per head and two quality rows, and passkey runs
+ * the plan (the answer is not checked: 5 steps on 256 tokens). */
+TEST(convert_end_to_end_small)
+{
+    char *dir = fixture_tmpdir("convert");
+    char args[2048], err[4096], plan_path[512], db_path[512];
+    snprintf(plan_path, sizeof plan_path, "%s/m.purbo", dir);
+    snprintf(db_path, sizeof db_path, "%s/r.db", dir);
+    snprintf(args, sizeof args,
+             "convert --model %s --out %s --db %s --ctx 256 --windows 1 --eval-windows 1 --queries 32"
+             " --probe-docs 1 --rho 0.01 --steps 5 --batch 16",
+             test_model_path, plan_path, db_path);
+    int lines, st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 0, "convert: status %d: %s", st, err);
+    const model *m = fixture_model();
+    plan_file f;
+    pb_err e;
+    CHECK_MSG(plan_file_read(plan_path, m, &f, &e), "%s", e.msg);
+    CHECK(plan_file_n_retrieval(&f) == 3 && f.r == 8 && f.window >= 64 && f.window <= 256 && f.sink == 4);
+    plan_file_free(&f);
+    pb_db *db = db_open(db_path, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(db_sqlite(db),
+                       "SELECT (SELECT count(*) FROM convert_loss), (SELECT count(*) FROM convert_quality),"
+                       " (SELECT count(*) FROM convert_head WHERE class = 'retrieval'),"
+                       " (SELECT n_retrieval FROM convert_plan), (SELECT status FROM runs)",
+                       -1, &q, NULL);
+    CHECK(sqlite3_step(q) == SQLITE_ROW);
+    int n_loss = sqlite3_column_int(q, 0), n_q = sqlite3_column_int(q, 1), n_h = sqlite3_column_int(q, 2),
+        n_p = sqlite3_column_int(q, 3);
+    char status[16];
+    snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(q, 4));
+    sqlite3_finalize(q);
+    db_close(db);
+    CHECK_MSG(n_loss == 15 && n_q == 6 && n_h == 3 && n_p == 3 && !strcmp(status, "done"), "%d %d %d %d %s", n_loss,
+              n_q, n_h, n_p, status);
+    snprintf(args, sizeof args, "passkey --model %s --tokens 100 --max-new 1 --plan %s", test_model_path, plan_path);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 0, "passkey --plan: status %d: %s", st, err);
+    fixture_rmtree(dir);
+}

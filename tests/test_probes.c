@@ -411,7 +411,7 @@ TEST(probes_cli_bad_input)
     db_close(db);
     snprintf(args, sizeof args, "plot --db %s/empty.db --out %s/p", dir, dir);
     st = fixture_run_bin(args, err, sizeof err, &lines);
-    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no run has probe or conversion results"), "status %d: %s", st, err);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no run has probe, conversion or suite results"), "status %d: %s", st, err);
     snprintf(args, sizeof args, "plot --db %s/empty.db --out %s/p --run 999", dir, dir);
     st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "run 999"), "status %d: %s", st, err);

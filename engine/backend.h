@@ -137,6 +137,8 @@ backend *backend_cpu_new(const model *m);
 backend *backend_cuda_new(const model *m, char *why, size_t why_len);
 /* 1 when a CUDA device is present (why: the reason otherwise; may be NULL). */
 int backend_cuda_available(char *why, size_t why_len);
+/* Device 0's name ("NVIDIA H200"), or "cuda" when it cannot be read. */
+void backend_cuda_device_name(char *name, size_t len);
 /* CUDA runtime and driver versions ("13.0"), for the runs table; "" without CUDA. */
 void backend_cuda_versions(char *runtime, char *driver, size_t len);
 

@@ -453,3 +453,11 @@ void backend_cuda_versions(char *runtime, char *driver, size_t len)
     if (cudaDriverGetVersion(&drv) == cudaSuccess && drv) snprintf(driver, len, "%d.%d", drv / 1000, drv % 1000 / 10);
     cudaGetLastError();
 }
+
+void backend_cuda_device_name(char *name, size_t len)
+{
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) snprintf(name, len, "%.255s", prop.name);
+    else snprintf(name, len, "cuda");
+    cudaGetLastError();
+}

@@ -23,6 +23,7 @@ int cmd_run(int argc, char **argv)
                    "  --only T[,T]     run only these tasks (same config: --resume can fill in the rest)\n"
                    "  --methods M[,M]  run only these methods (likewise)\n"
                    "  --model PATH     the model instead of the suite's\n"
+                   "  --backend B      cpu, cuda or auto instead of the suite's `backend`\n"
                    "  --plots DIR      draw the suite plots into DIR afterwards (as plot)\n"
                    "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n");
             return 0;
@@ -31,6 +32,11 @@ int cmd_run(int argc, char **argv)
         else if ((v = arg_val("run", argc, argv, &i, "--methods"))) o.methods = v;
         else if ((v = arg_val("run", argc, argv, &i, "--model"))) o.model = v;
         else if ((v = arg_val("run", argc, argv, &i, "--plots"))) o.plots = v;
+        else if ((v = arg_val("run", argc, argv, &i, "--backend"))) {
+            if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto"))
+                arg_bad("run", "--backend '%s' is not one of cpu, cuda, auto", v);
+            o.backend = v;
+        }
         else if ((v = arg_val("run", argc, argv, &i, "--progress"))) {
             if (!strcmp(v, "bar")) o.progress = RUNNER_PROGRESS_BAR;
             else if (!strcmp(v, "lines")) o.progress = RUNNER_PROGRESS_LINES;

@@ -7,7 +7,17 @@
  * case's context with the method's plan, runner_method.h) -> generate_greedy
  * -> score_case -> one transaction.
  * Throughput cases time the engine instead (throughput.h) and land in bench
- * + suite_bench.
+ * + suite_bench: the model level times the forward pass on the run's
+ * backend; the attention level times one dense attention kernel alone,
+ * ours (attn_time.h: the CUDA kernels, or their CPU twins on the CPU) and,
+ * on the GPU, the peers' (peer.h) on the same cases.
+ *
+ * Backend: --backend, else the suite's. cuda runs the model with dense
+ * attention only, so a suite whose selected methods include a sparse policy
+ * on model tasks is refused on cuda, and auto picks the CPU for it (one line
+ * says so); auto otherwise picks cuda when a device is usable. On cuda,
+ * CUPTI records the kernels of one extra, untimed repetition of every
+ * throughput case (kernel_timings, linked to the case's bench row).
  *
  * Interruption: SIGINT/SIGTERM set a flag; the case in progress is dropped
  * (never committed), the run is marked failed and runner_run returns 130.
@@ -22,8 +32,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attn_time.h"
+#include "cupti.h"
 #include "gen.h"
 #include "generate.h"
+#include "peer.h"
 #include "plot_suite.h"
 #include "runner_db.h"
 #include "runner_method.h"
@@ -99,7 +112,62 @@ typedef struct {
     int stop_ids[2], n_stop;
     progress prog;
     int skipped, not_run;
+    int on_cuda;                        /* the run's backend is cuda */
+    backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
+    int cupti;                          /* cuda: kernel timings on (off after CUPTI refused once) */
+    peer *peer;                         /* the peers' process, from the first peer case */
+    int peer_failed;                    /* it would not start: peer cases are not run */
 } R;
+
+static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0; }
+
+static int is_attention(const suite_task *t) { return t->type == TASK_THROUGHPUT && t->level == TP_LEVEL_ATTENTION; }
+
+/* Whether method m runs on task t: model tasks take our methods; the
+ * attention level takes dense attention, ours and (on the GPU) the peers'. */
+static int applies(const R *r, const suite_task *t, const suite_method *m)
+{
+    if (!is_attention(t)) return !is_peer(m);
+    return !strcmp(m->policy, "dense") && (!is_peer(m) || r->on_cuda);
+}
+
+/* Picks the backend (r->on_cuda). 0 + err when cuda is asked for and cannot
+ * run the suite. */
+static int pick_backend(R *r, int model_tasks, pb_err *err)
+{
+    const suite *s = r->s;
+    int want = (int)s->backend;
+    if (r->o->backend)
+        want = !strcmp(r->o->backend, "cpu") ? BACKEND_CPU : !strcmp(r->o->backend, "cuda") ? BACKEND_CUDA : BACKEND_AUTO;
+    const suite_method *sparse = NULL;
+    for (int i = 0; i < s->n_methods && model_tasks && !sparse; i++)
+        if (r->method_on[i] && !is_peer(&s->methods[i]) && strcmp(s->methods[i].policy, "dense"))
+            sparse = &s->methods[i];
+    char why[256];
+    if (want == BACKEND_CPU) return 1;
+    if (want == BACKEND_CUDA) {
+        if (!backend_cuda_available(why, sizeof why)) return pb_errf(err, s->file, -1, "backend cuda: %s", why);
+        if (sparse) {
+            char where[400];
+            snprintf(where, sizeof where, "%s:%d:%d", s->file, sparse->line, sparse->col);
+            return pb_errf(err, where, -1,
+                           "method '%s': policy %s has no CUDA implementation (cuda runs dense attention); "
+                           "run it with --backend cpu, or leave it out with --methods",
+                           sparse->name, sparse->policy);
+        }
+        r->on_cuda = 1;
+        return 1;
+    }
+    if (!backend_cuda_available(why, sizeof why)) return 1;
+    if (sparse) {
+        fprintf(stderr, "backend auto: cpu, since method '%s' (policy %s) has no CUDA implementation\n", sparse->name,
+                sparse->policy);
+        return 1;
+    }
+    r->on_cuda = 1;
+    return 1;
+}
+
 
 /* Marks the names of a comma list in on[] (names[i] of n); 0 + err naming
  * an unknown one. */
@@ -149,11 +217,26 @@ static int validate(R *r, pb_err *err)
     ok = ok && select_names(s->file, "--methods", o->methods, "method", names, s->n_methods, r->method_on, err);
     free(names);
     if (!ok) return 0;
+    /* model tasks need the model; so does an attention level without shapes (the model's) */
+    int model_tasks = 0, need_model = 0;
+    for (int i = 0; i < s->n_tasks; i++)
+        if (r->task_on[i]) {
+            model_tasks |= !is_attention(&s->tasks[i]);
+            need_model |= !is_attention(&s->tasks[i]) || !s->tasks[i].n_shapes;
+        }
+    if (!pick_backend(r, model_tasks, err)) return 0;
+    for (int i = 0; i < s->n_methods; i++)
+        if (r->method_on[i] && is_peer(&s->methods[i]) && !r->on_cuda)
+            fprintf(stderr, "method '%s' (%s) times on the GPU only: not run on the CPU\n", s->methods[i].name,
+                    s->methods[i].impl);
+    r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
+    if (!need_model) return 1;
     if (!(r->mdl = model_load(s->model, err))) return 0;
     if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
-    r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
     for (int i = 0; i < s->n_methods; i++)
-        if (r->method_on[i] && !method_prepare(s, &s->methods[i], r->mdl, r->tok, &r->me[i], err)) return 0;
+        if (r->method_on[i] && !is_peer(&s->methods[i]) &&
+            !method_prepare(s, &s->methods[i], r->mdl, r->tok, &r->me[i], err))
+            return 0;
     for (int i = 0; i < s->n_tasks; i++) {
         const suite_task *t = &s->tasks[i];
         for (int c = 0; r->task_on[i] && t->type != TASK_THROUGHPUT && c < t->n_contexts; c++)
@@ -165,6 +248,11 @@ static int validate(R *r, pb_err *err)
             }
     }
     if (!gen_check(s, r->tok, err)) return 0;
+    if (r->on_cuda && model_tasks) {
+        char why[256];
+        if (!(r->bk = backend_cuda_new(r->mdl, why, sizeof why)))
+            return pb_errf(err, s->model, -1, "backend cuda: %s", why);
+    }
     return 1;
 }
 
@@ -180,8 +268,11 @@ static char *run_config(const R *r, pb_err *err)
         if ((n += k) == cap - 1) text = pb_realloc(text, cap *= 2);
     fclose(f);
     text[n] = 0;
-    const char *kv[4] = {"suite_file", text, "model", r->o->model ? r->o->model : ""};
-    char *c = config_canonical(kv, r->o->model ? 2 : 1);
+    const char *kv[6] = {"suite_file", text};
+    size_t np = 1;
+    if (r->o->model) kv[2 * np] = "model", kv[2 * np + 1] = r->o->model, np++;
+    if (r->o->backend) kv[2 * np] = "backend", kv[2 * np + 1] = r->o->backend, np++;
+    char *c = config_canonical(kv, np);
     free(text);
     return c;
 }
@@ -200,9 +291,15 @@ static int64_t start_run(R *r, pb_err *err)
         char notes[600];
         snprintf(notes, sizeof notes, "suite %s; only %s; methods %s", r->s->name, r->o->only ? r->o->only : "all",
                  r->o->methods ? r->o->methods : "all");
-        run_meta meta = {.command = r->o->command ? r->o->command : "purbo-bench run", .device = "cpu",
-                         .model_path = r->s->model, .config = config, .has_seed = 1,
-                         .seed = (int64_t)r->s->seed, .notes = notes};
+        char dev[256] = "cpu", rt[32] = "", drv[32] = "";
+        if (r->on_cuda) {
+            backend_cuda_device_name(dev, sizeof dev);
+            backend_cuda_versions(rt, drv, sizeof rt);
+        }
+        run_meta meta = {.command = r->o->command ? r->o->command : "purbo-bench run", .device = dev,
+                         .model_path = r->mdl ? r->s->model : NULL, .config = config, .has_seed = 1,
+                         .seed = (int64_t)r->s->seed, .cuda_runtime = r->on_cuda ? rt : NULL,
+                         .cuda_driver = r->on_cuda ? drv : NULL, .notes = notes};
         run = db_run_begin(r->db, &meta);
         if (r->o->resume) fprintf(stderr, "no earlier run with config %s: starting run %lld\n", hash, (long long)run);
     }
@@ -223,7 +320,7 @@ static int count_todo(R *r)
         const suite_task *t = &r->s->tasks[ti];
         for (int c = 0; r->task_on[ti] && c < n_cases_of(t); c++)
             for (int mi = 0; mi < r->s->n_methods; mi++) {
-                if (!r->method_on[mi]) continue;
+                if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi])) continue;
                 if (rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, c, t->type == TASK_THROUGHPUT))
                     r->skipped++;
                 else todo++;
@@ -249,7 +346,7 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
                  c->sample);
     else snprintf(what, sizeof what, "%s/%s ctx %d sample %d", t->name, m->name, c->context, c->sample);
     prog_show(&r->prog, what, NULL);
-    session *ses = method_session(&r->me[mi], r->mdl, 1, c->context, c->seed);
+    session *ses = method_session(&r->me[mi], r->mdl, r->bk, 1, c->context, c->seed);
     int *out = pb_malloc((size_t)c->max_new * sizeof(int));
     gen_stats st;
     int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
@@ -296,7 +393,8 @@ static int run_accuracy_task(R *r, int ti)
     for (int ci = 0; ci < gen_n_cases(t); ci++) {
         int todo = 0;
         for (int mi = 0; mi < r->s->n_methods; mi++)
-            todo += r->method_on[mi] && !rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0);
+            todo += r->method_on[mi] && applies(r, t, &r->s->methods[mi]) &&
+                    !rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0);
         if (todo && (g_stop || !budget_left(r))) r->not_run += todo; /* not even built */
         if (!todo || g_stop || !budget_left(r)) continue;
         suite_case c;
@@ -304,7 +402,9 @@ static int run_accuracy_task(R *r, int ti)
         /* gen_check built the first case of each context; a later one failing is a runtime error */
         if (!gen_case(r->s, ti, ci, r->tok, &c, &err)) pb_die_runtime(__FILE__, __LINE__, "%s", err.msg);
         for (int mi = 0; mi < r->s->n_methods; mi++) {
-            if (!r->method_on[mi] || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0)) continue;
+            if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi]) ||
+                rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0))
+                continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
             if (!run_accuracy(r, ti, &c, mi)) r->not_run++;
         }
@@ -313,8 +413,42 @@ static int run_accuracy_task(R *r, int ti)
     return !g_stop;
 }
 
-/* One throughput case with one method on session s of model mdl. */
-static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const model *m_used, int weights_random)
+/* Kernel timings of one untimed repetition (fn(arg)) into kernel_timings,
+ * linked to bench row id, inside the caller's transaction. CUPTI refusing
+ * once turns it off for the run (one line says why). */
+static void trace_kernels(R *r, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg)
+{
+    char why[256];
+    if (!r->cupti) return;
+    if (!cupti_begin(why, sizeof why)) {
+        fprintf(stderr, "kernel timings off: %s\n", why);
+        r->cupti = 0;
+        return;
+    }
+    fn(arg);
+    int nk = 0;
+    cupti_kernel *k = cupti_end(&nk, NULL);
+    if (k) cupti_store(r->db, r->run, bench_id, case_name, k, nk);
+    cupti_kernels_free(k, nk);
+}
+
+typedef struct {
+    session *s;
+    const tp_case *tc;
+    uint64_t seed;
+} tp_once;
+
+static void tp_once_fn(void *a)
+{
+    tp_once *o = a;
+    double t;
+    tp_time(o->s, o->tc, 0, 1, o->seed, &t);
+}
+
+/* One model-level throughput case with one method on model mdl (on backend
+ * b, or the CPU when NULL). */
+static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const model *m_used, backend *b,
+                          int weights_random)
 {
     const suite *su = r->s;
     const suite_task *t = &su->tasks[ti];
@@ -325,34 +459,110 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     prog_show(&r->prog, what, NULL);
     double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
     int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
-    session *s = method_session(&r->me[mi], m_used, !weights_random, n_ctx, t->seed);
-    tp_time(s, tc, t->warmup, t->repeats, t->seed ^ (uint64_t)ci, tm);
+    session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, t->seed);
+    uint64_t seed = t->seed ^ (uint64_t)ci;
+    tp_time(s, tc, t->warmup, t->repeats, seed, tm);
     double density;
     int64_t kv;
     method_cost(s, &density, &kv);
-    session_free(s);
     if (g_stop) {
+        session_free(s);
         free(tm);
         return 0;
     }
     char notes[300];
     snprintf(notes, sizeof notes, "suite %s task %s method %s weights %s", su->name, t->name, m->name,
              weights_random ? "random" : "model");
-    bench_row b = {.run_id = r->run, .bench = "forward", .impl = "purbo",
-                   .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = tc->shape.layers,
-                   .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads, .head_dim = tc->shape.head_dim,
-                   .n_ctx = tc->context, .n_tokens = tc->tokens, .throughput_unit = "tok/s", .notes = notes};
-    bench_stats(tm, t->repeats, &b);
-    b.throughput = tc->tokens / b.t_median;
+    bench_row row = {.run_id = r->run, .bench = "forward", .impl = "purbo",
+                     .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = tc->shape.layers,
+                     .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads, .head_dim = tc->shape.head_dim,
+                     .n_ctx = tc->context, .n_tokens = tc->tokens, .throughput_unit = "tok/s", .notes = notes};
+    bench_stats(tm, t->repeats, &row);
+    row.throughput = tc->tokens / row.t_median;
     db_case_begin(r->db);
-    int64_t id = db_bench_add(r->db, &b);
+    int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, weights_random ? "random" : "model",
                    !!(su->metrics & SM_DENSITY), density, (su->metrics & SM_KV_BYTES) ? kv : -1);
+    tp_once once = {s, tc, seed};
+    if (b) trace_kernels(r, id, what, tp_once_fn, &once);
     db_case_commit(r->db);
+    session_free(s);
     r->prog.done++;
     char res[160];
-    snprintf(res, sizeof res, "%.1f tok/s (median %.2f ms, p10..p90 %.2f..%.2f)", b.throughput, 1e3 * b.t_median,
-             1e3 * b.t_p10, 1e3 * b.t_p90);
+    snprintf(res, sizeof res, "%.1f tok/s (median %.2f ms, p10..p90 %.2f..%.2f)", row.throughput, 1e3 * row.t_median,
+             1e3 * row.t_p10, 1e3 * row.t_p90);
+    prog_show(&r->prog, what, res);
+    free(tm);
+    return 1;
+}
+
+static void attn_once_fn(void *a) { attn_timer_once(a); }
+
+/* One attention-level case with one method: ours (the CUDA kernel, or the
+ * CPU twin) or a peer's. A case that cannot run (out of memory, a shape the
+ * kernel does not take, a peer refusing) stores nothing and says why. */
+static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
+{
+    const suite *su = r->s;
+    const suite_task *t = &su->tasks[ti];
+    const suite_method *m = &su->methods[mi];
+    attn_time_case ac = {.phase = tc->phase == TP_PREFILL ? ATTN_TIME_PREFILL : ATTN_TIME_DECODE,
+                         .n_ctx = tc->context, .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads,
+                         .d = tc->shape.head_dim};
+    char what[200], why[300] = "", gqa[16] = "native";
+    snprintf(what, sizeof what, "%s/%s %d/%d/%d ctx %d %s", t->name, m->name, ac.n_head, ac.n_kv_head, ac.d, ac.n_ctx,
+             tc->phase == TP_PREFILL ? "prefill" : "decode");
+    prog_show(&r->prog, what, NULL);
+    double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
+    uint32_t seed = (uint32_t)(t->seed ^ (uint64_t)ci * 0x9e3779b97f4a7c15ull);
+    attn_timer *timer = NULL;
+    int ok;
+    if (is_peer(m)) {
+        if (!r->peer && !r->peer_failed) {
+            char info[256];
+            if (!(r->peer = peer_open(info, sizeof info, why, sizeof why))) {
+                fprintf(stderr, "peers not run: %s\n", why);
+                r->peer_failed = 1;
+            } else {
+                fprintf(stderr, "peers: %s\n", info);
+            }
+        }
+        ok = r->peer && peer_time(r->peer, m->impl, &ac, t->warmup, t->repeats, tm, gqa, sizeof gqa, why, sizeof why);
+        if (!r->peer) snprintf(why, sizeof why, "the peers' process did not start");
+    } else {
+        ok = (timer = attn_timer_new(&ac, r->on_cuda, seed, why, sizeof why)) != NULL;
+        if (ok) attn_timer_run(timer, t->warmup, t->repeats, tm);
+    }
+    if (g_stop || !ok) {
+        if (!ok && !g_stop) {
+            r->prog.done++;
+            prog_show(&r->prog, what, why);
+        }
+        attn_timer_free(timer);
+        free(tm);
+        return 0;
+    }
+    char notes[400];
+    snprintf(notes, sizeof notes, "suite %s task %s method %s; %s%s", su->name, t->name, m->name,
+             is_peer(m) ? "gqa=" : r->on_cuda ? "our CUDA kernel" : "CPU twin (attn_ref.c)", is_peer(m) ? gqa : "");
+    bench_row row = {.run_id = r->run, .bench = "attention", .impl = m->impl,
+                     .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = 1, .n_head = ac.n_head,
+                     .n_kv_head = ac.n_kv_head, .head_dim = ac.d, .n_ctx = ac.n_ctx,
+                     .n_tokens = ac.phase == ATTN_TIME_PREFILL ? ac.n_ctx : 1,
+                     .throughput_unit = ac.phase == ATTN_TIME_PREFILL ? "TFLOP/s" : "GB/s", .notes = notes};
+    bench_stats(tm, t->repeats, &row);
+    row.throughput = attn_time_work(&ac) / row.t_median / (ac.phase == ATTN_TIME_PREFILL ? 1e12 : 1e9);
+    db_case_begin(r->db);
+    int64_t id = db_bench_add(r->db, &row);
+    rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, "random",
+                   !!(su->metrics & SM_DENSITY), 1.0, -1);
+    if (timer && r->on_cuda) trace_kernels(r, id, what, attn_once_fn, timer);
+    db_case_commit(r->db);
+    attn_timer_free(timer);
+    r->prog.done++;
+    char res[160];
+    snprintf(res, sizeof res, "%.1f %s (median %.1f us, p10..p90 %.1f..%.1f)", row.throughput, row.throughput_unit,
+             1e6 * row.t_median, 1e6 * row.t_p10, 1e6 * row.t_p90);
     prog_show(&r->prog, what, res);
     free(tm);
     return 1;
@@ -364,23 +574,41 @@ static int run_throughput_task(R *r, int ti)
     int max_ctx = 0;
     for (int i = 0; i < t->n_contexts; i++)
         if (t->contexts[i] > max_ctx) max_ctx = t->contexts[i];
-    model *rnd = NULL; /* the random-weight model of the current shape */
+    static const model_config none;
+    model *rnd = NULL;   /* the random-weight model of the current shape */
+    backend *rbk = NULL; /* its CUDA backend */
     struct suite_shape cur = {0, 0, 0, 0};
     for (int ci = 0; ci < tp_n_cases(t) && !g_stop; ci++) {
         tp_case tc;
-        tp_case_get(t, &r->mdl->cfg, ci, &tc);
-        int is_model = tp_shape_is_model(&tc.shape, &r->mdl->cfg);
+        tp_case_get(t, r->mdl ? &r->mdl->cfg : &none, ci, &tc);
+        int is_model = r->mdl && tp_shape_is_model(&tc.shape, &r->mdl->cfg);
         for (int mi = 0; mi < r->s->n_methods; mi++) {
-            if (!r->method_on[mi] || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1)) continue;
+            if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi]) ||
+                rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1))
+                continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
+            if (is_attention(t)) {
+                if (!run_attention(r, ti, ci, &tc, mi)) r->not_run++;
+                continue;
+            }
             if (!is_model && (!rnd || memcmp(&cur, &tc.shape, sizeof cur))) {
+                if (rbk) backend_close(rbk);
                 model_free(rnd);
+                rbk = NULL;
                 cur = tc.shape;
                 rnd = tp_random_model(&cur, max_ctx + t->decode_tokens, t->seed);
+                if (r->on_cuda) {
+                    char why[256];
+                    rbk = backend_cuda_new(rnd, why, sizeof why);
+                    PB_CHECK(rbk, "backend cuda on shape %d/%d/%d/%d: %s", cur.layers, cur.heads, cur.kv_heads,
+                             cur.head_dim, why);
+                }
             }
-            if (!run_throughput(r, ti, ci, &tc, mi, is_model ? r->mdl : rnd, !is_model)) r->not_run++;
+            if (!run_throughput(r, ti, ci, &tc, mi, is_model ? r->mdl : rnd, is_model ? r->bk : rbk, !is_model))
+                r->not_run++;
         }
     }
+    if (rbk) backend_close(rbk);
     model_free(rnd);
     return !g_stop;
 }
@@ -389,6 +617,8 @@ static void free_r(R *r)
 {
     for (int i = 0; r->me && i < r->s->n_methods; i++) method_release(&r->me[i]);
     free(r->me);
+    peer_close(r->peer);
+    if (r->bk) backend_close(r->bk);
     tok_free(r->tok);
     model_free(r->mdl);
     if (r->db) db_close(r->db);
@@ -407,9 +637,12 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     }
     *run_out = r.run;
     const suite *s = r.s;
-    r.stop_ids[r.n_stop++] = tok_eos(r.tok);
-    int im_end = tok_find(r.tok, "<|im_end|>");
-    if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
+    if (r.tok) {
+        r.stop_ids[r.n_stop++] = tok_eos(r.tok);
+        int im_end = tok_find(r.tok, "<|im_end|>");
+        if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
+    }
+    r.cupti = r.on_cuda;
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
     r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};

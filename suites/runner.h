@@ -34,6 +34,7 @@ typedef struct {
     int resume;
     const char *command;     /* command line recorded in runs.command, or NULL */
     int progress;            /* RUNNER_PROGRESS_*: AUTO = a bar when stderr is a terminal */
+    const char *backend;     /* "cpu", "cuda" or "auto" instead of the suite's, or NULL */
     const char *plots;       /* folder for the suite plots after the run, or NULL */
 } runner_opts;
 

@@ -141,9 +141,9 @@ static const plan *shape_plan(method_engine *me, const model *m, uint64_t seed)
     return p;
 }
 
-session *method_session(method_engine *me, const model *mdl, int is_model, int n_ctx, uint64_t seed)
+session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, uint64_t seed)
 {
-    session *s = session_new(mdl, n_ctx);
+    session *s = b ? session_new_on(b, n_ctx) : session_new(mdl, n_ctx);
     plan_apply(is_model ? &me->pl : shape_plan(me, mdl, seed), s, 1);
     return s;
 }

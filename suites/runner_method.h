@@ -39,8 +39,10 @@ typedef struct {
 int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
                    method_engine *me, pb_err *err);
 /* A session of n_ctx positions on mdl (the model, or a random-weight one of
- * another shape) with the method's policies applied and density counts at 0. */
-session *method_session(method_engine *me, const model *mdl, int is_model, int n_ctx, uint64_t seed);
+ * another shape) with the method's policies applied and density counts at 0;
+ * on backend b (opened on mdl; the caller keeps it open longer than the
+ * session), or NULL: a CPU backend of the session's own. */
+session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, uint64_t seed);
 /* What the sequences on s cost: density (pairs attended / causally visible
  * since the session was made or its counts reset) and the KV bytes held. */
 void method_cost(const session *s, double *density, int64_t *kv_bytes);

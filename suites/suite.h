@@ -25,6 +25,8 @@
 
 typedef enum { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA } suite_backend;
 
+enum { TP_LEVEL_MODEL, TP_LEVEL_ATTENTION };
+
 typedef enum {
     TASK_PASSKEY,
     TASK_NIAH, /* needle in a haystack on a depth x length grid (gkamradt) */
@@ -72,6 +74,9 @@ typedef struct {
     int top_k;    /* fixed budget (blocks or pages), >= 1 */
     int block;    /* block / page size in tokens, >= 1 */
     char *plan;   /* head plan / indexer file (path as written), or NULL */
+    char *impl;   /* whose attention: "purbo" (ours, default) or a peer of
+                   * peer.h ("sdpa_cudnn", "sdpa_fa2", "flex"; dense only,
+                   * attention-level throughput tasks only) */
     int line, col;
 } suite_method;
 
@@ -114,6 +119,7 @@ typedef struct {
     int vocab_size;     /* < 0: auto = (context - max_new) / 50 */
 
     /* throughput (run by the runner; no generator) */
+    int level;          /* TP_LEVEL_MODEL: the whole forward pass; TP_LEVEL_ATTENTION: one attention kernel */
     int phases;         /* bit 0: prefill, bit 1: decode */
     int repeats, warmup, decode_tokens;
     struct suite_shape { int layers, heads, kv_heads, head_dim; } *shapes; /* NULL: the model's */

@@ -9,6 +9,8 @@
  */
 #include "suite.h"
 
+#include "peer.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -316,7 +318,8 @@ static int get_list(ld *L, node *map, const char *what, const char *key, int req
 
 /* ---- methods --------------------------------------------------------------- */
 
-static const char *const METHOD_KEYS[] = {"name", "policy", "params"};
+static const char *const METHOD_KEYS[] = {"name", "policy", "impl", "params"};
+static const char *const IMPL_NAMES[] = {"purbo", PEER_IMPLS};
 static const char *const PARAM_KEYS[] = {"p", "window", "sinks", "rho", "top_k", "block", "plan"};
 
 static int load_method(ld *L, node *m, suite_method *out)
@@ -330,6 +333,12 @@ static int load_method(ld *L, node *m, suite_method *out)
     if (!check_keys(L, m, "a method", METHOD_KEYS, COUNT(METHOD_KEYS), NULL, 0, NULL)) return 0;
     if (!get_name(L, m, "a method", "policy", 1, NULL, &out->policy)) return 0;
     if (!get_name(L, m, "a method", "name", 0, out->policy, &out->name)) return 0;
+    int impl = 0;
+    if (!get_enum(L, m, "impl", IMPL_NAMES, COUNT(IMPL_NAMES), 0, &impl)) return 0;
+    out->impl = dup(IMPL_NAMES[impl]);
+    if (impl && strcmp(out->policy, "dense"))
+        return FAIL(L, get(L, m, "impl", NULL), "impl '%s' is a peer's dense attention: the policy must be dense, not '%s'",
+                    out->impl, out->policy);
     node *pm;
     if (!field(L, m, "", "params", 0, &pm)) return 0;
     if (!pm) return 1;
@@ -353,8 +362,9 @@ static const char *const K_RULER[] = {"haystack", "key_type", "value_type", "num
 static const char *const K_VT[] = {"haystack", "num_chains", "num_hops", "fewshot_tokens"};
 static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewshot"};
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
-static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "phases", "repeats", "warmup",
+static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
                                      "decode_tokens", "shapes"};
+static const char *const LEVEL_NAMES[] = {"model", "attention"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
 static int is_ruler_niah(task_type t) { return t >= TASK_NIAH_SINGLE_1 && t <= TASK_NIAH_MULTIQUERY; }
@@ -508,6 +518,7 @@ static int load_throughput(ld *L, node *t, suite_task *out)
 {
     node *v;
     out->phases = 3;
+    if (!get_enum(L, t, "level", LEVEL_NAMES, COUNT(LEVEL_NAMES), TP_LEVEL_MODEL, &out->level)) return 0;
     if (!get_list(L, t, "", "phases", 0, &v)) return 0;
     if (v) {
         out->phases = 0;
@@ -530,7 +541,7 @@ static int load_throughput(ld *L, node *t, suite_task *out)
         struct suite_shape *sh = &out->shapes[i];
         if (!want_kind(L, s, "shapes item", YAML_MAPPING_NODE) ||
             !check_keys(L, s, "a shape", SHAPE_KEYS, COUNT(SHAPE_KEYS), NULL, 0, NULL) ||
-            !get_int(L, s, "a shape", "layers", 1, 1, 1024, 0, &sh->layers) ||
+            !get_int(L, s, "a shape", "layers", out->level == TP_LEVEL_MODEL, 1, 1024, 1, &sh->layers) ||
             !get_int(L, s, "a shape", "heads", 1, 1, 1024, 0, &sh->heads) ||
             !get_int(L, s, "a shape", "kv_heads", 1, 1, 1024, 0, &sh->kv_heads) ||
             !get_int(L, s, "a shape", "head_dim", 1, 1, 1024, 0, &sh->head_dim))
@@ -748,6 +759,7 @@ void suite_free(suite *s)
         free(s->methods[i].name);
         free(s->methods[i].policy);
         free(s->methods[i].plan);
+        free(s->methods[i].impl);
     }
     for (int i = 0; i < s->n_tasks; i++) {
         suite_task *t = &s->tasks[i];

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fixture.h"
 #include "gen.h"
 #include "planfile.h"
@@ -453,4 +454,72 @@ TEST(runner_converted_plan_file)
     char want[700], msg[1200];
     snprintf(want, sizeof want, "%s:8:5: method 'conv': params.plan: %s", suite, other);
     CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
+}
+
+/* The attention level on the CPU: our dense kernel's CPU twin per (shape,
+ * context, phase), FLOP/s and GB/s from the median; the peers and the
+ * sparse methods do not apply there; no model is loaded when every task
+ * names its shapes. cuda without a device is refused before anything runs. */
+TEST(runner_attention_level_on_the_cpu)
+{
+    char *suite = suite_file("attn",
+                             "  - {name: ours, policy: dense}\n"
+                             "  - {name: cudnn, policy: dense, impl: sdpa_cudnn}\n"
+                             "  - {name: win, policy: streaming, params: {window: 64}}\n",
+                             "  - type: throughput\n"
+                             "    level: attention\n"
+                             "    contexts: [128, 256]\n"
+                             "    repeats: 3\n"
+                             "    warmup: 0\n"
+                             "    shapes: [{heads: 4, kv_heads: 2, head_dim: 32}]\n");
+    char args[1400], db[600], *err = NULL;
+    snprintf(db, sizeof db, "%s/attn.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none --backend cpu", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    CHECK_MSG(strstr(err, "method 'cudnn' (sdpa_cudnn) times on the GPU only"), "%s", err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE device = 'cpu' AND model_path IS NULL") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench") == 4);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench b JOIN suite_bench s ON s.bench_id = b.id"
+                       " WHERE b.bench = 'attention' AND b.impl = 'purbo' AND s.method = 'ours'"
+                       " AND b.n_head = 4 AND b.n_kv_head = 2 AND b.head_dim = 32 AND b.repeats = 3"
+                       " AND b.t_min <= b.t_median AND b.t_median <= b.t_max AND b.t_min > 0") == 4);
+    /* prefill: 2 n^2 d heads FLOPs; decode: K and V of n tokens, bf16 */
+    CHECK(rt_query(db, "SELECT count(*) FROM bench WHERE phase = 'prefill' AND throughput_unit = 'TFLOP/s'"
+                       " AND n_tokens = n_ctx AND abs(throughput * t_median * 1e12 / (2.0 * n_ctx * n_ctx * 32 * 4)"
+                       " - 1) < 1e-9") == 2);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench WHERE phase = 'decode' AND throughput_unit = 'GB/s'"
+                       " AND n_tokens = 1 AND abs(throughput * t_median * 1e9 / (4.0 * n_ctx * 2 * 32) - 1) < 1e-9") ==
+          2);
+    /* a second run on cuda: refused here with one line, nothing written */
+    char why[256];
+    if (!backend_cuda_available(why, sizeof why)) {
+        snprintf(args, sizeof args, "run %s --db %s --progress none --backend cuda", suite, db);
+        st = rt_run(args, NULL, &err);
+        CHECK_MSG(st == 2 && strstr(err, "backend cuda: no CUDA device"), "status %d: %s", st, err);
+        free(err);
+        CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
+    }
+}
+
+/* cuda with a sparse method on model tasks is refused, naming the method. */
+TEST(runner_cuda_refuses_sparse_methods)
+{
+    char why[256];
+    char *suite = suite_file("sparse-cuda",
+                             "  - {name: dense, policy: dense}\n"
+                             "  - {name: win, policy: streaming, params: {window: 64}}\n",
+                             "  - {type: passkey, contexts: [256]}\n");
+    char args[1400], db[600], *err = NULL;
+    snprintf(db, sizeof db, "%s/sparse-cuda.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none --backend cuda", suite, db);
+    int st = rt_run(args, NULL, &err);
+    if (backend_cuda_available(why, sizeof why))
+        CHECK_MSG(st == 2 && strstr(err, "sparse-cuda.yaml:9:5: method 'win': policy streaming has no CUDA"),
+                  "status %d: %s", st, err);
+    else
+        CHECK_MSG(st == 2 && strstr(err, "backend cuda: no CUDA device"), "status %d: %s", st, err);
+    free(err);
+    CHECK(access(db, F_OK) != 0); /* refused before the database was made */
 }

@@ -56,7 +56,8 @@ TEST(suite_load_shipped)
 
     s = suite_load("suites/default.yaml", &e);
     CHECK_MSG(s, "%s", e.msg);
-    CHECK(s->n_methods == 8 && !strcmp(s->methods[0].name, "dense"));
+    CHECK(s->n_methods == 9 && !strcmp(s->methods[0].name, "dense") && !strcmp(s->methods[0].impl, "purbo"));
+    CHECK(!strcmp(s->methods[7].name, "rtpurbo-trained") && strstr(s->methods[7].plan, ".purbo"));
     const suite_method *rt = &s->methods[6];
     CHECK(!strcmp(rt->policy, "rtpurbo") && rt->p == 0.9 && rt->rho == 0.15 && rt->window == 256 && rt->sinks == 4);
     CHECK(rt->top_k == -1 && rt->block == 64); /* top_k not given: the policy's default */
@@ -65,6 +66,38 @@ TEST(suite_load_shipped)
     for (int i = 0; i < s->n_tasks; i++) seen[s->tasks[i].type]++;
     for (int t = 0; t < TASK_THROUGHPUT; t++) CHECK_MSG(seen[t] == 1, "default.yaml lacks %s", task_type_name(t));
     suite_free(s);
+}
+
+TEST(suite_load_gpu_throughput_suite)
+{
+    pb_err e;
+    suite *s = suite_load("suites/throughput.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->backend == BACKEND_CUDA && s->n_methods == 4 && s->n_tasks == 3);
+    CHECK(!strcmp(s->methods[0].impl, "purbo") && !strcmp(s->methods[1].impl, "sdpa_cudnn") &&
+          !strcmp(s->methods[2].impl, "sdpa_fa2") && !strcmp(s->methods[3].impl, "flex"));
+    for (int i = 0; i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        CHECK(t->type == TASK_THROUGHPUT && t->level == TP_LEVEL_ATTENTION && t->shapes[0].heads == 32);
+        CHECK(t->shapes[0].layers == 1); /* no layers at the attention level: 1 */
+    }
+    CHECK(s->tasks[0].phases == 1 && s->tasks[1].phases == 2 && s->tasks[1].contexts[6] == 1 << 20);
+    suite_free(s);
+
+    s = suite_load("suites/passkey.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->n_methods == 5 && s->tasks[0].n_contexts == 4 && s->tasks[0].n_depths == 5);
+    suite_free(s);
+
+    /* impl and level: names, the peer's policy, layers at the model level */
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {policy: dense, impl: sdpa_cudn}\ntasks: [{type: passkey, contexts: [512]}]\n",
+           4, 27, "unknown impl 'sdpa_cudn' (did you mean 'sdpa_cudnn'?)");
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {policy: streaming, impl: flex}\ntasks: [{type: passkey, contexts: [512]}]\n",
+           4, 31, "the policy must be dense, not 'streaming'");
+    EXPECT(HEAD "tasks: [{type: throughput, level: kernel, contexts: [512]}]\n", 4, 35, "unknown level 'kernel'");
+    EXPECT(HEAD "tasks: [{type: throughput, contexts: [512], shapes: [{heads: 8, kv_heads: 2, head_dim: 64}]}]\n", 4, 54,
+           "missing required field 'layers'");
+    EXPECT(HEAD "tasks: [{type: passkey, level: attention, contexts: [512]}]\n", 4, 25, "'level' does not apply to task type passkey");
 }
 
 TEST(suite_load_defaults)

@@ -1,0 +1,157 @@
+/* attn_time.cu — the CUDA half of attn_time.h: device inputs for one
+ * attention case, rotated over copies larger than L2, and event-timed
+ * bursts of our kernels (attn_prefill_cuda / attn_decode_cuda, the versions
+ * the CUDA backend runs).
+ *
+ * Failures to set up (no device, out of memory) are returned as a reason;
+ * failures after that are runtime errors (CUDA_CHECK: exit 1, file:line).
+ */
+#include <cuda_bf16.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "attn_kernels.h"
+#include "attn_time.h"
+#include "cuda/cuda_check.h"
+
+namespace {
+
+struct timer {
+    attn_time_case c;
+    int sets, next;
+    size_t q_el, kv_el, o_el;  /* elements of one copy */
+    __nv_bfloat16 *q, *k, *v, *out;
+    float *lse;
+    void *work;
+    size_t work_bytes;
+    cudaEvent_t a, b;
+};
+
+/* splitmix64 of (seed, i) -> uniform in [-amp, amp) */
+__global__ void fill_uniform(__nv_bfloat16 *x, size_t n, float amp, uint64_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        x[i] = __float2bfloat16(amp * ((float)(z >> 40) * (1.0f / 8388608.0f) - 1.0f));
+    }
+}
+
+void launch(timer *t)
+{
+    const attn_time_case &c = t->c;
+    int s = t->next;
+    t->next = (t->next + 1) % t->sets;
+    const __nv_bfloat16 *q = t->q + s * t->q_el, *k = t->k + s * t->kv_el, *v = t->v + s * t->kv_el;
+    __nv_bfloat16 *o = t->out + s * t->o_el;
+    if (c.phase == ATTN_TIME_PREFILL)
+        CUDA_CHECK((cudaError_t)attn_prefill_cuda(q, k, v, o, t->lse, c.n_ctx, c.n_ctx, 0, c.n_head, c.n_kv_head,
+                                                  c.d, NULL));
+    else
+        CUDA_CHECK((cudaError_t)attn_decode_cuda(q, k, v, o, t->lse, c.n_ctx, c.n_head, c.n_kv_head, c.d, t->work,
+                                                 t->work_bytes, NULL));
+}
+
+void release(timer *t)
+{
+    cudaFree(t->q);
+    cudaFree(t->k);
+    cudaFree(t->v);
+    cudaFree(t->out);
+    cudaFree(t->lse);
+    cudaFree(t->work);
+    if (t->a) cudaEventDestroy(t->a);
+    if (t->b) cudaEventDestroy(t->b);
+    delete t;
+}
+
+}  // namespace
+
+extern "C" void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, char *why, size_t why_len)
+{
+    int n_dev = 0;
+    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev < 1) {
+        cudaGetLastError();
+        snprintf(why, why_len, "no CUDA device");
+        return NULL;
+    }
+    if (c->d != 64 && c->d != 128) {
+        snprintf(why, why_len, "the CUDA attention kernels take head_dim 64 or 128, not %d", c->d);
+        return NULL;
+    }
+    if (c->phase == ATTN_TIME_DECODE && c->n_head / c->n_kv_head > 16) {
+        snprintf(why, why_len, "decode takes at most 16 query heads per KV head, not %d", c->n_head / c->n_kv_head);
+        return NULL;
+    }
+    timer *t = new timer();
+    t->c = *c;
+    const size_t n_q = c->phase == ATTN_TIME_PREFILL ? (size_t)c->n_ctx : 1;
+    t->q_el = n_q * c->n_head * c->d;
+    t->o_el = t->q_el;
+    t->kv_el = (size_t)c->n_ctx * c->n_kv_head * c->d;
+    const size_t bytes = (t->q_el + 2 * t->kv_el + t->o_el) * 2;
+    t->sets = (int)std::min<size_t>(64, (size_t)(150u << 20) / bytes + 1);
+    t->work_bytes = c->phase == ATTN_TIME_DECODE ? attn_decode_workspace(c->n_ctx, c->n_head, c->n_kv_head, c->d) : 0;
+    cudaError_t e = cudaSuccess;
+    const size_t S = (size_t)t->sets;
+    if (e == cudaSuccess) e = cudaMalloc(&t->q, S * t->q_el * 2);
+    if (e == cudaSuccess) e = cudaMalloc(&t->k, S * t->kv_el * 2);
+    if (e == cudaSuccess) e = cudaMalloc(&t->v, S * t->kv_el * 2);
+    if (e == cudaSuccess) e = cudaMalloc(&t->out, S * t->o_el * 2);
+    if (e == cudaSuccess) e = cudaMalloc(&t->lse, n_q * c->n_head * sizeof(float));
+    if (e == cudaSuccess && t->work_bytes) e = cudaMalloc(&t->work, t->work_bytes);
+    if (e == cudaSuccess) e = cudaEventCreate(&t->a);
+    if (e == cudaSuccess) e = cudaEventCreate(&t->b);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(why, why_len, "%.1f GB of inputs on the device: %s", S * (double)bytes / 1e9, cudaGetErrorString(e));
+        release(t);
+        return NULL;
+    }
+    fill_uniform<<<1024, 256>>>(t->q, S * t->q_el, 2.0f, seed * 3ull + 0);
+    CUDA_CHECK_LAUNCH();
+    fill_uniform<<<1024, 256>>>(t->k, S * t->kv_el, 2.0f, seed * 3ull + 1);
+    CUDA_CHECK_LAUNCH();
+    fill_uniform<<<1024, 256>>>(t->v, S * t->kv_el, 1.0f, seed * 3ull + 2);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaDeviceSynchronize());
+    return t;
+}
+
+extern "C" void attn_timer_cuda_run(void *tv, int warmup, int repeats, double *t_s)
+{
+    timer *t = (timer *)tv;
+    for (int i = 0; i < warmup; i++) launch(t);
+    float one = 0;
+    CUDA_CHECK(cudaEventRecord(t->a));
+    launch(t);
+    CUDA_CHECK(cudaEventRecord(t->b));
+    CUDA_CHECK(cudaEventSynchronize(t->b));
+    CUDA_CHECK(cudaEventElapsedTime(&one, t->a, t->b));
+    int burst = (int)std::min(50.0f, std::max(1.0f, ceilf(0.5f / std::max(one, 1e-4f))));
+    for (int r = 0; r < repeats; r++) {
+        float ms = 0;
+        CUDA_CHECK(cudaEventRecord(t->a));
+        for (int j = 0; j < burst; j++) launch(t);
+        CUDA_CHECK(cudaEventRecord(t->b));
+        CUDA_CHECK(cudaEventSynchronize(t->b));
+        CUDA_CHECK(cudaEventElapsedTime(&ms, t->a, t->b));
+        t_s[r] = 1e-3 * ms / burst;
+    }
+}
+
+extern "C" void attn_timer_cuda_once(void *tv)
+{
+    launch((timer *)tv);
+    CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+extern "C" void attn_timer_cuda_free(void *tv)
+{
+    if (tv) release((timer *)tv);
+}

@@ -1,0 +1,130 @@
+/* peer.c — the peers' coprocess (peer.h): fork/exec of the script with two
+ * pipes, one request line out, one answer line back. */
+#include "peer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+struct peer {
+    pid_t pid;
+    FILE *to, *from;
+    int dead;
+    char *line;
+    size_t cap;
+};
+
+/* The next answer line without its newline, or NULL at EOF. */
+static char *read_line(peer *p)
+{
+    ssize_t n = getline(&p->line, &p->cap, p->from);
+    if (n < 0) return NULL;
+    while (n > 0 && (p->line[n - 1] == '\n' || p->line[n - 1] == '\r')) p->line[--n] = 0;
+    return p->line;
+}
+
+peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
+{
+    const char *py = getenv("PURBO_PYTHON"), *script = getenv("PURBO_PEER");
+    if (!py || !*py) py = "python3";
+    if (!script || !*script) script = "suites/peers/sdpa_peer.py";
+    if (access(script, R_OK)) {
+        snprintf(why, why_len, "%s: %s", script, strerror(errno));
+        return NULL;
+    }
+    int up[2], down[2];
+    if (pipe(up) || pipe(down)) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_len, "fork: %s", strerror(errno));
+        return NULL;
+    }
+    if (pid == 0) {
+        dup2(down[0], 0);
+        dup2(up[1], 1);
+        close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+        execlp(py, py, script, "--serve", (char *)NULL);
+        fprintf(stderr, "%s: %s\n", py, strerror(errno));
+        _exit(127);
+    }
+    close(up[1]);
+    close(down[0]);
+    signal(SIGPIPE, SIG_IGN); /* a dead peer is an answer of EOF, not a signal */
+    peer *p = pb_calloc(1, sizeof *p);
+    p->pid = pid;
+    p->to = fdopen(down[1], "w");
+    p->from = fdopen(up[0], "r");
+    PB_CHECK(p->to && p->from, "fdopen: %s", strerror(errno));
+    const char *l = read_line(p);
+    if (!l || strncmp(l, "ready ", 6)) {
+        snprintf(why, why_len, "%s %s --serve: %s", py, script,
+                 !l ? "exited before it was ready" : !strncmp(l, "error ", 6) ? l + 6 : l);
+        peer_close(p);
+        return NULL;
+    }
+    snprintf(info, info_len, "%s", l + 6);
+    return p;
+}
+
+int peer_time(peer *p, const char *impl, const attn_time_case *c, int warmup, int repeats, double *t_s, char *gqa,
+              size_t gqa_len, char *why, size_t why_len)
+{
+    if (p->dead) {
+        snprintf(why, why_len, "the peer process has exited");
+        return 0;
+    }
+    fprintf(p->to, "time %s %s %d %d %d %d %d %d\n", impl, c->phase == ATTN_TIME_PREFILL ? "prefill" : "decode",
+            c->n_head, c->n_kv_head, c->d, c->n_ctx, warmup, repeats);
+    const char *l = fflush(p->to) ? NULL : read_line(p);
+    if (!l) {
+        p->dead = 1;
+        snprintf(why, why_len, "the peer process exited while timing %s", impl);
+        return 0;
+    }
+    if (!strncmp(l, "err ", 4)) {
+        snprintf(why, why_len, "%s", l + 4);
+        return 0;
+    }
+    const char *s = l;
+    int n = 0, k = 0;
+    char g[16];
+    if (sscanf(s, "ok gqa=%15s%n", g, &k) != 1) goto bad;
+    snprintf(gqa, gqa_len, "%s", g);
+    s += k;
+    for (; n < repeats; n++) {
+        double us;
+        if (sscanf(s, "%lf%n", &us, &k) != 1 || !(us > 0)) goto bad;
+        t_s[n] = us * 1e-6;
+        s += k;
+    }
+    while (*s == ' ') s++;
+    if (*s) goto bad;
+    return 1;
+bad:
+    snprintf(why, why_len, "the peer answered \"%.120s\" (wanted \"ok gqa=... \" and %d times)", l, repeats);
+    return 0;
+}
+
+void peer_close(peer *p)
+{
+    if (!p) return;
+    if (p->to) {
+        if (!p->dead) fprintf(p->to, "quit\n");
+        fclose(p->to);
+    }
+    if (p->from) fclose(p->from);
+    int st;
+    while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR) {}
+    free(p->line);
+    free(p);
+}

@@ -260,16 +260,18 @@ static void scores(ctx *c)
 
 static void throughput(ctx *c)
 {
-    /* one series per (task, shape, phase, method); the speedup divides the
+    /* model-level rows only (bench 'forward'; attention() draws the rest):
+     * one series per (task, shape, phase, method); the speedup divides the
      * dense method's median time at the same (task, shape, phase, context) */
     sqlite3_stmt *st = prep(c->h,
         "SELECT s.task, s.method, b.phase, b.n_layer || '/' || b.n_head || '/' || b.n_kv_head || '/' || b.head_dim,"
         " b.n_ctx, b.throughput, b.n_tokens / b.t_p90, b.n_tokens / b.t_p10,"
         " (SELECT min(d.t_median) FROM suite_bench ds JOIN bench d ON d.id = ds.bench_id"
-        "  WHERE ds.run_id = s.run_id AND ds.task = s.task AND ds.policy = 'dense' AND d.phase = b.phase"
+        "  WHERE ds.run_id = s.run_id AND ds.task = s.task AND ds.policy = 'dense' AND d.bench = 'forward'"
+        "  AND d.phase = b.phase"
         "  AND d.n_layer = b.n_layer AND d.n_head = b.n_head AND d.n_kv_head = b.n_kv_head"
         "  AND d.head_dim = b.head_dim AND d.n_ctx = b.n_ctx) / b.t_median"
-        " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1"
+        " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1 AND b.bench = 'forward'"
         " ORDER BY s.task, b.phase DESC, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, min(s.bench_id)"
         "   OVER (PARTITION BY s.method), b.n_ctx", c->run);
     char path[PATH_MAX], png[PATH_MAX + 8], title[400], series[4096] = "", cur[512] = "";
@@ -299,6 +301,157 @@ static void throughput(ctx *c)
     gnuplot(c, "suite_throughput", args);
 }
 
+/* ---- attention kernels vs their peers --------------------------------------- */
+
+#define ATT_MAX 32 /* impls, panels and contexts a chart shows at most */
+
+/* The rows of bench 'attention' of the run: a point per (impl, shape, phase,
+ * context), the fastest row where several tasks measured the same case
+ * (prefill to 128K in one task and at 1M in another, say). y is TFLOP/s for
+ * prefill and GB/s for decode: the stored throughput where its unit is the
+ * phase's, else 2 n^2 d heads / t and 4 n kv_heads d / t (bf16 K and V);
+ * the bars are the same work over t_p90 and t_p10. ratio = t(sdpa_cudnn) /
+ * t(impl) at the same shape, phase and context (NULL without a cuDNN row). */
+#define ATT_FROM " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1 AND b.bench = 'attention'"
+#define ATT_WORK                                                                                      \
+    "CASE WHEN b.throughput IS NOT NULL AND b.throughput_unit = CASE b.phase WHEN 'prefill'"          \
+    " THEN 'TFLOP/s' ELSE 'GB/s' END THEN b.throughput * b.t_median WHEN b.phase = 'prefill'"         \
+    " THEN 2.0 * b.n_ctx * b.n_ctx * b.head_dim * b.n_head / 1e12"                                   \
+    " ELSE 4.0 * b.n_ctx * b.n_kv_head * b.head_dim / 1e9 END"
+
+typedef struct {
+    char impl[ATT_MAX][64];
+    int ni;
+    struct { char phase[8]; int h, kvh, d; } panel[ATT_MAX];
+    int np;
+    int64_t ctx[ATT_MAX];
+    int nc;
+} att_axes;
+
+static int att_panel(const att_axes *a, const char *phase, int h, int kvh, int d)
+{
+    for (int p = 0; p < a->np; p++)
+        if (!strcmp(a->panel[p].phase, phase) && a->panel[p].h == h && a->panel[p].kvh == kvh && a->panel[p].d == d)
+            return p;
+    return -1;
+}
+
+/* "4K" for 4096, "1M" for 1048576, else the number */
+static void ctx_label(char *out, size_t n, int64_t x)
+{
+    if (x >= 1 << 20 && x % (1 << 20) == 0) snprintf(out, n, "%lldM", (long long)(x >> 20));
+    else if (x >= 1024 && x % 1024 == 0) snprintf(out, n, "%lldK", (long long)(x >> 10));
+    else snprintf(out, n, "%lld", (long long)x);
+}
+
+static void attention(ctx *c)
+{
+    att_axes a = {0};
+    /* impls in run order; panels shape by shape (run order), prefill first */
+    sqlite3_stmt *st = prep(c->h, "SELECT b.impl" ATT_FROM " GROUP BY b.impl ORDER BY min(b.id)", c->run);
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.ni < ATT_MAX)
+        snprintf(a.impl[a.ni++], sizeof a.impl[0], "%s", col(st, 0));
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    if (!a.ni) return;
+    st = prep(c->h, "SELECT b.phase, b.n_head, b.n_kv_head, b.head_dim" ATT_FROM
+                    " GROUP BY b.phase, b.n_head, b.n_kv_head, b.head_dim"
+                    " ORDER BY min(min(b.id)) OVER (PARTITION BY b.n_head, b.n_kv_head, b.head_dim), b.phase DESC",
+              c->run);
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.np < ATT_MAX) {
+        snprintf(a.panel[a.np].phase, sizeof a.panel[0].phase, "%s", col(st, 0));
+        a.panel[a.np].h = sqlite3_column_int(st, 1);
+        a.panel[a.np].kvh = sqlite3_column_int(st, 2);
+        a.panel[a.np++].d = sqlite3_column_int(st, 3);
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    st = prep(c->h, "SELECT DISTINCT b.n_ctx" ATT_FROM " ORDER BY b.n_ctx", c->run);
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.nc < ATT_MAX)
+        a.ctx[a.nc++] = sqlite3_column_int64(st, 0);
+    DB_CHECK(c->h, sqlite3_finalize(st));
+
+    /* the points, then one block per (panel, impl), impls inner, in both files */
+    typedef struct { int p, i; int64_t n; double y, lo, hi, ratio; } pt;
+    int npt = 0, cap = 64;
+    pt *pts = pb_malloc((size_t)cap * sizeof *pts);
+    st = prep(c->h,
+        "SELECT b.impl, b.phase, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx, min(b.t_median), " ATT_WORK ", b.t_p90,"
+        " b.t_p10, (SELECT min(x.t_median) FROM suite_bench xs JOIN bench x ON x.id = xs.bench_id"
+        "  WHERE xs.run_id = ?1 AND x.bench = 'attention' AND x.impl = 'sdpa_cudnn' AND x.phase = b.phase"
+        "  AND x.n_head = b.n_head AND x.n_kv_head = b.n_kv_head AND x.head_dim = b.head_dim AND x.n_ctx = b.n_ctx)"
+        ATT_FROM " GROUP BY b.impl, b.phase, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx ORDER BY b.n_ctx", c->run);
+    int any_ratio = 0;
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
+        pt q = {.p = att_panel(&a, col(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                               sqlite3_column_int(st, 4)),
+                .i = -1, .n = sqlite3_column_int64(st, 5), .ratio = NAN};
+        for (int i = 0; i < a.ni; i++)
+            if (!strcmp(a.impl[i], col(st, 0))) q.i = i;
+        if (q.p < 0 || q.i < 0) continue; /* past ATT_MAX */
+        double t = sqlite3_column_double(st, 6), w = sqlite3_column_double(st, 7);
+        q.y = w / t, q.lo = w / sqlite3_column_double(st, 8), q.hi = w / sqlite3_column_double(st, 9);
+        if (sqlite3_column_type(st, 10) != SQLITE_NULL) q.ratio = sqlite3_column_double(st, 10) / t, any_ratio = 1;
+        if (npt == cap) pts = pb_realloc(pts, (size_t)(cap *= 2) * sizeof *pts);
+        pts[npt++] = q;
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    char path[PATH_MAX], rpath[PATH_MAX], panels[ATT_MAX * 40] = "", impls[ATT_MAX * 66] = "";
+    for (int i = 0; i < a.ni; i++) add_word(impls, sizeof impls, a.impl[i]);
+    FILE *f = open_data(c, "suite_attention", path, sizeof path), *fr = open_data(c, "suite_attention_ratio", rpath,
+                                                                                    sizeof rpath);
+    for (int p = 0; p < a.np; p++) {
+        char w[40];
+        snprintf(w, sizeof w, "%s:%d/%d/%d", a.panel[p].phase, a.panel[p].h, a.panel[p].kvh, a.panel[p].d);
+        add_word(panels, sizeof panels, w);
+        for (int i = 0; i < a.ni; i++) {
+            const char *u = strcmp(a.panel[p].phase, "prefill") ? "gbs" : "tflops";
+            fprintf(f, "%s# %s %s (phase:heads/kv_heads/head_dim impl)\n# context %s %s_p90 %s_p10\n",
+                    p + i ? "\n\n" : "", w, a.impl[i], u, u, u);
+            fprintf(fr, "%s# %s %s\n# context t_sdpa_cudnn/t_impl\n", p + i ? "\n\n" : "", w, a.impl[i]);
+            int n = 0;
+            for (int k = 0; k < npt; k++) {
+                if (pts[k].p != p || pts[k].i != i) continue;
+                fprintf(f, "%lld %.4g %.4g %.4g\n", (long long)pts[k].n, pts[k].y, pts[k].lo, pts[k].hi);
+                if (pts[k].ratio == pts[k].ratio) fprintf(fr, "%lld %.4f\n", (long long)pts[k].n, pts[k].ratio);
+                else fprintf(fr, "%lld NaN\n", (long long)pts[k].n);
+                n++;
+            }
+            if (!n) fprintf(f, "NaN NaN NaN NaN\n"), fprintf(fr, "NaN NaN\n"); /* keeps the block count */
+        }
+    }
+    fclose(f);
+    fclose(fr);
+    free(pts);
+
+    /* context tics (4K, 1M), the x range around them, the card */
+    char xt[ATT_MAX * 32] = "(", lo[32], hi[32], dev[200] = "?";
+    for (int k = 0; k < a.nc; k++) {
+        char l[24];
+        ctx_label(l, sizeof l, a.ctx[k]);
+        snprintf(xt + strlen(xt), sizeof xt - strlen(xt), "%s\"%s\" %lld", k ? ", " : "", l, (long long)a.ctx[k]);
+    }
+    strcat(xt, ")");
+    snprintf(lo, sizeof lo, "%g", a.ctx[0] / 1.5);
+    snprintf(hi, sizeof hi, "%g", a.ctx[a.nc - 1] * 1.5);
+    st = prep(c->h, "SELECT device FROM runs WHERE id = ?", c->run);
+    if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, sizeof dev, "%s", col(st, 0));
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    char png[PATH_MAX + 8], title[600];
+    fmt(png, sizeof png, "%s/suite_attention.png", c->dir);
+    fmt(title, sizeof title, "Attention kernels on %s: prefill TFLOP/s, decode GB/s vs context length"
+        " (suite %s, run %lld; median, bars p10..p90)", dev, c->suite, (long long)c->run);
+    const char *args[] = {path, png, title, panels, impls, xt, lo, hi, NULL};
+    gnuplot(c, "suite_attention", args);
+    if (!any_ratio) { /* no sdpa_cudnn rows: no ratio chart */
+        unlink(rpath);
+        return;
+    }
+    fmt(png, sizeof png, "%s/suite_attention_ratio.png", c->dir);
+    fmt(title, sizeof title, "Attention kernels on %s: t(sdpa_cudnn) / t(impl) at the same shape, phase and"
+        " context, > 1 is faster than cuDNN (suite %s, run %lld)", dev, c->suite, (long long)c->run);
+    const char *rargs[] = {rpath, png, title, panels, impls, xt, lo, hi, NULL};
+    gnuplot(c, "suite_attention_ratio", rargs);
+}
+
 int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
 {
     if (pb_mkdir_p(outdir) != 0) {
@@ -314,5 +467,6 @@ int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
     niah(&c);
     scores(&c);
     throughput(&c);
+    attention(&c);
     return c.n_png;
 }

@@ -6,7 +6,14 @@
  *   suite_scores.png     score per task and method (clustered bars)
  *   suite_density.png    score vs attention density, one point per (method, task)
  *   suite_throughput.png throughput (tok/s) and speedup over dense vs
- *                        context length, one line per (task, shape, phase, method)
+ *                        context length, one line per (task, shape, phase, method);
+ *                        model-level rows (bench 'forward')
+ *   suite_attention.png  attention-level rows (bench 'attention'): a panel per
+ *                        (shape, phase), TFLOP/s (prefill) or GB/s (decode) vs
+ *                        context length, one line per impl (purbo and the peers),
+ *                        p10..p90 bars; the card (runs.device) in the title
+ *   suite_attention_ratio.png  t(sdpa_cudnn) / t(impl) on the same panels
+ *                        (when the run has sdpa_cudnn rows)
  *
  * Each plot's data goes to OUTDIR/NAME.dat and its script (plots/suite_*.gp,
  * embedded in the binary: plot.h) to OUTDIR, then gnuplot (pngcairo) draws

@@ -206,8 +206,6 @@ static int validate(R *r, pb_err *err)
         s->model = strdup(o->model);
         PB_CHECK(s->model, "out of memory");
     }
-    if (s->backend == BACKEND_CUDA)
-        return pb_errf(err, s->file, -1, "backend 'cuda': the suite runner drives the CPU backend only (auto runs on it)");
     const char **names = pb_malloc((size_t)(s->n_tasks + s->n_methods) * sizeof *names);
     r->task_on = pb_malloc((size_t)s->n_tasks);
     r->method_on = pb_malloc((size_t)s->n_methods);

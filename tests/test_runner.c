@@ -523,3 +523,22 @@ TEST(runner_cuda_refuses_sparse_methods)
     free(err);
     CHECK(access(db, F_OK) != 0); /* refused before the database was made */
 }
+
+/* A suite file that asks for cuda runs on it (nothing else is refused
+ * before the device check); here without a device, one line and exit 2. */
+TEST(runner_suite_file_backend_cuda)
+{
+    char why[256], text[1024];
+    if (backend_cuda_available(why, sizeof why)) return; /* the GPU tests run suites on a device */
+    snprintf(text, sizeof text,
+             "name: on-cuda\nmodel: %s\nbackend: cuda\nmethods: [{policy: dense}]\n"
+             "tasks: [{type: throughput, level: attention, contexts: [128], shapes: [{heads: 2, kv_heads: 1, head_dim: 64}]}]\n",
+             test_model_path);
+    char *suite = rt_write("on-cuda.yaml", text), args[1400], db[600], *err = NULL;
+    snprintf(db, sizeof db, "%s/on-cuda.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "on-cuda.yaml: backend cuda: no CUDA device"), "status %d: %s", st, err);
+    free(err);
+    CHECK(access(db, F_OK) != 0);
+}

@@ -80,7 +80,7 @@ static const char *HELP =
     "  --ctx N            tokens per calibration window, multiple of 64 (default 2048)\n"
     "  --windows N        training windows (default 4); --eval-windows N held out (default 2)\n"
     "  --queries N        query positions per window (default 256, at most ctx/2)\n"
-    "  --probe-docs N     retrieval-probe documents (default 2)\n"
+    "  --probe-docs N     retrieval-probe documents, also training data (default 2)\n"
     "  --seed S           windows, documents, queries and minibatches (default 1)\n"
     "  --db PATH          results database (default out/results.db)\n";
 
@@ -167,7 +167,7 @@ int cmd_convert(int argc, char **argv)
 {
     convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 64,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
-    int probe_docs = 2, warmup_set = 0;
+    int probe_docs = 2, warmup_set = 0, queries_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         const char *C = "convert";
@@ -192,13 +192,14 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--ctx"))) cfg.ctx = (int)arg_long(C, "--ctx", v, 256, 1 << 20);
         else if ((v = arg_val(C, argc, argv, &i, "--windows"))) cfg.n_train = (int)arg_long(C, "--windows", v, 1, 10000);
         else if ((v = arg_val(C, argc, argv, &i, "--eval-windows"))) cfg.n_eval = (int)arg_long(C, "--eval-windows", v, 1, 10000);
-        else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20);
+        else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20), queries_set = 1;
         else if ((v = arg_val(C, argc, argv, &i, "--probe-docs"))) probe_docs = (int)arg_long(C, "--probe-docs", v, 1, 10000);
         else if ((v = arg_val(C, argc, argv, &i, "--seed"))) cfg.seed = (uint64_t)arg_long(C, "--seed", v, 0, (1L << 62));
         else arg_bad(C, "unknown option %s", argv[i]);
     }
     if (!cfg.model_path) arg_bad("convert", "--model is required");
     if (cfg.ctx % 64) arg_bad("convert", "--ctx %d is not a multiple of 64", cfg.ctx);
+    if (!queries_set && cfg.queries > cfg.ctx / 2) cfg.queries = cfg.ctx / 2;
     if (cfg.queries > cfg.ctx / 2) arg_bad("convert", "--queries %d exceeds --ctx / 2 = %d", cfg.queries, cfg.ctx / 2);
     if (!warmup_set) cfg.opt.warmup = cfg.opt.steps / 10;
     char out_buf[4096];

@@ -73,6 +73,8 @@ static const char *HELP =
     "  --window-cover F   (default 0.9)\n"
     "  --r R              indexer rank (default head_dim / 8)\n"
     "  --p P              top-p mass of the retrieval heads' block selection (default 0.9)\n"
+    "  --local N          retrieval heads always keep the blocks of the last N tokens (default 256:\n"
+    "                     the indexer sees no positions, so the recent tokens RoPE favours are kept)\n"
     "  --steps N          AdamW steps per retrieval head (default 300; 0: PCA indexers only)\n"
     "  --lr F             peak learning rate, cosine to 0.1x after 10% warm-up (default 3e-3)\n"
     "  --batch N          query positions per step (default 256)\n"
@@ -80,7 +82,7 @@ static const char *HELP =
     "  --ctx N            tokens per calibration window, multiple of 64 (default 2048)\n"
     "  --windows N        training windows (default 4); --eval-windows N held out (default 2)\n"
     "  --queries N        query positions per window (default 256, at most ctx/2)\n"
-    "  --probe-docs N     retrieval-probe documents (default 2)\n"
+    "  --probe-docs N     retrieval-probe documents, also training data (default 2)\n"
     "  --seed S           windows, documents, queries and minibatches (default 1)\n"
     "  --db PATH          results database (default out/results.db)\n";
 
@@ -165,9 +167,9 @@ static void train_heads(convert_capture *cc, const unsigned char *retr, const mo
 
 int cmd_convert(int argc, char **argv)
 {
-    convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 64,
+    convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
-    int probe_docs = 2, warmup_set = 0;
+    int probe_docs = 2, warmup_set = 0, queries_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         const char *C = "convert";
@@ -184,6 +186,7 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--window-cover"))) cfg.cover = arg_double(C, "--window-cover", v, 0.0, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--r"))) cfg.r = (int)arg_long(C, "--r", v, 1, 4096);
         else if ((v = arg_val(C, argc, argv, &i, "--p"))) cfg.p = arg_double(C, "--p", v, 1e-6, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--local"))) cfg.local = (int)arg_long(C, "--local", v, 0, 1 << 24);
         else if ((v = arg_val(C, argc, argv, &i, "--steps"))) cfg.opt.steps = (int)arg_long(C, "--steps", v, 0, 1000000);
         else if ((v = arg_val(C, argc, argv, &i, "--warmup"))) cfg.opt.warmup = (int)arg_long(C, "--warmup", v, 0, 1000000), warmup_set = 1;
         else if ((v = arg_val(C, argc, argv, &i, "--lr"))) cfg.opt.lr = arg_double(C, "--lr", v, 1e-9, 10.0);
@@ -192,13 +195,14 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--ctx"))) cfg.ctx = (int)arg_long(C, "--ctx", v, 256, 1 << 20);
         else if ((v = arg_val(C, argc, argv, &i, "--windows"))) cfg.n_train = (int)arg_long(C, "--windows", v, 1, 10000);
         else if ((v = arg_val(C, argc, argv, &i, "--eval-windows"))) cfg.n_eval = (int)arg_long(C, "--eval-windows", v, 1, 10000);
-        else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20);
+        else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20), queries_set = 1;
         else if ((v = arg_val(C, argc, argv, &i, "--probe-docs"))) probe_docs = (int)arg_long(C, "--probe-docs", v, 1, 10000);
         else if ((v = arg_val(C, argc, argv, &i, "--seed"))) cfg.seed = (uint64_t)arg_long(C, "--seed", v, 0, (1L << 62));
         else arg_bad(C, "unknown option %s", argv[i]);
     }
     if (!cfg.model_path) arg_bad("convert", "--model is required");
     if (cfg.ctx % 64) arg_bad("convert", "--ctx %d is not a multiple of 64", cfg.ctx);
+    if (!queries_set && cfg.queries > cfg.ctx / 2) cfg.queries = cfg.ctx / 2;
     if (cfg.queries > cfg.ctx / 2) arg_bad("convert", "--queries %d exceeds --ctx / 2 = %d", cfg.queries, cfg.ctx / 2);
     if (!warmup_set) cfg.opt.warmup = cfg.opt.steps / 10;
     char out_buf[4096];
@@ -243,9 +247,10 @@ int cmd_convert(int argc, char **argv)
     snprintf(sv[12], 48, "%d", probe_docs);
     snprintf(sv[13], 48, "%d", cfg.opt.learn_tau);
     snprintf(sv[14], 48, "%d", cfg.opt.warmup);
+    snprintf(sv[15], 48, "%d", cfg.local);
     const char *kv[] = {"rho", sv[0], "sinks", sv[1], "window", sv[2], "window_cover", sv[3], "r", sv[4], "p", sv[5],
                         "steps", sv[6], "lr", sv[7], "batch", sv[8], "ctx", sv[9], "windows", sv[10], "queries", sv[11],
-                        "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14],
+                        "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14], "local", sv[15],
                         "retrieval_heads", cfg.heads ? cfg.heads : "probe", "calib", calib_describe(cal)};
     char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmdline = db_command_line(argc, argv);
     run_meta meta = {.command = cmdline, .device = "cpu", .model_path = cfg.model_path, .config = config,

@@ -19,7 +19,7 @@ typedef struct {
     int sink;               /* S [4] */
     int window;             /* W; 0: from the locality probe */
     double cover;           /* the window rule's share of local heads [0.9] */
-    int block, local;       /* selection granularity and always-kept recent tokens [64, 64] */
+    int block, local;       /* selection granularity and always-kept recent tokens [64, 256] */
     double p;               /* top-p [0.9] */
     int r;                  /* indexer rank; 0: head_dim / 8 */
     kd_opts opt;            /* steps, lr, batch, ... (kd_defaults) */

@@ -14,7 +14,7 @@ set ylabel 'KL(teacher || student) on the minibatch (nats)'
 set y2label 'learning rate'
 set ytics nomirror
 set y2tics
-set format y2 '%.0e'
+set format y2 '%.1e'
 set grid
 set key top right
 set style fill transparent solid 0.15 noborder

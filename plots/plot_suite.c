@@ -258,6 +258,15 @@ static void scores(ctx *c)
 
 /* ---- throughput ----------------------------------------------------------- */
 
+/* The run's device ("cpu", "NVIDIA H200"), or "?" */
+static void run_device(ctx *c, char *dev, size_t n)
+{
+    sqlite3_stmt *st = prep(c->h, "SELECT device FROM runs WHERE id = ?", c->run);
+    snprintf(dev, n, "?");
+    if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, n, "%s", col(st, 0));
+    DB_CHECK(c->h, sqlite3_finalize(st));
+}
+
 static void throughput(ctx *c)
 {
     /* model-level rows only (bench 'forward'; attention() draws the rest):
@@ -295,8 +304,10 @@ static void throughput(ctx *c)
     if (!f) return;
     fclose(f);
     fmt(png, sizeof png, "%s/suite_throughput.png", c->dir);
-    fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; CPU, median of repeats)",
-             c->suite, (long long)c->run);
+    char dev[200];
+    run_device(c, dev, sizeof dev);
+    fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; %s, median of repeats)",
+        c->suite, (long long)c->run, dev);
     const char *args[] = {path, png, title, series, NULL};
     gnuplot(c, "suite_throughput", args);
 }
@@ -423,7 +434,7 @@ static void attention(ctx *c)
     free(pts);
 
     /* context tics (4K, 1M), the x range around them, the card */
-    char xt[ATT_MAX * 32] = "(", lo[32], hi[32], dev[200] = "?";
+    char xt[ATT_MAX * 32] = "(", lo[32], hi[32], dev[200];
     for (int k = 0; k < a.nc; k++) {
         char l[24];
         ctx_label(l, sizeof l, a.ctx[k]);
@@ -432,9 +443,7 @@ static void attention(ctx *c)
     strcat(xt, ")");
     snprintf(lo, sizeof lo, "%g", a.ctx[0] / 1.5);
     snprintf(hi, sizeof hi, "%g", a.ctx[a.nc - 1] * 1.5);
-    st = prep(c->h, "SELECT device FROM runs WHERE id = ?", c->run);
-    if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, sizeof dev, "%s", col(st, 0));
-    DB_CHECK(c->h, sqlite3_finalize(st));
+    run_device(c, dev, sizeof dev);
     char png[PATH_MAX + 8], title[600];
     fmt(png, sizeof png, "%s/suite_attention.png", c->dir);
     fmt(title, sizeof title, "Attention kernels on %s: prefill TFLOP/s, decode GB/s vs context length"

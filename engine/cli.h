@@ -57,7 +57,8 @@ void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
 #define CLI_PLANFILE_HELP \
     "  --plan F.purbo            a converted model's plan (purbo-bench convert): rtpurbo with\n" \
     "                            its trained indexers, or --policy duo|streaming|... with its heads,\n" \
-    "                            sinks and window\n"
+    "                            sinks and window; keys --policy sets (sink, window, block, local,\n" \
+    "                            p) replace the plan's, e.g. --policy rtpurbo:window=256\n"
 void cli_planfile_apply(const char *cmd, const model *m, const char *path, const plan_spec *spec, const char *heads,
                         plan *p, session *s);
 

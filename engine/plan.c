@@ -101,10 +101,11 @@ int plan_parse(const char *text, plan_spec *out, pb_err *err)
                            *keys ? " (" : "", keys, *keys ? ")" : "");
         plan_params *m = &out->prm;
         int ok = 1;
-        if (!strcmp(key, "sink")) ok = parse_int(v, key, 0, 1 << 24, &m->sink, err);
-        else if (!strcmp(key, "window")) ok = parse_int(v, key, 1, 1 << 24, &m->window, err);
-        else if (!strcmp(key, "block")) ok = parse_int(v, key, 1, 1 << 16, &m->block, err);
-        else if (!strcmp(key, "local")) ok = parse_int(v, key, 0, 1 << 24, &m->local, err);
+        if (!strcmp(key, "sink")) ok = parse_int(v, key, 0, 1 << 24, &m->sink, err), out->given |= PLAN_GIVEN_SINK;
+        else if (!strcmp(key, "window"))
+            ok = parse_int(v, key, 1, 1 << 24, &m->window, err), out->given |= PLAN_GIVEN_WINDOW;
+        else if (!strcmp(key, "block")) ok = parse_int(v, key, 1, 1 << 16, &m->block, err), out->given |= PLAN_GIVEN_BLOCK;
+        else if (!strcmp(key, "local")) ok = parse_int(v, key, 0, 1 << 24, &m->local, err), out->given |= PLAN_GIVEN_LOCAL;
         else if (!strcmp(key, "page")) ok = parse_int(v, key, 1, 1 << 16, &m->page, err);
         else if (!strcmp(key, "budget")) ok = parse_int(v, key, 1, 1 << 24, &m->budget, err);
         else if (!strcmp(key, "k")) ok = parse_int(v, key, 1, 1 << 24, &k_units, err);
@@ -117,6 +118,7 @@ int plan_parse(const char *text, plan_spec *out, pb_err *err)
             if (errno || end == v || *end) return pb_errf(err, "--policy", -1, "p '%s' is not a number", v);
             if (!(x > 0.0 && x <= 1.0)) return pb_errf(err, "--policy", -1, "p %g is out of range (0, 1]", x);
             m->p = x;
+            out->given |= PLAN_GIVEN_P;
         }
         if (!ok) return 0;
     }

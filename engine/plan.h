@@ -50,10 +50,14 @@ typedef struct {
     int calib;      /* tokens of calibration text for the PCA indexer [1024] */
 } plan_params;
 
+/* Bits of plan_spec.given: the keys the text set (the rest are defaults). */
+enum { PLAN_GIVEN_SINK = 1, PLAN_GIVEN_WINDOW = 2, PLAN_GIVEN_BLOCK = 4, PLAN_GIVEN_LOCAL = 8, PLAN_GIVEN_P = 16 };
+
 /* A parsed --policy argument (no model needed). */
 typedef struct {
     int policy;         /* enum plan_policy */
     plan_params prm;
+    unsigned given;     /* PLAN_GIVEN_* bits */
     char text[128];     /* the argument as given, for reports */
 } plan_spec;
 

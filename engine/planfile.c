@@ -288,11 +288,12 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
     plan_spec sp;
     if (!spec) PB_CHECK(plan_parse("rtpurbo", &sp, e), "%s", e->msg);
     else sp = *spec;
-    sp.prm.sink = f->sink;
-    sp.prm.window = f->window;
-    sp.prm.block = f->block;
-    sp.prm.local = f->local;
-    sp.prm.p = f->p;
+    /* the file's values, except where the spec set its own */
+    if (!(sp.given & PLAN_GIVEN_SINK)) sp.prm.sink = f->sink;
+    if (!(sp.given & PLAN_GIVEN_WINDOW)) sp.prm.window = f->window;
+    if (!(sp.given & PLAN_GIVEN_BLOCK)) sp.prm.block = f->block;
+    if (!(sp.given & PLAN_GIVEN_LOCAL)) sp.prm.local = f->local;
+    if (!(sp.given & PLAN_GIVEN_P)) sp.prm.p = f->p;
     sp.prm.rank = f->r;
     int uses = sp.policy == PLAN_DUO || sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK;
     if (!plan_make(p, c, &sp, uses ? f->cls : NULL, e)) return 0;

@@ -9,8 +9,8 @@
  * as one); rho alone is refused (the runner does not run the probe).
  * rtpurbo indexers are fitted by PCA on KJV text (cli_plan_indexers).
  * params.plan may instead be a converted model's .purbo plan file
- * (planfile.h, `purbo-bench convert`): its retrieval heads, S, W, block, p,
- * r and trained indexers replace the params. A throughput shape other than the
+ * (planfile.h, `purbo-bench convert`): its retrieval heads, r and trained
+ * indexers, and its S, W, block and p where the params do not set them. A throughput shape other than the
  * model's (random weights) gets its own plan: the rho share of heads
  * (default 0.15), evenly spaced, as retrieval heads, and indexers fitted on
  * random tokens: what the timing needs, not what a trained plan would pick.

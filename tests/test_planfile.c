@@ -200,5 +200,12 @@ TEST(planfile_to_engine_plan)
     CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
     CHECK(plan_count(&p, HEAD_LOCAL) == 270 && p.prm.sink == 8);
     plan_free(&p);
+    /* keys the spec sets win over the file's; the rest, r and the indexers come from the file */
+    CHECK(plan_parse("rtpurbo:window=64,p=0.95,sink=2", &sp, &e));
+    CHECK(sp.given == (PLAN_GIVEN_WINDOW | PLAN_GIVEN_P | PLAN_GIVEN_SINK));
+    CHECK(plan_from_file(&p, &m->cfg, &f, &sp, "x.purbo", &e));
+    CHECK(p.prm.window == 64 && fabs(p.prm.p - 0.95) < 1e-9 && p.prm.sink == 2);
+    CHECK(p.prm.block == 32 && p.prm.local == 96 && p.rank == 4 && p.idx_q[13 * 256 + 7] == 7.0f);
+    plan_free(&p);
     plan_file_free(&f);
 }

@@ -438,16 +438,22 @@ TEST(runner_converted_plan_file)
     plan_file_free(&f);
     CHECK_MSG(ok, "%s", e.msg);
     char methods[1400], args[2000], db[600], *err;
-    snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {window: 999, plan: %s}}\n", path);
+    snprintf(methods, sizeof methods,
+             "  - {name: conv, policy: rtpurbo, params: {plan: %s}}\n"
+             "  - {name: conv-w999, policy: rtpurbo, params: {window: 999, plan: %s}}\n", path, path);
     char *suite = suite_file("conv", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
     snprintf(db, sizeof db, "%s/conv.db", rt_dir());
     snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
     int st = rt_run(args, NULL, &err);
     CHECK_MSG(st == 0 && !strstr(err, "PCA"), "status %d: %s", st, err); /* the file's indexers, no fit */
     free(err);
-    /* the file's window (64), not the params' (999): well under dense at 256 tokens */
+    /* the file's window (64): well under dense at 256 tokens; a window the
+     * params set (999) replaces it: local heads dense (the zero indexers'
+     * uniform scores make the retrieval heads' top-p take nearly all blocks) */
     CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE method = 'conv' AND policy = 'rtpurbo'"
                        " AND density > 0.2 AND density < 0.9") == 1);
+    long long d999 = rt_query(db, "SELECT CAST(density * 1e4 AS INTEGER) FROM suite_cases WHERE method = 'conv-w999'");
+    CHECK_MSG(d999 > 9000 && d999 <= 10000, "density x 1e4 = %lld", d999);
     snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {plan: %s}}\n", other);
     suite = suite_file("conv2", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
     snprintf(args, sizeof args, "run %s --db %s", suite, db);

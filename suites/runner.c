@@ -168,7 +168,6 @@ static int pick_backend(R *r, int model_tasks, pb_err *err)
     return 1;
 }
 
-
 /* Marks the names of a comma list in on[] (names[i] of n); 0 + err naming
  * an unknown one. */
 static int select_names(const char *file, const char *opt, const char *list, const char *kind,

@@ -60,17 +60,8 @@ char *arg_read_file(const char *cmd, const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) arg_bad(cmd, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = pb_malloc(cap);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) buf = pb_realloc(buf, cap *= 2);
-    }
-    int bad = ferror(f);
+    char *buf = pb_read_stream(f, len);
     fclose(f);
-    if (bad) arg_bad(cmd, "%s: read error", path);
-    buf[n] = 0;
-    *len = n;
+    if (!buf) arg_bad(cmd, "%s: read error", path);
     return buf;
 }

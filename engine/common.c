@@ -80,3 +80,20 @@ int pb_mkdir_p(const char *dir)
     }
     return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
+
+char *pb_read_stream(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = pb_malloc(cap);
+    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0)
+        if ((n += r) == cap - 1) buf = pb_realloc(buf, cap *= 2);
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        errno = e;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}

@@ -53,6 +53,10 @@ void *pb_realloc_at(void *p, size_t n, const char *file, int line);
 /* Creates a folder and its parents (like mkdir -p). 0 ok, -1 with errno. */
 int pb_mkdir_p(const char *dir);
 
+/* The rest of stream f (a file or a pipe) as one malloc'd buffer with a NUL
+ * after its *len bytes; NULL (errno set, nothing to free) on a read error. */
+char *pb_read_stream(FILE *f, size_t *len);
+
 /* Monotonic wall clock in seconds. */
 double pb_now(void);
 

@@ -172,12 +172,10 @@ int plan_parse_heads(const model_config *c, const char *text, unsigned char *ret
         if (strchr(text, '/')) return pb_errf(err, text, -1, "%s", strerror(errno));
         return parse_head_list(c, text, "--retrieval-heads", 0, retr, err);
     }
-    size_t cap = 4096, len = 0, r;
-    char *buf = pb_malloc(cap);
-    while ((r = fread(buf + len, 1, cap - len - 1, f)) > 0)
-        if ((len += r) == cap - 1) buf = pb_realloc(buf, cap *= 2);
+    size_t len;
+    char *buf = pb_read_stream(f, &len);
     fclose(f);
-    buf[len] = 0;
+    if (!buf) return pb_errf(err, text, -1, "%s", strerror(errno));
     int ok = parse_head_list(c, buf, text, 1, retr, err);
     free(buf);
     return ok;

@@ -268,14 +268,9 @@ int plan_file_read(const char *path, const model *m, plan_file *p, pb_err *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return pb_errf(e, path, -1, "cannot open: %s", strerror(errno));
-    unsigned char *b = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n == cap) b = pb_realloc(b, cap = cap ? 2 * cap : 1 << 16);
-        got = fread(b + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    int rd_err = ferror(f) ? errno : 0;
+    size_t n = 0;
+    unsigned char *b = (unsigned char *)pb_read_stream(f, &n);
+    int rd_err = b ? 0 : errno;
     fclose(f);
     int ok = rd_err ? pb_errf(e, path, -1, "cannot read: %s", strerror(rd_err)) : plan_file_parse(b, n, path, m, p, e);
     free(b);

@@ -11,17 +11,14 @@ const char *text_kjv(size_t *len, pb_err *err)
     if (!kjv) {
         FILE *p = popen("bible -f Gen1:1-Rev22:21 2>/dev/null", "r");
         if (!p) { pb_errf(err, "bible", -1, "cannot run the bible program (Debian package bible-kjv)"); return NULL; }
-        size_t cap = 1 << 22, n = 0, r;
-        char *buf = pb_malloc(cap);
-        while ((r = fread(buf + n, 1, cap - n - 1, p)) > 0)
-            if ((n += r) == cap - 1) buf = pb_realloc(buf, cap *= 2);
+        size_t n = 0;
+        char *buf = pb_read_stream(p, &n);
         int st = pclose(p);
-        if (st != 0 || n < 1000000) {
+        if (!buf || st != 0 || n < 1000000) {
             free(buf);
             pb_errf(err, "bible", -1, "`bible -f Gen1:1-Rev22:21` failed (install Debian's bible-kjv; `make deps` does)");
             return NULL;
         }
-        buf[n] = 0;
         kjv = buf;
         kjv_len = n;
     }

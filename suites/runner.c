@@ -253,31 +253,20 @@ static int validate(R *r, pb_err *err)
     return 1;
 }
 
-/* The run's config: the suite file's text and the overrides that change
- * results. malloc'd canonical text. */
-static char *run_config(const R *r, pb_err *err)
+/* The run's config: the suite file's text (as loaded) and the overrides
+ * that change results. malloc'd canonical text. */
+static char *run_config(const R *r)
 {
-    FILE *f = fopen(r->o->suite_path, "rb");
-    if (!f) { pb_errf(err, r->o->suite_path, -1, "cannot read the suite file"); return NULL; }
-    size_t cap = 4096, n = 0, k;
-    char *text = pb_malloc(cap);
-    while ((k = fread(text + n, 1, cap - n - 1, f)) > 0)
-        if ((n += k) == cap - 1) text = pb_realloc(text, cap *= 2);
-    fclose(f);
-    text[n] = 0;
-    const char *kv[6] = {"suite_file", text};
+    const char *kv[6] = {"suite_file", r->s->text};
     size_t np = 1;
     if (r->o->model) kv[2 * np] = "model", kv[2 * np + 1] = r->o->model, np++;
     if (r->o->backend) kv[2 * np] = "backend", kv[2 * np + 1] = r->o->backend, np++;
-    char *c = config_canonical(kv, np);
-    free(text);
-    return c;
+    return config_canonical(kv, np);
 }
 
-static int64_t start_run(R *r, pb_err *err)
+static int64_t start_run(R *r)
 {
-    char *config = run_config(r, err);
-    if (!config) return 0;
+    char *config = run_config(r);
     char hash[17];
     config_hash(config, hash);
     int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash) : 0;
@@ -628,7 +617,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
 {
     R r = {.o = o};
     *run_out = 0;
-    if (!validate(&r, err) || !(r.db = db_open(o->db_path, err)) || !(r.run = start_run(&r, err))) {
+    if (!validate(&r, err) || !(r.db = db_open(o->db_path, err)) || !(r.run = start_run(&r))) {
         free_r(&r);
         return 2;
     }

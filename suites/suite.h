@@ -130,6 +130,7 @@ typedef struct {
 
 typedef struct {
     char *file;         /* the path it was loaded from */
+    char *text;         /* suite_load: the file's text as read (the run's config); suite_parse: NULL */
     char *name;
     char *description;  /* or NULL */
     char *model;        /* path as written (relative to the working directory) */

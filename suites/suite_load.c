@@ -739,16 +739,14 @@ suite *suite_load(const char *path, pb_err *err)
         pb_errf(err, path, -1, "cannot open the suite file");
         return NULL;
     }
-    size_t cap = 1 << 14, n = 0, r;
-    char *buf = pb_malloc(cap);
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0)
-        if ((n += r) == cap) buf = pb_realloc(buf, cap *= 2);
-    int bad = ferror(f);
+    size_t n = 0;
+    char *buf = pb_read_stream(f, &n);
     fclose(f);
     suite *s = NULL;
-    if (bad) pb_errf(err, path, -1, "cannot read the suite file");
+    if (!buf) pb_errf(err, path, -1, "cannot read the suite file");
     else s = suite_parse(path, buf, n, err);
-    free(buf);
+    if (s) s->text = buf;
+    else free(buf);
     return s;
 }
 
@@ -777,6 +775,7 @@ void suite_free(suite *s)
     free(s->methods);
     free(s->tasks);
     free(s->file);
+    free(s->text);
     free(s->name);
     free(s->description);
     free(s->model);

@@ -276,15 +276,15 @@ static void report_throughput(sqlite3 *h, int64_t run, FILE *f)
 {
     sqlite3_stmt *st = prep(h,
         "SELECT s.task, s.method, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx, b.phase,"
-        " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights"
+        " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights, coalesce(b.throughput_unit, '')"
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?"
         " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id");
     DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
     int n = 0;
     while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
         if (n++ == 0)
-            fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %10s %21s %4s %s\n",
-                    "task", "method", "shape L/H/KV/d", "context", "phase", "tok/s", "median ms",
+            fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %-7s %10s %21s %4s %s\n",
+                    "task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "unit", "median ms",
                     "p10..p90 ms", "reps", "weights");
         char shape[48];
         snprintf(shape, sizeof shape, "%d/%d/%d/%d", sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
@@ -292,9 +292,9 @@ static void report_throughput(sqlite3 *h, int64_t run, FILE *f)
         char spread[48];
         snprintf(spread, sizeof spread, "%.2f..%.2f", 1e3 * sqlite3_column_double(st, 10),
                  1e3 * sqlite3_column_double(st, 11));
-        fprintf(f, "%-16s %-14s %-14s %7d %-7s %10.1f %10.2f %21s %4d %s\n", sqlite3_column_text(st, 0),
+        fprintf(f, "%-16s %-14s %-14s %7d %-7s %10.1f %-7s %10.2f %21s %4d %s\n", sqlite3_column_text(st, 0),
                 sqlite3_column_text(st, 1), shape, sqlite3_column_int(st, 6), sqlite3_column_text(st, 7),
-                sqlite3_column_double(st, 8), 1e3 * sqlite3_column_double(st, 9), spread,
+                sqlite3_column_double(st, 8), sqlite3_column_text(st, 14), 1e3 * sqlite3_column_double(st, 9), spread,
                 sqlite3_column_int(st, 12), sqlite3_column_text(st, 13));
     }
     DB_CHECK(h, sqlite3_finalize(st));

@@ -103,37 +103,36 @@ static void gnuplot(ctx *c, const char *script, const char *const *args)
 
 /* ---- NIAH heatmaps -------------------------------------------------------- */
 
+/* The distinct values of a suite_cases column for the task (sql selects
+ * them, ?1 the run, ?2 the task), at most 64, and their gnuplot tics
+ * ("label" index, ...) in tics[1024]. Returns how many. */
+static int niah_axis(ctx *c, const char *sql, const char *task, double *vals, char *tics)
+{
+    sqlite3_stmt *st;
+    DB_CHECK(c->h, sqlite3_prepare_v2(c->h, sql, -1, &st, NULL));
+    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
+    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+    int n = 0;
+    strcpy(tics, "(");
+    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && n < 64) {
+        vals[n] = sqlite3_column_double(st, 0);
+        snprintf(tics + strlen(tics), 1024 - strlen(tics), "%s\"%.15g\" %d", n ? ", " : "", vals[n], n);
+        n++;
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    strcat(tics, ")");
+    return n;
+}
+
 static void niah_task(ctx *c, const char *task)
 {
     sqlite3_stmt *st;
-    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
-        "SELECT DISTINCT context FROM suite_cases WHERE run_id = ?1 AND task = ?2 ORDER BY context", -1, &st, NULL));
-    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
-    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
-    int ctxs[64], nc = 0;
-    char xt[1024] = "(";
-    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && nc < 64) {
-        ctxs[nc] = sqlite3_column_int(st, 0);
-        snprintf(xt + strlen(xt), sizeof xt - strlen(xt), "%s\"%d\" %d", nc ? ", " : "", ctxs[nc], nc);
-        nc++;
-    }
-    DB_CHECK(c->h, sqlite3_finalize(st));
-    strcat(xt, ")");
-    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
-        "SELECT DISTINCT depth FROM suite_cases WHERE run_id = ?1 AND task = ?2 AND depth IS NOT NULL"
-        " ORDER BY depth", -1, &st, NULL));
-    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
-    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
-    double deps[64];
-    int nd = 0;
-    char yt[1024] = "(";
-    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && nd < 64) {
-        deps[nd] = sqlite3_column_double(st, 0);
-        snprintf(yt + strlen(yt), sizeof yt - strlen(yt), "%s\"%g\" %d", nd ? ", " : "", deps[nd], nd);
-        nd++;
-    }
-    DB_CHECK(c->h, sqlite3_finalize(st));
-    strcat(yt, ")");
+    double ctxs[64], deps[64];
+    char xt[1024], yt[1024];
+    int nc = niah_axis(c, "SELECT DISTINCT context FROM suite_cases WHERE run_id = ?1 AND task = ?2 ORDER BY context",
+                       task, ctxs, xt);
+    int nd = niah_axis(c, "SELECT DISTINCT depth FROM suite_cases WHERE run_id = ?1 AND task = ?2"
+                          " AND depth IS NOT NULL ORDER BY depth", task, deps, yt);
     if (!nc || !nd) return;
 
     /* methods in run order, then one block of (context index, depth index, mean score x 100) each */
@@ -166,7 +165,7 @@ static void niah_task(ctx *c, const char *task)
             any = 1;
         }
         int ci = 0, di = 0;
-        while (ci < nc && ctxs[ci] != sqlite3_column_int(st, 1)) ci++;
+        while (ci < nc && ctxs[ci] != sqlite3_column_double(st, 1)) ci++;
         while (di < nd && deps[di] != sqlite3_column_double(st, 2)) di++;
         if (ci < nc && di < nd) grid[ci * nd + di] = sqlite3_column_double(st, 3);
     }

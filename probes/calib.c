@@ -1,12 +1,9 @@
 /* calib.c — calibration text and its token windows (calib.h). */
 #include "calib.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "db.h"
 #include "rng.h"
@@ -48,95 +45,55 @@ void calib_free(calib *c)
 
 const char *calib_describe(const calib *c) { return c->desc; }
 
-static int has_sources(const char *root)
-{
-    char p[PATH_MAX + 32];
-    snprintf(p, sizeof p, "%s/engine/forward.c", root);
-    return access(p, R_OK) == 0;
-}
-
-int calib_find_root(char *root, size_t cap, pb_err *err)
-{
-    const char *env = getenv("PURBO_ROOT");
-    if (env && *env) {
-        if (!has_sources(env))
-            return pb_errf(err, env, -1, "PURBO_ROOT has no engine/forward.c (the purbo sources)");
-        snprintf(root, cap, "%s", env);
-        return 1;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        for (int up = 0; up < 2; up++) { /* strip the file, then its folder */
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-        }
-        if (*exe && has_sources(exe)) {
-            snprintf(root, cap, "%s", exe);
-            return 1;
-        }
-    }
-    if (has_sources(".")) {
-        snprintf(root, cap, ".");
-        return 1;
-    }
-    return pb_errf(err, "calibration code text", -1,
-                   "cannot find the purbo sources (engine/forward.c) above the binary or in the "
-                   "current folder; set PURBO_ROOT");
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_source(const char *name)
+char *calib_read_code(size_t *len, int *n_files, pb_err *err)
 {
-    size_t l = strlen(name);
-    return (l > 2 && (!strcmp(name + l - 2, ".c") || !strcmp(name + l - 2, ".h"))) ||
-           (l > 3 && !strcmp(name + l - 3, ".cu"));
-}
-
-char *calib_read_code(const char *root, size_t *len, int *n_files, pb_err *err)
-{
-    static const char *dirs[] = {"engine", "kernels", "kernels/cpu", "kernels/cuda", "probes",
-                                 "plots",  "results", "suites",      "tests"};
-    char **paths = NULL;
-    int n = 0;
-    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", root, dirs[d]);
-        DIR *dp = opendir(dir);
-        if (!dp) continue;
-        for (struct dirent *e; (e = readdir(dp));) {
-            if (!is_source(e->d_name)) continue;
-            paths = pb_realloc(paths, (size_t)(n + 1) * sizeof *paths);
-            size_t l = strlen(dir) + strlen(e->d_name) + 2;
-            paths[n] = pb_malloc(l);
-            snprintf(paths[n++], l, "%s/%s", dir, e->d_name);
-        }
-        closedir(dp);
+    static const char *what = "calibration code text";
+    FILE *p = popen("dpkg -L libc6-dev 2>/dev/null", "r");
+    if (!p) {
+        pb_errf(err, what, -1, "cannot run dpkg -L libc6-dev");
+        return NULL;
     }
+    char **paths = NULL, line[PATH_MAX];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        size_t l = strcspn(line, "\n");
+        line[l] = 0;
+        struct stat st;
+        if (strncmp(line, "/usr/include/", 13) || l < 3 || strcmp(line + l - 2, ".h") || stat(line, &st) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        paths = pb_realloc(paths, (size_t)(n + 1) * sizeof *paths);
+        PB_CHECK((paths[n++] = strdup(line)) != NULL, "out of memory");
+    }
+    pclose(p);
     qsort(paths, (size_t)n, sizeof *paths, cmp_str);
     char *buf = NULL;
     size_t used = 0;
     for (int i = 0; i < n; i++) {
         FILE *f = fopen(paths[i], "rb");
-        struct stat st;
-        if (f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-            buf = pb_realloc(buf, used + (size_t)st.st_size + 2);
-            used += fread(buf + used, 1, (size_t)st.st_size, f);
-            buf[used++] = '\n';
-        }
+        size_t got = 0;
+        char *t = f ? pb_read_stream(f, &got) : NULL;
         if (f) fclose(f);
+        if (t) {
+            buf = pb_realloc(buf, used + got + 2);
+            memcpy(buf + used, t, got);
+            used += got;
+            buf[used++] = '\n';
+            free(t);
+        }
         free(paths[i]);
     }
     free(paths);
     *n_files = n;
-    if (!buf) {
-        pb_errf(err, root, -1, "no C sources found for the calibration code text");
+    if (used < 100000) {
+        free(buf);
+        pb_errf(err, what, -1, "`dpkg -L libc6-dev` lists no headers under /usr/include (install libc6-dev; "
+                               "`make deps` does)");
         return NULL;
     }
     buf[used] = 0;
@@ -149,10 +106,8 @@ calib *calib_open(const tokenizer *tok, pb_err *err)
     size_t kl, cl;
     const char *kjv = text_kjv(&kl, err);
     if (!kjv) return NULL;
-    char root[PATH_MAX];
-    if (!calib_find_root(root, sizeof root, err)) return NULL;
     int nf;
-    char *code = calib_read_code(root, &cl, &nf, err);
+    char *code = calib_read_code(&cl, &nf, err);
     if (!code) return NULL;
     calib *c = calib_from_texts(tok, kjv, kl, code, cl);
     free(code);

@@ -24,7 +24,7 @@ int cmd_probe(int argc, char **argv)
             printf("usage: purbo-bench probe NAME --model M [options]\n"
                    "  NAME: locality | retrieval | rank | demand | all (or --probe NAME)\n"
                    "  Measures RTPurbo's premises on the model's dense attention over calibration\n"
-                   "  windows (KJV for even windows, the project's C sources for odd ones).\n"
+                   "  windows (KJV for even windows, C from the libc6-dev headers for odd ones).\n"
                    "  --ctx N       tokens per window: a multiple of 64 in [256, the model's context]\n"
                    "                (default 4096)\n"
                    "  --windows N   windows per pass (default 4); rank fits its projections on\n"

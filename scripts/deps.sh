@@ -3,7 +3,7 @@
 # only those missing (so a warm machine pays nothing). Used by `make deps`.
 set -eu
 need=""
-for p in build-essential libopenblas-dev libsqlite3-dev libyaml-dev gnuplot-nox bible-kjv bible-kjv-text unzip python3-pip; do
+for p in build-essential libc6-dev libopenblas-dev libsqlite3-dev libyaml-dev gnuplot-nox bible-kjv bible-kjv-text unzip python3-pip; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -8,13 +8,29 @@
  * teacher's; a trained indexer folds any temperature into W_Q), takes the
  * softmax of s over 0..p, pools it into blocks of g positions, keeps the
  * sink and local-window blocks, and adds blocks by top-p (HEAD_RTPURBO: the
- * smallest set by decreasing mass reaching p) or top-k (HEAD_RTPURBO_TOPK,
- * k = ceil(budget / g)). Exact attention then runs on the kept blocks with
- * the original post-RoPE q, k and v.
+ * smallest set by decreasing mass reaching p, and at least kmin blocks:
+ * select_rtpurbo) or top-k (HEAD_RTPURBO_TOPK, k = ceil(budget / g)).
+ * Exact attention then runs on the kept blocks with the original post-RoPE
+ * q, k and v.
+ *
+ * Anchored top-p. The sink and local blocks are attended whatever the
+ * indexer says, so for top-p their scores in s are the exact ones,
+ * scale · q_rot·k_rot_j, and only the middle positions between them
+ * (forced_middle) carry indexer scores. The indexer thus competes with the
+ * head's true sink and recent-token mass instead of its own guess of it: an
+ * indexer sees no positions and cannot know how much mass RoPE gives the
+ * recent tokens, and its content score for the first token is a poor
+ * stand-in for the attention sink (engine/CONVERT.md, "Anchored top-p").
+ * The converter trains the indexer on this same row (convert.h). Top-k
+ * ignores the forced blocks' mass, so it needs no anchor. The kmin floor
+ * covers what remains: an indexer whose ranking is right can still give the
+ * needle of a retrieval prompt too little mass to reach p against the
+ * exact sink.
  */
 #include "attn_sparse.h"
 
 #include <cblas.h>
+#include <string.h>
 
 typedef struct {
     int kind;               /* HEAD_RTPURBO or HEAD_RTPURBO_TOPK */
@@ -23,6 +39,8 @@ typedef struct {
     int r, d, n_head, n_heads, k_units;
     float **kx;             /* [n_layer * n_head] (n_ctx, r) index keys, NULL for other heads */
     float *qx;              /* (ATTN_QBLOCK, r) indexed queries */
+    float *ex;              /* (ATTN_QBLOCK, n_ex) exact scores of the forced positions */
+    int n_ex;               /* sink positions + local + block + ATTN_QBLOCK */
     sparse_work *w;
 } rtp_state;
 
@@ -37,6 +55,35 @@ static void rtp_append(const attn_policy *self, int layer, int head, int kv_head
     /* kx[pos0 .. pos0+n) (n, r) = k_pre (n, d) W_K^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, st->r, st->d, 1.0f, k_pre, ld,
                 st->pl->idx_k + (size_t)i * st->r * st->d, st->d, 0.0f, st->kx[i] + (size_t)pos0 * st->r, st->r);
+}
+
+/* Rows i0 .. i0+b-1 of the block's scores s (b, kv_end): the positions
+ * outside each row's middle get the exact scores. Every row's sink part
+ * lies in [0, a) with a the last row's middle start, every row's local part
+ * in [h, kv_end) with h the first row's middle end (both ascend with the
+ * row's position). */
+static void anchor_rows(rtp_state *st, const attn_call *c, int i0, int b, float *s)
+{
+    const int kv_end = c->q_pos0 + i0 + b, d = c->d;
+    int a, h, lo, hi;
+    forced_middle(st->prm.block, kv_end - 1, &st->prm, &a, &hi);
+    forced_middle(st->prm.block, c->q_pos0 + i0, &st->prm, &lo, &h);
+    const int nl = kv_end - h;
+    PB_CHECK(a + nl <= st->n_ex, "rtpurbo: %d forced positions for a buffer of %d", a + nl, st->n_ex);
+    /* EX (b, a + nl) = scale * Q_blk [K[0:a]; K[h:kv_end]]^T, keys gathered into w->kg */
+    float *kg = st->w->kg;
+    gather_keys(c, 0, a, kg);
+    gather_keys(c, h, kv_end, kg + (size_t)a * d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, a + nl, d, c->scale, c->q + (long)i0 * c->ldq, c->ldq,
+                kg, d, 0.0f, st->ex, a + nl);
+    for (int i = 0; i < b; i++) {
+        int p = c->q_pos0 + i0 + i;
+        forced_middle(st->prm.block, p, &st->prm, &lo, &hi);
+        float *row = s + (long)i * kv_end;
+        const float *ex = st->ex + (long)i * (a + nl);
+        memcpy(row, ex, (size_t)lo * sizeof(float));
+        memcpy(row + hi, ex + a + (hi - h), (size_t)(p + 1 - hi) * sizeof(float));
+    }
 }
 
 static long long rtp_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
@@ -54,12 +101,13 @@ static long long rtp_run(const attn_policy *self, const attn_call *c, const attn
                     c->ldq_pre, st->pl->idx_q + (size_t)hi * r * c->d, c->d, 0.0f, st->qx, r);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, r, c->scale, st->qx, r, st->kx[hi], r,
                     0.0f, s, kv_end);
+        if (st->kind == HEAD_RTPURBO) anchor_rows(st, c, i0, b, s);
         rows_begin(&w->sets);
         for (int i = 0; i < b; i++) {
             int p = c->q_pos0 + i0 + i, nu = p / g + 1;
             pool_softmax(s + (long)i * kv_end, p + 1, g, w->mass);
             keep_forced(w->keep, g, p, &st->prm);
-            if (st->kind == HEAD_RTPURBO) select_topp(w->mass, nu, st->prm.p, w->keep, w->order);
+            if (st->kind == HEAD_RTPURBO) select_rtpurbo(w->mass, nu, &st->prm, w->keep, w->order);
             else select_topk(w->mass, nu, st->k_units, w->keep, w->order);
             rows_add_units(&w->sets, w->keep, nu, g, p);
             rows_end_row(&w->sets);
@@ -75,6 +123,7 @@ static void rtp_destroy(attn_policy *self)
     for (int i = 0; i < st->n_heads; i++) free(st->kx[i]);
     free(st->kx);
     free(st->qx);
+    free(st->ex);
     sparse_work_free(st->w);
     free(st);
     free(self);
@@ -99,6 +148,9 @@ attn_policy *attn_rtpurbo_new(const plan *p, int kind, int n_ctx)
         if (p->kind[i] == kind) st->kx[i] = pb_malloc((size_t)n_ctx * st->r * sizeof(float));
     st->qx = pb_malloc((size_t)ATTN_QBLOCK * st->r * sizeof(float));
     st->w = sparse_work_new(n_ctx, st->d);
+    int g = p->prm.block;
+    st->n_ex = (p->prm.sink + g - 1) / g * g + p->prm.local + g + ATTN_QBLOCK;
+    st->ex = pb_malloc((size_t)ATTN_QBLOCK * st->n_ex * sizeof(float));
     attn_policy *pol = pb_calloc(1, sizeof *pol);
     *pol = (attn_policy){.name = plan_kind_name(kind), .run = rtp_run, .on_append = rtp_append,
                          .destroy = rtp_destroy, .state = st};

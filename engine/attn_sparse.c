@@ -94,6 +94,18 @@ static void mask_row(float *row, int nu, const pos_range *r, int nr, const int *
     for (int j = c0; j < nu; j++) row[j] = val;
 }
 
+void gather_keys(const attn_call *c, int lo, int hi, float *out)
+{
+    int sp = 0;
+    for (int p = lo; p < hi; p++) {
+        while (sp < c->n_span && p >= c->span[sp].pos + c->span[sp].n) sp++;
+        PB_CHECK(sp < c->n_span && p >= c->span[sp].pos, "position %d is not stored (layer %d head %d)", p,
+                 c->layer, c->head);
+        const attn_span *a = &c->span[sp];
+        memcpy(out + (size_t)(p - lo) * c->d, a->k + (size_t)(p - a->pos) * a->ld, (size_t)c->d * sizeof(float));
+    }
+}
+
 long long sparse_attend(const attn_call *c, int i0, sparse_work *w, const attn_observer *obs, float *s)
 {
     const row_sets *rs = &w->sets;
@@ -193,6 +205,16 @@ void select_topk(const float *mass, int n, int k, unsigned char *keep, unit_scor
         }
 }
 
+void select_rtpurbo(const float *mass, int n, const plan_params *prm, unsigned char *keep, unit_score *order)
+{
+    if (n <= 0) return;
+    int before = 0, after = 0;
+    for (int u = 0; u < n; u++) before += keep[u];
+    select_topp(mass, n, prm->p, keep, order);
+    for (int u = 0; u < n; u++) after += keep[u];
+    if (after - before < prm->kmin) select_topk(mass, n, prm->kmin - (after - before), keep, order);
+}
+
 void keep_forced(unsigned char *keep, int g, int qpos, const plan_params *prm)
 {
     int n = qpos / g + 1;
@@ -203,6 +225,19 @@ void keep_forced(unsigned char *keep, int g, int qpos, const plan_params *prm)
         int lo = qpos - prm->local + 1 > 0 ? qpos - prm->local + 1 : 0;
         for (int u = lo / g; u < n; u++) keep[u] = 1;
     }
+}
+
+void forced_middle(int g, int qpos, const plan_params *prm, int *lo, int *hi)
+{
+    int sink_end = prm->sink < qpos + 1 ? prm->sink : qpos + 1;
+    int a = (sink_end + g - 1) / g * g, b = qpos + 1;
+    if (prm->local > 0) {
+        int l = qpos - prm->local + 1 > 0 ? qpos - prm->local + 1 : 0;
+        b = l / g * g;
+    }
+    if (a > qpos + 1) a = qpos + 1;
+    *lo = a;
+    *hi = b > a ? b : a;
 }
 
 void pool_softmax(float *s, int n, int g, float *mass)

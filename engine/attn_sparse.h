@@ -65,6 +65,9 @@ void rows_add_units(row_sets *rs, const unsigned char *keep, int n_units, int g,
  * number of (query, key) pairs attended. scratch: attn_scratch_floats(n_ctx). */
 long long sparse_attend(const attn_call *c, int i0, sparse_work *w, const attn_observer *obs, float *scratch);
 
+/* Keys of positions lo .. hi-1 of c (through c->span) into out (hi - lo, d). */
+void gather_keys(const attn_call *c, int lo, int hi, float *out);
+
 /* Block selection for one query row. mass: [n] pooled probability per unit;
  * keep: [n] with the always-kept units already set; order: [n] scratch.
  * topp: adds the smallest set of units, taken by decreasing mass, whose
@@ -74,10 +77,21 @@ long long sparse_attend(const attn_call *c, int i0, sparse_work *w, const attn_o
 void select_topp(const float *mass, int n, double p, unsigned char *keep, unit_score *order);
 void select_topk(const float *mass, int n, int k, unsigned char *keep, unit_score *order);
 
+/* rtpurbo's top-p on the indexer's mass: keep has the forced units set
+ * (keep_forced); adds the top-p units (select_topp, p = prm->p), then, while
+ * fewer than prm->kmin units were added, the next units by mass. */
+void select_rtpurbo(const float *mass, int n, const plan_params *prm, unsigned char *keep, unit_score *order);
+
 /* The units a selector always keeps for a query at qpos: those holding the
  * sink positions < prm->sink and the last prm->local positions up to qpos.
  * keep: [qpos/g + 1] (cleared first). */
 void keep_forced(unsigned char *keep, int g, int qpos, const plan_params *prm);
+
+/* The positions between keep_forced's units for a query at qpos: the
+ * middle [*lo, *hi) that a selector decides about (empty when *lo == *hi).
+ * Positions below *lo are in the sink units, those from *hi to qpos in the
+ * local units (none when prm->local == 0). */
+void forced_middle(int g, int qpos, const plan_params *prm, int *lo, int *hi);
 
 /* Softmax of scores s[0..n) in place, pooled into units of g positions:
  * mass[u] = sum of the probabilities of positions u*g .. u*g+g-1. */

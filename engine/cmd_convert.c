@@ -125,6 +125,8 @@ static void train_heads(convert_capture *cc, const unsigned char *retr, const mo
         kd_set *tr = convert_capture_set(cc, x, 0), *ev = convert_capture_set(cc, x, 1);
         kd_set_teacher(tr, c->rope_base);
         kd_set_teacher(ev, c->rope_base);
+        kd_set_anchor(tr, prm.block, prm.sink, prm.local); /* the rtpurbo policy's top-p row */
+        kd_set_anchor(ev, prm.block, prm.sink, prm.local);
         convert_capture_pca(cc, x, r, wq, wk);
         float lt = logf(sqrtf((float)d));
         kd_quality q0, q1;

@@ -30,6 +30,14 @@
  * at the true positions (cpu_rope, the forward pass's own), i.e. the dense
  * policy's probability row. Loss per query: KL(t || s) =
  * sum_j t_j (log t_j - log s_j); the batch loss is the mean over queries.
+ *
+ * Anchoring (kd_set_anchor, the rtpurbo policy's top-p row): positions in
+ * the sink and local blocks the policy always keeps take the teacher's own
+ * logit, z_j = a_j = q_rot . k_rot_j / sqrt(d) (= log t_j + lse_i), and only
+ * the middle positions between them (forced_middle) take u_j / tau. The
+ * indexer then learns the middle's mass against the head's exact sink and
+ * recent-token mass, in the teacher's absolute scale. Anchored positions
+ * carry no gradient. Without an anchor every position is the student's.
  */
 #ifndef PURBO_CONVERT_H
 #define PURBO_CONVERT_H
@@ -49,6 +57,8 @@ typedef struct {
     float *t;           /* teacher rows, packed: row i has q_pos[i] + 1 floats at t + t_off[i] */
     size_t *t_off;      /* [n_q + 1] */
     double *t_negent;   /* [n_q] sum_j t_j log t_j (the KL's constant part) */
+    float *t_lse;       /* [n_q] log-sum-exp of the teacher's logits: a_j = log t_j + t_lse */
+    int a_block, a_sink, a_local; /* anchor (kd_set_anchor); a_block 0: none */
 } kd_set;
 
 /* Allocates k, q, q_win, q_pos for the caller to fill (t stays NULL). */
@@ -58,6 +68,11 @@ void kd_set_free(kd_set *s);
  * rope_base at the true positions; scale 1/sqrt(d)). q_win/q_pos must be
  * sorted by (window, position), positions < n_ctx (runtime error otherwise). */
 void kd_set_teacher(kd_set *s, float rope_base);
+
+/* Anchors the rows at the exact logits outside the middle that a policy
+ * with blocks of g, sink and local tokens decides about (forced_middle).
+ * g = 0 removes the anchor. */
+void kd_set_anchor(kd_set *s, int g, int sink, int local);
 
 /* Scratch for kd_loss / kd_student on one set (sized for its n_ctx). */
 typedef struct kd_work kd_work;
@@ -71,8 +86,8 @@ double kd_loss(const kd_set *s, const int *idx, int n, int r, const float *wq, c
                float *gwq, float *gwk, float *glog_tau, kd_work *w);
 
 /* Student probabilities of the queries idx[0..n) (ascending): row i of out
- * (row stride ld >= n_ctx) gets q_pos[idx[i]] + 1 probabilities, the rest of
- * the row is left as is. */
+ * (row stride ld >= n_ctx) gets q_pos[idx[i]] + 1 probabilities (the
+ * anchored row when s has an anchor), the rest of the row is left as is. */
 void kd_student(const kd_set *s, const int *idx, int n, int r, const float *wq, const float *wk, float log_tau,
                 float *out, size_t ld, kd_work *w);
 

@@ -5,7 +5,8 @@
  * student row s from the indexer), with blocks of g = prm->block tokens:
  *   selected  = the blocks the policy keeps: the forced ones (keep_forced:
  *               sink and the last prm->local tokens) plus the top-p blocks of
- *               the student's pooled mass (select_topp, p = prm->p)
+ *               the student's pooled mass, at least prm->kmin of them
+ *               (select_rtpurbo, the policy's own rule)
  *   teacher   = the same with the teacher's pooled mass: what the exact
  *               top-p oracle (topp-oracle) keeps
  *   exact set = the smallest set of tokens, by decreasing t, whose mass
@@ -54,7 +55,7 @@ void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float
                 mass[u] = m;
             }
             keep_forced(keep_s, g, pos, prm);
-            select_topp(mass, nu, prm->p, keep_s, order);
+            select_rtpurbo(mass, nu, prm, keep_s, order);
             for (int u = 0; u < nu; u++) { /* teacher selection */
                 float m = 0;
                 for (int j = u * g; j < len && j < (u + 1) * g; j++) m += t[j];

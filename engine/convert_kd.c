@@ -22,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "attn_sparse.h"
 #include "common.h"
 #include "ops.h"
 
@@ -62,6 +63,7 @@ void kd_set_free(kd_set *s)
     free(s->t);
     free(s->t_off);
     free(s->t_negent);
+    free(s->t_lse);
     memset(s, 0, sizeof *s);
 }
 
@@ -95,11 +97,13 @@ void kd_set_teacher(kd_set *s, float rope_base)
     free(s->t);
     free(s->t_off);
     free(s->t_negent);
+    free(s->t_lse);
     s->t_off = pb_malloc((size_t)(s->n_q + 1) * sizeof(size_t));
     s->t_off[0] = 0;
     for (int i = 0; i < s->n_q; i++) s->t_off[i + 1] = s->t_off[i] + (size_t)s->q_pos[i] + 1;
     s->t = pb_malloc(s->t_off[s->n_q] * sizeof(float));
     s->t_negent = pb_malloc((size_t)s->n_q * sizeof(double));
+    s->t_lse = pb_malloc((size_t)s->n_q * sizeof(float));
 
     float *kr = pb_malloc((size_t)n_ctx * d * sizeof(float));      /* (n_ctx, d) post-RoPE keys */
     float *qr = pb_malloc((size_t)KD_CHUNK * d * sizeof(float));   /* (KD_CHUNK, d) post-RoPE queries */
@@ -126,6 +130,11 @@ void kd_set_teacher(kd_set *s, float rope_base)
         for (int i = 0; i < b; i++) {
             int len = s->q_pos[all[i]] + 1;
             float *row = sc + (size_t)i * n, *t = s->t + s->t_off[all[i]];
+            float mx = -INFINITY;
+            for (int j = 0; j < len; j++) mx = row[j] > mx ? row[j] : mx;
+            double se = 0;
+            for (int j = 0; j < len; j++) se += exp((double)row[j] - mx);
+            s->t_lse[all[i]] = (float)(mx + log(se));
             cpu_softmax_rows(row, 1, len);
             memcpy(t, row, (size_t)len * sizeof(float));
             double ne = 0;
@@ -138,6 +147,36 @@ void kd_set_teacher(kd_set *s, float rope_base)
     free(kr);
     free(qr);
     free(sc);
+}
+
+void kd_set_anchor(kd_set *s, int g, int sink, int local)
+{
+    PB_CHECK(g >= 0 && sink >= 0 && local >= 0, "kd_set_anchor: block %d, sink %d, local %d", g, sink, local);
+    s->a_block = g;
+    s->a_sink = sink;
+    s->a_local = local;
+}
+
+/* The middle [*lo, *hi) of the row of a query at pos: the student's
+ * positions; the rest take the teacher's logits. All of 0..pos unanchored. */
+static void row_middle(const kd_set *s, int pos, int *lo, int *hi)
+{
+    if (!s->a_block) {
+        *lo = 0;
+        *hi = pos + 1;
+        return;
+    }
+    plan_params prm = plan_defaults;
+    prm.block = s->a_block;
+    prm.sink = s->a_sink;
+    prm.local = s->a_local;
+    forced_middle(s->a_block, pos, &prm, lo, hi);
+}
+
+/* The logit of an anchored position: the teacher's, from its probability. */
+static inline float anchor_logit(float t, float lse)
+{
+    return t > 0.0f ? logf(t) + lse : -INFINITY;
 }
 
 kd_work *kd_work_new(const kd_set *s, int r)
@@ -215,17 +254,18 @@ double kd_loss(const kd_set *s, const int *idx, int n, int r, const float *wq, c
             int i1 = chunk_end(s, idx, g1, i0), b = i1 - i0, nc = s->q_pos[idx[i1 - 1]] + 1;
             chunk_scores(s, idx, i0, i1, nc, r, wq, w);
             for (int i = 0; i < b; i++) {
-                int q = idx[i0 + i], len = s->q_pos[q] + 1;
+                int q = idx[i0 + i], len = s->q_pos[q] + 1, lo, hi;
                 float *u = w->u + (size_t)i * nc, *sr = w->srow;
                 const float *t = s->t + s->t_off[q];
+                row_middle(s, s->q_pos[q], &lo, &hi);
                 float zmax = -INFINITY;
                 int am = 0;
                 double tz = 0, tsum = 0;
                 for (int j = 0; j < len; j++) {
-                    float z = u[j] * beta;
+                    float z = j >= lo && j < hi ? u[j] * beta : anchor_logit(t[j], s->t_lse[q]);
                     sr[j] = z;
                     if (z > zmax) zmax = z, am = j;
-                    tz += (double)t[j] * z;
+                    if (t[j] > 0.0f) tz += (double)t[j] * z;
                     tsum += t[j];
                 }
                 cpu_softmax_rows(sr, 1, len);
@@ -233,12 +273,13 @@ double kd_loss(const kd_set *s, const int *idx, int n, int r, const float *wq, c
                 loss += s->t_negent[q] - tz + tsum * lse;
                 if (!grad) continue;
                 double sz = 0;
-                for (int j = 0; j < len; j++) {
+                for (int j = 0; j < lo; j++) u[j] = 0.0f;            /* anchored: no parameters */
+                for (int j = lo; j < hi; j++) {
                     float gz = ((float)tsum * sr[j] - t[j]) * inv_n; /* dL/dz_j */
                     sz += (double)gz * (u[j] * beta);
                     u[j] = gz * beta;                                /* dL/du_j */
                 }
-                for (int j = len; j < nc; j++) u[j] = 0.0f;
+                for (int j = hi; j < nc; j++) u[j] = 0.0f;
                 gtau -= sz;
             }
             if (grad) {
@@ -275,10 +316,11 @@ void kd_student(const kd_set *s, const int *idx, int n, int r, const float *wq, 
             int i1 = chunk_end(s, idx, g1, i0), nc = s->q_pos[idx[i1 - 1]] + 1;
             chunk_scores(s, idx, i0, i1, nc, r, wq, w);
             for (int i = i0; i < i1; i++) {
-                int len = s->q_pos[idx[i]] + 1;
+                int q = idx[i], len = s->q_pos[q] + 1, lo, hi;
                 float *o = out + (size_t)i * ld;
-                const float *u = w->u + (size_t)(i - i0) * nc;
-                for (int j = 0; j < len; j++) o[j] = u[j] * beta;
+                const float *u = w->u + (size_t)(i - i0) * nc, *t = s->t + s->t_off[q];
+                row_middle(s, s->q_pos[q], &lo, &hi);
+                for (int j = 0; j < len; j++) o[j] = j >= lo && j < hi ? u[j] * beta : anchor_logit(t[j], s->t_lse[q]);
                 cpu_softmax_rows(o, 1, len);
             }
             i0 = i1;

@@ -15,8 +15,8 @@
 #include "attn_sparse.h"
 
 const plan_params plan_defaults = {
-    .sink = 4, .window = 1024, .block = 64, .local = 64, .page = 16, .budget = 512, .p = 0.9, .rank = 0,
-    .calib = 1024,
+    .sink = 4, .window = 1024, .block = 64, .local = 64, .page = 16, .budget = 512, .p = 0.9, .kmin = 4,
+    .rank = 0, .calib = 1024,
 };
 
 static const struct {
@@ -29,7 +29,7 @@ static const struct {
     [PLAN_QUEST] = {"quest", "page,budget,k"},
     [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k"},
     [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p"},
-    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,r,calib"},
+    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib"},
     [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk", "sink,window,block,local,budget,k,r,calib"},
 };
 
@@ -110,6 +110,7 @@ int plan_parse(const char *text, plan_spec *out, pb_err *err)
         else if (!strcmp(key, "budget")) ok = parse_int(v, key, 1, 1 << 24, &m->budget, err);
         else if (!strcmp(key, "k")) ok = parse_int(v, key, 1, 1 << 24, &k_units, err);
         else if (!strcmp(key, "r")) ok = parse_int(v, key, 1, 4096, &m->rank, err);
+        else if (!strcmp(key, "kmin")) ok = parse_int(v, key, 0, 1 << 20, &m->kmin, err);
         else if (!strcmp(key, "calib")) ok = parse_int(v, key, 16, 1 << 20, &m->calib, err);
         else if (!strcmp(key, "p")) {
             char *end;

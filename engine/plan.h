@@ -46,6 +46,8 @@ typedef struct {
     int budget;     /* top-k budget in tokens (quest pages, top-k blocks), besides the
                      * always-kept pages/blocks; spec key k= gives it in pages/blocks [512] */
     double p;       /* top-p mass [0.9] */
+    int kmin;       /* rtpurbo top-p adds at least kmin blocks besides the always-kept ones,
+                     * by indexer rank, however little mass the indexer gives them [4] */
     int rank;       /* indexer rank r; 0 = head_dim / 8 [0] */
     int calib;      /* tokens of calibration text for the PCA indexer [1024] */
 } plan_params;

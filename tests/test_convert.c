@@ -10,6 +10,7 @@
 #include "convert.h"
 #include "fixture.h"
 #include "forward.h"
+#include "ops.h"
 #include "rng.h"
 #include "test.h"
 
@@ -36,15 +37,28 @@ static void random_set(kd_set *s, int d, int n_win, int n_ctx, int n_q, float am
     kd_set_teacher(s, 10000.0f);
 }
 
-/* The loss written out in double, loop by loop, from the definition. */
+/* Block u of a row at pos is always kept by the rtpurbo policy: it holds a
+ * sink position or one of the last `local` positions (the anchor's blocks). */
+static int anchored_block(const kd_set *s, int pos, int u)
+{
+    int lo = u * s->a_block, hi = lo + s->a_block - 1;
+    return s->a_block && (lo < s->a_sink || (s->a_local > 0 && hi >= pos - s->a_local + 1));
+}
+
+/* The loss written out in double, loop by loop, from the definition; the
+ * anchored positions take the exact logit q_rot . k_rot / sqrt(d), RoPE with
+ * base 10000 as random_set's teacher. */
 static double ref_loss(const kd_set *s, const int *idx, int n, int r, const double *wq, const double *wk, double lt)
 {
     const int d = s->d;
     double total = 0;
     double *z = malloc((size_t)s->n_ctx * sizeof(double));
+    float *qr = malloc((size_t)d * sizeof(float)), *kr = malloc((size_t)d * sizeof(float));
     for (int ii = 0; ii < n; ii++) {
         int q = idx[ii], len = s->q_pos[q] + 1;
         const float *qv = s->q + (size_t)q * d, *t = s->t + s->t_off[q];
+        memcpy(qr, qv, (size_t)d * sizeof(float));
+        cpu_rope(qr, 1, 1, d, s->q_pos[q], 10000.0f);
         double qx[64], zmax = -1e300;
         for (int a = 0; a < r; a++) {
             qx[a] = 0;
@@ -59,6 +73,13 @@ static double ref_loss(const kd_set *s, const int *idx, int n, int r, const doub
                 u += qx[a] * kx;
             }
             z[j] = u * exp(-lt);
+            if (anchored_block(s, s->q_pos[q], j / (s->a_block ? s->a_block : 1))) {
+                memcpy(kr, kv, (size_t)d * sizeof(float));
+                cpu_rope(kr, 1, 1, d, j, 10000.0f);
+                z[j] = 0;
+                for (int c = 0; c < d; c++) z[j] += (double)qr[c] * kr[c];
+                z[j] /= sqrt((double)d);
+            }
             if (z[j] > zmax) zmax = z[j];
         }
         double se = 0;
@@ -68,14 +89,16 @@ static double ref_loss(const kd_set *s, const int *idx, int n, int r, const doub
             if (t[j] > 0) total += t[j] * (log((double)t[j]) - (z[j] - lse));
     }
     free(z);
+    free(qr);
+    free(kr);
     return total / n;
 }
 
-TEST(convert_gradient_check)
+/* kd_loss and its gradient against ref_loss and central differences, on
+ * two query subsets of s (7 queries). */
+static void gradient_check(kd_set *s)
 {
-    const int d = 6, r = 3, n_q = 7;
-    kd_set s;
-    random_set(&s, d, 2, 11, n_q, 1.5f, 42);
+    const int d = 6, r = 3;
     pb_rng rr = {7};
     float wq[18], wk[18], gq[18], gk[18], gt = 0;
     double dq[18], dk[18];
@@ -83,11 +106,11 @@ TEST(convert_gradient_check)
     const float lt = 0.3f;
     int subsets[2][7] = {{0, 1, 2, 3, 4, 5, 6}, {1, 2, 5}};
     int sizes[2] = {7, 3};
-    kd_work *w = kd_work_new(&s, r);
+    kd_work *w = kd_work_new(s, r);
     for (int sub = 0; sub < 2; sub++) {
         const int *idx = subsets[sub], n = sizes[sub];
-        double l = kd_loss(&s, idx, n, r, wq, wk, lt, gq, gk, &gt, w);
-        double l0 = ref_loss(&s, idx, n, r, dq, dk, lt);
+        double l = kd_loss(s, idx, n, r, wq, wk, lt, gq, gk, &gt, w);
+        double l0 = ref_loss(s, idx, n, r, dq, dk, lt);
         CHECK_NEAR(l, l0, 1e-5 * (1 + fabs(l0)));
         CHECK(l0 > 1e-3); /* a non-trivial problem */
         /* central differences in double, h = 1e-5 */
@@ -98,14 +121,14 @@ TEST(convert_gradient_check)
             for (int i = 0; i < np; i++) {
                 double fd, an;
                 if (which == 2) {
-                    fd = (ref_loss(&s, idx, n, r, dq, dk, lt + h) - ref_loss(&s, idx, n, r, dq, dk, lt - h)) / (2 * h);
+                    fd = (ref_loss(s, idx, n, r, dq, dk, lt + h) - ref_loss(s, idx, n, r, dq, dk, lt - h)) / (2 * h);
                     an = gt;
                 } else {
                     double *p = which == 0 ? dq : dk, keep = p[i];
                     p[i] = keep + h;
-                    double lp = ref_loss(&s, idx, n, r, dq, dk, lt);
+                    double lp = ref_loss(s, idx, n, r, dq, dk, lt);
                     p[i] = keep - h;
-                    double lm = ref_loss(&s, idx, n, r, dq, dk, lt);
+                    double lm = ref_loss(s, idx, n, r, dq, dk, lt);
                     p[i] = keep;
                     fd = (lp - lm) / (2 * h);
                     an = which == 0 ? gq[i] : gk[i];
@@ -119,9 +142,30 @@ TEST(convert_gradient_check)
                   gmax);
     }
     /* the loss without gradients is the same number */
-    CHECK_NEAR(kd_loss(&s, subsets[0], 7, r, wq, wk, lt, NULL, NULL, NULL, w),
-               kd_loss(&s, subsets[0], 7, r, wq, wk, lt, gq, gk, &gt, w), 1e-9);
+    CHECK_NEAR(kd_loss(s, subsets[0], 7, r, wq, wk, lt, NULL, NULL, NULL, w),
+               kd_loss(s, subsets[0], 7, r, wq, wk, lt, gq, gk, &gt, w), 1e-9);
     kd_work_free(w);
+}
+
+TEST(convert_gradient_check)
+{
+    kd_set s;
+    random_set(&s, 6, 2, 11, 7, 1.5f, 42);
+    gradient_check(&s);
+    kd_set_free(&s);
+}
+
+/* Anchored rows (blocks of 4, 2 sinks, 8 local): the exact logits outside
+ * the middle carry no gradient, the middle's gradient still checks out. */
+TEST(convert_gradient_check_anchored)
+{
+    kd_set s;
+    random_set(&s, 6, 2, 40, 7, 1.5f, 43);
+    kd_set_anchor(&s, 4, 2, 8);
+    int mid = 0;
+    for (int i = 0; i < s.n_q; i++) mid += s.q_pos[i] >= 16; /* a middle block exists */
+    CHECK(mid >= 3);
+    gradient_check(&s);
     kd_set_free(&s);
 }
 

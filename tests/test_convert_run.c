@@ -36,6 +36,7 @@ TEST(convert_eval_hand_case)
     s.t_negent = calloc(2, sizeof(double));
     float eye[4] = {1, 0, 0, 1};
     plan_params prm = plan_defaults; /* sink 4, block 64, local 64, p 0.9 */
+    prm.kmin = 0;
     kd_quality q;
     kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
     CHECK(q.n_queries == 2);
@@ -46,6 +47,12 @@ TEST(convert_eval_hand_case)
     CHECK_NEAR(q.recall, 0.5, 1e-9);
     CHECK_NEAR(q.mass, 0.5, 1e-6);
     CHECK_NEAR(q.kl, 50.0, 1e-3);
+    /* with the floor of 2 blocks both queries keep blocks 1 and 2 as well */
+    prm.kmin = 2;
+    kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
+    CHECK_NEAR(q.blocks_sel, 1.0, 1e-9);
+    CHECK_NEAR(q.recall, 1.0, 1e-9);
+    CHECK_NEAR(q.mass, 1.0, 1e-6);
     kd_set_free(&s);
 }
 

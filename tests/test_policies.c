@@ -163,7 +163,16 @@ static int check_row(const problem *pb, int h, int t, const unsigned char *kept,
 
 /* Block selection in double, written out again: softmax of sc[0..t], block
  * masses, forced sink/local blocks, then top-p (k < 0) or top-k. */
-static void ref_select(const double *sc, int t, const plan_params *m, double p, int k, unsigned char *kept)
+/* Blocks of g holding a sink position or one of the last `local` up to t. */
+static int ref_forced(const plan_params *m, int t, int u)
+{
+    int lo = u * m->block, hi = lo + m->block - 1;
+    return lo < m->sink || (m->local > 0 && hi >= t - m->local + 1);
+}
+
+/* top-p (k < 0) or top-k selection of blocks by the softmax mass of sc; top-p
+ * then adds blocks by mass until at least kmin were added. */
+static void ref_select(const double *sc, int t, const plan_params *m, double p, int k, int kmin, unsigned char *kept)
 {
     const int g = m->block, nb = t / g + 1;
     double mx = -1e300, sum = 0, mass[N] = {0};
@@ -171,10 +180,7 @@ static void ref_select(const double *sc, int t, const plan_params *m, double p, 
     for (int j = 0; j <= t; j++) sum += exp(sc[j] - mx);
     for (int j = 0; j <= t; j++) mass[j / g] += exp(sc[j] - mx) / sum;
     unsigned char blk[N] = {0}, forced[N] = {0};
-    for (int u = 0; u < nb; u++) {
-        int lo = u * g, hi = lo + g - 1;
-        forced[u] = (lo < m->sink) || (hi >= t - m->local + 1);
-    }
+    for (int u = 0; u < nb; u++) forced[u] = ref_forced(m, t, u);
     memcpy(blk, forced, sizeof blk);
     if (k < 0 && p >= 1.0) memset(blk, 1, sizeof blk);
     double cum = 0;
@@ -193,6 +199,15 @@ static void ref_select(const double *sc, int t, const plan_params *m, double p, 
         blk[best] = 2;
         cum += mass[best];
         if (cum >= p) break;
+    }
+    int added = 0;
+    for (int u = 0; u < nb; u++) added += blk[u] == 2 && !forced[u];
+    for (; k < 0 && added < kmin; added++) {
+        int best = -1;
+        for (int u = 0; u < nb; u++)
+            if (!blk[u] && (best < 0 || mass[u] > mass[best])) best = u;
+        if (best < 0) break;
+        blk[best] = 1;
     }
     for (int j = 0; j < N; j++) kept[j] = j <= t && blk[j / g];
 }
@@ -262,10 +277,18 @@ static void ref_kept(const problem *pb, const plan *pl, int kind, int h, int t, 
     case HEAD_LOCAL:
         for (int j = 0; j < N; j++) kept[j] = j <= t && (j < m->sink || j > t - m->window);
         break;
-    case HEAD_TOPP_ORACLE: ref_exact_scores(pb, h, t, sc); ref_select(sc, t, m, m->p, -1, kept); break;
-    case HEAD_TOPK_ORACLE: ref_exact_scores(pb, h, t, sc); ref_select(sc, t, m, 0, kb, kept); break;
-    case HEAD_RTPURBO: ref_index_scores(pb, h, t, sc); ref_select(sc, t, m, m->p, -1, kept); break;
-    case HEAD_RTPURBO_TOPK: ref_index_scores(pb, h, t, sc); ref_select(sc, t, m, 0, kb, kept); break;
+    case HEAD_TOPP_ORACLE: ref_exact_scores(pb, h, t, sc); ref_select(sc, t, m, m->p, -1, 0, kept); break;
+    case HEAD_TOPK_ORACLE: ref_exact_scores(pb, h, t, sc); ref_select(sc, t, m, 0, kb, 0, kept); break;
+    case HEAD_RTPURBO: { /* anchored: exact scores in the always-kept blocks */
+        double ex[N];
+        ref_index_scores(pb, h, t, sc);
+        ref_exact_scores(pb, h, t, ex);
+        for (int j = 0; j <= t; j++)
+            if (ref_forced(m, t, j / m->block)) sc[j] = ex[j];
+        ref_select(sc, t, m, m->p, -1, m->kmin, kept);
+        break;
+    }
+    case HEAD_RTPURBO_TOPK: ref_index_scores(pb, h, t, sc); ref_select(sc, t, m, 0, kb, 0, kept); break;
     case HEAD_QUEST: ref_quest(pb, h, t, m, kept); break;
     default:
         for (int j = 0; j < N; j++) kept[j] = j <= t;
@@ -324,6 +347,38 @@ TEST(policy_local_matches_direct) { CHECK_KIND(HEAD_LOCAL, 150, NULL, 0.1, 0.5);
 TEST(policy_topp_oracle_matches_direct) { CHECK_KIND(HEAD_TOPP_ORACLE, 150, NULL, 0.05, 0.95); }
 TEST(policy_topk_oracle_matches_direct) { CHECK_KIND(HEAD_TOPK_ORACLE, 150, NULL, 0.05, 0.95); }
 TEST(policy_rtpurbo_matches_direct) { CHECK_KIND(HEAD_RTPURBO, 150, NULL, 0.05, 0.95); }
+/* a low p that the forced blocks reach alone: the kmin floor adds the blocks */
+static void low_p_floor(plan *pl)
+{
+    pl->prm.p = 0.05;
+    pl->prm.kmin = 3;
+}
+TEST(policy_rtpurbo_floor_matches_direct) { CHECK_KIND(HEAD_RTPURBO, 150, low_p_floor, 0.05, 0.95); }
+/* forced_middle is exactly the positions whose block keep_forced leaves out */
+TEST(policy_forced_middle_matches_keep_forced)
+{
+    static const int gs[] = {1, 4, 64}, sinks[] = {0, 1, 4, 70}, locals[] = {0, 1, 64, 200};
+    unsigned char keep[400];
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (int q = 0; q < 300; q++) {
+                    plan_params m = plan_defaults;
+                    m.block = gs[a];
+                    m.sink = sinks[b];
+                    m.local = locals[c];
+                    int lo, hi;
+                    keep_forced(keep, m.block, q, &m);
+                    forced_middle(m.block, q, &m, &lo, &hi);
+                    for (int j = 0; j <= q; j++)
+                        if ((j >= lo && j < hi) == keep[j / m.block]) {
+                            CHECK_MSG(0, "g %d sink %d local %d q %d: position %d, middle [%d, %d), kept %d", m.block,
+                                      m.sink, m.local, q, j, lo, hi, keep[j / m.block]);
+                            return;
+                        }
+                }
+}
+
 TEST(policy_rtpurbo_topk_matches_direct) { CHECK_KIND(HEAD_RTPURBO_TOPK, 150, NULL, 0.05, 0.95); }
 /* quest: prefill of 120 dense, then 80 decode steps with top-3 pages + the current one */
 TEST(policy_quest_matches_direct) { CHECK_KIND(HEAD_QUEST, 120, NULL, 0.3, 0.95); }
@@ -571,7 +626,11 @@ TEST(plan_parse_specs)
         {"topp-oracle:p", "'p' is not key=value"},
         {"dense:window=4", "dense has no parameter 'window'"},
         {"quest:budget=10,,page=2", "bad parameter list"},
+        {"topp-oracle:kmin=2", "topp-oracle has no parameter 'kmin'"},
+        {"rtpurbo:kmin=-1", "kmin -1 is out of range"},
     };
+    CHECK(plan_parse("rtpurbo:kmin=0", &sp, &err) && sp.prm.kmin == 0);
+    CHECK(plan_parse("rtpurbo", &sp, &err) && sp.prm.kmin == 4);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.msg[0] = 0;
         CHECK_MSG(!plan_parse(bad[i].spec, &sp, &err), "'%s' accepted", bad[i].spec);

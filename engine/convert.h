@@ -59,6 +59,8 @@ typedef struct {
     double *t_negent;   /* [n_q] sum_j t_j log t_j (the KL's constant part) */
     float *t_lse;       /* [n_q] log-sum-exp of the teacher's logits: a_j = log t_j + t_lse */
     int a_block, a_sink, a_local; /* anchor (kd_set_anchor); a_block 0: none */
+    int *a_mid;         /* [2 n_q] each row's middle [lo, hi) under the anchor; NULL: none */
+    float *a_logit;     /* the teacher's logits a_j, packed as t (-inf where t_j = 0); NULL: none */
 } kd_set;
 
 /* Allocates k, q, q_win, q_pos for the caller to fill (t stays NULL). */
@@ -66,12 +68,14 @@ void kd_set_init(kd_set *s, int d, int n_win, int n_ctx, int n_q);
 void kd_set_free(kd_set *s);
 /* Computes the teacher rows from the pre-RoPE q and k (RoPE with base
  * rope_base at the true positions; scale 1/sqrt(d)). q_win/q_pos must be
- * sorted by (window, position), positions < n_ctx (runtime error otherwise). */
+ * sorted by (window, position), positions < n_ctx (runtime error otherwise).
+ * Removes any anchor. */
 void kd_set_teacher(kd_set *s, float rope_base);
 
 /* Anchors the rows at the exact logits outside the middle that a policy
  * with blocks of g, sink and local tokens decides about (forced_middle).
- * g = 0 removes the anchor. */
+ * g = 0 removes the anchor. Needs the teacher (kd_set_teacher): the rows'
+ * middles and logits are computed here, once, for every later loss. */
 void kd_set_anchor(kd_set *s, int g, int sink, int local);
 
 /* Scratch for kd_loss / kd_student on one set (sized for its n_ctx). */

@@ -64,6 +64,8 @@ void kd_set_free(kd_set *s)
     free(s->t_off);
     free(s->t_negent);
     free(s->t_lse);
+    free(s->a_mid);
+    free(s->a_logit);
     memset(s, 0, sizeof *s);
 }
 
@@ -98,6 +100,11 @@ void kd_set_teacher(kd_set *s, float rope_base)
     free(s->t_off);
     free(s->t_negent);
     free(s->t_lse);
+    free(s->a_mid);
+    free(s->a_logit);
+    s->a_mid = NULL;
+    s->a_logit = NULL;
+    s->a_block = 0;
     s->t_off = pb_malloc((size_t)(s->n_q + 1) * sizeof(size_t));
     s->t_off[0] = 0;
     for (int i = 0; i < s->n_q; i++) s->t_off[i + 1] = s->t_off[i] + (size_t)s->q_pos[i] + 1;
@@ -152,31 +159,40 @@ void kd_set_teacher(kd_set *s, float rope_base)
 void kd_set_anchor(kd_set *s, int g, int sink, int local)
 {
     PB_CHECK(g >= 0 && sink >= 0 && local >= 0, "kd_set_anchor: block %d, sink %d, local %d", g, sink, local);
+    PB_CHECK(s->t, "kd_set_anchor before kd_set_teacher");
     s->a_block = g;
     s->a_sink = sink;
     s->a_local = local;
+    free(s->a_mid);
+    free(s->a_logit);
+    s->a_mid = NULL;
+    s->a_logit = NULL;
+    if (!g) return;
+    plan_params prm = plan_defaults;
+    prm.block = g;
+    prm.sink = sink;
+    prm.local = local;
+    s->a_mid = pb_malloc((size_t)2 * s->n_q * sizeof(int));
+    s->a_logit = pb_malloc(s->t_off[s->n_q] * sizeof(float));
+    for (int i = 0; i < s->n_q; i++) {
+        forced_middle(g, s->q_pos[i], &prm, &s->a_mid[2 * i], &s->a_mid[2 * i + 1]);
+        const float *t = s->t + s->t_off[i];
+        float *a = s->a_logit + s->t_off[i];
+        for (int j = 0; j <= s->q_pos[i]; j++) a[j] = t[j] > 0.0f ? logf(t[j]) + s->t_lse[i] : -INFINITY;
+    }
 }
 
-/* The middle [*lo, *hi) of the row of a query at pos: the student's
- * positions; the rest take the teacher's logits. All of 0..pos unanchored. */
-static void row_middle(const kd_set *s, int pos, int *lo, int *hi)
+/* The middle [*lo, *hi) of query q's row: the student's positions; the
+ * rest take the teacher's logits (a_logit). All of 0..pos unanchored. */
+static void row_middle(const kd_set *s, int q, int *lo, int *hi)
 {
-    if (!s->a_block) {
+    if (!s->a_mid) {
         *lo = 0;
-        *hi = pos + 1;
+        *hi = s->q_pos[q] + 1;
         return;
     }
-    plan_params prm = plan_defaults;
-    prm.block = s->a_block;
-    prm.sink = s->a_sink;
-    prm.local = s->a_local;
-    forced_middle(s->a_block, pos, &prm, lo, hi);
-}
-
-/* The logit of an anchored position: the teacher's, from its probability. */
-static inline float anchor_logit(float t, float lse)
-{
-    return t > 0.0f ? logf(t) + lse : -INFINITY;
+    *lo = s->a_mid[2 * q];
+    *hi = s->a_mid[2 * q + 1];
 }
 
 kd_work *kd_work_new(const kd_set *s, int r)
@@ -256,13 +272,13 @@ double kd_loss(const kd_set *s, const int *idx, int n, int r, const float *wq, c
             for (int i = 0; i < b; i++) {
                 int q = idx[i0 + i], len = s->q_pos[q] + 1, lo, hi;
                 float *u = w->u + (size_t)i * nc, *sr = w->srow;
-                const float *t = s->t + s->t_off[q];
-                row_middle(s, s->q_pos[q], &lo, &hi);
+                const float *t = s->t + s->t_off[q], *a = s->a_logit ? s->a_logit + s->t_off[q] : NULL;
+                row_middle(s, q, &lo, &hi);
                 float zmax = -INFINITY;
                 int am = 0;
                 double tz = 0, tsum = 0;
                 for (int j = 0; j < len; j++) {
-                    float z = j >= lo && j < hi ? u[j] * beta : anchor_logit(t[j], s->t_lse[q]);
+                    float z = j >= lo && j < hi ? u[j] * beta : a[j];
                     sr[j] = z;
                     if (z > zmax) zmax = z, am = j;
                     if (t[j] > 0.0f) tz += (double)t[j] * z;
@@ -318,9 +334,10 @@ void kd_student(const kd_set *s, const int *idx, int n, int r, const float *wq, 
             for (int i = i0; i < i1; i++) {
                 int q = idx[i], len = s->q_pos[q] + 1, lo, hi;
                 float *o = out + (size_t)i * ld;
-                const float *u = w->u + (size_t)(i - i0) * nc, *t = s->t + s->t_off[q];
-                row_middle(s, s->q_pos[q], &lo, &hi);
-                for (int j = 0; j < len; j++) o[j] = j >= lo && j < hi ? u[j] * beta : anchor_logit(t[j], s->t_lse[q]);
+                const float *u = w->u + (size_t)(i - i0) * nc;
+                const float *a = s->a_logit ? s->a_logit + s->t_off[q] : NULL;
+                row_middle(s, q, &lo, &hi);
+                for (int j = 0; j < len; j++) o[j] = j >= lo && j < hi ? u[j] * beta : a[j];
                 cpu_softmax_rows(o, 1, len);
             }
             i0 = i1;

@@ -20,24 +20,33 @@ static int64_t latest_case(pb_db *db, int64_t run, const char *probe)
     return id;
 }
 
+/* out[layer * n_head + head] = column col of table's rows for case id, one
+ * row per query head (runtime error otherwise). */
+static void read_per_head(pb_db *db, int64_t id, const char *table, const char *col, const model_config *c,
+                          double *out)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT layer, head, %s FROM %s WHERE case_id = ?1", col, table);
+    sqlite3 *h = db_sqlite(db);
+    sqlite3_stmt *st = probe_prepare(db, sql);
+    DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
+    int n = 0;
+    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+        int l = sqlite3_column_int(st, 0), hd = sqlite3_column_int(st, 1);
+        PB_CHECK(l >= 0 && l < c->n_layer && hd >= 0 && hd < c->n_head, "%s row for head %d.%d", table, l, hd);
+        out[l * c->n_head + hd] = sqlite3_column_double(st, 2);
+        n++;
+    }
+    DB_CHECK(h, sqlite3_finalize(st));
+    PB_CHECK(n == c->n_layer * c->n_head, "%s: case %lld has %d of %d heads", table, (long long)id, n,
+             c->n_layer * c->n_head);
+}
+
 int report_read_scores(pb_db *db, int64_t run, const model_config *c, double *score)
 {
     int64_t id = latest_case(db, run, "retrieval");
     if (!id) return 0;
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "SELECT layer, head, score FROM probe_retrieval WHERE case_id = ?1");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
-    int n = 0;
-    for (int i = 0; i < c->n_layer * c->n_head; i++) score[i] = 0;
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
-        int l = sqlite3_column_int(st, 0), hd = sqlite3_column_int(st, 1);
-        PB_CHECK(l >= 0 && l < c->n_layer && hd >= 0 && hd < c->n_head, "probe_retrieval row for head %d.%d", l, hd);
-        score[l * c->n_head + hd] = sqlite3_column_double(st, 2);
-        n++;
-    }
-    DB_CHECK(h, sqlite3_finalize(st));
-    PB_CHECK(n == c->n_layer * c->n_head, "retrieval case %lld has %d of %d heads", (long long)id, n,
-             c->n_layer * c->n_head);
+    read_per_head(db, id, "probe_retrieval", "score", c, score);
     return 1;
 }
 
@@ -45,20 +54,14 @@ int report_read_w90(pb_db *db, int64_t run, const model_config *c, int *w90, int
 {
     int64_t id = latest_case(db, run, "locality");
     if (!id) return 0;
+    const int nh = c->n_layer * c->n_head;
+    double *v = pb_malloc((size_t)nh * sizeof(double));
+    read_per_head(db, id, "probe_locality_head", "w90", c, v);
+    for (int i = 0; i < nh; i++) w90[i] = (int)v[i];
+    free(v);
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "SELECT layer, head, w90 FROM probe_locality_head WHERE case_id = ?1");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
-    int n = 0;
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
-        int l = sqlite3_column_int(st, 0), hd = sqlite3_column_int(st, 1);
-        PB_CHECK(l >= 0 && l < c->n_layer && hd >= 0 && hd < c->n_head, "probe_locality_head row %d.%d", l, hd);
-        w90[l * c->n_head + hd] = sqlite3_column_int(st, 2);
-        n++;
-    }
-    DB_CHECK(h, sqlite3_finalize(st));
-    PB_CHECK(n == c->n_layer * c->n_head, "locality case %lld has %d of %d heads", (long long)id, n,
-             c->n_layer * c->n_head);
-    st = probe_prepare(db, "SELECT DISTINCT window FROM probe_locality WHERE case_id = ?1 ORDER BY window");
+    sqlite3_stmt *st =
+        probe_prepare(db, "SELECT DISTINCT window FROM probe_locality WHERE case_id = ?1 ORDER BY window");
     DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
     *n_grid = 0;
     while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW && *n_grid < cap) grid[(*n_grid)++] = sqlite3_column_int(st, 0);

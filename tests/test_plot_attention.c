@@ -18,6 +18,18 @@
 
 /* One attention row (bench + suite_bench) of run: t seconds, p10 0.9 t, p90
  * 1.2 t; with unit, the throughput the runner stores (work / t). */
+/* The first of want[0..n) that text does not hold after the previous one
+ * (each found from where the previous match starts), or NULL. */
+static const char *missing_in_order(const char *text, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = strstr(text, want[i]);
+        if (!hit) return want[i];
+        text = hit;
+    }
+    return NULL;
+}
+
 static void att_row(pb_db *db, int64_t run, const char *task, const char *impl, const char *phase, int n, double t,
                     int with_unit, int case_index)
 {
@@ -128,12 +140,8 @@ TEST(plot_suite_attention_charts)
         "# decode:32/8/128 purbo", "4096 838.9 ", "1048576 4295 ",
         "# decode:32/8/128 sdpa_cudnn", "1048576 2147 1790 2386\n", /* from the shape: no stored throughput */
     };
-    const char *at = dat;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        const char *hit = strstr(at, rows[i]);
-        CHECK_MSG(hit, "'%s' not (in order) in %s:\n%s", rows[i], p, dat);
-        at = hit;
-    }
+    const char *miss = missing_in_order(dat, rows, sizeof rows / sizeof rows[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
     free(dat);
     snprintf(p, sizeof p, "%s/suite_attention_ratio.dat", out);
     dat = fixture_read(p, NULL);
@@ -141,12 +149,8 @@ TEST(plot_suite_attention_charts)
     const char *ratios[] = {"# prefill:32/8/128 purbo", "4096 2.0000\n", "1048576 1.5000\n",
                             "# prefill:32/8/128 sdpa_cudnn", "4096 1.0000\n",
                             "# decode:32/8/128 purbo", "4096 1.0000\n", "1048576 2.0000\n"};
-    at = dat;
-    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++) {
-        const char *hit = strstr(at, ratios[i]);
-        CHECK_MSG(hit, "'%s' not (in order) in %s:\n%s", ratios[i], p, dat);
-        at = hit;
-    }
+    miss = missing_in_order(dat, ratios, sizeof ratios / sizeof ratios[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
     free(dat);
 
     snprintf(out, sizeof out, "%s/png2", dir);

@@ -8,30 +8,33 @@
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
 #   make fuzz         libFuzzer targets (clang), not part of CI
-# Every .c file under the source folders is built; engine/main.c holds main().
+# Every .c file under the source folders is built; engine/cli/main.c holds main().
+# Includes name their wing from the repository root or engine/ ("kernels/ops.h",
+# "policy/plan.h"); scripts/layers.py (run by make test) keeps them downward.
 
 CC       ?= cc
 NVCC     ?= nvcc
 ARCH     ?= -march=x86-64-v3
 OPT      ?= -O3 -g
-CPPFLAGS += -Iengine -Ikernels -Iprobes -Isuites -Iresults -Iplots -D_GNU_SOURCE
+CPPFLAGS += -I. -Iengine -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 LDLIBS   += -lopenblas -lsqlite3 -lyaml -lm -lpthread
 CUDA_HOME ?= /usr/local/cuda
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wall,-Werror \
-             -Iengine -Ikernels -Iprobes
+             -I. -Iengine
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 PLAN     := models/SmolLM2-135M-Instruct.Q4_1.purbo
 
-SRC_DIRS := engine kernels/cpu probes suites results plots
-LIB_C    := $(filter-out engine/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
-LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*.cu)
+SRC_DIRS := engine/base kernels/cpu results engine/model engine/run engine/policy engine/cli \
+            probes engine/convert plots suites
+LIB_C    := $(filter-out engine/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+LIB_CU   := $(wildcard kernels/cuda/*.cu probes/*.cu engine/*/*.cu)
 TEST_C   := $(wildcard tests/*.c)
 # GPU tests (tests/gpu/): their own runner binary, run on the GPU machine.
 GPU_TEST_C := $(wildcard tests/gpu/*.c) $(filter-out tests/test_%.c,$(TEST_C))
 LIB_O    := $(LIB_C:%.c=build/%.o) $(LIB_CU:%.cu=build/%.cu.o)
 # The CUDA runtime is linked statically; cuBLAS and CUPTI are dlopen'ed when
-# a CUDA backend or a CUPTI region opens (engine/backend_cuda.cu, probes/cupti.c),
+# a CUDA backend or a CUPTI region opens (engine/run/backend_cuda.cu, probes/cupti.c),
 # so the same binary starts on machines without them and says why cuda cannot run.
 ifneq ($(LIB_CU),)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
@@ -59,21 +62,20 @@ build/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(BIN): build/engine/main.o $(LIB_O)
+$(BIN): build/engine/cli/main.o $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(TEST_BIN): $(TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 gpu-test: $(GPU_TEST_BIN)
-build/tests/gpu/%.o: CPPFLAGS += -Itests
 $(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test).
-device: build/engine/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
+device: build/engine/cli/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	@mkdir -p $(DEVICE_DIR)
-	$(CC) $(CFLAGS) build/engine/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
+	$(CC) $(CFLAGS) build/engine/cli/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
 	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
 	strip $(DEVICE_DIR)/purbo-bench $(DEVICE_DIR)/purbo-gpu-test
 	@ls -la $(DEVICE_DIR)
@@ -121,10 +123,10 @@ clean:
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -D_GNU_SOURCE \
-               -Iengine -Ikernels -Iprobes -Isuites -Iresults
+               -I. -Iengine
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
-FUZZ_DEPS_fuzz_gguf      := engine/gguf.c engine/quant.c engine/common.c
-FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/tokenizer.c $(wildcard engine/unicode*.c)
+FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c $(wildcard engine/model/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
@@ -139,7 +141,7 @@ $(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(SCHEMA_O)
 build/results/schema_sql.c: results/schema.sql
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from results/schema.sql by the Makefile; do not edit */'; \
-	  echo '#include "db.h"'; echo 'const char results_schema_sql[] ='; \
+	  echo '#include "results/db.h"'; echo 'const char results_schema_sql[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
 $(SCHEMA_O): build/results/schema_sql.c
@@ -156,7 +158,7 @@ DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
 dev-attn: $(DEV_ATTN)
 build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Ikernels -c $< -o $@
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I. -Iengine -c $< -o $@
 build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh build/dev/attn_ref.o \
                   build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
                   build/kernels/cuda/attn_decode.cu.o
@@ -170,7 +172,7 @@ $(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(PLOTS_O)
 build/plots/plot_scripts.c: $(PLOT_GP)
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from the plots/ scripts by the Makefile; do not edit */'; \
-	  echo '#include "plot.h"'; echo 'const plot_script plot_scripts[] = {'; \
+	  echo '#include "plots/plot.h"'; echo 'const plot_script plot_scripts[] = {'; \
 	  for f in $(PLOT_GP); do echo "{\"$$(basename $$f .gp)\","; \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; echo '},'; done; \
 	  echo '{0, 0}};'; } > $@

@@ -12,8 +12,8 @@
  *   build/fuzz/fuzz_gguf -max_total_time=600 -jobs=1 -artifact_prefix=fuzz/ fuzz/corpus_gguf
  *   (with -jobs libFuzzer logs to ./fuzz-0.log: delete it afterwards)
  */
-#include "gguf.h"
-#include "quant.h"
+#include "model/gguf.h"
+#include "kernels/quant.h"
 
 #include <string.h>
 

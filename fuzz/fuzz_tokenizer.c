@@ -7,8 +7,8 @@
  * token for, which encoding drops). Any difference aborts.
  *   build/fuzz/fuzz_tokenizer -max_total_time=600 -jobs=1 fuzz/corpus_tok
  */
-#include "gguf.h"
-#include "tokenizer.h"
+#include "model/gguf.h"
+#include "model/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "plot.h"
+#include "plots/plot.h"
 
 static const char *SQL_LOSS =
     "SELECT step, loss, layer, head, layer * 1000 + head AS g FROM convert_loss WHERE run_id = ?1"

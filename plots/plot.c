@@ -19,11 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "cli.h"
-#include "db.h"
-#include "plot.h"
-#include "plot_suite.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "results/db.h"
+#include "plots/plot.h"
+#include "plots/plot_suite.h"
 
 typedef struct {
     int64_t id;

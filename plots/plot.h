@@ -14,7 +14,7 @@ extern const plot_script plot_scripts[];
 
 #include <stdint.h>
 
-#include "db.h"
+#include "results/db.h"
 
 /* Runs sql (?1 = case_id and, where the query has it, ?2 = case2; or
  * whatever ids the query keys on) and writes its rows, tab-separated under

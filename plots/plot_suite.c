@@ -7,7 +7,7 @@
  * next to the data; they get their inputs as arguments (gnuplot -c SCRIPT
  * ARG1 ...): data file, PNG, title, the block labels (words) and tic labels.
  */
-#include "plot_suite.h"
+#include "plots/plot_suite.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "plot.h"
+#include "plots/plot.h"
 
 typedef struct {
     sqlite3 *h;

@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "db.h"
+#include "results/db.h"
 
 /* Draws every plot the run has data for into outdir (created if missing),
  * printing "plot: PATH" per PNG on stdout. Returns the number of PNGs, or

@@ -1,13 +1,13 @@
 /* calib.c — calibration text and its token windows (calib.h). */
-#include "calib.h"
+#include "probes/calib.h"
 
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "db.h"
-#include "rng.h"
-#include "textsrc.h"
+#include "base/hash.h"
+#include "base/rng.h"
+#include "model/textsrc.h"
 
 struct calib {
     const tokenizer *tok;

@@ -22,8 +22,8 @@
 
 #include <stdint.h>
 
-#include "common.h"
-#include "tokenizer.h"
+#include "base/common.h"
+#include "model/tokenizer.h"
 
 typedef struct calib calib;
 

@@ -9,9 +9,9 @@
  */
 #include <string.h>
 
-#include "args.h"
-#include "cli.h"
-#include "probe.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "probes/probe.h"
 
 int cmd_probe(int argc, char **argv)
 {

@@ -13,7 +13,7 @@
  * Every CUPTI call is checked by CUPTI_CHECK (file and line): inside a
  * region a failure is a runtime error; at begin it is the soft failure.
  */
-#include "cupti.h"
+#include "probes/cupti.h"
 
 #include <cuda_runtime_api.h>
 /* NVIDIA's own <cupti.h> is shadowed by ours (-Iprobes): take its parts */

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db.h"
+#include "results/db.h"
 
 typedef struct {
     char *name;             /* demangled ("rmsnorm_kernel(...)"), or the raw name if it is not C++ */

@@ -15,7 +15,7 @@
  * (min, p10, median, p90, max, mean); the same pooled over all heads (layer
  * and head NULL); and the pooled histogram for the CDF plots.
  */
-#include "probe.h"
+#include "probes/probe.h"
 
 #include <string.h>
 

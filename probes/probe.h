@@ -30,10 +30,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "attention.h"
-#include "calib.h"
-#include "db.h"
-#include "forward.h"
+#include "run/attention.h"
+#include "probes/calib.h"
+#include "results/db.h"
+#include "run/forward.h"
 
 typedef struct {
     int n_layer, n_head, n_head_kv, d; /* the model's attention shape */

@@ -1,7 +1,7 @@
 /* probe_util.c — what the probe files share: the runner that feeds them
  * windows through the attention observer, top-p counting and selection on
  * rows, and the probe_case row (probe.h). */
-#include "probe.h"
+#include "probes/probe.h"
 
 #include <string.h>
 

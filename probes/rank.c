@@ -3,7 +3,7 @@
  *
  * Fit (window 0 only, all its positions): the second moments of each query
  * head's pre-RoPE q and of its KV head's pre-RoPE k (indexer_moments,
- * engine/indexer.h). Three projections, each giving the score of key k for
+ * engine/policy/indexer.h). Three projections, each giving the score of key k for
  * query q as (W_Q q)·(W_K k), W_Q and W_K the first r rows of (d, d)
  * matrices:
  *   joint  the engine's indexer initialisation (indexer_fit): the best
@@ -32,13 +32,13 @@
  * position order). recall =
  * |T ∩ S_r| / m; mass_recall = mass(S_r) / mass(T). Averaged per head.
  */
-#include "probe.h"
+#include "probes/probe.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-#include "indexer.h"
+#include "policy/indexer.h"
 
 enum { NQ = 32, NM = 3, MAXR = 8 };
 static const char *const METHOD[NM] = {"joint", "kpca", "qpca"};

@@ -17,11 +17,11 @@
  *                induction/copy head attends to).
  * Heads are ranked by score; the top 15% are the retrieval-head candidates.
  */
-#include "probe.h"
+#include "probes/probe.h"
 
 #include <string.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 enum { SPAN = 64 };
 

@@ -10,7 +10,7 @@
  * Until the migrations start, failures are the user's (pb_err); after that,
  * runtime (DB_CHECK).
  */
-#include "db.h"
+#include "results/db.h"
 
 #include <errno.h>
 #include <libgen.h>

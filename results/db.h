@@ -21,7 +21,8 @@
 #ifndef PURBO_DB_H
 #define PURBO_DB_H
 
-#include "common.h"
+#include "base/common.h"
+#include "base/hash.h"
 
 #include <sqlite3.h>
 
@@ -149,9 +150,6 @@ char *config_canonical(const char *const *kv, size_t n_pairs);
 /* FNV-1a 64 of the canonical text as 16 lowercase hex digits. */
 void config_hash(const char *canonical, char out[17]);
 
-#define PB_FNV1A64_INIT 0xcbf29ce484222325ULL
-/* Continues an FNV-1a 64 hash h over n bytes. */
-uint64_t pb_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* A cheap identity for a large file: "fnv1a64s:<16 hex>:<size>", the FNV-1a
  * 64 of the size, the first and last MiB and 16 evenly spaced 64 KiB blocks.

@@ -7,7 +7,7 @@
  * own macros give its version. Git facts are read at run time from the
  * current directory, so a binary run outside a git tree records "unknown".
  */
-#include "db.h"
+#include "results/db.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,16 +28,6 @@
 #else
 #define PB_BUILD_CC "unknown"
 #endif
-
-uint64_t pb_fnv1a64(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 /* Runs cmd through sh with stderr discarded. Copies the first output line
  * (without newline) to line; *n_out gets the total output size. Returns the

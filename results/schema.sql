@@ -278,7 +278,7 @@ CREATE TABLE probe_demand_hist (
 
 -- migration 5: conversion: the plan a convert run made, its head split, the
 -- indexer training curves and the indexer quality before and after training
--- One row per plan written (engine/planfile.h); committed only after the
+-- One row per plan written (engine/policy/planfile.h); committed only after the
 -- plan file is in place. layer and head are 0-based; head is the query head.
 CREATE TABLE convert_plan (
     run_id        INTEGER PRIMARY KEY REFERENCES runs(id),
@@ -328,7 +328,7 @@ CREATE TABLE convert_loss (
     tau     REAL NOT NULL,               -- the student's temperature at that step
     PRIMARY KEY (run_id, layer, head, step)
 );
--- Indexer quality on held-out windows (engine/convert_eval.c defines each
+-- Indexer quality on held-out windows (engine/convert/convert_eval.c defines each
 -- value), for the PCA/SVD initialisation and for the trained indexer.
 CREATE TABLE convert_quality (
     run_id         INTEGER NOT NULL REFERENCES runs(id),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen_unicode.py — writes engine/unicode_data.c, the character classes the
+"""gen_unicode.py — writes engine/model/unicode_data.c, the character classes the
 byte-level BPE pre-tokenizer needs: letter (\\p{L}: Lu Ll Lt Lm Lo), number
 (\\p{N}: Nd Nl No) and space (\\s: the White_Space property).
 
@@ -121,9 +121,9 @@ def main():
     lines.append("};")
     lines.append("const int uc_n_ranges = (int)(sizeof uc_ranges / sizeof uc_ranges[0]);")
     lines.append("")
-    with open("engine/unicode_data.c", "w") as f:
+    with open("engine/model/unicode_data.c", "w") as f:
         f.write("\n".join(lines))
-    print("engine/unicode_data.c: %d ranges, Unicode %s" % (len(rs), UNICODE_VERSION))
+    print("engine/model/unicode_data.c: %d ranges, Unicode %s" % (len(rs), UNICODE_VERSION))
 
 
 if __name__ == "__main__":

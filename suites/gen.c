@@ -2,16 +2,16 @@
  * (gen_impl.h): strings, random values, the KJV essay, sentence splitting
  * and the search that sizes a prompt to its token budget.
  */
-#include "gen_impl.h"
+#include "suites/gen_impl.h"
 
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "db.h"
-#include "textsrc.h"
-#include "words.h"
+#include "base/hash.h"
+#include "model/textsrc.h"
+#include "suites/words.h"
 
 /* RULER scripts/data/synthetic/niah.py and variable_tracking.py: the "noise" haystack. */
 const char GEN_NOISE[] = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";

@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "suite.h"
-#include "tokenizer.h"
+#include "suites/suite.h"
+#include "model/tokenizer.h"
 
 typedef struct {
     int task;             /* index in suite.tasks */

@@ -15,8 +15,8 @@
  */
 #include <string.h>
 
-#include "gen_impl.h"
-#include "words.h"
+#include "suites/gen_impl.h"
+#include "suites/words.h"
 
 /* RULER scripts/data/synthetic/constants.py, TASKS['common_words_extraction'] ("10" is num_cw) */
 static const char TEMPLATE[] =

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "gen_impl.h"
+#include "suites/gen_impl.h"
 
 /* RULER scripts/data/synthetic/constants.py, TASKS['freq_words_extraction'] */
 static const char TEMPLATE[] =

@@ -13,8 +13,8 @@
 #ifndef PURBO_GEN_IMPL_H
 #define PURBO_GEN_IMPL_H
 
-#include "gen.h"
-#include "rng.h"
+#include "suites/gen.h"
+#include "base/rng.h"
 
 typedef struct {
     char *s;

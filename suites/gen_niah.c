@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "gen_impl.h"
+#include "suites/gen_impl.h"
 
 /* ---- niah (depth x length grid) -------------------------------------------- */
 

@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
-#include "gen_impl.h"
-#include "passkey.h"
+#include "suites/gen_impl.h"
+#include "suites/passkey.h"
 
 int gen_passkey(gen_job *j, suite_case *out, pb_err *err)
 {

@@ -17,7 +17,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "gen_impl.h"
+#include "suites/gen_impl.h"
 
 /* RULER scripts/data/synthetic/constants.py, TASKS['variable_tracking'] */
 static const char TEMPLATE[] =

@@ -1,11 +1,11 @@
 /* passkey.c — passkey prompt generator and scorer (passkey.h). */
-#include "passkey.h"
+#include "suites/passkey.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "rng.h"
-#include "score.h"
+#include "base/rng.h"
+#include "suites/score.h"
 
 static const char *INTRO =
     "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 typedef struct {
     char *prompt;       /* full prompt text (chat template + answer prefix), malloc'ed */

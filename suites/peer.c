@@ -1,6 +1,6 @@
 /* peer.c — the peers' coprocess (peer.h): fork/exec of the script with two
  * pipes, one request line out, one answer line back. */
-#include "peer.h"
+#include "suites/peer.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 
 struct peer {
     pid_t pid;

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "attn_time.h"
+#include "kernels/attn_time.h"
 
 /* Peer implementations a suite method may name (`impl`). */
 #define PEER_IMPLS "sdpa_cudnn", "sdpa_fa2", "flex"

@@ -25,23 +25,23 @@
  * per-case transactions make as safe. A SIGKILL leaves the run 'running'
  * with every committed case intact; --resume continues either.
  */
-#include "runner.h"
+#include "suites/runner.h"
 
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "attn_time.h"
-#include "cupti.h"
-#include "gen.h"
-#include "generate.h"
-#include "peer.h"
-#include "plot_suite.h"
-#include "runner_db.h"
-#include "runner_method.h"
-#include "score.h"
-#include "throughput.h"
+#include "kernels/attn_time.h"
+#include "probes/cupti.h"
+#include "suites/gen.h"
+#include "run/generate.h"
+#include "suites/peer.h"
+#include "plots/plot_suite.h"
+#include "suites/runner_db.h"
+#include "suites/runner_method.h"
+#include "suites/score.h"
+#include "suites/throughput.h"
 
 /* ---- interruption --------------------------------------------------------- */
 

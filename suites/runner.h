@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "db.h"
+#include "results/db.h"
 
 enum { RUNNER_PROGRESS_AUTO, RUNNER_PROGRESS_BAR, RUNNER_PROGRESS_LINES, RUNNER_PROGRESS_NONE };
 

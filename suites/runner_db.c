@@ -5,13 +5,13 @@
  * Reads take everything from the database, nothing from suite files: a run
  * can be reported on a machine that never saw its YAML.
  */
-#include "runner_db.h"
+#include "suites/runner_db.h"
 
 #include <string.h>
 #include <unistd.h>
 
-#include "runner.h"
-#include "score.h"
+#include "suites/runner.h"
+#include "suites/score.h"
 
 static sqlite3_stmt *prep(sqlite3 *h, const char *sql)
 {

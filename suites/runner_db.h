@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "db.h"
+#include "results/db.h"
 
 /* One suite_cases row. NULL strings are not allowed except where noted;
  * the has_* flags store NULL when 0. */

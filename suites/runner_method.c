@@ -1,12 +1,12 @@
 /* runner_method.c — suite methods as plans on sessions (runner_method.h). */
-#include "runner_method.h"
+#include "suites/runner_method.h"
 
 #include <string.h>
 
-#include "cli.h"
-#include "indexer.h"
-#include "planfile.h"
-#include "rng.h"
+#include "cli/cli.h"
+#include "policy/indexer.h"
+#include "policy/planfile.h"
+#include "base/rng.h"
 
 static int uses_retrieval_heads(int policy)
 {

@@ -1,5 +1,5 @@
 /* runner_method.h — the one place that maps a suite method (policy +
- * params, suites/SCHEMA.md) onto the engine: a plan (engine/plan.h) built
+ * params, suites/SCHEMA.md) onto the engine: a plan (engine/policy/plan.h) built
  * once per method, and a fresh session per (case, method) with it applied.
  *
  * Params map onto the plan's keys: sinks -> sink, window, block -> block
@@ -20,10 +20,10 @@
 
 #include <stdint.h>
 
-#include "forward.h"
-#include "plan.h"
-#include "suite.h"
-#include "tokenizer.h"
+#include "run/forward.h"
+#include "policy/plan.h"
+#include "suites/suite.h"
+#include "model/tokenizer.h"
 
 typedef struct {
     const suite_method *m;

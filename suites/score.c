@@ -1,5 +1,5 @@
 /* score.c — RULER's string matching and the passkey's exact match (score.h). */
-#include "score.h"
+#include "suites/score.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -14,7 +14,7 @@
 #ifndef PURBO_SCORE_H
 #define PURBO_SCORE_H
 
-#include "suite.h"
+#include "suites/suite.h"
 
 /* Score of one prediction in [0, 1]. m must not be METRIC_DEFAULT. */
 double score_case(suite_metric m, const char *pred, const char *const *refs, int n_refs);

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "common.h"
+#include "base/common.h"
 
 typedef enum { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA } suite_backend;
 

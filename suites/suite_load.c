@@ -7,9 +7,9 @@
  * the first place is named), then each field is read by a typed getter that
  * knows its range and default. Every libyaml call's result is checked.
  */
-#include "suite.h"
+#include "suites/suite.h"
 
-#include "peer.h"
+#include "suites/peer.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* throughput.c — cases, random-weight models and timing of the throughput
  * task type (throughput.h). */
-#include "throughput.h"
+#include "suites/throughput.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 static int n_phases(const suite_task *t)
 {

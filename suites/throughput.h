@@ -23,8 +23,8 @@
 
 #include <stdint.h>
 
-#include "forward.h"
-#include "suite.h"
+#include "run/forward.h"
+#include "suites/suite.h"
 
 enum { TP_PREFILL, TP_DECODE };
 

@@ -5,7 +5,7 @@
  * ASCII, one word each, no repeats within a list (a test checks). Changing
  * a list changes every generated prompt: treat it as data, append-only.
  */
-#include "words.h"
+#include "suites/words.h"
 
 static const char *const ADJ[] = {
     "able", "ancient", "angry", "autumn", "awake", "bitter", "black", "blue", "bold", "brave",

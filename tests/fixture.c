@@ -1,7 +1,7 @@
 /* fixture.c — shared model/tokenizer for tests (fixture.h). */
-#include "fixture.h"
+#include "tests/fixture.h"
 
-#include "test.h"
+#include "tests/test.h"
 
 #include <ftw.h>
 #include <string.h>

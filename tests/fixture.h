@@ -4,8 +4,8 @@
 #ifndef PURBO_FIXTURE_H
 #define PURBO_FIXTURE_H
 
-#include "model.h"
-#include "tokenizer.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
 
 const model *fixture_model(void);
 const tokenizer *fixture_tok(void);

@@ -1,9 +1,9 @@
 /* gguf_build.c — the test GGUF writer declared in gguf_build.h. */
-#include "gguf_build.h"
+#include "tests/gguf_build.h"
 
-#include "common.h"
-#include "gguf.h"
-#include "quant.h"
+#include "base/common.h"
+#include "model/gguf.h"
+#include "kernels/quant.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /* golden.c — reads the golden logits files (golden.h). */
-#include "golden.h"
+#include "tests/golden.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "fixture.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "tests/test.h"
 
 static int golden_load(const char *path, golden *g)
 {

@@ -1,11 +1,11 @@
 /* probe_synth.c — synthetic attention for the probe and plot tests
  * (probe_synth.h). */
-#include "probe_synth.h"
+#include "tests/probe_synth.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 pb_db *synth_db(const char *dir, const char *name, int64_t *run)
 {

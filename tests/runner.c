@@ -3,7 +3,7 @@
  * Usage: purbo-test [--model PATH] [--bin PATH] [NAME-SUBSTRING...]
  * Exit status 0 only when no test failed and at least one ran.
  */
-#include "test.h"
+#include "tests/test.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
  * here against the textbook formula computed the most direct way: scores,
  * exp, divide by the sum, in double, no max trick, per (row, head).
  */
-#include "test.h"
+#include "tests/test.h"
 
-#include "attn_kernels.h"
+#include "kernels/attn_kernels.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "cupti.h"
-#include "fixture.h"
-#include "test.h"
+#include "run/backend.h"
+#include "probes/cupti.h"
+#include "tests/fixture.h"
+#include "tests/test.h"
 
 TEST(backend_open_by_name)
 {

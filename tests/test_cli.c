@@ -6,9 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "fixture.h"
-#include "test.h"
+#include "run/backend.h"
+#include "tests/fixture.h"
+#include "tests/test.h"
 
 /* Writes the first n bytes of the model, with an optional byte patch. */
 static void write_prefix(const char *path, size_t n, long patch_at, unsigned char patch)

@@ -6,13 +6,13 @@
  * a raised density; bad baselines, tolerances and runs are bad input
  * (exit 2).
  */
-#include "runner_fixture.h"
-#include "test.h"
+#include "tests/runner_fixture.h"
+#include "tests/test.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
 
-#include "fixture.h"
+#include "tests/fixture.h"
 
 /* Copies the tiny database to rt_dir()/name and runs sql on the copy. */
 static const char *worse_copy(const char *name, const char *sql)

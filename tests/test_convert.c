@@ -1,4 +1,4 @@
-/* test_convert.c — the converter's trainer and head split (engine/convert.h):
+/* test_convert.c — the converter's trainer and head split (engine/convert/convert.h):
  * the hand-written gradient against central finite differences of an
  * independent double-precision loss, the teacher against the dense policy's
  * rows on the real model, the schedule, a small training run whose KL must
@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convert.h"
-#include "fixture.h"
-#include "forward.h"
-#include "ops.h"
-#include "rng.h"
-#include "test.h"
+#include "convert/convert.h"
+#include "tests/fixture.h"
+#include "run/forward.h"
+#include "kernels/ops.h"
+#include "base/rng.h"
+#include "tests/test.h"
 
 static float frand(pb_rng *r) { return (float)(2.0 * rng_unit(r) - 1.0); }
 

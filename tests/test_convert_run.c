@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "convert_run.h"
-#include "fixture.h"
-#include "planfile.h"
-#include "test.h"
+#include "convert/convert_run.h"
+#include "tests/fixture.h"
+#include "policy/planfile.h"
+#include "tests/test.h"
 
 /* Keys 0..255 are zero except key 200 = (10, 0); the query (10, 0) at
  * position 255; W_Q = W_K = I, tau = 1: the student puts ~all its mass on

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fixture.h"
-#include "forward.h"
-#include "golden.h"
-#include "ops.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "run/forward.h"
+#include "tests/golden.h"
+#include "kernels/ops.h"
+#include "tests/test.h"
 
 /* Max |ours - reference| on a logit (logits are ~20-35). The reference's own
  * f32-vs-f64 spread on these prompts is 6.8e-5 and this engine measured

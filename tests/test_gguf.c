@@ -2,11 +2,11 @@
  * hand-built file with every value type, the typed getters, and one test per
  * kind of bad input, each asserting the offset and the words of the message.
  */
-#include "test.h"
+#include "tests/test.h"
 
-#include "gguf.h"
-#include "gguf_build.h"
-#include "quant.h"
+#include "model/gguf.h"
+#include "tests/gguf_build.h"
+#include "kernels/quant.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -3,12 +3,12 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "fixture.h"
-#include "gguf.h"
-#include "ops.h"
-#include "quant.h"
-#include "rng.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "model/gguf.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+#include "base/rng.h"
+#include "tests/test.h"
 
 TEST(ops_exp_nonpos_accuracy)
 {

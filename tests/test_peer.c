@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "peer.h"
-#include "test.h"
+#include "suites/peer.h"
+#include "tests/test.h"
 
 /* Writes an sh script and points PURBO_PYTHON / PURBO_PEER at it. */
 static void fake_peer(const char *body)

@@ -1,4 +1,4 @@
-/* test_planfile.c — the .purbo plan file (engine/planfile.h): a round trip
+/* test_planfile.c — the .purbo plan file (engine/policy/planfile.h): a round trip
  * through the disk, and each way a plan is refused (another model, a
  * truncated or padded file, a bad checksum, bad magic, version, flags or
  * fields), each with its one-line message; and the plan file turned into
@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "fixture.h"
-#include "planfile.h"
-#include "rng.h"
-#include "test.h"
+#include "results/db.h"
+#include "tests/fixture.h"
+#include "policy/planfile.h"
+#include "base/rng.h"
+#include "tests/test.h"
 
 /* A plan for the fixture model: 3 retrieval heads with random indexers. */
 static void sample_plan(plan_file *p, const model *m)

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fixture.h"
-#include "probe_synth.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "tests/probe_synth.h"
+#include "tests/test.h"
 
 TEST(plot_synthetic_run)
 {

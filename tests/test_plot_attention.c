@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fixture.h"
-#include "plot_suite.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "plots/plot_suite.h"
+#include "tests/test.h"
 
 /* One attention row (bench + suite_bench) of run: t seconds, p10 0.9 t, p90
  * 1.2 t; with unit, the throughput the runner stores (work / t). */

@@ -16,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attn_sparse.h"
-#include "fixture.h"
-#include "indexer.h"
-#include "ops.h"
-#include "plan.h"
-#include "rng.h"
-#include "test.h"
+#include "policy/attn_sparse.h"
+#include "tests/fixture.h"
+#include "policy/indexer.h"
+#include "kernels/ops.h"
+#include "policy/plan.h"
+#include "base/rng.h"
+#include "tests/test.h"
 
 enum { N = 200, D = 8, H = 4, HKV = 2, R = 3 };
 

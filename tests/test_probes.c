@@ -9,11 +9,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "fixture.h"
-#include "plan.h"
-#include "probe_synth.h"
-#include "rng.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "policy/plan.h"
+#include "tests/probe_synth.h"
+#include "base/rng.h"
+#include "tests/test.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -4,11 +4,11 @@
  * blocks (tests/data/dequant_ref.bin) and on every tensor of the model
  * (tests/data/model_dequant_ref.txt); tests/data/gen_dequant_ref.py made both.
  */
-#include "test.h"
+#include "tests/test.h"
 
-#include "common.h"
-#include "gguf.h"
-#include "quant.h"
+#include "base/common.h"
+#include "model/gguf.h"
+#include "kernels/quant.h"
 
 #include <stdlib.h>
 

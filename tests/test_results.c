@@ -6,9 +6,9 @@
  * Every test works in its own folder under /tmp, removed at the end. Tests
  * that must survive an exit (a killed run, a runtime error) fork a child.
  */
-#include "test.h"
-#include "db.h"
-#include "fixture.h"
+#include "tests/test.h"
+#include "results/db.h"
+#include "tests/fixture.h"
 
 #include <signal.h>
 #include <sys/stat.h>

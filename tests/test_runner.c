@@ -5,8 +5,8 @@
  * table, the suite plots, and bad suites failing with FILE:LINE:COL and exit 2
  * before anything is written. Also the helpers of runner_fixture.h.
  */
-#include "runner_fixture.h"
-#include "test.h"
+#include "tests/runner_fixture.h"
+#include "tests/test.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "fixture.h"
-#include "gen.h"
-#include "planfile.h"
+#include "run/backend.h"
+#include "tests/fixture.h"
+#include "suites/gen.h"
+#include "policy/planfile.h"
 
 /* ---- helpers (runner_fixture.h) -------------------------------------------- */
 

@@ -5,10 +5,10 @@
  * structure for vt, cwe and fwe, and gen_check's located errors. */
 #include <ctype.h>
 
-#include "fixture.h"
-#include "gen_impl.h"
-#include "test.h"
-#include "words.h"
+#include "tests/fixture.h"
+#include "suites/gen_impl.h"
+#include "tests/test.h"
+#include "suites/words.h"
 
 static suite *parse(const char *tasks, pb_err *e)
 {

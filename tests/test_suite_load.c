@@ -3,8 +3,8 @@
  * "FILE:LINE:COL: what" at the right place (snippets written to /tmp). */
 #include <unistd.h>
 
-#include "suite.h"
-#include "test.h"
+#include "suites/suite.h"
+#include "tests/test.h"
 
 static char path[256];
 

@@ -1,8 +1,8 @@
 /* test_suite_score.c — the scorers against RULER's rules
  * (scripts/eval/synthetic/constants.py, evaluate.py's postprocess_pred) and
  * the passkey's exact match. */
-#include "score.h"
-#include "test.h"
+#include "suites/score.h"
+#include "tests/test.h"
 
 TEST(suite_score_match_all)
 {

@@ -4,11 +4,11 @@
  * vocabulary), round trips, special tokens, the chat template, and errors on
  * bad tokenizer keys. Tests named tok_model_* need the bundled model.
  */
-#include "test.h"
+#include "tests/test.h"
 
-#include "gguf.h"
-#include "gguf_build.h"
-#include "tokenizer.h"
+#include "model/gguf.h"
+#include "tests/gguf_build.h"
+#include "model/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * so the reference is far more exact than the bf16 kernels it judges.
  * No threads, no blocking: read it, don't tune it.
  */
-#include "attn_kernels.h"
+#include "kernels/attn_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,14 +2,14 @@
  * (kernels/cuda/attn_time.cu) and the CPU twins' timer, here. The twins are
  * the oracle, plain f32 loops: their times say what the reference costs,
  * not what a tuned CPU kernel would. */
-#include "attn_time.h"
+#include "kernels/attn_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "attn_kernels.h"
-#include "common.h"
-#include "rng.h"
+#include "kernels/attn_kernels.h"
+#include "base/common.h"
+#include "base/rng.h"
 
 struct attn_timer {
     attn_time_case c;

@@ -4,7 +4,7 @@
  * else is plain loops the compiler vectorises. Numerics follow the reference
  * implementation the golden logits come from (f32 RoPE angles, f32 RMS).
  */
-#include "ops.h"
+#include "kernels/ops.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -7,11 +7,11 @@
  * f32 ones up to the order of the sums. AVX2 (x86-64-v3) does 8 lanes; the
  * scalar path dequantizes a block and is the reference.
  */
-#include "ops.h"
+#include "kernels/ops.h"
 
 #include <string.h>
 
-#include "quant.h"
+#include "kernels/quant.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif

@@ -12,8 +12,8 @@
  * Invariants: d in {64, 128}; G <= 16; a split that sees no key writes
  * o = 0, lse = -inf, which the combine ignores. Shapes: attn_kernels.h.
  */
-#include "attn_kernels.h"
-#include "attn_common.cuh"
+#include "kernels/attn_kernels.h"
+#include "kernels/cuda/attn_common.cuh"
 
 typedef __nv_bfloat16 bf16;
 

@@ -14,8 +14,8 @@
  * attn_prefill_cuda runs the best version (PREFILL_BEST below, a Hopper one).
  * Shapes and contract: kernels/attn_kernels.h. Versions: bench/attention.md.
  */
-#include "attn_kernels.h"
-#include "attn_common.cuh"
+#include "kernels/attn_kernels.h"
+#include "kernels/cuda/attn_common.cuh"
 
 typedef __nv_bfloat16 bf16;
 

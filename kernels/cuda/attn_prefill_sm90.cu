@@ -26,8 +26,8 @@
 #include <cuda.h>
 #include <type_traits>
 
-#include "attn_kernels.h"
-#include "attn_common.cuh"
+#include "kernels/attn_kernels.h"
+#include "kernels/cuda/attn_common.cuh"
 
 typedef __nv_bfloat16 bf16;
 

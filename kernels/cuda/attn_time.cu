@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "attn_kernels.h"
-#include "attn_time.h"
-#include "cuda/cuda_check.h"
+#include "kernels/attn_kernels.h"
+#include "kernels/attn_time.h"
+#include "kernels/cuda/cuda_check.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
-#include "common.h"
+#include "base/common.h"
 }
 
 #define CUDA_CHECK(call)                                                               \

@@ -11,8 +11,8 @@
  */
 #include <cuda_bf16.h>
 
-#include "cuda/cuda_check.h"
-#include "cuda/ops_cuda.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/ops_cuda.h"
 
 static __device__ __forceinline__ float bf16_to_f32(uint16_t h)
 {

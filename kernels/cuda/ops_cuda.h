@@ -1,5 +1,5 @@
 /* ops_cuda.h — the CUDA twins of the forward-pass operations (kernels/ops.h)
- * as host-side launchers, used by the CUDA backend (engine/backend_cuda.cu).
+ * as host-side launchers, used by the CUDA backend (engine/run/backend_cuda.cu).
  *
  * Every pointer is device memory; every launcher enqueues on `st`, checks
  * the launch (CUDA_CHECK_LAUNCH) and returns at once. bf16 values are raw

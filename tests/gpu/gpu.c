@@ -1,13 +1,13 @@
 /* gpu.c — shared state and helpers of the GPU tests (gpu.h). */
-#include "gpu.h"
+#include "tests/gpu/gpu.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "attn_kernels.h"
-#include "fixture.h"
+#include "kernels/attn_kernels.h"
+#include "tests/fixture.h"
 
 static backend *cpu, *cuda;
 static char why[256];

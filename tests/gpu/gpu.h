@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#include "backend.h"
-#include "rng.h"
+#include "run/backend.h"
+#include "base/rng.h"
 
 /* The CPU and CUDA backends (NULL cuda: gpu_why() says why). */
 backend *gpu_cpu(void);

@@ -24,13 +24,13 @@
 #include <math.h>
 #include <string.h>
 
-#include "cupti.h"
-#include "fixture.h"
-#include "forward.h"
-#include "golden.h"
-#include "gpu.h"
-#include "ops.h"
-#include "test.h"
+#include "probes/cupti.h"
+#include "tests/fixture.h"
+#include "run/forward.h"
+#include "tests/golden.h"
+#include "tests/gpu/gpu.h"
+#include "kernels/ops.h"
+#include "tests/test.h"
 
 #define TOL_REL_MEAN 2e-2
 #define TOL_REL 5e-2

@@ -15,9 +15,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "fixture.h"
-#include "gpu.h"
-#include "test.h"
+#include "tests/fixture.h"
+#include "tests/gpu/gpu.h"
+#include "tests/test.h"
 
 #define TOL_ROUND 4e-3
 #define TOL_BF16 1e-2

@@ -11,7 +11,7 @@
  * the bytes of K and V read once. Ceilings: copy and read-only streams.
  * --quick: the small validation only (for compute-sanitizer).
  */
-#include "dev_common.cuh"
+#include "kernels/cuda/dev/dev_common.cuh"
 
 static int check_case(const dev_shape &sh, int kv_len)
 {

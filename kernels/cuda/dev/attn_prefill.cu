@@ -12,7 +12,7 @@
  * Output: VALID / RESULT lines (machine-readable) and the ceiling lines.
  * --quick: the small validation only (for compute-sanitizer).
  */
-#include "dev_common.cuh"
+#include "kernels/cuda/dev/dev_common.cuh"
 
 static int check_case(int ver, const dev_shape &sh, int n_q, int kv_len, int q_offset, int n_rows_sample)
 {

@@ -25,7 +25,7 @@
 #include <vector>
 #include <algorithm>
 
-#include "attn_kernels.h"
+#include "kernels/attn_kernels.h"
 
 #define CK(call)                                                                    \
     do {                                                                            \

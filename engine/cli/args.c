@@ -1,0 +1,67 @@
+/* args.c — command-line helpers (args.h). */
+#include "cli/args.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+
+void arg_bad(const char *cmd, const char *fmt, ...)
+{
+    fprintf(stderr, "purbo-bench %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+const char *arg_val(const char *cmd, int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != 0) return NULL;
+    if (*i + 1 >= argc) arg_bad(cmd, "option %s needs a value", name);
+    return argv[++*i];
+}
+
+int arg_flag(char **argv, int i, const char *name)
+{
+    return strcmp(argv[i], name) == 0;
+}
+
+long arg_long(const char *cmd, const char *name, const char *val, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end) arg_bad(cmd, "%s '%s' is not an integer", name, val);
+    if (v < lo || v > hi) arg_bad(cmd, "%s %ld is out of range [%ld, %ld]", name, v, lo, hi);
+    return v;
+}
+
+double arg_double(const char *cmd, const char *name, const char *val, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end) arg_bad(cmd, "%s '%s' is not a number", name, val);
+    if (!(v >= lo && v <= hi)) arg_bad(cmd, "%s %g is out of range [%g, %g]", name, v, lo, hi);
+    return v;
+}
+
+char *arg_read_file(const char *cmd, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) arg_bad(cmd, "%s: %s", path, strerror(errno));
+    char *buf = pb_read_stream(f, len);
+    fclose(f);
+    if (!buf) arg_bad(cmd, "%s: read error", path);
+    return buf;
+}

@@ -1,0 +1,351 @@
+/* cmd_convert.c — `purbo-bench convert`: a dense model in, an RTPurbo plan
+ * file out (DESIGN.md §2, engine/convert/CONVERT.md).
+ *
+ *   1. retrieval heads: the retrieval probe's repeated-span score over
+ *      --probe-docs documents of --ctx tokens; the top --rho of query heads
+ *      (or --retrieval-heads as given);
+ *   2. one dense pass over --windows + --eval-windows calibration windows
+ *      with the locality probe (unless --window is given) and the capture
+ *      of the retrieval heads' pre-RoPE q/k (convert_capture.c); W from the
+ *      locality probe (convert_select.c's rule);
+ *   3. per retrieval head: teacher rows, PCA/SVD initialisation, quality,
+ *      --steps of AdamW on the KL, quality again; both into the database;
+ *   4. the plan file (written whole, then renamed into place) and its row.
+ * Input is checked before the model loads; the output path is tried before
+ * any work, so a bad --out costs nothing. Progress on stderr: one redrawn
+ * line on a terminal, a line per head otherwise.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "convert/convert_run.h"
+#include "policy/planfile.h"
+
+typedef struct {
+    int tty;
+    double t0, last;
+    long done, total;       /* steps over all heads */
+    int head_i, n_heads, layer, head;
+    double *loss, *lr, *tau; /* [steps] of the head in training */
+} progress;
+
+static void fmt_secs(char *b, size_t n, double s)
+{
+    if (s < 0 || !isfinite(s)) snprintf(b, n, "?");
+    else if (s < 60) snprintf(b, n, "%.0fs", s);
+    else snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+static void on_step(void *user, int step, double loss, double lr, float log_tau)
+{
+    progress *pg = user;
+    pg->loss[step] = loss;
+    pg->lr[step] = lr;
+    pg->tau[step] = exp(log_tau);
+    pg->done++;
+    double now = pb_now();
+    if (!pg->tty || now - pg->last < 0.25) return;
+    pg->last = now;
+    char el[32], eta[32];
+    fmt_secs(el, sizeof el, now - pg->t0);
+    fmt_secs(eta, sizeof eta, (now - pg->t0) / pg->done * (pg->total - pg->done));
+    fprintf(stderr, "\r\033[Kconvert: head %d/%d (L%d.H%d) step %d loss %.4f | %s elapsed, ETA %s", pg->head_i + 1,
+            pg->n_heads, pg->layer, pg->head, step + 1, loss, el, eta);
+}
+
+static const char *HELP =
+    "usage: purbo-bench convert --model M [--out M.purbo] [options]\n"
+    "  Turns a dense model into an RTPurbo plan: retrieval heads (top --rho by the\n"
+    "  retrieval probe) get a trained rank-r indexer and top-p block selection; the\n"
+    "  others keep S sinks + a window of W tokens. Quality and curves go to the database.\n"
+    "  --out F            plan file (default: the model path with .purbo for .gguf)\n"
+    "  --rho F            share of query heads made retrieval heads (default 0.15)\n"
+    "  --retrieval-heads SPEC  L.H,L.H,... | all | a file: use these instead of the probe\n"
+    "  --sinks S          sink tokens (default 4)\n"
+    "  --window W         local window in tokens (default: from the locality probe, the\n"
+    "                     smallest W in 64,128,256,... at which --window-cover of the local\n"
+    "                     heads hold 0.9 of their attention mass)\n"
+    "  --window-cover F   (default 0.9)\n"
+    "  --r R              indexer rank (default head_dim / 8)\n"
+    "  --p P              top-p mass of the retrieval heads' block selection (default 0.9)\n"
+    "  --local N          retrieval heads always keep the blocks of the last N tokens (default 256:\n"
+    "                     the indexer sees no positions, so the recent tokens RoPE favours are kept)\n"
+    "  --steps N          AdamW steps per retrieval head (default 300; 0: PCA indexers only)\n"
+    "  --lr F             peak learning rate, cosine to 0.1x after 10% warm-up (default 3e-3)\n"
+    "  --batch N          query positions per step (default 256)\n"
+    "  --fixed-tau        keep the temperature at sqrt(head_dim) instead of learning it\n"
+    "  --ctx N            tokens per calibration window, multiple of 64 (default 2048)\n"
+    "  --windows N        training windows (default 4); --eval-windows N held out (default 2)\n"
+    "  --queries N        query positions per window (default 256, at most ctx/2)\n"
+    "  --probe-docs N     retrieval-probe documents, also training data (default 2)\n"
+    "  --seed S           windows, documents, queries and minibatches (default 1)\n"
+    "  --db PATH          results database (default out/results.db)\n";
+
+/* Checks that path can be created (then removes the probe file). */
+static void check_writable(const char *path)
+{
+    char tmp[4200];
+    if (strlen(path) > 4000) arg_bad("convert", "--out path too long");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) arg_bad("convert", "%s: cannot write: %s", path, strerror(errno));
+    fclose(f);
+    unlink(tmp);
+}
+
+/* Steps 3: teacher, PCA, train, evaluate every retrieval head into pf. */
+static void train_heads(convert_capture *cc, const unsigned char *retr, const model *m, convert_cfg *cfg, int r,
+                        pb_db *db, int64_t run, plan_file *pf)
+{
+    const model_config *c = &m->cfg;
+    const int nh = c->n_layer * c->n_head, d = c->head_dim, steps = cfg->opt.steps;
+    plan_params prm = plan_defaults;
+    prm.sink = cfg->sink;
+    prm.block = cfg->block;
+    prm.local = cfg->local;
+    prm.p = cfg->p;
+    int n_ret = 0;
+    for (int x = 0; x < nh; x++) n_ret += retr[x];
+    progress pg = {.tty = isatty(2), .t0 = pb_now(), .total = (long)n_ret * (steps > 0 ? steps : 1),
+                   .n_heads = n_ret};
+    int alloc = steps > 0 ? steps : 1;
+    pg.loss = pb_malloc((size_t)alloc * sizeof(double));
+    pg.lr = pb_malloc((size_t)alloc * sizeof(double));
+    pg.tau = pb_malloc((size_t)alloc * sizeof(double));
+    float *wq = pb_malloc((size_t)r * d * sizeof(float)), *wk = pb_malloc((size_t)r * d * sizeof(float));
+    for (int x = 0; x < nh; x++) {
+        if (!retr[x]) continue;
+        pg.layer = x / c->n_head;
+        pg.head = x % c->n_head;
+        kd_set *tr = convert_capture_set(cc, x, 0), *ev = convert_capture_set(cc, x, 1);
+        kd_set_teacher(tr, c->rope_base);
+        kd_set_teacher(ev, c->rope_base);
+        kd_set_anchor(tr, prm.block, prm.sink, prm.local); /* the rtpurbo policy's top-p row */
+        kd_set_anchor(ev, prm.block, prm.sink, prm.local);
+        convert_capture_pca(cc, x, r, wq, wk);
+        float lt = logf(sqrtf((float)d));
+        kd_quality q0, q1;
+        kd_evaluate(ev, r, wq, wk, lt, &prm, &q0);
+        kd_opts o = cfg->opt;
+        o.seed = cfg->seed * 1000003u + (uint64_t)x;
+        if (steps > 0) {
+            kd_train(tr, r, wq, wk, &lt, &o, on_step, &pg);
+            kd_evaluate(ev, r, wq, wk, lt, &prm, &q1);
+        } else {
+            q1 = q0;
+            pg.done++;
+        }
+        report_head(db, run, pg.layer, pg.head, steps, pg.loss, pg.lr, pg.tau, &q0, &q1, r, cfg->p);
+        /* the plan holds W_Q sqrt(d) / tau: the policy's 1/sqrt(d) scale then gives z = u / tau */
+        float fold = sqrtf((float)d) * expf(-lt);
+        for (int j = 0; j < r * d; j++) {
+            pf->idx_q[(size_t)x * r * d + j] = wq[j] * fold;
+            pf->idx_k[(size_t)x * r * d + j] = wk[j];
+        }
+        pf->cls[x] = PLAN_CLASS_RETRIEVAL;
+        kd_set_free(tr);
+        kd_set_free(ev);
+        char el[32], eta[32];
+        double now = pb_now();
+        fmt_secs(el, sizeof el, now - pg.t0);
+        fmt_secs(eta, sizeof eta, (now - pg.t0) / pg.done * (pg.total - pg.done));
+        fprintf(stderr, "%sconvert: head %d/%d L%d.H%d: KL %.3f -> %.3f, recall %.3f -> %.3f, blocks %.3f -> %.3f"
+                        " (teacher %.3f), tau %.2f | %s elapsed, ETA %s\n",
+                pg.tty ? "\r\033[K" : "", pg.head_i + 1, n_ret, pg.layer, pg.head, q0.kl, q1.kl, q0.recall, q1.recall,
+                q0.blocks_sel, q1.blocks_sel, q1.blocks_teacher, exp(lt), el, eta);
+        pg.head_i++;
+    }
+    free(wq);
+    free(wk);
+    free(pg.loss);
+    free(pg.lr);
+    free(pg.tau);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
+                       .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
+    int probe_docs = 2, warmup_set = 0, queries_set = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        const char *C = "convert";
+        if (arg_flag(argv, i, "--help")) {
+            fputs(HELP, stdout);
+            return 0;
+        } else if ((v = arg_val(C, argc, argv, &i, "--model"))) cfg.model_path = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--out"))) cfg.out_path = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--db"))) cfg.db_path = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--rho"))) cfg.rho = arg_double(C, "--rho", v, 1e-6, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--retrieval-heads"))) cfg.heads = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--sinks"))) cfg.sink = (int)arg_long(C, "--sinks", v, 0, 1 << 20);
+        else if ((v = arg_val(C, argc, argv, &i, "--window"))) cfg.window = (int)arg_long(C, "--window", v, 1, 1 << 24);
+        else if ((v = arg_val(C, argc, argv, &i, "--window-cover"))) cfg.cover = arg_double(C, "--window-cover", v, 0.0, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--r"))) cfg.r = (int)arg_long(C, "--r", v, 1, 4096);
+        else if ((v = arg_val(C, argc, argv, &i, "--p"))) cfg.p = arg_double(C, "--p", v, 1e-6, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--local"))) cfg.local = (int)arg_long(C, "--local", v, 0, 1 << 24);
+        else if ((v = arg_val(C, argc, argv, &i, "--steps"))) cfg.opt.steps = (int)arg_long(C, "--steps", v, 0, 1000000);
+        else if ((v = arg_val(C, argc, argv, &i, "--warmup"))) cfg.opt.warmup = (int)arg_long(C, "--warmup", v, 0, 1000000), warmup_set = 1;
+        else if ((v = arg_val(C, argc, argv, &i, "--lr"))) cfg.opt.lr = arg_double(C, "--lr", v, 1e-9, 10.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--batch"))) cfg.opt.batch = (int)arg_long(C, "--batch", v, 1, 1 << 20);
+        else if (arg_flag(argv, i, "--fixed-tau")) cfg.opt.learn_tau = 0;
+        else if ((v = arg_val(C, argc, argv, &i, "--ctx"))) cfg.ctx = (int)arg_long(C, "--ctx", v, 256, 1 << 20);
+        else if ((v = arg_val(C, argc, argv, &i, "--windows"))) cfg.n_train = (int)arg_long(C, "--windows", v, 1, 10000);
+        else if ((v = arg_val(C, argc, argv, &i, "--eval-windows"))) cfg.n_eval = (int)arg_long(C, "--eval-windows", v, 1, 10000);
+        else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20), queries_set = 1;
+        else if ((v = arg_val(C, argc, argv, &i, "--probe-docs"))) probe_docs = (int)arg_long(C, "--probe-docs", v, 1, 10000);
+        else if ((v = arg_val(C, argc, argv, &i, "--seed"))) cfg.seed = (uint64_t)arg_long(C, "--seed", v, 0, (1L << 62));
+        else arg_bad(C, "unknown option %s", argv[i]);
+    }
+    if (!cfg.model_path) arg_bad("convert", "--model is required");
+    if (cfg.ctx % 64) arg_bad("convert", "--ctx %d is not a multiple of 64", cfg.ctx);
+    if (!queries_set && cfg.queries > cfg.ctx / 2) cfg.queries = cfg.ctx / 2;
+    if (cfg.queries > cfg.ctx / 2) arg_bad("convert", "--queries %d exceeds --ctx / 2 = %d", cfg.queries, cfg.ctx / 2);
+    if (!warmup_set) cfg.opt.warmup = cfg.opt.steps / 10;
+    char out_buf[4096];
+    if (!cfg.out_path) {
+        size_t n = strlen(cfg.model_path);
+        int gg = n > 5 && !strcmp(cfg.model_path + n - 5, ".gguf");
+        snprintf(out_buf, sizeof out_buf, "%.*s.purbo", (int)(gg ? n - 5 : n), cfg.model_path);
+        cfg.out_path = out_buf;
+    }
+    check_writable(cfg.out_path);
+    pb_err err;
+    if (!strcmp(cfg.db_path, "out/results.db")) pb_mkdir_p("out");
+    pb_db *db = db_open(cfg.db_path, &err);
+    if (!db) pb_die_input(&err);
+    double t_start = pb_now();
+    tokenizer *tok;
+    model *m = cli_load_model(cfg.model_path, &tok);
+    const model_config *c = &m->cfg;
+    const int nh = c->n_layer * c->n_head;
+    if (cfg.ctx > c->n_ctx_train) arg_bad("convert", "--ctx %d exceeds the model's context %d", cfg.ctx, c->n_ctx_train);
+    int r = cfg.r ? cfg.r : (c->head_dim / 8 > 0 ? c->head_dim / 8 : 1);
+    if (r > c->head_dim) arg_bad("convert", "--r %d exceeds the head dim %d", r, c->head_dim);
+    unsigned char *retr = pb_calloc((size_t)nh, 1);
+    if (cfg.heads && !plan_parse_heads(c, cfg.heads, retr, &err)) arg_bad("convert", "%s", err.msg);
+    calib *cal = calib_open(tok, &err);
+    if (!cal) pb_die_input(&err);
+
+    /* the run row: every setting, the calibration text's identity */
+    char sv[16][48];
+    snprintf(sv[0], 48, "%g", cfg.rho);
+    snprintf(sv[1], 48, "%d", cfg.sink);
+    snprintf(sv[2], 48, "%d", cfg.window);
+    snprintf(sv[3], 48, "%g", cfg.cover);
+    snprintf(sv[4], 48, "%d", r);
+    snprintf(sv[5], 48, "%g", cfg.p);
+    snprintf(sv[6], 48, "%d", cfg.opt.steps);
+    snprintf(sv[7], 48, "%g", cfg.opt.lr);
+    snprintf(sv[8], 48, "%d", cfg.opt.batch);
+    snprintf(sv[9], 48, "%d", cfg.ctx);
+    snprintf(sv[10], 48, "%d+%d", cfg.n_train, cfg.n_eval);
+    snprintf(sv[11], 48, "%d", cfg.queries);
+    snprintf(sv[12], 48, "%d", probe_docs);
+    snprintf(sv[13], 48, "%d", cfg.opt.learn_tau);
+    snprintf(sv[14], 48, "%d", cfg.opt.warmup);
+    snprintf(sv[15], 48, "%d", cfg.local);
+    const char *kv[] = {"rho", sv[0], "sinks", sv[1], "window", sv[2], "window_cover", sv[3], "r", sv[4], "p", sv[5],
+                        "steps", sv[6], "lr", sv[7], "batch", sv[8], "ctx", sv[9], "windows", sv[10], "queries", sv[11],
+                        "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14], "local", sv[15],
+                        "retrieval_heads", cfg.heads ? cfg.heads : "probe", "calib", calib_describe(cal)};
+    char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmdline = db_command_line(argc, argv);
+    run_meta meta = {.command = cmdline, .device = "cpu", .model_path = cfg.model_path, .config = config,
+                     .has_seed = 1, .seed = (int64_t)cfg.seed};
+    int64_t run = db_run_begin(db, &meta);
+    free(config);
+    free(cmdline);
+    fprintf(stderr, "convert: %s -> %s (run %lld in %s)\n", cfg.model_path, cfg.out_path, (long long)run, cfg.db_path);
+
+    session *s = session_new(m, cfg.ctx);
+    probe_geom g = {.n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
+                    .n_ctx = cfg.ctx, .n_windows = probe_docs};
+    /* 1. retrieval heads; the probe's documents join the training set */
+    convert_capture *cc = convert_capture_new(c, cfg.ctx, cfg.n_train, cfg.n_eval, cfg.queries, cfg.seed);
+    double *score = NULL, t = pb_now();
+    if (!cfg.heads) {
+        probe pr = probe_retrieval(&g), tee = convert_capture_docs(cc, &pr, probe_docs, 2 * 64);
+        probe_run(s, cal, cfg.seed, &tee, 1, &g, db, run, stderr);
+        pr.free(pr.st);
+        score = pb_malloc((size_t)nh * sizeof(double));
+        PB_CHECK(report_read_scores(db, run, c, score), "no retrieval scores stored");
+        select_heads(score, nh, cfg.rho, retr);
+    }
+    cfg.s_probe = pb_now() - t;
+    int n_ret = 0;
+    for (int x = 0; x < nh; x++) n_ret += retr[x];
+    if (!n_ret) arg_bad("convert", "no retrieval heads (--retrieval-heads)");
+
+    /* 2. calibration pass: locality and capture */
+    t = pb_now();
+    g.n_windows = cfg.n_train + cfg.n_eval;
+    probe ps[2];
+    int n_ps = 0;
+    if (!cfg.window) ps[n_ps++] = probe_locality(&g);
+    ps[n_ps++] = convert_capture_windows(cc, retr);
+    probe_run(s, cal, cfg.seed, ps, n_ps, &g, db, run, stderr);
+    for (int k = 0; k < n_ps; k++) ps[k].free(ps[k].st);
+    session_free(s);
+    int *w90 = NULL;
+    if (!cfg.window) {
+        int grid[64], n_grid, pow2[64], n_pow2 = 0;
+        w90 = pb_malloc((size_t)nh * sizeof(int));
+        PB_CHECK(report_read_w90(db, run, c, w90, grid, 64, &n_grid), "no locality results stored");
+        for (int k = 0; k < n_grid; k++) /* 64, 128, 256, ... of the measured grid, and its largest */
+            if ((grid[k] & (grid[k] - 1)) == 0 || k == n_grid - 1) pow2[n_pow2++] = grid[k];
+        cfg.window = select_window(w90, retr, nh, pow2, n_pow2, cfg.cover);
+        int ok = 0;
+        for (int x = 0; x < nh; x++) ok += !retr[x] && w90[x] <= cfg.window;
+        snprintf(cfg.window_rule, sizeof cfg.window_rule,
+                 "locality at ctx %d: smallest W in 64,128,... with >= %.0f%% of local heads at 0.9 mass (%d of %d)",
+                 cfg.ctx, 100 * cfg.cover, ok, nh - n_ret);
+    } else {
+        snprintf(cfg.window_rule, sizeof cfg.window_rule, "given (--window)");
+    }
+    cfg.s_capture = pb_now() - t;
+    report_heads(db, run, c, retr, score, w90);
+    fprintf(stderr, "convert: %d of %d heads retrieval, local heads: %d sinks + window %d (%s)\n", n_ret, nh,
+            cfg.sink, cfg.window, cfg.window_rule);
+
+    /* 3. indexers */
+    t = pb_now();
+    plan_file pf;
+    plan_file_init(&pf, m, r);
+    pf.sink = cfg.sink;
+    pf.window = cfg.window;
+    pf.block = cfg.block;
+    pf.local = cfg.local;
+    pf.p = (float)cfg.p;
+    /* the training's products are skinny (r columns): one BLAS thread does
+     * them faster than two that wait on each other */
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    train_heads(cc, retr, m, &cfg, r, db, run, &pf);
+    openblas_set_num_threads(blas_threads);
+    convert_capture_free(cc);
+    cfg.s_train = pb_now() - t;
+
+    /* 4. the plan */
+    if (!plan_file_write(cfg.out_path, &pf, &err)) pb_die_input(&err);
+    cfg.s_total = pb_now() - t_start;
+    report_plan(db, run, &cfg, c, pf.model_fp, n_ret, r);
+    db_run_end(db, run, RUN_DONE);
+    printf("plan %s: %d of %d heads retrieval (r = %d, p = %g), local heads %d sinks + window %d;"
+           " %.0f s (probe %.0f, calibration %.0f, indexers %.0f); run %lld in %s\n",
+           cfg.out_path, n_ret, nh, r, cfg.p, cfg.sink, cfg.window, cfg.s_total, cfg.s_probe, cfg.s_capture,
+           cfg.s_train, (long long)run, cfg.db_path);
+    plan_file_free(&pf);
+    free(score);
+    free(w90);
+    free(retr);
+    db_close(db);
+    calib_free(cal);
+    tok_free(tok);
+    model_free(m);
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* model.c — loads a llama-architecture GGUF into f32 weights (model.h).
+ *
+ * Every required key and tensor is checked before anything is allocated:
+ * a missing key, a tensor of the wrong shape or an unknown tensor type gives
+ * one pb_err naming the file and the key or tensor (and its offset). Each
+ * tensor is dispatched on its own type (a "Q4_1" file also holds F32 and
+ * Q8_0 tensors).
+ */
+#include "model/model.h"
+
+#include <string.h>
+
+#include "kernels/quant.h"
+
+static int get_u32_key(const gguf *g, const char *arch, const char *suffix, int *out, pb_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    uint32_t v;
+    if (!gguf_get_u32(g, key, &v, err)) return 0;
+    if (v == 0 || v > (1u << 24))
+        return pb_errf(err, gguf_path(g), (long long)gguf_find_kv(g, key)->file_offset,
+                       "key %s = %u is out of range", key, v);
+    *out = (int)v;
+    return 1;
+}
+
+static int get_f32_key(const gguf *g, const char *arch, const char *suffix, float *out, pb_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_f32(g, key, out, err);
+}
+
+int model_read_config(const gguf *g, model_config *c, pb_err *err)
+{
+    memset(c, 0, sizeof *c);
+    gguf_str a;
+    if (!gguf_get_str(g, "general.architecture", &a, err)) return 0;
+    if (a.len >= sizeof c->arch_name) a.len = sizeof c->arch_name - 1;
+    memcpy(c->arch_name, a.s, a.len);
+    c->arch_name[a.len] = 0;
+    if (strcmp(c->arch_name, "llama") != 0)
+        return pb_errf(err, gguf_path(g), (long long)gguf_find_kv(g, "general.architecture")->file_offset,
+                       "architecture '%s' is not supported (supported: llama)", c->arch_name);
+    c->arch = ARCH_LLAMA;
+    const char *ar = c->arch_name;
+    if (!get_u32_key(g, ar, "block_count", &c->n_layer, err)) return 0;
+    if (!get_u32_key(g, ar, "embedding_length", &c->n_embd, err)) return 0;
+    if (!get_u32_key(g, ar, "feed_forward_length", &c->n_ff, err)) return 0;
+    if (!get_u32_key(g, ar, "attention.head_count", &c->n_head, err)) return 0;
+    if (!get_u32_key(g, ar, "context_length", &c->n_ctx_train, err)) return 0;
+    if (!get_f32_key(g, ar, "attention.layer_norm_rms_epsilon", &c->rms_eps, err)) return 0;
+    char key[128];
+    /* optional keys with the llama defaults */
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", ar);
+    c->n_head_kv = c->n_head;
+    if (gguf_find_kv(g, key) && !get_u32_key(g, ar, "attention.head_count_kv", &c->n_head_kv, err)) return 0;
+    snprintf(key, sizeof key, "%s.rope.freq_base", ar);
+    c->rope_base = 10000.0f;
+    if (gguf_find_kv(g, key) && !get_f32_key(g, ar, "rope.freq_base", &c->rope_base, err)) return 0;
+    if (c->n_embd % c->n_head != 0 || c->n_head % c->n_head_kv != 0)
+        return pb_errf(err, gguf_path(g), -1, "inconsistent heads: n_embd %d, heads %d, kv heads %d",
+                       c->n_embd, c->n_head, c->n_head_kv);
+    c->head_dim = c->n_embd / c->n_head;
+    c->rope_dim = c->head_dim;
+    snprintf(key, sizeof key, "%s.rope.dimension_count", ar);
+    if (gguf_find_kv(g, key) && !get_u32_key(g, ar, "rope.dimension_count", &c->rope_dim, err)) return 0;
+    if (c->rope_dim != c->head_dim || c->head_dim % 2)
+        return pb_errf(err, gguf_path(g), -1, "rope.dimension_count %d != head dim %d is not supported",
+                       c->rope_dim, c->head_dim);
+    const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    if (!emb) return pb_errf(err, gguf_path(g), -1, "missing tensor token_embd.weight");
+    c->n_vocab = (int)emb->ne[1];
+    return 1;
+}
+
+/* Finds a tensor, checks its shape (ne0 = in, ne1 = out; ne1 = 1 for a
+ * vector) and that its type can be dequantized. */
+static const gguf_tensor *want_tensor(const gguf *g, const char *name, int64_t ne0, int64_t ne1, pb_err *err)
+{
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) { pb_errf(err, gguf_path(g), -1, "missing tensor %s", name); return NULL; }
+    size_t be, bb;
+    if (!ggml_type_info(t->type, &be, &bb)) {
+        pb_errf(err, gguf_path(g), -1, "tensor %s has unsupported type %u", name, t->type);
+        return NULL;
+    }
+    if ((int64_t)t->ne[0] != ne0 || (int64_t)t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+        pb_errf(err, gguf_path(g), -1, "tensor %s has shape [%llu, %llu], expected [%lld, %lld]", name,
+                (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (long long)ne0, (long long)ne1);
+        return NULL;
+    }
+    return t;
+}
+
+static float *load_tensor(const gguf_tensor *t, size_t *n_params)
+{
+    size_t n = (size_t)t->n_elems;
+    float *out = pb_malloc(n * sizeof(float));
+    size_t be, bb;
+    ggml_type_info(t->type, &be, &bb);
+    size_t row = (size_t)t->ne[0];
+    const uint8_t *src = t->data;
+    size_t row_bytes = row / be * bb;
+    for (size_t r = 0; r < n / row; r++)
+        dequant_row(t->type, src + r * row_bytes, out + r * row, row);
+    *n_params += n;
+    return out;
+}
+
+/* The per-layer tensors: name suffix, ne0 (in), ne1 (out) and destination. */
+typedef struct { const char *suffix; int64_t ne0, ne1; size_t off; } layer_tensor;
+
+model *model_load(const char *path, pb_err *err)
+{
+    gguf *g = gguf_open(path, err);
+    if (!g) return NULL;
+    model_config c;
+    if (!model_read_config(g, &c, err)) { gguf_close(g); return NULL; }
+    const int64_t E = c.n_embd, Q = (int64_t)c.n_head * c.head_dim, KV = (int64_t)c.n_head_kv * c.head_dim;
+    const layer_tensor lt[] = {
+        {"attn_norm", E, 1, offsetof(layer_weights, attn_norm)},
+        {"attn_q", E, Q, offsetof(layer_weights, wq)},
+        {"attn_k", E, KV, offsetof(layer_weights, wk)},
+        {"attn_v", E, KV, offsetof(layer_weights, wv)},
+        {"attn_output", Q, E, offsetof(layer_weights, wo)},
+        {"ffn_norm", E, 1, offsetof(layer_weights, ffn_norm)},
+        {"ffn_gate", E, c.n_ff, offsetof(layer_weights, w_gate)},
+        {"ffn_up", E, c.n_ff, offsetof(layer_weights, w_up)},
+        {"ffn_down", c.n_ff, E, offsetof(layer_weights, w_down)},
+    };
+    const int n_lt = (int)(sizeof lt / sizeof lt[0]);
+    /* validate everything first: nothing allocated on bad input */
+    char name[96];
+    const gguf_tensor *emb = want_tensor(g, "token_embd.weight", E, c.n_vocab, err);
+    const gguf_tensor *onorm = emb ? want_tensor(g, "output_norm.weight", E, 1, err) : NULL;
+    const gguf_tensor *outw = gguf_find_tensor(g, "output.weight");
+    if (onorm && outw) outw = want_tensor(g, "output.weight", E, c.n_vocab, err);
+    int ok = emb && onorm && (outw || !gguf_find_tensor(g, "output.weight"));
+    for (int l = 0; ok && l < c.n_layer; l++)
+        for (int i = 0; ok && i < n_lt; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, lt[i].suffix);
+            ok = want_tensor(g, name, lt[i].ne0, lt[i].ne1, err) != NULL;
+        }
+    if (!ok) { gguf_close(g); return NULL; }
+
+    model *m = pb_calloc(1, sizeof *m);
+    m->cfg = c;
+    m->file = g;
+    m->tok_embd = load_tensor(emb, &m->n_params);
+    m->out_norm = load_tensor(onorm, &m->n_params);
+    m->tied_output = outw == NULL;
+    m->output = outw ? load_tensor(outw, &m->n_params) : m->tok_embd;
+    m->layers = pb_calloc((size_t)c.n_layer, sizeof *m->layers);
+    for (int l = 0; l < c.n_layer; l++)
+        for (int i = 0; i < n_lt; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, lt[i].suffix);
+            float **dst = (float **)((char *)&m->layers[l] + lt[i].off);
+            *dst = load_tensor(gguf_find_tensor(g, name), &m->n_params);
+        }
+    return m;
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        layer_weights *w = &m->layers[l];
+        float *ps[] = {w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_up, w->w_down};
+        for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+    }
+    free(m->layers);
+    if (!m->tied_output) free(m->output);
+    free(m->tok_embd);
+    free(m->out_norm);
+    gguf_close(m->file);
+    free(m);
+}

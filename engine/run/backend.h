@@ -1,0 +1,145 @@
+/* backend.h — THE compute interface of the forward pass: one struct of
+ * function pointers, implemented for the CPU (backend_cpu.c, the reference:
+ * f32 everywhere, the kernels/cpu operations) and for CUDA (backend_cuda.cu:
+ * bf16 weights and GEMM inputs, cuBLAS, the fused kernels of kernels/cuda).
+ * The forward pass calls only these; it never learns which one runs.
+ *
+ * Buffers live where the backend computes (host memory for the CPU, device
+ * memory for CUDA) and are passed as plain pointers that only the backend
+ * dereferences. Two element types appear in signatures:
+ *   float *  f32 values (the residual stream, GEMM outputs, RoPE input);
+ *   void *   "act" values: inputs of a matrix product (normed rows, the
+ *            attention output, the SwiGLU product). act_bytes says their
+ *            size: 4 (f32) on the CPU, 2 (bf16) on CUDA.
+ * Weights are handles made at backend_open (b->w): the model's own f32
+ * arrays on the CPU, bf16 device copies (norm vectors f32) on CUDA.
+ *
+ * Calls are ordered as issued; results reach the host only through download,
+ * download_act and logits, which wait for the work before them. Failures are
+ * runtime errors (exit 1) naming the source line (DESIGN.md §6).
+ */
+#ifndef PURBO_BACKEND_H
+#define PURBO_BACKEND_H
+
+#include "run/attention.h"
+#include "base/common.h"
+#include "model/model.h"
+
+/* One layer's weights as the backend holds them (see model.h for shapes). */
+typedef struct {
+    const void *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
+} bk_layer;
+
+typedef struct {
+    const void *tok_embd;   /* (n_vocab, n_embd) */
+    const void *out_norm;   /* (n_embd) */
+    const void *output;     /* (n_vocab, n_embd) */
+    bk_layer *layers;       /* [n_layer] */
+} bk_weights;
+
+/* A KV cache of one sequence, in the backend's own layout (opaque). */
+typedef struct bk_kv bk_kv;
+
+/* The storage of one (layer, KV head): window 0 = full cache (n_ctx rows);
+ * otherwise positions < n_sink and the last `window` positions only (a ring). */
+typedef struct {
+    int n_sink, window;
+} kv_ring;
+
+/* Density counts of one (layer, query head). */
+typedef struct {
+    long long kept;     /* (query, key) pairs attended */
+    long long visible;  /* (query, key) pairs causally visible */
+} attn_count;
+
+/* One layer's attention over the cache, for n new tokens at pos0 .. pos0+n-1
+ * whose k/v were appended (kv_append) before the call. */
+typedef struct {
+    int layer, pos0, n;
+    const float *q;                 /* (n, n_head, d) f32, post-RoPE */
+    const float *q_pre;             /* (n, n_head, d) f32, pre-RoPE (policies with indexers) */
+    const float *k_pre;             /* (n, n_head_kv, d) f32, pre-RoPE (policies' on_append) */
+    void *out;                      /* (n, n_head, d) act */
+    const attn_policy *const *policy; /* [n_head] of this layer (CUDA: dense only) */
+    const attn_observer *obs;       /* may be NULL (CUDA: must be NULL) */
+    attn_count *count;              /* [n_head] of this layer, host: kept/visible added */
+} bk_attn;
+
+typedef struct backend backend;
+struct backend {
+    const char *name;       /* "cpu" or "cuda" */
+    char device[128];       /* "cpu" or the GPU's name */
+    int act_bytes;          /* 4: act is f32; 2: act is bf16 */
+    const model *m;
+    bk_weights w;
+    void *impl;             /* the implementation's state */
+
+    /* ---- buffers (bytes; alloc never returns NULL) ---- */
+    void *(*alloc)(backend *b, size_t bytes);
+    void (*free)(backend *b, void *p);
+    void (*upload)(backend *b, void *dst, const void *src_host, size_t bytes);
+    void (*download)(backend *b, void *dst_host, const void *src, size_t bytes);
+    /* Between two of the backend's buffers. */
+    void (*copy)(backend *b, void *dst, const void *src, size_t bytes);
+    /* n act values from/to host f32 (rounding to bf16 on CUDA). */
+    void (*upload_act)(backend *b, void *dst, const float *src_host, size_t n);
+    void (*download_act)(backend *b, float *dst_host, const void *src, size_t n);
+
+    /* ---- the operations (shapes as in kernels/ops.h) ---- */
+    /* x: (n, n_embd) f32 = tok_embd rows of ids[0..n) (ids on the host, in range). */
+    void (*embed)(backend *b, float *x, const int *ids, int n);
+    /* y: (n, out) f32 = x (n, in) act · W^T, W a weight handle (out, in). */
+    void (*matmul)(backend *b, float *y, const void *x, const void *w, int n, int in, int out);
+    /* y: (n, dim) act = rmsnorm of x (n, dim) f32 times the weight w (dim). */
+    void (*rmsnorm)(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps);
+    /* x: (n, n_heads, d) f32 rotated in place, positions pos0 .. (ops.h: cpu_rope). */
+    void (*rope)(backend *b, float *x, int n, int n_heads, int d, int pos0, float base);
+    /* out: (n) act = silu(g) * u, g, u: (n) f32. */
+    void (*swiglu)(backend *b, void *out, const float *g, const float *u, long n);
+    /* x += y, both (n) f32 (the residual add). */
+    void (*add)(backend *b, float *x, const float *y, long n);
+
+    /* ---- KV cache and attention ---- */
+    bk_kv *(*kv_new)(backend *b, int n_ctx);   /* every head a full cache */
+    void (*kv_free)(backend *b, bk_kv *kv);
+    /* Sets the storage of every (layer, KV head) (layout [n_layer * n_head_kv];
+     * a ring no smaller than n_ctx is a full cache) and empties the cache.
+     * Returns 0 when the backend keeps full caches only (CUDA). */
+    int (*kv_layout)(backend *b, bk_kv *kv, const kv_ring *layout);
+    /* Bytes of k + v the cache holds (full != 0: with full caches everywhere). */
+    size_t (*kv_bytes)(backend *b, const bk_kv *kv, int full);
+    /* Stores k (post-RoPE), v: (n, n_head_kv, d) f32 of layer at pos0 ... */
+    void (*kv_append)(backend *b, bk_kv *kv, int layer, int pos0, int n, const float *k, const float *v);
+    /* CPU: each head's attn_policy (after the policies' on_append hooks; ring
+     * heads store their k/v after attention); CUDA: dense causal flash
+     * attention. Adds to a->count when it is set. */
+    void (*attention)(backend *b, bk_kv *kv, const bk_attn *a);
+
+    /* out_host: (n, n_vocab) f32 = output · rmsnorm(x rows, out_norm); x: (n, n_embd) f32. */
+    void (*logits)(backend *b, float *out_host, const float *x, int n);
+
+    void (*close)(backend *b);
+};
+
+/* "cpu", "cuda" or "auto" (cuda when a device and cuBLAS are usable, else cpu).
+ * Returns NULL and fills err (one line, e.g. "no CUDA device") when the kind
+ * is unknown or cuda was asked for and cannot run. */
+backend *backend_open(const char *kind, const model *m, pb_err *err);
+/* The checks of backend_open that need no model (name; a device for cuda),
+ * so commands can refuse before loading. 1 ok; 0 and err. */
+int backend_check(const char *kind, pb_err *err);
+void backend_close(backend *b);
+
+/* The CPU backend over m's f32 weights (cannot fail). */
+backend *backend_cpu_new(const model *m);
+/* The CUDA backend: weights converted and uploaded once. NULL and a one-line
+ * reason in why (e.g. "no CUDA device") when it cannot run here. */
+backend *backend_cuda_new(const model *m, char *why, size_t why_len);
+/* 1 when a CUDA device is present (why: the reason otherwise; may be NULL). */
+int backend_cuda_available(char *why, size_t why_len);
+/* Device 0's name ("NVIDIA H200"), or "cuda" when it cannot be read. */
+void backend_cuda_device_name(char *name, size_t len);
+/* CUDA runtime and driver versions ("13.0"), for the runs table; "" without CUDA. */
+void backend_cuda_versions(char *runtime, char *driver, size_t len);
+
+#endif

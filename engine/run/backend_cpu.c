@@ -1,0 +1,370 @@
+/* backend_cpu.c — the CPU backend (backend.h): the reference path.
+ *
+ * Every operation is the kernels/cpu one (ops.h) on host f32 buffers, act
+ * included, with the model's own f32 arrays as weight handles, so a forward
+ * pass through this backend computes exactly what the plain loops did
+ * (the golden tests stay bit-identical). Attention hands one attn_call per
+ * (layer, query head) to that head's policy (attention.h).
+ *
+ * KV cache per (layer, KV head): a full cache (row = position; one
+ * contiguous (n_ctx, d) block for the policies; without rings the layout is
+ * (n_layer, n_head_kv, n_ctx, head_dim) as always) or a ring of S sink rows
+ * + W window rows (row of position p ≥ S: S + (p−S) mod W). A chunk is
+ * stored into full caches at kv_append and into rings after attention.
+ */
+#include "run/backend.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "model/gguf.h"
+#include "kernels/ops.h"
+
+struct bk_kv {
+    int n_ctx;
+    float *kc, *vc;     /* per (layer, KV head): rows of d floats from row kv_off[i] */
+    size_t *kv_off;     /* [n_layer * n_head_kv] */
+    kv_ring *ring;      /* [n_layer * n_head_kv] storage of each head */
+    float *scores;      /* attn_scratch_floats(n_ctx) */
+    const float *k, *v; /* the chunk being attended: (n, n_head_kv, d), until its rings are stored */
+};
+
+/* A matrix weight handle: the model's f32 copy (products of several rows go
+ * to BLAS) and, where the file's type has a quantized product, the file's
+ * own blocks (one-row products, i.e. decode, read those: 5 bits a weight
+ * instead of 32). Vectors (norm weights) are plain f32 pointers. */
+typedef struct {
+    const float *f;     /* (out, in) */
+    const void *q;      /* GGUF blocks of type qtype, or NULL */
+    uint32_t qtype;
+} cpu_weight;
+
+typedef struct {
+    float *xn;          /* logits scratch: (cap, n_embd) */
+    int cap;
+    cpu_weight *weights;    /* [7 * n_layer + 1] matrix handles, output last */
+} cpu_state;
+
+static void *cpu_alloc(backend *b, size_t bytes)
+{
+    (void)b;
+    return pb_malloc(bytes ? bytes : 1);
+}
+
+static void cpu_free(backend *b, void *p)
+{
+    (void)b;
+    free(p);
+}
+
+static void cpu_copy(backend *b, void *dst, const void *src, size_t bytes)
+{
+    (void)b;
+    memcpy(dst, src, bytes);
+}
+
+static void cpu_upload_act(backend *b, void *dst, const float *src, size_t n)
+{
+    cpu_copy(b, dst, src, n * sizeof(float));
+}
+
+static void cpu_download_act(backend *b, float *dst, const void *src, size_t n)
+{
+    cpu_copy(b, dst, src, n * sizeof(float));
+}
+
+static void cpu_embed(backend *b, float *x, const int *ids, int n)
+{
+    const int E = b->m->cfg.n_embd;
+    const float *emb = b->w.tok_embd;
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * E, emb + (size_t)ids[t] * E, E * sizeof(float));
+}
+
+static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, int n, int in, int out)
+{
+    (void)b;
+    const cpu_weight *cw = w;
+    if (n == 1 && cw->q && cpu_gemv_quant(y, cw->q, cw->qtype, x, in, out)) return;
+    cpu_matmul(y, x, cw->f, n, in, out);
+}
+
+/* The handle of a matrix: its f32 copy, and its file blocks when the
+ * tensor's type has a quantized product. */
+static cpu_weight weight_of(const model *m, const float *f, const char *name)
+{
+    cpu_weight w = {f, NULL, 0};
+    const gguf_tensor *t = m->file ? gguf_find_tensor(m->file, name) : NULL;  /* no file: made-up weights */
+    if (t && cpu_gemv_supported(t->type)) {
+        w.q = t->data;
+        w.qtype = t->type;
+    }
+    return w;
+}
+
+static void cpu_rmsnorm_op(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps)
+{
+    (void)b;
+    cpu_rmsnorm(y, x, w, n, dim, eps);
+}
+
+static void cpu_rope_op(backend *b, float *x, int n, int n_heads, int d, int pos0, float base)
+{
+    (void)b;
+    cpu_rope(x, n, n_heads, d, pos0, base);
+}
+
+static void cpu_swiglu_op(backend *b, void *out, const float *g, const float *u, long n)
+{
+    (void)b;
+    if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
+    cpu_swiglu(out, u, n);
+}
+
+static void cpu_add(backend *b, float *x, const float *y, long n)
+{
+    (void)b;
+    for (long i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Capacity in rows of cache i. */
+static int kv_rows(const bk_kv *kv, int i)
+{
+    return kv->ring[i].window ? kv->ring[i].n_sink + kv->ring[i].window : kv->n_ctx;
+}
+
+static size_t kv_alloc(backend *b, bk_kv *kv)
+{
+    const model_config *c = &b->m->cfg;
+    size_t rows = 0;
+    for (int i = 0; i < c->n_layer * c->n_head_kv; i++) {
+        kv->kv_off[i] = rows;
+        rows += (size_t)kv_rows(kv, i);
+    }
+    free(kv->kc);
+    free(kv->vc);
+    kv->kc = pb_malloc(rows * c->head_dim * sizeof(float));
+    kv->vc = pb_malloc(rows * c->head_dim * sizeof(float));
+    return rows;
+}
+
+static bk_kv *cpu_kv_new(backend *b, int n_ctx)
+{
+    const model_config *c = &b->m->cfg;
+    bk_kv *kv = pb_calloc(1, sizeof *kv);
+    kv->n_ctx = n_ctx;
+    kv->kv_off = pb_malloc((size_t)c->n_layer * c->n_head_kv * sizeof *kv->kv_off);
+    kv->ring = pb_calloc((size_t)c->n_layer * c->n_head_kv, sizeof *kv->ring);
+    kv_alloc(b, kv);
+    kv->scores = pb_malloc(attn_scratch_floats(n_ctx) * sizeof(float));
+    return kv;
+}
+
+static void cpu_kv_free(backend *b, bk_kv *kv)
+{
+    (void)b;
+    if (!kv) return;
+    free(kv->kc);
+    free(kv->vc);
+    free(kv->kv_off);
+    free(kv->ring);
+    free(kv->scores);
+    free(kv);
+}
+
+static int cpu_kv_layout(backend *b, bk_kv *kv, const kv_ring *layout)
+{
+    const model_config *c = &b->m->cfg;
+    for (int i = 0; i < c->n_layer * c->n_head_kv; i++) {
+        kv_ring r = layout[i];
+        PB_CHECK(r.n_sink >= 0 && r.window >= 0, "bad ring (%d, %d)", r.n_sink, r.window);
+        if (r.window == 0 || r.n_sink + r.window >= kv->n_ctx) r = (kv_ring){0, 0};
+        kv->ring[i] = r;
+    }
+    kv_alloc(b, kv);
+    return 1;
+}
+
+static size_t cpu_kv_bytes(backend *b, const bk_kv *kv, int full)
+{
+    const model_config *c = &b->m->cfg;
+    size_t rows = 0;
+    for (int i = 0; i < c->n_layer * c->n_head_kv; i++) rows += full ? (size_t)kv->n_ctx : (size_t)kv_rows(kv, i);
+    return 2 * rows * c->head_dim * sizeof(float);
+}
+
+/* Row of position p in a ring of S sinks + W window slots. */
+static int ring_slot(kv_ring r, int p)
+{
+    return p < r.n_sink ? p : r.n_sink + (p - r.n_sink) % r.window;
+}
+
+/* Stores k/v rows (n, n_head_kv, d) of layer l at positions pos0.. for the
+ * KV heads whose storage is `ring_heads` (0: full caches, 1: rings). A ring
+ * keeps the sinks and the last W of the positions. */
+static void cache_store(backend *b, bk_kv *kv, int l, int pos0, int n, int ring_heads)
+{
+    const model_config *c = &b->m->cfg;
+    const int d = c->head_dim, HKV = c->n_head_kv;
+    for (int h = 0; h < HKV; h++) {
+        kv_ring r = kv->ring[l * HKV + h];
+        if ((r.window != 0) != ring_heads) continue;
+        float *kh = kv->kc + kv->kv_off[l * HKV + h] * d;
+        float *vh = kv->vc + kv->kv_off[l * HKV + h] * d;
+        for (int t = 0; t < n; t++) {
+            int p = pos0 + t;
+            if (r.window && p >= r.n_sink && p < pos0 + n - r.window) continue;  /* overwritten anyway */
+            size_t row = (size_t)(r.window ? ring_slot(r, p) : p) * d;
+            memcpy(kh + row, kv->k + ((size_t)t * HKV + h) * d, d * sizeof(float));
+            memcpy(vh + row, kv->v + ((size_t)t * HKV + h) * d, d * sizeof(float));
+        }
+    }
+}
+
+/* Full caches take the chunk now; rings after attention (cpu_attention),
+ * so the chunk's early queries still read the window positions its later
+ * tokens overwrite: until then the chunk's rows are read from k, v. */
+static void cpu_kv_append(backend *b, bk_kv *kv, int l, int pos0, int n, const float *k, const float *v)
+{
+    PB_CHECK(pos0 + n <= kv->n_ctx, "KV append at %d + %d beyond %d", pos0, n, kv->n_ctx);
+    kv->k = k;
+    kv->v = v;
+    cache_store(b, kv, l, pos0, n, 0);
+}
+
+/* The readable positions of KV head (l, h) for a chunk of n tokens at pos0:
+ * a full cache is one span; a ring gives its sinks, its window (at most two
+ * runs of slots) and the chunk's own rows. */
+static int kv_spans(backend *b, const bk_kv *kv, int l, int h, int pos0, int n, attn_span *sp)
+{
+    const model_config *c = &b->m->cfg;
+    const int d = c->head_dim, HKV = c->n_head_kv;
+    kv_ring r = kv->ring[l * HKV + h];
+    const float *kh = kv->kc + kv->kv_off[l * HKV + h] * d, *vh = kv->vc + kv->kv_off[l * HKV + h] * d;
+    if (!r.window) {
+        sp[0] = (attn_span){0, pos0 + n, kh, vh, d};
+        return 1;
+    }
+    int ns = 0;
+    int sink_end = pos0 < r.n_sink ? pos0 : r.n_sink;
+    if (sink_end > 0) sp[ns++] = (attn_span){0, sink_end, kh, vh, d};
+    int a = pos0 - r.window > r.n_sink ? pos0 - r.window : r.n_sink;  /* oldest window position held */
+    while (a < pos0) {
+        int slot = ring_slot(r, a);
+        int run = r.n_sink + r.window - slot;
+        if (run > pos0 - a) run = pos0 - a;
+        sp[ns++] = (attn_span){a, run, kh + (size_t)slot * d, vh + (size_t)slot * d, d};
+        a += run;
+    }
+    sp[ns++] = (attn_span){pos0, n, kv->k + (size_t)h * d, kv->v + (size_t)h * d, HKV * d};
+    return ns;
+}
+
+static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
+{
+    const model_config *c = &b->m->cfg;
+    const int d = c->head_dim, H = c->n_head, HKV = c->n_head_kv, l = a->layer, n = a->n, pos0 = a->pos0;
+    for (int h = 0; h < H; h++) {
+        const attn_policy *p = a->policy[h];
+        int kvh = h / (H / HKV);
+        if (p->on_append)
+            p->on_append(p, l, h, kvh, pos0, n, a->k_pre + (size_t)kvh * d, kv->k + (size_t)kvh * d, HKV * d);
+    }
+    for (int h = 0; h < H; h++) {
+        int kvh = h / (H / HKV);
+        attn_call call = {
+            .layer = l, .head = h, .kv_head = kvh, .d = d,
+            .q_pos0 = pos0, .n_q = n, .n_kv = pos0 + n,
+            .q = a->q + (size_t)h * d, .ldq = H * d,
+            .q_pre = a->q_pre + (size_t)h * d, .ldq_pre = H * d,
+            .out = (float *)a->out + (size_t)h * d, .ldo = H * d,
+            .scale = 1.0f / sqrtf((float)d),
+        };
+        call.n_span = kv_spans(b, kv, l, kvh, pos0, n, call.span);
+        if (!kv->ring[l * HKV + kvh].window) {
+            call.k = call.span[0].k;
+            call.v = call.span[0].v;
+        }
+        const attn_policy *p = a->policy[h];
+        long long kept = p->run(p, &call, a->obs, kv->scores);
+        if (a->count) {
+            a->count[h].kept += kept;
+            a->count[h].visible += (long long)n * pos0 + (long long)n * (n + 1) / 2;
+        }
+    }
+    cache_store(b, kv, l, pos0, n, 1);
+}
+
+static void cpu_logits(backend *b, float *out, const float *x, int n)
+{
+    const model_config *c = &b->m->cfg;
+    cpu_state *st = b->impl;
+    if (n > st->cap) {
+        free(st->xn);
+        st->xn = pb_malloc((size_t)n * c->n_embd * sizeof(float));
+        st->cap = n;
+    }
+    cpu_rmsnorm(st->xn, x, b->w.out_norm, n, c->n_embd, c->rms_eps);
+    cpu_matmul_op(b, out, st->xn, b->w.output, n, c->n_embd, c->n_vocab);
+}
+
+static void cpu_close(backend *b)
+{
+    cpu_state *st = b->impl;
+    free(st->xn);
+    free(st->weights);
+    free(st);
+    free(b->w.layers);
+    free(b);
+}
+
+backend *backend_cpu_new(const model *m)
+{
+    backend *b = pb_calloc(1, sizeof *b);
+    b->name = "cpu";
+    snprintf(b->device, sizeof b->device, "cpu");
+    b->act_bytes = (int)sizeof(float);
+    b->m = m;
+    cpu_state *st = pb_calloc(1, sizeof(cpu_state));
+    b->impl = st;
+    const int L = m->cfg.n_layer;
+    st->weights = pb_malloc(((size_t)7 * L + 1) * sizeof *st->weights);
+    st->weights[7 * L] = weight_of(m, m->output, m->tied_output ? "token_embd.weight" : "output.weight");
+    b->w.tok_embd = m->tok_embd;
+    b->w.out_norm = m->out_norm;
+    b->w.output = &st->weights[7 * L];
+    b->w.layers = pb_malloc((size_t)L * sizeof *b->w.layers);
+    static const char *names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    for (int l = 0; l < L; l++) {
+        const layer_weights *w = &m->layers[l];
+        const float *f[7] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
+        cpu_weight *h = &st->weights[7 * l];
+        for (int i = 0; i < 7; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
+            h[i] = weight_of(m, f[i], name);
+        }
+        b->w.layers[l] = (bk_layer){w->attn_norm, &h[0], &h[1], &h[2], &h[3], w->ffn_norm, &h[4], &h[5], &h[6]};
+    }
+    b->alloc = cpu_alloc;
+    b->free = cpu_free;
+    b->upload = cpu_copy;
+    b->download = cpu_copy;
+    b->copy = cpu_copy;
+    b->upload_act = cpu_upload_act;
+    b->download_act = cpu_download_act;
+    b->embed = cpu_embed;
+    b->matmul = cpu_matmul_op;
+    b->rmsnorm = cpu_rmsnorm_op;
+    b->rope = cpu_rope_op;
+    b->swiglu = cpu_swiglu_op;
+    b->add = cpu_add;
+    b->kv_new = cpu_kv_new;
+    b->kv_free = cpu_kv_free;
+    b->kv_layout = cpu_kv_layout;
+    b->kv_bytes = cpu_kv_bytes;
+    b->kv_append = cpu_kv_append;
+    b->attention = cpu_attention;
+    b->logits = cpu_logits;
+    b->close = cpu_close;
+    return b;
+}

@@ -1,0 +1,463 @@
+/* backend_cuda.cu — the CUDA backend (backend.h).
+ *
+ * Weights: the model's f32 arrays (dequantized at load) are rounded once to
+ * bf16 on the host and uploaded; norm vectors stay f32. A tied output matrix
+ * is uploaded once. Activations: the residual stream and every matrix
+ * product's output are f32; "act" buffers (matrix-product inputs) are bf16;
+ * the KV cache is bf16, token-major per layer: (n_layer, n_ctx, n_kv_head, d),
+ * the layout the attention kernels read.
+ *
+ * Matrix products: cublasGemmEx, bf16 operands, f32 accumulation and f32
+ * output. Row-major y (n, out) = x (n, in) W^T is, column-major, the
+ * (out x n) product op(A) B with A = W seen as (in x out), op = transpose.
+ * cuBLAS is loaded with dlopen when the backend opens, so the binary starts
+ * and runs on the CPU on machines without it (one line says why cuda cannot).
+ *
+ * Attention: the flash kernels of kernels/cuda (attn_kernels.h): causal
+ * prefill for chunks of several tokens (q_offset = the cached positions),
+ * split-KV decode for one token.
+ *
+ * Everything runs on one stream in issue order; download, download_act and
+ * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
+ * cuBLAS call through CUBLAS_CHECK: a failure exits 1 naming file and line.
+ */
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <dlfcn.h>
+#include <string.h>
+
+#include "kernels/attn_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/ops_cuda.h"
+
+extern "C" {
+#include "run/backend.h"
+#include "kernels/ops.h"
+}
+
+/* ---- cuBLAS, loaded at run time ---- */
+
+#define PB_STR2(x) #x
+#define PB_STR(x) PB_STR2(x)
+#define CUBLAS_SONAME "libcublas.so." PB_STR(CUBLAS_VER_MAJOR)
+
+static struct {
+    void *lib;
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void *,
+                              const void *, cudaDataType, int, const void *, cudaDataType, int, const void *,
+                              void *, cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+    decltype(&cublasGetStatusString) status_string;
+} cublas;
+
+#define CUBLAS_CHECK(call)                                                                          \
+    do {                                                                                            \
+        cublasStatus_t s_ = (call);                                                                 \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                            \
+            pb_die_runtime(__FILE__, __LINE__, "%s: %s", #call, cublas.status_string(s_));          \
+    } while (0)
+
+/* 1 when cuBLAS is loaded; otherwise 0 and the reason in why. */
+static int cublas_load(char *why, size_t why_len)
+{
+    if (cublas.lib) return 1;
+    const char *names[] = {CUBLAS_SONAME, "/usr/local/cuda/lib64/" CUBLAS_SONAME};
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(why, why_len, "cuBLAS (%s) not found: %s", CUBLAS_SONAME, dlerror());
+        return 0;
+    }
+    void *f[5];
+    const char *sym[5] = {"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2", "cublasGemmEx",
+                          "cublasGetStatusString"};
+    for (int i = 0; i < 5; i++)
+        if (!(f[i] = dlsym(lib, sym[i]))) {
+            snprintf(why, why_len, "%s lacks %s", CUBLAS_SONAME, sym[i]);
+            dlclose(lib);
+            return 0;
+        }
+    cublas.create = (decltype(cublas.create))f[0];
+    cublas.destroy = (decltype(cublas.destroy))f[1];
+    cublas.set_stream = (decltype(cublas.set_stream))f[2];
+    cublas.gemm_ex = (decltype(cublas.gemm_ex))f[3];
+    cublas.status_string = (decltype(cublas.status_string))f[4];
+    cublas.lib = lib;
+    return 1;
+}
+
+/* ---- state ---- */
+
+struct bk_kv {
+    int n_ctx;
+    uint16_t *kc, *vc;      /* (n_layer, n_ctx, n_head_kv, d) bf16 */
+};
+
+typedef struct {
+    cudaStream_t st;
+    cublasHandle_t blas;
+    float *inv_freq;        /* (d/2) RoPE frequencies */
+    int *ids;               /* (ids_cap) token ids */
+    size_t ids_cap;
+    uint16_t *qb;           /* (qb_cap) q in bf16 for attention */
+    size_t qb_cap;
+    float *lse;             /* (lse_cap) prefill log-sum-exp rows (n, n_head), unused after */
+    size_t lse_cap;
+    void *work;             /* decode split workspace */
+    size_t work_cap;
+    uint16_t *xn;           /* logits: (lg_cap, n_embd) bf16 */
+    float *lg;              /* logits: (lg_cap, n_vocab) f32 */
+    int lg_cap;
+    void **owned;           /* weight allocations */
+    int n_owned;
+} cuda_state;
+
+static cuda_state *state(backend *b)
+{
+    return (cuda_state *)b->impl;
+}
+
+/* Grows a device scratch buffer to hold at least `need` elements of `size` bytes. */
+static void grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return;
+    if (*p) CUDA_CHECK(cudaFree(*p));
+    CUDA_CHECK(cudaMalloc(p, need * size));
+    *cap = need;
+}
+
+/* ---- buffers ---- */
+
+static void *cu_alloc(backend *b, size_t bytes)
+{
+    (void)b;
+    void *p;
+    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
+}
+
+static void cu_free(backend *b, void *p)
+{
+    (void)b;
+    if (p) CUDA_CHECK(cudaFree(p));
+}
+
+static void cu_upload(backend *b, void *dst, const void *src, size_t bytes)
+{
+    /* from pageable memory: returns once src has been staged, so src may be reused */
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, state(b)->st));
+}
+
+static void cu_download(backend *b, void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, state(b)->st));
+    CUDA_CHECK(cudaStreamSynchronize(state(b)->st));
+}
+
+static void cu_copy(backend *b, void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, state(b)->st));
+}
+
+static uint16_t *host_bf16(const float *src, size_t n)
+{
+    uint16_t *h = (uint16_t *)pb_malloc(n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) h[i] = __bfloat16_as_ushort(__float2bfloat16_rn(src[i]));
+    return h;
+}
+
+static void cu_upload_act(backend *b, void *dst, const float *src, size_t n)
+{
+    uint16_t *h = host_bf16(src, n);
+    cu_upload(b, dst, h, n * sizeof(uint16_t));
+    free(h);
+}
+
+static void cu_download_act(backend *b, float *dst, const void *src, size_t n)
+{
+    uint16_t *h = (uint16_t *)pb_malloc(n * sizeof(uint16_t));
+    cu_download(b, h, src, n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) dst[i] = __bfloat162float(__ushort_as_bfloat16(h[i]));
+    free(h);
+}
+
+/* ---- operations ---- */
+
+static void cu_embed(backend *b, float *x, const int *ids, int n)
+{
+    cuda_state *s = state(b);
+    grow((void **)&s->ids, &s->ids_cap, (size_t)n, sizeof(int));
+    cu_upload(b, s->ids, ids, (size_t)n * sizeof(int));
+    cuda_embed(x, (const uint16_t *)b->w.tok_embd, s->ids, n, b->m->cfg.n_embd, s->st);
+}
+
+static void cu_matmul(backend *b, float *y, const void *x, const void *w, int n, int in, int out)
+{
+    const float one = 1.0f, zero = 0.0f;
+    CUBLAS_CHECK(cublas.gemm_ex(state(b)->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, CUDA_R_16BF, in,
+                                x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT));
+}
+
+static void cu_rmsnorm(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps)
+{
+    cuda_rmsnorm((uint16_t *)y, x, (const float *)w, n, dim, eps, state(b)->st);
+}
+
+static void cu_rope(backend *b, float *x, int n, int n_heads, int d, int pos0, float base)
+{
+    const model_config *c = &b->m->cfg;
+    PB_CHECK(d == c->head_dim && base == c->rope_base, "CUDA RoPE holds the model's table only (d %d)", d);
+    cuda_rope(x, state(b)->inv_freq, n, n_heads, d, pos0, state(b)->st);
+}
+
+static void cu_swiglu(backend *b, void *out, const float *g, const float *u, long n)
+{
+    cuda_swiglu((uint16_t *)out, g, u, n, state(b)->st);
+}
+
+static void cu_add(backend *b, float *x, const float *y, long n)
+{
+    cuda_add(x, y, n, state(b)->st);
+}
+
+static bk_kv *cu_kv_new(backend *b, int n_ctx)
+{
+    const model_config *c = &b->m->cfg;
+    bk_kv *kv = (bk_kv *)pb_calloc(1, sizeof *kv);
+    size_t n = (size_t)c->n_layer * n_ctx * c->n_head_kv * c->head_dim;
+    kv->n_ctx = n_ctx;
+    CUDA_CHECK(cudaMalloc(&kv->kc, n * sizeof(uint16_t)));
+    CUDA_CHECK(cudaMalloc(&kv->vc, n * sizeof(uint16_t)));
+    return kv;
+}
+
+static void cu_kv_free(backend *b, bk_kv *kv)
+{
+    (void)b;
+    if (!kv) return;
+    CUDA_CHECK(cudaFree(kv->kc));
+    CUDA_CHECK(cudaFree(kv->vc));
+    free(kv);
+}
+
+/* Full caches only: accepts a layout without rings (no smaller than n_ctx). */
+static int cu_kv_layout(backend *b, bk_kv *kv, const kv_ring *layout)
+{
+    const model_config *c = &b->m->cfg;
+    for (int i = 0; i < c->n_layer * c->n_head_kv; i++)
+        if (layout[i].window && layout[i].n_sink + layout[i].window < kv->n_ctx) return 0;
+    return 1;
+}
+
+static size_t cu_kv_bytes(backend *b, const bk_kv *kv, int full)
+{
+    (void)full;
+    const model_config *c = &b->m->cfg;
+    return 2 * (size_t)c->n_layer * kv->n_ctx * c->n_head_kv * c->head_dim * sizeof(uint16_t);
+}
+
+/* Element offset of (layer, position) in the cache. */
+static size_t kv_at(const backend *b, const bk_kv *kv, int layer, int pos)
+{
+    const model_config *c = &b->m->cfg;
+    return ((size_t)layer * kv->n_ctx + pos) * c->n_head_kv * c->head_dim;
+}
+
+static void cu_kv_append(backend *b, bk_kv *kv, int layer, int pos0, int n, const float *k, const float *v)
+{
+    const model_config *c = &b->m->cfg;
+    PB_CHECK(pos0 + n <= kv->n_ctx, "KV append at %d + %d beyond %d", pos0, n, kv->n_ctx);
+    size_t at = kv_at(b, kv, layer, pos0);
+    cuda_kv_append(kv->kc + at, kv->vc + at, k, v, (long)n * c->n_head_kv * c->head_dim, state(b)->st);
+}
+
+static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
+{
+    const model_config *c = &b->m->cfg;
+    cuda_state *s = state(b);
+    for (int h = 0; h < c->n_head; h++)
+        PB_CHECK(a->policy[h] == &attn_dense, "layer %d head %d: policy '%s' has no CUDA implementation",
+                 a->layer, h, a->policy[h]->name);
+    PB_CHECK(!a->obs, "attention observers need the CPU backend");
+    size_t nq = (size_t)a->n * c->n_head * c->head_dim;
+    grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
+    cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
+    size_t at = kv_at(b, kv, a->layer, 0);
+    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, kv_len = a->pos0 + a->n;
+    if (a->n == 1) {
+        size_t need = attn_decode_workspace(kv_len, H, HKV, d);
+        grow(&s->work, &s->work_cap, need, 1);
+        CUDA_CHECK((cudaError_t)attn_decode_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, NULL, kv_len, H, HKV, d,
+                                                 s->work, s->work_cap, s->st));
+    } else {
+        grow((void **)&s->lse, &s->lse_cap, (size_t)a->n * H, sizeof(float));
+        CUDA_CHECK((cudaError_t)attn_prefill_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n, kv_len,
+                                                  a->pos0, H, HKV, d, s->st));
+    }
+    if (a->count)  /* dense: every visible pair */
+        for (int h = 0; h < H; h++) {
+            long long vis = (long long)a->n * a->pos0 + (long long)a->n * (a->n + 1) / 2;
+            a->count[h].kept += vis;
+            a->count[h].visible += vis;
+        }
+}
+
+static void cu_logits(backend *b, float *out, const float *x, int n)
+{
+    const model_config *c = &b->m->cfg;
+    cuda_state *s = state(b);
+    if (n > s->lg_cap) {
+        if (s->xn) CUDA_CHECK(cudaFree(s->xn));
+        if (s->lg) CUDA_CHECK(cudaFree(s->lg));
+        CUDA_CHECK(cudaMalloc(&s->xn, (size_t)n * c->n_embd * sizeof(uint16_t)));
+        CUDA_CHECK(cudaMalloc(&s->lg, (size_t)n * c->n_vocab * sizeof(float)));
+        s->lg_cap = n;
+    }
+    cuda_rmsnorm(s->xn, x, (const float *)b->w.out_norm, n, c->n_embd, c->rms_eps, s->st);
+    cu_matmul(b, s->lg, s->xn, b->w.output, n, c->n_embd, c->n_vocab);
+    cu_download(b, out, s->lg, (size_t)n * c->n_vocab * sizeof(float));
+}
+
+static void cu_close(backend *b)
+{
+    cuda_state *s = state(b);
+    CUDA_CHECK(cudaStreamSynchronize(s->st));
+    for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
+    void *scratch[] = {s->inv_freq, s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
+    for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
+        if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
+    CUBLAS_CHECK(cublas.destroy(s->blas));
+    CUDA_CHECK(cudaStreamDestroy(s->st));
+    free(s->owned);
+    free(s);
+    free(b->w.layers);
+    free(b);
+}
+
+/* ---- opening: device, cuBLAS, weights ---- */
+
+int backend_cuda_available(char *why, size_t why_len)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        if (why) snprintf(why, why_len, "no CUDA device (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        cudaGetLastError(); /* clear the sticky-free error of a failed probe */
+        return 0;
+    }
+    return 1;
+}
+
+/* Uploads n f32 values, as bf16 (matrices) or f32 (vectors); records the allocation. */
+static const void *upload_weight(backend *b, const float *w, size_t n, int as_bf16)
+{
+    cuda_state *s = state(b);
+    void *d;
+    size_t bytes = n * (as_bf16 ? sizeof(uint16_t) : sizeof(float));
+    CUDA_CHECK(cudaMalloc(&d, bytes));
+    if (as_bf16) {
+        uint16_t *h = host_bf16(w, n);
+        CUDA_CHECK(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
+        free(h);
+    } else {
+        CUDA_CHECK(cudaMemcpy(d, w, bytes, cudaMemcpyHostToDevice));
+    }
+    s->owned = (void **)pb_realloc(s->owned, (size_t)(s->n_owned + 1) * sizeof *s->owned);
+    s->owned[s->n_owned++] = d;
+    return d;
+}
+
+backend *backend_cuda_new(const model *m, char *why, size_t why_len)
+{
+    if (!backend_cuda_available(why, why_len) || !cublas_load(why, why_len)) return NULL;
+    const model_config *c = &m->cfg;
+    if (c->head_dim != 64 && c->head_dim != 128) {
+        snprintf(why, why_len, "head dim %d: the CUDA attention takes 64 or 128", c->head_dim);
+        return NULL;
+    }
+    backend *b = (backend *)pb_calloc(1, sizeof *b);
+    cuda_state *s = (cuda_state *)pb_calloc(1, sizeof *s);
+    b->name = "cuda";
+    b->act_bytes = 2;
+    b->m = m;
+    b->impl = s;
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaSetDevice(0));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    snprintf(b->device, sizeof b->device, "%.127s", prop.name);
+    CUDA_CHECK(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublas.create(&s->blas));
+    CUBLAS_CHECK(cublas.set_stream(s->blas, s->st));
+
+    float inv[256];
+    rope_inv_freq(inv, c->head_dim, c->rope_base);
+    CUDA_CHECK(cudaMalloc(&s->inv_freq, (size_t)(c->head_dim / 2) * sizeof(float)));
+    CUDA_CHECK(cudaMemcpy(s->inv_freq, inv, (size_t)(c->head_dim / 2) * sizeof(float), cudaMemcpyHostToDevice));
+
+    const size_t E = (size_t)c->n_embd, Q = (size_t)c->n_head * c->head_dim;
+    const size_t KV = (size_t)c->n_head_kv * c->head_dim, F = (size_t)c->n_ff;
+    b->w.tok_embd = upload_weight(b, m->tok_embd, (size_t)c->n_vocab * E, 1);
+    b->w.out_norm = upload_weight(b, m->out_norm, E, 0);
+    b->w.output = m->output == m->tok_embd ? b->w.tok_embd : upload_weight(b, m->output, (size_t)c->n_vocab * E, 1);
+    b->w.layers = (bk_layer *)pb_malloc((size_t)c->n_layer * sizeof *b->w.layers);
+    for (int l = 0; l < c->n_layer; l++) {
+        const layer_weights *w = &m->layers[l];
+        bk_layer *o = &b->w.layers[l];
+        o->attn_norm = upload_weight(b, w->attn_norm, E, 0);
+        o->wq = upload_weight(b, w->wq, Q * E, 1);
+        o->wk = upload_weight(b, w->wk, KV * E, 1);
+        o->wv = upload_weight(b, w->wv, KV * E, 1);
+        o->wo = upload_weight(b, w->wo, E * Q, 1);
+        o->ffn_norm = upload_weight(b, w->ffn_norm, E, 0);
+        o->w_gate = upload_weight(b, w->w_gate, F * E, 1);
+        o->w_up = upload_weight(b, w->w_up, F * E, 1);
+        o->w_down = upload_weight(b, w->w_down, E * F, 1);
+    }
+
+    /* cudaMemcpy from pageable memory may return before its DMA lands, and
+     * the backend's stream does not wait for the legacy stream: finish here */
+    CUDA_CHECK(cudaDeviceSynchronize());
+
+    b->alloc = cu_alloc;
+    b->free = cu_free;
+    b->upload = cu_upload;
+    b->download = cu_download;
+    b->copy = cu_copy;
+    b->upload_act = cu_upload_act;
+    b->download_act = cu_download_act;
+    b->embed = cu_embed;
+    b->matmul = cu_matmul;
+    b->rmsnorm = cu_rmsnorm;
+    b->rope = cu_rope;
+    b->swiglu = cu_swiglu;
+    b->add = cu_add;
+    b->kv_new = cu_kv_new;
+    b->kv_free = cu_kv_free;
+    b->kv_layout = cu_kv_layout;
+    b->kv_bytes = cu_kv_bytes;
+    b->kv_append = cu_kv_append;
+    b->attention = cu_attention;
+    b->logits = cu_logits;
+    b->close = cu_close;
+    return b;
+}
+
+void backend_cuda_versions(char *runtime, char *driver, size_t len)
+{
+    int rt = 0, drv = 0;
+    runtime[0] = driver[0] = 0;
+    if (cudaRuntimeGetVersion(&rt) == cudaSuccess) snprintf(runtime, len, "%d.%d", rt / 1000, rt % 1000 / 10);
+    if (cudaDriverGetVersion(&drv) == cudaSuccess && drv) snprintf(driver, len, "%d.%d", drv / 1000, drv % 1000 / 10);
+    cudaGetLastError();
+}
+
+void backend_cuda_device_name(char *name, size_t len)
+{
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) snprintf(name, len, "%.255s", prop.name);
+    else snprintf(name, len, "cuda");
+    cudaGetLastError();
+}

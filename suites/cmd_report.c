@@ -1,0 +1,41 @@
+/* cmd_report.c — `purbo-bench report`: a suite run as plain tables, from the
+ * results database alone (the plots of a run: `purbo-bench plot`). */
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "suites/runner.h"
+
+/* Parses --db and --run; opens the database. */
+static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage, int64_t *run)
+{
+    const char *db_path = "out/results.db", *run_arg = "last";
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (arg_flag(argv, i, "--help")) {
+            printf("%s", usage);
+            exit(0);
+        } else if ((v = arg_val(cmd, argc, argv, &i, "--db"))) db_path = v;
+        else if ((v = arg_val(cmd, argc, argv, &i, "--run"))) run_arg = v;
+        else arg_bad(cmd, "unknown option %s", argv[i]);
+    }
+    pb_err err;
+    pb_db *db = suite_db_open_existing(db_path, &err);
+    if (!db || !(*run = suite_run_id(db, run_arg, &err))) pb_die_input(&err);
+    return db;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    int64_t run;
+    pb_db *db = open_run("report", argc, argv,
+                         "usage: purbo-bench report [--run R] [--db D]\n"
+                         "  Prints a suite run as plain tables: score (x100) and attention density per\n"
+                         "  task (rows) and method (columns), then its throughput cases.\n"
+                         "  --run R   run id, or 'last' (default): the newest run with suite results\n"
+                         "  --db D    results database (default out/results.db)\n",
+                         &run);
+    runner_report(db, run, stdout);
+    db_close(db);
+    return 0;
+}

@@ -2,7 +2,7 @@
 # ranked: the mean attention mass that the 64 tokens of a span's second copy
 # put on its first copy (bars), and on the token after the corresponding one
 # (points, the induction target). Left: all heads, the dashed line marking
-# the top 15% (DESIGN.md §2: the retrieval-head candidates). Right: the top
+# the top 15% (METHOD.md §2: the retrieval-head candidates). Right: the top
 # 30 heads by name (L = layer, H = query head, both from 0).
 # Data: retrieval.dat = rank, score, score_next, layer, head.
 set terminal pngcairo size 1400,700 noenhanced font 'DejaVu Sans,10'

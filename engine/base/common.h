@@ -1,6 +1,6 @@
 /* common.h — error handling and allocation shared by every purbo file.
  *
- * Two kinds of failure, two exit codes (DESIGN.md §6):
+ * Two kinds of failure, two exit codes (METHOD.md §6):
  *   - bad user input (corrupt file, bad flag, missing file): one line naming
  *     the file and the place, exit status 2. Library code never exits on bad
  *     input: it fills a pb_err and returns failure, so tests and fuzzers can

@@ -1,4 +1,4 @@
-/* convert.h — the converter behind `purbo-bench convert` (DESIGN.md §2,
+/* convert.h — the converter behind `purbo-bench convert` (METHOD.md §3,
  * issue 4): which query heads become retrieval heads, and the low-rank
  * indexer each of them gets, distilled from the head's own attention.
  *

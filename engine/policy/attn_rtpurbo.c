@@ -1,5 +1,5 @@
 /* attn_rtpurbo.c — the RTPurbo retrieval-head policy: a low-rank indexer
- * picks the blocks, exact attention runs on them (DESIGN.md §2).
+ * picks the blocks, exact attention runs on them (METHOD.md §2).
  *
  * Per query head: W_Q, W_K of (r, d) from the plan, applied to PRE-RoPE q
  * and k. Index keys kx_j = W_K k_pre_j (r floats a position) are cached as

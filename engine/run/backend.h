@@ -16,7 +16,7 @@
  *
  * Calls are ordered as issued; results reach the host only through download,
  * download_act and logits, which wait for the work before them. Failures are
- * runtime errors (exit 1) naming the source line (DESIGN.md §6).
+ * runtime errors (exit 1) naming the source line (METHOD.md §6).
  */
 #ifndef PURBO_BACKEND_H
 #define PURBO_BACKEND_H

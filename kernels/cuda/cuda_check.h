@@ -2,7 +2,7 @@
  *
  * CUDA_CHECK(call) turns a failing cudaError_t into a runtime error (exit 1)
  * naming the source file and line, the call and CUDA's message
- * (DESIGN.md §6); CUDA_CHECK_LAUNCH() does the same for the launch just
+ * (METHOD.md §6); CUDA_CHECK_LAUNCH() does the same for the launch just
  * made (cudaGetLastError). Included only by CUDA sources (.cu).
  */
 #ifndef PURBO_CUDA_CHECK_H

@@ -8,7 +8,7 @@
  *   - one bf16 rounding of the output (embed, RMSNorm, SwiGLU): 4e-3, twice
  *     the worst relative rounding 2^-9 = 1.95e-3;
  *   - bf16 operands (matmul with bf16 weights, attention with bf16 q/k/v and
- *     bf16 P before P·V, logits): 1e-2, DESIGN.md's bound for bf16 kernels;
+ *     bf16 P before P·V, logits): 1e-2, METHOD.md's bound for bf16 kernels;
  *     random-sign roundings of 2^-9 at most give ~1e-3 expected.
  * Inputs to matmul are bf16-exact, so only the weights' rounding counts.
  */

@@ -7,6 +7,12 @@ include anything. Every project include names its wing from the repository
 root ("kernels/ops.h", "results/db.h") or from engine/ ("policy/plan.h").
 Modules (x.c with its x.h) must not form a circle, inside a wing or across.
 
+With --objects DIR (the build folder) it also reads the compiled objects with
+nm: a file that calls a function defined in a higher wing runs upward, and
+object files that call each other, directly or round a loop, form a circle
+(a family's dispatcher and its members, say). engine/cli/main.c, the command
+table, is the one file allowed to call upward: it names every command.
+
 Prints one line per violation, "FILE:LINE: what is wrong", and exits 1; on a
 clean tree prints one summary line and exits 0. --graph prints the wing-level
 include edges (for the layout notes).
@@ -76,6 +82,8 @@ def main():
                     edges.setdefault(a, set()).add(b)
     for cyc in circles(edges):
         errors.append(f"{cyc[0]}: modules form a circle: {' -> '.join(cyc + [cyc[0]])}")
+    if "--objects" in sys.argv:
+        errors += link_check(sys.argv[sys.argv.index("--objects") + 1])
     if "--graph" in sys.argv:
         for a, b in sorted(wing_edges, key=lambda e: (RANK[e[0]], RANK[e[1]])):
             print(f"{a} -> {b}")
@@ -86,6 +94,45 @@ def main():
         return 1
     print(f"layers: {len(files)} files, {len(ORDER)} wings, includes downward, no circles")
     return 0
+
+
+def link_check(build):
+    """Upward calls and circles between compiled objects (nm -P)."""
+    objs = []
+    for dp, _, fs in os.walk(build):
+        for f in fs:
+            src = os.path.relpath(os.path.join(dp, f), build)
+            if f.endswith(".o") and wing(src) in RANK and RANK[wing(src)] < RANK["tests"]:
+                objs.append(os.path.join(dp, f))
+    if not objs:
+        return [f"{build}: no objects to read (build first)"]
+    defined, undefined = {}, {}
+    for o in sorted(objs):
+        src = os.path.relpath(o, build)[:-2]
+        src = src[:-3] if src.endswith(".cu") else src
+        undefined[src] = set()
+        for line in subprocess.check_output(["nm", "-P", o], text=True).splitlines():
+            p = line.split()
+            if len(p) < 2:
+                continue
+            if p[1] == "U":
+                undefined[src].add(p[0])
+            elif p[1] in "TDBRVW":
+                defined.setdefault(p[0], src)
+    errors, edges = [], {}
+    for src, names in sorted(undefined.items()):
+        for name in sorted(names):
+            to = defined.get(name)
+            if to is None or to == src:
+                continue
+            if src == "engine/cli/main":
+                continue
+            if RANK[wing(to)] > RANK[wing(src)]:
+                errors.append(f"{src}: calls {name} of {to}, upward ({wing(src)} may not call {wing(to)})")
+            edges.setdefault(src, set()).add(to)
+    for cyc in circles(edges):
+        errors.append(f"{cyc[0]}: objects call each other round a circle: {' -> '.join(cyc + [cyc[0]])}")
+    return errors
 
 
 def circles(edges):

@@ -74,7 +74,7 @@ int plot_gnuplot(const char *dir, const char *script, const char *vars, const ch
     char file[300], path[4096];
     plot_fmt(file, sizeof file, "%s.gp", script);
     FILE *f = plot_open(dir, file, path, sizeof path);
-    if (vars) fprintf(f, "# written by purbo-bench plot: the variables, then plots/%s.gp\n%s\n", script, vars);
+    if (vars) fprintf(f, "# written by purbo-bench plot: the run's settings, then plots/%s.gp\n%s\n", script, vars);
     fputs(s->text, f);
     PB_CHECK(fclose(f) == 0, "%s: %s", path, strerror(errno));
 

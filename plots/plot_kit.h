@@ -7,6 +7,8 @@
  *   data files            plot_dump (rows of a query), plot_open (any file)
  *   output names          plot_fmt, plot_path: DIR/NAME, truncation a runtime error
  *   the gnuplot runner    plot_gnuplot: writes DIR/NAME.gp and runs gnuplot in DIR
+ *   the palette           plot_style_of: a method's colour and point type
+ *                         (plots/plot_palette.c), the same in every chart
  *   the families          plot_probes (probe_plot.c), plot_convert
  *                         (convert_plot.c), plot_suite_charts (plot_suite.c),
  *                         run in that order by plot.c's table
@@ -14,7 +16,7 @@
  * Invariants: every file a chart writes lies in its job's folder, so that
  * `gnuplot NAME.gp` (or `gnuplot -c NAME.gp ARGS`) in that folder redraws it
  * by hand; gnuplot missing or failing is a runtime error (exit 1).
- * Implemented in plot_kit.c.
+ * Implemented in plot_kit.c and plot_palette.c.
  */
 #ifndef PURBO_PLOT_KIT_H
 #define PURBO_PLOT_KIT_H
@@ -73,5 +75,30 @@ int plot_dump(pb_db *db, const char *dir, const char *file, const char *sql, int
  * SCRIPT.gp ARGS...`. Returns 1 when DIR/png (png NULL: DIR/SCRIPT.png) came
  * out non-empty, else 0. */
 int plot_gnuplot(const char *dir, const char *script, const char *vars, const char *const *args, const char *png);
+
+/* ---- the palette (plot_palette.c) ----------------------------------------- */
+
+typedef struct {
+    const char *name; /* a suite method, or an attention kernel implementation */
+    const char *rgb;  /* "#rrggbb" */
+    int pt;           /* gnuplot point type (pngcairo: 1..15) */
+} plot_style;
+
+/* The fixed styles, then {NULL, NULL, 0}: no two share a colour or a point type. */
+extern const plot_style plot_palette[];
+
+/* The style of name: its entry of plot_palette, or for any other name a
+ * colour of a spare list (none of them a fixed one) and a spare point type,
+ * both picked by a hash of the name, so the same everywhere. */
+plot_style plot_style_of(const char *name);
+
+/* Appends to out[n] the gnuplot line that gives linetype k (from 1) name's
+ * colour and point type, and dash type dt when dt > 0:
+ * "set linetype K lc rgb '#rrggbb' pt P [dt D]\n". */
+void plot_linetype(char *out, size_t n, int k, const char *name, int dt);
+
+/* plot_linetype for each space-separated word of names, k = 1, 2, ... (the
+ * scripts draw their i-th block or column with linetype i). */
+void plot_linetypes(char *out, size_t n, const char *names);
 
 #endif

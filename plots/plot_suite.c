@@ -7,7 +7,9 @@
  * data. The scripts are the embedded plots/suite_*.gp, written next to the
  * data and run there; they get their inputs as arguments (gnuplot -c SCRIPT
  * ARG1 ...): data file, PNG (both names in the folder), title, the block
- * labels (words) and tic labels.
+ * labels (words) and tic labels. Ahead of a script that draws methods (or
+ * kernel implementations) go the lines giving linetype i the palette's
+ * style of the i-th one, so a method looks the same in every chart.
  */
 #include "plots/plot_suite.h"
 
@@ -144,7 +146,7 @@ static void niah_task(ctx *c, const char *task)
     plot_fmt(title, sizeof title, "NIAH %s: mean score by needle depth and context length (suite %s, run %lld)",
              task, c->suite, (long long)c->run);
     const char *args[] = {dat, png, title, methods, xt, yt, NULL};
-    draw(c, "suite_niah", NULL, args);
+    draw(c, "suite_niah", NULL, args); /* colour is the score here: no method styles */
 }
 
 static void niah(ctx *c)
@@ -171,7 +173,8 @@ static void scores(ctx *c)
     DB_CHECK(c->h, sqlite3_finalize(st));
     if (!nm) return;
 
-    char dat[40], path[PATH_MAX], title[400];
+    char dat[40], path[PATH_MAX], title[400], styles[16384] = ""; /* a line per method */
+    plot_linetypes(styles, sizeof styles, methods);
     FILE *f = open_data(c, "suite_scores", dat, sizeof dat, path);
     fprintf(f, "task %s\n", methods);
     st = prep(c->h,
@@ -192,7 +195,7 @@ static void scores(ctx *c)
     fclose(f);
     plot_fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
     const char *a1[] = {dat, "suite_scores.png", title, methods, NULL};
-    draw(c, "suite_scores", NULL, a1);
+    draw(c, "suite_scores", styles, a1);
 
     /* score vs density: a block per method of (density, score, task) */
     f = open_data(c, "suite_density", dat, sizeof dat, path);
@@ -217,7 +220,7 @@ static void scores(ctx *c)
     plot_fmt(title, sizeof title, "Score vs attention density per (method, task) (suite %s, run %lld)", c->suite,
              (long long)c->run);
     const char *a2[] = {dat, "suite_density.png", title, methods, NULL};
-    draw(c, "suite_density", NULL, a2);
+    draw(c, "suite_density", styles, a2);
 }
 
 /* ---- throughput ----------------------------------------------------------- */
@@ -230,6 +233,8 @@ static void run_device(ctx *c, char *dev, size_t n)
     if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, n, "%s", col(st, 0));
     DB_CHECK(c->h, sqlite3_finalize(st));
 }
+
+#define TP_GROUPS 32 /* task:phase:shape groups told apart by dash type (5 kinds, cycled) */
 
 static void throughput(ctx *c)
 {
@@ -247,7 +252,9 @@ static void throughput(ctx *c)
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1 AND b.bench = 'forward'"
         " ORDER BY s.task, b.phase DESC, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, min(s.bench_id)"
         "   OVER (PARTITION BY s.method), b.n_ctx", c->run);
-    char dat[40], path[PATH_MAX], title[400], series[4096] = "", cur[512] = "";
+    char dat[40], path[PATH_MAX], title[400], series[4096] = "", cur[512] = "", styles[16384] = "";
+    char groups[TP_GROUPS][512]; /* the series' task:phase:shape, a dash type each */
+    int n_series = 0, n_groups = 0;
     FILE *f = NULL;
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
         char key[512];
@@ -258,6 +265,13 @@ static void throughput(ctx *c)
                        "# context tok_s tok_s_p90 tok_s_p10 speedup_vs_dense\n", cur[0] ? "\n\n" : "", key);
             snprintf(cur, sizeof cur, "%s", key);
             add_word(series, sizeof series, key);
+            /* colour and point type: the method's; dash type: its task:phase:shape */
+            char group[512];
+            snprintf(group, sizeof group, "%s:%s:%s", col(st, 0), col(st, 2), col(st, 3));
+            int g = 0;
+            while (g < n_groups && strcmp(groups[g], group)) g++;
+            if (g == n_groups && n_groups < TP_GROUPS) snprintf(groups[n_groups++], sizeof groups[0], "%s", group);
+            plot_linetype(styles, sizeof styles, ++n_series, col(st, 1), g % 5 + 1);
         }
         fprintf(f, "%d %.4g %.4g %.4g ", sqlite3_column_int(st, 4), sqlite3_column_double(st, 5),
                 sqlite3_column_double(st, 6), sqlite3_column_double(st, 7));
@@ -272,7 +286,7 @@ static void throughput(ctx *c)
     plot_fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; %s, median of repeats)",
         c->suite, (long long)c->run, dev);
     const char *args[] = {dat, "suite_throughput.png", title, series, NULL};
-    draw(c, "suite_throughput", NULL, args);
+    draw(c, "suite_throughput", styles, args);
 }
 
 /* ---- attention kernels vs their peers --------------------------------------- */
@@ -407,11 +421,12 @@ static void attention(ctx *c)
     snprintf(lo, sizeof lo, "%g", a.ctx[0] / 1.5);
     snprintf(hi, sizeof hi, "%g", a.ctx[a.nc - 1] * 1.5);
     run_device(c, dev, sizeof dev);
-    char title[600];
+    char title[600], styles[ATT_MAX * 64] = "";
+    plot_linetypes(styles, sizeof styles, impls);
     plot_fmt(title, sizeof title, "Attention kernels on %s: prefill TFLOP/s, decode GB/s vs context length"
         " (suite %s, run %lld; median, bars p10..p90)", dev, c->suite, (long long)c->run);
     const char *args[] = {dat, "suite_attention.png", title, panels, impls, xt, lo, hi, NULL};
-    draw(c, "suite_attention", NULL, args);
+    draw(c, "suite_attention", styles, args);
     if (!any_ratio) { /* no sdpa_cudnn rows: no ratio chart */
         unlink(rpath);
         return;
@@ -419,7 +434,7 @@ static void attention(ctx *c)
     plot_fmt(title, sizeof title, "Attention kernels on %s: t(sdpa_cudnn) / t(impl) at the same shape, phase and"
         " context, > 1 is faster than cuDNN (suite %s, run %lld)", dev, c->suite, (long long)c->run);
     const char *rargs[] = {rdat, "suite_attention_ratio.png", title, panels, impls, xt, lo, hi, NULL};
-    draw(c, "suite_attention_ratio", NULL, rargs);
+    draw(c, "suite_attention_ratio", styles, rargs);
 }
 
 int plot_suite_charts(plot_job *job)

@@ -165,14 +165,14 @@ build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh bui
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 
 # plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]
-# (plots/plot.h; same escaping as the schema), so `plot` needs no checkout.
+# (plots/plot_kit.h; same escaping as the schema), so `plot` needs no checkout.
 PLOT_GP  := $(sort $(wildcard plots/*.gp))
 PLOTS_O  := build/plots/plot_scripts.o
 $(BIN) $(TEST_BIN) $(GPU_TEST_BIN) device: $(PLOTS_O)
 build/plots/plot_scripts.c: $(PLOT_GP)
 	@mkdir -p $(dir $@)
 	{ echo '/* generated from the plots/ scripts by the Makefile; do not edit */'; \
-	  echo '#include "plots/plot.h"'; echo 'const plot_script plot_scripts[] = {'; \
+	  echo '#include "plots/plot_kit.h"'; echo 'const plot_script plot_scripts[] = {'; \
 	  for f in $(PLOT_GP); do echo "{\"$$(basename $$f .gp)\","; \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; echo '},'; done; \
 	  echo '{0, 0}};'; } > $@

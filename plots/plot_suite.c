@@ -1,24 +1,25 @@
-/* plot_suite.c — writes each suite plot's data from the database and runs
- * gnuplot on its script (plot_suite.h).
+/* plot_suite.c — the suite chart family: writes each suite chart's data from
+ * the database and runs gnuplot on its script (plot_suite.h; the toolkit,
+ * plot_kit.h).
  *
  * Data files are plain gnuplot input: blank-line-separated blocks
  * (`index` in the scripts) per method or series, NaN where a cell has no
- * data. The scripts are the embedded plots/suite_*.gp (plot.h), written
- * next to the data; they get their inputs as arguments (gnuplot -c SCRIPT
- * ARG1 ...): data file, PNG, title, the block labels (words) and tic labels.
+ * data. The scripts are the embedded plots/suite_*.gp, written next to the
+ * data and run there; they get their inputs as arguments (gnuplot -c SCRIPT
+ * ARG1 ...): data file, PNG (both names in the folder), title, the block
+ * labels (words) and tic labels. Ahead of a script that draws methods (or
+ * kernel implementations) go the lines giving linetype i the palette's
+ * style of the i-th one, so a method looks the same in every chart.
  */
 #include "plots/plot_suite.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "plots/plot.h"
+#include "plots/plot_kit.h"
 
 typedef struct {
     sqlite3 *h;
@@ -42,16 +43,6 @@ static const char *col(sqlite3_stmt *st, int i)
     return s ? s : "";
 }
 
-/* snprintf that treats truncation as a runtime error (paths, titles) */
-__attribute__((format(printf, 3, 4))) static void fmt(char *out, size_t n, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    int r = vsnprintf(out, n, f, ap);
-    va_end(ap);
-    PB_CHECK(r >= 0 && (size_t)r < n, "text too long: %s...", out);
-}
-
 /* Appends " word" (or the first word) to a growing list of at most n bytes. */
 static void add_word(char *list, size_t n, const char *w)
 {
@@ -59,45 +50,23 @@ static void add_word(char *list, size_t n, const char *w)
     snprintf(list + l, n - l, "%s%s", l ? " " : "", w);
 }
 
-static FILE *open_data(ctx *c, const char *name, char *path, size_t n)
+/* Opens the data file NAME.dat in the output folder, its name there in
+ * file[n] (the scripts' ARG1) and its path in path[PATH_MAX]. */
+static FILE *open_data(ctx *c, const char *name, char *file, size_t n, char *path)
 {
-    fmt(path, n, "%s/%s.dat", c->dir, name);
-    FILE *f = fopen(path, "w");
-    PB_CHECK(f, "%s: %s", path, strerror(errno));
+    plot_fmt(file, n, "%s.dat", name);
+    FILE *f = plot_open(c->dir, file, path, PATH_MAX);
     fprintf(f, "# %s: suite %s, run %lld (purbo-bench plot)\n", name, c->suite, (long long)c->run);
     return f;
 }
 
-/* Writes the embedded plots/SCRIPT.gp into the output folder and runs
- * gnuplot -c on it with args (NULL-terminated; args[1] is the PNG). */
-static void gnuplot(ctx *c, const char *script, const char *const *args)
+/* Runs the embedded plots/SCRIPT.gp with args (NULL-terminated; args[1] is
+ * the PNG's name in the folder) behind the lines vars (or none), and prints
+ * "plot: PATH" for the PNG. */
+static void draw(ctx *c, const char *script, const char *vars, const char *const *args)
 {
-    const plot_script *ps = plot_scripts;
-    while (ps->name && strcmp(ps->name, script)) ps++;
-    PB_CHECK(ps->name, "no embedded plot script %s.gp", script);
-    char path[PATH_MAX + 80];
-    fmt(path, sizeof path, "%s/%s.gp", c->dir, script);
-    FILE *f = fopen(path, "w");
-    PB_CHECK(f, "%s: %s", path, strerror(errno));
-    fputs(ps->text, f);
-    PB_CHECK(fclose(f) == 0, "%s: %s", path, strerror(errno));
-    const char *argv[16] = {"gnuplot", "-c", path};
-    int n = 3;
-    for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    PB_CHECK(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        execvp("gnuplot", (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    PB_CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
-    PB_CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 127),
-             "gnuplot not found (Debian package gnuplot-nox; make deps installs it)");
-    PB_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "gnuplot failed on %s", path);
-    printf("plot: %s\n", args[1]);
+    if (!plot_gnuplot(c->dir, script, vars, args, args[1])) return;
+    printf("plot: %s/%s\n", c->dir, args[1]);
     c->n_png++;
 }
 
@@ -143,9 +112,9 @@ static void niah_task(ctx *c, const char *task)
         " context, depth", -1, &st, NULL));
     DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
     DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
-    char name[200], path[PATH_MAX], methods[2048] = "", cur[128] = "";
-    fmt(name, sizeof name, "suite_niah_%s", task);
-    FILE *f = open_data(c, name, path, sizeof path);
+    char name[200], dat[220], path[PATH_MAX], methods[2048] = "", cur[128] = "";
+    plot_fmt(name, sizeof name, "suite_niah_%s", task);
+    FILE *f = open_data(c, name, dat, sizeof dat, path);
     double *grid = pb_malloc((size_t)nc * nd * sizeof *grid);
     int any = 0;
     for (int more = 1; more;) {
@@ -172,12 +141,12 @@ static void niah_task(ctx *c, const char *task)
     DB_CHECK(c->h, sqlite3_finalize(st));
     fclose(f);
     free(grid);
-    char png[PATH_MAX + 8], title[400];
-    fmt(png, sizeof png, "%s/%s.png", c->dir, name);
-    fmt(title, sizeof title, "NIAH %s: mean score by needle depth and context length (suite %s, run %lld)",
+    char png[220], title[400];
+    plot_fmt(png, sizeof png, "%s.png", name);
+    plot_fmt(title, sizeof title, "NIAH %s: mean score by needle depth and context length (suite %s, run %lld)",
              task, c->suite, (long long)c->run);
-    const char *args[] = {path, png, title, methods, xt, yt, NULL};
-    gnuplot(c, "suite_niah", args);
+    const char *args[] = {dat, png, title, methods, xt, yt, NULL};
+    draw(c, "suite_niah", NULL, args); /* colour is the score here: no method styles */
 }
 
 static void niah(ctx *c)
@@ -204,8 +173,9 @@ static void scores(ctx *c)
     DB_CHECK(c->h, sqlite3_finalize(st));
     if (!nm) return;
 
-    char path[PATH_MAX], png[PATH_MAX + 8], title[400];
-    FILE *f = open_data(c, "suite_scores", path, sizeof path);
+    char dat[40], path[PATH_MAX], title[400], styles[16384] = ""; /* a line per method */
+    plot_linetypes(styles, sizeof styles, methods);
+    FILE *f = open_data(c, "suite_scores", dat, sizeof dat, path);
     fprintf(f, "task %s\n", methods);
     st = prep(c->h,
         "SELECT t.task, m.method, (SELECT 100.0 * avg(score) FROM suite_cases x WHERE x.run_id = ?1"
@@ -223,13 +193,12 @@ static void scores(ctx *c)
     fprintf(f, "\n");
     DB_CHECK(c->h, sqlite3_finalize(st));
     fclose(f);
-    fmt(png, sizeof png, "%s/suite_scores.png", c->dir);
-    fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
-    const char *a1[] = {path, png, title, methods, NULL};
-    gnuplot(c, "suite_scores", a1);
+    plot_fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
+    const char *a1[] = {dat, "suite_scores.png", title, methods, NULL};
+    draw(c, "suite_scores", styles, a1);
 
     /* score vs density: a block per method of (density, score, task) */
-    f = open_data(c, "suite_density", path, sizeof path);
+    f = open_data(c, "suite_density", dat, sizeof dat, path);
     st = prep(c->h,
         "SELECT method, task, avg(density), 100.0 * avg(score) FROM suite_cases WHERE run_id = ?1"
         " GROUP BY method, task ORDER BY (SELECT min(id) FROM suite_cases m WHERE m.run_id = ?1"
@@ -248,11 +217,10 @@ static void scores(ctx *c)
     }
     DB_CHECK(c->h, sqlite3_finalize(st));
     fclose(f);
-    fmt(png, sizeof png, "%s/suite_density.png", c->dir);
-    fmt(title, sizeof title, "Score vs attention density per (method, task) (suite %s, run %lld)", c->suite,
+    plot_fmt(title, sizeof title, "Score vs attention density per (method, task) (suite %s, run %lld)", c->suite,
              (long long)c->run);
-    const char *a2[] = {path, png, title, methods, NULL};
-    gnuplot(c, "suite_density", a2);
+    const char *a2[] = {dat, "suite_density.png", title, methods, NULL};
+    draw(c, "suite_density", styles, a2);
 }
 
 /* ---- throughput ----------------------------------------------------------- */
@@ -265,6 +233,8 @@ static void run_device(ctx *c, char *dev, size_t n)
     if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, n, "%s", col(st, 0));
     DB_CHECK(c->h, sqlite3_finalize(st));
 }
+
+#define TP_GROUPS 32 /* task:phase:shape groups told apart by dash type (5 kinds, cycled) */
 
 static void throughput(ctx *c)
 {
@@ -282,17 +252,26 @@ static void throughput(ctx *c)
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?1 AND b.bench = 'forward'"
         " ORDER BY s.task, b.phase DESC, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, min(s.bench_id)"
         "   OVER (PARTITION BY s.method), b.n_ctx", c->run);
-    char path[PATH_MAX], png[PATH_MAX + 8], title[400], series[4096] = "", cur[512] = "";
+    char dat[40], path[PATH_MAX], title[400], series[4096] = "", cur[512] = "", styles[16384] = "";
+    char groups[TP_GROUPS][512]; /* the series' task:phase:shape, a dash type each */
+    int n_series = 0, n_groups = 0;
     FILE *f = NULL;
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
         char key[512];
         snprintf(key, sizeof key, "%s:%s:%s:%s", col(st, 0), col(st, 2), col(st, 3), col(st, 1));
-        if (!f) f = open_data(c, "suite_throughput", path, sizeof path);
+        if (!f) f = open_data(c, "suite_throughput", dat, sizeof dat, path);
         if (strcmp(key, cur)) {
             fprintf(f, "%s# %s (task:phase:layers/heads/kv_heads/head_dim:method)\n"
                        "# context tok_s tok_s_p90 tok_s_p10 speedup_vs_dense\n", cur[0] ? "\n\n" : "", key);
             snprintf(cur, sizeof cur, "%s", key);
             add_word(series, sizeof series, key);
+            /* colour and point type: the method's; dash type: its task:phase:shape */
+            char group[512];
+            snprintf(group, sizeof group, "%s:%s:%s", col(st, 0), col(st, 2), col(st, 3));
+            int g = 0;
+            while (g < n_groups && strcmp(groups[g], group)) g++;
+            if (g == n_groups && n_groups < TP_GROUPS) snprintf(groups[n_groups++], sizeof groups[0], "%s", group);
+            plot_linetype(styles, sizeof styles, ++n_series, col(st, 1), g % 5 + 1);
         }
         fprintf(f, "%d %.4g %.4g %.4g ", sqlite3_column_int(st, 4), sqlite3_column_double(st, 5),
                 sqlite3_column_double(st, 6), sqlite3_column_double(st, 7));
@@ -302,13 +281,12 @@ static void throughput(ctx *c)
     DB_CHECK(c->h, sqlite3_finalize(st));
     if (!f) return;
     fclose(f);
-    fmt(png, sizeof png, "%s/suite_throughput.png", c->dir);
     char dev[200];
     run_device(c, dev, sizeof dev);
-    fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; %s, median of repeats)",
+    plot_fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; %s, median of repeats)",
         c->suite, (long long)c->run, dev);
-    const char *args[] = {path, png, title, series, NULL};
-    gnuplot(c, "suite_throughput", args);
+    const char *args[] = {dat, "suite_throughput.png", title, series, NULL};
+    draw(c, "suite_throughput", styles, args);
 }
 
 /* ---- attention kernels vs their peers --------------------------------------- */
@@ -404,10 +382,10 @@ static void attention(ctx *c)
         pts[npt++] = q;
     }
     DB_CHECK(c->h, sqlite3_finalize(st));
-    char path[PATH_MAX], rpath[PATH_MAX], panels[ATT_MAX * 40] = "", impls[ATT_MAX * 66] = "";
+    char dat[40], rdat[40], path[PATH_MAX], rpath[PATH_MAX], panels[ATT_MAX * 40] = "", impls[ATT_MAX * 66] = "";
     for (int i = 0; i < a.ni; i++) add_word(impls, sizeof impls, a.impl[i]);
-    FILE *f = open_data(c, "suite_attention", path, sizeof path), *fr = open_data(c, "suite_attention_ratio", rpath,
-                                                                                    sizeof rpath);
+    FILE *f = open_data(c, "suite_attention", dat, sizeof dat, path),
+         *fr = open_data(c, "suite_attention_ratio", rdat, sizeof rdat, rpath);
     for (int p = 0; p < a.np; p++) {
         char w[40];
         snprintf(w, sizeof w, "%s:%d/%d/%d", a.panel[p].phase, a.panel[p].h, a.panel[p].kvh, a.panel[p].d);
@@ -443,21 +421,35 @@ static void attention(ctx *c)
     snprintf(lo, sizeof lo, "%g", a.ctx[0] / 1.5);
     snprintf(hi, sizeof hi, "%g", a.ctx[a.nc - 1] * 1.5);
     run_device(c, dev, sizeof dev);
-    char png[PATH_MAX + 8], title[600];
-    fmt(png, sizeof png, "%s/suite_attention.png", c->dir);
-    fmt(title, sizeof title, "Attention kernels on %s: prefill TFLOP/s, decode GB/s vs context length"
+    char title[600], styles[ATT_MAX * 64] = "";
+    plot_linetypes(styles, sizeof styles, impls);
+    plot_fmt(title, sizeof title, "Attention kernels on %s: prefill TFLOP/s, decode GB/s vs context length"
         " (suite %s, run %lld; median, bars p10..p90)", dev, c->suite, (long long)c->run);
-    const char *args[] = {path, png, title, panels, impls, xt, lo, hi, NULL};
-    gnuplot(c, "suite_attention", args);
+    const char *args[] = {dat, "suite_attention.png", title, panels, impls, xt, lo, hi, NULL};
+    draw(c, "suite_attention", styles, args);
     if (!any_ratio) { /* no sdpa_cudnn rows: no ratio chart */
         unlink(rpath);
         return;
     }
-    fmt(png, sizeof png, "%s/suite_attention_ratio.png", c->dir);
-    fmt(title, sizeof title, "Attention kernels on %s: t(sdpa_cudnn) / t(impl) at the same shape, phase and"
+    plot_fmt(title, sizeof title, "Attention kernels on %s: t(sdpa_cudnn) / t(impl) at the same shape, phase and"
         " context, > 1 is faster than cuDNN (suite %s, run %lld)", dev, c->suite, (long long)c->run);
-    const char *rargs[] = {rpath, png, title, panels, impls, xt, lo, hi, NULL};
-    gnuplot(c, "suite_attention_ratio", rargs);
+    const char *rargs[] = {rdat, "suite_attention_ratio.png", title, panels, impls, xt, lo, hi, NULL};
+    draw(c, "suite_attention_ratio", styles, rargs);
+}
+
+int plot_suite_charts(plot_job *job)
+{
+    ctx c = {.h = db_sqlite(job->db), .run = job->run, .dir = job->dir};
+    sqlite3_stmt *st = prep(c.h,
+        "SELECT coalesce((SELECT suite FROM suite_cases WHERE run_id = ?1 LIMIT 1),"
+        " (SELECT suite FROM suite_bench WHERE run_id = ?1 LIMIT 1), '?')", c.run);
+    if (DB_CHECK(c.h, sqlite3_step(st)) == SQLITE_ROW) snprintf(c.suite, sizeof c.suite, "%s", col(st, 0));
+    DB_CHECK(c.h, sqlite3_finalize(st));
+    niah(&c);
+    scores(&c);
+    throughput(&c);
+    attention(&c);
+    return c.n_png;
 }
 
 int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
@@ -466,15 +458,6 @@ int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
         pb_errf(err, outdir, -1, "cannot create the plot folder: %s", strerror(errno));
         return -1;
     }
-    ctx c = {.h = db_sqlite(db), .run = run, .dir = outdir};
-    sqlite3_stmt *st = prep(c.h,
-        "SELECT coalesce((SELECT suite FROM suite_cases WHERE run_id = ?1 LIMIT 1),"
-        " (SELECT suite FROM suite_bench WHERE run_id = ?1 LIMIT 1), '?')", run);
-    if (DB_CHECK(c.h, sqlite3_step(st)) == SQLITE_ROW) snprintf(c.suite, sizeof c.suite, "%s", col(st, 0));
-    DB_CHECK(c.h, sqlite3_finalize(st));
-    niah(&c);
-    scores(&c);
-    throughput(&c);
-    attention(&c);
-    return c.n_png;
+    plot_job job = {.db = db, .run = run, .dir = outdir};
+    return plot_suite_charts(&job);
 }

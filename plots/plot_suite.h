@@ -16,9 +16,12 @@
  *                        (when the run has sdpa_cudnn rows)
  *
  * Each plot's data goes to OUTDIR/NAME.dat and its script (plots/suite_*.gp,
- * embedded in the binary: plot.h) to OUTDIR, then gnuplot (pngcairo) draws
- * it. A plot with no data in the run is skipped. `purbo-bench plot` calls
- * this for a run with suite results, `run --plots DIR` after a run.
+ * embedded in the binary: plot_kit.h) to OUTDIR, then gnuplot (pngcairo)
+ * draws it there. A plot with no data in the run is skipped. Each method
+ * (and each attention impl) is drawn in its palette colour and point type
+ * (plot_style_of, plot_kit.h), the same in every chart. `run --plots
+ * DIR` calls this after a run; `purbo-bench plot` runs the same charts as
+ * one family of its table (plot_suite_charts, plot_kit.h).
  */
 #ifndef PURBO_PLOT_SUITE_H
 #define PURBO_PLOT_SUITE_H

@@ -6,7 +6,9 @@
 #   "phase:heads/kv_heads/head_dim", IMPLS words, DATA one block per
 #   (panel, impl), impls inner, of "context y y_p90 y_p10" rows (one NaN row
 #   where the impl has no point in the panel), XTICS a gnuplot tic list
-#   ("4K" 4096, ...) and XMIN..XMAX the x range.
+#   ("4K" 4096, ...) and XMIN..XMAX the x range. Colour and point type:
+#   linetype j is the j-th impl's (set ahead of the script from
+#   plots/plot_palette.c).
 data = ARG1; out = ARG2; ttl = ARG3; panels = ARG4; impls = ARG5
 np = words(panels); ni = words(impls)
 cols = np < 2 ? np : 2
@@ -29,6 +31,6 @@ do for [p = 1:np] {
               ", heads/kv_heads/head_dim " . pn[strstrt(pn, ":") + 1:]
     set ylabel (dec ? "GB/s (K and V read once)" : "TFLOP/s (2 n^2 head_dim heads)")
     plot for [j = 1:ni] data index ((p - 1) * ni + j - 1) using 1:2:3:4 \
-         with yerrorlines lw 1.5 pt 7 ps 0.7 lc j title word(impls, j)
+         with yerrorlines lt j lw 1.5 ps 0.7 title word(impls, j)
 }
 unset multiplot

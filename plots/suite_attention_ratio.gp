@@ -2,7 +2,8 @@
 # backend: t(sdpa_cudnn) / t(impl) at the same shape, phase and context
 # (> 1: faster than cuDNN), one panel per (phase, shape), one line per impl.
 # Called by plots/plot_suite.c with the arguments of suite_attention.gp; DATA
-# has the same blocks, of "context ratio" rows (NaN where cuDNN has no time).
+# has the same blocks, of "context ratio" rows (NaN where cuDNN has no time),
+# and the same linetypes (the j-th impl's style from plots/plot_palette.c).
 data = ARG1; out = ARG2; ttl = ARG3; panels = ARG4; impls = ARG5
 np = words(panels); ni = words(impls)
 cols = np < 2 ? np : 2
@@ -26,6 +27,6 @@ do for [p = 1:np] {
               ", heads/kv_heads/head_dim " . pn[strstrt(pn, ":") + 1:]
     plot 1 with lines dt 2 lc "gray40" notitle, \
          for [j = 1:ni] data index ((p - 1) * ni + j - 1) using 1:2 \
-             with linespoints lw 1.5 pt 7 ps 0.7 lc j title word(impls, j)
+             with linespoints lt j lw 1.5 ps 0.7 title word(impls, j)
 }
 unset multiplot

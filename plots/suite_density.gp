@@ -2,7 +2,8 @@
 # (method, task): what each method keeps and what it costs.
 # Called by plots/plot_suite.c: gnuplot -c suite_density.gp DATA PNG TITLE
 #   METHODS, where DATA holds one block per method (in METHODS' order) of
-#   "density score task" rows.
+#   "density score task" rows. Colour and point type: linetype i is the
+#   i-th method's (set ahead of the script from plots/plot_palette.c).
 data = ARG1; out = ARG2; ttl = ARG3; methods = ARG4
 n = words(methods)
 set terminal pngcairo noenhanced size 1000, 640 font "sans,10"
@@ -15,5 +16,5 @@ set xtics 0, 0.2, 1
 set yrange [-5:105]
 set grid
 set key outside right top
-plot for [i = 1:n] data index (i - 1) using 1:2 with points pt 7 ps 1.6 title word(methods, i), \
+plot for [i = 1:n] data index (i - 1) using 1:2 with points lt i ps 1.6 title word(methods, i), \
      for [i = 1:n] data index (i - 1) using 1:2:3 with labels offset char 0.5, char 0.6 left font "sans,7" notitle

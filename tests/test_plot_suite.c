@@ -1,0 +1,298 @@
+/* test_plot_suite.c — the suite charts of plot_suite (plots/plot_suite.h) on
+ * synthetic runs.
+ *
+ * Attention kernels: attention-level bench rows of two impls (purbo,
+ * sdpa_cudnn) at two contexts and both phases come out as
+ * suite_attention.png and suite_attention_ratio.png, with the values the
+ * data files should hold (TFLOP/s, GB/s, the fastest of duplicate rows, the
+ * ratio to cuDNN) and each impl's palette style; the model-level chart
+ * ignores them; a run without cuDNN rows has no ratio chart.
+ * Method styles: the score, density and throughput charts of three methods
+ * (one outside the palette) give each method its palette colour and point
+ * type (plots/plot_palette.c) in the scripts they write, in the order of
+ * their data blocks; throughput series of one method share its colour and
+ * differ in dash type by task.
+ *
+ * plot_suite runs in a child: gnuplot missing or failing is a runtime error
+ * (exit 1) there, a failed test here. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/fixture.h"
+#include "plots/plot_kit.h"
+#include "plots/plot_suite.h"
+#include "tests/test.h"
+
+/* The first of want[0..n) that text does not hold after the previous one
+ * (each found from where the previous match starts), or NULL. */
+static const char *missing_in_order(const char *text, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = strstr(text, want[i]);
+        if (!hit) return want[i];
+        text = hit;
+    }
+    return NULL;
+}
+
+/* One attention row (bench + suite_bench) of run: t seconds, p10 0.9 t, p90
+ * 1.2 t; with unit, the throughput the runner stores (work / t). */
+static void att_row(pb_db *db, int64_t run, const char *task, const char *impl, const char *phase, int n, double t,
+                    int with_unit, int case_index)
+{
+    const int h = 32, kvh = 8, d = 128;
+    int prefill = !strcmp(phase, "prefill");
+    double work = prefill ? 2.0 * n * n * d * h / 1e12 : 4.0 * n * kvh * d / 1e9;
+    bench_row r = {.run_id = run, .bench = "attention", .impl = impl, .phase = phase, .n_layer = 1, .n_head = h,
+                   .n_kv_head = kvh, .head_dim = d, .n_ctx = n, .n_tokens = prefill ? n : 1, .repeats = 10,
+                   .t_median = t, .t_min = 0.8 * t, .t_max = 1.5 * t, .t_p10 = 0.9 * t, .t_p90 = 1.2 * t,
+                   .t_mad = 0.1 * t, .throughput = work / t,
+                   .throughput_unit = with_unit ? (prefill ? "TFLOP/s" : "GB/s") : NULL};
+    int64_t id = db_bench_add(db, &r);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO suite_bench(bench_id, run_id, suite, task, method, policy, case_index, weights)"
+             " VALUES (%lld, %lld, 'tp', '%s', '%s', 'dense', %d, 'random')",
+             (long long)id, (long long)run, task, impl, case_index);
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
+}
+
+/* plot_suite(run) into out in a child, its stdout into out.txt beside out;
+ * the number of PNGs it reports, or -1 when the child failed. */
+static int plot_in_child(const char *dbpath, int64_t run, const char *out)
+{
+    char log[600];
+    snprintf(log, sizeof log, "%s.txt", out);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stdout)) _exit(101);
+        pb_err e;
+        pb_db *db = db_open(dbpath, &e);
+        if (!db) _exit(102);
+        int n = plot_suite(db, run, out, &e);
+        db_close(db);
+        fflush(stdout);
+        _exit(n < 0 ? 103 : 10 + n); /* 1 is a runtime error's status */
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) < 10 || WEXITSTATUS(st) > 100)
+        return -1;
+    return WEXITSTATUS(st) - 10;
+}
+
+static int png_ok(const char *path)
+{
+    size_t n = 0;
+    char *png = fixture_read(path, &n);
+    int ok = png && n > 2000 && !memcmp(png, "\x89PNG\r\n\x1a\n", 8);
+    free(png);
+    return ok;
+}
+
+TEST(plot_suite_attention_charts)
+{
+    char *dir = fixture_tmpdir("plotatt"), dbpath[600], out[600], p[700];
+    snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
+    pb_err e;
+    pb_db *db = db_open(dbpath, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    run_meta meta = {.command = "purbo-test attention plot", .device = "NVIDIA H100 80GB HBM3"};
+    int64_t run = db_run_begin(db, &meta);
+    /* prefill 4096: purbo 1 ms (and a slower 3 ms row in another task), cuDNN 2 ms; 1M: 20 s, 30 s */
+    att_row(db, run, "prefill", "purbo", "prefill", 4096, 1e-3, 1, 0);
+    att_row(db, run, "prefill", "sdpa_cudnn", "prefill", 4096, 2e-3, 1, 0);
+    att_row(db, run, "prefill", "purbo", "prefill", 1 << 20, 20.0, 1, 1);
+    att_row(db, run, "prefill", "sdpa_cudnn", "prefill", 1 << 20, 30.0, 1, 1);
+    att_row(db, run, "prefill_again", "purbo", "prefill", 4096, 3e-3, 1, 0);
+    /* decode 4096: 20 us each; 1M: purbo 1 ms, cuDNN 2 ms stored without a throughput */
+    att_row(db, run, "decode", "purbo", "decode", 4096, 20e-6, 1, 0);
+    att_row(db, run, "decode", "sdpa_cudnn", "decode", 4096, 20e-6, 1, 0);
+    att_row(db, run, "decode", "purbo", "decode", 1 << 20, 1e-3, 1, 1);
+    att_row(db, run, "decode", "sdpa_cudnn", "decode", 1 << 20, 2e-3, 0, 1);
+    int64_t run2 = db_run_begin(db, &meta); /* ours alone: no ratio chart */
+    att_row(db, run2, "decode", "purbo", "decode", 4096, 20e-6, 1, 0);
+    db_close(db);
+
+    snprintf(out, sizeof out, "%s/png", dir);
+    int n = plot_in_child(dbpath, run, out);
+    CHECK_MSG(n == 2, "plot_suite drew %d PNGs (-1: failed; is gnuplot installed?)", n);
+    snprintf(p, sizeof p, "%s/png.txt", dir);
+    char *log = fixture_read(p, NULL);
+    CHECK(log);
+    const char *names[] = {"suite_attention", "suite_attention_ratio"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s.png", out, names[i]);
+        CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
+        char want[800];
+        snprintf(want, sizeof want, "plot: %s\n", p);
+        CHECK_MSG(strstr(log, want), "'%s' not in: %s", p, log);
+        snprintf(p, sizeof p, "%s/%s.gp", out, names[i]);
+        struct stat sb;
+        CHECK_MSG(stat(p, &sb) == 0 && sb.st_size > 200, "%s", p);
+        /* each impl drawn with its palette style: linetype j is the j-th impl's */
+        char *gp = fixture_read(p, NULL), l1[120], l2[120];
+        CHECK(gp);
+        plot_style a = plot_style_of("purbo"), b = plot_style_of("sdpa_cudnn");
+        snprintf(l1, sizeof l1, "set linetype 1 lc rgb '%s' pt %d\n", a.rgb, a.pt);
+        snprintf(l2, sizeof l2, "set linetype 2 lc rgb '%s' pt %d\n", b.rgb, b.pt);
+        const char *want_gp[] = {l1, l2, "impls = ARG5", "lt j "};
+        const char *miss_gp = missing_in_order(gp, want_gp, 4);
+        free(gp);
+        CHECK_MSG(!miss_gp, "'%s' not (in order) in %s", miss_gp, p);
+    }
+    free(log);
+    snprintf(p, sizeof p, "%s/suite_throughput.png", out);
+    struct stat sb;
+    CHECK_MSG(stat(p, &sb) != 0, "%s drawn from attention rows", p);
+
+    /* the values: 2 n^2 d heads / t, 4 n kv_heads d / t, bars over p90 / p10 */
+    snprintf(p, sizeof p, "%s/suite_attention.dat", out);
+    char *dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *rows[] = {
+        "# prefill:32/8/128 purbo", "4096 137.4 114.5 152.7\n", /* the 1 ms row, not the 3 ms one */
+        "1048576 450.4 375.3 500.4\n",                          /* 2^40 * 8192 / 20 s */
+        "# prefill:32/8/128 sdpa_cudnn", "4096 68.72 57.27 76.35\n",
+        "# decode:32/8/128 purbo", "4096 838.9 ", "1048576 4295 ",
+        "# decode:32/8/128 sdpa_cudnn", "1048576 2147 1790 2386\n", /* from the shape: no stored throughput */
+    };
+    const char *miss = missing_in_order(dat, rows, sizeof rows / sizeof rows[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+    snprintf(p, sizeof p, "%s/suite_attention_ratio.dat", out);
+    dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *ratios[] = {"# prefill:32/8/128 purbo", "4096 2.0000\n", "1048576 1.5000\n",
+                            "# prefill:32/8/128 sdpa_cudnn", "4096 1.0000\n",
+                            "# decode:32/8/128 purbo", "4096 1.0000\n", "1048576 2.0000\n"};
+    miss = missing_in_order(dat, ratios, sizeof ratios / sizeof ratios[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+
+    snprintf(out, sizeof out, "%s/png2", dir);
+    n = plot_in_child(dbpath, run2, out);
+    CHECK_MSG(n == 1, "run 2 (no cuDNN rows): %d PNGs", n);
+    snprintf(p, sizeof p, "%s/suite_attention.png", out);
+    CHECK_MSG(png_ok(p), "%s", p);
+    snprintf(p, sizeof p, "%s/suite_attention_ratio.png", out);
+    CHECK_MSG(stat(p, &sb) != 0, "%s drawn without sdpa_cudnn rows", p);
+    snprintf(p, sizeof p, "%s/suite_attention_ratio.dat", out);
+    CHECK_MSG(stat(p, &sb) != 0, "%s left behind", p);
+    fixture_rmtree(dir);
+}
+
+/* One scored case of run (suite_cases) for method on task. */
+static void case_row(pb_db *db, int64_t run, const char *task, const char *method, int index, double score,
+                     double density)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, sample,"
+             " seed, case_seed, prompt_hash, max_new, metric, answers, prediction, score, density)"
+             " VALUES (%lld, 'pal', '%s', '%s', '%s', 'dense', %d, 256, 0, 1, '0000000000000001',"
+             " '0000000000000002', 8, 'exact', '[\"1\"]', '1', %g, %g)",
+             (long long)run, task, task, method, index, score, density);
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
+}
+
+/* One model-level throughput row (bench 'forward' + suite_bench) of run. */
+static void forward_row(pb_db *db, int64_t run, const char *task, const char *method, int n, double t)
+{
+    bench_row r = {.run_id = run, .bench = "forward", .impl = "purbo", .phase = "prefill", .n_layer = 2,
+                   .n_head = 4, .n_kv_head = 2, .head_dim = 64, .n_ctx = n, .n_tokens = n, .repeats = 3,
+                   .t_median = t, .t_min = t, .t_max = t, .t_p10 = t, .t_p90 = t, .throughput = n / t,
+                   .throughput_unit = "tok/s"};
+    int64_t id = db_bench_add(db, &r);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO suite_bench(bench_id, run_id, suite, task, method, policy, case_index, weights)"
+             " VALUES (%lld, %lld, 'pal', '%s', '%s', '%s', 0, 'model')",
+             (long long)id, (long long)run, task, method, method);
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
+}
+
+/* "set linetype K lc rgb '#rrggbb' pt P[ dt D]\n" for method, as the table has it. */
+static void style_line(char *out, size_t n, int k, const char *method, int dt)
+{
+    plot_style s = plot_style_of(method);
+    if (dt) snprintf(out, n, "set linetype %d lc rgb '%s' pt %d dt %d\n", k, s.rgb, s.pt, dt);
+    else snprintf(out, n, "set linetype %d lc rgb '%s' pt %d\n", k, s.rgb, s.pt);
+}
+
+TEST(plot_suite_method_styles)
+{
+    char *dir = fixture_tmpdir("plotpal"), dbpath[600], out[600], p[700];
+    snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
+    pb_err e;
+    pb_db *db = db_open(dbpath, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    run_meta meta = {.command = "purbo-test palette plot", .device = "cpu"};
+    int64_t run = db_run_begin(db, &meta);
+    /* run order rtpurbo-topk, an unknown method, dense: not the palette's order */
+    const char *methods[] = {"rtpurbo-topk", "zz-new-method", "dense"};
+    for (int m = 0; m < 3; m++) {
+        case_row(db, run, "passkey", methods[m], 0, 0.25 * (m + 1), 0.3 * (m + 1));
+        case_row(db, run, "vt", methods[m], 0, 0.2 * m, 0.3 * (m + 1));
+    }
+    forward_row(db, run, "tp_a", "dense", 256, 0.010);
+    forward_row(db, run, "tp_a", "rtpurbo", 256, 0.008);
+    forward_row(db, run, "tp_b", "dense", 512, 0.030);
+    forward_row(db, run, "tp_b", "rtpurbo", 512, 0.020);
+    db_close(db);
+
+    snprintf(out, sizeof out, "%s/png", dir);
+    int n = plot_in_child(dbpath, run, out);
+    CHECK_MSG(n == 3, "plot_suite drew %d PNGs, want scores, density, throughput (-1: failed)", n);
+    char l[3][120];
+    for (int m = 0; m < 3; m++) style_line(l[m], sizeof l[m], m + 1, methods[m], 0);
+    CHECK_MSG(strcmp(strchr(l[0], '#'), strchr(l[2], '#')) && strcmp(strchr(l[1], '#'), strchr(l[2], '#')) &&
+                  strcmp(strchr(l[0], '#'), strchr(l[1], '#')),
+              "two methods share a colour:\n%s%s%s", l[0], l[1], l[2]);
+    const char *charts[] = {"suite_scores", "suite_density"};
+    const char *uses[] = {"lt (i - 1) title columnheader(i)", "with points lt i "};
+    for (int c = 0; c < 2; c++) {
+        snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
+        CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
+        snprintf(p, sizeof p, "%s/%s.gp", out, charts[c]);
+        char *gp = fixture_read(p, NULL);
+        CHECK(gp);
+        const char *want[] = {l[0], l[1], l[2], "set linetype 3 lc rgb '#000000' pt 7\n", "methods = ARG4",
+                              uses[c]};
+        const char *miss = missing_in_order(gp, want, 6);
+        CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
+        free(gp);
+    }
+    /* the blocks (columns) come in the same order as the linetypes */
+    snprintf(p, sizeof p, "%s/suite_scores.dat", out);
+    char *dat = fixture_read(p, NULL);
+    CHECK(dat);
+    CHECK_MSG(strstr(dat, "\ntask rtpurbo-topk zz-new-method dense\n"), "%s:\n%s", p, dat);
+    free(dat);
+
+    /* throughput: a series per (task, method); colour and points the method's, dash type the task's */
+    snprintf(p, sizeof p, "%s/suite_throughput.dat", out);
+    dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *series[] = {"# tp_a:prefill:2/4/2/64:dense ", "# tp_a:prefill:2/4/2/64:rtpurbo ",
+                            "# tp_b:prefill:2/4/2/64:dense ", "# tp_b:prefill:2/4/2/64:rtpurbo "};
+    const char *miss = missing_in_order(dat, series, 4);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+    char t[4][120];
+    style_line(t[0], sizeof t[0], 1, "dense", 1);
+    style_line(t[1], sizeof t[1], 2, "rtpurbo", 1);
+    style_line(t[2], sizeof t[2], 3, "dense", 2);
+    style_line(t[3], sizeof t[3], 4, "rtpurbo", 2);
+    snprintf(p, sizeof p, "%s/suite_throughput.gp", out);
+    char *gp = fixture_read(p, NULL);
+    CHECK(gp);
+    const char *want[] = {t[0], t[1], t[2], t[3], "with yerrorlines lt i ", "with linespoints lt i "};
+    miss = missing_in_order(gp, want, 6);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
+    free(gp);
+    fixture_rmtree(dir);
+}

@@ -10,7 +10,7 @@
  * whose average reaches 0.9 (w90) and 0.95 (w95); W = n_ctx always holds
  * the whole row.
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <string.h>
 

@@ -17,7 +17,7 @@
  *                induction/copy head attends to).
  * Heads are ranked by score; the top 15% are the retrieval-head candidates.
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <string.h>
 

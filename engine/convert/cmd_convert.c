@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "convert/convert_run.h"
 #include "policy/planfile.h"
+#include "probes/probe_run.h"
 
 typedef struct {
     int tty;

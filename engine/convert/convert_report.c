@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "probes/probe_impl.h"
+
 /* The id of the latest case of probe in run, or 0. */
 static int64_t latest_case(pb_db *db, int64_t run, const char *probe)
 {

@@ -1,5 +1,5 @@
-/* probe.h — the four probes of RTPurbo's premises: what a probe is and
- * what it measures.
+/* probe.h — the four probes of RTPurbo's premises: what a probe is, what
+ * it measures, and the per-head results it hands back.
  *
  *   locality   how much attention mass sink (4) + a window of W recent tokens
  *              holds, per (layer, head); the smallest W holding 90% / 95%
@@ -19,8 +19,10 @@
  * exactly which queries it measures.
  *
  * The runner and the table of probes by name are probe_run.h; what the
- * probe files share is probe_impl.h. Results go to SQLite
- * (results/schema.sql, migration 2): each probe case in its own transaction.
+ * probe files share is probe_impl.h. A probe's results reach its caller in
+ * memory (probe_heads); the database (results/schema.sql, migration 2)
+ * records them, each probe case in its own transaction, and nothing reads
+ * them back to decide.
  */
 #ifndef PURBO_PROBE_H
 #define PURBO_PROBE_H
@@ -47,6 +49,22 @@ typedef struct {
     double seconds;     /* wall time of the pass(es) that fed the probe */
 } probe_case_info;
 
+/* A probe's results per query head, in memory: what its store records and
+ * what a caller (the converter) decides from. Every array has n_layer *
+ * n_head entries, index layer * n_head + head, and belongs to the probe
+ * (valid until its free); what a probe does not measure is NULL. */
+typedef struct {
+    int n_layer, n_head;
+    /* retrieval */
+    const double *score;        /* repeated-span score */
+    const double *score_next;   /* mass on the token after the current one in the first copy */
+    const int *rank;            /* 1 = highest score (ties by index) */
+    /* locality */
+    const int *w90, *w95;       /* smallest W of the grid holding 0.9 / 0.95 of the mass */
+    const int *grid;            /* the windows W measured, ascending: n_grid entries */
+    int n_grid;
+} probe_heads;
+
 typedef struct probe probe;
 struct probe {
     const char *name;
@@ -60,6 +78,9 @@ struct probe {
     void (*store)(void *st, pb_db *db, const probe_case_info *ci);
     /* The headline numbers, a few lines. */
     void (*print)(void *st, FILE *f);
+    /* The per-head results once every window ran (owned by the probe); NULL
+     * for a probe without them (rank, demand). */
+    const probe_heads *(*heads)(void *st);
     void (*free)(void *st);
 };
 

@@ -6,7 +6,7 @@
  * one pass over the calibration windows (calib.h) shared by the probes that
  * read them, and one pass over its own documents for each probe that builds
  * them (retrieval). After each pass it asks the pass's probes to store their
- * cases.
+ * cases. Their results stay in the probes (probe.h: heads) for the caller.
  */
 #ifndef PURBO_PROBE_RUN_H
 #define PURBO_PROBE_RUN_H

@@ -1,5 +1,5 @@
 /* rank.c — the rank probe: can an r-dim projection of pre-RoPE q and k find
- * the keys a query attends to? (RTPurbo's indexer, r = d/8, DESIGN.md §2.)
+ * the keys a query attends to? (RTPurbo's indexer is such a projection, r = d/8.)
  *
  * Fit (window 0 only, all its positions): the second moments of each query
  * head's pre-RoPE q and of its KV head's pre-RoPE k (indexer_moments,

@@ -1,5 +1,5 @@
 /* retrieval.c — the retrieval probe: the repeated-span score of each query
- * head (DESIGN.md §2).
+ * head, the measure by which a conversion picks its retrieval heads.
  *
  * Document w (n_ctx tokens): a calibration window of the usual source
  * (KJV for even w, code for odd) as filler, with one 64-token span S (cut

@@ -1,5 +1,5 @@
 /* cmd_convert.c — `purbo-bench convert`: a dense model in, an RTPurbo plan
- * file out (DESIGN.md §2, engine/convert/CONVERT.md).
+ * file out (the method and its measurements: engine/convert/CONVERT.md).
  *
  *   1. retrieval heads: the retrieval probe's repeated-span score over
  *      --probe-docs documents of --ctx tokens; the top --rho of query heads

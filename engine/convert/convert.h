@@ -1,6 +1,7 @@
-/* convert.h — the converter behind `purbo-bench convert` (DESIGN.md §2,
- * issue 4): which query heads become retrieval heads, and the low-rank
- * indexer each of them gets, distilled from the head's own attention.
+/* convert.h — the converter behind `purbo-bench convert` (its method and
+ * measurements: CONVERT.md): which query heads become retrieval heads, and
+ * the low-rank indexer each of them gets, distilled from the head's own
+ * attention.
  *
  * The pieces, one file each, talk through plain arrays:
  *   convert_kd.c      the distillation set of one retrieval query head

@@ -11,7 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "probes/probe.h"
+#include "probes/probe_run.h"
 
 int cmd_probe(int argc, char **argv)
 {

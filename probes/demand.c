@@ -15,7 +15,7 @@
  * (min, p10, median, p90, max, mean); the same pooled over all heads (layer
  * and head NULL); and the pooled histogram for the CDF plots.
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <string.h>
 

@@ -8,9 +8,10 @@
  * n_ctx/2 keys and no window below n_ctx/2 is trivially complete. Per
  * (layer, head): mass(W) averaged over those queries, and the smallest W
  * whose average reaches 0.9 (w90) and 0.95 (w95); W = n_ctx always holds
- * the whole row.
+ * the whole row. w90, w95 and the grid of W are also the probe's per-head
+ * results in memory (probe_heads).
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <string.h>
 
@@ -22,6 +23,8 @@ typedef struct {
     double *acc;        /* (n_layer, n_head, n_w) summed mass */
     long *n_q;          /* (n_layer, n_head) queries summed */
     int *w90, *w95;     /* (n_layer, n_head), filled by finish */
+    int *grid;          /* (n_w) the windows W */
+    probe_heads res;    /* w90, w95, grid */
 } locality;
 
 /* Sum of x[0..n) in 8 independent lanes (vectorisable without reassociation). */
@@ -94,7 +97,7 @@ static void loc_store(void *user, pb_db *db, const probe_case_info *ci)
                 DB_CHECK(h, sqlite3_bind_int64(m, 2, id));
                 DB_CHECK(h, sqlite3_bind_int(m, 3, l));
                 DB_CHECK(h, sqlite3_bind_int(m, 4, hd));
-                DB_CHECK(h, sqlite3_bind_int(m, 5, STEP * (k + 1)));
+                DB_CHECK(h, sqlite3_bind_int(m, 5, L->grid[k]));
                 DB_CHECK(h, sqlite3_bind_double(m, 6, L->n_q[x] ? L->acc[(size_t)x * L->n_w + k] / L->n_q[x] : 0));
                 probe_step_reset(db, m);
             }
@@ -110,6 +113,13 @@ static void loc_store(void *user, pb_db *db, const probe_case_info *ci)
     DB_CHECK(h, sqlite3_finalize(m));
     DB_CHECK(h, sqlite3_finalize(w));
     db_case_commit(db);
+}
+
+static const probe_heads *loc_heads(void *user)
+{
+    locality *L = user;
+    loc_finish(L);
+    return &L->res;
 }
 
 static void loc_print(void *user, FILE *f)
@@ -136,6 +146,7 @@ static void loc_free(void *user)
     free(L->n_q);
     free(L->w90);
     free(L->w95);
+    free(L->grid);
     free(L);
 }
 
@@ -149,6 +160,10 @@ probe probe_locality(const probe_geom *g)
     L->n_q = pb_calloc(nh, sizeof *L->n_q);
     L->w90 = pb_calloc(nh, sizeof *L->w90);
     L->w95 = pb_calloc(nh, sizeof *L->w95);
-    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows},
-                   .store = loc_store, .print = loc_print, .free = loc_free};
+    L->grid = pb_malloc((size_t)L->n_w * sizeof *L->grid);
+    for (int k = 0; k < L->n_w; k++) L->grid[k] = STEP * (k + 1);
+    L->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .w90 = L->w90, .w95 = L->w95,
+                           .grid = L->grid, .n_grid = L->n_w};
+    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows}, .store = loc_store,
+                   .print = loc_print, .heads = loc_heads, .free = loc_free};
 }

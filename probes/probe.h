@@ -1,5 +1,5 @@
-/* probe.h — the four probes of RTPurbo's premises, and the runner that feeds
- * them a real model's attention.
+/* probe.h — the four probes of RTPurbo's premises: what a probe is, what
+ * it measures, and the per-head results it hands back.
  *
  *   locality   how much attention mass sink (4) + a window of W recent tokens
  *              holds, per (layer, head); the smallest W holding 90% / 95%
@@ -18,11 +18,11 @@
  * CUDA one later) can run the probes unchanged. Each probe file documents
  * exactly which queries it measures.
  *
- * The runner (probe_run) evaluates windows of geom.n_ctx tokens with every
- * head dense: one pass over the calibration windows (calib.h) shared by the
- * probes that read them, and one pass over its own documents for each probe
- * that builds them (retrieval). Results go to SQLite (results/schema.sql,
- * migration 2): each probe case in its own transaction.
+ * The runner and the table of probes by name are probe_run.h; what the
+ * probe files share is probe_impl.h. A probe's results reach its caller in
+ * memory (probe_heads); the database (results/schema.sql, migration 2)
+ * records them, each probe case in its own transaction, and nothing reads
+ * them back to decide.
  */
 #ifndef PURBO_PROBE_H
 #define PURBO_PROBE_H
@@ -49,6 +49,22 @@ typedef struct {
     double seconds;     /* wall time of the pass(es) that fed the probe */
 } probe_case_info;
 
+/* A probe's results per query head, in memory: what its store records and
+ * what a caller (the converter) decides from. Every array has n_layer *
+ * n_head entries, index layer * n_head + head, and belongs to the probe
+ * (valid until its free); what a probe does not measure is NULL. */
+typedef struct {
+    int n_layer, n_head;
+    /* retrieval */
+    const double *score;        /* repeated-span score */
+    const double *score_next;   /* mass on the token after the current one in the first copy */
+    const int *rank;            /* 1 = highest score (ties by index) */
+    /* locality */
+    const int *w90, *w95;       /* smallest W of the grid holding 0.9 / 0.95 of the mass */
+    const int *grid;            /* the windows W measured, ascending: n_grid entries */
+    int n_grid;
+} probe_heads;
+
 typedef struct probe probe;
 struct probe {
     const char *name;
@@ -62,6 +78,9 @@ struct probe {
     void (*store)(void *st, pb_db *db, const probe_case_info *ci);
     /* The headline numbers, a few lines. */
     void (*print)(void *st, FILE *f);
+    /* The per-head results once every window ran (owned by the probe); NULL
+     * for a probe without them (rank, demand). */
+    const probe_heads *(*heads)(void *st);
     void (*free)(void *st);
 };
 
@@ -69,34 +88,5 @@ probe probe_locality(const probe_geom *g);
 probe probe_retrieval(const probe_geom *g);
 probe probe_rank(const probe_geom *g);
 probe probe_demand(const probe_geom *g);
-/* By name ("locality", ...); 0 for an unknown name. */
-int probe_make(const char *name, const probe_geom *g, probe *out);
-extern const char *const probe_names[4];
-
-/* Runs windows 0..g->n_windows-1 through s (every head dense, the probes'
- * observers attached; s->n_ctx >= g->n_ctx) and, after each pass, stores
- * the probes of that pass in db (NULL: not stored). Progress lines go to log
- * (NULL: silent). */
-void probe_run(session *s, const calib *c, uint64_t seed, probe *ps, int n, const probe_geom *g,
-               pb_db *db, int64_t run_id, FILE *log);
-
-/* ---- shared by the probe files (probes/probe_util.c) ---- */
-
-/* Number of the largest entries of x (n >= 1, entries >= 0) whose sum first
- * reaches target[t] * sum(x), for each of the n_t ascending targets (in
- * (0, 1]); out[t] in 1..n. work holds n floats. Ties are counted once each. */
-void topp_counts(const float *x, int n, const double *target, int n_t, int *out, float *work);
-/* The k-th largest value of x (1 <= k <= n); reorders x. */
-float kth_largest(float *x, int n, int k);
-/* Masses of the 64-token blocks [64b, 64b+64) of x[0..n): out[ceil(n/64)]. */
-int block_sums(const float *x, int n, float *out);
-
-/* Inserts the probe_case row (inside the caller's case) and returns its id. */
-int64_t probe_case_insert(pb_db *db, const probe_case_info *ci, const char *probe, const probe_geom *g,
-                          const char *queries);
-/* A prepared statement on db's handle (DB_CHECK'ed). */
-sqlite3_stmt *probe_prepare(pb_db *db, const char *sql);
-/* Steps an insert to completion and resets it for the next row. */
-void probe_step_reset(pb_db *db, sqlite3_stmt *st);
 
 #endif

@@ -32,7 +32,7 @@
  * position order). recall =
  * |T ∩ S_r| / m; mass_recall = mass(S_r) / mass(T). Averaged per head.
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <cblas.h>
 #include <math.h>

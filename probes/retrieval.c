@@ -16,8 +16,10 @@
  *                followed the current token in the first copy (what an
  *                induction/copy head attends to).
  * Heads are ranked by score; the top 15% are the retrieval-head candidates.
+ * score, score_next and rank are the probe's per-head results in memory
+ * (probe_heads), computed once every document ran; the store records them.
  */
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 #include <string.h>
 
@@ -31,6 +33,11 @@ typedef struct {
     int cur;            /* window being run */
     double *span, *next; /* (n_layer, n_head) summed masses */
     long *n_span, *n_next;
+    /* results, filled by finish */
+    double *score, *score_next; /* (n_layer, n_head) */
+    int *rank;                  /* (n_layer, n_head) 1 = highest score */
+    int *order;                 /* (n_layer * n_head) head indices by rank */
+    probe_heads res;            /* score, score_next, rank */
 } retrieval;
 
 static void ret_doc(void *user, const calib *c, uint64_t seed, int w, int *ids)
@@ -72,29 +79,40 @@ static void ret_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
-static double score_of(const retrieval *R, int x) { return R->n_span[x] ? R->span[x] / R->n_span[x] : 0; }
-
-/* Head indices ordered by score, highest first (ties by index). */
-static int *ranking(const retrieval *R)
+/* The results from the sums: score, score_next, and the ranking by score,
+ * highest first (ties by index). */
+static void ret_finish(retrieval *R)
 {
-    int n = R->g.n_layer * R->g.n_head;
-    int *o = pb_malloc((size_t)n * sizeof *o);
+    const int n = R->g.n_layer * R->g.n_head;
+    for (int x = 0; x < n; x++) {
+        R->score[x] = R->n_span[x] ? R->span[x] / R->n_span[x] : 0;
+        R->score_next[x] = R->n_next[x] ? R->next[x] / R->n_next[x] : 0;
+    }
+    int *o = R->order;
     for (int i = 0; i < n; i++) o[i] = i;
     for (int i = 1; i < n; i++) { /* insertion sort: a few hundred heads */
         int v = o[i], j = i;
-        while (j > 0 && score_of(R, o[j - 1]) < score_of(R, v)) {
+        while (j > 0 && R->score[o[j - 1]] < R->score[v]) {
             o[j] = o[j - 1];
             j--;
         }
         o[j] = v;
     }
-    return o;
+    for (int k = 0; k < n; k++) R->rank[o[k]] = k + 1;
+}
+
+static const probe_heads *ret_heads(void *user)
+{
+    retrieval *R = user;
+    ret_finish(R);
+    return &R->res;
 }
 
 static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
 {
     retrieval *R = user;
-    int n = R->g.n_layer * R->g.n_head, *o = ranking(R);
+    ret_finish(R);
+    const int n = R->g.n_layer * R->g.n_head, *o = R->order;
     char q[200];
     snprintf(q, sizeof q, "the %d tokens of the second copy of a %d-token span, positions [%d, %d); first "
              "copy at a in [%d, %d)", SPAN, SPAN, R->g.n_ctx - SPAN, R->g.n_ctx, R->g.n_ctx / 16, R->g.n_ctx / 4);
@@ -109,32 +127,31 @@ static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
         DB_CHECK(h, sqlite3_bind_int64(st, 2, id));
         DB_CHECK(h, sqlite3_bind_int(st, 3, x / R->g.n_head));
         DB_CHECK(h, sqlite3_bind_int(st, 4, x % R->g.n_head));
-        DB_CHECK(h, sqlite3_bind_double(st, 5, score_of(R, x)));
-        DB_CHECK(h, sqlite3_bind_double(st, 6, R->n_next[x] ? R->next[x] / R->n_next[x] : 0));
-        DB_CHECK(h, sqlite3_bind_int(st, 7, k + 1));
+        DB_CHECK(h, sqlite3_bind_double(st, 5, R->score[x]));
+        DB_CHECK(h, sqlite3_bind_double(st, 6, R->score_next[x]));
+        DB_CHECK(h, sqlite3_bind_int(st, 7, R->rank[x]));
         DB_CHECK(h, sqlite3_bind_int64(st, 8, R->n_span[x]));
         probe_step_reset(db, st);
     }
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);
-    free(o);
 }
 
 static void ret_print(void *user, FILE *f)
 {
     retrieval *R = user;
-    int n = R->g.n_layer * R->g.n_head, *o = ranking(R), top = (int)(0.15 * n + 0.5);
+    ret_finish(R);
+    const int n = R->g.n_layer * R->g.n_head, *o = R->order, top = (int)(0.15 * n + 0.5);
     fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
     for (int k = 0; k < n && k < 10; k++)
         fprintf(f, "  #%-3d layer %2d head %d  score %.3f  next-token %.3f\n", k + 1, o[k] / R->g.n_head,
-                o[k] % R->g.n_head, score_of(R, o[k]), R->n_next[o[k]] ? R->next[o[k]] / R->n_next[o[k]] : 0);
+                o[k] % R->g.n_head, R->score[o[k]], R->score_next[o[k]]);
     if (top > 0 && top < n)
-        fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, score_of(R, o[top - 1]),
-                score_of(R, o[n / 2]));
+        fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, R->score[o[top - 1]],
+                R->score[o[n / 2]]);
     fprintf(f, "  as a plan (generate/passkey --retrieval-heads):");
     for (int k = 0; k < top; k++) fprintf(f, "%s%d.%d", k ? "," : " ", o[k] / R->g.n_head, o[k] % R->g.n_head);
     fprintf(f, "\n");
-    free(o);
 }
 
 static void ret_free(void *user)
@@ -145,6 +162,10 @@ static void ret_free(void *user)
     free(R->next);
     free(R->n_span);
     free(R->n_next);
+    free(R->score);
+    free(R->score_next);
+    free(R->rank);
+    free(R->order);
     free(R);
 }
 
@@ -158,6 +179,13 @@ probe probe_retrieval(const probe_geom *g)
     R->next = pb_calloc(nh, sizeof *R->next);
     R->n_span = pb_calloc(nh, sizeof *R->n_span);
     R->n_next = pb_calloc(nh, sizeof *R->n_next);
+    R->score = pb_calloc(nh, sizeof *R->score);
+    R->score_next = pb_calloc(nh, sizeof *R->score_next);
+    R->rank = pb_calloc(nh, sizeof *R->rank);
+    R->order = pb_calloc(nh, sizeof *R->order);
+    R->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .score = R->score,
+                           .score_next = R->score_next, .rank = R->rank};
     return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows}, .doc = ret_doc,
-                   .window_begin = ret_begin, .store = ret_store, .print = ret_print, .free = ret_free};
+                   .window_begin = ret_begin, .store = ret_store, .print = ret_print, .heads = ret_heads,
+                   .free = ret_free};
 }

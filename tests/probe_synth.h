@@ -4,7 +4,8 @@
 #ifndef PURBO_PROBE_SYNTH_H
 #define PURBO_PROBE_SYNTH_H
 
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
+#include "probes/probe_run.h"
 
 /* Opens DIR/name.db and begins a run; *run gets its id. */
 pb_db *synth_db(const char *dir, const char *name, int64_t *run);

@@ -1,6 +1,7 @@
 /* test_probes.c — the probes against cases whose answers are known by hand:
  * synthetic attention rows and q/k fed through each probe's observer (the
- * path the forward pass uses), results read back from the database; the
+ * path the forward pass uses), results read back from the database and,
+ * for locality and retrieval, from the per-head table in memory; the
  * shared row helpers; the calibration windows; the
  * probe migration on an older database; the command's bad input (exit 2,
  * one line); and the four probes on the real model at a small context,
@@ -77,6 +78,12 @@ TEST(probes_locality_hand_case)
     for (int w = 0; w < 2; w++) synth_window(&p, &g, w, loc_row, NULL, NULL, NULL);
     probe_case_info ci = {.run_id = run, .calib = "test", .seed = 1, .seconds = 0};
     p.store(p.st, db, &ci);
+    /* the results in memory: the grid of W and the windows the rows below record */
+    const probe_heads *ph = p.heads(p.st);
+    CHECK(ph->n_layer == 1 && ph->n_head == 2 && !ph->score && !ph->rank);
+    CHECK(ph->n_grid == 4 && ph->grid[0] == 64 && ph->grid[1] == 128 && ph->grid[3] == 256);
+    CHECK(ph->w90[0] == 128 && ph->w95[0] == 128 && ph->w90[1] == 192);
+    CHECK(ph->w95[1] == synth_query(db, "SELECT w95 FROM probe_locality_head WHERE head = 1"));
     p.free(p.st);
     CHECK_NEAR(synth_query(db, "SELECT mass FROM probe_locality WHERE head = 0 AND window = 64"), 0.5, 1e-6);
     CHECK_NEAR(synth_query(db, "SELECT mass FROM probe_locality WHERE head = 0 AND window = 128"), 1.0, 1e-6);
@@ -143,6 +150,14 @@ TEST(probes_retrieval_document_and_score)
     pb_db *db = synth_db(dir, "ret", &run);
     probe_case_info ci = {.run_id = run, .calib = calib_describe(cal), .seed = 9, .seconds = 0};
     p.store(p.st, db, &ci);
+    /* the results in memory, exactly the values the rows record */
+    const probe_heads *ph = p.heads(p.st);
+    CHECK(ph->n_layer == 2 && ph->n_head == 1 && !ph->w90 && !ph->grid);
+    CHECK_NEAR(ph->score[0], 63 * 0.25 / 64, 1e-7);
+    CHECK_NEAR(ph->score_next[0], 0.25, 1e-7);
+    CHECK(ph->score[1] == 0 && ph->rank[0] == 1 && ph->rank[1] == 2);
+    CHECK(ph->score[0] == synth_query(db, "SELECT score FROM probe_retrieval WHERE layer = 0"));
+    CHECK(ph->score_next[0] == synth_query(db, "SELECT score_next FROM probe_retrieval WHERE layer = 0"));
     p.free(p.st);
     CHECK_NEAR(synth_query(db, "SELECT score FROM probe_retrieval WHERE layer = 0"), 63 * 0.25 / 64, 1e-7);
     CHECK_NEAR(synth_query(db, "SELECT score_next FROM probe_retrieval WHERE layer = 0"), 0.25, 1e-7);

@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "convert/convert_run.h"
 #include "policy/planfile.h"
+#include "probes/probe_run.h"
 
 typedef struct {
     int tty;
@@ -271,9 +272,11 @@ int cmd_convert(int argc, char **argv)
     if (!cfg.heads) {
         probe pr = probe_retrieval(&g), tee = convert_capture_docs(cc, &pr, probe_docs, 2 * 64);
         probe_run(s, cal, cfg.seed, &tee, 1, &g, db, run, stderr);
-        pr.free(pr.st);
+        const probe_heads *ph = pr.heads(pr.st);
+        PB_CHECK(ph->n_layer * ph->n_head == nh && ph->score, "retrieval probe: no scores for %d heads", nh);
         score = pb_malloc((size_t)nh * sizeof(double));
-        PB_CHECK(report_read_scores(db, run, c, score), "no retrieval scores stored");
+        memcpy(score, ph->score, (size_t)nh * sizeof(double));
+        pr.free(pr.st);
         select_heads(score, nh, cfg.rho, retr);
     }
     cfg.s_probe = pb_now() - t;
@@ -289,13 +292,16 @@ int cmd_convert(int argc, char **argv)
     if (!cfg.window) ps[n_ps++] = probe_locality(&g);
     ps[n_ps++] = convert_capture_windows(cc, retr);
     probe_run(s, cal, cfg.seed, ps, n_ps, &g, db, run, stderr);
-    for (int k = 0; k < n_ps; k++) ps[k].free(ps[k].st);
     session_free(s);
     int *w90 = NULL;
     if (!cfg.window) {
-        int grid[64], n_grid, pow2[64], n_pow2 = 0;
+        const probe_heads *ph = ps[0].heads(ps[0].st);
+        PB_CHECK(ph->n_layer * ph->n_head == nh && ph->w90 && ph->n_grid > 0, "locality probe: no windows for %d heads",
+                 nh);
         w90 = pb_malloc((size_t)nh * sizeof(int));
-        PB_CHECK(report_read_w90(db, run, c, w90, grid, 64, &n_grid), "no locality results stored");
+        memcpy(w90, ph->w90, (size_t)nh * sizeof(int));
+        int pow2[64], n_pow2 = 0, n_grid = ph->n_grid < 64 ? ph->n_grid : 64; /* the grid's first 64: W <= 4096 */
+        const int *grid = ph->grid;
         for (int k = 0; k < n_grid; k++) /* 64, 128, 256, ... of the measured grid, and its largest */
             if ((grid[k] & (grid[k] - 1)) == 0 || k == n_grid - 1) pow2[n_pow2++] = grid[k];
         cfg.window = select_window(w90, retr, nh, pow2, n_pow2, cfg.cover);
@@ -307,6 +313,7 @@ int cmd_convert(int argc, char **argv)
     } else {
         snprintf(cfg.window_rule, sizeof cfg.window_rule, "given (--window)");
     }
+    for (int k = 0; k < n_ps; k++) ps[k].free(ps[k].st);
     cfg.s_capture = pb_now() - t;
     report_heads(db, run, c, retr, score, w90);
     fprintf(stderr, "convert: %d of %d heads retrieval, local heads: %d sinks + window %d (%s)\n", n_ret, nh,

@@ -145,6 +145,12 @@ static void doc_print(void *user, FILE *f)
     cc->inner.print(cc->inner.st, f);
 }
 
+static const probe_heads *doc_heads(void *user)
+{
+    convert_capture *cc = user;
+    return cc->inner.heads ? cc->inner.heads(cc->inner.st) : NULL;
+}
+
 static void doc_free(void *user) { (void)user; /* the caller frees the inner probe and the capture */ }
 
 probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_docs, int doc_queries)
@@ -165,7 +171,7 @@ probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_do
     cc->dq = pb_malloc((size_t)n_docs * c->n_layer * doc_queries * c->n_head * c->head_dim * sizeof(float));
     return (probe){.name = retrieval->name, .st = cc, .obs = {cc, doc_qk, doc_rows}, .doc = doc_doc,
                    .window_begin = doc_begin, .window_end = doc_end, .store = doc_store, .print = doc_print,
-                   .free = doc_free};
+                   .heads = doc_heads, .free = doc_free};
 }
 
 /* ---- phase 2: the calibration windows ---- */

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "policy/attn_sparse.h"
-#include "probes/probe.h"
+#include "probes/probe_impl.h"
 
 void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float log_tau, const plan_params *prm,
                  kd_quality *out)

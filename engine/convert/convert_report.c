@@ -1,73 +1,13 @@
-/* convert_report.c — the converter and the results database: reading back
- * the probe results a conversion decides from (the retrieval scores and the
- * locality windows, written by the probes of the same run), and writing the
- * conversion's own tables (results/schema.sql, migration 5), each head in
- * its own transaction.
+/* convert_report.c — the converter's own tables in the results database
+ * (results/schema.sql, migration 5), each head in its own transaction. The
+ * database only records: a conversion decides from the probes' results in
+ * memory (probe.h, probe_heads), never from rows read back.
  */
 #include "convert/convert_run.h"
 
 #include <string.h>
 
-/* The id of the latest case of probe in run, or 0. */
-static int64_t latest_case(pb_db *db, int64_t run, const char *probe)
-{
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "SELECT max(id) FROM probe_case WHERE run_id = ?1 AND probe = ?2");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    DB_CHECK(h, sqlite3_bind_text(st, 2, probe, -1, SQLITE_STATIC));
-    int64_t id = DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    DB_CHECK(h, sqlite3_finalize(st));
-    return id;
-}
-
-/* out[layer * n_head + head] = column col of table's rows for case id, one
- * row per query head (runtime error otherwise). */
-static void read_per_head(pb_db *db, int64_t id, const char *table, const char *col, const model_config *c,
-                          double *out)
-{
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT layer, head, %s FROM %s WHERE case_id = ?1", col, table);
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, sql);
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
-    int n = 0;
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
-        int l = sqlite3_column_int(st, 0), hd = sqlite3_column_int(st, 1);
-        PB_CHECK(l >= 0 && l < c->n_layer && hd >= 0 && hd < c->n_head, "%s row for head %d.%d", table, l, hd);
-        out[l * c->n_head + hd] = sqlite3_column_double(st, 2);
-        n++;
-    }
-    DB_CHECK(h, sqlite3_finalize(st));
-    PB_CHECK(n == c->n_layer * c->n_head, "%s: case %lld has %d of %d heads", table, (long long)id, n,
-             c->n_layer * c->n_head);
-}
-
-int report_read_scores(pb_db *db, int64_t run, const model_config *c, double *score)
-{
-    int64_t id = latest_case(db, run, "retrieval");
-    if (!id) return 0;
-    read_per_head(db, id, "probe_retrieval", "score", c, score);
-    return 1;
-}
-
-int report_read_w90(pb_db *db, int64_t run, const model_config *c, int *w90, int *grid, int cap, int *n_grid)
-{
-    int64_t id = latest_case(db, run, "locality");
-    if (!id) return 0;
-    const int nh = c->n_layer * c->n_head;
-    double *v = pb_malloc((size_t)nh * sizeof(double));
-    read_per_head(db, id, "probe_locality_head", "w90", c, v);
-    for (int i = 0; i < nh; i++) w90[i] = (int)v[i];
-    free(v);
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st =
-        probe_prepare(db, "SELECT DISTINCT window FROM probe_locality WHERE case_id = ?1 ORDER BY window");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, id));
-    *n_grid = 0;
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW && *n_grid < cap) grid[(*n_grid)++] = sqlite3_column_int(st, 0);
-    DB_CHECK(h, sqlite3_finalize(st));
-    return *n_grid > 0;
-}
+#include "probes/probe_impl.h"
 
 void report_heads(pb_db *db, int64_t run, const model_config *c, const unsigned char *retr, const double *score,
                   const int *w90)

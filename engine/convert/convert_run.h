@@ -75,12 +75,6 @@ void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float
 
 /* ---- results database (convert_report.c) ---- */
 
-/* The latest retrieval-probe case of run: score[n_layer * n_head]. 0 when
- * the run has none. */
-int report_read_scores(pb_db *db, int64_t run, const model_config *c, double *score);
-/* The latest locality-probe case of run: w90[n_layer * n_head] and the
- * grid of windows it measured (*n_grid entries, at most cap). 0 when none. */
-int report_read_w90(pb_db *db, int64_t run, const model_config *c, int *w90, int *grid, int cap, int *n_grid);
 /* convert_head rows of every query head (score, w90 may be NULL), one case. */
 void report_heads(pb_db *db, int64_t run, const model_config *c, const unsigned char *retr, const double *score,
                   const int *w90);

@@ -75,17 +75,14 @@ static void write_baseline(const char *path, pb_db *db, int64_t run, const suite
 {
     FILE *f = fopen(path, "w");
     if (!f) arg_bad("compare", "%s: %s", path, strerror(errno));
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st;
-    DB_CHECK(h, sqlite3_prepare_v2(h,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT (SELECT suite FROM suite_cases WHERE run_id = r.id LIMIT 1), r.git_sha, r.started_at, r.host"
-        " FROM runs r WHERE r.id = ?", -1, &st, NULL));
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW)
+        " FROM runs r WHERE r.id = ?", run);
+    if (db_step(st) == SQLITE_ROW)
         fprintf(f, "# purbo-bench baseline: suite %s, run %lld (git %.12s, %s, host %s)\n",
                 sqlite3_column_text(st, 0), (long long)run, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
                 sqlite3_column_text(st, 3));
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
     fprintf(f, "# written by `purbo-bench compare --write-baseline`; checked by `purbo-bench compare --baseline`\n"
                "# method task score(x100) density cases\n");
     for (int i = 0; i < n; i++) {

@@ -60,21 +60,13 @@ typedef struct {
     double t0;
 } progress;
 
-static void fmt_secs(char *buf, size_t n, double s)
-{
-    if (s < 0) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
-}
-
 /* Called before a case (result NULL) and after it. */
 static void prog_show(progress *p, const char *what, const char *result)
 {
     if (p->mode == RUNNER_PROGRESS_NONE || (p->mode == RUNNER_PROGRESS_LINES && !result)) return;
     double el = pb_now() - p->t0;
     char eta[32];
-    fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
+    pb_fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
     if (p->mode == RUNNER_PROGRESS_LINES) {
         fprintf(stderr, "[%d/%d] %s: %s  (ETA %s)\n", p->done, p->total, what, result, eta);
         return;
@@ -653,7 +645,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
 
     db_run_end(r.db, r.run, stopped ? RUN_FAILED : RUN_DONE);
     char el[32];
-    fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
+    pb_fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
     if (stopped) {
         fprintf(stderr, "interrupted: run %lld keeps its %d committed pairs; `--resume` continues it\n",
                 (long long)r.run, r.prog.done + r.skipped);

@@ -15,7 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "suites/runner.h"
+#include "suites/runner_db.h"
 
 typedef struct {
     char method[128], task[128];

@@ -4,7 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "suites/runner.h"
+#include "suites/runner_db.h"
 
 /* Parses --db and --run; opens the database. */
 static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage, int64_t *run)

@@ -1,6 +1,6 @@
-/* runner_db.c — the runner's rows in the results database: writing a case
- * (runner_db.h) and reading a run back for report, compare and the plots
- * (runner.h: suite_aggs, suite_run_id, runner_report).
+/* runner_db.c — the runner's rows in the results database (runner_db.h):
+ * writing a case and reading a run back for report and compare
+ * (suite_aggs, suite_run_id, runner_report).
  *
  * Reads take everything from the database, nothing from suite files: a run
  * can be reported on a machine that never saw its YAML.
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "suites/runner.h"
 #include "suites/score.h"
 
 /* s as a JSON string (quotes, backslash and control bytes escaped) appended

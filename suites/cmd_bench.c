@@ -67,10 +67,12 @@ static void bench_case(bench_ctx *bc, const model_config *c, int phase, int n_ct
 
 static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
 {
-    const char *model_path = NULL, *sizes_arg = "512,2048,8192", *db_path = "out/results.db";
+    const char *model_path = NULL, *sizes_arg = "512,2048,8192";
+    arg_results ro = {.db = ARG_DB_DEFAULT};
     int repeats = 3, decode_ctx = 2048, decode_tokens = 32;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench %s --model M [options]\n"
                    "  Prefill and decode tokens/s of the engine on KJV text.\n"
@@ -84,7 +86,6 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
                    cmd, bk);
             return 0;
         } else if ((v = arg_val(cmd, argc, argv, &i, "--model"))) model_path = v;
-        else if ((v = arg_val(cmd, argc, argv, &i, "--db"))) db_path = v;
         else if ((v = arg_val(cmd, argc, argv, &i, "--backend"))) bk = v;
         else if ((v = arg_val(cmd, argc, argv, &i, "--sizes"))) sizes_arg = v;
         else if ((v = arg_val(cmd, argc, argv, &i, "--repeats"))) repeats = (int)arg_long(cmd, "--repeats", v, 1, 1000);
@@ -93,6 +94,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
         else arg_bad(cmd, "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad(cmd, "--model is required");
+    const char *db_path = ro.db;
     int sizes[16], n_sizes = 0, max_n = decode_ctx + decode_tokens;
     for (const char *p = sizes_arg; *p && n_sizes < 16;) {
         char num[32];
@@ -109,7 +111,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
     pb_db *db = NULL;
     if (strcmp(db_path, "none") != 0) {
         pb_err e;
-        if (!strcmp(db_path, "out/results.db")) pb_mkdir_p("out");
+        if (!strcmp(db_path, ARG_DB_DEFAULT)) pb_mkdir_p("out");
         if (!(db = db_open(db_path, &e))) pb_die_input(&e);
     }
     tokenizer *tok;

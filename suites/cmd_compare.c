@@ -116,10 +116,12 @@ static void parse_tolerance(const char *v, double *tol_score, double *tol_densit
 
 int cmd_compare(int argc, char **argv)
 {
-    const char *db_path = "out/results.db", *run_arg = NULL, *baseline = NULL, *write = NULL;
+    const char *baseline = NULL, *write = NULL;
+    arg_results ro = {.db = ARG_DB_DEFAULT, .takes_run = 1};
     double tol_score = 5, tol_density = 0.02;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt("compare", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench compare --baseline FILE --run R [--db D] [--tolerance score=5,density=0.02]\n"
                    "       purbo-bench compare --write-baseline FILE --run R [--db D]\n"
@@ -129,13 +131,12 @@ int cmd_compare(int argc, char **argv)
                    "  --run R     run id, or 'last': the newest run with suite results\n"
                    "  --db D      results database (default out/results.db)\n");
             return 0;
-        } else if ((v = arg_val("compare", argc, argv, &i, "--db"))) db_path = v;
-        else if ((v = arg_val("compare", argc, argv, &i, "--run"))) run_arg = v;
-        else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
+        } else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--write-baseline"))) write = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--tolerance"))) parse_tolerance(v, &tol_score, &tol_density);
         else arg_bad("compare", "unknown option %s", argv[i]);
     }
+    const char *db_path = ro.db, *run_arg = ro.run;
     if (!run_arg) arg_bad("compare", "--run is required");
     if (!baseline == !write) arg_bad("compare", "give one of --baseline FILE and --write-baseline FILE");
     int nb = 0;

@@ -167,10 +167,9 @@ static int migrate(sqlite3 *h, const char *path, const char *schema_sql, pb_err 
         sqlite3_stmt *st;
         DB_CHECK(h, sqlite3_prepare_v2(h,
             "INSERT INTO schema_version(version, title) VALUES (?, ?)", -1, &st, NULL));
-        DB_CHECK(h, sqlite3_bind_int(st, 1, s->version));
-        DB_CHECK(h, sqlite3_bind_text(st, 2, s->title, -1, SQLITE_TRANSIENT));
-        DB_CHECK(h, sqlite3_step(st));
-        DB_CHECK(h, sqlite3_finalize(st));
+        db_bind_int(st, 1, s->version);
+        db_bind_text(st, 2, s->title);
+        db_step_done(st);
         EXEC(h, "COMMIT");
     }
     free_migrations(m, n);

@@ -23,10 +23,11 @@ static int (*const CHARTS[])(plot_job *) = {plot_probes, plot_suite_charts, plot
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *db_path = "out/results.db", *out = NULL;
-    long long run = 0;
+    const char *out = NULL;
+    arg_results ro = {.db = ARG_DB_DEFAULT, .takes_run = 1};
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt("plot", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench plot --out DIR [--db PATH] [--run R]\n"
                    "  Draws the probe, conversion and suite results of run R as PNGs in DIR\n"
@@ -35,11 +36,11 @@ int cmd_plot(int argc, char **argv)
                    "  --run R     run id (default: the latest run with probe, conversion or suite results)\n"
                    "  --out DIR   output folder (created if missing)\n");
             return 0;
-        } else if ((v = arg_val("plot", argc, argv, &i, "--db"))) db_path = v;
-        else if ((v = arg_val("plot", argc, argv, &i, "--run"))) run = arg_long("plot", "--run", v, 1, (1L << 62));
-        else if ((v = arg_val("plot", argc, argv, &i, "--out"))) out = v;
+        } else if ((v = arg_val("plot", argc, argv, &i, "--out"))) out = v;
         else arg_bad("plot", "unknown option %s", argv[i]);
     }
+    const char *db_path = ro.db;
+    long long run = ro.run ? arg_long("plot", "--run", ro.run, 1, (1L << 62)) : 0;
     if (!out) arg_bad("plot", "--out DIR is required");
     if (access(db_path, F_OK) != 0) arg_bad("plot", "%s: %s", db_path, strerror(errno));
     pb_err err;

@@ -22,20 +22,13 @@
 #include "plots/plot_kit.h"
 
 typedef struct {
+    pb_db *db;
     sqlite3 *h;
     int64_t run;
     const char *dir;
     char suite[128];
     int n_png;
 } ctx;
-
-static sqlite3_stmt *prep(sqlite3 *h, const char *sql, int64_t run)
-{
-    sqlite3_stmt *st;
-    DB_CHECK(h, sqlite3_prepare_v2(h, sql, -1, &st, NULL));
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    return st;
-}
 
 static const char *col(sqlite3_stmt *st, int i)
 {
@@ -77,10 +70,8 @@ static void draw(ctx *c, const char *script, const char *vars, const char *const
  * ("label" index, ...) in tics[1024]. Returns how many. */
 static int niah_axis(ctx *c, const char *sql, const char *task, double *vals, char *tics)
 {
-    sqlite3_stmt *st;
-    DB_CHECK(c->h, sqlite3_prepare_v2(c->h, sql, -1, &st, NULL));
-    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
-    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+    sqlite3_stmt *st = db_prepare_id(c->db, sql, c->run);
+    db_bind_text(st, 2, task);
     int n = 0;
     strcpy(tics, "(");
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && n < 64) {
@@ -105,13 +96,12 @@ static void niah_task(ctx *c, const char *task)
     if (!nc || !nd) return;
 
     /* methods in run order, then one block of (context index, depth index, mean score x 100) each */
-    DB_CHECK(c->h, sqlite3_prepare_v2(c->h,
+    st = db_prepare_id(c->db,
         "SELECT method, context, depth, 100.0 * avg(score) FROM suite_cases WHERE run_id = ?1 AND task = ?2"
         " AND depth IS NOT NULL GROUP BY method, context, depth"
         " ORDER BY (SELECT min(id) FROM suite_cases m WHERE m.run_id = ?1 AND m.method = suite_cases.method),"
-        " context, depth", -1, &st, NULL));
-    DB_CHECK(c->h, sqlite3_bind_int64(st, 1, c->run));
-    DB_CHECK(c->h, sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT));
+        " context, depth", c->run);
+    db_bind_text(st, 2, task);
     char name[200], dat[220], path[PATH_MAX], methods[2048] = "", cur[128] = "";
     plot_fmt(name, sizeof name, "suite_niah_%s", task);
     FILE *f = open_data(c, name, dat, sizeof dat, path);
@@ -151,7 +141,7 @@ static void niah_task(ctx *c, const char *task)
 
 static void niah(ctx *c)
 {
-    sqlite3_stmt *st = prep(c->h,
+    sqlite3_stmt *st = db_prepare_id(c->db,
         "SELECT task FROM suite_cases WHERE run_id = ? AND task_type = 'niah' GROUP BY task ORDER BY min(id)", c->run);
     char tasks[32][128];
     int n = 0;
@@ -165,8 +155,8 @@ static void niah(ctx *c)
 static void scores(ctx *c)
 {
     /* methods and tasks in run order */
-    sqlite3_stmt *st = prep(c->h, "SELECT method FROM suite_cases WHERE run_id = ? GROUP BY method ORDER BY min(id)",
-                            c->run);
+    sqlite3_stmt *st = db_prepare_id(c->db,
+        "SELECT method FROM suite_cases WHERE run_id = ? GROUP BY method ORDER BY min(id)", c->run);
     char methods[2048] = "";
     int nm = 0;
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) add_word(methods, sizeof methods, col(st, 0)), nm++;
@@ -177,7 +167,7 @@ static void scores(ctx *c)
     plot_linetypes(styles, sizeof styles, methods);
     FILE *f = open_data(c, "suite_scores", dat, sizeof dat, path);
     fprintf(f, "task %s\n", methods);
-    st = prep(c->h,
+    st = db_prepare_id(c->db,
         "SELECT t.task, m.method, (SELECT 100.0 * avg(score) FROM suite_cases x WHERE x.run_id = ?1"
         " AND x.task = t.task AND x.method = m.method)"
         " FROM (SELECT task, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY task) t,"
@@ -199,7 +189,7 @@ static void scores(ctx *c)
 
     /* score vs density: a block per method of (density, score, task) */
     f = open_data(c, "suite_density", dat, sizeof dat, path);
-    st = prep(c->h,
+    st = db_prepare_id(c->db,
         "SELECT method, task, avg(density), 100.0 * avg(score) FROM suite_cases WHERE run_id = ?1"
         " GROUP BY method, task ORDER BY (SELECT min(id) FROM suite_cases m WHERE m.run_id = ?1"
         " AND m.method = suite_cases.method), min(id)", c->run);
@@ -228,7 +218,7 @@ static void scores(ctx *c)
 /* The run's device ("cpu", "NVIDIA H200"), or "?" */
 static void run_device(ctx *c, char *dev, size_t n)
 {
-    sqlite3_stmt *st = prep(c->h, "SELECT device FROM runs WHERE id = ?", c->run);
+    sqlite3_stmt *st = db_prepare_id(c->db, "SELECT device FROM runs WHERE id = ?", c->run);
     snprintf(dev, n, "?");
     if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(dev, n, "%s", col(st, 0));
     DB_CHECK(c->h, sqlite3_finalize(st));
@@ -241,7 +231,7 @@ static void throughput(ctx *c)
     /* model-level rows only (bench 'forward'; attention() draws the rest):
      * one series per (task, shape, phase, method); the speedup divides the
      * dense method's median time at the same (task, shape, phase, context) */
-    sqlite3_stmt *st = prep(c->h,
+    sqlite3_stmt *st = db_prepare_id(c->db,
         "SELECT s.task, s.method, b.phase, b.n_layer || '/' || b.n_head || '/' || b.n_kv_head || '/' || b.head_dim,"
         " b.n_ctx, b.throughput, b.n_tokens / b.t_p90, b.n_tokens / b.t_p10,"
         " (SELECT min(d.t_median) FROM suite_bench ds JOIN bench d ON d.id = ds.bench_id"
@@ -336,15 +326,15 @@ static void attention(ctx *c)
 {
     att_axes a = {0};
     /* impls in run order; panels shape by shape (run order), prefill first */
-    sqlite3_stmt *st = prep(c->h, "SELECT b.impl" ATT_FROM " GROUP BY b.impl ORDER BY min(b.id)", c->run);
+    sqlite3_stmt *st = db_prepare_id(c->db, "SELECT b.impl" ATT_FROM " GROUP BY b.impl ORDER BY min(b.id)", c->run);
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.ni < ATT_MAX)
         snprintf(a.impl[a.ni++], sizeof a.impl[0], "%s", col(st, 0));
     DB_CHECK(c->h, sqlite3_finalize(st));
     if (!a.ni) return;
-    st = prep(c->h, "SELECT b.phase, b.n_head, b.n_kv_head, b.head_dim" ATT_FROM
-                    " GROUP BY b.phase, b.n_head, b.n_kv_head, b.head_dim"
-                    " ORDER BY min(min(b.id)) OVER (PARTITION BY b.n_head, b.n_kv_head, b.head_dim), b.phase DESC",
-              c->run);
+    st = db_prepare_id(c->db, "SELECT b.phase, b.n_head, b.n_kv_head, b.head_dim" ATT_FROM
+                       " GROUP BY b.phase, b.n_head, b.n_kv_head, b.head_dim"
+                       " ORDER BY min(min(b.id)) OVER (PARTITION BY b.n_head, b.n_kv_head, b.head_dim), b.phase DESC",
+                       c->run);
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.np < ATT_MAX) {
         snprintf(a.panel[a.np].phase, sizeof a.panel[0].phase, "%s", col(st, 0));
         a.panel[a.np].h = sqlite3_column_int(st, 1);
@@ -352,7 +342,7 @@ static void attention(ctx *c)
         a.panel[a.np++].d = sqlite3_column_int(st, 3);
     }
     DB_CHECK(c->h, sqlite3_finalize(st));
-    st = prep(c->h, "SELECT DISTINCT b.n_ctx" ATT_FROM " ORDER BY b.n_ctx", c->run);
+    st = db_prepare_id(c->db, "SELECT DISTINCT b.n_ctx" ATT_FROM " ORDER BY b.n_ctx", c->run);
     while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW && a.nc < ATT_MAX)
         a.ctx[a.nc++] = sqlite3_column_int64(st, 0);
     DB_CHECK(c->h, sqlite3_finalize(st));
@@ -361,7 +351,7 @@ static void attention(ctx *c)
     typedef struct { int p, i; int64_t n; double y, lo, hi, ratio; } pt;
     int npt = 0, cap = 64;
     pt *pts = pb_malloc((size_t)cap * sizeof *pts);
-    st = prep(c->h,
+    st = db_prepare_id(c->db,
         "SELECT b.impl, b.phase, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx, min(b.t_median), " ATT_WORK ", b.t_p90,"
         " b.t_p10, (SELECT min(x.t_median) FROM suite_bench xs JOIN bench x ON x.id = xs.bench_id"
         "  WHERE xs.run_id = ?1 AND x.bench = 'attention' AND x.impl = 'sdpa_cudnn' AND x.phase = b.phase"
@@ -439,8 +429,8 @@ static void attention(ctx *c)
 
 int plot_suite_charts(plot_job *job)
 {
-    ctx c = {.h = db_sqlite(job->db), .run = job->run, .dir = job->dir};
-    sqlite3_stmt *st = prep(c.h,
+    ctx c = {.db = job->db, .h = db_sqlite(job->db), .run = job->run, .dir = job->dir};
+    sqlite3_stmt *st = db_prepare_id(c.db,
         "SELECT coalesce((SELECT suite FROM suite_cases WHERE run_id = ?1 LIMIT 1),"
         " (SELECT suite FROM suite_bench WHERE run_id = ?1 LIMIT 1), '?')", c.run);
     if (DB_CHECK(c.h, sqlite3_step(st)) == SQLITE_ROW) snprintf(c.suite, sizeof c.suite, "%s", col(st, 0));

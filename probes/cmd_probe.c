@@ -15,11 +15,13 @@
 
 int cmd_probe(int argc, char **argv)
 {
-    const char *model_path = NULL, *db_path = "out/results.db", *name = NULL;
+    const char *model_path = NULL, *name = NULL;
+    arg_results ro = {.db = ARG_DB_DEFAULT};
     int ctx = 4096, windows = 4;
     long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt("probe", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench probe NAME --model M [options]\n"
                    "  NAME: locality | retrieval | rank | demand | all (or --probe NAME)\n"
@@ -37,7 +39,6 @@ int cmd_probe(int argc, char **argv)
         else if ((v = arg_val("probe", argc, argv, &i, "--ctx"))) ctx = (int)arg_long("probe", "--ctx", v, 256, 1 << 20);
         else if ((v = arg_val("probe", argc, argv, &i, "--windows"))) windows = (int)arg_long("probe", "--windows", v, 1, 100000);
         else if ((v = arg_val("probe", argc, argv, &i, "--seed"))) seed = arg_long("probe", "--seed", v, 0, (1L << 62));
-        else if ((v = arg_val("probe", argc, argv, &i, "--db"))) db_path = v;
         else if (argv[i][0] != '-' && !name) name = argv[i];
         else arg_bad("probe", "unknown option %s", argv[i]);
     }
@@ -49,6 +50,7 @@ int cmd_probe(int argc, char **argv)
     if ((all || !strcmp(name, "rank")) && windows < 2)
         arg_bad("probe", "rank needs --windows 2 or more (window 0 fits, the others evaluate)");
     if (!model_path) arg_bad("probe", "--model is required");
+    const char *db_path = ro.db;
 
     pb_err err;
     if (!strcmp(db_path, "out/results.db")) pb_mkdir_p("out");

@@ -92,7 +92,7 @@ static void insert_summary(pb_db *db, sqlite3_stmt *st, const probe_case_info *c
     DB_CHECK(h, sqlite3_bind_text(st, 7, unit ? "block" : "token", -1, SQLITE_STATIC));
     DB_CHECK(h, sqlite3_bind_int(st, 8, n));
     for (int k = 0; k < 6; k++) DB_CHECK(h, sqlite3_bind_double(st, 9 + k, s[k]));
-    probe_step_reset(db, st);
+    db_step_reset(st);
 }
 
 static void dem_store(void *user, pb_db *db, const probe_case_info *ci)
@@ -109,10 +109,10 @@ static void dem_store(void *user, pb_db *db, const probe_case_info *ci)
     db_case_begin(db);
     int64_t id = probe_case_insert(db, ci, "demand", &D->g, q);
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "INSERT INTO probe_demand(run_id, case_id, layer, head, ctx_len, p,"
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO probe_demand(run_id, case_id, layer, head, ctx_len, p,"
         " unit, n_queries, v_min, v_p10, v_median, v_p90, v_max, v_mean) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    sqlite3_stmt *hs = probe_prepare(db, "INSERT INTO probe_demand_hist(run_id, case_id, ctx_len, p, unit,"
-                                         " needed, count) VALUES (?,?,?,?,?,?,?)");
+    sqlite3_stmt *hs = db_prepare(db, "INSERT INTO probe_demand_hist(run_id, case_id, ctx_len, p, unit,"
+                                      " needed, count) VALUES (?,?,?,?,?,?,?)");
     for (int li = 0; li < D->n_len; li++)
         for (int u = 0; u < NUNIT; u++)
             for (int pi = 0; pi < NP; pi++) {
@@ -134,7 +134,7 @@ static void dem_store(void *user, pb_db *db, const probe_case_info *ci)
                     DB_CHECK(h, sqlite3_bind_text(hs, 5, u ? "block" : "token", -1, SQLITE_STATIC));
                     DB_CHECK(h, sqlite3_bind_int(hs, 6, n));
                     DB_CHECK(h, sqlite3_bind_int64(hs, 7, hg[n]));
-                    probe_step_reset(db, hs);
+                    db_step_reset(hs);
                 }
             }
     DB_CHECK(h, sqlite3_finalize(st));

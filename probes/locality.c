@@ -85,10 +85,10 @@ static void loc_store(void *user, pb_db *db, const probe_case_info *ci)
     db_case_begin(db);
     int64_t id = probe_case_insert(db, ci, "locality", &L->g, q);
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *m = probe_prepare(db, "INSERT INTO probe_locality(run_id, case_id, layer, head, window, mass)"
-                                        " VALUES (?,?,?,?,?,?)");
-    sqlite3_stmt *w = probe_prepare(db, "INSERT INTO probe_locality_head(run_id, case_id, layer, head, w90,"
-                                        " w95, n_queries) VALUES (?,?,?,?,?,?,?)");
+    sqlite3_stmt *m = db_prepare(db, "INSERT INTO probe_locality(run_id, case_id, layer, head, window, mass)"
+                                     " VALUES (?,?,?,?,?,?)");
+    sqlite3_stmt *w = db_prepare(db, "INSERT INTO probe_locality_head(run_id, case_id, layer, head, w90,"
+                                     " w95, n_queries) VALUES (?,?,?,?,?,?,?)");
     for (int l = 0; l < L->g.n_layer; l++)
         for (int hd = 0; hd < L->g.n_head; hd++) {
             int x = l * L->g.n_head + hd;
@@ -99,7 +99,7 @@ static void loc_store(void *user, pb_db *db, const probe_case_info *ci)
                 DB_CHECK(h, sqlite3_bind_int(m, 4, hd));
                 DB_CHECK(h, sqlite3_bind_int(m, 5, L->grid[k]));
                 DB_CHECK(h, sqlite3_bind_double(m, 6, L->n_q[x] ? L->acc[(size_t)x * L->n_w + k] / L->n_q[x] : 0));
-                probe_step_reset(db, m);
+                db_step_reset(m);
             }
             DB_CHECK(h, sqlite3_bind_int64(w, 1, ci->run_id));
             DB_CHECK(h, sqlite3_bind_int64(w, 2, id));
@@ -108,7 +108,7 @@ static void loc_store(void *user, pb_db *db, const probe_case_info *ci)
             DB_CHECK(h, sqlite3_bind_int(w, 5, L->w90[x]));
             DB_CHECK(h, sqlite3_bind_int(w, 6, L->w95[x]));
             DB_CHECK(h, sqlite3_bind_int64(w, 7, L->n_q[x]));
-            probe_step_reset(db, w);
+            db_step_reset(w);
         }
     DB_CHECK(h, sqlite3_finalize(m));
     DB_CHECK(h, sqlite3_finalize(w));

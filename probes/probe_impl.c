@@ -69,25 +69,11 @@ int block_sums(const float *x, int n, float *out)
 
 /* ---- database ---------------------------------------------------------- */
 
-sqlite3_stmt *probe_prepare(pb_db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    DB_CHECK(db_sqlite(db), sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL));
-    return st;
-}
-
-void probe_step_reset(pb_db *db, sqlite3_stmt *st)
-{
-    DB_CHECK(db_sqlite(db), sqlite3_step(st));
-    DB_CHECK(db_sqlite(db), sqlite3_reset(st));
-    DB_CHECK(db_sqlite(db), sqlite3_clear_bindings(st));
-}
-
 int64_t probe_case_insert(pb_db *db, const probe_case_info *ci, const char *probe, const probe_geom *g,
                           const char *queries)
 {
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db,
+    sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO probe_case(run_id, probe, n_ctx, n_windows, n_layer, n_head, n_kv_head, head_dim,"
         " queries, calib, seed, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;

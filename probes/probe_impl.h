@@ -28,9 +28,5 @@ int block_sums(const float *x, int n, float *out);
 /* Inserts the probe_case row (inside the caller's case) and returns its id. */
 int64_t probe_case_insert(pb_db *db, const probe_case_info *ci, const char *probe, const probe_geom *g,
                           const char *queries);
-/* A prepared statement on db's handle (DB_CHECK'ed). */
-sqlite3_stmt *probe_prepare(pb_db *db, const char *sql);
-/* Steps an insert to completion and resets it for the next row. */
-void probe_step_reset(pb_db *db, sqlite3_stmt *st);
 
 #endif

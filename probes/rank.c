@@ -283,8 +283,8 @@ static void rank_store(void *user, pb_db *db, const probe_case_info *ci)
     db_case_begin(db);
     int64_t id = probe_case_insert(db, ci, "rank", &R->g, q);
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "INSERT INTO probe_rank(run_id, case_id, layer, head, method, r,"
-                                         " recall, mass_recall, ev, n_queries) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO probe_rank(run_id, case_id, layer, head, method, r,"
+                                      " recall, mass_recall, ev, n_queries) VALUES (?,?,?,?,?,?,?,?,?,?)");
     for (int x = 0; x < R->g.n_layer * R->g.n_head; x++)
         for (int mt = 0; mt < NM; mt++)
             for (int ri = 0; ri < R->n_r; ri++) {
@@ -300,7 +300,7 @@ static void rank_store(void *user, pb_db *db, const probe_case_info *ci)
                 DB_CHECK(h, sqlite3_bind_double(st, 8, n ? R->mrec[o] / n : 0));
                 DB_CHECK(h, sqlite3_bind_double(st, 9, R->ev[o]));
                 DB_CHECK(h, sqlite3_bind_int64(st, 10, n));
-                probe_step_reset(db, st);
+                db_step_reset(st);
             }
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);

@@ -119,8 +119,8 @@ static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
     db_case_begin(db);
     int64_t id = probe_case_insert(db, ci, "retrieval", &R->g, q);
     sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = probe_prepare(db, "INSERT INTO probe_retrieval(run_id, case_id, layer, head, score,"
-                                         " score_next, rank, n_queries) VALUES (?,?,?,?,?,?,?,?)");
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO probe_retrieval(run_id, case_id, layer, head, score,"
+                                      " score_next, rank, n_queries) VALUES (?,?,?,?,?,?,?,?)");
     for (int k = 0; k < n; k++) {
         int x = o[k];
         DB_CHECK(h, sqlite3_bind_int64(st, 1, ci->run_id));
@@ -131,7 +131,7 @@ static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
         DB_CHECK(h, sqlite3_bind_double(st, 6, R->score_next[x]));
         DB_CHECK(h, sqlite3_bind_int(st, 7, R->rank[x]));
         DB_CHECK(h, sqlite3_bind_int64(st, 8, R->n_span[x]));
-        probe_step_reset(db, st);
+        db_step_reset(st);
     }
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);

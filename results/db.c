@@ -167,10 +167,9 @@ static int migrate(sqlite3 *h, const char *path, const char *schema_sql, pb_err 
         sqlite3_stmt *st;
         DB_CHECK(h, sqlite3_prepare_v2(h,
             "INSERT INTO schema_version(version, title) VALUES (?, ?)", -1, &st, NULL));
-        DB_CHECK(h, sqlite3_bind_int(st, 1, s->version));
-        DB_CHECK(h, sqlite3_bind_text(st, 2, s->title, -1, SQLITE_TRANSIENT));
-        DB_CHECK(h, sqlite3_step(st));
-        DB_CHECK(h, sqlite3_finalize(st));
+        db_bind_int(st, 1, s->version);
+        db_bind_text(st, 2, s->title);
+        db_step_done(st);
         EXEC(h, "COMMIT");
     }
     free_migrations(m, n);
@@ -327,23 +326,59 @@ void db_case_rollback(pb_db *db)
 
 /* ---- statements ------------------------------------------------------- */
 
-static sqlite3_stmt *prepare(pb_db *db, const char *sql)
+sqlite3_stmt *db_prepare_at(pb_db *db, const char *sql, const char *file, int line)
 {
     sqlite3_stmt *st;
-    DB_CHECK(db->h, sqlite3_prepare_v2(db->h, sql, -1, &st, NULL));
+    db_check_at(db->h, sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), file, line);
     return st;
 }
 
-static void bind_text(pb_db *db, sqlite3_stmt *st, int i, const char *s)
+sqlite3_stmt *db_prepare_id_at(pb_db *db, const char *sql, int64_t id, const char *file, int line)
 {
-    DB_CHECK(db->h, s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
-                      : sqlite3_bind_null(st, i));
+    sqlite3_stmt *st = db_prepare_at(db, sql, file, line);
+    db_bind_int_at(st, 1, 1, id, file, line);
+    return st;
 }
 
-/* 0 stores NULL: the column does not apply */
-static void bind_int_or_null(pb_db *db, sqlite3_stmt *st, int i, int64_t v)
+void db_bind_text_at(sqlite3_stmt *st, int i, const char *s, const char *file, int line)
 {
-    DB_CHECK(db->h, v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i));
+    db_check_at(sqlite3_db_handle(st), s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
+                                         : sqlite3_bind_null(st, i), file, line);
+}
+
+void db_bind_int_at(sqlite3_stmt *st, int i, int has, int64_t v, const char *file, int line)
+{
+    db_check_at(sqlite3_db_handle(st), has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i), file, line);
+}
+
+void db_bind_real_at(sqlite3_stmt *st, int i, int has, double v, const char *file, int line)
+{
+    db_check_at(sqlite3_db_handle(st), has ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i), file, line);
+}
+
+int db_step_at(sqlite3_stmt *st, const char *file, int line)
+{
+    return db_check_at(sqlite3_db_handle(st), sqlite3_step(st), file, line);
+}
+
+void db_finalize_at(sqlite3_stmt *st, const char *file, int line)
+{
+    sqlite3 *h = st ? sqlite3_db_handle(st) : NULL; /* the handle outlives the statement */
+    db_check_at(h, sqlite3_finalize(st), file, line);
+}
+
+void db_step_done_at(sqlite3_stmt *st, const char *file, int line)
+{
+    db_step_at(st, file, line);
+    db_finalize_at(st, file, line);
+}
+
+void db_step_reset_at(sqlite3_stmt *st, const char *file, int line)
+{
+    sqlite3 *h = sqlite3_db_handle(st);
+    db_check_at(h, sqlite3_step(st), file, line);
+    db_check_at(h, sqlite3_reset(st), file, line);
+    db_check_at(h, sqlite3_clear_bindings(st), file, line);
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -367,63 +402,57 @@ int64_t db_run_begin(pb_db *db, const run_meta *meta)
     }
     if (meta->config) config_hash(meta->config, hash);
 
-    sqlite3_stmt *st = prepare(db,
+    sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO runs(command, git_sha, git_dirty, build_cc, build_cflags, build_nvcc,"
         " host, cpu_model, cpu_cores, device, sqlite_version, libyaml_version,"
         " cuda_runtime, cuda_driver, model_path, model_fingerprint, config, config_hash,"
         " seed, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
-    bind_text(db, st, i++, meta->command);
-    bind_text(db, st, i++, env.git_sha);
-    DB_CHECK(db->h, env.git_dirty < 0 ? sqlite3_bind_null(st, i)
-                                      : sqlite3_bind_int(st, i, env.git_dirty));
-    i++;
-    bind_text(db, st, i++, env.build_cc);
-    bind_text(db, st, i++, env.build_cflags);
-    bind_text(db, st, i++, env.build_nvcc);
-    bind_text(db, st, i++, env.host);
-    bind_text(db, st, i++, env.cpu_model);
-    DB_CHECK(db->h, sqlite3_bind_int(st, i++, env.cpu_cores));
-    bind_text(db, st, i++, meta->device);
-    bind_text(db, st, i++, env.sqlite_version);
-    bind_text(db, st, i++, env.libyaml_version);
-    bind_text(db, st, i++, meta->cuda_runtime);
-    bind_text(db, st, i++, meta->cuda_driver);
-    bind_text(db, st, i++, meta->model_path);
-    bind_text(db, st, i++, fingerprint);
-    bind_text(db, st, i++, meta->config);
-    bind_text(db, st, i++, meta->config ? hash : NULL);
-    DB_CHECK(db->h, meta->has_seed ? sqlite3_bind_int64(st, i, meta->seed)
-                                   : sqlite3_bind_null(st, i));
-    i++;
-    bind_text(db, st, i++, meta->notes);
-    DB_CHECK(db->h, sqlite3_step(st));
-    DB_CHECK(db->h, sqlite3_finalize(st));
+    db_bind_text(st, i++, meta->command);
+    db_bind_text(st, i++, env.git_sha);
+    db_bind_int_if(st, i++, env.git_dirty >= 0, env.git_dirty);
+    db_bind_text(st, i++, env.build_cc);
+    db_bind_text(st, i++, env.build_cflags);
+    db_bind_text(st, i++, env.build_nvcc);
+    db_bind_text(st, i++, env.host);
+    db_bind_text(st, i++, env.cpu_model);
+    db_bind_int(st, i++, env.cpu_cores);
+    db_bind_text(st, i++, meta->device);
+    db_bind_text(st, i++, env.sqlite_version);
+    db_bind_text(st, i++, env.libyaml_version);
+    db_bind_text(st, i++, meta->cuda_runtime);
+    db_bind_text(st, i++, meta->cuda_driver);
+    db_bind_text(st, i++, meta->model_path);
+    db_bind_text(st, i++, fingerprint);
+    db_bind_text(st, i++, meta->config);
+    db_bind_text(st, i++, meta->config ? hash : NULL);
+    db_bind_int_if(st, i++, meta->has_seed, meta->seed);
+    db_bind_text(st, i++, meta->notes);
+    db_step_done(st);
     return sqlite3_last_insert_rowid(db->h);
 }
 
 void db_run_end(pb_db *db, int64_t id, run_status status)
 {
-    sqlite3_stmt *st = prepare(db,
+    sqlite3_stmt *st = db_prepare(db,
         "UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
         " WHERE id = ?");
-    bind_text(db, st, 1, status == RUN_DONE ? "done" : "failed");
-    DB_CHECK(db->h, sqlite3_bind_int64(st, 2, id));
-    DB_CHECK(db->h, sqlite3_step(st));
-    DB_CHECK(db->h, sqlite3_finalize(st));
+    db_bind_text(st, 1, status == RUN_DONE ? "done" : "failed");
+    db_bind_int(st, 2, id);
+    db_step_done(st);
     PB_CHECK(sqlite3_changes(db->h) == 1, "%s: db_run_end: no run %lld", db->path,
              (long long)id);
 }
 
 int db_runs_each(pb_db *db, int (*cb)(const run_row *r, void *ctx), void *ctx)
 {
-    sqlite3_stmt *st = prepare(db,
+    sqlite3_stmt *st = db_prepare(db,
         "SELECT id, started_at, finished_at, status, command, git_sha, git_dirty,"
         " build_cc, build_cflags, build_nvcc, host, cpu_model, cpu_cores, device,"
         " sqlite_version, libyaml_version, cuda_runtime, cuda_driver, model_path,"
         " model_fingerprint, config, config_hash, seed, notes FROM runs ORDER BY id");
     int n = 0;
-    while (DB_CHECK(db->h, sqlite3_step(st)) == SQLITE_ROW) {
+    while (db_step(st) == SQLITE_ROW) {
         run_row r = {0};
         int i = 0;
         r.id = sqlite3_column_int64(st, i++);
@@ -456,7 +485,7 @@ int db_runs_each(pb_db *db, int (*cb)(const run_row *r, void *ctx), void *ctx)
         n++;
         if (cb(&r, ctx)) break;
     }
-    DB_CHECK(db->h, sqlite3_finalize(st));
+    db_finalize(st);
     return n;
 }
 
@@ -499,32 +528,29 @@ int64_t db_bench_add(pb_db *db, const bench_row *r)
 {
     int own = !db->in_case;
     if (own) db_case_begin(db);
-    sqlite3_stmt *st = prepare(db,
+    sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO bench(run_id, bench, impl, phase, n_layer, n_head, n_kv_head,"
         " head_dim, n_ctx, n_tokens, repeats, t_median, t_min, t_max, t_p10, t_p90,"
         " t_mad, throughput, throughput_unit, notes)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
-    DB_CHECK(db->h, sqlite3_bind_int64(st, i++, r->run_id));
-    bind_text(db, st, i++, r->bench);
-    bind_text(db, st, i++, r->impl);
-    bind_text(db, st, i++, r->phase);
-    bind_int_or_null(db, st, i++, r->n_layer);
-    bind_int_or_null(db, st, i++, r->n_head);
-    bind_int_or_null(db, st, i++, r->n_kv_head);
-    bind_int_or_null(db, st, i++, r->head_dim);
-    bind_int_or_null(db, st, i++, r->n_ctx);
-    bind_int_or_null(db, st, i++, r->n_tokens);
-    DB_CHECK(db->h, sqlite3_bind_int(st, i++, r->repeats));
+    db_bind_int(st, i++, r->run_id);
+    db_bind_text(st, i++, r->bench);
+    db_bind_text(st, i++, r->impl);
+    db_bind_text(st, i++, r->phase);
+    db_bind_int_if(st, i++, r->n_layer != 0, r->n_layer);
+    db_bind_int_if(st, i++, r->n_head != 0, r->n_head);
+    db_bind_int_if(st, i++, r->n_kv_head != 0, r->n_kv_head);
+    db_bind_int_if(st, i++, r->head_dim != 0, r->head_dim);
+    db_bind_int_if(st, i++, r->n_ctx != 0, r->n_ctx);
+    db_bind_int_if(st, i++, r->n_tokens != 0, r->n_tokens);
+    db_bind_int(st, i++, r->repeats);
     const double t[] = {r->t_median, r->t_min, r->t_max, r->t_p10, r->t_p90, r->t_mad};
-    for (int k = 0; k < 6; k++) DB_CHECK(db->h, sqlite3_bind_double(st, i++, t[k]));
-    DB_CHECK(db->h, r->throughput_unit ? sqlite3_bind_double(st, i, r->throughput)
-                                       : sqlite3_bind_null(st, i));
-    i++;
-    bind_text(db, st, i++, r->throughput_unit);
-    bind_text(db, st, i++, r->notes);
-    DB_CHECK(db->h, sqlite3_step(st));
-    DB_CHECK(db->h, sqlite3_finalize(st));
+    for (int k = 0; k < 6; k++) db_bind_real(st, i++, t[k]);
+    db_bind_real_if(st, i++, r->throughput_unit != NULL, r->throughput);
+    db_bind_text(st, i++, r->throughput_unit);
+    db_bind_text(st, i++, r->notes);
+    db_step_done(st);
     int64_t id = sqlite3_last_insert_rowid(db->h);
     if (own) db_case_commit(db);
     return id;
@@ -533,14 +559,13 @@ int64_t db_bench_add(pb_db *db, const bench_row *r)
 int db_bench_each(pb_db *db, int64_t run_id,
                   int (*cb)(const bench_row *r, void *ctx), void *ctx)
 {
-    sqlite3_stmt *st = prepare(db,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT id, run_id, bench, impl, phase, n_layer, n_head, n_kv_head, head_dim,"
         " n_ctx, n_tokens, repeats, t_median, t_min, t_max, t_p10, t_p90, t_mad,"
         " throughput, throughput_unit, notes, created_at FROM bench WHERE run_id = ?"
-        " ORDER BY id");
-    DB_CHECK(db->h, sqlite3_bind_int64(st, 1, run_id));
+        " ORDER BY id", run_id);
     int n = 0;
-    while (DB_CHECK(db->h, sqlite3_step(st)) == SQLITE_ROW) {
+    while (db_step(st) == SQLITE_ROW) {
         bench_row r = {0};
         int i = 0;
         r.id = sqlite3_column_int64(st, i++);
@@ -568,6 +593,6 @@ int db_bench_each(pb_db *db, int64_t run_id,
         n++;
         if (cb(&r, ctx)) break;
     }
-    DB_CHECK(db->h, sqlite3_finalize(st));
+    db_finalize(st);
     return n;
 }

@@ -15,8 +15,9 @@
  * runtime error too.
  *
  * Later tables (probes, suite cases, kernel timings) come as new migrations;
- * their writers use db_sqlite() with DB_CHECK inside the case helpers, and
- * key their rows by the run id from db_run_begin.
+ * their writers use the statement helpers below (db_prepare, db_bind_*,
+ * db_step*) inside the case helpers, and key their rows by the run id from
+ * db_run_begin.
  */
 #ifndef PURBO_DB_H
 #define PURBO_DB_H
@@ -49,6 +50,37 @@ sqlite3 *db_sqlite(pb_db *db);                   /* for the writers of later tab
  * anything else exits 1 with file:line and sqlite's message for handle h. */
 int db_check_at(sqlite3 *h, int rc, const char *file, int line);
 #define DB_CHECK(h, rc) db_check_at((h), (rc), __FILE__, __LINE__)
+
+/* Prepared statements, for every writer and reader of the tables. Each
+ * macro checks its sqlite call with DB_CHECK at the caller's file and line.
+ * Binds, steps and finalize take the statement alone (its handle is
+ * sqlite3_db_handle(st)). Parameters count from 1.
+ *   db_prepare_id     prepare, and bind id (a run, a case) to parameter 1
+ *   db_bind_text      s NULL binds NULL
+ *   db_bind_int/real  the value; the _if forms bind NULL when has is 0
+ *   db_step           SQLITE_ROW or SQLITE_DONE
+ *   db_step_done      one step (an insert or update), then finalize
+ *   db_step_reset     one step, then reset and clear the binds for the next row */
+sqlite3_stmt *db_prepare_at(pb_db *db, const char *sql, const char *file, int line);
+sqlite3_stmt *db_prepare_id_at(pb_db *db, const char *sql, int64_t id, const char *file, int line);
+void db_bind_text_at(sqlite3_stmt *st, int i, const char *s, const char *file, int line);
+void db_bind_int_at(sqlite3_stmt *st, int i, int has, int64_t v, const char *file, int line);
+void db_bind_real_at(sqlite3_stmt *st, int i, int has, double v, const char *file, int line);
+int db_step_at(sqlite3_stmt *st, const char *file, int line);
+void db_finalize_at(sqlite3_stmt *st, const char *file, int line);
+void db_step_done_at(sqlite3_stmt *st, const char *file, int line);
+void db_step_reset_at(sqlite3_stmt *st, const char *file, int line);
+#define db_prepare(db, sql) db_prepare_at((db), (sql), __FILE__, __LINE__)
+#define db_prepare_id(db, sql, id) db_prepare_id_at((db), (sql), (id), __FILE__, __LINE__)
+#define db_bind_text(st, i, s) db_bind_text_at((st), (i), (s), __FILE__, __LINE__)
+#define db_bind_int(st, i, v) db_bind_int_at((st), (i), 1, (v), __FILE__, __LINE__)
+#define db_bind_int_if(st, i, has, v) db_bind_int_at((st), (i), (has), (v), __FILE__, __LINE__)
+#define db_bind_real(st, i, v) db_bind_real_at((st), (i), 1, (v), __FILE__, __LINE__)
+#define db_bind_real_if(st, i, has, v) db_bind_real_at((st), (i), (has), (v), __FILE__, __LINE__)
+#define db_step(st) db_step_at((st), __FILE__, __LINE__)
+#define db_finalize(st) db_finalize_at((st), __FILE__, __LINE__)
+#define db_step_done(st) db_step_done_at((st), __FILE__, __LINE__)
+#define db_step_reset(st) db_step_reset_at((st), __FILE__, __LINE__)
 
 /* A transaction per case. Nested cases are a runtime error. */
 void db_case_begin(pb_db *db);

@@ -15,7 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "suites/runner.h"
+#include "suites/runner_db.h"
 
 typedef struct {
     char method[128], task[128];
@@ -75,17 +75,14 @@ static void write_baseline(const char *path, pb_db *db, int64_t run, const suite
 {
     FILE *f = fopen(path, "w");
     if (!f) arg_bad("compare", "%s: %s", path, strerror(errno));
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st;
-    DB_CHECK(h, sqlite3_prepare_v2(h,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT (SELECT suite FROM suite_cases WHERE run_id = r.id LIMIT 1), r.git_sha, r.started_at, r.host"
-        " FROM runs r WHERE r.id = ?", -1, &st, NULL));
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW)
+        " FROM runs r WHERE r.id = ?", run);
+    if (db_step(st) == SQLITE_ROW)
         fprintf(f, "# purbo-bench baseline: suite %s, run %lld (git %.12s, %s, host %s)\n",
                 sqlite3_column_text(st, 0), (long long)run, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
                 sqlite3_column_text(st, 3));
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
     fprintf(f, "# written by `purbo-bench compare --write-baseline`; checked by `purbo-bench compare --baseline`\n"
                "# method task score(x100) density cases\n");
     for (int i = 0; i < n; i++) {
@@ -119,10 +116,12 @@ static void parse_tolerance(const char *v, double *tol_score, double *tol_densit
 
 int cmd_compare(int argc, char **argv)
 {
-    const char *db_path = "out/results.db", *run_arg = NULL, *baseline = NULL, *write = NULL;
+    const char *baseline = NULL, *write = NULL;
+    arg_results ro = {.db = ARG_DB_DEFAULT, .takes_run = 1};
     double tol_score = 5, tol_density = 0.02;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt("compare", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench compare --baseline FILE --run R [--db D] [--tolerance score=5,density=0.02]\n"
                    "       purbo-bench compare --write-baseline FILE --run R [--db D]\n"
@@ -132,13 +131,12 @@ int cmd_compare(int argc, char **argv)
                    "  --run R     run id, or 'last': the newest run with suite results\n"
                    "  --db D      results database (default out/results.db)\n");
             return 0;
-        } else if ((v = arg_val("compare", argc, argv, &i, "--db"))) db_path = v;
-        else if ((v = arg_val("compare", argc, argv, &i, "--run"))) run_arg = v;
-        else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
+        } else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--write-baseline"))) write = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--tolerance"))) parse_tolerance(v, &tol_score, &tol_density);
         else arg_bad("compare", "unknown option %s", argv[i]);
     }
+    const char *db_path = ro.db, *run_arg = ro.run;
     if (!run_arg) arg_bad("compare", "--run is required");
     if (!baseline == !write) arg_bad("compare", "give one of --baseline FILE and --write-baseline FILE");
     int nb = 0;

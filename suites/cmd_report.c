@@ -4,24 +4,23 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "suites/runner.h"
+#include "suites/runner_db.h"
 
 /* Parses --db and --run; opens the database. */
 static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage, int64_t *run)
 {
-    const char *db_path = "out/results.db", *run_arg = "last";
+    arg_results ro = {.db = ARG_DB_DEFAULT, .run = "last", .takes_run = 1};
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("%s", usage);
             exit(0);
-        } else if ((v = arg_val(cmd, argc, argv, &i, "--db"))) db_path = v;
-        else if ((v = arg_val(cmd, argc, argv, &i, "--run"))) run_arg = v;
-        else arg_bad(cmd, "unknown option %s", argv[i]);
+        }
+        arg_bad(cmd, "unknown option %s", argv[i]);
     }
     pb_err err;
-    pb_db *db = suite_db_open_existing(db_path, &err);
-    if (!db || !(*run = suite_run_id(db, run_arg, &err))) pb_die_input(&err);
+    pb_db *db = suite_db_open_existing(ro.db, &err);
+    if (!db || !(*run = suite_run_id(db, ro.run, &err))) pb_die_input(&err);
     return db;
 }
 

@@ -9,9 +9,11 @@
 
 int cmd_run(int argc, char **argv)
 {
-    runner_opts o = {.db_path = "out/results.db"};
+    runner_opts o = {0};
+    arg_results ro = {.db = ARG_DB_DEFAULT};
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (arg_results_opt("run", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench run SUITE.yaml [options]\n"
                    "  Runs every case of the suite with every method; each (case, method) is one\n"
@@ -27,8 +29,7 @@ int cmd_run(int argc, char **argv)
                    "  --plots DIR      draw the suite plots into DIR afterwards (as plot)\n"
                    "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n");
             return 0;
-        } else if ((v = arg_val("run", argc, argv, &i, "--db"))) o.db_path = v;
-        else if ((v = arg_val("run", argc, argv, &i, "--only"))) o.only = v;
+        } else if ((v = arg_val("run", argc, argv, &i, "--only"))) o.only = v;
         else if ((v = arg_val("run", argc, argv, &i, "--methods"))) o.methods = v;
         else if ((v = arg_val("run", argc, argv, &i, "--model"))) o.model = v;
         else if ((v = arg_val("run", argc, argv, &i, "--plots"))) o.plots = v;
@@ -48,7 +49,8 @@ int cmd_run(int argc, char **argv)
         else o.suite_path = argv[i];
     }
     if (!o.suite_path) arg_bad("run", "a suite file is required (purbo-bench run SUITE.yaml)");
-    if (!strcmp(o.db_path, "out/results.db")) pb_mkdir_p("out");
+    o.db_path = ro.db;
+    if (!strcmp(o.db_path, ARG_DB_DEFAULT)) pb_mkdir_p("out");
     char *cmd = db_command_line(argc, argv);
     size_t l = strlen(cmd) + 16;
     char *full = pb_malloc(l);

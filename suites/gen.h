@@ -25,42 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "suites/gen_case.h"
 #include "suites/suite.h"
 #include "model/tokenizer.h"
-
-typedef struct {
-    int task;             /* index in suite.tasks */
-    int index;            /* case index within the task */
-    int context;          /* requested length: prompt + max_new */
-    double depth;         /* percent, or -1 (no depth: RULER tasks draw their own) */
-    int sample;
-    uint64_t seed;        /* the case's own seed */
-    int max_new;
-    int budget;           /* context - max_new: the most prompt tokens allowed */
-
-    char *prompt;         /* chat-templated, answer prefix at the end */
-    size_t prompt_len;
-    int *ids;
-    int n_ids;
-    char hash[17];        /* FNV-1a 64 of the prompt, 16 lowercase hex digits */
-
-    char **answers;       /* expected strings (references) */
-    int n_answers;
-    suite_metric metric;  /* resolved: never METRIC_DEFAULT */
-
-    /* where things are, as byte offsets into prompt (for tests and probes) */
-    size_t hay_begin, hay_end; /* the haystack (context) span */
-    size_t *needles;      /* start of each inserted needle / chain line */
-    int n_needles;
-    long amount;          /* haystack amount used (words, sentences, ...) */
-} suite_case;
 
 /* Number of cases of task t (0 for throughput). */
 int gen_n_cases(const suite_task *t);
 /* Builds case `index` of task `ti`. 0 + *err ("FILE:L:C: task 'x': ...")
  * when the prompt cannot fit (or the essay text is missing). */
 int gen_case(const suite *s, int ti, int index, const tokenizer *tok, suite_case *out, pb_err *err);
-void gen_case_free(suite_case *c);
 /* Builds the first case of every (task, context) and frees it: a suite that
  * passes suite_load and gen_check can be run. 0 + *err at the first problem. */
 int gen_check(const suite *s, const tokenizer *tok, pb_err *err);

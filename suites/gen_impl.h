@@ -1,6 +1,8 @@
 /* gen_impl.h — what the task generators (gen_*.c) share: a growable string,
  * random needle values, the KJV "essay" haystack, sentence boundaries, and
- * the job that sizes a prompt to its token budget (gen.c implements all).
+ * the job that sizes a prompt to its token budget (gen_impl.c implements
+ * them), and the families' entry points, which only the dispatcher (gen.c)
+ * calls. A family includes this header alone, never gen.h.
  *
  * A family fills a gen_job's `build`: given a haystack amount n (words,
  * sentences, ...) it writes the user message and the answer prefix, the
@@ -13,7 +15,8 @@
 #ifndef PURBO_GEN_IMPL_H
 #define PURBO_GEN_IMPL_H
 
-#include "suites/gen.h"
+#include "suites/gen_case.h"
+#include "model/tokenizer.h"
 #include "base/rng.h"
 
 typedef struct {
@@ -106,8 +109,5 @@ int gen_vt(gen_job *j, suite_case *out, pb_err *err);
 int gen_cwe(gen_job *j, suite_case *out, pb_err *err);
 int gen_fwe(gen_job *j, suite_case *out, pb_err *err);
 int gen_passkey(gen_job *j, suite_case *out, pb_err *err);
-
-/* Fills the prompt's ids, length and hash (used by gen_fit and passkey). */
-void gen_finish(suite_case *out);
 
 #endif

@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "kernels/attn_time.h"
-#include "probes/cupti.h"
 #include "suites/gen.h"
 #include "run/generate.h"
 #include "suites/peer.h"
@@ -60,21 +59,13 @@ typedef struct {
     double t0;
 } progress;
 
-static void fmt_secs(char *buf, size_t n, double s)
-{
-    if (s < 0) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
-}
-
 /* Called before a case (result NULL) and after it. */
 static void prog_show(progress *p, const char *what, const char *result)
 {
     if (p->mode == RUNNER_PROGRESS_NONE || (p->mode == RUNNER_PROGRESS_LINES && !result)) return;
     double el = pb_now() - p->t0;
     char eta[32];
-    fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
+    pb_fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
     if (p->mode == RUNNER_PROGRESS_LINES) {
         fprintf(stderr, "[%d/%d] %s: %s  (ETA %s)\n", p->done, p->total, what, result, eta);
         return;
@@ -114,7 +105,7 @@ typedef struct {
     int skipped, not_run;
     int on_cuda;                        /* the run's backend is cuda */
     backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
-    int cupti;                          /* cuda: kernel timings on (off after CUPTI refused once) */
+    tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
     peer *peer;                         /* the peers' process, from the first peer case */
     int peer_failed;                    /* it would not start: peer cases are not run */
 } R;
@@ -399,38 +390,6 @@ static int run_accuracy_task(R *r, int ti)
     return !g_stop;
 }
 
-/* Kernel timings of one untimed repetition (fn(arg)) into kernel_timings,
- * linked to bench row id, inside the caller's transaction. CUPTI refusing
- * once turns it off for the run (one line says why). */
-static void trace_kernels(R *r, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg)
-{
-    char why[256];
-    if (!r->cupti) return;
-    if (!cupti_begin(why, sizeof why)) {
-        fprintf(stderr, "kernel timings off: %s\n", why);
-        r->cupti = 0;
-        return;
-    }
-    fn(arg);
-    int nk = 0;
-    cupti_kernel *k = cupti_end(&nk, NULL);
-    if (k) cupti_store(r->db, r->run, bench_id, case_name, k, nk);
-    cupti_kernels_free(k, nk);
-}
-
-typedef struct {
-    session *s;
-    const tp_case *tc;
-    uint64_t seed;
-} tp_once;
-
-static void tp_once_fn(void *a)
-{
-    tp_once *o = a;
-    double t;
-    tp_time(o->s, o->tc, 0, 1, o->seed, &t);
-}
-
 /* One model-level throughput case with one method on model mdl (on backend
  * b, or the CPU when NULL). */
 static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const model *m_used, backend *b,
@@ -446,33 +405,32 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
     int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
     session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, t->seed);
-    uint64_t seed = t->seed ^ (uint64_t)ci;
-    tp_time(s, tc, t->warmup, t->repeats, seed, tm);
+    int *ids = tp_ids(tc, m_used->cfg.n_vocab, t->seed ^ (uint64_t)ci);
+    tp_time(s, tc, ids, t->warmup, t->repeats, tm);
     double density;
     int64_t kv;
     method_cost(s, &density, &kv);
     if (g_stop) {
         session_free(s);
+        free(ids);
         free(tm);
         return 0;
     }
     char notes[300];
     snprintf(notes, sizeof notes, "suite %s task %s method %s weights %s", su->name, t->name, m->name,
              weights_random ? "random" : "model");
-    bench_row row = {.run_id = r->run, .bench = "forward", .impl = "purbo",
-                     .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = tc->shape.layers,
-                     .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads, .head_dim = tc->shape.head_dim,
-                     .n_ctx = tc->context, .n_tokens = tc->tokens, .throughput_unit = "tok/s", .notes = notes};
-    bench_stats(tm, t->repeats, &row);
-    row.throughput = tc->tokens / row.t_median;
+    bench_row row;
+    tp_bench_row(tc, tm, t->repeats, r->run, "forward", &row);
+    row.notes = notes;
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, weights_random ? "random" : "model",
                    !!(su->metrics & SM_DENSITY), density, (su->metrics & SM_KV_BYTES) ? kv : -1);
-    tp_once once = {s, tc, seed};
-    if (b) trace_kernels(r, id, what, tp_once_fn, &once);
+    tp_once once = {s, tc, ids};
+    if (b) tp_trace_kernels(&r->kt, id, what, tp_once_fn, &once);
     db_case_commit(r->db);
     session_free(s);
+    free(ids);
     r->prog.done++;
     char res[160];
     snprintf(res, sizeof res, "%.1f tok/s (median %.2f ms, p10..p90 %.2f..%.2f)", row.throughput, 1e3 * row.t_median,
@@ -542,7 +500,7 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, "random",
                    !!(su->metrics & SM_DENSITY), 1.0, -1);
-    if (timer && r->on_cuda) trace_kernels(r, id, what, attn_once_fn, timer);
+    if (timer && r->on_cuda) tp_trace_kernels(&r->kt, id, what, attn_once_fn, timer);
     db_case_commit(r->db);
     attn_timer_free(timer);
     r->prog.done++;
@@ -628,7 +586,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         int im_end = tok_find(r.tok, "<|im_end|>");
         if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
     }
-    r.cupti = r.on_cuda;
+    r.kt = (tp_kernels){.db = r.db, .run = r.run, .on = r.on_cuda};
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
     r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
@@ -653,7 +611,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
 
     db_run_end(r.db, r.run, stopped ? RUN_FAILED : RUN_DONE);
     char el[32];
-    fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
+    pb_fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
     if (stopped) {
         fprintf(stderr, "interrupted: run %lld keeps its %d committed pairs; `--resume` continues it\n",
                 (long long)r.run, r.prog.done + r.skipped);

@@ -1,6 +1,6 @@
-/* runner_db.c — the runner's rows in the results database: writing a case
- * (runner_db.h) and reading a run back for report, compare and the plots
- * (runner.h: suite_aggs, suite_run_id, runner_report).
+/* runner_db.c — the runner's rows in the results database (runner_db.h):
+ * writing a case and reading a run back for report and compare
+ * (suite_aggs, suite_run_id, runner_report).
  *
  * Reads take everything from the database, nothing from suite files: a run
  * can be reported on a machine that never saw its YAML.
@@ -10,36 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "suites/runner.h"
 #include "suites/score.h"
-
-static sqlite3_stmt *prep(sqlite3 *h, const char *sql)
-{
-    sqlite3_stmt *st;
-    DB_CHECK(h, sqlite3_prepare_v2(h, sql, -1, &st, NULL));
-    return st;
-}
-
-static void bind_text(sqlite3 *h, sqlite3_stmt *st, int i, const char *s)
-{
-    DB_CHECK(h, s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i));
-}
-
-static void bind_real_if(sqlite3 *h, sqlite3_stmt *st, int i, int has, double v)
-{
-    DB_CHECK(h, has ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i));
-}
-
-static void bind_int_if(sqlite3 *h, sqlite3_stmt *st, int i, int has, int64_t v)
-{
-    DB_CHECK(h, has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i));
-}
-
-static void step_done(sqlite3 *h, sqlite3_stmt *st)
-{
-    DB_CHECK(h, sqlite3_step(st));
-    DB_CHECK(h, sqlite3_finalize(st));
-}
 
 /* s as a JSON string (quotes, backslash and control bytes escaped) appended
  * at out[*len]; grows the buffer. */
@@ -62,7 +33,6 @@ static void json_str(char **out, size_t *len, size_t *cap, const char *s)
 
 void rdb_case_add(pb_db *db, const rdb_case *c)
 {
-    sqlite3 *h = db_sqlite(db);
     size_t len = 1, cap = 64;
     char *ans = pb_malloc(cap);
     strcpy(ans, "[");
@@ -74,35 +44,35 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     strcpy(ans + len, "]");
     char seed_hex[17];
     snprintf(seed_hex, sizeof seed_hex, "%016llx", (unsigned long long)c->case_seed);
-    sqlite3_stmt *st = prep(h,
+    sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, depth,"
         " sample, seed, case_seed, prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score,"
         " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
-    DB_CHECK(h, sqlite3_bind_int64(st, i++, c->run_id));
+    db_bind_int(st, i++, c->run_id);
     const char *texts[] = {c->suite, c->task, c->task_type, c->method, c->policy};
-    for (int k = 0; k < 5; k++) bind_text(h, st, i++, texts[k]);
-    DB_CHECK(h, sqlite3_bind_int(st, i++, c->case_index));
-    DB_CHECK(h, sqlite3_bind_int(st, i++, c->context));
-    bind_real_if(h, st, i++, c->depth >= 0, c->depth);
-    DB_CHECK(h, sqlite3_bind_int(st, i++, c->sample));
-    DB_CHECK(h, sqlite3_bind_int64(st, i++, (int64_t)c->seed));
-    bind_text(h, st, i++, seed_hex);
-    bind_text(h, st, i++, c->prompt_hash);
-    bind_int_if(h, st, i++, c->has_tokens, c->prompt_tokens);
-    DB_CHECK(h, sqlite3_bind_int(st, i++, c->max_new));
-    bind_text(h, st, i++, c->metric);
-    bind_text(h, st, i++, ans);
-    bind_text(h, st, i++, c->prediction);
-    DB_CHECK(h, sqlite3_bind_double(st, i++, c->score));
-    bind_real_if(h, st, i++, c->has_density, c->density);
-    bind_real_if(h, st, i++, c->has_time, c->t_prefill);
-    bind_real_if(h, st, i++, c->has_time, c->t_decode);
-    bind_int_if(h, st, i++, c->has_tokens, c->n_gen);
-    bind_int_if(h, st, i++, c->has_tokens, c->n_decode);
-    bind_int_if(h, st, i++, c->kv_bytes >= 0, c->kv_bytes);
-    step_done(h, st);
+    for (int k = 0; k < 5; k++) db_bind_text(st, i++, texts[k]);
+    db_bind_int(st, i++, c->case_index);
+    db_bind_int(st, i++, c->context);
+    db_bind_real_if(st, i++, c->depth >= 0, c->depth);
+    db_bind_int(st, i++, c->sample);
+    db_bind_int(st, i++, (int64_t)c->seed);
+    db_bind_text(st, i++, seed_hex);
+    db_bind_text(st, i++, c->prompt_hash);
+    db_bind_int_if(st, i++, c->has_tokens, c->prompt_tokens);
+    db_bind_int(st, i++, c->max_new);
+    db_bind_text(st, i++, c->metric);
+    db_bind_text(st, i++, ans);
+    db_bind_text(st, i++, c->prediction);
+    db_bind_real(st, i++, c->score);
+    db_bind_real_if(st, i++, c->has_density, c->density);
+    db_bind_real_if(st, i++, c->has_time, c->t_prefill);
+    db_bind_real_if(st, i++, c->has_time, c->t_decode);
+    db_bind_int_if(st, i++, c->has_tokens, c->n_gen);
+    db_bind_int_if(st, i++, c->has_tokens, c->n_decode);
+    db_bind_int_if(st, i++, c->kv_bytes >= 0, c->kv_bytes);
+    db_step_done(st);
     free(ans);
 }
 
@@ -110,64 +80,60 @@ void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite,
                     const char *policy, int case_index, const char *weights, int has_density, double density,
                     int64_t kv_bytes)
 {
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = prep(h,
+    sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_bench(bench_id, run_id, suite, task, method, policy, case_index, weights, density,"
         " kv_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, bench_id));
-    DB_CHECK(h, sqlite3_bind_int64(st, 2, run));
-    bind_text(h, st, 3, suite);
-    bind_text(h, st, 4, task);
-    bind_text(h, st, 5, method);
-    bind_text(h, st, 6, policy);
-    DB_CHECK(h, sqlite3_bind_int(st, 7, case_index));
-    bind_text(h, st, 8, weights);
-    bind_real_if(h, st, 9, has_density, density);
-    bind_int_if(h, st, 10, kv_bytes >= 0, kv_bytes);
-    step_done(h, st);
+    db_bind_int(st, 1, bench_id);
+    db_bind_int(st, 2, run);
+    db_bind_text(st, 3, suite);
+    db_bind_text(st, 4, task);
+    db_bind_text(st, 5, method);
+    db_bind_text(st, 6, policy);
+    db_bind_int(st, 7, case_index);
+    db_bind_text(st, 8, weights);
+    db_bind_real_if(st, 9, has_density, density);
+    db_bind_int_if(st, 10, kv_bytes >= 0, kv_bytes);
+    db_step_done(st);
 }
 
 int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench)
 {
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = prep(h, bench ? "SELECT 1 FROM suite_bench WHERE run_id = ? AND task = ? AND method = ?"
-                                       " AND case_index = ?"
-                                     : "SELECT 1 FROM suite_cases WHERE run_id = ? AND task = ? AND method = ?"
-                                       " AND case_index = ?");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    bind_text(h, st, 2, task);
-    bind_text(h, st, 3, method);
-    DB_CHECK(h, sqlite3_bind_int(st, 4, case_index));
-    int found = DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW;
-    DB_CHECK(h, sqlite3_finalize(st));
+    sqlite3_stmt *st = db_prepare(db, bench ? "SELECT 1 FROM suite_bench WHERE run_id = ? AND task = ? AND method = ?"
+                                              " AND case_index = ?"
+                                            : "SELECT 1 FROM suite_cases WHERE run_id = ? AND task = ? AND method = ?"
+                                              " AND case_index = ?");
+    db_bind_int(st, 1, run);
+    db_bind_text(st, 2, task);
+    db_bind_text(st, 3, method);
+    db_bind_int(st, 4, case_index);
+    int found = db_step(st) == SQLITE_ROW;
+    db_finalize(st);
     return found;
 }
 
 /* The first column of the first row of sql (one optional int64 / text
  * parameter) as an integer, or dflt when there is no row or it is NULL. */
-static int64_t query_i64(sqlite3 *h, const char *sql, int64_t p1, const char *ptext, int64_t dflt)
+static int64_t query_i64(pb_db *db, const char *sql, int64_t p1, const char *ptext, int64_t dflt)
 {
-    sqlite3_stmt *st = prep(h, sql);
-    if (ptext) bind_text(h, st, 1, ptext);
-    else if (sqlite3_bind_parameter_count(st)) DB_CHECK(h, sqlite3_bind_int64(st, 1, p1));
+    sqlite3_stmt *st = db_prepare(db, sql);
+    if (ptext) db_bind_text(st, 1, ptext);
+    else if (sqlite3_bind_parameter_count(st)) db_bind_int(st, 1, p1);
     int64_t v = dflt;
-    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (db_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         v = sqlite3_column_int64(st, 0);
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
     return v;
 }
 
 int64_t rdb_run_by_hash(pb_db *db, const char *hash)
 {
-    return query_i64(db_sqlite(db), "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
+    return query_i64(db, "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
 }
 
 void rdb_run_reopen(pb_db *db, int64_t run)
 {
-    sqlite3 *h = db_sqlite(db);
-    sqlite3_stmt *st = prep(h, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    step_done(h, st);
+    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    db_step_done(st);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -183,9 +149,8 @@ pb_db *suite_db_open_existing(const char *path, pb_err *err)
 
 int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
 {
-    sqlite3 *h = db_sqlite(db);
     if (!strcmp(text, "last")) {
-        int64_t id = query_i64(h, "SELECT max(run_id) FROM (SELECT run_id FROM suite_cases"
+        int64_t id = query_i64(db, "SELECT max(run_id) FROM (SELECT run_id FROM suite_cases"
                                   " UNION SELECT run_id FROM suite_bench)", 0, NULL, 0);
         if (!id) pb_errf(err, "--run last", -1, "the database holds no suite results");
         return id;
@@ -196,7 +161,7 @@ int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
         pb_errf(err, "--run", -1, "'%s' is not a run id (a positive integer or 'last')", text);
         return 0;
     }
-    if (!query_i64(h, "SELECT count(*) FROM runs WHERE id = ?", v, NULL, 0)) {
+    if (!query_i64(db, "SELECT count(*) FROM runs WHERE id = ?", v, NULL, 0)) {
         pb_errf(err, "--run", -1, "no run %lld in the database", v);
         return 0;
     }
@@ -205,17 +170,15 @@ int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
 
 int suite_aggs(pb_db *db, int64_t run, suite_agg **out)
 {
-    sqlite3 *h = db_sqlite(db);
     /* tasks and methods in the order the run first stored them */
-    sqlite3_stmt *st = prep(h,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT method, task, task_type, count(*), avg(score), avg(density), count(density),"
         " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
         " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
-        " FROM suite_cases c WHERE run_id = ? GROUP BY method, task ORDER BY tord, mord");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+        " FROM suite_cases c WHERE run_id = ? GROUP BY method, task ORDER BY tord, mord", run);
     int n = 0, cap = 16;
     suite_agg *a = pb_malloc((size_t)cap * sizeof *a);
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+    while (db_step(st) == SQLITE_ROW) {
         if (n == cap) a = pb_realloc(a, (size_t)(cap *= 2) * sizeof *a);
         suite_agg *g = &a[n++];
         g->method = strdup((const char *)sqlite3_column_text(st, 0));
@@ -228,7 +191,7 @@ int suite_aggs(pb_db *db, int64_t run, suite_agg **out)
         g->density = sqlite3_column_double(st, 5);
         g->has_density = sqlite3_column_int(st, 6) > 0;
     }
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
     *out = a;
     return n;
 }
@@ -254,34 +217,32 @@ static int intern(const char **names, int *n, const char *s)
     return (*n)++;
 }
 
-static void report_header(sqlite3 *h, int64_t run, FILE *f)
+static void report_header(pb_db *db, int64_t run, FILE *f)
 {
-    sqlite3_stmt *st = prep(h,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT r.status, r.started_at, coalesce(r.finished_at, '-'), r.git_sha, r.git_dirty, r.device,"
         " coalesce(r.model_path, '-'), coalesce((SELECT suite FROM suite_cases WHERE run_id = r.id LIMIT 1),"
         " (SELECT suite FROM suite_bench WHERE run_id = r.id LIMIT 1))"
-        " FROM runs r WHERE r.id = ?");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
-    if (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+        " FROM runs r WHERE r.id = ?", run);
+    if (db_step(st) == SQLITE_ROW) {
         const char *suite = (const char *)sqlite3_column_text(st, 7);
         fprintf(f, "run %lld  suite %s  %s  started %s  finished %s\n", (long long)run, suite ? suite : "-",
                 sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
         fprintf(f, "model %s  device %s  git %.12s%s\n", sqlite3_column_text(st, 6), sqlite3_column_text(st, 5),
                 sqlite3_column_text(st, 3), sqlite3_column_int(st, 4) == 1 ? " (dirty)" : "");
     }
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
 }
 
-static void report_throughput(sqlite3 *h, int64_t run, FILE *f)
+static void report_throughput(pb_db *db, int64_t run, FILE *f)
 {
-    sqlite3_stmt *st = prep(h,
+    sqlite3_stmt *st = db_prepare_id(db,
         "SELECT s.task, s.method, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.n_ctx, b.phase,"
         " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights, coalesce(b.throughput_unit, '')"
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?"
-        " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id");
-    DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
+        " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id", run);
     int n = 0;
-    while (DB_CHECK(h, sqlite3_step(st)) == SQLITE_ROW) {
+    while (db_step(st) == SQLITE_ROW) {
         if (n++ == 0)
             fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %-7s %10s %21s %4s %s\n",
                     "task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "unit", "median ms",
@@ -297,13 +258,12 @@ static void report_throughput(sqlite3 *h, int64_t run, FILE *f)
                 sqlite3_column_double(st, 8), sqlite3_column_text(st, 14), 1e3 * sqlite3_column_double(st, 9), spread,
                 sqlite3_column_int(st, 12), sqlite3_column_text(st, 13));
     }
-    DB_CHECK(h, sqlite3_finalize(st));
+    db_finalize(st);
 }
 
 void runner_report(pb_db *db, int64_t run, FILE *f)
 {
-    sqlite3 *h = db_sqlite(db);
-    report_header(h, run, f);
+    report_header(db, run, f);
     suite_agg *a;
     int n = suite_aggs(db, run, &a);
     const char **tasks = pb_malloc((size_t)(n + 1) * sizeof *tasks);
@@ -354,7 +314,7 @@ void runner_report(pb_db *db, int64_t run, FILE *f)
         }
     }
     if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
-    report_throughput(h, run, f);
+    report_throughput(db, run, f);
     free(cell);
     free(most);
     free(tasks);

@@ -1,13 +1,16 @@
 /* runner_db.h — the runner's rows in the results database (tables
  * suite_cases and suite_bench, results/schema.sql migration 2): writing a
- * case, finding what a resumed run has committed, and reopening a run.
- * Used by runner.c only; readers are declared in runner.h. Every sqlite
- * call is checked with DB_CHECK (a failure is a runtime error, exit 1).
+ * case, finding what a resumed run has committed and reopening a run (for
+ * runner.c), and reading a run back (for runner.c, report and compare).
+ * It knows nothing of the runner: the dependency runs runner -> runner_db.
+ * Every sqlite call is checked with DB_CHECK (a failure is a runtime
+ * error, exit 1).
  */
 #ifndef PURBO_RUNNER_DB_H
 #define PURBO_RUNNER_DB_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "results/db.h"
 
@@ -45,5 +48,33 @@ int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, 
 int64_t rdb_run_by_hash(pb_db *db, const char *hash);
 /* Sets a run back to running (status 'running', finished_at NULL). */
 void rdb_run_reopen(pb_db *db, int64_t run);
+
+/* ---- reading a run back --------------------------------------------------- */
+
+/* Per (method, task) of a run's accuracy cases, in the order the run first
+ * stored them. score: mean x 100 rounded to 2 decimals (score_aggregate);
+ * density: mean over the cases that recorded one (has_density 0: none). */
+typedef struct {
+    char *method, *task, *task_type;
+    int n;
+    double score, density;
+    int has_density;
+} suite_agg;
+
+int suite_aggs(pb_db *db, int64_t run, suite_agg **out);
+void suite_aggs_free(suite_agg *a, int n);
+
+/* Opens an existing results database (db_open would create a missing one):
+ * NULL + *err "PATH: ..." when it does not exist or is unusable. */
+pb_db *suite_db_open_existing(const char *path, pb_err *err);
+
+/* The run id a user means by text: a positive integer, or "last" = the
+ * newest run holding suite results. 0 + *err ("--run X: ...") when there is
+ * no such run. */
+int64_t suite_run_id(pb_db *db, const char *text, pb_err *err);
+
+/* The plain table of a run (tasks x methods: scores x100, then density,
+ * then throughput cases) on f. */
+void runner_report(pb_db *db, int64_t run, FILE *f);
 
 #endif

@@ -1,11 +1,13 @@
-/* throughput.c — cases, random-weight models and timing of the throughput
- * task type (throughput.h). */
+/* throughput.c — cases, random-weight models, timing, bench rows and
+ * kernel timings of the throughput task type (throughput.h); bench times
+ * the engine through the same calls. */
 #include "suites/throughput.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "base/rng.h"
+#include "probes/cupti.h"
 
 static int n_phases(const suite_task *t)
 {
@@ -95,15 +97,20 @@ model *tp_random_model(const struct suite_shape *sh, int n_ctx, uint64_t seed)
     return m;
 }
 
-void tp_time(session *s, const tp_case *c, int warmup, int repeats, uint64_t seed, double *t)
+int *tp_ids(const tp_case *c, int n_vocab, uint64_t seed)
 {
-    const int V = s->m->cfg.n_vocab;
     int n_ids = c->context + (c->phase == TP_DECODE ? c->tokens : 0);
-    PB_CHECK(n_ids <= s->n_ctx, "throughput case needs %d positions, the session holds %d", n_ids, s->n_ctx);
     int *ids = pb_malloc((size_t)n_ids * sizeof(int));
     pb_rng r = {seed};
-    for (int i = 0; i < n_ids; i++) ids[i] = (int)rng_below(&r, (uint64_t)V);
-    float *logits = pb_malloc((size_t)V * sizeof(float));
+    for (int i = 0; i < n_ids; i++) ids[i] = (int)rng_below(&r, (uint64_t)n_vocab);
+    return ids;
+}
+
+void tp_time(session *s, const tp_case *c, const int *ids, int warmup, int repeats, double *t)
+{
+    int n_ids = c->context + (c->phase == TP_DECODE ? c->tokens : 0);
+    PB_CHECK(n_ids <= s->n_ctx, "throughput case needs %d positions, the session holds %d", n_ids, s->n_ctx);
+    float *logits = pb_malloc((size_t)s->m->cfg.n_vocab * sizeof(float));
     for (int k = 0; k < warmup + repeats; k++) {
         session_reset(s);
         double t0 = pb_now();
@@ -117,5 +124,38 @@ void tp_time(session *s, const tp_case *c, int warmup, int repeats, uint64_t see
         if (k >= warmup) t[k - warmup] = dt;
     }
     free(logits);
-    free(ids);
+}
+
+void tp_bench_row(const tp_case *c, const double *t, int n, int64_t run, const char *bench, bench_row *r)
+{
+    *r = (bench_row){.run_id = run, .bench = bench, .impl = "purbo",
+                     .phase = c->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = c->shape.layers,
+                     .n_head = c->shape.heads, .n_kv_head = c->shape.kv_heads, .head_dim = c->shape.head_dim,
+                     .n_ctx = c->context, .n_tokens = c->tokens, .throughput_unit = "tok/s"};
+    bench_stats(t, n, r);
+    r->throughput = c->tokens / r->t_median;
+}
+
+int tp_trace_kernels(tp_kernels *k, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg)
+{
+    char why[256];
+    if (!k->on) return -1;
+    if (!cupti_begin(why, sizeof why)) {
+        fprintf(stderr, "kernel timings off: %s\n", why);
+        k->on = 0;
+        return -1;
+    }
+    fn(arg);
+    int nk = 0;
+    cupti_kernel *kern = cupti_end(&nk, NULL);
+    if (kern && k->db) cupti_store(k->db, k->run, bench_id, case_name, kern, nk);
+    cupti_kernels_free(kern, nk);
+    return nk;
+}
+
+void tp_once_fn(void *arg)
+{
+    tp_once *o = arg;
+    double t;
+    tp_time(o->s, o->c, o->ids, 0, 1, &t);
 }

@@ -15,14 +15,21 @@
  *            single-token steps; one repeat = those steps, so every repeat
  *            decodes from the same context length.
  * `warmup` untimed repeats come first; the caller stores the median and
- * spread of the timed ones (bench_stats). The session's density counts
- * cover the timed phase (decode: the steps only).
+ * spread of the timed ones (bench_stats, tp_bench_row). The session's
+ * density counts cover the timed phase (decode: the steps only). The suite
+ * feeds seeded random ids (tp_ids); `purbo-bench bench` feeds real text
+ * through the same loop, so both time the engine the same way.
+ *
+ * Kernel timings (CUDA): tp_trace_kernels runs one more, untimed repetition
+ * under CUPTI and stores its kernels next to the case's bench row, for the
+ * suite and bench alike.
  */
 #ifndef PURBO_THROUGHPUT_H
 #define PURBO_THROUGHPUT_H
 
 #include <stdint.h>
 
+#include "results/db.h"
 #include "run/forward.h"
 #include "suites/suite.h"
 
@@ -48,9 +55,43 @@ int tp_shape_is_model(const struct suite_shape *sh, const model_config *mc);
  * of scale 1/sqrt(fan-in) from seed; norms are 1. Free with model_free. */
 model *tp_random_model(const struct suite_shape *sh, int n_ctx, uint64_t seed);
 
-/* Times the case on s (which holds at least context + decode tokens):
- * warmup untimed and `repeats` timed repetitions into t[0..repeats). The
- * method's policies must already be on s; the session is reset before each. */
-void tp_time(session *s, const tp_case *c, int warmup, int repeats, uint64_t seed, double *t);
+/* The case's input: context + (decode: tokens) seeded random ids below
+ * n_vocab, malloc'd. */
+int *tp_ids(const tp_case *c, int n_vocab, uint64_t seed);
+
+/* Times the case on s (which holds at least context + decode tokens) fed
+ * ids (context + (decode: tokens) of them): warmup untimed and `repeats`
+ * timed repetitions into t[0..repeats). The method's policies must already
+ * be on s; the session is reset before each. */
+void tp_time(session *s, const tp_case *c, const int *ids, int warmup, int repeats, double *t);
+
+/* The bench row of a timed model-level case: impl purbo, phase, shape,
+ * context, tokens per repeat, the statistics of t[0..n) and tokens/s at the
+ * median. bench names the kind of row ("forward" from a suite,
+ * "cpu-forward" / "cuda-forward" from `purbo-bench bench`). */
+void tp_bench_row(const tp_case *c, const double *t, int n, int64_t run, const char *bench, bench_row *r);
+
+/* Kernel timings of a run. on: record (the run is on CUDA); cleared for the
+ * rest of the run, with one line on stderr saying why, when CUPTI refuses. */
+typedef struct {
+    pb_db *db;     /* where the kernels go; NULL: counted only */
+    int64_t run;
+    int on;
+} tp_kernels;
+
+/* Runs fn(arg) once, untimed, under CUPTI and stores its kernels as
+ * kernel_timings rows of run k->run, linked to bench row bench_id and named
+ * case_name, inside the caller's transaction. Returns how many kernels it
+ * recorded, or -1 when kernel timing is off. */
+int tp_trace_kernels(tp_kernels *k, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg);
+
+/* One untimed repetition of a model-level case (tp_time with one repeat),
+ * as fn for tp_trace_kernels: arg is a tp_once. */
+typedef struct {
+    session *s;
+    const tp_case *c;
+    const int *ids;
+} tp_once;
+void tp_once_fn(void *arg);
 
 #endif

@@ -1,11 +1,13 @@
 /* test_cli.c — the command line's contract: bad input gives exit status 2
  * and exactly one line on stderr naming the file (and the byte offset for a
- * corrupt GGUF); --help works on every command; a good run exits 0. */
+ * corrupt GGUF); --help works on every command; a good run exits 0; the
+ * shared --db/--run options take both spellings and only where offered. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "run/backend.h"
 #include "tests/fixture.h"
 #include "tests/test.h"
@@ -132,4 +134,24 @@ TEST(cli_backend_selection)
     snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend auto", test_model_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 0 && strstr(err, "cpu: prompt"), "status %d: %s", st, err);
+}
+
+TEST(cli_results_options)
+{
+    char *argv[] = {"plot", "--db", "a.db", "--out", "d", "--run=7", "--db=b.db", NULL};
+    int argc = 7, taken = 0, others = 0;
+    arg_results ro = {.db = ARG_DB_DEFAULT, .run = "last", .takes_run = 1};
+    for (int i = 1; i < argc; i++) {
+        if (arg_results_opt("plot", argc, argv, &i, &ro)) taken++;
+        else others++;
+    }
+    /* --out and its value d are not the helper's: offered one at a time */
+    CHECK_MSG(taken == 3 && others == 2, "taken %d, others %d", taken, others);
+    CHECK(!strcmp(ro.db, "b.db") && !strcmp(ro.run, "7"));
+
+    arg_results no_run = {.db = ARG_DB_DEFAULT};
+    int i = 5;
+    CHECK(!arg_results_opt("probe", argc, argv, &i, &no_run) && i == 5 && no_run.run == NULL);
+    i = 1;
+    CHECK(arg_results_opt("probe", argc, argv, &i, &no_run) && i == 2 && !strcmp(no_run.db, "a.db"));
 }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 
 #include "tests/fixture.h"
+#include "suites/gen.h"
 #include "suites/gen_impl.h"
 #include "tests/test.h"
 #include "suites/words.h"

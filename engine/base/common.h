@@ -59,5 +59,9 @@ char *pb_read_stream(FILE *f, size_t *len);
 
 /* Monotonic wall clock in seconds. */
 double pb_now(void);
+/* A duration of s seconds for progress lines and ETAs, into buf[n]: "?"
+ * (negative or not finite), "42s", "3m07s", "2h05m" (seconds and minutes
+ * truncated, whole seconds below a minute rounded). */
+void pb_fmt_secs(char *buf, size_t n, double s);
 
 #endif

@@ -56,6 +56,15 @@ double arg_double(const char *cmd, const char *name, const char *val, double lo,
     return v;
 }
 
+int arg_results_opt(const char *cmd, int argc, char **argv, int *i, arg_results *o)
+{
+    const char *v;
+    if ((v = arg_val(cmd, argc, argv, i, "--db"))) o->db = v;
+    else if (o->takes_run && (v = arg_val(cmd, argc, argv, i, "--run"))) o->run = v;
+    else return 0;
+    return 1;
+}
+
 char *arg_read_file(const char *cmd, const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

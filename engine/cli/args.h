@@ -18,6 +18,21 @@ long arg_long(const char *cmd, const char *name, const char *val, long lo, long 
 double arg_double(const char *cmd, const char *name, const char *val, double lo, double hi);
 /* "purbo-bench CMD: MESSAGE", exit 2. */
 _Noreturn void arg_bad(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The results-database options of the commands that store or read runs:
+ * --db PATH and, where the command takes one, --run R (kept as text: each
+ * command says what a run may be). Fill in the defaults, then offer each
+ * argument to arg_results_opt before the command's own options:
+ *     arg_results ro = {.db = ARG_DB_DEFAULT, .run = "last", .takes_run = 1};
+ *     for (...) { if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue; ... } */
+#define ARG_DB_DEFAULT "out/results.db"
+typedef struct {
+    const char *db;  /* --db PATH */
+    const char *run; /* --run R as given, or the default */
+    int takes_run;   /* 0: --run is not one of the command's options */
+} arg_results;
+/* 1 if argv[*i] is one of o's options: its value is stored in o and *i
+ * advanced past it (a missing value is bad input, exit 2). 0 otherwise. */
+int arg_results_opt(const char *cmd, int argc, char **argv, int *i, arg_results *o);
 /* Reads a whole file (bad input, exit 2, if unreadable). *len gets its size. */
 char *arg_read_file(const char *cmd, const char *path, size_t *len);
 

@@ -35,13 +35,6 @@ typedef struct {
     double *loss, *lr, *tau; /* [steps] of the head in training */
 } progress;
 
-static void fmt_secs(char *b, size_t n, double s)
-{
-    if (s < 0 || !isfinite(s)) snprintf(b, n, "?");
-    else if (s < 60) snprintf(b, n, "%.0fs", s);
-    else snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
 static void on_step(void *user, int step, double loss, double lr, float log_tau)
 {
     progress *pg = user;
@@ -53,8 +46,8 @@ static void on_step(void *user, int step, double loss, double lr, float log_tau)
     if (!pg->tty || now - pg->last < 0.25) return;
     pg->last = now;
     char el[32], eta[32];
-    fmt_secs(el, sizeof el, now - pg->t0);
-    fmt_secs(eta, sizeof eta, (now - pg->t0) / pg->done * (pg->total - pg->done));
+    pb_fmt_secs(el, sizeof el, now - pg->t0);
+    pb_fmt_secs(eta, sizeof eta, (now - pg->t0) / pg->done * (pg->total - pg->done));
     fprintf(stderr, "\r\033[Kconvert: head %d/%d (L%d.H%d) step %d loss %.4f | %s elapsed, ETA %s", pg->head_i + 1,
             pg->n_heads, pg->layer, pg->head, step + 1, loss, el, eta);
 }
@@ -153,8 +146,8 @@ static void train_heads(convert_capture *cc, const unsigned char *retr, const mo
         kd_set_free(ev);
         char el[32], eta[32];
         double now = pb_now();
-        fmt_secs(el, sizeof el, now - pg.t0);
-        fmt_secs(eta, sizeof eta, (now - pg.t0) / pg.done * (pg.total - pg.done));
+        pb_fmt_secs(el, sizeof el, now - pg.t0);
+        pb_fmt_secs(eta, sizeof eta, (now - pg.t0) / pg.done * (pg.total - pg.done));
         fprintf(stderr, "%sconvert: head %d/%d L%d.H%d: KL %.3f -> %.3f, recall %.3f -> %.3f, blocks %.3f -> %.3f"
                         " (teacher %.3f), tau %.2f | %s elapsed, ETA %s\n",
                 pg.tty ? "\r\033[K" : "", pg.head_i + 1, n_ret, pg.layer, pg.head, q0.kl, q1.kl, q0.recall, q1.recall,

@@ -7,7 +7,6 @@
 
 #include <string.h>
 
-#include "probes/probe_impl.h"
 
 void report_heads(pb_db *db, int64_t run, const model_config *c, const unsigned char *retr, const double *score,
                   const int *w90)
@@ -15,7 +14,7 @@ void report_heads(pb_db *db, int64_t run, const model_config *c, const unsigned 
     sqlite3 *h = db_sqlite(db);
     db_case_begin(db);
     sqlite3_stmt *st =
-        probe_prepare(db, "INSERT INTO convert_head(run_id, layer, head, class, score, w90) VALUES (?,?,?,?,?,?)");
+        db_prepare(db, "INSERT INTO convert_head(run_id, layer, head, class, score, w90) VALUES (?,?,?,?,?,?)");
     for (int i = 0; i < c->n_layer * c->n_head; i++) {
         DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
         DB_CHECK(h, sqlite3_bind_int(st, 2, i / c->n_head));
@@ -23,7 +22,7 @@ void report_heads(pb_db *db, int64_t run, const model_config *c, const unsigned 
         DB_CHECK(h, sqlite3_bind_text(st, 4, retr[i] ? "retrieval" : "local", -1, SQLITE_STATIC));
         DB_CHECK(h, score ? sqlite3_bind_double(st, 5, score[i]) : sqlite3_bind_null(st, 5));
         DB_CHECK(h, w90 ? sqlite3_bind_int(st, 6, w90[i]) : sqlite3_bind_null(st, 6));
-        probe_step_reset(db, st);
+        db_step_reset(st);
     }
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);
@@ -49,8 +48,8 @@ void report_head(pb_db *db, int64_t run, int layer, int head, int steps, const d
 {
     sqlite3 *h = db_sqlite(db);
     db_case_begin(db);
-    sqlite3_stmt *st = probe_prepare(db, "INSERT INTO convert_loss(run_id, layer, head, step, loss, lr, tau)"
-                                         " VALUES (?,?,?,?,?,?,?)");
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO convert_loss(run_id, layer, head, step, loss, lr, tau)"
+                                      " VALUES (?,?,?,?,?,?,?)");
     for (int t = 0; t < steps; t++) {
         DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
         DB_CHECK(h, sqlite3_bind_int(st, 2, layer));
@@ -59,15 +58,15 @@ void report_head(pb_db *db, int64_t run, int layer, int head, int steps, const d
         DB_CHECK(h, sqlite3_bind_double(st, 5, loss[t]));
         DB_CHECK(h, sqlite3_bind_double(st, 6, lr[t]));
         DB_CHECK(h, sqlite3_bind_double(st, 7, tau[t]));
-        probe_step_reset(db, st);
+        db_step_reset(st);
     }
     DB_CHECK(h, sqlite3_finalize(st));
-    st = probe_prepare(db, "INSERT INTO convert_quality(run_id, layer, head, stage, r, p, recall, mass, blocks_sel,"
-                           " blocks_teacher, kl, n_queries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    st = db_prepare(db, "INSERT INTO convert_quality(run_id, layer, head, stage, r, p, recall, mass, blocks_sel,"
+                        " blocks_teacher, kl, n_queries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_quality(h, st, run, layer, head, "init", init, r, p);
-    probe_step_reset(db, st);
+    db_step_reset(st);
     bind_quality(h, st, run, layer, head, "trained", trained, r, p);
-    probe_step_reset(db, st);
+    db_step_reset(st);
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);
 }
@@ -77,7 +76,7 @@ void report_plan(pb_db *db, int64_t run, const convert_cfg *cfg, const model_con
 {
     sqlite3 *h = db_sqlite(db);
     db_case_begin(db);
-    sqlite3_stmt *st = probe_prepare(
+    sqlite3_stmt *st = db_prepare(
         db, "INSERT INTO convert_plan(run_id, plan_path, model_fp, n_heads, n_retrieval, rho, sink, window,"
             " window_rule, block, local, p, r, steps, lr, batch, ctx, train_windows, eval_windows, queries, s_probe,"
             " s_capture, s_train, s_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -104,7 +103,7 @@ void report_plan(pb_db *db, int64_t run, const convert_cfg *cfg, const model_con
     for (int k = 0; k < 4; k++) DB_CHECK(h, sqlite3_bind_int(st, i++, ints[k]));
     const double secs[] = {cfg->s_probe, cfg->s_capture, cfg->s_train, cfg->s_total};
     for (int k = 0; k < 4; k++) DB_CHECK(h, sqlite3_bind_double(st, i++, secs[k]));
-    probe_step_reset(db, st);
+    db_step_reset(st);
     DB_CHECK(h, sqlite3_finalize(st));
     db_case_commit(db);
 }

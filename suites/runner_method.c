@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "policy/indexer.h"
 #include "policy/planfile.h"
+#include "policy/policy.h"
 #include "base/rng.h"
 
 static int uses_retrieval_heads(int policy)

@@ -21,6 +21,7 @@
 #include "policy/indexer.h"
 #include "kernels/ops.h"
 #include "policy/plan.h"
+#include "policy/policy.h"
 #include "base/rng.h"
 #include "tests/test.h"
 

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "policy/indexer.h"
+#include "policy/policy.h"
 #include "model/textsrc.h"
 
 void cli_policy_arg(const char *cmd, const char *value, plan_spec *spec)

@@ -1,7 +1,7 @@
 /* plan.h — which attention policy each (layer, query head) runs, with what
  * parameters: the plain data struct that the CLI (--policy NAME[:k=v,...]
- * and --retrieval-heads), the suites and the .purbo plan file all fill, and
- * plan_apply, which turns it into policies on a session.
+ * and --retrieval-heads), the suites and the .purbo plan file all fill;
+ * plan_apply (policy.h) turns it into policies on a session.
  *
  * A plan names one kind per head (enum head_kind) and one parameter set for
  * all of them. The user-level policies map onto kinds:
@@ -98,15 +98,6 @@ int plan_needs_indexers(const plan *p);
 void plan_alloc_indexers(plan *p);
 /* Number of heads of a kind. */
 int plan_count(const plan *p, int kind);
-
-/* Creates the policy of one kind for a session of n_ctx positions (the plan
- * must outlive it: rtpurbo reads its indexers). attn_dense for HEAD_DENSE. */
-attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx);
-
-/* Sets s's policies from the plan (the session owns and frees them) and,
- * with rings, gives every KV head whose query heads are all local a ring of
- * S + W entries. Resets the session and its density counts. */
-void plan_apply(const plan *p, session *s, int rings);
 
 /* One line for reports: policy, density, KV bytes held vs full. */
 void plan_summary(const plan *p, const session *s, char *buf, size_t len);

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "cli/cli.h"
 #include "policy/indexer.h"
 #include "policy/planfile.h"
 #include "policy/policy.h"
@@ -106,8 +105,7 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, con
         memcpy(msg, err->msg, sizeof msg);
         return method_err(err, where, sm, msg);
     }
-    if (plan_needs_indexers(&me->pl)) cli_plan_indexers(&me->pl, mdl, tok);
-    return 1;
+    return !plan_needs_indexers(&me->pl) || indexer_calibrate_kjv(&me->pl, mdl, tok, err);
 }
 
 /* The plan for a random-weight model of another shape (cached per shape). */

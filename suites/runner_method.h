@@ -7,7 +7,7 @@
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
  * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
  * as one); rho alone is refused (the runner does not run the probe).
- * rtpurbo indexers are fitted by PCA on KJV text (cli_plan_indexers).
+ * rtpurbo indexers are fitted by PCA on KJV text (indexer_calibrate_kjv).
  * params.plan may instead be a converted model's .purbo plan file
  * (planfile.h, `purbo-bench convert`): its retrieval heads, r and trained
  * indexers, and its S, W, block and p where the params do not set them. A throughput shape other than the

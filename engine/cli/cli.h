@@ -45,11 +45,6 @@ backend *cli_open_backend(const char *cmd, const char *kind, const model *m);
 void cli_policy_arg(const char *cmd, const char *value, plan_spec *spec);
 void cli_plan_apply(const char *cmd, const model *m, const tokenizer *tok, const plan_spec *spec, const char *heads,
                     plan *p, session *s);
-/* Fits the plan's indexers by PCA on prm.calib tokens of KJV text (one line
- * on stderr; exits 2 when the text is missing). cli_plan_apply and the
- * suite runner use it. */
-void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
-
 /* --plan F (engine/cli/cli_planfile.c): the plan file's retrieval heads, S, W,
  * p, r and indexers under policy spec (NULL: rtpurbo), applied to s (rings
  * on). A missing, damaged or foreign plan file, or --retrieval-heads with

@@ -2,7 +2,8 @@
  * params, suites/SCHEMA.md) onto the engine: a plan (engine/policy/plan.h) built
  * once per method, and a fresh session per (case, method) with it applied.
  *
- * Params map onto the plan's keys: sinks -> sink, window, block -> block
+ * Params map onto the spec's fields (plan_spec_set_*, the typed API the
+ * CLI's --policy goes through too): sinks -> sink, window, block -> block
  * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
  * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
@@ -34,8 +35,9 @@ typedef struct {
     int has_shape_pl;
 } method_engine;
 
-/* Builds the method's plan for model mdl. 0 + err "FILE:LINE:COL: ..." when
- * the build lacks the policy or the params do not fit it. */
+/* Builds the method's plan for model mdl (the spec from the method's typed
+ * fields, plan.h). 0 + err "FILE:LINE:COL: method 'NAME': ..." when the
+ * build lacks the policy or the params do not fit it. */
 int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
                    method_engine *me, pb_err *err);
 /* A session of n_ctx positions on mdl (the model, or a random-weight one of

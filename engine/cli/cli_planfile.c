@@ -15,7 +15,7 @@ void cli_planfile_apply(const char *cmd, const model *m, const char *path, const
     pb_err err;
     plan_file f;
     if (!plan_file_read(path, m, &f, &err)) pb_die_input(&err);
-    if (!plan_from_file(p, &m->cfg, &f, spec, path, &err)) arg_bad(cmd, "%s", err.msg);
+    if (!plan_from_file(p, &m->cfg, &f, spec, path, &err)) arg_bad(cmd, "--policy: %s", err.msg);
     plan_file_free(&f);
     plan_apply(p, s, 1);
 }

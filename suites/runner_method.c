@@ -46,8 +46,7 @@ static int is_plan_file(const char *path)
     return n == sizeof magic && !memcmp(magic, PLANFILE_MAGIC, sizeof magic);
 }
 
-int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
-                   method_engine *me, pb_err *err)
+int method_prepare(const suite *s, const suite_method *sm, const model *mdl, method_engine *me, pb_err *err)
 {
     memset(me, 0, sizeof *me);
     me->m = sm;
@@ -80,6 +79,11 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, con
                        sm->name, sm->plan ? "plan" : "rho", sm->policy);
     }
     if (!plan_make(&me->pl, c, &me->spec, me->retr, err)) return method_err(err, where, sm, "");
+    return 1;
+}
+
+int method_indexers(method_engine *me, const model *mdl, const tokenizer *tok, pb_err *err)
+{
     return !plan_needs_indexers(&me->pl) || indexer_calibrate_kjv(&me->pl, mdl, tok, err);
 }
 

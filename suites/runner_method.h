@@ -36,10 +36,12 @@ typedef struct {
 } method_engine;
 
 /* Builds the method's plan for model mdl (the spec from the method's typed
- * fields, plan.h). 0 + err "FILE:LINE:COL: method 'NAME': ..." when the
- * build lacks the policy or the params do not fit it. */
-int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
-                   method_engine *me, pb_err *err);
+ * fields, plan.h), indexers not yet fitted. 0 + err "FILE:LINE:COL: method
+ * 'NAME': ..." when the build lacks the policy or the params do not fit it. */
+int method_prepare(const suite *s, const suite_method *sm, const model *mdl, method_engine *me, pb_err *err);
+/* Fits PCA indexers on KJV text (tok) when the plan needs them and has none
+ * (indexer_calibrate_kjv): once the backend is settled. 1, or 0 + err. */
+int method_indexers(method_engine *me, const model *mdl, const tokenizer *tok, pb_err *err);
 /* A session of n_ctx positions on mdl (the model, or a random-weight one of
  * another shape) with the method's policies applied and density counts at 0;
  * on backend b (opened on mdl; the caller keeps it open longer than the

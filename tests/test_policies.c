@@ -700,6 +700,37 @@ TEST(plan_spec_typed_fields_match_text)
     CHECK_MSG(!strcmp(err.msg, "quest has no parameter 'p' (page,budget,k)"), "%s", err.msg);
 }
 
+/* The one capability check: the CUDA backend (described without a device)
+ * runs a plan only when every head is dense; the CPU runs every plan. */
+TEST(plan_runs_on_backends)
+{
+    model_config c = {.n_layer = 2, .n_head = 4, .n_head_kv = 2, .head_dim = 8};
+    CHECK(backend_runs_policies("cpu") && !backend_runs_policies("cuda"));
+    unsigned char all[8], some[8] = {1, 0, 0, 0, 0, 0, 0, 1};
+    memset(all, 1, sizeof all);
+    const struct { const char *spec; const unsigned char *retr; int on_cuda; } cases[] = {
+        {"dense", NULL, 1}, {"streaming", NULL, 0}, {"quest", NULL, 0}, {"topp-oracle", NULL, 0},
+        {"duo", all, 1}, {"duo", some, 0}, {"rtpurbo", some, 0}, {"rtpurbo-topk", all, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        plan_spec sp;
+        plan pl;
+        pb_err err;
+        err.msg[0] = 0;
+        CHECK(plan_parse(cases[i].spec, &sp, &err) && plan_make(&pl, &c, &sp, cases[i].retr, &err));
+        CHECK_MSG(plan_runs_on(&pl, "cpu", &err), "%s on cpu", cases[i].spec);
+        int ok = plan_runs_on(&pl, "cuda", &err);
+        CHECK_MSG(ok == cases[i].on_cuda, "%s on cuda: %d", cases[i].spec, ok);
+        if (!ok) {
+            char want[128];
+            snprintf(want, sizeof want, "policy %s has no CUDA implementation (cuda runs dense attention)",
+                     cases[i].spec);
+            CHECK_MSG(!strcmp(err.msg, want), "%s", err.msg);
+        }
+        plan_free(&pl);
+    }
+}
+
 /* --- the PCA/SVD indexer --- */
 
 TEST(indexer_sym_eig)

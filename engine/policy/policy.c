@@ -4,6 +4,8 @@
  *
  * Invariant: one object per kind per session, shared by every head of that
  * kind (the objects keep per-head state indexed by layer and head).
+ * plan_runs_on: a plan runs on a backend that runs policies, or, on one
+ * that runs dense attention only, when every head is dense.
  */
 #include "policy/policy.h"
 
@@ -50,4 +52,11 @@ void plan_apply(const plan *p, session *s, int rings)
     session_set_kv_layout(s, layout);
     free(layout);
     session_density_reset(s);
+}
+
+int plan_runs_on(const plan *p, const char *name, pb_err *err)
+{
+    if (backend_runs_policies(name) || plan_count(p, HEAD_DENSE) == p->n_layer * p->n_head) return 1;
+    return pb_errf(err, NULL, -1, "policy %s has no %s implementation (%s runs dense attention)",
+                   plan_policy_name(p->policy), strcmp(name, "cuda") ? name : "CUDA", name);
 }

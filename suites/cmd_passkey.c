@@ -10,12 +10,11 @@
 
 int cmd_passkey(int argc, char **argv)
 {
-    const char *model_path = NULL, *bk = "auto";
     int tokens = 1500, n_cases = 1, max_new = 12;
     double depth = -1.0;
     long long seed = 1;
-    const char *heads = NULL, *plan_path = NULL;
-    plan_spec spec, *specp = NULL;
+    plan_spec spec;
+    cli_session_opts o = {.cmd = "passkey", .backend = "auto"};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_flag(argv, i, "--help")) {
@@ -29,39 +28,35 @@ int cmd_passkey(int argc, char **argv)
                    "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
                    CLI_POLICY_HELP CLI_PLANFILE_HELP);
             return 0;
-        } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) model_path = v;
-        else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) bk = v;
+        } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) o.model_path = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) o.backend = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
         else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 1.0);
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));
         else if ((v = arg_val("passkey", argc, argv, &i, "--cases"))) n_cases = (int)arg_long("passkey", "--cases", v, 1, 100000);
         else if ((v = arg_val("passkey", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("passkey", "--max-new", v, 1, 4096);
-        else if ((v = arg_val("passkey", argc, argv, &i, "--policy"))) cli_policy_arg("passkey", v, specp = &spec);
-        else if ((v = arg_val("passkey", argc, argv, &i, "--retrieval-heads"))) heads = v;
-        else if ((v = arg_val("passkey", argc, argv, &i, "--plan"))) plan_path = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--policy"))) cli_policy_arg("passkey", v, &spec), o.spec = &spec;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--retrieval-heads"))) o.heads = v;
+        else if ((v = arg_val("passkey", argc, argv, &i, "--plan"))) o.plan_path = v;
         else arg_bad("passkey", "unknown option %s", argv[i]);
     }
-    if (!model_path) arg_bad("passkey", "--model is required");
-    cli_check_backend("passkey", bk);
-    tokenizer *tok;
-    model *m = cli_load_model(model_path, &tok);
-    if (tokens + max_new > m->cfg.n_ctx_train)
+    if (!o.model_path) arg_bad("passkey", "--model is required");
+    cli_session cs;
+    cli_session_load(&cs, &o);
+    const tokenizer *tok = cs.tok;
+    if (tokens + max_new > cs.m->cfg.n_ctx_train)
         arg_bad("passkey", "--tokens %d + --max-new %d exceeds the model's context %d", tokens, max_new,
-                m->cfg.n_ctx_train);
-    backend *b = cli_open_backend("passkey", bk, m);
-    session *s = session_new_on(b, tokens + max_new + 64);
-    plan pl;
-    if (plan_path) cli_planfile_apply("passkey", m, plan_path, specp, heads, &pl, s);
-    else cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
+                cs.m->cfg.n_ctx_train);
+    cli_session_open(&cs, &o, tokens + max_new + 64);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;
     for (int c = 0; c < n_cases; c++) {
         passkey_case pc;
         passkey_build(tok, tokens, depth, (uint64_t)seed + (uint64_t)c, &pc);
-        session_reset(s);
+        session_reset(cs.s);
         gen_stats st;
-        int n = generate_greedy(s, pc.ids, pc.n_ids, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, NULL, NULL);
+        int n = generate_greedy(cs.s, pc.ids, pc.n_ids, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, NULL, NULL);
         char *ans = NULL;
         size_t cap = 0, len = 0;
         for (int i = 0; i < n; i++) len = tok_decode_append(tok, out[i], &ans, len, &cap);
@@ -71,22 +66,14 @@ int cmd_passkey(int argc, char **argv)
         right += ok;
         printf("passkey  tokens %d  depth %.2f  key %s  answer \"%s\"  %s\n", pc.n_ids, pc.depth, pc.key,
                ans, ok ? "RIGHT" : "WRONG");
-        printf("speed    %s: prefill %d tokens in %.2f s (%.1f tok/s), decode %.1f tok/s\n", b->device,
+        printf("speed    %s: prefill %d tokens in %.2f s (%.1f tok/s), decode %.1f tok/s\n", cs.b->device,
                st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_decode ? st.n_decode / st.t_decode : 0.0);
         free(ans);
         passkey_free(&pc);
     }
     if (n_cases > 1) printf("accuracy %d/%d\n", right, n_cases);
-    if (pl.policy != PLAN_DENSE) {
-        char line[512];
-        plan_summary(&pl, s, line, sizeof line);
-        printf("%s\n", line);
-    }
+    cli_session_summary(&cs, stdout);
     free(out);
-    session_free(s);
-    plan_free(&pl);
-    backend_close(b);
-    tok_free(tok);
-    model_free(m);
+    cli_session_free(&cs);
     return 0;
 }

@@ -13,9 +13,10 @@
  * on the GPU, the peers' (peer.h) on the same cases.
  *
  * Backend: --backend, else the suite's. cuda runs the model with dense
- * attention only, so a suite whose selected methods include a sparse policy
- * on model tasks is refused on cuda, and auto picks the CPU for it (one line
- * says so); auto otherwise picks cuda when a device is usable. On cuda,
+ * attention only, so a suite whose selected methods include a plan cuda
+ * cannot run (plan_runs_on) on model tasks is refused on cuda, and auto
+ * picks the CPU for it (one line says so); auto otherwise picks cuda when a
+ * device is usable. On cuda,
  * CUPTI records the kernels of one extra, untimed repetition of every
  * throughput case (kernel_timings, linked to the case's bench row).
  *
@@ -39,6 +40,7 @@
 #include "plots/plot_suite.h"
 #include "suites/runner_db.h"
 #include "suites/runner_method.h"
+#include "policy/policy.h"
 #include "suites/score.h"
 #include "suites/throughput.h"
 
@@ -122,41 +124,59 @@ static int applies(const R *r, const suite_task *t, const suite_method *m)
     return !strcmp(m->policy, "dense") && (!is_peer(m) || r->on_cuda);
 }
 
-/* Picks the backend (r->on_cuda). 0 + err when cuda is asked for and cannot
- * run the suite. */
-static int pick_backend(R *r, int model_tasks, pb_err *err)
+/* The backend asked for: --backend, else the suite's (BACKEND_*). */
+static int wanted_backend(const R *r)
 {
-    const suite *s = r->s;
-    int want = (int)s->backend;
-    if (r->o->backend)
-        want = !strcmp(r->o->backend, "cpu") ? BACKEND_CPU : !strcmp(r->o->backend, "cuda") ? BACKEND_CUDA : BACKEND_AUTO;
-    const suite_method *sparse = NULL;
-    for (int i = 0; i < s->n_methods && model_tasks && !sparse; i++)
-        if (r->method_on[i] && !is_peer(&s->methods[i]) && strcmp(s->methods[i].policy, "dense"))
-            sparse = &s->methods[i];
+    const char *o = r->o->backend;
+    if (!o) return (int)r->s->backend;
+    return !strcmp(o, "cpu") ? BACKEND_CPU : !strcmp(o, "cuda") ? BACKEND_CUDA : BACKEND_AUTO;
+}
+
+/* Before the model loads: cuda when asked for (0 + err without a device) or,
+ * with auto, when a device is usable (r->on_cuda). settle_backend may still
+ * take the CPU once the methods' plans are built. */
+static int pick_device(R *r, pb_err *err)
+{
+    int want = wanted_backend(r);
     char why[256];
     if (want == BACKEND_CPU) return 1;
-    if (want == BACKEND_CUDA) {
-        if (!backend_cuda_available(why, sizeof why)) return pb_errf(err, s->file, -1, "backend cuda: %s", why);
-        if (sparse) {
-            char where[400];
-            snprintf(where, sizeof where, "%s:%d:%d", s->file, sparse->line, sparse->col);
-            return pb_errf(err, where, -1,
-                           "method '%s': policy %s has no CUDA implementation (cuda runs dense attention); "
-                           "run it with --backend cpu, or leave it out with --methods",
-                           sparse->name, sparse->policy);
-        }
-        r->on_cuda = 1;
-        return 1;
-    }
-    if (!backend_cuda_available(why, sizeof why)) return 1;
-    if (sparse) {
-        fprintf(stderr, "backend auto: cpu, since method '%s' (policy %s) has no CUDA implementation\n", sparse->name,
-                sparse->policy);
-        return 1;
-    }
+    if (!backend_cuda_available(why, sizeof why))
+        return want == BACKEND_CUDA ? pb_errf(err, r->s->file, -1, "backend cuda: %s", why) : 1;
     r->on_cuda = 1;
     return 1;
+}
+
+/* With the methods' plans built: on cuda, every selected method of ours on
+ * model tasks must run there (plan_runs_on, the check generate and passkey
+ * use too). cuda asked for: 0 + err naming the first that cannot; auto: the
+ * CPU for the run, one line saying why. */
+static int settle_backend(R *r, int model_tasks, pb_err *err)
+{
+    const suite *s = r->s;
+    for (int i = 0; r->on_cuda && model_tasks && i < s->n_methods; i++) {
+        const suite_method *m = &s->methods[i];
+        pb_err why;
+        if (!r->method_on[i] || is_peer(m) || plan_runs_on(&r->me[i].pl, "cuda", &why)) continue;
+        if (wanted_backend(r) == BACKEND_CUDA) {
+            char where[400];
+            snprintf(where, sizeof where, "%s:%d:%d", s->file, m->line, m->col);
+            return pb_errf(err, where, -1, "method '%s': %s; run it with --backend cpu, or leave it out with --methods",
+                           m->name, why.msg);
+        }
+        fprintf(stderr, "backend auto: cpu, since method '%s' (policy %s) has no CUDA implementation\n", m->name,
+                m->policy);
+        r->on_cuda = 0;
+    }
+    return 1;
+}
+
+/* One line per selected peer method when the run is on the CPU. */
+static void note_cpu_peers(const R *r)
+{
+    for (int i = 0; i < r->s->n_methods; i++)
+        if (r->method_on[i] && is_peer(&r->s->methods[i]) && !r->on_cuda)
+            fprintf(stderr, "method '%s' (%s) times on the GPU only: not run on the CPU\n", r->s->methods[i].name,
+                    r->s->methods[i].impl);
 }
 
 /* Marks the names of a comma list in on[] (names[i] of n); 0 + err naming
@@ -212,18 +232,21 @@ static int validate(R *r, pb_err *err)
             model_tasks |= !is_attention(&s->tasks[i]);
             need_model |= !is_attention(&s->tasks[i]) || !s->tasks[i].n_shapes;
         }
-    if (!pick_backend(r, model_tasks, err)) return 0;
-    for (int i = 0; i < s->n_methods; i++)
-        if (r->method_on[i] && is_peer(&s->methods[i]) && !r->on_cuda)
-            fprintf(stderr, "method '%s' (%s) times on the GPU only: not run on the CPU\n", s->methods[i].name,
-                    s->methods[i].impl);
+    if (!pick_device(r, err)) return 0;
     r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
-    if (!need_model) return 1;
+    if (!need_model) {
+        note_cpu_peers(r);
+        return 1;
+    }
     if (!(r->mdl = model_load(s->model, err))) return 0;
     if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
     for (int i = 0; i < s->n_methods; i++)
-        if (r->method_on[i] && !is_peer(&s->methods[i]) &&
-            !method_prepare(s, &s->methods[i], r->mdl, r->tok, &r->me[i], err))
+        if (r->method_on[i] && !is_peer(&s->methods[i]) && !method_prepare(s, &s->methods[i], r->mdl, &r->me[i], err))
+            return 0;
+    if (!settle_backend(r, model_tasks, err)) return 0;
+    note_cpu_peers(r);
+    for (int i = 0; i < s->n_methods; i++)
+        if (r->method_on[i] && !is_peer(&s->methods[i]) && !method_indexers(&r->me[i], r->mdl, r->tok, err))
             return 0;
     for (int i = 0; i < s->n_tasks; i++) {
         const suite_task *t = &s->tasks[i];

@@ -1,32 +1,38 @@
-/* runner_method.c — suite methods as plans on sessions (runner_method.h). */
+/* runner_method.c — suite methods as plans on sessions (runner_method.h).
+ *
+ * A method's spec is built from its typed fields through the policy layer's
+ * typed API (plan_spec_set_*), the same calls the CLI's --policy text goes
+ * through; the policy layer's messages name the field, and this file adds
+ * the suite's FILE:LINE:COL, the method and, for the heads, params.plan. */
 #include "suites/runner_method.h"
 
 #include <string.h>
 
-#include "cli/cli.h"
 #include "policy/indexer.h"
 #include "policy/planfile.h"
+#include "policy/policy.h"
 #include "base/rng.h"
 
-static int uses_retrieval_heads(int policy)
+/* err = "WHERE: method 'name': [KEY: ]MSG", the policy layer's message
+ * with the suite's place and, where it helps, the key it came from. */
+static int method_err(pb_err *err, const char *where, const suite_method *sm, const char *key)
 {
-    return policy == PLAN_DUO || policy == PLAN_RTPURBO || policy == PLAN_RTPURBO_TOPK;
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    return pb_errf(err, where, -1, "method '%s': %s%s", sm->name, key, msg);
 }
 
-/* err = "WHERE: method 'name': MSG", where MSG names the suite's keys in
- * place of the command-line options plan.c's messages start with. */
-static int method_err(pb_err *err, const char *where, const suite_method *sm, const char *msg)
+/* The method's spec from its typed fields: sinks -> sink, window, block ->
+ * block (page for quest), top_k -> k, p; those left out keep the defaults. */
+static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
 {
-    const char *opt[] = {"--policy: ", "--retrieval-heads: "}, *key[] = {"", "params.plan: "};
-    for (int i = 0; i < 2; i++)
-        if (!strncmp(msg, opt[i], strlen(opt[i]))) {
-            char m[sizeof err->msg];
-            snprintf(m, sizeof m, "%s%s", key[i], msg + strlen(opt[i]));
-            return pb_errf(err, where, -1, "method '%s': %s", sm->name, m);
-        }
-    char m[sizeof err->msg];
-    snprintf(m, sizeof m, "%s", msg);
-    return pb_errf(err, where, -1, "method '%s': %s", sm->name, m);
+    if (sm->sinks >= 0 && !plan_spec_set_int(sp, "sink", sm->sinks, err)) return 0;
+    if (sm->window >= 0 && !plan_spec_set_int(sp, "window", sm->window, err)) return 0;
+    if (sm->block >= 0 && !plan_spec_set_int(sp, sp->policy == PLAN_QUEST ? "page" : "block", sm->block, err))
+        return 0;
+    if (sm->top_k >= 0 && !plan_spec_set_int(sp, "k", sm->top_k, err)) return 0;
+    if (sm->p >= 0 && !plan_spec_set_real(sp, "p", sm->p, err)) return 0;
+    return plan_spec_check(sp, err);
 }
 
 /* 1 if path starts with the .purbo plan file's magic (planfile.h). */
@@ -40,73 +46,45 @@ static int is_plan_file(const char *path)
     return n == sizeof magic && !memcmp(magic, PLANFILE_MAGIC, sizeof magic);
 }
 
-int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
-                   method_engine *me, pb_err *err)
+int method_prepare(const suite *s, const suite_method *sm, const model *mdl, method_engine *me, pb_err *err)
 {
     memset(me, 0, sizeof *me);
     me->m = sm;
-    char where[400], text[256];
+    char where[400];
     snprintf(where, sizeof where, "%s:%d:%d", s->file, sm->line, sm->col);
-    /* the spec text plan_parse reads: POLICY[:key=val,...] with the params given */
-    int n = snprintf(text, sizeof text, "%s", sm->policy), quest = !strcmp(sm->policy, "quest");
-    char sep = ':';
-#define ADD(...) (n += snprintf(text + n, sizeof text - (size_t)n, "%c", sep), sep = ',', \
-                  n += snprintf(text + n, sizeof text - (size_t)n, __VA_ARGS__))
-    if (sm->sinks >= 0) ADD("sink=%d", sm->sinks);
-    if (sm->window >= 0) ADD("window=%d", sm->window);
-    if (sm->block >= 0) ADD("%s=%d", quest ? "page" : "block", sm->block);
-    if (sm->top_k >= 0) ADD("k=%d", sm->top_k);
-    if (sm->p >= 0) ADD("p=%.15g", sm->p);
-#undef ADD
-    if (!plan_parse(text, &me->spec, err)) {
-        if (strstr(err->msg, "unknown policy"))
-            return pb_errf(err, where, -1, "policy '%s' is not available in this build", sm->policy);
-        char msg[sizeof err->msg];
-        memcpy(msg, err->msg, sizeof msg);
-        return method_err(err, where, sm, msg);
-    }
+    if (!plan_spec_init(&me->spec, sm->policy, err))
+        return pb_errf(err, where, -1, "policy '%s' is not available in this build", sm->policy);
+    if (!method_spec(sm, &me->spec, err)) return method_err(err, where, sm, "");
     snprintf(me->spec.text, sizeof me->spec.text, "%s", sm->name); /* reports name the method */
     const model_config *c = &mdl->cfg;
     if (sm->plan && is_plan_file(sm->plan)) { /* a converted model: heads, S, W, p, r and indexers */
         plan_file f;
-        if (!plan_file_read(sm->plan, mdl, &f, err)) {
-            char msg[sizeof err->msg];
-            memcpy(msg, err->msg, sizeof msg);
-            return pb_errf(err, where, -1, "method '%s': params.plan: %s", sm->name, msg);
-        }
+        if (!plan_file_read(sm->plan, mdl, &f, err)) return method_err(err, where, sm, "params.plan: ");
         int ok = plan_from_file(&me->pl, c, &f, &me->spec, sm->plan, err);
         plan_file_free(&f);
-        if (!ok) {
-            char msg[sizeof err->msg];
-            memcpy(msg, err->msg, sizeof msg);
-            return method_err(err, where, sm, msg);
-        }
+        if (!ok) return method_err(err, where, sm, "");
         me->spec.prm = me->pl.prm; /* the file's parameters, for other shapes too */
         return 1;
     }
-    if (uses_retrieval_heads(me->spec.policy)) {
+    if (plan_policy_uses_heads(me->spec.policy)) {
         if (!sm->plan)
             return pb_errf(err, where, -1, "method '%s': policy %s needs params.plan, a file of retrieval heads "
                            "(LAYER.HEAD items) or a converted .purbo plan%s", sm->name, sm->policy,
                            sm->rho >= 0 ? " (rho alone is not enough: `purbo-bench probe retrieval` prints the top 15%)"
                                         : "");
         me->retr = pb_malloc((size_t)c->n_layer * c->n_head);
-        if (!plan_parse_heads(c, sm->plan, me->retr, err)) {
-            char msg[sizeof err->msg];
-            memcpy(msg, err->msg, sizeof msg);
-            return method_err(err, where, sm, msg);
-        }
+        if (!plan_parse_heads(c, sm->plan, me->retr, err)) return method_err(err, where, sm, "params.plan: ");
     } else if (sm->plan || sm->rho >= 0) {
         return pb_errf(err, where, -1, "method '%s': '%s' does not apply to policy %s (duo, rtpurbo, rtpurbo-topk)",
                        sm->name, sm->plan ? "plan" : "rho", sm->policy);
     }
-    if (!plan_make(&me->pl, c, &me->spec, me->retr, err)) {
-        char msg[sizeof err->msg];
-        memcpy(msg, err->msg, sizeof msg);
-        return method_err(err, where, sm, msg);
-    }
-    if (plan_needs_indexers(&me->pl)) cli_plan_indexers(&me->pl, mdl, tok);
+    if (!plan_make(&me->pl, c, &me->spec, me->retr, err)) return method_err(err, where, sm, "");
     return 1;
+}
+
+int method_indexers(method_engine *me, const model *mdl, const tokenizer *tok, pb_err *err)
+{
+    return !plan_needs_indexers(&me->pl) || indexer_calibrate_kjv(&me->pl, mdl, tok, err);
 }
 
 /* The plan for a random-weight model of another shape (cached per shape). */
@@ -120,7 +98,7 @@ static const plan *shape_plan(method_engine *me, const model *m, uint64_t seed)
     if (me->has_shape_pl) plan_free(p);
     int nh = c->n_layer * c->n_head;
     unsigned char *retr = NULL;
-    if (uses_retrieval_heads(me->spec.policy)) { /* the rho share, evenly spaced */
+    if (plan_policy_uses_heads(me->spec.policy)) { /* the rho share, evenly spaced */
         double rho = me->m->rho >= 0 ? me->m->rho : 0.15;
         int k = (int)(rho * nh + 0.5);
         if (k < 1) k = 1;

@@ -2,12 +2,13 @@
  * params, suites/SCHEMA.md) onto the engine: a plan (engine/policy/plan.h) built
  * once per method, and a fresh session per (case, method) with it applied.
  *
- * Params map onto the plan's keys: sinks -> sink, window, block -> block
+ * Params map onto the spec's fields (plan_spec_set_*, the typed API the
+ * CLI's --policy goes through too): sinks -> sink, window, block -> block
  * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
  * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
  * as one); rho alone is refused (the runner does not run the probe).
- * rtpurbo indexers are fitted by PCA on KJV text (cli_plan_indexers).
+ * rtpurbo indexers are fitted by PCA on KJV text (indexer_calibrate_kjv).
  * params.plan may instead be a converted model's .purbo plan file
  * (planfile.h, `purbo-bench convert`): its retrieval heads, r and trained
  * indexers, and its S, W, block and p where the params do not set them. A throughput shape other than the
@@ -34,10 +35,13 @@ typedef struct {
     int has_shape_pl;
 } method_engine;
 
-/* Builds the method's plan for model mdl. 0 + err "FILE:LINE:COL: ..." when
- * the build lacks the policy or the params do not fit it. */
-int method_prepare(const suite *s, const suite_method *sm, const model *mdl, const tokenizer *tok,
-                   method_engine *me, pb_err *err);
+/* Builds the method's plan for model mdl (the spec from the method's typed
+ * fields, plan.h), indexers not yet fitted. 0 + err "FILE:LINE:COL: method
+ * 'NAME': ..." when the build lacks the policy or the params do not fit it. */
+int method_prepare(const suite *s, const suite_method *sm, const model *mdl, method_engine *me, pb_err *err);
+/* Fits PCA indexers on KJV text (tok) when the plan needs them and has none
+ * (indexer_calibrate_kjv): once the backend is settled. 1, or 0 + err. */
+int method_indexers(method_engine *me, const model *mdl, const tokenizer *tok, pb_err *err);
 /* A session of n_ctx positions on mdl (the model, or a random-weight one of
  * another shape) with the method's policies applied and density counts at 0;
  * on backend b (opened on mdl; the caller keeps it open longer than the

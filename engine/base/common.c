@@ -11,8 +11,9 @@
 int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
 {
     if (!e) return 0;
-    int n = offset >= 0 ? snprintf(e->msg, sizeof e->msg, "%s: offset %lld: ", file, offset)
-                        : snprintf(e->msg, sizeof e->msg, "%s: ", file);
+    int n = !file       ? (e->msg[0] = 0, 0)
+            : offset >= 0 ? snprintf(e->msg, sizeof e->msg, "%s: offset %lld: ", file, offset)
+                          : snprintf(e->msg, sizeof e->msg, "%s: ", file);
     if (n < 0 || (size_t)n >= sizeof e->msg) return 0;
     va_list ap;
     va_start(ap, fmt);

@@ -25,7 +25,8 @@ typedef struct {
     char msg[512];
 } pb_err;
 
-/* Formats "FILE: offset N: WHAT" (offset < 0 leaves the offset out). Returns 0
+/* Formats "FILE: offset N: WHAT" (offset < 0 leaves the offset out; file
+ * NULL leaves the place out: "WHAT", for a layer whose caller adds it). Returns 0
  * so callers can write `return pb_errf(...)` in functions returning success. */
 int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

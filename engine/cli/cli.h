@@ -6,12 +6,12 @@
 
 int cmd_info(int argc, char **argv);      /* engine/cli/cmd_info.c */
 int cmd_generate(int argc, char **argv);  /* engine/cli/cmd_generate.c */
-int cmd_passkey(int argc, char **argv);   /* engine/cmd_passkey.c */
-int cmd_bench(int argc, char **argv);     /* engine/cmd_bench.c */
-int cmd_bench_cpu(int argc, char **argv); /* engine/cmd_bench.c: bench --backend cpu */
-int cmd_run(int argc, char **argv);       /* engine/cmd_run.c */
-int cmd_report(int argc, char **argv);    /* engine/cmd_report.c */
-int cmd_compare(int argc, char **argv);   /* engine/cmd_compare.c */
+int cmd_passkey(int argc, char **argv);   /* suites/cmd_passkey.c */
+int cmd_bench(int argc, char **argv);     /* suites/cmd_bench.c */
+int cmd_bench_cpu(int argc, char **argv); /* suites/cmd_bench.c: bench --backend cpu */
+int cmd_run(int argc, char **argv);       /* suites/cmd_run.c */
+int cmd_report(int argc, char **argv);    /* suites/cmd_report.c */
+int cmd_compare(int argc, char **argv);   /* suites/cmd_compare.c */
 int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
 int cmd_plot(int argc, char **argv);      /* plots/plot.c */
 int cmd_convert(int argc, char **argv);   /* engine/convert/cmd_convert.c */
@@ -29,11 +29,13 @@ model *cli_load_model(const char *path, tokenizer **tok);
 void cli_check_backend(const char *cmd, const char *kind);
 backend *cli_open_backend(const char *cmd, const char *kind, const model *m);
 
-/* --policy and --retrieval-heads (engine/cli/cli_plan.c). cli_policy_arg parses
- * the value or exits 2 naming the problem. cli_plan_apply builds the plan
- * (spec NULL: dense; heads NULL: none given), fits PCA indexers on KJV text
- * if an rtpurbo plan has none, and applies it to s (rings on); exits 2 on a
- * bad head list or combination. */
+/* --policy, --retrieval-heads and --plan (engine/cli/cli_plan.c).
+ * cli_policy_arg parses the --policy value or exits 2 naming the problem
+ * ("--policy: FIELD ..."). cli_plan_make builds the plan for m: from the
+ * plan file at plan_path if given (its retrieval heads, S, W, p, r and
+ * indexers under spec, NULL: rtpurbo; keys the spec set replace the file's),
+ * else from spec (NULL: dense) and heads (NULL: none given). A bad head
+ * list, combination or plan file: one line, exit 2. */
 #include "policy/plan.h"
 #define CLI_POLICY_HELP \
     "  --policy NAME[:k=v,...]   attention policy of every head (default dense):\n" \
@@ -42,24 +44,45 @@ backend *cli_open_backend(const char *cmd, const char *kind, const model *m);
     "      | topp-oracle[:block,sink,local,p=0.9] | rtpurbo[:sink,window,block,local,p,r=d/8,calib=1024]\n" \
     "      | rtpurbo-topk[:sink,window,block,local,budget|k,r,calib]\n" \
     "  --retrieval-heads SPEC    duo/rtpurbo retrieval heads: L.H,L.H,... | all | none | a file of them\n"
-void cli_policy_arg(const char *cmd, const char *value, plan_spec *spec);
-void cli_plan_apply(const char *cmd, const model *m, const tokenizer *tok, const plan_spec *spec, const char *heads,
-                    plan *p, session *s);
-/* Fits the plan's indexers by PCA on prm.calib tokens of KJV text (one line
- * on stderr; exits 2 when the text is missing). cli_plan_apply and the
- * suite runner use it. */
-void cli_plan_indexers(plan *p, const model *m, const tokenizer *tok);
-
-/* --plan F (engine/cli/cli_planfile.c): the plan file's retrieval heads, S, W,
- * p, r and indexers under policy spec (NULL: rtpurbo), applied to s (rings
- * on). A missing, damaged or foreign plan file, or --retrieval-heads with
- * it: one line, exit 2. */
 #define CLI_PLANFILE_HELP \
     "  --plan F.purbo            a converted model's plan (purbo-bench convert): rtpurbo with\n" \
     "                            its trained indexers, or --policy duo|streaming|... with its heads,\n" \
     "                            sinks and window; keys --policy sets (sink, window, block, local,\n" \
     "                            p) replace the plan's, e.g. --policy rtpurbo:window=256\n"
-void cli_planfile_apply(const char *cmd, const model *m, const char *path, const plan_spec *spec, const char *heads,
-                        plan *p, session *s);
+void cli_policy_arg(const char *cmd, const char *value, plan_spec *spec);
+void cli_plan_make(const char *cmd, const model *m, const plan_spec *spec, const char *heads, const char *plan_path,
+                   plan *p);
+
+/* The model-level sequence of generate and passkey (engine/cli/cli_session.c).
+ * cli_session_load: checks --backend (before anything loads), loads the
+ * model and tokenizer. cli_session_open: builds the plan (cli_plan_make),
+ * settles the backend the plan can run on (plan_runs_on: --backend auto
+ * takes the CPU, saying so in one line, when the CUDA backend cannot run the
+ * plan; --backend cuda is then one line, exit 2), opens it, fits PCA
+ * indexers on KJV text when the plan needs them, and makes a session of
+ * n_ctx positions with the plan applied (rings on). cli_session_summary:
+ * the plan's summary line on f (nothing for dense). cli_session_free: all
+ * of it. */
+typedef struct {
+    const char *cmd;            /* the command, for messages */
+    const char *model_path;     /* --model */
+    const char *backend;        /* --backend: cpu, cuda or auto */
+    const plan_spec *spec;      /* --policy, or NULL */
+    const char *heads;          /* --retrieval-heads, or NULL */
+    const char *plan_path;      /* --plan, or NULL */
+} cli_session_opts;
+
+typedef struct {
+    model *m;
+    tokenizer *tok;
+    backend *b;
+    session *s;
+    plan pl;
+} cli_session;
+
+void cli_session_load(cli_session *cs, const cli_session_opts *o);
+void cli_session_open(cli_session *cs, const cli_session_opts *o, int n_ctx);
+void cli_session_summary(const cli_session *cs, FILE *f);
+void cli_session_free(cli_session *cs);
 
 #endif

@@ -18,10 +18,10 @@ static void print_token(void *user, int id)
 
 int cmd_generate(int argc, char **argv)
 {
-    const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *system = NULL, *bk = "auto";
-    const char *heads = NULL, *plan_path = NULL;
+    const char *prompt = NULL, *prompt_file = NULL, *system = NULL;
     int chat = 0, max_new = 128, n_ctx = 0;
-    plan_spec spec, *specp = NULL;
+    plan_spec spec;
+    cli_session_opts o = {.cmd = "generate", .backend = "auto"};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_flag(argv, i, "--help")) {
@@ -35,20 +35,20 @@ int cmd_generate(int argc, char **argv)
                    CLI_POLICY_HELP CLI_PLANFILE_HELP
                    "  Special tokens (<|im_start|> ...) in the prompt are recognised.\n");
             return 0;
-        } else if ((v = arg_val("generate", argc, argv, &i, "--model"))) model_path = v;
+        } else if ((v = arg_val("generate", argc, argv, &i, "--model"))) o.model_path = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--prompt"))) prompt = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--prompt-file"))) prompt_file = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--system"))) system = v;
-        else if ((v = arg_val("generate", argc, argv, &i, "--backend"))) bk = v;
+        else if ((v = arg_val("generate", argc, argv, &i, "--backend"))) o.backend = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("generate", "--max-new", v, 1, 1 << 20);
         else if ((v = arg_val("generate", argc, argv, &i, "--ctx"))) n_ctx = (int)arg_long("generate", "--ctx", v, 1, 1 << 24);
-        else if ((v = arg_val("generate", argc, argv, &i, "--policy"))) cli_policy_arg("generate", v, specp = &spec);
-        else if ((v = arg_val("generate", argc, argv, &i, "--retrieval-heads"))) heads = v;
-        else if ((v = arg_val("generate", argc, argv, &i, "--plan"))) plan_path = v;
+        else if ((v = arg_val("generate", argc, argv, &i, "--policy"))) cli_policy_arg("generate", v, &spec), o.spec = &spec;
+        else if ((v = arg_val("generate", argc, argv, &i, "--retrieval-heads"))) o.heads = v;
+        else if ((v = arg_val("generate", argc, argv, &i, "--plan"))) o.plan_path = v;
         else if (arg_flag(argv, i, "--chat")) chat = 1;
         else arg_bad("generate", "unknown option %s", argv[i]);
     }
-    if (!model_path) arg_bad("generate", "--model is required");
+    if (!o.model_path) arg_bad("generate", "--model is required");
     if (!prompt == !prompt_file) arg_bad("generate", "give exactly one of --prompt and --prompt-file");
     size_t len = 0;
     char *text = prompt_file ? arg_read_file("generate", prompt_file, &len) : strdup(prompt);
@@ -57,9 +57,10 @@ int cmd_generate(int argc, char **argv)
         free(text);
         text = c;
     }
-    cli_check_backend("generate", bk);
-    tokenizer *tok;
-    model *m = cli_load_model(model_path, &tok);
+    cli_session cs;
+    cli_session_load(&cs, &o);
+    const model *m = cs.m;
+    tokenizer *tok = cs.tok;
     int *ids;
     int n = tok_encode(tok, text, strlen(text), 1, &ids);
     if (n == 0) arg_bad("generate", "the prompt is empty");
@@ -67,31 +68,19 @@ int cmd_generate(int argc, char **argv)
     if (n >= n_ctx) arg_bad("generate", "the prompt has %d tokens, the context is %d", n, n_ctx);
     if (n + max_new > n_ctx) max_new = n_ctx - n;
 
-    backend *b = cli_open_backend("generate", bk, m);
-    session *s = session_new_on(b, n_ctx);
-    plan pl;
-    if (plan_path) cli_planfile_apply("generate", m, plan_path, specp, heads, &pl, s);
-    else cli_plan_apply("generate", m, tok, specp, heads, &pl, s);
+    cli_session_open(&cs, &o, n_ctx);
     int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     gen_stats st;
-    generate_greedy(s, ids, n, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, print_token, tok);
+    generate_greedy(cs.s, ids, n, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, print_token, tok);
     printf("\n");
     fprintf(stderr, "%s: prompt %d tokens, prefill %.2f s (%.1f tok/s); generated %d, decode %.1f tok/s\n",
-            b->device, st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_gen,
+            cs.b->device, st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_gen,
             st.n_decode ? st.n_decode / st.t_decode : 0.0);
-    if (pl.policy != PLAN_DENSE) {
-        char line[512];
-        plan_summary(&pl, s, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
+    cli_session_summary(&cs, stderr);
     free(out);
     free(ids);
     free(text);
-    session_free(s);
-    plan_free(&pl);
-    backend_close(b);
-    tok_free(tok);
-    model_free(m);
+    cli_session_free(&cs);
     return 0;
 }

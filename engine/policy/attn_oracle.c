@@ -8,7 +8,8 @@
  * the smallest set of blocks by decreasing mass whose mass reaches p, top-k
  * the k heaviest other blocks (k = ceil(budget / g)). Then exact attention
  * runs over the kept blocks only (sparse_attend), so the output is the
- * softmax restricted to them. Needs a full cache.
+ * softmax restricted to them. Needs a full cache. The row loop is the
+ * toolkit's select_attend; this file supplies the exact scorer.
  */
 #include "policy/attn_sparse.h"
 
@@ -21,32 +22,21 @@ typedef struct {
     sparse_work *w;
 } oracle_state;
 
+/* Exact scores S (b, kv_end) = scale * Q_blk K[0:kv_end]^T. */
+static void oracle_score(void *user, const attn_call *c, int i0, int b, float *s)
+{
+    (void)user;
+    int kv_end = c->q_pos0 + i0 + b;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, c->d, c->scale, c->q + (long)i0 * c->ldq, c->ldq,
+                c->k, c->d, 0.0f, s, kv_end);
+}
+
 static long long oracle_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
 {
     oracle_state *st = self->state;
-    sparse_work *w = st->w;
-    const int g = st->prm.block;
     PB_CHECK(c->k, "%s needs a full cache (layer %d head %d)", self->name, c->layer, c->head);
-    long long kept = 0;
-    for (int i0 = 0; i0 < c->n_q; i0 += ATTN_QBLOCK) {
-        int b = c->n_q - i0 < ATTN_QBLOCK ? c->n_q - i0 : ATTN_QBLOCK;
-        int kv_end = c->q_pos0 + i0 + b;
-        /* exact scores S (b, kv_end) = scale * Q_blk K[0:kv_end]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, c->d, c->scale, c->q + (long)i0 * c->ldq,
-                    c->ldq, c->k, c->d, 0.0f, s, kv_end);
-        rows_begin(&w->sets);
-        for (int i = 0; i < b; i++) {
-            int p = c->q_pos0 + i0 + i, nu = p / g + 1;
-            pool_softmax(s + (long)i * kv_end, p + 1, g, w->mass);
-            keep_forced(w->keep, g, p, &st->prm);
-            if (st->kind == HEAD_TOPP_ORACLE) select_topp(w->mass, nu, st->prm.p, w->keep, w->order);
-            else select_topk(w->mass, nu, st->k_units, w->keep, w->order);
-            rows_add_units(&w->sets, w->keep, nu, g, p);
-            rows_end_row(&w->sets);
-        }
-        kept += sparse_attend(c, i0, w, obs, s);
-    }
-    return kept;
+    return select_attend(c, st->w, &st->prm, st->kind == HEAD_TOPP_ORACLE ? SELECT_TOPP : SELECT_TOPK, st->k_units,
+                         oracle_score, NULL, obs, s);
 }
 
 static void oracle_destroy(attn_policy *self)

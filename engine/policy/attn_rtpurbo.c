@@ -1,5 +1,6 @@
 /* attn_rtpurbo.c — the RTPurbo retrieval-head policy: a low-rank indexer
- * picks the blocks, exact attention runs on them (METHOD.md §2).
+ * picks the blocks, exact attention runs on them (METHOD.md §2). The row
+ * loop is the toolkit's select_attend; this file supplies the scorer.
  *
  * Per query head: W_Q, W_K of (r, d) from the plan, applied to PRE-RoPE q
  * and k. Index keys kx_j = W_K k_pre_j (r floats a position) are cached as
@@ -86,35 +87,26 @@ static void anchor_rows(rtp_state *st, const attn_call *c, int i0, int b, float 
     }
 }
 
+/* The indexer's scores of rows i0 .. i0+b-1 (select_attend's scorer), the
+ * forced positions anchored with the exact ones for top-p:
+ * qx (b, r) = q_pre_blk (b, d) W_Q^T; S (b, kv_end) = scale * qx kx[0:kv_end]^T. */
+static void rtp_score(void *user, const attn_call *c, int i0, int b, float *s)
+{
+    rtp_state *st = user;
+    const int r = st->r, hi = c->layer * st->n_head + c->head, kv_end = c->q_pos0 + i0 + b;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, r, c->d, 1.0f, c->q_pre + (long)i0 * c->ldq_pre,
+                c->ldq_pre, st->pl->idx_q + (size_t)hi * r * c->d, c->d, 0.0f, st->qx, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, r, c->scale, st->qx, r, st->kx[hi], r, 0.0f, s,
+                kv_end);
+    if (st->kind == HEAD_RTPURBO) anchor_rows(st, c, i0, b, s);
+}
+
 static long long rtp_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
 {
     rtp_state *st = self->state;
-    sparse_work *w = st->w;
-    const int g = st->prm.block, r = st->r, hi = c->layer * st->n_head + c->head;
-    PB_CHECK(st->kx[hi], "rtpurbo: no indexer for layer %d head %d", c->layer, c->head);
-    long long kept = 0;
-    for (int i0 = 0; i0 < c->n_q; i0 += ATTN_QBLOCK) {
-        int b = c->n_q - i0 < ATTN_QBLOCK ? c->n_q - i0 : ATTN_QBLOCK;
-        int kv_end = c->q_pos0 + i0 + b;
-        /* qx (b, r) = q_pre_blk (b, d) W_Q^T; S (b, kv_end) = scale * qx kx[0:kv_end]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, r, c->d, 1.0f, c->q_pre + (long)i0 * c->ldq_pre,
-                    c->ldq_pre, st->pl->idx_q + (size_t)hi * r * c->d, c->d, 0.0f, st->qx, r);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, r, c->scale, st->qx, r, st->kx[hi], r,
-                    0.0f, s, kv_end);
-        if (st->kind == HEAD_RTPURBO) anchor_rows(st, c, i0, b, s);
-        rows_begin(&w->sets);
-        for (int i = 0; i < b; i++) {
-            int p = c->q_pos0 + i0 + i, nu = p / g + 1;
-            pool_softmax(s + (long)i * kv_end, p + 1, g, w->mass);
-            keep_forced(w->keep, g, p, &st->prm);
-            if (st->kind == HEAD_RTPURBO) select_rtpurbo(w->mass, nu, &st->prm, w->keep, w->order);
-            else select_topk(w->mass, nu, st->k_units, w->keep, w->order);
-            rows_add_units(&w->sets, w->keep, nu, g, p);
-            rows_end_row(&w->sets);
-        }
-        kept += sparse_attend(c, i0, w, obs, s);
-    }
-    return kept;
+    PB_CHECK(st->kx[c->layer * st->n_head + c->head], "rtpurbo: no indexer for layer %d head %d", c->layer, c->head);
+    return select_attend(c, st->w, &st->prm, st->kind == HEAD_RTPURBO ? SELECT_RTPURBO : SELECT_TOPK, st->k_units,
+                         rtp_score, st, obs, s);
 }
 
 static void rtp_destroy(attn_policy *self)

@@ -8,6 +8,9 @@
  *   row i  : columns outside the row's set → −inf, softmax, then exactly 0
  *   O_blk  = P Vg (BLAS)
  * The gather makes the result independent of where keys are stored.
+ *
+ * select_attend is the selectors' shared row loop: the scorer is the only
+ * thing an oracle and rtpurbo do differently.
  */
 #include "policy/attn_sparse.h"
 
@@ -249,4 +252,29 @@ void pool_softmax(float *s, int n, int g, float *mass)
         for (int j = u * g; j < hi; j++) m += s[j];
         mass[u] = m;
     }
+}
+
+long long select_attend(const attn_call *c, sparse_work *w, const plan_params *prm, int select, int k_units,
+                        block_scorer score, void *user, const attn_observer *obs, float *s)
+{
+    const int g = prm->block;
+    long long kept = 0;
+    for (int i0 = 0; i0 < c->n_q; i0 += ATTN_QBLOCK) {
+        int b = c->n_q - i0 < ATTN_QBLOCK ? c->n_q - i0 : ATTN_QBLOCK;
+        int kv_end = c->q_pos0 + i0 + b;
+        score(user, c, i0, b, s);
+        rows_begin(&w->sets);
+        for (int i = 0; i < b; i++) {
+            int p = c->q_pos0 + i0 + i, nu = p / g + 1;
+            pool_softmax(s + (long)i * kv_end, p + 1, g, w->mass);
+            keep_forced(w->keep, g, p, prm);
+            if (select == SELECT_TOPP) select_topp(w->mass, nu, prm->p, w->keep, w->order);
+            else if (select == SELECT_RTPURBO) select_rtpurbo(w->mass, nu, prm, w->keep, w->order);
+            else select_topk(w->mass, nu, k_units, w->keep, w->order);
+            rows_add_units(&w->sets, w->keep, nu, g, p);
+            rows_end_row(&w->sets);
+        }
+        kept += sparse_attend(c, i0, w, obs, s);
+    }
+    return kept;
 }

@@ -1,6 +1,7 @@
-/* attn_sparse.h — what the sparse policies (engine/attn_*.c) share: sets of
+/* attn_sparse.h — what the sparse policies (engine/policy/attn_*.c) share: sets of
  * key positions per query row, exact attention restricted to them, and the
- * top-p / top-k block selection. Private to the policies and plan.c.
+ * top-p / top-k block selection. Private to the policies, the factory (policy.c)
+ * and the converter, which trains on the same selection.
  *
  * A policy works on blocks of at most ATTN_QBLOCK query rows: it decides,
  * for each row, the positions the row attends (ascending ranges, causal),
@@ -97,7 +98,25 @@ void forced_middle(int g, int qpos, const plan_params *prm, int *lo, int *hi);
  * mass[u] = sum of the probabilities of positions u*g .. u*g+g-1. */
 void pool_softmax(float *s, int n, int g, float *mass);
 
-/* The policies (plan.c creates them; each file holds one). */
+/* The selections of select_attend. */
+enum { SELECT_TOPP, SELECT_TOPK, SELECT_RTPURBO };
+
+/* A selector's scores of one query block: fills s (b, kv_end), kv_end =
+ * c->q_pos0 + i0 + b, row i with the scores of query i0 + i against the
+ * positions 0 .. kv_end - 1 (only those up to the query are read). */
+typedef void (*block_scorer)(void *user, const attn_call *c, int i0, int b, float *s);
+
+/* The selectors' row loop (the oracles, rtpurbo). Per block of at most
+ * ATTN_QBLOCK query rows: score(user, ...) fills the scores; then per row at
+ * position p: pool_softmax over 0..p into units of prm->block, keep_forced,
+ * the selection (SELECT_TOPP: select_topp with prm->p; SELECT_TOPK:
+ * select_topk with k_units; SELECT_RTPURBO: select_rtpurbo), the kept units
+ * as the row's set; then sparse_attend. s: attn_scratch_floats(n_ctx).
+ * Returns the (query, key) pairs attended. */
+long long select_attend(const attn_call *c, sparse_work *w, const plan_params *prm, int select, int k_units,
+                        block_scorer score, void *user, const attn_observer *obs, float *s);
+
+/* The policies (policy.c creates them; each file holds one). */
 attn_policy *attn_local_new(const plan *p, int n_ctx);
 attn_policy *attn_quest_new(const plan *p, int n_ctx);
 attn_policy *attn_oracle_new(const plan *p, int kind, int n_ctx);

@@ -1,11 +1,13 @@
 /* indexer.c — indexer fit from second moments, a Jacobi eigensolver, and the
  * calibration run that feeds them (indexer.h). All linear algebra in double;
- * d is small (64 for SmolLM2), so O(d³) per head is nothing. */
+ * d is small (64 for SmolLM2), so O(d³) per head is nothing. The KJV
+ * variant is what a plan without trained indexers runs with. */
 #include "policy/indexer.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "model/textsrc.h"
 #include "run/forward.h"
 
 void indexer_moments_init(indexer_moments *m, int d)
@@ -230,4 +232,20 @@ void indexer_calibrate(plan *p, const model *m, const int *tokens, int n)
     for (int i = 0; i < p->n_layer * HKV; i++) indexer_moments_free(&cx.mk[i]);
     free(cx.mq);
     free(cx.mk);
+}
+
+int indexer_calibrate_kjv(plan *p, const model *m, const tokenizer *tok, pb_err *err)
+{
+    size_t len;
+    const char *text = text_kjv(&len, err);
+    if (!text) return 0;
+    int *ids;
+    int n = tok_encode(tok, text, len < (size_t)p->prm.calib * 8 ? len : (size_t)p->prm.calib * 8, 0, &ids);
+    if (n > p->prm.calib) n = p->prm.calib;
+    double t0 = pb_now();
+    indexer_calibrate(p, m, ids, n);
+    fprintf(stderr, "%s: PCA indexers (r = %d) for %d heads from %d KJV tokens in %.1f s\n", p->name, p->rank,
+            plan_count(p, HEAD_RTPURBO) + plan_count(p, HEAD_RTPURBO_TOPK), n, pb_now() - t0);
+    free(ids);
+    return 1;
 }

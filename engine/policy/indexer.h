@@ -15,6 +15,7 @@
 #define PURBO_INDEXER_H
 
 #include "model/model.h"
+#include "model/tokenizer.h"
 #include "policy/plan.h"
 
 /* Sums over the calibration samples of one query head and its KV head. */
@@ -44,5 +45,11 @@ void pb_sym_eig(double *a, int n, double *w, double *v);
  * every rtpurbo head of the plan and fits its indexer (plan_alloc_indexers
  * first). */
 void indexer_calibrate(plan *p, const model *m, const int *tokens, int n);
+
+/* indexer_calibrate on the first p->prm.calib tokens of the KJV text
+ * (textsrc.h) encoded with tok: the PCA indexers of a plan that brings
+ * none. One line on stderr ("NAME: PCA indexers (r = R) for N heads from T
+ * KJV tokens in S s"). 1, or 0 + err when the text cannot be read. */
+int indexer_calibrate_kjv(plan *p, const model *m, const tokenizer *tok, pb_err *err);
 
 #endif

@@ -1,7 +1,9 @@
 /* plan.h — which attention policy each (layer, query head) runs, with what
  * parameters: the plain data struct that the CLI (--policy NAME[:k=v,...]
- * and --retrieval-heads), the suites and the .purbo plan file all fill, and
- * plan_apply, which turns it into policies on a session.
+ * and --retrieval-heads), the suites and the .purbo plan file all fill;
+ * plan_apply (policy.h) turns it into policies on a session. A spec (the
+ * policy and its parameters) is built field by field through one typed API,
+ * from the --policy text or from a suite method's fields alike.
  *
  * A plan names one kind per head (enum head_kind) and one parameter set for
  * all of them. The user-level policies map onto kinds:
@@ -52,15 +54,19 @@ typedef struct {
     int calib;      /* tokens of calibration text for the PCA indexer [1024] */
 } plan_params;
 
-/* Bits of plan_spec.given: the keys the text set (the rest are defaults). */
+/* Bits of plan_spec.given: the fields set (the rest are defaults). */
 enum { PLAN_GIVEN_SINK = 1, PLAN_GIVEN_WINDOW = 2, PLAN_GIVEN_BLOCK = 4, PLAN_GIVEN_LOCAL = 8, PLAN_GIVEN_P = 16 };
 
-/* A parsed --policy argument (no model needed). */
+/* A policy and its parameters (no model needed), built field by field
+ * (plan_spec.c). The fields are plan_params' spec keys: sink, window, block,
+ * local, page, budget, k (the top-k budget in pages for quest, blocks for
+ * the others), p, kmin, r, calib. */
 typedef struct {
     int policy;         /* enum plan_policy */
     plan_params prm;
     unsigned given;     /* PLAN_GIVEN_* bits */
-    char text[128];     /* the argument as given, for reports */
+    int k;              /* k as set (0: not set); plan_spec_check turns it into prm.budget */
+    char text[128];     /* what the spec was made from, for reports */
 } plan_spec;
 
 typedef struct {
@@ -76,17 +82,36 @@ typedef struct {
 extern const plan_params plan_defaults;
 const char *plan_policy_name(int policy);
 const char *plan_kind_name(int kind);
+/* 1 for the policies that take a list of retrieval heads: duo, rtpurbo, rtpurbo-topk. */
+int plan_policy_uses_heads(int policy);
 
-/* "NAME[:key=val,...]" → *out. 1, or 0 with err naming the bad part. */
+/* The typed spec API. Every call returns 1, or 0 with err naming the field
+ * or the policy only ("window 0 is out of range [1, 16777216]", "quest has
+ * no parameter 'p' (page,budget,k)"): callers add where the value came from.
+ * plan_spec_init: the policy by name, every field at its default;
+ * plan_spec_set_int / _real: one field (a policy accepts only its own; each
+ * field has its range; an integral real sets an integer field);
+ * plan_spec_set: the same from text ("12", "0.9");
+ * plan_spec_check: after the last field (resolves k into budget). */
+int plan_spec_init(plan_spec *sp, const char *policy, pb_err *err);
+int plan_spec_set_int(plan_spec *sp, const char *field, long v, pb_err *err);
+int plan_spec_set_real(plan_spec *sp, const char *field, double v, pb_err *err);
+int plan_spec_set(plan_spec *sp, const char *field, const char *text, pb_err *err);
+int plan_spec_check(plan_spec *sp, pb_err *err);
+
+/* "NAME[:field=val,...]" (the --policy text) through the calls above;
+ * out->text keeps the whole text. 1, or 0 with err naming the bad part. */
 int plan_parse(const char *text, plan_spec *out, pb_err *err);
 
 /* Retrieval heads: "L.H,L.H,...", "all", "none", or the path of a file
  * holding such a list (commas or white space between items, '#' comments).
- * retr: [n_layer * n_head] set to 0/1. 1, or 0 with err. */
+ * retr: [n_layer * n_head] set to 0/1. 1, or 0 with err (naming the file
+ * and line for a file, nothing else: the caller says which option or key). */
 int plan_parse_heads(const model_config *c, const char *text, unsigned char *retr, pb_err *err);
 
 /* Builds the plan of spec for the model: heads (retrieval heads, NULL = none)
- * decide the kinds of duo and rtpurbo, which need at least one. 1 or 0 + err. */
+ * decide the kinds of duo and rtpurbo, which need them; other policies take
+ * none. 1 or 0 + err (no location: "r 9 exceeds the head dim 8"). */
 int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsigned char *retr, pb_err *err);
 /* Every head dense, default parameters. */
 void plan_init_dense(plan *p, const model_config *c);
@@ -98,15 +123,6 @@ int plan_needs_indexers(const plan *p);
 void plan_alloc_indexers(plan *p);
 /* Number of heads of a kind. */
 int plan_count(const plan *p, int kind);
-
-/* Creates the policy of one kind for a session of n_ctx positions (the plan
- * must outlive it: rtpurbo reads its indexers). attn_dense for HEAD_DENSE. */
-attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx);
-
-/* Sets s's policies from the plan (the session owns and frees them) and,
- * with rings, gives every KV head whose query heads are all local a ring of
- * S + W entries. Resets the session and its density counts. */
-void plan_apply(const plan *p, session *s, int rings);
 
 /* One line for reports: policy, density, KV bytes held vs full. */
 void plan_summary(const plan *p, const session *s, char *buf, size_t len);

@@ -281,7 +281,7 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
                    pb_err *e)
 {
     plan_spec sp;
-    if (!spec) PB_CHECK(plan_parse("rtpurbo", &sp, e), "%s", e->msg);
+    if (!spec) PB_CHECK(plan_spec_init(&sp, "rtpurbo", e), "%s", e->msg);
     else sp = *spec;
     /* the file's values, except where the spec set its own */
     if (!(sp.given & PLAN_GIVEN_SINK)) sp.prm.sink = f->sink;
@@ -290,7 +290,7 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
     if (!(sp.given & PLAN_GIVEN_LOCAL)) sp.prm.local = f->local;
     if (!(sp.given & PLAN_GIVEN_P)) sp.prm.p = f->p;
     sp.prm.rank = f->r;
-    int uses = sp.policy == PLAN_DUO || sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK;
+    int uses = plan_policy_uses_heads(sp.policy);
     if (!plan_make(p, c, &sp, uses ? f->cls : NULL, e)) return 0;
     snprintf(p->name, sizeof p->name, "%.40s (plan %.78s)", sp.text, name);
     if (sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK) {

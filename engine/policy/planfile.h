@@ -90,7 +90,7 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size);
 
 /* The engine's plan (plan.h) of policy spec (NULL: rtpurbo) with f's
  * retrieval heads, r and, for the rtpurbo kinds, indexers, and f's S, W,
- * block, local and p except those the spec's text set (spec.given: e.g.
+ * block, local and p except those the spec set (spec.given: e.g.
  * "rtpurbo:window=256" runs the plan with another window). 1, or 0 + e when the policy
  * cannot take them. */
 int plan_from_file(plan *p, const model_config *c, const plan_file *f, const plan_spec *spec, const char *name,

@@ -36,3 +36,8 @@ void backend_close(backend *b)
 {
     if (b) b->close(b);
 }
+
+int backend_runs_policies(const char *name)
+{
+    return strcmp(name, "cuda") != 0;
+}

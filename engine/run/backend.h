@@ -130,6 +130,12 @@ backend *backend_open(const char *kind, const model *m, pb_err *err);
 int backend_check(const char *kind, pb_err *err);
 void backend_close(backend *b);
 
+/* What backend `name` can run, known without opening it (no device needed):
+ * 1 when its attention runs any attn_policy per head (cpu), 0 when it runs
+ * dense attention only (cuda). Whether a plan can run on a backend is
+ * decided from this (plan_runs_on, policy.h). */
+int backend_runs_policies(const char *name);
+
 /* The CPU backend over m's f32 weights (cannot fail). */
 backend *backend_cpu_new(const model *m);
 /* The CUDA backend: weights converted and uploaded once. NULL and a one-line

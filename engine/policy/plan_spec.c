@@ -1,0 +1,181 @@
+/* plan_spec.c — the typed policy spec (plan.h): a policy by name, then its
+ * fields one by one, then plan_spec_check; and plan_parse, the text grammar
+ * NAME[:field=value[,field=value...]] on top of the same calls.
+ *
+ * Every caller builds a spec through these functions: the CLI from the text
+ * of --policy, the suite runner from a method's typed YAML fields. Errors
+ * name the field (or the policy) only, never where it came from: the caller
+ * adds its own context ("--policy: ", or the suite's FILE:LINE:COL).
+ *
+ * Each policy accepts only the fields it uses (policies[].keys). k gives the
+ * top-k budget in pages (quest) or blocks (the others); plan_spec_check
+ * turns it into tokens once the unit is known, so fields may come in any
+ * order.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "policy/plan.h"
+
+const plan_params plan_defaults = {
+    .sink = 4, .window = 1024, .block = 64, .local = 64, .page = 16, .budget = 512, .p = 0.9, .kmin = 4,
+    .rank = 0, .calib = 1024,
+};
+
+static const struct {
+    const char *name;
+    const char *keys;   /* accepted fields, comma-separated */
+} policies[PLAN_POLICIES] = {
+    [PLAN_DENSE] = {"dense", ""},
+    [PLAN_STREAMING] = {"streaming", "sink,window"},
+    [PLAN_DUO] = {"duo", "sink,window"},
+    [PLAN_QUEST] = {"quest", "page,budget,k"},
+    [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k"},
+    [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p"},
+    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib"},
+    [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk", "sink,window,block,local,budget,k,r,calib"},
+};
+
+/* The integer fields: range and the PLAN_GIVEN_* bit they set (p is the one real field). */
+static const struct {
+    const char *key;
+    long lo, hi;
+    unsigned given;
+} int_fields[] = {
+    {"sink", 0, 1 << 24, PLAN_GIVEN_SINK}, {"window", 1, 1 << 24, PLAN_GIVEN_WINDOW},
+    {"block", 1, 1 << 16, PLAN_GIVEN_BLOCK}, {"local", 0, 1 << 24, PLAN_GIVEN_LOCAL},
+    {"page", 1, 1 << 16, 0}, {"budget", 1, 1 << 24, 0}, {"k", 1, 1 << 24, 0},
+    {"r", 1, 4096, 0}, {"kmin", 0, 1 << 20, 0}, {"calib", 16, 1 << 20, 0},
+};
+enum { N_INT_FIELDS = sizeof int_fields / sizeof int_fields[0] };
+
+const char *plan_policy_name(int policy)
+{
+    return policy >= 0 && policy < PLAN_POLICIES ? policies[policy].name : "?";
+}
+
+int plan_policy_uses_heads(int policy)
+{
+    return policy == PLAN_DUO || policy == PLAN_RTPURBO || policy == PLAN_RTPURBO_TOPK;
+}
+
+/* 1 if `key` is in the comma-separated list. */
+static int list_has(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == n && !strncmp(p, key, n)) return 1;
+        p += l + (p[l] == ',');
+    }
+    return 0;
+}
+
+/* The spec's slot of integer field i. */
+static int *int_slot(plan_spec *sp, int i)
+{
+    plan_params *m = &sp->prm;
+    int *slot[N_INT_FIELDS] = {&m->sink, &m->window, &m->block, &m->local, &m->page,
+                               &m->budget, &sp->k, &m->rank, &m->kmin, &m->calib};
+    return slot[i];
+}
+
+static int int_field(const char *key)
+{
+    for (int i = 0; i < N_INT_FIELDS; i++)
+        if (!strcmp(int_fields[i].key, key)) return i;
+    return -1;
+}
+
+/* 1 when the spec's policy takes field key; 0 + err naming it otherwise. */
+static int takes(const plan_spec *sp, const char *key, pb_err *err)
+{
+    const char *keys = policies[sp->policy].keys;
+    if (list_has(keys, key)) return 1;
+    return pb_errf(err, NULL, -1, "%s has no parameter '%s'%s%s%s", policies[sp->policy].name, key,
+                   *keys ? " (" : "", keys, *keys ? ")" : "");
+}
+
+int plan_spec_init(plan_spec *sp, const char *policy, pb_err *err)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->prm = plan_defaults;
+    sp->policy = -1;
+    for (int i = 0; i < PLAN_POLICIES; i++)
+        if (!strcmp(policy, policies[i].name)) sp->policy = i;
+    if (sp->policy < 0)
+        return pb_errf(err, NULL, -1, "unknown policy '%s' (dense, streaming, duo, quest, topk-oracle, "
+                       "topp-oracle, rtpurbo, rtpurbo-topk)", policy);
+    snprintf(sp->text, sizeof sp->text, "%s", policy);
+    return 1;
+}
+
+int plan_spec_set_int(plan_spec *sp, const char *key, long v, pb_err *err)
+{
+    if (!takes(sp, key, err)) return 0;
+    int i = int_field(key);
+    if (i < 0) return plan_spec_set_real(sp, key, (double)v, err);
+    if (v < int_fields[i].lo || v > int_fields[i].hi)
+        return pb_errf(err, NULL, -1, "%s %ld is out of range [%ld, %ld]", key, v, int_fields[i].lo,
+                       int_fields[i].hi);
+    *int_slot(sp, i) = (int)v;
+    sp->given |= int_fields[i].given;
+    return 1;
+}
+
+int plan_spec_set_real(plan_spec *sp, const char *key, double v, pb_err *err)
+{
+    if (!takes(sp, key, err)) return 0;
+    if (strcmp(key, "p") != 0) {
+        if (v != (double)(long)v) return pb_errf(err, NULL, -1, "%s %g is not an integer", key, v);
+        return plan_spec_set_int(sp, key, (long)v, err);
+    }
+    if (!(v > 0.0 && v <= 1.0)) return pb_errf(err, NULL, -1, "p %g is out of range (0, 1]", v);
+    sp->prm.p = v;
+    sp->given |= PLAN_GIVEN_P;
+    return 1;
+}
+
+int plan_spec_set(plan_spec *sp, const char *key, const char *text, pb_err *err)
+{
+    if (!takes(sp, key, err)) return 0;
+    char *end;
+    errno = 0;
+    if (int_field(key) >= 0) {
+        long x = strtol(text, &end, 10);
+        if (errno || end == text || *end) return pb_errf(err, NULL, -1, "%s '%s' is not an integer", key, text);
+        return plan_spec_set_int(sp, key, x, err);
+    }
+    double x = strtod(text, &end);
+    if (errno || end == text || *end) return pb_errf(err, NULL, -1, "%s '%s' is not a number", key, text);
+    return plan_spec_set_real(sp, key, x, err);
+}
+
+int plan_spec_check(plan_spec *sp, pb_err *err)
+{
+    if (sp->policy < 0 || sp->policy >= PLAN_POLICIES) return pb_errf(err, NULL, -1, "no policy");
+    if (sp->k) sp->prm.budget = sp->k * (sp->policy == PLAN_QUEST ? sp->prm.page : sp->prm.block);
+    return 1;
+}
+
+int plan_parse(const char *text, plan_spec *out, pb_err *err)
+{
+    size_t nl = strcspn(text, ":");
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)nl, text);
+    if (!plan_spec_init(out, name, err)) return 0;
+    snprintf(out->text, sizeof out->text, "%s", text);
+    for (const char *p = text[nl] == ':' ? text + nl + 1 : text + nl; *p;) {
+        size_t l = strcspn(p, ",");
+        char item[96];
+        if (l == 0 || l >= sizeof item) return pb_errf(err, NULL, -1, "bad parameter list in '%s'", text);
+        memcpy(item, p, l);
+        item[l] = 0;
+        p += l + (p[l] == ',');
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item) return pb_errf(err, NULL, -1, "'%s' is not key=value", item);
+        *eq = 0;
+        if (!plan_spec_set(out, item, eq + 1, err)) return 0;
+    }
+    return plan_spec_check(out, err);
+}

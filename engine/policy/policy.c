@@ -1,0 +1,62 @@
+/* policy.c — the policy factory (policy.h): the table from head kind to
+ * constructor, and plan_apply, which puts one policy object per kind on a
+ * session and gives the all-local KV heads their rings.
+ *
+ * Invariant: one object per kind per session, shared by every head of that
+ * kind (the objects keep per-head state indexed by layer and head).
+ * plan_runs_on: a plan runs on a backend that runs policies, or, on one
+ * that runs dense attention only, when every head is dense.
+ */
+#include "policy/policy.h"
+
+#include <string.h>
+
+#include "policy/attn_sparse.h"
+
+attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx)
+{
+    switch (kind) {
+    case HEAD_DENSE: return (attn_policy *)&attn_dense;
+    case HEAD_LOCAL: return attn_local_new(p, n_ctx);
+    case HEAD_QUEST: return attn_quest_new(p, n_ctx);
+    case HEAD_TOPK_ORACLE:
+    case HEAD_TOPP_ORACLE: return attn_oracle_new(p, kind, n_ctx);
+    case HEAD_RTPURBO:
+    case HEAD_RTPURBO_TOPK: return attn_rtpurbo_new(p, kind, n_ctx);
+    }
+    pb_die_runtime(__FILE__, __LINE__, "unknown head kind %d", kind);
+}
+
+void plan_apply(const plan *p, session *s, int rings)
+{
+    const model_config *c = &s->m->cfg;
+    PB_CHECK(p->n_layer == c->n_layer && p->n_head == c->n_head && p->n_head_kv == c->n_head_kv &&
+             p->head_dim == c->head_dim, "plan for another model shape");
+    const attn_policy *made[HEAD_KINDS] = {0};
+    for (int i = 0; i < c->n_layer * c->n_head; i++) {
+        int k = p->kind[i];
+        if (!made[k]) {
+            attn_policy *pol = plan_policy_new(p, k, s->n_ctx);
+            if (pol->destroy) session_own_policy(s, pol);
+            made[k] = pol;
+        }
+        s->policy[i] = made[k];
+    }
+    const int group = c->n_head / c->n_head_kv;
+    kv_ring *layout = pb_calloc((size_t)c->n_layer * c->n_head_kv, sizeof *layout);
+    for (int i = 0; rings && i < c->n_layer * c->n_head_kv; i++) {
+        int l = i / c->n_head_kv, g = i % c->n_head_kv, local = 1;
+        for (int h = g * group; h < (g + 1) * group; h++) local &= p->kind[l * c->n_head + h] == HEAD_LOCAL;
+        if (local) layout[i] = (kv_ring){p->prm.sink, p->prm.window};
+    }
+    session_set_kv_layout(s, layout);
+    free(layout);
+    session_density_reset(s);
+}
+
+int plan_runs_on(const plan *p, const char *name, pb_err *err)
+{
+    if (backend_runs_policies(name) || plan_count(p, HEAD_DENSE) == p->n_layer * p->n_head) return 1;
+    return pb_errf(err, NULL, -1, "policy %s has no %s implementation (%s runs dense attention)",
+                   plan_policy_name(p->policy), strcmp(name, "cuda") ? name : "CUDA", name);
+}

@@ -99,13 +99,15 @@ run: model
 	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots
 	@echo "database: out/results.db (purbo-bench report --run last); plots: out/plots/*.png"
 
-# test: the smoke suite into a fresh database, gated against its committed
-# baseline, then the unit tests; both always run, so the last line is the
+# test: the include-order check (scripts/layers.py: includes and calls run
+# downward, no circles), the smoke suite into a fresh database, gated against
+# its committed baseline, then the unit tests; both always run, so the last line is the
 # unit tests' "N passed, N failed", and either failing fails the target.
 SMOKE_DB := build/smoke.db
 test: model
 	@$(MAKE) --no-print-directory all
-	@st=0; rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
+	@st=0; python3 scripts/layers.py --objects build || st=1; \
+	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
 	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
 	$(TEST_BIN) --model $(MODEL) --bin $(BIN) || st=1; exit $$st

@@ -185,20 +185,6 @@ TEST(plot_suite_attention_charts)
     fixture_rmtree(dir);
 }
 
-/* One scored case of run (suite_cases) for method on task. */
-static void case_row(pb_db *db, int64_t run, const char *task, const char *method, int index, double score,
-                     double density)
-{
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, sample,"
-             " seed, case_seed, prompt_hash, max_new, metric, answers, prediction, score, density)"
-             " VALUES (%lld, 'pal', '%s', '%s', '%s', 'dense', %d, 256, 0, 1, '0000000000000001',"
-             " '0000000000000002', 8, 'exact', '[\"1\"]', '1', %g, %g)",
-             (long long)run, task, task, method, index, score, density);
-    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
-}
-
 /* One model-level throughput row (bench 'forward' + suite_bench) of run. */
 static void forward_row(pb_db *db, int64_t run, const char *task, const char *method, int n, double t)
 {
@@ -235,8 +221,8 @@ TEST(plot_suite_method_styles)
     /* run order rtpurbo-topk, an unknown method, dense: not the palette's order */
     const char *methods[] = {"rtpurbo-topk", "zz-new-method", "dense"};
     for (int m = 0; m < 3; m++) {
-        case_row(db, run, "passkey", methods[m], 0, 0.25 * (m + 1), 0.3 * (m + 1));
-        case_row(db, run, "vt", methods[m], 0, 0.2 * m, 0.3 * (m + 1));
+        fixture_case_row(db, run, "passkey", methods[m], 0, 256, 0.25 * (m + 1), 0.3 * (m + 1));
+        fixture_case_row(db, run, "vt", methods[m], 0, 256, 0.2 * m, 0.3 * (m + 1));
     }
     forward_row(db, run, "tp_a", "dense", 256, 0.010);
     forward_row(db, run, "tp_a", "rtpurbo", 256, 0.008);

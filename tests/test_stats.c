@@ -98,4 +98,8 @@ TEST(stats_mean_interval_and_paired)
     CHECK_NEAR(d.diff, -0.4166666667, 1e-9);
     stats_paired(r, r, 6, 0, &d);
     CHECK(!d.significant && d.diff == 0 && d.lo == 0 && d.hi == 0);
+    /* equal scores summed in another order differ by rounding only: not a difference */
+    double x3[3] = {0.3, 0.3, 0.3}, y3[3] = {0.1 + 0.2, 0.1 + 0.2, 0.1 + 0.2};
+    stats_paired(x3, y3, 3, 0, &d);
+    CHECK(d.hi < 0 && d.hi > -1e-15 && !d.significant);
 }

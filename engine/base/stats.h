@@ -9,7 +9,8 @@
  *   - paired difference (a - ref, case by case): a percentile bootstrap of
  *     the mean difference (cases resampled as pairs); for binary scores also
  *     McNemar's exact test (two-sided binomial test on the discordant pairs).
- *     Significant: binary p < 0.05, otherwise the interval excludes 0.
+ *     Significant: binary p < 0.05, otherwise the interval excludes 0 (by
+ *     more than 1e-9, rounding noise).
  * Invariant: every bootstrap draws from splitmix64 seeded with
  * STATS_BOOT_SEED and takes STATS_BOOT_N resamples, so the same scores give
  * the same interval on every machine and every run of a report. The

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "plots/plot_kit.h"
+#include "results/score_cells.h"
 
 typedef struct {
     pb_db *db;
@@ -166,22 +167,26 @@ static void scores(ctx *c)
     char dat[40], path[PATH_MAX], title[400], styles[16384] = ""; /* a line per method */
     plot_linetypes(styles, sizeof styles, methods);
     FILE *f = open_data(c, "suite_scores", dat, sizeof dat, path);
+    /* a row per task: (score, interval low, high) x100 per method, NaN where it did not run */
+    fprintf(f, "# per method: score lo hi (95%% interval: Wilson for pass/fail tasks, else bootstrap)\n");
     fprintf(f, "task %s\n", methods);
-    st = db_prepare_id(c->db,
-        "SELECT t.task, m.method, (SELECT 100.0 * avg(score) FROM suite_cases x WHERE x.run_id = ?1"
-        " AND x.task = t.task AND x.method = m.method)"
-        " FROM (SELECT task, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY task) t,"
-        "      (SELECT method, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY method) m"
-        " ORDER BY t.o, m.o", c->run);
-    int i = 0;
-    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
-        if (i % nm == 0) fprintf(f, "%s%s", i ? "\n" : "", col(st, 0));
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL) fprintf(f, " NaN");
-        else fprintf(f, " %.2f", sqlite3_column_double(st, 2));
-        i++;
+    score_cell *cell;
+    int n = score_cells(c->db, c->run, NULL, 0, &cell);
+    for (int i = 0; i < n; i++) {
+        if (i && !strcmp(cell[i - 1].task, cell[i].task)) continue;
+        fprintf(f, "%s", cell[i].task);
+        char m[128];
+        for (const char *p = methods; *p; p += strcspn(p, " "), p += *p == ' ') {
+            snprintf(m, sizeof m, "%.*s", (int)strcspn(p, " "), p);
+            const score_cell *x = NULL;
+            for (int j = i; j < n && !strcmp(cell[j].task, cell[i].task) && !x; j++)
+                if (!strcmp(cell[j].method, m)) x = &cell[j];
+            if (x) fprintf(f, " %.2f %.2f %.2f", 100 * x->score.mean, 100 * x->score.lo, 100 * x->score.hi);
+            else fprintf(f, " NaN NaN NaN");
+        }
+        fprintf(f, "\n");
     }
-    fprintf(f, "\n");
-    DB_CHECK(c->h, sqlite3_finalize(st));
+    score_cells_free(cell, n);
     fclose(f);
     plot_fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
     const char *a1[] = {dat, "suite_scores.png", title, methods, NULL};

@@ -7,7 +7,7 @@
  * data files should hold (TFLOP/s, GB/s, the fastest of duplicate rows, the
  * ratio to cuDNN) and each impl's palette style; the model-level chart
  * ignores them; a run without cuDNN rows has no ratio chart.
- * Method styles: the score, density and throughput charts of three methods
+ * Method styles: the score (bars with 95% intervals), density and throughput charts of three methods
  * (one outside the palette) give each method its palette colour and point
  * type (plots/plot_palette.c) in the scripts they write, in the order of
  * their data blocks; throughput series of one method share its colour and
@@ -239,7 +239,8 @@ TEST(plot_suite_method_styles)
                   strcmp(strchr(l[0], '#'), strchr(l[1], '#')),
               "two methods share a colour:\n%s%s%s", l[0], l[1], l[2]);
     const char *charts[] = {"suite_scores", "suite_density"};
-    const char *uses[] = {"lt (i - 1) title columnheader(i)", "with points lt i "};
+    /* the score bars take 3 columns per method (score, interval low, high): titles from the method list */
+    const char *uses[] = {"lt i title word(methods, i)", "with points lt i "};
     for (int c = 0; c < 2; c++) {
         snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
         CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
@@ -257,6 +258,8 @@ TEST(plot_suite_method_styles)
     char *dat = fixture_read(p, NULL);
     CHECK(dat);
     CHECK_MSG(strstr(dat, "\ntask rtpurbo-topk zz-new-method dense\n"), "%s:\n%s", p, dat);
+    /* one case each: the interval is the score itself */
+    CHECK_MSG(strstr(dat, "\npasskey 25.00 25.00 25.00 50.00 50.00 50.00 75.00 75.00 75.00\n"), "%s:\n%s", p, dat);
     free(dat);
 
     /* throughput: a series per (task, method); colour and points the method's, dash type the task's */

@@ -42,23 +42,39 @@ int score_pair(const int *ia, const double *a, int na, const int *ib, const doub
     return k;
 }
 
-int score_cells(pb_db *db, int64_t run, const char *ref, int by_context, score_cell **out)
+int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, score_cell **out)
 {
+    /* rows in cell order; per method, the tasks' cases one task after another */
     sqlite3_stmt *st = db_prepare_id(db,
         "SELECT task, context, method, case_index, score, density,"
         " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
         " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
         " FROM suite_cases c WHERE run_id = ?"
-        " ORDER BY tord, CASE WHEN ?2 THEN context ELSE 0 END, mord, case_index", run);
-    db_bind_int(st, 2, by_context);
+        " ORDER BY CASE WHEN ?2 = 2 THEN mord ELSE 0 END, tord, CASE WHEN ?2 = 1 THEN context ELSE 0 END, mord,"
+        " case_index", run);
+    db_bind_int(st, 2, (int)group);
     int n = 0, cap = 16, *bin = NULL; /* bin[k]: cell k's task is pass/fail so far */
     score_cell *cell = pb_malloc((size_t)cap * sizeof *cell);
     cases *cs = pb_malloc((size_t)cap * sizeof *cs);
     double *dsum = pb_malloc((size_t)cap * sizeof *dsum);
     bin = pb_malloc((size_t)cap * sizeof *bin);
+    /* pooled over tasks, a case is (task, index): the key is the task's rank, then the index */
+    int nt = 0, tcap = 16;
+    char **tasks = pb_malloc((size_t)tcap * sizeof *tasks);
     while (db_step(st) == SQLITE_ROW) {
         const char *task = (const char *)sqlite3_column_text(st, 0), *method = (const char *)sqlite3_column_text(st, 2);
-        int ctx = by_context ? sqlite3_column_int(st, 1) : 0;
+        int ctx = group == SCORE_BY_CONTEXT ? sqlite3_column_int(st, 1) : 0, key = sqlite3_column_int(st, 3);
+        if (group == SCORE_BY_METHOD) {
+            int t = 0;
+            while (t < nt && strcmp(tasks[t], task)) t++;
+            if (t == nt) {
+                if (nt == tcap) tasks = pb_realloc(tasks, (size_t)(tcap *= 2) * sizeof *tasks);
+                tasks[nt++] = dup_col(st, 0);
+            }
+            PB_CHECK(key >= 0 && key < 1 << 20 && t < 1 << 10, "case index %d of task %d: too many to pool", key, t);
+            key += t << 20;
+            task = SCORE_ALL_TASKS;
+        }
         if (!n || strcmp(cell[n - 1].task, task) || cell[n - 1].context != ctx || strcmp(cell[n - 1].method, method)) {
             if (n == cap) {
                 cap *= 2;
@@ -67,14 +83,15 @@ int score_cells(pb_db *db, int64_t run, const char *ref, int by_context, score_c
                 dsum = pb_realloc(dsum, (size_t)cap * sizeof *dsum);
                 bin = pb_realloc(bin, (size_t)cap * sizeof *bin);
             }
-            cell[n] = (score_cell){.task = dup_col(st, 0), .method = dup_col(st, 2), .context = ctx};
+            cell[n] = (score_cell){.task = strdup(task), .method = dup_col(st, 2), .context = ctx};
+            PB_CHECK(cell[n].task, "out of memory");
             cs[n] = (cases){0};
             dsum[n] = 0;
             bin[n] = 1;
             n++;
         }
         double x = sqlite3_column_double(st, 4);
-        cases_add(&cs[n - 1], sqlite3_column_int(st, 3), x);
+        cases_add(&cs[n - 1], key, x);
         bin[n - 1] &= x == 0.0 || x == 1.0;
         if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
             dsum[n - 1] += sqlite3_column_double(st, 5);
@@ -82,6 +99,8 @@ int score_cells(pb_db *db, int64_t run, const char *ref, int by_context, score_c
         }
     }
     db_finalize(st);
+    for (int t = 0; t < nt; t++) free(tasks[t]);
+    free(tasks);
     /* a task is pass/fail when all its cells are */
     for (int k = 0; k < n; k++)
         for (int j = 0; j < n; j++)

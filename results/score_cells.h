@@ -18,6 +18,14 @@
 #include "base/stats.h"
 #include "results/db.h"
 
+/* How cases group into cells. */
+typedef enum {
+    SCORE_BY_TASK = 0,    /* (task, method), every length pooled */
+    SCORE_BY_CONTEXT = 1, /* (task, length, method) */
+    SCORE_BY_METHOD = 2,  /* (method): every case of every task pooled, task SCORE_ALL_TASKS */
+} score_group;
+#define SCORE_ALL_TASKS "*"
+
 typedef struct {
     char *task, *method;
     int context;         /* requested tokens; 0 when the cell pools every length of the task */
@@ -29,11 +37,13 @@ typedef struct {
 } score_cell;
 
 /* The cells of run, in run order (task as first stored, then length
- * ascending, then method as first stored). by_context: one cell per
- * (task, context, method), else per (task, method). ref: the reference
- * method's name, or NULL for no differences. Returns the count (0: no
- * accuracy cases); *out is malloc'd. */
-int score_cells(pb_db *db, int64_t run, const char *ref, int by_context, score_cell **out);
+ * ascending, then method as first stored; SCORE_BY_METHOD: methods in that
+ * order). Pooled over tasks, cases pair by (task, case index) and the
+ * scores are pass/fail only when every task's are; the mean weighs every
+ * case alike (not every task, as the report's mean row does). ref: the
+ * reference method's name, or NULL for no differences. Returns the count
+ * (0: no accuracy cases); *out is malloc'd. */
+int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, score_cell **out);
 void score_cells_free(score_cell *c, int n);
 
 /* The scores of (method, task) in run by ascending case_index: *idx and

@@ -14,7 +14,7 @@
 void report_stats(pb_db *db, int64_t run, const char *ref, FILE *f)
 {
     score_cell *c;
-    int n = score_cells(db, run, ref, 1, &c);
+    int n = score_cells(db, run, ref, SCORE_BY_CONTEXT, &c);
     if (n == 0) {
         free(c);
         return;

@@ -25,8 +25,9 @@ void fixture_rmtree(char *dir);
 int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines);
 
 /* One synthetic accuracy case of run (a suite_cases row of suite 'pal':
- * task, method, case_index, context, score, density; the rest fixed). */
-void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *method, int index, int context,
-                      double score, double density);
+ * task, method, its policy (NULL: the method's name), case_index, context,
+ * score, density; the rest fixed). */
+void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *method, const char *policy, int index,
+                      int context, double score, double density);
 
 #endif

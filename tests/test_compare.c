@@ -220,8 +220,8 @@ static const char *synthetic_run(const char *name, int fail, double drop)
     if (!db) return NULL;
     run_meta meta = {.command = "purbo-test compare per case", .device = "cpu"};
     int64_t run = db_run_begin(db, &meta);
-    for (int i = 0; i < 12; i++) fixture_case_row(db, run, "pk", "dense", i, 256, i >= fail, 1.0);
-    for (int i = 0; i < 6; i++) fixture_case_row(db, run, "cw", "dense", i, 256, 0.75 - drop + 0.05 * (i % 3), 1.0);
+    for (int i = 0; i < 12; i++) fixture_case_row(db, run, "pk", "dense", NULL, i, 256, i >= fail, 1.0);
+    for (int i = 0; i < 6; i++) fixture_case_row(db, run, "cw", "dense", NULL, i, 256, 0.75 - drop + 0.05 * (i % 3), 1.0);
     db_run_end(db, run, RUN_DONE);
     db_close(db);
     return path;

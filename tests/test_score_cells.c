@@ -1,6 +1,6 @@
 /* test_score_cells.c — a run's statistics cells (results/score_cells.h) and
  * the report's statistics table on a synthetic run: cells per (task,
- * length, method) and per (task, method) in run order, Wilson intervals for
+ * length, method), per (task, method) and per method in run order, Wilson intervals for
  * a pass/fail task, the bootstrap for a fractional one, differences paired
  * by case index (a case one method lacks is left out) with McNemar's p, and
  * `report --ref` printing them (an unknown reference is bad input). */
@@ -27,15 +27,15 @@ static char *synthetic_db(int64_t *run)
     run_meta meta = {.command = "purbo-test score cells", .device = "cpu"};
     *run = db_run_begin(db, &meta);
     for (int i = 0; i < 10; i++) {
-        fixture_case_row(db, *run, "pk", "dense", i, 256, i < 7, 1.0);
-        fixture_case_row(db, *run, "pk", "sparse", i, 256, i == 0, 0.25);
+        fixture_case_row(db, *run, "pk", "dense", NULL, i, 256, i < 7, 1.0);
+        fixture_case_row(db, *run, "pk", "sparse", NULL, i, 256, i == 0, 0.25);
     }
     const double d512[4] = {1, 1, 0, 1}, s512[3] = {1, 0, 0};
-    for (int i = 0; i < 4; i++) fixture_case_row(db, *run, "pk", "dense", 10 + i, 512, d512[i], 1.0);
-    for (int i = 0; i < 3; i++) fixture_case_row(db, *run, "pk", "sparse", 10 + i, 512, s512[i], 0.5);
+    for (int i = 0; i < 4; i++) fixture_case_row(db, *run, "pk", "dense", NULL, 10 + i, 512, d512[i], 1.0);
+    for (int i = 0; i < 3; i++) fixture_case_row(db, *run, "pk", "sparse", NULL, 10 + i, 512, s512[i], 0.5);
     for (int i = 0; i < 4; i++) {
-        fixture_case_row(db, *run, "cw", "dense", i, 256, CW_DENSE[i], 1.0);
-        fixture_case_row(db, *run, "cw", "sparse", i, 256, CW_SPARSE[i], 0.25);
+        fixture_case_row(db, *run, "cw", "dense", NULL, i, 256, CW_DENSE[i], 1.0);
+        fixture_case_row(db, *run, "cw", "sparse", NULL, i, 256, CW_SPARSE[i], 0.25);
     }
     db_run_end(db, *run, RUN_DONE);
     db_close(db);
@@ -51,7 +51,7 @@ TEST(score_cells_intervals_and_paired_differences)
     pb_db *db = db_open(path, &e);
     CHECK(db);
     score_cell *c;
-    int n = score_cells(db, run, "dense", 1, &c);
+    int n = score_cells(db, run, "dense", SCORE_BY_CONTEXT, &c);
     const char *want[6][2] = {{"pk", "dense"}, {"pk", "sparse"}, {"pk", "dense"},
                               {"pk", "sparse"}, {"cw", "dense"}, {"cw", "sparse"}};
     const int ctx[6] = {256, 256, 512, 512, 256, 256};
@@ -88,14 +88,22 @@ TEST(score_cells_intervals_and_paired_differences)
     score_cells_free(c, n);
 
     /* pooled over lengths: dense 10/14, sparse 2/13; 13 pairs, 7 discordant one way (p = 2/128) */
-    n = score_cells(db, run, "dense", 0, &c);
+    n = score_cells(db, run, "dense", SCORE_BY_TASK, &c);
     CHECK_MSG(n == 4 && c[0].context == 0 && !strcmp(c[1].method, "sparse"), "%d cells", n);
     CHECK(c[0].score.n == 14 && c[1].score.n == 13 && c[1].diff.n == 13 && c[1].diff.c == 7);
     CHECK_NEAR(c[1].diff.p, 0.015625, 1e-12);
     CHECK_NEAR(c[0].score.lo, 0.453509157, 1e-8); /* Wilson 10/14 */
     score_cells_free(c, n);
+    /* pooled per method: cases pair by (task, index), so cw's 0-3 do not meet pk's 0-3; cw makes it fractional */
+    n = score_cells(db, run, "dense", SCORE_BY_METHOD, &c);
+    CHECK_MSG(n == 2 && !strcmp(c[0].method, "dense") && !strcmp(c[1].task, SCORE_ALL_TASKS), "%d cells", n);
+    CHECK(c[0].score.n == 18 && c[1].score.n == 17 && !c[1].score.binary && c[1].diff.n == 17 && c[1].diff.significant);
+    CHECK_NEAR(c[0].score.mean, 13.0 / 18, 1e-12);
+    CHECK_NEAR(c[1].diff.diff, -7.5 / 17, 1e-12); /* pk: 7 cases 1 -> 0; cw: -0.25 twice */
+    CHECK_NEAR(c[1].density, (10 * 0.25 + 3 * 0.5 + 4 * 0.25) / 17, 1e-12);
+    score_cells_free(c, n);
     /* no reference: no differences */
-    n = score_cells(db, run, NULL, 1, &c);
+    n = score_cells(db, run, NULL, SCORE_BY_CONTEXT, &c);
     for (int i = 0; i < n; i++) CHECK(!c[i].has_diff);
     score_cells_free(c, n);
     int *idx;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "plots/plot_kit.h"
+#include "results/score_cells.h"
 
 typedef struct {
     pb_db *db;
@@ -166,22 +167,26 @@ static void scores(ctx *c)
     char dat[40], path[PATH_MAX], title[400], styles[16384] = ""; /* a line per method */
     plot_linetypes(styles, sizeof styles, methods);
     FILE *f = open_data(c, "suite_scores", dat, sizeof dat, path);
+    /* a row per task: (score, interval low, high) x100 per method, NaN where it did not run */
+    fprintf(f, "# per method: score lo hi (95%% interval: Wilson for pass/fail tasks, else bootstrap)\n");
     fprintf(f, "task %s\n", methods);
-    st = db_prepare_id(c->db,
-        "SELECT t.task, m.method, (SELECT 100.0 * avg(score) FROM suite_cases x WHERE x.run_id = ?1"
-        " AND x.task = t.task AND x.method = m.method)"
-        " FROM (SELECT task, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY task) t,"
-        "      (SELECT method, min(id) AS o FROM suite_cases WHERE run_id = ?1 GROUP BY method) m"
-        " ORDER BY t.o, m.o", c->run);
-    int i = 0;
-    while (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) {
-        if (i % nm == 0) fprintf(f, "%s%s", i ? "\n" : "", col(st, 0));
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL) fprintf(f, " NaN");
-        else fprintf(f, " %.2f", sqlite3_column_double(st, 2));
-        i++;
+    score_cell *cell;
+    int n = score_cells(c->db, c->run, NULL, SCORE_BY_TASK, &cell);
+    for (int i = 0; i < n; i++) {
+        if (i && !strcmp(cell[i - 1].task, cell[i].task)) continue;
+        fprintf(f, "%s", cell[i].task);
+        char m[128];
+        for (const char *p = methods; *p; p += strcspn(p, " "), p += *p == ' ') {
+            snprintf(m, sizeof m, "%.*s", (int)strcspn(p, " "), p);
+            const score_cell *x = NULL;
+            for (int j = i; j < n && !strcmp(cell[j].task, cell[i].task) && !x; j++)
+                if (!strcmp(cell[j].method, m)) x = &cell[j];
+            if (x) fprintf(f, " %.2f %.2f %.2f", 100 * x->score.mean, 100 * x->score.lo, 100 * x->score.hi);
+            else fprintf(f, " NaN NaN NaN");
+        }
+        fprintf(f, "\n");
     }
-    fprintf(f, "\n");
-    DB_CHECK(c->h, sqlite3_finalize(st));
+    score_cells_free(cell, n);
     fclose(f);
     plot_fmt(title, sizeof title, "Score per task and method (suite %s, run %lld)", c->suite, (long long)c->run);
     const char *a1[] = {dat, "suite_scores.png", title, methods, NULL};
@@ -211,6 +216,67 @@ static void scores(ctx *c)
              (long long)c->run);
     const char *a2[] = {dat, "suite_density.png", title, methods, NULL};
     draw(c, "suite_density", styles, a2);
+}
+
+/* ---- the frontier: score against density per method ----------------------- */
+
+/* One point per method: every accuracy case of the run pooled (score and
+ * its 95% interval, mean density), a block per policy in run order, its
+ * methods by rising density, so a sweep over one policy's knobs draws a
+ * line and the policies' lines show which keeps most score per density. */
+static void frontier(ctx *c)
+{
+    score_cell *cell;
+    int n = score_cells(c->db, c->run, NULL, SCORE_BY_METHOD, &cell);
+    int *pol = pb_malloc((size_t)(n + 1) * sizeof *pol), np = 0, ord[4096];
+    char (*policies)[64] = pb_malloc((size_t)(n + 1) * sizeof *policies), list[2048] = "";
+    sqlite3_stmt *st = db_prepare_id(c->db, "SELECT policy FROM suite_cases WHERE run_id = ? AND method = ?2 LIMIT 1",
+                                     c->run);
+    int drawn = 0;
+    for (int i = 0; i < n; i++) {
+        db_bind_text(st, 2, cell[i].method);
+        char name[64] = "?";
+        if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(name, sizeof name, "%s", col(st, 0));
+        DB_CHECK(c->h, sqlite3_reset(st));
+        int k = 0;
+        while (k < np && strcmp(policies[k], name)) k++;
+        if (k == np) snprintf(policies[np++], sizeof policies[0], "%s", name), add_word(list, sizeof list, name);
+        pol[i] = k;
+        drawn += cell[i].has_density;
+    }
+    DB_CHECK(c->h, sqlite3_finalize(st));
+    if (drawn && n <= (int)(sizeof ord / sizeof ord[0])) {
+        char dat[40], path[PATH_MAX], title[400], styles[16384] = "";
+        plot_linetypes(styles, sizeof styles, list);
+        FILE *f = open_data(c, "suite_frontier", dat, sizeof dat, path);
+        for (int k = 0; k < np; k++) {
+            fprintf(f, "%s# policy %s: density score lo hi method (all cases pooled; 95%% interval)\n", k ? "\n\n" : "",
+                    policies[k]);
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (pol[i] == k && cell[i].has_density) ord[m++] = i;
+            for (int a = 1; a < m; a++) /* by rising density (insertion: a handful of methods) */
+                for (int b = a; b > 0 && cell[ord[b]].density < cell[ord[b - 1]].density; b--) {
+                    int t = ord[b];
+                    ord[b] = ord[b - 1], ord[b - 1] = t;
+                }
+            for (int j = 0; j < m; j++) {
+                const score_cell *x = &cell[ord[j]];
+                fprintf(f, "%.4f %.2f %.2f %.2f %s\n", x->density, 100 * x->score.mean, 100 * x->score.lo,
+                        100 * x->score.hi, x->method);
+            }
+            if (!m) fprintf(f, "NaN NaN NaN NaN -\n"); /* a policy without densities keeps its block */
+        }
+        fclose(f);
+        plot_fmt(title, sizeof title,
+                 "Score against attention density per method, all cases pooled, 95%% intervals (suite %s, run %lld)",
+                 c->suite, (long long)c->run);
+        const char *args[] = {dat, "suite_frontier.png", title, list, NULL};
+        draw(c, "suite_frontier", styles, args);
+    }
+    free(pol);
+    free(policies);
+    score_cells_free(cell, n);
 }
 
 /* ---- throughput ----------------------------------------------------------- */
@@ -437,6 +503,7 @@ int plot_suite_charts(plot_job *job)
     DB_CHECK(c.h, sqlite3_finalize(st));
     niah(&c);
     scores(&c);
+    frontier(&c);
     throughput(&c);
     attention(&c);
     return c.n_png;

@@ -3,8 +3,12 @@
  *
  *   suite_niah_TASK.png  NIAH heatmap per niah task: needle depth x context
  *                        length, one panel per method, colour = mean score
- *   suite_scores.png     score per task and method (clustered bars)
+ *   suite_scores.png     score per task and method (clustered bars, 95% interval
+ *                        as an error bar: results/score_cells.h)
  *   suite_density.png    score vs attention density, one point per (method, task)
+ *   suite_frontier.png   the score-density frontier: per method its score (every
+ *                        case pooled) with its 95% interval against its density,
+ *                        the methods of one policy joined by rising density
  *   suite_throughput.png throughput (tok/s) and speedup over dense vs
  *                        context length, one line per (task, shape, phase, method);
  *                        model-level rows (bench 'forward')

@@ -1,27 +1,75 @@
 /* cmd_compare.c — `purbo-bench compare`: the regression gate.
  *
  * A baseline is small diffable text, one line per (method, task):
- *     method task score density cases
+ *     method task score density cases [INDEX:SCORE,...]
  * (score x100 as report prints it, density or '-' when not recorded, the
- * number of cases); '#' starts a comment. `--write-baseline FILE` writes
- * one from a run; `--baseline FILE` checks a run against one. A pair is a
- * regression when its score falls more than the score tolerance (points of
- * 100), its density rises more than the density tolerance, it ran fewer
- * cases, or the run lacks it. Each regression is one line on stdout;
+ * number of cases, and optionally every case's score by case index, in
+ * ascending index order: `--write-baseline FILE --per-case`); '#' starts a
+ * comment. `--write-baseline FILE` writes one from a run; `--baseline
+ * FILE` checks a run against one.
+ * A pair is a regression when its density rises more than the density
+ * tolerance, it ran fewer cases, the run lacks it, or its score fell:
+ *   - without per-case scores: by more than the score tolerance (points of
+ *     100), as before;
+ *   - with them: the run's cases are paired with the baseline's by case
+ *     index, and the mean paired difference must fall by more than the
+ *     tolerance AND be significant at 95% (exact McNemar p < 0.05 for
+ *     pass/fail scores, else the seeded paired-bootstrap interval excludes
+ *     0; base/stats.h). A fall beyond the tolerance that is not significant
+ *     is printed as noise and does not fail the gate.
+ * Each regression is one line on stdout, saying which rule it broke;
  * exit 1 if any, 0 if none, 2 on bad input (the file, a line, the run).
  */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
+#include "base/stats.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "results/score_cells.h"
 #include "suites/runner_db.h"
 
 typedef struct {
     char method[128], task[128];
     double score, density;
     int has_density, cases, line;
+    int n_per_case; /* 0: no per-case scores; else == cases */
+    int *idx;
+    double *x;
 } base_row;
+
+/* Parses "INDEX:SCORE,..." (ascending indices, scores in [0, 1]) into r;
+ * 0 + *e on a malformed list. */
+static int parse_per_case(const char *list, base_row *r, const char *where, pb_err *e)
+{
+    int cap = r->cases;
+    r->idx = pb_malloc((size_t)cap * sizeof *r->idx);
+    r->x = pb_malloc((size_t)cap * sizeof *r->x);
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long i = strtol(p, &end, 10);
+        if (end == p || *end != ':' || i < 0 || i > 1L << 30)
+            return pb_errf(e, where, -1, "per-case scores: expected INDEX:SCORE at '%.40s'", p);
+        if (r->n_per_case && i <= r->idx[r->n_per_case - 1])
+            return pb_errf(e, where, -1, "per-case scores: case index %ld does not ascend", i);
+        p = end + 1;
+        double x = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !(x >= 0 && x <= 1))
+            return pb_errf(e, where, -1, "per-case scores: case %ld: a score in [0, 1] expected at '%.40s'", i, p);
+        if (r->n_per_case == cap) return pb_errf(e, where, -1, "per-case scores: more than the %d cases", cap);
+        r->idx[r->n_per_case] = (int)i;
+        r->x[r->n_per_case++] = x;
+        p = *end ? end + 1 : end;
+    }
+    if (r->n_per_case != r->cases)
+        return pb_errf(e, where, -1, "per-case scores: %d listed, %d cases", r->n_per_case, r->cases);
+    double mean = 100 * stats_mean(r->x, r->n_per_case);
+    if (fabs(mean - r->score) > 0.0051)
+        return pb_errf(e, where, -1, "per-case scores average %.2f, not the line's score %.2f", mean, r->score);
+    return 1;
+}
 
 /* Reads a baseline; exits 2 with "FILE:LINE: what" on a malformed line. */
 static base_row *read_baseline(const char *path, int *n_out)
@@ -36,17 +84,21 @@ static base_row *read_baseline(const char *path, int *n_out)
         line++;
         char *hash = strchr(p, '#');
         if (hash) *hash = 0;
-        char m[128], t[128], dens[64], extra[8];
+        char m[128], t[128], dens[64], list[2];
         double score;
-        int cases, k = sscanf(p, "%127s %127s %lf %63s %d %7s", m, t, &score, dens, &cases, extra);
+        int cases, pos = 0, k = sscanf(p, "%127s %127s %lf %63s %d%n", m, t, &score, dens, &cases, &pos);
         if (k <= 0) continue; /* blank or comment */
         pb_err e;
         char where[600];
         snprintf(where, sizeof where, "%s:%d", path, line);
-        if (k != 5) {
-            pb_errf(&e, where, -1, "expected 'method task score density cases', got '%s'", p);
+        if (k != 5 || sscanf(p + pos, " %*s %1s", list) == 1) { /* at most one word after cases */
+            pb_errf(&e, where, -1,
+                    "expected 'method task score density cases' (then optionally INDEX:SCORE,... per case), got '%s'", p);
             pb_die_input(&e);
         }
+        char *rest = p + pos; /* the per-case list, if any */
+        rest += strspn(rest, " \t\r");
+        rest[strcspn(rest, " \t\r")] = 0;
         base_row r = {.score = score, .cases = cases, .line = line};
         snprintf(r.method, sizeof r.method, "%s", m);
         snprintf(r.task, sizeof r.task, "%s", t);
@@ -58,6 +110,7 @@ static base_row *read_baseline(const char *path, int *n_out)
             pb_errf(&e, where, -1, "score must be in [0, 100], density in [0, 1] or '-', cases >= 1");
             pb_die_input(&e);
         }
+        if (*rest && !parse_per_case(rest, &r, where, &e)) pb_die_input(&e);
         for (int i = 0; i < n; i++)
             if (!strcmp(rows[i].method, r.method) && !strcmp(rows[i].task, r.task)) {
                 pb_errf(&e, where, -1, "(%s, %s) repeats line %d", r.method, r.task, rows[i].line);
@@ -71,7 +124,18 @@ static base_row *read_baseline(const char *path, int *n_out)
     return rows;
 }
 
-static void write_baseline(const char *path, pb_db *db, int64_t run, const suite_agg *a, int n)
+/* x in the fewest digits that read back as the same double. */
+static void put_score(FILE *f, double x)
+{
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    fputs(buf, f);
+}
+
+static void write_baseline(const char *path, pb_db *db, int64_t run, const suite_agg *a, int n, int per_case)
 {
     FILE *f = fopen(path, "w");
     if (!f) arg_bad("compare", "%s: %s", path, strerror(errno));
@@ -84,15 +148,60 @@ static void write_baseline(const char *path, pb_db *db, int64_t run, const suite
                 sqlite3_column_text(st, 3));
     db_finalize(st);
     fprintf(f, "# written by `purbo-bench compare --write-baseline`; checked by `purbo-bench compare --baseline`\n"
-               "# method task score(x100) density cases\n");
+               "# method task score(x100) density cases%s\n", per_case ? " index:score,... (per case)" : "");
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s %s %.2f ", a[i].method, a[i].task, a[i].score);
         if (a[i].has_density) fprintf(f, "%.4f", a[i].density);
         else fprintf(f, "-");
-        fprintf(f, " %d\n", a[i].n);
+        fprintf(f, " %d", a[i].n);
+        int *idx;
+        double *x;
+        int k = per_case ? score_cases(db, run, a[i].method, a[i].task, &idx, &x) : 0;
+        for (int j = 0; j < k; j++) {
+            fprintf(f, "%c%d:", j ? ',' : ' ', idx[j]);
+            put_score(f, x[j]);
+        }
+        if (per_case) free(idx), free(x);
+        fputc('\n', f);
     }
     if (fclose(f) != 0) arg_bad("compare", "%s: %s", path, strerror(errno));
     printf("baseline of run %lld (%d method-task pairs) written to %s\n", (long long)run, n, path);
+}
+
+/* The score rule for a baseline row with per-case scores: the run's cases
+ * of (method, task) paired with the baseline's by case index. Prints the
+ * verdict when there is one; returns 1 for a regression. */
+static int paired_check(pb_db *db, int64_t run, const base_row *b, double tol)
+{
+    int *idx;
+    double *x;
+    int k = score_cases(db, run, b->method, b->task, &idx, &x), bad = 0;
+    double *pr = pb_malloc((size_t)(b->cases + 1) * sizeof *pr), *pbase = pb_malloc((size_t)(b->cases + 1) * sizeof *pbase);
+    int np = score_pair(idx, x, k, b->idx, b->x, b->n_per_case, pr, pbase);
+    if (np == 0) {
+        printf("REGRESSION %s/%s: none of the baseline's %d case indices is in run %lld (another suite?)\n", b->method,
+               b->task, b->cases, (long long)run);
+        bad = 1;
+    } else {
+        stats_diff d;
+        stats_paired(pr, pbase, np, stats_is_binary(pr, np) && stats_is_binary(pbase, np), &d);
+        char why[96];
+        if (d.binary) snprintf(why, sizeof why, "exact McNemar p = %.4g, %d vs %d discordant", d.p, d.b, d.c);
+        else snprintf(why, sizeof why, "paired bootstrap interval %s 0", d.significant ? "excludes" : "includes");
+        const char *what = NULL;
+        if (100 * d.diff < -tol) what = d.significant ? "REGRESSION" : "noise     ";
+        else if (100 * d.diff > tol && d.significant) what = "improved  ";
+        if (what)
+            printf("%s %s/%s: paired score difference %+.2f [%+.2f, %+.2f] over %d cases, beyond %s%g and %s (%s)\n",
+                   what, b->method, b->task, 100 * d.diff, 100 * d.lo, 100 * d.hi, np, d.diff < 0 ? "-" : "+", tol,
+                   d.significant ? "significant" : "not significant", why);
+        bad = what && what[0] == 'R';
+    }
+    free(idx);
+    free(x);
+    free(pr);
+    free(pbase);
+    return bad;
 }
 
 /* "score=5,density=0.02" (either part) into the tolerances. */
@@ -117,6 +226,7 @@ static void parse_tolerance(const char *v, double *tol_score, double *tol_densit
 int cmd_compare(int argc, char **argv)
 {
     const char *baseline = NULL, *write = NULL;
+    int per_case = 0;
     arg_results ro = {.db = ARG_DB_DEFAULT, .takes_run = 1};
     double tol_score = 5, tol_density = 0.02;
     for (int i = 1; i < argc; i++) {
@@ -124,14 +234,19 @@ int cmd_compare(int argc, char **argv)
         if (arg_results_opt("compare", argc, argv, &i, &ro)) continue;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench compare --baseline FILE --run R [--db D] [--tolerance score=5,density=0.02]\n"
-                   "       purbo-bench compare --write-baseline FILE --run R [--db D]\n"
+                   "       purbo-bench compare --write-baseline FILE [--per-case] --run R [--db D]\n"
                    "  The regression gate: exit 1 when any (method, task) of the baseline scores more\n"
                    "  than `score` points (of 100) lower in run R, has a density more than `density`\n"
                    "  higher, ran fewer cases or is missing; each such pair is one line. 0 otherwise.\n"
+                   "  Where the baseline holds per-case scores, a score is a regression only when the\n"
+                   "  paired difference (same case indices) falls more than `score` points and is\n"
+                   "  significant at 95%% (exact McNemar test for pass/fail, else paired bootstrap).\n"
+                   "  --per-case  write every case's score too (index:score,...)\n"
                    "  --run R     run id, or 'last': the newest run with suite results\n"
                    "  --db D      results database (default out/results.db)\n");
             return 0;
-        } else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
+        } else if (arg_flag(argv, i, "--per-case")) per_case = 1;
+        else if ((v = arg_val("compare", argc, argv, &i, "--baseline"))) baseline = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--write-baseline"))) write = v;
         else if ((v = arg_val("compare", argc, argv, &i, "--tolerance"))) parse_tolerance(v, &tol_score, &tol_density);
         else arg_bad("compare", "unknown option %s", argv[i]);
@@ -139,6 +254,7 @@ int cmd_compare(int argc, char **argv)
     const char *db_path = ro.db, *run_arg = ro.run;
     if (!run_arg) arg_bad("compare", "--run is required");
     if (!baseline == !write) arg_bad("compare", "give one of --baseline FILE and --write-baseline FILE");
+    if (per_case && !write) arg_bad("compare", "--per-case goes with --write-baseline");
     int nb = 0;
     base_row *base = baseline ? read_baseline(baseline, &nb) : NULL;
     pb_err err;
@@ -152,7 +268,7 @@ int cmd_compare(int argc, char **argv)
         pb_die_input(&err);
     }
     if (write) {
-        write_baseline(write, db, run, a, n);
+        write_baseline(write, db, run, a, n, per_case);
         suite_aggs_free(a, n);
         db_close(db);
         return 0;
@@ -169,7 +285,8 @@ int cmd_compare(int argc, char **argv)
             bad++;
             continue;
         }
-        if (g->score < b->score - tol_score) {
+        if (b->n_per_case) bad += paired_check(db, run, b, tol_score);
+        else if (g->score < b->score - tol_score) {
             printf("REGRESSION %s/%s: score %.2f < baseline %.2f - %g\n", b->method, b->task, g->score, b->score,
                    tol_score);
             bad++;
@@ -191,9 +308,14 @@ int cmd_compare(int argc, char **argv)
         for (int i = 0; i < nb && !known; i++) known = !strcmp(a[j].method, base[i].method) && !strcmp(a[j].task, base[i].task);
         if (!known) printf("new        %s/%s: score %.2f (not in the baseline)\n", a[j].method, a[j].task, a[j].score);
     }
-    printf("compare: run %lld vs %s: %d pairs, %d regression%s (tolerance score %g, density %g)\n", (long long)run,
+    int paired = 0;
+    for (int i = 0; i < nb; i++) paired += base[i].n_per_case > 0;
+    printf("compare: run %lld vs %s: %d pairs, %d regression%s (tolerance score %g, density %g", (long long)run,
            baseline, nb, bad, bad == 1 ? "" : "s", tol_score, tol_density);
+    if (paired) printf("; %d pair%s tested case by case at 95%%", paired, paired == 1 ? "" : "s");
+    printf(")\n");
     suite_aggs_free(a, n);
+    for (int i = 0; i < nb; i++) free(base[i].idx), free(base[i].x);
     free(base);
     db_close(db);
     return bad ? 1 : 0;

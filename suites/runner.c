@@ -642,7 +642,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         if (r.not_run)
             fprintf(stderr, "time budget of %g s reached: %d pairs not run\n", s->time_budget_s, r.not_run);
         fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
-        runner_report(r.db, r.run, stdout);
+        runner_report(r.db, r.run, NULL, stdout);
         fflush(stdout);
         if (o->plots && plot_suite(r.db, r.run, o->plots, err) < 0) {
             free_r(&r);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "suites/report_stats.h"
 #include "suites/score.h"
 
 /* s as a JSON string (quotes, backslash and control bytes escaped) appended
@@ -261,7 +262,7 @@ static void report_throughput(pb_db *db, int64_t run, FILE *f)
     db_finalize(st);
 }
 
-void runner_report(pb_db *db, int64_t run, FILE *f)
+void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
 {
     report_header(db, run, f);
     suite_agg *a;
@@ -314,6 +315,7 @@ void runner_report(pb_db *db, int64_t run, FILE *f)
         }
     }
     if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
+    report_stats(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
     report_throughput(db, run, f);
     free(cell);
     free(most);

@@ -74,7 +74,8 @@ pb_db *suite_db_open_existing(const char *path, pb_err *err);
 int64_t suite_run_id(pb_db *db, const char *text, pb_err *err);
 
 /* The plain table of a run (tasks x methods: scores x100, then density,
- * then throughput cases) on f. */
-void runner_report(pb_db *db, int64_t run, FILE *f);
+ * then the statistics per (task, length, method) with the paired
+ * differences to method ref (NULL: dense), then throughput cases) on f. */
+void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f);
 
 #endif

@@ -64,6 +64,9 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, met
         plan_file_free(&f);
         if (!ok) return method_err(err, where, sm, "");
         me->spec.prm = me->pl.prm; /* the file's parameters, for other shapes too */
+        if (plan_policy_has_window_blocks(me->spec.policy) && me->pl.prm.window < me->pl.prm.block)
+            return pb_errf(err, where, -1, "method '%s': window %d is below the plan's block size %d", sm->name,
+                           me->pl.prm.window, me->pl.prm.block);
         return 1;
     }
     if (plan_policy_uses_heads(me->spec.policy)) {

@@ -11,6 +11,8 @@
 
 #include "suites/peer.h"
 
+#include "policy/plan.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -344,12 +346,27 @@ static int load_method(ld *L, node *m, suite_method *out)
     if (!pm) return 1;
     if (!want_kind(L, pm, "params", YAML_MAPPING_NODE)) return 0;
     if (!check_keys(L, pm, "method params", PARAM_KEYS, COUNT(PARAM_KEYS), NULL, 0, NULL)) return 0;
-    return get_num(L, pm, "p", 0, 1, 1, -1, &out->p) && get_num(L, pm, "rho", 0, 1, 0, -1, &out->rho) &&
-           get_int(L, pm, "", "window", 0, 1, MAX_CONTEXT, -1, &out->window) &&
-           get_int(L, pm, "", "sinks", 0, 0, 1 << 20, -1, &out->sinks) &&
-           get_int(L, pm, "", "top_k", 0, 1, MAX_CONTEXT, -1, &out->top_k) &&
-           get_int(L, pm, "", "block", 0, 1, 1 << 16, -1, &out->block) &&
-           get_str(L, pm, "", "plan", 0, &out->plan);
+    if (!(get_num(L, pm, "p", 0, 1, 1, -1, &out->p) && get_num(L, pm, "rho", 0, 1, 0, -1, &out->rho) &&
+          get_int(L, pm, "", "window", 0, 1, MAX_CONTEXT, -1, &out->window) &&
+          get_int(L, pm, "", "sinks", 0, 0, 1 << 20, -1, &out->sinks) &&
+          get_int(L, pm, "", "top_k", 0, 1, MAX_CONTEXT, -1, &out->top_k) &&
+          get_int(L, pm, "", "block", 0, 1, 1 << 16, -1, &out->block) &&
+          get_str(L, pm, "", "plan", 0, &out->plan)))
+        return 0;
+    /* the block-sparse policies with a local window: the window holds at
+     * least one block. The block is the given one, else the policy's
+     * default when no plan file can bring its own (a plan's is checked when
+     * the runner reads it, runner_method.c). */
+    plan_spec sp;
+    pb_err ignored;
+    if (out->window >= 0 && plan_spec_init(&sp, out->policy, &ignored) && plan_policy_has_window_blocks(sp.policy) &&
+        (out->block >= 0 || !out->plan)) {
+        int block = out->block >= 0 ? out->block : plan_defaults.block;
+        if (out->window < block)
+            return FAIL(L, get(L, pm, "window", NULL), "'window' is %d, below the block size %d%s", out->window, block,
+                        out->block >= 0 ? "" : " (the policy's default block)");
+    }
+    return 1;
 }
 
 /* ---- tasks ----------------------------------------------------------------- */

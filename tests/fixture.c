@@ -86,3 +86,16 @@ int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines)
     free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *method, const char *policy, int index,
+                      int context, double score, double density)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, sample,"
+             " seed, case_seed, prompt_hash, max_new, metric, answers, prediction, score, density)"
+             " VALUES (%lld, 'pal', '%s', '%s', '%s', '%s', %d, %d, 0, 1, '0000000000000001',"
+             " '0000000000000002', 8, 'exact', '[\"1\"]', '1', %.17g, %.17g)",
+             (long long)run, task, task, method, policy ? policy : method, index, context, score, density);
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
+}

@@ -6,6 +6,7 @@
 
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "results/db.h"
 
 const model *fixture_model(void);
 const tokenizer *fixture_tok(void);
@@ -22,5 +23,11 @@ void fixture_rmtree(char *dir);
  * captured; returns the exit status (-1 if it did not exit), fills err with
  * stderr and *lines with its line count. */
 int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines);
+
+/* One synthetic accuracy case of run (a suite_cases row of suite 'pal':
+ * task, method, its policy (NULL: the method's name), case_index, context,
+ * score, density; the rest fixed). */
+void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *method, const char *policy, int index,
+                      int context, double score, double density);
 
 #endif

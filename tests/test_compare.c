@@ -4,7 +4,9 @@
  * place of dense) fails, naming each regression on its own line, and so do
  * edited copies of the run (answers wrong, a task missing, fewer cases) and
  * a raised density; bad baselines, tolerances and runs are bad input
- * (exit 2).
+ * (exit 2). A baseline with per-case scores (on synthetic runs) gates on the
+ * paired difference: a fall beyond the tolerance fails only when significant
+ * (McNemar for pass/fail, the paired bootstrap otherwise), and says which.
  */
 #include "tests/runner_fixture.h"
 #include "tests/test.h"
@@ -182,6 +184,11 @@ TEST(compare_bad_input_exits_2)
         {"dense passkey 100.00 - 2\n", "--tolerance score=abc", "--tolerance score 'abc' is not a number"},
         {"dense passkey 100.00 - 2\n", "--tolerance speed=1", "unknown key 'speed'"},
         {"dense passkey 100.00 - 2\n", "--run 99", "no run 99"},
+        {"dense passkey 100.00 - 2 0:1,0:1\n", "", "bad.baseline:1: per-case scores: case index 0 does not ascend"},
+        {"dense passkey 100.00 - 2 0:1\n", "", "bad.baseline:1: per-case scores: 1 listed, 2 cases"},
+        {"dense passkey 100.00 - 2 0:1,1:0\n", "", "bad.baseline:1: per-case scores average 50.00, not the line's score 100.00"},
+        {"dense passkey 100.00 - 2 0:1,1:2\n", "", "bad.baseline:1: per-case scores: case 1: a score in [0, 1]"},
+        {"dense passkey 100.00 - 2 0:1,1:1 more\n", "", "bad.baseline:1: expected 'method task score density cases'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *b = rt_write("bad.baseline", cases[i].baseline_text);
@@ -198,4 +205,74 @@ TEST(compare_bad_input_exits_2)
     int st = rt_run(args, NULL, &err);
     CHECK_MSG(st == 2 && strstr(err, "missing.db: no such results database"), "status %d: %s", st, err);
     free(err);
+}
+
+/* A synthetic run (results/score_cells.h reads it like any run): task pk,
+ * pass/fail, 12 cases whose first `fail` fail, and task cw, fractional, 6
+ * cases scoring 0.75 - drop each. Returns the database's path. */
+static const char *synthetic_run(const char *name, int fail, double drop)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s/%s", rt_dir(), name);
+    remove(path);
+    pb_err e;
+    pb_db *db = db_open(path, &e);
+    if (!db) return NULL;
+    run_meta meta = {.command = "purbo-test compare per case", .device = "cpu"};
+    int64_t run = db_run_begin(db, &meta);
+    for (int i = 0; i < 12; i++) fixture_case_row(db, run, "pk", "dense", NULL, i, 256, i >= fail, 1.0);
+    for (int i = 0; i < 6; i++) fixture_case_row(db, run, "cw", "dense", NULL, i, 256, 0.75 - drop + 0.05 * (i % 3), 1.0);
+    db_run_end(db, run, RUN_DONE);
+    db_close(db);
+    return path;
+}
+
+TEST(compare_per_case_baseline_flags_only_significant_falls)
+{
+    const char *db = synthetic_run("pc-base.db", 0, 0);
+    CHECK(db);
+    char base[600], args[1600], *out;
+    snprintf(base, sizeof base, "%s/pc.baseline", rt_dir());
+    snprintf(args, sizeof args, "compare --write-baseline %s --per-case --run 1 --db %s", base, db);
+    CHECK(rt_run(args, NULL, NULL) == 0);
+    char *text = fixture_read(base, NULL);
+    CHECK(text);
+    CHECK_MSG(strstr(text, "\ndense pk 100.00 1.0000 12 0:1,1:1,2:1,") && strstr(text, ",11:1\n") &&
+                  strstr(text, "\ndense cw 80.00 1.0000 6 0:0.75,1:0.8,2:0.85,3:0.75,4:0.8,5:0.85\n"),
+              "%s", text);
+    free(text);
+    /* the same run passes */
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, db);
+    int st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0 && strstr(out, "0 regressions") && strstr(out, "2 pairs tested case by case at 95%"),
+              "status %d: %s", st, out);
+    free(out);
+    /* 6 of 12 pass/fail cases fall: -50 points, McNemar p = 2/64: a regression, saying why */
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, synthetic_run("pc6.db", 6, 0));
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 1 && strstr(out, "REGRESSION dense/pk: paired score difference -50.00 [") &&
+                  strstr(out, "over 12 cases, beyond -5 and significant (exact McNemar p = 0.03125, 0 vs 6 discordant)\n") &&
+                  count_lines(out, "REGRESSION") == 1,
+              "status %d: %s", st, out);
+    free(out);
+    /* 5 fall: -41.67 points, far beyond the tolerance, but p = 0.0625: noise, the gate passes */
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, synthetic_run("pc5.db", 5, 0));
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0 && strstr(out, "noise      dense/pk: paired score difference -41.67 [") &&
+                  strstr(out, "not significant (exact McNemar p = 0.0625, 0 vs 5 discordant)\n") &&
+                  !count_lines(out, "REGRESSION"),
+              "status %d: %s", st, out);
+    free(out);
+    /* fractional: every case 0.1 lower, the bootstrap interval is [-10, -10]: a regression; 0.04 lower is
+     * significant too but within the tolerance of 5 points: nothing */
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, synthetic_run("pcf.db", 0, 0.1));
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 1 && strstr(out, "REGRESSION dense/cw: paired score difference -10.00 [-10.00, -10.00] over 6 "
+                                     "cases, beyond -5 and significant (paired bootstrap interval excludes 0)\n"),
+              "status %d: %s", st, out);
+    free(out);
+    snprintf(args, sizeof args, "compare --baseline %s --run 1 --db %s", base, synthetic_run("pcs.db", 0, 0.04));
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0 && !strstr(out, "dense/cw"), "status %d: %s", st, out);
+    free(out);
 }

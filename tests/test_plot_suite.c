@@ -7,7 +7,7 @@
  * data files should hold (TFLOP/s, GB/s, the fastest of duplicate rows, the
  * ratio to cuDNN) and each impl's palette style; the model-level chart
  * ignores them; a run without cuDNN rows has no ratio chart.
- * Method styles: the score, density and throughput charts of three methods
+ * Method styles: the score (bars with 95% intervals), density and throughput charts of three methods
  * (one outside the palette) give each method its palette colour and point
  * type (plots/plot_palette.c) in the scripts they write, in the order of
  * their data blocks; throughput series of one method share its colour and
@@ -185,20 +185,6 @@ TEST(plot_suite_attention_charts)
     fixture_rmtree(dir);
 }
 
-/* One scored case of run (suite_cases) for method on task. */
-static void case_row(pb_db *db, int64_t run, const char *task, const char *method, int index, double score,
-                     double density)
-{
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, sample,"
-             " seed, case_seed, prompt_hash, max_new, metric, answers, prediction, score, density)"
-             " VALUES (%lld, 'pal', '%s', '%s', '%s', 'dense', %d, 256, 0, 1, '0000000000000001',"
-             " '0000000000000002', 8, 'exact', '[\"1\"]', '1', %g, %g)",
-             (long long)run, task, task, method, index, score, density);
-    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
-}
-
 /* One model-level throughput row (bench 'forward' + suite_bench) of run. */
 static void forward_row(pb_db *db, int64_t run, const char *task, const char *method, int n, double t)
 {
@@ -235,8 +221,8 @@ TEST(plot_suite_method_styles)
     /* run order rtpurbo-topk, an unknown method, dense: not the palette's order */
     const char *methods[] = {"rtpurbo-topk", "zz-new-method", "dense"};
     for (int m = 0; m < 3; m++) {
-        case_row(db, run, "passkey", methods[m], 0, 0.25 * (m + 1), 0.3 * (m + 1));
-        case_row(db, run, "vt", methods[m], 0, 0.2 * m, 0.3 * (m + 1));
+        fixture_case_row(db, run, "passkey", methods[m], NULL, 0, 256, 0.25 * (m + 1), 0.3 * (m + 1));
+        fixture_case_row(db, run, "vt", methods[m], NULL, 0, 256, 0.2 * m, 0.3 * (m + 1));
     }
     forward_row(db, run, "tp_a", "dense", 256, 0.010);
     forward_row(db, run, "tp_a", "rtpurbo", 256, 0.008);
@@ -246,22 +232,25 @@ TEST(plot_suite_method_styles)
 
     snprintf(out, sizeof out, "%s/png", dir);
     int n = plot_in_child(dbpath, run, out);
-    CHECK_MSG(n == 3, "plot_suite drew %d PNGs, want scores, density, throughput (-1: failed)", n);
+    /* four since the frontier chart came: scores, density, frontier, throughput */
+    CHECK_MSG(n == 4, "plot_suite drew %d PNGs, want scores, density, frontier, throughput (-1: failed)", n);
     char l[3][120];
     for (int m = 0; m < 3; m++) style_line(l[m], sizeof l[m], m + 1, methods[m], 0);
     CHECK_MSG(strcmp(strchr(l[0], '#'), strchr(l[2], '#')) && strcmp(strchr(l[1], '#'), strchr(l[2], '#')) &&
                   strcmp(strchr(l[0], '#'), strchr(l[1], '#')),
               "two methods share a colour:\n%s%s%s", l[0], l[1], l[2]);
-    const char *charts[] = {"suite_scores", "suite_density"};
-    const char *uses[] = {"lt (i - 1) title columnheader(i)", "with points lt i "};
-    for (int c = 0; c < 2; c++) {
+    const char *charts[] = {"suite_scores", "suite_density", "suite_frontier"};
+    /* the score bars take 3 columns per method (score, interval low, high): titles from the method list;
+     * the frontier's series are the policies (here each method's own) */
+    const char *uses[] = {"lt i title word(methods, i)", "with points lt i ", "with yerrorlines lt i "};
+    for (int c = 0; c < 3; c++) {
         snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
         CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
         snprintf(p, sizeof p, "%s/%s.gp", out, charts[c]);
         char *gp = fixture_read(p, NULL);
         CHECK(gp);
-        const char *want[] = {l[0], l[1], l[2], "set linetype 3 lc rgb '#000000' pt 7\n", "methods = ARG4",
-                              uses[c]};
+        const char *want[] = {l[0], l[1], l[2], "set linetype 3 lc rgb '#000000' pt 7\n",
+                              c == 2 ? "policies = ARG4" : "methods = ARG4", uses[c]};
         const char *miss = missing_in_order(gp, want, 6);
         CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
         free(gp);
@@ -271,6 +260,19 @@ TEST(plot_suite_method_styles)
     char *dat = fixture_read(p, NULL);
     CHECK(dat);
     CHECK_MSG(strstr(dat, "\ntask rtpurbo-topk zz-new-method dense\n"), "%s:\n%s", p, dat);
+    /* the frontier: a block per policy, both tasks' cases pooled: scores (0.25, 0), (0.5, 0.2), (0.75, 0.4),
+     * a bootstrap of two values spans both */
+    snprintf(p, sizeof p, "%s/suite_frontier.dat", out);
+    char *fr = fixture_read(p, NULL);
+    CHECK(fr);
+    const char *blocks[] = {"# policy rtpurbo-topk:", "\n0.3000 12.50 0.00 25.00 rtpurbo-topk\n",
+                            "# policy zz-new-method:", "\n0.6000 35.00 20.00 50.00 zz-new-method\n",
+                            "# policy dense:", "\n0.9000 57.50 40.00 75.00 dense\n"};
+    const char *fmiss = missing_in_order(fr, blocks, 6);
+    CHECK_MSG(!fmiss, "'%s' not (in order) in %s:\n%s", fmiss, p, fr);
+    free(fr);
+    /* one case each: the interval is the score itself */
+    CHECK_MSG(strstr(dat, "\npasskey 25.00 25.00 25.00 50.00 50.00 50.00 75.00 75.00 75.00\n"), "%s:\n%s", p, dat);
     free(dat);
 
     /* throughput: a series per (task, method); colour and points the method's, dash type the task's */
@@ -292,6 +294,54 @@ TEST(plot_suite_method_styles)
     CHECK(gp);
     const char *want[] = {t[0], t[1], t[2], t[3], "with yerrorlines lt i ", "with linespoints lt i "};
     miss = missing_in_order(gp, want, 6);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
+    free(gp);
+    fixture_rmtree(dir);
+}
+
+/* A sweep: methods of one policy at several densities make one line, by
+ * rising density whatever the run order; the pooled score's interval is
+ * Wilson's when every case is pass/fail. */
+TEST(plot_suite_frontier_joins_a_policy_sweep)
+{
+    char *dir = fixture_tmpdir("plotfront"), dbpath[600], out[600], p[700];
+    snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
+    pb_err e;
+    pb_db *db = db_open(dbpath, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    run_meta meta = {.command = "purbo-test frontier plot", .device = "cpu"};
+    int64_t run = db_run_begin(db, &meta);
+    for (int i = 0; i < 10; i++) {
+        fixture_case_row(db, run, "pk", "dense", NULL, i, 256, 1, 1.0);
+        fixture_case_row(db, run, "pk", "p95", "topp-oracle", i, 256, i < 9, 0.6);
+        fixture_case_row(db, run, "pk", "p50", "topp-oracle", i, 256, i < 7, 0.2);
+        fixture_case_row(db, run, "pk", "stream", "streaming", i, 256, i < 2, 0.3);
+    }
+    db_close(db);
+    snprintf(out, sizeof out, "%s/png", dir);
+    int n = plot_in_child(dbpath, run, out);
+    CHECK_MSG(n == 3, "plot_suite drew %d PNGs, want scores, density, frontier (-1: failed)", n);
+    snprintf(p, sizeof p, "%s/suite_frontier.png", out);
+    CHECK_MSG(png_ok(p), "%s", p);
+    snprintf(p, sizeof p, "%s/suite_frontier.dat", out);
+    char *dat = fixture_read(p, NULL);
+    CHECK(dat);
+    /* Wilson 10/10 = [72.25, 100], 7/10 = [39.68, 89.22], 9/10 = [59.58, 98.21], 2/10 = [5.67, 50.98] */
+    const char *rows[] = {"# policy dense:", "\n1.0000 100.00 72.25 100.00 dense\n", "# policy topp-oracle:",
+                          "\n0.2000 70.00 39.68 89.22 p50\n0.6000 90.00 59.58 98.21 p95\n", "# policy streaming:",
+                          "\n0.3000 20.00 5.67 50.98 stream\n"};
+    const char *miss = missing_in_order(dat, rows, 6);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+    snprintf(p, sizeof p, "%s/suite_frontier.gp", out);
+    char *gp = fixture_read(p, NULL);
+    CHECK(gp);
+    char l[3][120];
+    style_line(l[0], sizeof l[0], 1, "dense", 0);
+    style_line(l[1], sizeof l[1], 2, "topp-oracle", 0);
+    style_line(l[2], sizeof l[2], 3, "streaming", 0);
+    const char *want[] = {l[0], l[1], l[2], "with yerrorlines lt i "};
+    miss = missing_in_order(gp, want, 4);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
     free(gp);
     fixture_rmtree(dir);

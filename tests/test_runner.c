@@ -327,6 +327,13 @@ TEST(runner_bad_input_exits_2_before_writing)
     snprintf(args, sizeof args, "run %s --db %s", bad, db);
     snprintf(want, sizeof want, "%s:10:", bad);
     CHECK_MSG(bad_input(args, want, "unknown key 'sampels'", msg, sizeof msg), "%s", msg);
+    /* a knob out of range: a window below the (default) block size, at the value's place */
+    char wmethods[300];
+    snprintf(wmethods, sizeof wmethods, "%s  - {name: r, policy: rtpurbo, params: {window: 32}}\n", DENSE);
+    bad = suite_file("badw", wmethods, "  - {type: passkey, contexts: [256]}\n");
+    snprintf(args, sizeof args, "run %s --db %s", bad, db);
+    snprintf(want, sizeof want, "%s:9:49: ", bad);
+    CHECK_MSG(bad_input(args, want, "'window' is 32, below the block size 64", msg, sizeof msg), "%s", msg);
     /* a policy this build lacks, params a policy does not take, duo without
      * its retrieval heads: the method's line and column */
     const struct { const char *method, *what; } bad_methods[] = {
@@ -459,6 +466,12 @@ TEST(runner_converted_plan_file)
     snprintf(args, sizeof args, "run %s --db %s", suite, db);
     char want[700], msg[1200];
     snprintf(want, sizeof want, "%s:8:5: method 'conv': params.plan: %s", suite, other);
+    CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
+    /* a window below the plan's own block (32): refused before anything runs, exit 2 */
+    snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {window: 16, plan: %s}}\n", path);
+    suite = suite_file("conv3", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
+    snprintf(args, sizeof args, "run %s --db %s", suite, db);
+    snprintf(want, sizeof want, "%s:8:5: method 'conv': window 16 is below the plan's block size 32", suite);
     CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
 }
 

@@ -174,6 +174,28 @@ TEST(suite_load_types_and_ranges)
     EXPECT(HEAD "tasks: [{type: niah, contexts: [512], samples: 0}]\n", 4, 48, "'samples' is 0, out of range");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "'p' is 0, out of range (0, 1]");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "'window' is 0");
+    /* the knobs of a sweep: p in (0, 1], rho in [0, 1], a window of at least one block */
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 1.5}}]\ntasks: []\n", 3, 35, "'p' is 1.5, out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: -0.2}}]\ntasks: []\n", 3, 35, "'p' is -0.2, out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: 1.2}}]\ntasks: []\n", 3, 39,
+           "'rho' is 1.2, out of range [0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: -0.1}}]\ntasks: []\n", 3, 39,
+           "'rho' is -0.1, out of range [0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {policy: rtpurbo, params: {block: 64, window: 32}}\ntasks: []\n", 4, 51,
+           "'window' is 32, below the block size 64");
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {policy: rtpurbo-topk, params: {window: 48}}\ntasks: []\n", 4, 45,
+           "'window' is 48, below the block size 64 (the policy's default block)");
+    EXPECT("name: t\nmodel: m\nmethods:\n  - {policy: rtpurbo, params: {window: 16, block: 32, plan: h.txt}}\n"
+           "tasks: []\n", 4, 40, "'window' is 16, below the block size 32");
+    pb_err e;
+    /* a window of one block, a small window with a small block, and streaming (no blocks) load */
+    suite *s = load("name: t\nmodel: m\nmethods:\n  - {policy: rtpurbo, params: {window: 64}}\n"
+                    "  - {name: b, policy: rtpurbo, params: {window: 16, block: 16}}\n"
+                    "  - {name: c, policy: streaming, params: {window: 16}}\n"
+                    "  - {name: d, policy: rtpurbo, params: {window: 16, plan: x.purbo}}\n"
+                    "tasks: [{type: niah, contexts: [512]}]\n", &e);
+    CHECK_MSG(s && s->n_methods == 4, "%s", e.msg);
+    suite_free(s);
     EXPECT(HEAD "tasks: [{type: niah_single_1, contexts: [512, 1024, 512]}]\n", 4, 53, "context 512 is listed twice");
     /* the prompt needs room: context > max_new + 64 (RULER niah: max_new 128) */
     EXPECT(HEAD "tasks: [{type: niah_single_1, contexts: [160]}]\n", 4, 42, "leaves no room");

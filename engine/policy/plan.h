@@ -84,6 +84,9 @@ const char *plan_policy_name(int policy);
 const char *plan_kind_name(int kind);
 /* 1 for the policies that take a list of retrieval heads: duo, rtpurbo, rtpurbo-topk. */
 int plan_policy_uses_heads(int policy);
+/* 1 for the block-sparse policies with a local window (rtpurbo,
+ * rtpurbo-topk): their window must hold at least one block. */
+int plan_policy_has_window_blocks(int policy);
 
 /* The typed spec API. Every call returns 1, or 0 with err naming the field
  * or the policy only ("window 0 is out of range [1, 16777216]", "quest has

@@ -59,6 +59,11 @@ int plan_policy_uses_heads(int policy)
     return policy == PLAN_DUO || policy == PLAN_RTPURBO || policy == PLAN_RTPURBO_TOPK;
 }
 
+int plan_policy_has_window_blocks(int policy)
+{
+    return policy == PLAN_RTPURBO || policy == PLAN_RTPURBO_TOPK;
+}
+
 /* 1 if `key` is in the comma-separated list. */
 static int list_has(const char *list, const char *key)
 {

@@ -1,0 +1,49 @@
+/* report_stats.c — the statistics table of `report` (and of the end of
+ * `run`): per (task, length, method) the number of cases, the mean score
+ * x100 with its 95% interval, and the paired difference to a reference
+ * method with its interval and, for pass/fail tasks, McNemar's exact p
+ * (results/score_cells.h computes them; base/stats.h says how). A '*' marks
+ * a difference significant at 95%. Output only: reads nothing but the cells.
+ */
+#include "suites/report_stats.h"
+
+#include <string.h>
+
+#include "results/score_cells.h"
+
+void report_stats(pb_db *db, int64_t run, const char *ref, FILE *f)
+{
+    score_cell *c;
+    int n = score_cells(db, run, ref, SCORE_BY_CONTEXT, &c);
+    if (n == 0) {
+        free(c);
+        return;
+    }
+    int has_ref = 0;
+    for (int i = 0; i < n; i++) has_ref |= !strcmp(c[i].method, ref);
+    fprintf(f, "\nstatistics per (task, length, method): score x100 and its 95%% interval (Wilson for pass/fail tasks,\n"
+               "else a bootstrap of %d resamples, fixed seed); ", STATS_BOOT_N);
+    if (has_ref)
+        fprintf(f, "diff: the method - %s on the same cases, paired bootstrap\n"
+                   "95%% interval; p: exact McNemar test (pass/fail tasks); * significant at 95%%\n", ref);
+    else fprintf(f, "no method '%s' in the run: no paired differences\n", ref);
+    fprintf(f, "%-18s %7s %-16s %4s %7s %-16s", "task", "context", "method", "n", "mean", " 95% interval");
+    if (has_ref) fprintf(f, " %8s %-18s %7s", "diff", " 95% interval", "p");
+    fputc('\n', f);
+    for (int i = 0; i < n; i++) {
+        const score_cell *x = &c[i];
+        fprintf(f, "%-18.18s %7d %-16.16s %4d %7.2f [%6.2f, %6.2f]", x->task, x->context, x->method, x->score.n,
+                100 * x->score.mean, 100 * x->score.lo, 100 * x->score.hi);
+        if (x->has_diff) {
+            const stats_diff *d = &x->diff;
+            fprintf(f, " %+8.2f [%+7.2f, %+7.2f]", 100 * d->diff, 100 * d->lo, 100 * d->hi);
+            if (d->p >= 0.001) fprintf(f, " %7.3f", d->p);
+            else if (d->p >= 0) fprintf(f, " %7s", "<0.001");
+            else fprintf(f, " %7s", "-");
+            if (d->significant) fprintf(f, " *");
+            if (d->n < x->score.n) fprintf(f, " (%d paired)", d->n);
+        }
+        fputc('\n', f);
+    }
+    score_cells_free(c, n);
+}

@@ -1,0 +1,20 @@
+/* report_stats.h — the statistics table of a suite run's report: n, mean
+ * score and 95% interval per (task, length, method), and the paired
+ * difference to the reference method (report_stats.c). */
+#ifndef PURBO_REPORT_STATS_H
+#define PURBO_REPORT_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "results/db.h"
+
+/* Default reference of the paired differences. */
+#define REPORT_REF_DEFAULT "dense"
+
+/* Prints the table on f (nothing when the run has no accuracy cases). ref:
+ * the reference method; when the run lacks it, the table has no
+ * differences and says so. */
+void report_stats(pb_db *db, int64_t run, const char *ref, FILE *f);
+
+#endif

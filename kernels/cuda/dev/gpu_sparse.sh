@@ -1,0 +1,38 @@
+#!/bin/sh
+# gpu_sparse.sh — one GPU call's worth of block-sparse attention work:
+# validate (dev harness, small cases first), compute-sanitizer memcheck and
+# racecheck on small sizes, the dense harnesses' quick validation (the
+# shared decode body and Hopper header), then the timed run with its lists
+# dumped and the torch peers (sparse_peer.py) on those same lists.
+#
+#   sh gpu_sparse.sh DIR [steps]   DIR holds attn_sparse, attn_prefill, attn_decode,
+#                                  sdpa_peer.py, sparse_peer.py
+#   steps: any of quick sanitize dense time peer (default: all)
+#   env: SPARSE_ARGS (timing args of attn_sparse), SAN_ARGS
+# Logs go to $OUT (or ./out) as STEP.log; the summary is printed at the end.
+D=${1:?usage: gpu_sparse.sh DIR [steps]}
+shift
+STEPS=${*:-quick sanitize dense time peer}
+O=${OUT:-out}
+L=/tmp/sparse_lists
+mkdir -p "$O" "$L"
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw --format=csv,noheader
+for s in $STEPS; do
+    case $s in
+    quick) timeout 120 "$D/attn_sparse" --quick > "$O/quick.log" 2>&1; echo "quick rc=$?"; grep -v PASS "$O/quick.log" | tail -n 8 ;;
+    sanitize)
+        for t in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $t --error-exitcode 9 "$D/attn_sparse" --quick ${SAN_ARGS:-} > "$O/san_$t.log" 2>&1
+            echo "sanitize $t rc=$?"; tail -n 2 "$O/san_$t.log"
+        done ;;
+    dense)
+        timeout 60 "$D/attn_prefill" --quick --versions 6 > "$O/dense.log" 2>&1; echo "dense prefill quick rc=$?"
+        timeout 60 "$D/attn_decode" --quick >> "$O/dense.log" 2>&1; echo "dense decode quick rc=$?"
+        grep -v PASS "$O/dense.log" | tail -n 4 ;;
+    time) rm -f "$L"/*.bin; timeout 400 "$D/attn_sparse" --dump "$L" ${SPARSE_ARGS:-} > "$O/time.log" 2>&1; echo "time rc=$?" ;;
+    peer) timeout 400 python3 "$D/sparse_peer.py" "$L" > "$O/peer.log" 2>&1; echo "peer rc=$?" ;;
+    esac
+done
+cat "$O"/time.log "$O"/peer.log 2>/dev/null | grep -E "^(VALID|RESULT|validation|#)" | grep -v "^VALID.* PASS$" |
+    sed -e 's/ card=[^ ]*//'

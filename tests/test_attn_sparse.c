@@ -6,12 +6,14 @@
  * is known another way: every causal block listed = dense causal; one
  * block listed = dense attention over that block's slice of the cache;
  * an empty list = zeros and lse -inf; the order of a list does not matter;
- * decode = the prefill twin's last row.
+ * decode = the prefill twin's last row. The selection twin is checked
+ * against the rtpurbo policy's own keep_forced + select_rtpurbo.
  */
 #include "tests/test.h"
 
 #include "kernels/attn_kernels.h"
 #include "kernels/attn_sparse.h"
+#include "policy/attn_sparse.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -145,4 +147,99 @@ TEST(attn_sparse_decode_is_last_prefill_row)
     CHECK_MSG(max_diff(dout + 3 * D, e + 3 * D, D) < 1e-5, "head 3 differs by %g",
               max_diff(dout + 3 * D, e + 3 * D, D));
     CHECK(fabsf(dlse[3] - el[3]) < 1e-5f);
+}
+
+/* ---- the top-p selection twin (kernels/cpu/attn_select_ref.c) against the
+ * policy's own functions (keep_forced + select_rtpurbo) on one decode row ---- */
+
+
+/* Twin list of one decode row at position qpos vs the policy's keep set
+ * over the same float masses. Returns the number of blocks the twin kept
+ * (-1 on a mismatch, reported). */
+static int select_vs_policy(const float *blse, int qpos, const attn_select_params *sp)
+{
+    enum { VMAX = 64 };
+    const int V = qpos / ATTN_SBLOCK + 1;
+    int64_t off[2];
+    int32_t idx[VMAX];
+    attn_select_topp_ref(blse, VMAX, 1, qpos, 1, sp, off, idx);
+    /* the masses as the twin forms them */
+    float mx = -INFINITY, mass[VMAX];
+    for (int b = 0; b < V; b++) mx = blse[b] > mx ? blse[b] : mx;
+    double sum = 0.0;
+    for (int b = 0; b < V; b++) sum += exp((double)blse[b] - mx);
+    const float lse = (float)(mx + log(sum));
+    for (int b = 0; b < V; b++) mass[b] = expf(blse[b] - lse);
+    plan_params prm = plan_defaults;
+    prm.sink = sp->sink;
+    prm.local = sp->local;
+    prm.kmin = sp->kmin;
+    prm.p = sp->p;
+    unsigned char keep[VMAX];
+    unit_score order[VMAX];
+    keep_forced(keep, ATTN_SBLOCK, qpos, &prm);
+    select_rtpurbo(mass, V, &prm, keep, order);
+    int n = 0;
+    for (int b = 0; b < V; b++) {
+        int in_list = 0;
+        for (int64_t e = off[0]; e < off[1]; e++) in_list |= idx[e] == b;
+        if (in_list != keep[b]) {
+            test_fail(__FILE__, __LINE__, "qpos %d block %d: twin %d, policy %d", qpos, b, in_list, keep[b]);
+            return -1;
+        }
+        n += keep[b];
+    }
+    return n;
+}
+
+TEST(attn_select_ref_matches_policy)
+{
+    enum { VMAX = 64 };
+    float blse[VMAX];
+    rng_state = 2024;
+    const attn_select_params sp = {4, 64, 4, 0.9};
+    int sizes = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        const int qpos = 64 + (int)((rnd() + 1.0f) * 0.5f * (VMAX * ATTN_SBLOCK - 65));
+        for (int b = 0; b < VMAX; b++) {
+            float u = 0.5f * (rnd() + 1.0f);
+            blse[b] = 12.0f * u * u * u * u;
+            if (trial % 4 == 0) blse[b] = rintf(blse[b]); /* exact ties */
+        }
+        int n = select_vs_policy(blse, qpos, &sp);
+        CHECK(n >= 0);
+        sizes += n;
+    }
+    CHECK(sizes > 200 * 6); /* forced (>= 2) + kmin (4) at least, on average more */
+}
+
+TEST(attn_select_ref_rules)
+{
+    enum { VMAX = 64, QPOS = 64 * 40 - 1, V = 40 };
+    float blse[VMAX];
+    int64_t off[2];
+    int32_t idx[VMAX];
+    for (int b = 0; b < VMAX; b++) blse[b] = 0.0f;
+    /* p >= 1: every block */
+    attn_select_params sp = {4, 64, 4, 1.0};
+    attn_select_topp_ref(blse, VMAX, 1, QPOS, 1, &sp, off, idx);
+    CHECK(off[1] == V && idx[0] == 0 && idx[V - 1] == V - 1);
+    /* tiny p: forced (block 0 for the sink, block 39 for the last 64 tokens)
+     * plus the kmin floor: the 4 largest non-forced blocks, ties to the lower */
+    sp.p = 1e-9;
+    blse[7] = 5.0f;
+    blse[20] = 4.0f;
+    blse[30] = 4.0f;
+    blse[0] = 9.0f; /* forced: its mass does not count toward kmin */
+    attn_select_topp_ref(blse, VMAX, 1, QPOS, 1, &sp, off, idx);
+    const int32_t want[] = {0, 1, 7, 20, 30, 39};
+    CHECK_MSG(off[1] == 6, "%lld blocks", (long long)off[1]);
+    for (int i = 0; i < 6; i++) CHECK_MSG(idx[i] == want[i], "entry %d: %d, want %d", i, idx[i], want[i]);
+    /* p reached by one peak: forced + the peak + kmin - 1 more */
+    sp.p = 0.5;
+    blse[12] = 30.0f;
+    attn_select_topp_ref(blse, VMAX, 1, QPOS, 1, &sp, off, idx);
+    const int32_t want2[] = {0, 7, 12, 20, 30, 39};
+    CHECK_MSG(off[1] == 6, "%lld blocks", (long long)off[1]);
+    for (int i = 0; i < 6; i++) CHECK_MSG(idx[i] == want2[i], "entry %d: %d, want %d", i, idx[i], want2[i]);
 }

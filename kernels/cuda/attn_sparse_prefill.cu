@@ -84,7 +84,7 @@ __device__ __forceinline__ void sp_producer(const CUtensorMap *tk, const CUtenso
         if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
         if (b1 < 0) b1 = b0; /* padding: finite data, never attended */
         if (lane == 0) {
-            desc[s] = sp_desc{b0, b1, m0 | (m1 << 2), 0};
+            desc[t % (2 * STAGES)] = sp_desc{b0, b1, m0 | (m1 << 2), 0};
             mbar_expect_tx(full(s), 2 * KV_BYTES);
 #pragma unroll
             for (int cb = 0; cb < CB; cb++) {
@@ -143,7 +143,7 @@ __device__ __forceinline__ void sp_producer(const CUtensorMap *tk, const CUtenso
     const int s = t % STAGES; /* the end mark: a phase of full with no bytes */
     if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
     if (lane == 0) {
-        desc[s] = sp_desc{0, 0, 0, 1};
+        desc[t % (2 * STAGES)] = sp_desc{0, 0, 0, 1};
         mbar_arrive(full(s));
     }
 }
@@ -294,7 +294,7 @@ __device__ __forceinline__ void sp_consumer(uint32_t sQ, uint32_t sK, uint32_t s
         if (prev >= 0 && t - prev >= STAGES) flush(); /* the producer needs prev's slot for t */
         const int s = t % STAGES;
         mbar_wait(full(s), (t / STAGES) & 1);
-        const volatile int *dv = (const volatile int *)&desc[s];
+        const volatile int *dv = (const volatile int *)&desc[t % (2 * STAGES)];
         const sp_desc dd = {dv[0], dv[1], dv[2], dv[3]};
         if (dd.end) break;
         const bool m0 = (dd.need >> wg) & 1, m1 = (dd.need >> (2 + wg)) & 1;
@@ -349,8 +349,8 @@ sparse_prefill_kernel(const __grid_constant__ CUtensorMap tq, const __grid_const
     const uint32_t sQ = base;
     const uint32_t sK = sQ + Q_BYTES;
     const uint32_t sV = sK + STAGES * KV_BYTES;
-    const uint32_t sD = sV + STAGES * KV_BYTES;    /* STAGES descriptors */
-    const uint32_t bars = sD + STAGES * sizeof(sp_desc); /* q, full[STAGES], empty[STAGES] */
+    const uint32_t sD = sV + STAGES * KV_BYTES;    /* 2 * STAGES descriptors */
+    const uint32_t bars = sD + 2 * STAGES * sizeof(sp_desc); /* q, full[STAGES], empty[STAGES] */
     sp_desc *desc = (sp_desc *)(smem_raw + (sD - raw));
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -412,7 +412,7 @@ static int launch_sparse(int mode, const void *q, const void *k, const void *v, 
         (e = sm90_make_map(&tv, v, kv_len, n_kv_head, D, 64)))
         return e;
     auto kern = sparse_prefill_kernel<D, STAGES>;
-    const int smem = 1024 + SP_BM * D * 2 + STAGES * 2 * SP_BN * D * 2 + STAGES * (int)sizeof(sp_desc) +
+    const int smem = 1024 + SP_BM * D * 2 + STAGES * 2 * SP_BN * D * 2 + 2 * STAGES * (int)sizeof(sp_desc) +
                      8 * (1 + 2 * STAGES);
     static bool attr_set;
     if (!attr_set) {
@@ -431,7 +431,7 @@ static int launch_sparse(int mode, const void *q, const void *k, const void *v, 
  * query blocks of one head, 2: two query heads of one kv head); 3, 4 one
  * item per CTA (attn_sparse_prefill_item.cu), 3: 2 stages (d 128) or 4
  * (d 64), two CTAs an SM; 4: 3 stages. */
-enum { SPARSE_PREFILL_VERSIONS = 4, SPARSE_PREFILL_BEST = 3 };
+enum { SPARSE_PREFILL_VERSIONS = 4 };
 
 int attn_sparse_prefill_versions(void) { return SPARSE_PREFILL_VERSIONS; }
 
@@ -458,6 +458,7 @@ int attn_sparse_prefill_cuda(const void *q, const void *k, const void *v, const 
                              void *out, float *lse, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
                              int d, void *stream)
 {
-    return attn_sparse_prefill_cuda_version(SPARSE_PREFILL_BEST, q, k, v, off, idx, out, lse, n_q, kv_len, q_offset,
+    /* the faster on the H200 (bench/sparse.md): v1 for d 128, v3 for d 64 */
+    return attn_sparse_prefill_cuda_version(d == 64 ? 3 : 1, q, k, v, off, idx, out, lse, n_q, kv_len, q_offset,
                                             n_head, n_kv_head, d, stream);
 }

@@ -23,6 +23,13 @@
  * comparable with the dense kernel's causal TFLOP/s printed beside it.
  * Decode: the lists rotate over 4 sets (another seed each) so that no launch
  * finds its blocks in L2; bytes = K + V of the listed blocks.
+ * Selection (attn_select.cu): block log-masses amp * u^8 (peaked), with and
+ * without exact ties, decode and prefill items; the GPU lists must equal
+ * the twin's item by item; then timed at 128K and 1M decode, 32K prefill.
+ * Decode pipeline: the indexer (attn_index.cu; index keys with planted
+ * blocks that top-p should find) against its twin, its blocks selected and
+ * attended (the lists equal to the twin's selection, the output to the
+ * sparse twin's on them); then each stage and the three together timed.
  * --dump DIR: writes each timed case's lists (DIR/lists_SHAPE_N_RHO.bin:
  * int32 n_q, n_head, n_kv_head, d, n_items, pad; int64 off[n_items + 1];
  * int32 idx[]) for the torch peers (suites/peers/sparse_peer.py).
@@ -387,6 +394,219 @@ static void time_decode(const dev_shape &sh, const std::vector<int> &ns, const s
     }
 }
 
+/* ---- top-p selection ---- */
+
+/* blse[i] = amp * ((u + 1) / 2)^8 (u uniform in [-1, 1)): most blocks near 0,
+ * a few far above (a peaked, realistic spread); quant > 0 rounds to
+ * multiples of 1/quant (many exact ties). */
+__global__ static void fill_blse_kernel(float *x, size_t n, float amp, float quant, uint32_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float u = 0.5f * (dev_hash_unit(seed, i) + 1.f), u2 = u * u, u4 = u2 * u2;
+        float v = amp * u4 * u4;
+        x[i] = quant > 0 ? rintf(v * quant) / quant : v;
+    }
+}
+
+/* Selection for n_q rows at q_offset (decode: n_q = 1), n_head heads:
+ * GPU lists against the twin's, item by item; then (time) its time. */
+static int check_select(int n_q, int q_offset, int H, float amp, float quant, bool time)
+{
+    const attn_select_params prm = {4, 64, 4, 0.9};
+    const int n_qb = (n_q + 63) / 64, V = (q_offset + n_q - 1) / 64 + 1;
+    const int64_t n_items = (int64_t)n_qb * H;
+    const size_t ld = V, n_el = (size_t)n_items * ld;
+    float *d_blse;
+    int64_t *d_off;
+    int32_t *d_idx;
+    void *work;
+    int64_t cap = 0;
+    for (int64_t it = 0; it < n_items; it++) cap += (q_offset + std::min((int)(it / H) * 64 + 63, n_q - 1)) / 64 + 1;
+    size_t wb = attn_select_workspace(n_q, H);
+    CK(cudaMalloc(&d_blse, n_el * 4));
+    CK(cudaMalloc(&d_off, (n_items + 1) * 8));
+    CK(cudaMalloc(&d_idx, cap * 4));
+    CK(cudaMalloc(&work, wb));
+    uint32_t seed = dev_seed();
+    fill_blse_kernel<<<1024, 256>>>(d_blse, n_el, amp, quant, seed);
+    CK(cudaGetLastError());
+    CK(cudaMemset(d_off, 0xff, (n_items + 1) * 8));
+    CK(cudaMemset(d_idx, 0xff, cap * 4));
+    CK(attn_select_topp_cuda(d_blse, ld, n_q, q_offset, H, &prm, d_off, d_idx, cap, work, wb, NULL));
+    CK(cudaDeviceSynchronize());
+    std::vector<float> blse(n_el);
+    std::vector<int64_t> off(n_items + 1), roff(n_items + 1);
+    CK(cudaMemcpy(blse.data(), d_blse, n_el * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(off.data(), d_off, (n_items + 1) * 8, cudaMemcpyDeviceToHost));
+    std::vector<int32_t> idx(std::max<int64_t>(1, off[n_items] < 0 ? 1 : off[n_items])), ridx(cap);
+    if (off[n_items] > 0 && off[n_items] <= cap)
+        CK(cudaMemcpy(idx.data(), d_idx, off[n_items] * 4, cudaMemcpyDeviceToHost));
+    attn_select_topp_ref(blse.data(), ld, n_q, q_offset, H, &prm, roff.data(), ridx.data());
+    long diff = 0, first = -1;
+    for (int64_t it = 0; it < n_items; it++) {
+        bool same = off[it + 1] - off[it] == roff[it + 1] - roff[it] && off[it + 1] <= cap;
+        for (int64_t e = 0; same && e < roff[it + 1] - roff[it]; e++) same = idx[off[it] + e] == ridx[roff[it] + e];
+        if (!same && first < 0) first = it;
+        diff += !same;
+    }
+    int ok = diff == 0;
+    printf("VALID kernel=select_topp card=%s n_q=%d q_offset=%d n_head=%d amp=%g quant=%g items=%lld blocks=%lld "
+           "density=%.4f differing_items=%ld%s %s\n",
+           dev_card, n_q, q_offset, H, amp, quant, (long long)n_items, (long long)roff[n_items],
+           (double)roff[n_items] / cap, diff, first >= 0 ? " (first shown below)" : "", ok ? "PASS" : "FAIL");
+    if (first >= 0) {
+        printf("#  item %ld: gpu %lld blocks, twin %lld blocks\n", first, (long long)(off[first + 1] - off[first]),
+               (long long)(roff[first + 1] - roff[first]));
+    }
+    if (time) {
+        float us = dev_time_us([&](int) {
+            CK(attn_select_topp_cuda(d_blse, ld, n_q, q_offset, H, &prm, d_off, d_idx, cap, work, wb, NULL));
+        }, 2, 20);
+        printf("RESULT op=select kernel=select_topp card=%s n_q=%d kv_len=%d n_head=%d items=%lld density=%.4f "
+               "us=%.1f gbs=%.0f\n",
+               dev_card, n_q, q_offset + n_q, H, (long long)n_items, (double)roff[n_items] / cap, us,
+               (double)cap * 4 * 2 / (us * 1e-6) / 1e9);
+    }
+    fflush(stdout);
+    CK(cudaFree(d_blse)); CK(cudaFree(d_off)); CK(cudaFree(d_idx)); CK(cudaFree(work));
+    return ok;
+}
+
+/* ---- the decode pipeline: indexer, selection, sparse decode ---- */
+
+__global__ static void fill_f32_kernel(float *x, size_t n, float amp, uint32_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = amp * dev_hash_unit(seed, i);
+}
+
+/* kx (H, kv_len, R): noise in [-1, 1), plus, in the planted blocks (each
+ * block of each head with probability frac), boost * qx_h / |qx_h|^2 *
+ * sqrt(d): there the indexer score rises by about `boost` (natural log). */
+__global__ static void fill_kx_kernel(__nv_bfloat16 *kx, const float *qx, int kv_len, int H, int R, int d,
+                                      float frac, float boost, uint32_t seed)
+{
+    size_t n = (size_t)kv_len * H * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const int c = (int)(i % R), j = (int)((i / R) % kv_len), h = (int)(i / ((size_t)R * kv_len));
+        float v = dev_hash_unit(seed, i);
+        if (0.5f * (dev_hash_unit(seed ^ 0x5bd1e995u, (uint64_t)(j / 64) * H + h) + 1.f) < frac) {
+            float q2 = 0.f;
+            for (int e = 0; e < R; e++) q2 += qx[h * R + e] * qx[h * R + e];
+            v += boost * sqrtf((float)d) / q2 * qx[h * R + c];
+        }
+        kx[i] = __float2bfloat16(v);
+    }
+}
+
+/* Indexer (vs its twin), selection, sparse decode (vs its twin on the
+ * selected lists), then each stage timed and the three together, beside
+ * the dense decode. frac: fraction of planted blocks. */
+static int decode_pipeline(const dev_shape &sh, int kv_len, int R, float frac, bool check, bool time)
+{
+    const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d, V = (kv_len - 1) / 64 + 1;
+    const attn_select_params prm = {4, 64, 4, 0.9};
+    const size_t nkv = (size_t)kv_len * KVH * D, nkx = (size_t)kv_len * H * R;
+    void *dq, *dk, *dv, *dout, *work, *swork;
+    __nv_bfloat16 *dkx;
+    float *dqx, *dblse, *dlse;
+    int64_t *doff;
+    int32_t *didx;
+    const size_t wb = std::max(attn_sparse_decode_workspace(V, H, D), attn_decode_workspace(kv_len, H, KVH, D));
+    const size_t swb = attn_select_workspace(1, H);
+    CK(cudaMalloc(&dq, (size_t)H * D * 2));
+    CK(cudaMalloc(&dk, nkv * 2));
+    CK(cudaMalloc(&dv, nkv * 2));
+    CK(cudaMalloc(&dkx, nkx * 2));
+    CK(cudaMalloc(&dqx, (size_t)H * R * 4));
+    CK(cudaMalloc(&dblse, (size_t)H * V * 4));
+    CK(cudaMalloc(&doff, (H + 1) * 8));
+    CK(cudaMalloc(&didx, (size_t)H * V * 4));
+    CK(cudaMalloc(&dout, (size_t)H * D * 2));
+    CK(cudaMalloc(&dlse, H * 4));
+    CK(cudaMalloc(&work, wb));
+    CK(cudaMalloc(&swork, swb));
+    uint32_t seed = dev_seed();
+    dev_fill(dq, (size_t)H * D, 2.f, seed);
+    dev_fill(dk, nkv, 2.f, seed + 1);
+    dev_fill(dv, nkv, 1.f, seed + 2);
+    fill_f32_kernel<<<64, 256>>>(dqx, (size_t)H * R, 1.f, seed + 3);
+    fill_kx_kernel<<<1024, 256>>>(dkx, dqx, kv_len, H, R, D, frac, 8.f, seed + 4);
+    CK(cudaGetLastError());
+    CK(cudaMemset(dblse, 0xff, (size_t)H * V * 4));
+    CK(cudaMemset(dout, 0xff, (size_t)H * D * 2));
+    auto index = [&]() { CK(attn_index_decode_cuda(dqx, dkx, dq, dk, dblse, V, kv_len, H, KVH, D, R, &prm, NULL)); };
+    auto select = [&]() {
+        CK(attn_select_topp_cuda(dblse, V, 1, kv_len - 1, H, &prm, doff, didx, (int64_t)H * V, swork, swb, NULL));
+    };
+    auto attend = [&]() {
+        CK(attn_sparse_decode_cuda(dq, dk, dv, doff, didx, V, dout, dlse, kv_len, H, KVH, D, work, wb, NULL));
+    };
+    index();
+    select();
+    attend();
+    CK(cudaDeviceSynchronize());
+    int ok = 1;
+    std::vector<int64_t> off(H + 1);
+    CK(cudaMemcpy(off.data(), doff, (H + 1) * 8, cudaMemcpyDeviceToHost));
+    const double density = (double)off[H] / ((double)H * V);
+    if (check) {
+        /* check: blse vs twin (all heads), out vs the sparse twin on the GPU's lists */
+        std::vector<uint16_t> q((size_t)H * D), k(nkv), v(nkv), kx(nkx), out((size_t)H * D);
+        std::vector<float> qx((size_t)H * R), blse((size_t)H * V), rblse((size_t)H * V), lse(H), ref((size_t)H * D),
+            rlse(H);
+        CK(cudaMemcpy(q.data(), dq, q.size() * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(k.data(), dk, nkv * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(v.data(), dv, nkv * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(kx.data(), dkx, nkx * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(qx.data(), dqx, qx.size() * 4, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(blse.data(), dblse, blse.size() * 4, cudaMemcpyDeviceToHost));
+        std::vector<int32_t> idx(std::max<int64_t>(1, off[H]));
+        CK(cudaMemcpy(idx.data(), didx, off[H] * 4, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(out.data(), dout, out.size() * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(lse.data(), dlse, H * 4, cudaMemcpyDeviceToHost));
+        attn_index_decode_ref(qx.data(), kx.data(), q.data(), k.data(), rblse.data(), V, kv_len, H, KVH, D, R, &prm);
+        double berr = 0;
+        long bnan = 0;
+        for (size_t i = 0; i < blse.size(); i++) {
+            bnan += !isfinite(blse[i]);
+            berr = std::max(berr, (double)fabsf(blse[i] - rblse[i]));
+        }
+        std::vector<int64_t> roff(H + 1);
+        std::vector<int32_t> ridx((size_t)H * V);
+        attn_select_topp_ref(blse.data(), V, 1, kv_len - 1, H, &prm, roff.data(), ridx.data());
+        bool same = roff[H] == off[H];
+        for (int64_t e = 0; same && e < off[H]; e++) same = idx[e] == ridx[e];
+        attn_sparse_decode_ref(q.data(), k.data(), v.data(), off.data(), idx.data(), ref.data(), rlse.data(), kv_len, H,
+                               KVH, D);
+        cmp_out c = compare_rows(out, lse, ref, rlse, std::vector<int>{0}, H, D);
+        ok = bnan == 0 && berr < 1e-3 && same && c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
+        printf("VALID kernel=decode_pipeline card=%s shape=%s kv_len=%d r=%d planted=%g blse_maxabs=%.3e "
+               "lists_equal=%d density=%.4f rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
+               dev_card, sh.name, kv_len, R, frac, berr, (int)same, density, c.c.rel, c.lse_err, c.nan + bnan,
+               ok ? "PASS" : "FAIL");
+    }
+    if (time) {
+        float t_dense = dev_time_us([&](int) {
+            CK(attn_decode_cuda(dq, dk, dv, dout, dlse, kv_len, H, KVH, D, work, wb, NULL));
+        }, 2, 20);
+        float t_idx = dev_time_us([&](int) { index(); }, 2, 20);
+        float t_sel = dev_time_us([&](int) { select(); }, 2, 20);
+        float t_att = dev_time_us([&](int) { attend(); }, 2, 20);
+        float t_all = dev_time_us([&](int) { index(); select(); attend(); }, 2, 20);
+        printf("RESULT op=decode_layer kernel=rtpurbo_decode card=%s shape=%s n=%d r=%d planted=%g density=%.4f "
+               "index_us=%.1f select_us=%.1f attend_us=%.1f total_us=%.1f dense_us=%.1f speedup_vs_dense=%.2f "
+               "index_gbs=%.0f\n",
+               dev_card, sh.name, kv_len, R, frac, density, t_idx, t_sel, t_att, t_all, t_dense, t_dense / t_all,
+               (double)nkx * 2 / (t_idx * 1e-6) / 1e9);
+    }
+    fflush(stdout);
+    CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dkx)); CK(cudaFree(dqx)); CK(cudaFree(dblse));
+    CK(cudaFree(doff)); CK(cudaFree(didx)); CK(cudaFree(dout)); CK(cudaFree(dlse)); CK(cudaFree(work));
+    CK(cudaFree(swork));
+    return ok;
+}
+
 template <typename T>
 static std::vector<T> parse_list(const char *s)
 {
@@ -438,9 +658,29 @@ int main(int argc, char **argv)
         ok &= check_decode(sh, 4133, 0.2f, false);
         if (!quick) ok &= check_decode(sh, 65536, 0.05f, false);
     }
+    ok &= check_select(1, 999, 32, 20.f, 0.f, false);
+    ok &= check_select(1, 999, 32, 20.f, 4.f, false); /* ties */
+    ok &= check_select(1000, 0, 9, 20.f, 0.f, false);
+    ok &= check_select(300, 577, 9, 8.f, 2.f, false);
+    if (!quick) {
+        ok &= check_select(1, 1048575, 32, 20.f, 0.f, true);
+        ok &= check_select(1, 131071, 32, 20.f, 0.f, true);
+        ok &= check_select(32768, 0, 32, 20.f, 0.f, true);
+    }
+    for (const dev_shape &sh : dev_shapes) {
+        if (!strstr(shapes, sh.name)) continue;
+        const int R = sh.d / 8;
+        ok &= decode_pipeline(sh, 4133, R, 0.05f, true, false);
+        if (!quick) ok &= decode_pipeline(sh, 65536, R, 0.03f, true, false);
+    }
     printf("validation: %s\n", ok ? "all PASS" : "FAILURES");
     fflush(stdout);
     if (quick) return ok ? 0 : 1;
+    for (const dev_shape &sh : dev_shapes) {
+        if (!strstr(shapes, sh.name)) continue;
+        for (int n : dn)
+            for (float f : {0.01f, 0.03f, 0.1f}) decode_pipeline(sh, n, sh.d / 8, f, false, true);
+    }
     for (const dev_shape &sh : dev_shapes) {
         if (!strstr(shapes, sh.name)) continue;
         time_prefill(vers, sh, pn, rhos, dump);

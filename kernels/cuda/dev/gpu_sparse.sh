@@ -8,7 +8,7 @@
 #   sh gpu_sparse.sh DIR [steps]   DIR holds attn_sparse, attn_prefill, attn_decode,
 #                                  sdpa_peer.py, sparse_peer.py
 #   steps: any of quick sanitize dense time peer (default: all)
-#   env: SPARSE_ARGS (timing args of attn_sparse), SAN_ARGS
+#   env: SPARSE_ARGS (timing args of attn_sparse), SAN_ARGS, SAN_RACE_ARGS (racecheck's, else SAN_ARGS)
 # Logs go to $OUT (or ./out) as STEP.log; the summary is printed at the end.
 D=${1:?usage: gpu_sparse.sh DIR [steps]}
 shift
@@ -23,7 +23,8 @@ for s in $STEPS; do
     quick) timeout 120 "$D/attn_sparse" --quick > "$O/quick.log" 2>&1; echo "quick rc=$?"; grep -v PASS "$O/quick.log" | tail -n 8 ;;
     sanitize)
         for t in memcheck racecheck; do
-            timeout 200 compute-sanitizer --tool $t --error-exitcode 9 "$D/attn_sparse" --quick ${SAN_ARGS:-} > "$O/san_$t.log" 2>&1
+            a=${SAN_ARGS:-}; [ $t = racecheck ] && a=${SAN_RACE_ARGS:-$a}
+            timeout 200 compute-sanitizer --tool $t --error-exitcode 9 "$D/attn_sparse" --quick $a > "$O/san_$t.log" 2>&1
             echo "sanitize $t rc=$?"; tail -n 2 "$O/san_$t.log"
         done ;;
     dense)

@@ -35,6 +35,11 @@ typedef __nv_bfloat16 bf16;
 
 enum { SI_BN = 64, SI_THREADS = 160 };
 
+/* d 128 with 3 stages fits two CTAs an SM only without the 1024 bytes of
+ * alignment slack: the dynamic shared memory of a kernel without static
+ * shared memory starts at the CTA's window, 1024-byte aligned (checked). */
+__host__ __device__ constexpr bool si_nopad(int d, int stages) { return d == 128 && stages == 3; }
+
 template <int D, int STAGES>
 __global__ void __launch_bounds__(SI_THREADS, 2)
 sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
@@ -46,6 +51,8 @@ sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant
     constexpr int Q_BYTES = 64 * D * 2, KV_BYTES = BN * D * 2;
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     const uint32_t raw = smem_u32(smem_raw);
+    if constexpr (si_nopad(D, STAGES)) /* no room was asked for aligning: it must be aligned */
+        if (raw & 1023u) __trap();
     const uint32_t base = (raw + 1023) & ~1023u;
     const uint32_t sQ = base;
     const uint32_t sK = sQ + Q_BYTES;
@@ -266,8 +273,8 @@ static int launch_item(const void *q, const void *k, const void *v, const int64_
         (e = sm90_make_map(&tv, v, kv_len, n_kv_head, D, 64)))
         return e;
     auto kern = sparse_item_kernel<D, STAGES>;
-    const int smem = 1024 + 64 * D * 2 + STAGES * 2 * SI_BN * D * 2 + 16 * ((STAGES * 4 + 15) / 16) +
-                     8 * (1 + 2 * STAGES);
+    const int smem = (si_nopad(D, STAGES) ? 0 : 1024) + 64 * D * 2 + STAGES * 2 * SI_BN * D * 2 +
+                     16 * ((STAGES * 4 + 15) / 16) + 8 * (1 + 2 * STAGES);
     static bool attr_set;
     if (!attr_set) {
         cudaError_t ce = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);

@@ -36,11 +36,13 @@ void attn_select_topp_ref(const float *blse, size_t ld, int n_q, int q_offset, i
     off[0] = 0;
     for (int64_t it = 0; it < (int64_t)n_qb * n_head; it++) {
         const int qb = (int)(it / n_head);
-        const int last = q_offset + (qb * ATTN_SBLOCK + ATTN_SBLOCK - 1 < n_q ? qb * ATTN_SBLOCK + ATTN_SBLOCK - 1 : n_q - 1);
+        const int row_last = qb * ATTN_SBLOCK + ATTN_SBLOCK - 1 < n_q ? qb * ATTN_SBLOCK + ATTN_SBLOCK - 1 : n_q - 1;
+        const int last = q_offset + row_last;
         const int first = q_offset + qb * ATTN_SBLOCK, V = last / ATTN_SBLOCK + 1;
         const float *row = blse + (size_t)it * ld;
         const int sink_end = prm->sink < first + 1 ? prm->sink : first + 1;
-        const int local_lo = prm->local > 0 ? (first - prm->local + 1 > 0 ? first - prm->local + 1 : 0) / ATTN_SBLOCK : V;
+        const int local_first = first - prm->local + 1 > 0 ? first - prm->local + 1 : 0;
+        const int local_lo = prm->local > 0 ? local_first / ATTN_SBLOCK : V;
         int n_free = 0;
         for (int b = 0; b < V; b++) {
             forced[b] = b * ATTN_SBLOCK < sink_end || b >= local_lo;

@@ -45,7 +45,8 @@ struct sel_geom {
     int V, sink_end, local_lo;
 };
 
-__device__ __forceinline__ sel_geom item_geom(int64_t it, int n_q, int q_offset, int n_head, const attn_select_params &prm)
+__device__ __forceinline__ sel_geom item_geom(int64_t it, int n_q, int q_offset, int n_head,
+                                              const attn_select_params &prm)
 {
     const int qb = (int)(it / n_head);
     const int last = q_offset + min(qb * ATTN_SBLOCK + ATTN_SBLOCK - 1, n_q - 1);

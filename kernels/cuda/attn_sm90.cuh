@@ -111,6 +111,33 @@ __device__ __forceinline__ void wgmma_ss_n64_first(float d[32], uint64_t da, uin
                     "=f"(d[24]), "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]), "=f"(d[31])
                  : "l"(da), "l"(db));
 }
+/* D(64x64, f32) = [D +] A(64x16, registers, bf16x2) * B(16x64, smem desc,
+ * K-major); acc = 0 overwrites D. */
+__device__ __forceinline__ void wgmma_rs_n64(float d[32], const uint32_t a[4], uint64_t db, int acc)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, "
+                 "{%32,%33,%34,%35}, %36, p, 1, 1, 0; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(acc));
+}
+/* The same, D = A * B, D output only. */
+__device__ __forceinline__ void wgmma_rs_n64_first(float d[32], const uint32_t a[4], uint64_t db)
+{
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, 0, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, "
+                 "{%32,%33,%34,%35}, %36, p, 1, 1, 0; }\n"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3]), "=f"(d[4]), "=f"(d[5]), "=f"(d[6]), "=f"(d[7]),
+                    "=f"(d[8]), "=f"(d[9]), "=f"(d[10]), "=f"(d[11]), "=f"(d[12]), "=f"(d[13]), "=f"(d[14]), "=f"(d[15]),
+                    "=f"(d[16]), "=f"(d[17]), "=f"(d[18]), "=f"(d[19]), "=f"(d[20]), "=f"(d[21]), "=f"(d[22]), "=f"(d[23]),
+                    "=f"(d[24]), "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]), "=f"(d[31])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
+}
 /* D(64x128, f32) += A(64x16, registers, bf16x2) * B(16x128, smem desc, N-major). */
 __device__ __forceinline__ void wgmma_rs_n128_tb(float d[64], const uint32_t a[4], uint64_t db)
 {
@@ -184,8 +211,9 @@ __device__ __forceinline__ void tma_load3(uint32_t dst, const CUtensorMap *map, 
 
 /* Block-sparse prefill with one item (64 query rows of one head) per CTA
  * (attn_sparse_prefill_item.cu), called by the version table in
- * attn_sparse_prefill.cu; stages: 2 or 3 (d 128), 2, 3 or 4 (d 64). */
-int attn_sparse_prefill_item_sm90(int stages, const void *q, const void *k, const void *v, const int64_t *off,
+ * attn_sparse_prefill.cu; stages: 2 or 3 (d 128), 2, 3 or 4 (d 64); qreg:
+ * Q in registers for S (stages 2 for d 128, 4 for d 64). */
+int attn_sparse_prefill_item_sm90(int stages, int qreg, const void *q, const void *k, const void *v, const int64_t *off,
                                   const int32_t *idx, void *out, float *lse, int n_q, int kv_len, int q_offset,
                                   int n_head, int n_kv_head, int d, cudaStream_t st);
 

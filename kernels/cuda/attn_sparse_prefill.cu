@@ -394,8 +394,9 @@ sparse_prefill_kernel(const __grid_constant__ CUtensorMap tq, const __grid_const
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
         const int cw = warp - 4, wg = cw >> 2;
-        sp_consumer<D, STAGES>(sQ, sK, sV, desc, bars, cw, lane, wg ? qb[1] : qb[0], wg ? hh[1] : hh[0], out, lse, n_q, kv_len, q_offset,
-                               n_head, scale_log2);
+        const int my_qb = wg ? qb[1] : qb[0], my_h = wg ? hh[1] : hh[0];
+        sp_consumer<D, STAGES>(sQ, sK, sV, desc, bars, cw, lane, my_qb, my_h, out, lse, n_q, kv_len, q_offset, n_head,
+                               scale_log2);
     }
 }
 
@@ -430,8 +431,9 @@ static int launch_sparse(int mode, const void *q, const void *k, const void *v, 
 /* Versions (bench/sparse.md): 1, 2 this file's two-item kernel (1: two
  * query blocks of one head, 2: two query heads of one kv head); 3, 4 one
  * item per CTA (attn_sparse_prefill_item.cu), 3: 2 stages (d 128) or 4
- * (d 64), two CTAs an SM; 4: 3 stages. */
-enum { SPARSE_PREFILL_VERSIONS = 4 };
+ * (d 64), two CTAs an SM; 4: 3 stages (d 128: still two CTAs, no alignment
+ * slack); 5: v3 with Q in registers for S. */
+enum { SPARSE_PREFILL_VERSIONS = 5 };
 
 int attn_sparse_prefill_versions(void) { return SPARSE_PREFILL_VERSIONS; }
 
@@ -444,8 +446,8 @@ int attn_sparse_prefill_cuda_version(int version, const void *q, const void *k, 
     if (version < 1 || version > SPARSE_PREFILL_VERSIONS) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
     if (version >= 3)
-        return attn_sparse_prefill_item_sm90(version == 4 ? 3 : d == 128 ? 2 : 4, q, k, v, off, idx, out, lse, n_q,
-                                             kv_len, q_offset, n_head, n_kv_head, d, st);
+        return attn_sparse_prefill_item_sm90(version == 4 ? 3 : d == 128 ? 2 : 4, version == 5, q, k, v, off, idx, out,
+                                             lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, st);
     const int mode = version - 1;
     if (d == 128)
         return launch_sparse<128, 3>(mode, q, k, v, off, idx, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);

@@ -40,7 +40,7 @@ enum { SI_BN = 64, SI_THREADS = 160 };
  * shared memory starts at the CTA's window, 1024-byte aligned (checked). */
 __host__ __device__ constexpr bool si_nopad(int d, int stages) { return d == 128 && stages == 3; }
 
-template <int D, int STAGES>
+template <int D, int STAGES, bool QREG>
 __global__ void __launch_bounds__(SI_THREADS, 2)
 sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                    const __grid_constant__ CUtensorMap tv, const int64_t *__restrict__ off,
@@ -119,15 +119,33 @@ sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     int kbase = 0; /* first key of the current stage's block */
 
+    /* QREG: Q as A fragments in registers (ldmatrix from the swizzled
+     * tile once), so S reads only K from shared memory */
+    uint32_t qa[QREG ? D / 16 : 1][4];
+    auto load_q = [&]() {
+        if constexpr (QREG) {
+            const int row = warp * 16 + (lane & 15);
+#pragma unroll
+            for (int ks = 0; ks < D / 16; ks++) {
+                const int chunk = 2 * (ks & 3) + (lane >> 4);
+                ldsm_x4(qa[ks], sQ + (ks >> 2) * 64 * 128 + row * 128 + ((chunk ^ (row & 7)) << 4));
+            }
+        }
+    };
     auto issue_s = [&](int t) {
         const int s = t % STAGES;
         wgmma_fence();
 #pragma unroll
         for (int ks = 0; ks < D / 16; ks++) {
-            uint64_t da = gmma_desc(sQ + (ks >> 2) * 64 * 128 + (ks & 3) * 32, 16, 1024);
             uint64_t db = gmma_desc(sK + s * KV_BYTES + (ks >> 2) * BN * 128 + (ks & 3) * 32, 16, 1024);
-            if (ks == 0) wgmma_ss_n64_first(sc, da, db);
-            else wgmma_ss_n64(sc, da, db, 1);
+            if constexpr (QREG) {
+                if (ks == 0) wgmma_rs_n64_first(sc, qa[ks], db);
+                else wgmma_rs_n64(sc, qa[ks], db, 1);
+            } else {
+                uint64_t da = gmma_desc(sQ + (ks >> 2) * 64 * 128 + (ks & 3) * 32, 16, 1024);
+                if (ks == 0) wgmma_ss_n64_first(sc, da, db);
+                else wgmma_ss_n64(sc, da, db, 1);
+            }
         }
         wgmma_commit();
     };
@@ -223,6 +241,7 @@ sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant
     };
 
     mbar_wait(bars, 0); /* Q */
+    load_q();
     for (int t = 0; t < n; t++) {
         const int s = t % STAGES;
         mbar_wait(full(s), (t / STAGES) & 1);
@@ -263,7 +282,7 @@ sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant
     }
 }
 
-template <int D, int STAGES>
+template <int D, int STAGES, bool QREG>
 static int launch_item(const void *q, const void *k, const void *v, const int64_t *off, const int32_t *idx, void *out,
                        float *lse, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, cudaStream_t st)
 {
@@ -272,7 +291,7 @@ static int launch_item(const void *q, const void *k, const void *v, const int64_
     if ((e = sm90_make_map(&tq, q, n_q, n_head, D, 64)) || (e = sm90_make_map(&tk, k, kv_len, n_kv_head, D, 64)) ||
         (e = sm90_make_map(&tv, v, kv_len, n_kv_head, D, 64)))
         return e;
-    auto kern = sparse_item_kernel<D, STAGES>;
+    auto kern = sparse_item_kernel<D, STAGES, QREG>;
     const int smem = (si_nopad(D, STAGES) ? 0 : 1024) + 64 * D * 2 + STAGES * 2 * SI_BN * D * 2 +
                      16 * ((STAGES * 4 + 15) / 16) + 8 * (1 + 2 * STAGES);
     static bool attr_set;
@@ -288,14 +307,15 @@ static int launch_item(const void *q, const void *k, const void *v, const int64_
     return (int)cudaGetLastError();
 }
 
-int attn_sparse_prefill_item_sm90(int stages, const void *q, const void *k, const void *v, const int64_t *off,
+int attn_sparse_prefill_item_sm90(int stages, int qreg, const void *q, const void *k, const void *v, const int64_t *off,
                                   const int32_t *idx, void *out, float *lse, int n_q, int kv_len, int q_offset,
                                   int n_head, int n_kv_head, int d, cudaStream_t st)
 {
-#define SI_CASE(ST, DD)                                                                                            \
-    if (stages == ST && d == DD)                                                                                   \
-        return launch_item<DD, ST>(q, k, v, off, idx, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
-    SI_CASE(2, 128) SI_CASE(2, 64) SI_CASE(3, 128) SI_CASE(3, 64) SI_CASE(4, 64)
+#define SI_CASE(ST, DD, QR)                                                                                        \
+    if (stages == ST && d == DD && !qreg == !QR)                                                                   \
+        return launch_item<DD, ST, QR>(q, k, v, off, idx, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
+    SI_CASE(2, 128, false) SI_CASE(2, 64, false) SI_CASE(3, 128, false) SI_CASE(3, 64, false) SI_CASE(4, 64, false)
+    SI_CASE(2, 128, true) SI_CASE(4, 64, true)
 #undef SI_CASE
     return (int)cudaErrorInvalidValue;
 }

@@ -10,8 +10,9 @@
  *      their bits): four passes of 8 bits, each a 256-bin histogram of
  *      (count, non-forced count, mass in 2^-40 fixed point: exact sums
  *      in any order) over the masses that share the bits fixed so far
- *      (per-warp histograms; the lanes of one digit summed by their lowest
- *      lane, so no atomics fight over the few crowded bins), scanned from the top bin down with the mass
+ *      (per-warp histograms; the lanes of one digit found by a warp match
+ *      and summed by a warp reduction, so no atomics fight over the few
+ *      crowded bins), scanned from the top bin down with the mass
  *      and non-forced count of everything above; the first bin where both
  *      criteria (mass >= p, non-forced >= min(kmin, all non-forced)) hold
  *      fixes the next 8 bits. After 32 bits the boundary mass v is exact;
@@ -123,9 +124,8 @@ select_kernel(const float *__restrict__ blse, size_t ld, int n_q, int q_offset, 
     __shared__ float red[32];
     __shared__ unsigned h_cnt[NW][256], h_nf[NW][256]; /* per-warp histograms, summed into row 0 */
     __shared__ unsigned long long h_mass[NW][256];    /* mass in fixed point, 2^-40 */
-    __shared__ unsigned long long s_fx[NW][32];
     __shared__ uint32_t s_prefix;
-    __shared__ int s_done, s_found, s_need_nf, s_tie_cut, s_nf;
+    __shared__ int s_done, s_found, s_need_nf, s_tie_cut, s_nf, s_bincnt;
     __shared__ unsigned long long s_cum;
     const int64_t it = blockIdx.x;
     const sel_geom g = item_geom(it, n_q, q_offset, n_head, prm);
@@ -155,8 +155,8 @@ select_kernel(const float *__restrict__ blse, size_t ld, int n_q, int q_offset, 
         }
         __syncwarp();
         const uint32_t prefix = s_prefix;
-        /* each warp takes 32 blocks at a time; lanes of one digit are
-         * summed by their lowest lane (no atomics, no contention) */
+        /* each warp takes 32 blocks at a time; the lowest lane of each digit
+         * adds its group's sums (no atomics, no contention) */
         for (int b0 = warp * 32; b0 < g.V; b0 += SEL_THREADS) {
             const int b = b0 + lane;
             const float m = b < g.V ? sm[b] : 0.f;
@@ -165,14 +165,15 @@ select_kernel(const float *__restrict__ blse, size_t ld, int n_q, int q_offset, 
             const int d = in ? (int)((k >> shift) & 255) : 256;
             const unsigned grp = __match_any_sync(0xffffffffu, d);
             const unsigned nfb = __ballot_sync(0xffffffffu, in && !is_forced(b, g));
-            s_fx[warp][lane] = in ? fixed_mass(m) : 0;
-            __syncwarp();
+            /* the group's mass: fixed point (<= 2^40) in two 20-bit halves,
+             * each summed over the group by one warp reduction */
+            const unsigned long long fx = in ? fixed_mass(m) : 0;
+            const unsigned lo = __reduce_add_sync(grp, (unsigned)(fx & 0xfffffu));
+            const unsigned hi = __reduce_add_sync(grp, (unsigned)(fx >> 20));
             if (in && lane == __ffs(grp) - 1) {
-                unsigned long long sum = 0;
-                for (unsigned r = grp; r; r &= r - 1) sum += s_fx[warp][__ffs(r) - 1];
                 h_cnt[warp][d] += __popc(grp);
                 h_nf[warp][d] += __popc(grp & nfb);
-                h_mass[warp][d] += sum;
+                h_mass[warp][d] += ((unsigned long long)hi << 20) + lo;
             }
             __syncwarp();
         }
@@ -199,13 +200,15 @@ select_kernel(const float *__restrict__ blse, size_t ld, int n_q, int q_offset, 
                 s_prefix = prefix | ((uint32_t)d << shift);
                 s_cum = cum;
                 s_nf = nf;
+                s_bincnt = (int)h_cnt[0][d];
             }
         }
         mask |= 255u << shift;
         __syncthreads();
     }
-    /* ties at the boundary mass v: lowest blocks first until the criteria hold */
-    if (!s_done && s_found && tid < 32) {
+    /* ties at the boundary mass v: lowest blocks first until the criteria
+     * hold (a single block of mass v is taken whole: nothing to walk) */
+    if (!s_done && s_found && s_bincnt > 1 && tid < 32) {
         const uint32_t v = s_prefix;
         const unsigned long long vfx = fixed_mass(__uint_as_float(v));
         unsigned long long cum = s_cum;

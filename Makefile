@@ -155,15 +155,24 @@ build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
 # make dev-attn → build/dev/attn_prefill, build/dev/attn_decode: each CUDA
 # attention kernel built and run alone (kernels/cuda/dev, llm.c's dev/cuda
 # habit), statically linked to cudart so the binaries run on the GPU machine.
-DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode
+# build/dev/attn_sparse: the block-sparse prefill and sparse decode, timed
+# beside the dense kernels.
+DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode build/dev/attn_sparse
 .PHONY: dev-attn
 dev-attn: $(DEV_ATTN)
-build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h
+build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h kernels/attn_sparse.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I. -Iengine -c $< -o $@
-build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh build/dev/attn_ref.o \
-                  build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
-                  build/kernels/cuda/attn_decode.cu.o
+build/dev/attn_select_ref.o: kernels/cpu/attn_select_ref.c kernels/attn_sparse.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I. -Iengine -c $< -o $@
+DEV_DENSE_O := build/dev/attn_ref.o build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
+               build/kernels/cuda/attn_decode.cu.o
+build/dev/attn_sparse: kernels/cuda/dev/attn_sparse.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O) \
+                       build/kernels/cuda/attn_sparse_prefill.cu.o build/kernels/cuda/attn_sparse_prefill_item.cu.o \
+                       build/kernels/cuda/attn_sparse_decode.cu.o build/kernels/cuda/attn_select.cu.o build/kernels/cuda/attn_index.cu.o build/dev/attn_select_ref.o
+	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
+build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O)
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 
 # plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]

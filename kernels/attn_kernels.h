@@ -82,7 +82,8 @@ int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, flo
 /* Combine of partial attention results over splits of the keys.
  * part_o: (n_split, n_head, d) f32, each split's normalised output;
  * part_lse: (n_split, n_head) f32 (-inf for a split that saw no key);
- * out: (n_head, d) bf16; lse: (n_head) f32 (may be NULL). All on the device. */
+ * out: (n_head, d) bf16; lse: (n_head) f32 (may be NULL). All on the device.
+ * A head for which every split has lse -inf gets out = 0 and lse = -inf. */
 int attn_combine_cuda(const float *part_o, const float *part_lse, int n_split, int n_head,
                       int d, void *out, float *lse, void *stream);
 

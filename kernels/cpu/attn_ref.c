@@ -1,5 +1,6 @@
 /* attn_ref.c — the CPU twins of the attention kernels: the oracle every fast
- * attention path is checked against (kernels/attn_kernels.h has the contract).
+ * attention path is checked against (kernels/attn_kernels.h has the dense
+ * contract, kernels/attn_sparse.h the block-sparse one).
  *
  * Straightforward on purpose: for each query row and head, all scores, their
  * max, exp, sum, then the weighted sum of v. Scores in f32, sums in double,
@@ -7,19 +8,21 @@
  * No threads, no blocking: read it, don't tune it.
  */
 #include "kernels/attn_kernels.h"
+#include "kernels/attn_sparse.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 /* One query vector (d values, f32) against kv head kvh of the cache:
- * attends positions 0 .. n_keys-1. out: (d) f32. Returns the LSE. */
+ * attends positions pos[0 .. n_keys-1] (pos NULL: 0 .. n_keys-1; n_keys >= 1).
+ * out: (d) f32. Returns the LSE. */
 static float attend_one(const float *qf, const uint16_t *k, const uint16_t *v, float *out,
-                        int n_keys, int kvh, int n_kv_head, int d, float *s)
+                        const int *pos, int n_keys, int kvh, int n_kv_head, int d, float *s)
 {
     const float scale = 1.0f / sqrtf((float)d);
     float m = -INFINITY;
     for (int j = 0; j < n_keys; j++) {
-        const uint16_t *kj = k + ((size_t)j * n_kv_head + kvh) * d;
+        const uint16_t *kj = k + ((size_t)(pos ? pos[j] : j) * n_kv_head + kvh) * d;
         float dot = 0.0f;
         for (int c = 0; c < d; c++) dot += qf[c] * attn_bf16_to_f32(kj[c]);
         s[j] = dot * scale;
@@ -30,7 +33,7 @@ static float attend_one(const float *qf, const uint16_t *k, const uint16_t *v, f
     for (int j = 0; j < n_keys; j++) {
         double p = exp((double)s[j] - m);
         l += p;
-        const uint16_t *vj = v + ((size_t)j * n_kv_head + kvh) * d;
+        const uint16_t *vj = v + ((size_t)(pos ? pos[j] : j) * n_kv_head + kvh) * d;
         for (int c = 0; c < d; c++) acc[c] += p * attn_bf16_to_f32(vj[c]);
     }
     for (int c = 0; c < d; c++) out[c] = (float)(acc[c] / l);
@@ -59,7 +62,7 @@ void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                 if (lse) lse[(size_t)i * n_head + h] = -INFINITY;
                 continue;
             }
-            float l = attend_one(qf, k, v, o, n_keys, h / group, n_kv_head, d, s);
+            float l = attend_one(qf, k, v, o, NULL, n_keys, h / group, n_kv_head, d, s);
             if (lse) lse[(size_t)i * n_head + h] = l;
         }
     }
@@ -70,4 +73,71 @@ void attn_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                      float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d)
 {
     attn_prefill_ref(q, k, v, out, lse, 1, kv_len, kv_len - 1, n_head, n_kv_head, d);
+}
+
+/* Query row i (head h) over the blocks idx[lo .. hi): the keys j of those
+ * blocks with j <= last and j < kv_len. pos, s: scratch of (hi-lo)*64. */
+static void sparse_row(const uint16_t *qi, const uint16_t *k, const uint16_t *v, const int32_t *idx,
+                       int64_t lo, int64_t hi, long long last, int kv_len, int kvh, int n_kv_head, int d,
+                       float *o, float *lse, int *pos, float *s)
+{
+    float qf[256];
+    int n = 0;
+    for (int64_t e = lo; e < hi; e++)
+        for (int j = idx[e] * ATTN_SBLOCK; j < (idx[e] + 1) * ATTN_SBLOCK; j++)
+            if (j <= last && j < kv_len) pos[n++] = j;
+    if (n == 0) { /* sees nothing: zeros, lse -inf */
+        for (int c = 0; c < d; c++) o[c] = 0.0f;
+        if (lse) *lse = -INFINITY;
+        return;
+    }
+    for (int c = 0; c < d; c++) qf[c] = attn_bf16_to_f32(qi[c]);
+    float l = attend_one(qf, k, v, o, pos, n, kvh, n_kv_head, d, s);
+    if (lse) *lse = l;
+}
+
+void attn_sparse_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                             const int64_t *off, const int32_t *idx, float *out, float *lse,
+                             int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                             int row0, int n_rows)
+{
+    if (n_q <= 0 || kv_len <= 0 || d <= 0 || d > 256 || n_kv_head <= 0 || n_head % n_kv_head || row0 < 0 ||
+        row0 + n_rows > n_q)
+        abort(); /* a caller bug, not user input */
+    const int group = n_head / n_kv_head;
+    const int n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    int *pos = malloc(sizeof(int) * (size_t)n_kb * ATTN_SBLOCK);
+    float *s = malloc(sizeof(float) * (size_t)n_kb * ATTN_SBLOCK);
+    if (!pos || !s) abort();
+    for (int i = row0; i < row0 + n_rows; i++) {
+        const int qb = i / ATTN_SBLOCK;
+        for (int h = 0; h < n_head; h++) {
+            const int64_t it = (int64_t)qb * n_head + h;
+            if (off[it + 1] - off[it] > n_kb) abort(); /* a block twice */
+            sparse_row(q + ((size_t)i * n_head + h) * d, k, v, idx, off[it], off[it + 1], (long long)q_offset + i,
+                       kv_len, h / group, n_kv_head, d, out + ((size_t)i * n_head + h) * d,
+                       lse ? lse + (size_t)i * n_head + h : NULL, pos, s);
+        }
+    }
+    free(pos);
+    free(s);
+}
+
+void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                            const int64_t *off, const int32_t *idx, float *out, float *lse,
+                            int kv_len, int n_head, int n_kv_head, int d)
+{
+    if (kv_len <= 0 || d <= 0 || d > 256 || n_kv_head <= 0 || n_head % n_kv_head) abort();
+    const int group = n_head / n_kv_head;
+    const int n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    int *pos = malloc(sizeof(int) * (size_t)n_kb * ATTN_SBLOCK);
+    float *s = malloc(sizeof(float) * (size_t)n_kb * ATTN_SBLOCK);
+    if (!pos || !s) abort();
+    for (int h = 0; h < n_head; h++) {
+        if (off[h + 1] - off[h] > n_kb) abort();
+        sparse_row(q + (size_t)h * d, k, v, idx, off[h], off[h + 1], (long long)kv_len - 1, kv_len, h / group,
+                   n_kv_head, d, out + (size_t)h * d, lse ? lse + h : NULL, pos, s);
+    }
+    free(pos);
+    free(s);
 }

@@ -11,13 +11,20 @@
  * splits by exp(lse_s - lse).
  * Invariants: d in {64, 128}; G <= 16; a split that sees no key writes
  * o = 0, lse = -inf, which the combine ignores. Shapes: attn_kernels.h.
+ * The warp body (shared with the sparse decode): attn_decode.cuh.
  */
 #include "kernels/attn_kernels.h"
-#include "kernels/cuda/attn_common.cuh"
-
-typedef __nv_bfloat16 bf16;
+#include "kernels/cuda/attn_decode.cuh"
 
 enum { DEC_BN = 16, DEC_STAGES = 3, DEC_NW = 4, DEC_MIN_CHUNK = 128 };
+
+/* Keys j0 .. j1-1 in tiles of BN. */
+template <int BN>
+struct dense_keys {
+    int j0, j1;
+    __device__ int n_tiles() const { return j1 > j0 ? (j1 - j0 + BN - 1) / BN : 0; }
+    __device__ int key(int t, int r) const { return j0 + t * BN + r < j1 ? j0 + t * BN + r : -1; }
+};
 
 /* q: (n_head, D); k, v: (kv_len, n_kv_head, D); part_o: (n_split, n_head, D);
  * part_lse: (n_split, n_head). Grid: (ceil(n_split / NW), n_kv_head). */
@@ -28,150 +35,17 @@ decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     float *__restrict__ part_lse, int kv_len, int n_head, int n_kv_head,
                     int chunk, int n_split, float scale_log2)
 {
-    constexpr int CH = D / 8, DT = D / 8, NT = BN / 8;
     constexpr int TILE = BN * D; /* elements of one K (or V) tile */
     extern __shared__ __align__(128) unsigned char smem[];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int warp = threadIdx.x >> 5;
     const int split = blockIdx.x * NW + warp, kvh = blockIdx.y;
     if (split >= n_split) return; /* whole warp; no block barriers below */
     bf16 *sK = (bf16 *)smem + (size_t)warp * STAGES * 2 * TILE;
     bf16 *sV = sK + STAGES * TILE;
-
     const int G = n_head / n_kv_head;
-    const int j0 = split * chunk, j1 = min(kv_len, j0 + chunk);
-    const int n_tiles = j1 > j0 ? (j1 - j0 + BN - 1) / BN : 0;
-    const size_t kvs = (size_t)n_kv_head * D;
-    const bf16 *kg = k + (size_t)kvh * D, *vg = v + (size_t)kvh * D;
-
-    auto load = [&](int t) {
-        bf16 *dk = sK + (t % STAGES) * TILE, *dv = sV + (t % STAGES) * TILE;
-#pragma unroll
-        for (int c = lane; c < BN * CH; c += 32) {
-            int r = c / CH, ch = c % CH, j = j0 + t * BN + r;
-            bool ok = j < j1;
-            size_t off = (size_t)(ok ? j : 0) * kvs + ch * 8;
-            cp_async16(smem_u32(dk + swz<D>(r, ch)), kg + off, ok);
-            cp_async16(smem_u32(dv + swz<D>(r, ch)), vg + off, ok);
-        }
-    };
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < n_tiles) load(s);
-        cp_async_commit();
-    }
-
-    /* Q as the A operand: row r = head kvh*G + r (r < G), else zero. */
-    const int g = lane >> 2, tq = lane & 3;
-    const bf16 *q_lo = q + ((size_t)kvh * G + g) * D;
-    const bf16 *q_hi = q + ((size_t)kvh * G + g + 8) * D;
-    uint32_t qa[D / 16][4];
-#pragma unroll
-    for (int ks = 0; ks < D / 16; ks++) {
-        int c = ks * 16 + tq * 2;
-        qa[ks][0] = g < G ? *(const uint32_t *)(q_lo + c) : 0u;
-        qa[ks][1] = g + 8 < G ? *(const uint32_t *)(q_hi + c) : 0u;
-        qa[ks][2] = g < G ? *(const uint32_t *)(q_lo + c + 8) : 0u;
-        qa[ks][3] = g + 8 < G ? *(const uint32_t *)(q_hi + c + 8) : 0u;
-    }
-
-    float o[DT][4];
-#pragma unroll
-    for (int dt = 0; dt < DT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-
-    for (int t = 0; t < n_tiles; t++) {
-        cp_async_wait<STAGES - 2>();
-        __syncwarp(); /* tile t visible to all lanes; tile t-1's buffer free */
-        if (t + STAGES - 1 < n_tiles) load(t + STAGES - 1);
-        cp_async_commit();
-        const bf16 *cK = sK + (t % STAGES) * TILE, *cV = sV + (t % STAGES) * TILE;
-
-        /* S = Q K^T, two accumulator sets (even / odd d steps) for ILP */
-        float s[NT][4], s2[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) s[nt][e] = s2[nt][e] = 0.f;
-#pragma unroll
-        for (int ks = 0; ks < D / 16; ks++)
-#pragma unroll
-            for (int np = 0; np < BN / 16; np++) {
-                uint32_t b[4];
-                ldsm_x4(b, smem_u32(cK + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                                ks * 2 + ((lane >> 3) & 1))));
-                float(*acc)[4] = (ks & 1) ? s2 : s;
-                mma16816(acc[2 * np], qa[ks], b[0], b[1]);
-                mma16816(acc[2 * np + 1], qa[ks], b[2], b[3]);
-            }
-        const int n0 = j0 + t * BN;
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                s[nt][e] += s2[nt][e];
-                if (n0 + nt * 8 + tq * 2 + (e & 1) >= j1) s[nt][e] = -INFINITY;
-            }
-
-#pragma unroll
-        for (int hr = 0; hr < 2; hr++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * hr], s[nt][2 * hr + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            float mnew = fmaxf(m[hr], mx * scale_log2);
-            float msafe = mnew == -INFINITY ? 0.f : mnew;
-            float alpha = fast_exp2(m[hr] - msafe);
-            m[hr] = mnew;
-            float rs = 0.f;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    float p = fast_exp2(fmaf(s[nt][2 * hr + e], scale_log2, -msafe));
-                    s[nt][2 * hr + e] = p;
-                    rs += p;
-                }
-            l[hr] = l[hr] * alpha + rs;
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++) {
-                o[dt][2 * hr] *= alpha;
-                o[dt][2 * hr + 1] *= alpha;
-            }
-        }
-
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int dp = 0; dp < D / 16; dp++) {
-                uint32_t b[4];
-                ldsm_x4_t(b, smem_u32(cV + swz<D>(kk * 16 + (lane & 15), dp * 2 + (lane >> 4))));
-                mma16816(o[2 * dp], pa, b[0], b[1]);
-                mma16816(o[2 * dp + 1], pa, b[2], b[3]);
-            }
-        }
-    }
-    cp_async_wait<0>();
-
-#pragma unroll
-    for (int hr = 0; hr < 2; hr++) {
-        float lt = l[hr];
-        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        int r = g + hr * 8;
-        if (r >= G) continue;
-        int head = kvh * G + r;
-        float inv = lt > 0.f ? 1.f / lt : 0.f;
-        float *po = part_o + ((size_t)split * n_head + head) * D + tq * 2;
-#pragma unroll
-        for (int dt = 0; dt < DT; dt++)
-            *(float2 *)(po + dt * 8) = make_float2(o[dt][2 * hr] * inv, o[dt][2 * hr + 1] * inv);
-        if (tq == 0)
-            part_lse[(size_t)split * n_head + head] = lt > 0.f ? (m[hr] + __log2f(lt)) * ATTN_LN2 : -INFINITY;
-    }
+    const dense_keys<BN> keys{split * chunk, min(kv_len, split * chunk + chunk)};
+    decode_split_warp<D, BN, STAGES>(q, k, v, part_o, part_lse, n_head, n_kv_head, kvh, kvh * G, G, split, keys, sK,
+                                     sV, scale_log2);
 }
 
 /* part_o: (n_split, n_head, d); part_lse: (n_split, n_head); out: (n_head, d);
@@ -216,7 +90,7 @@ combine_kernel(const float *__restrict__ part_o, const float *__restrict__ part_
             acc.x += x.x; acc.y += x.y; acc.z += x.z; acc.w += x.w;
             wsum += wsum_s[r * tpr + c4];
         }
-        float inv = 1.f / wsum;
+        float inv = wsum > 0.f ? 1.f / wsum : 0.f; /* no split saw a key: zeros, lse -inf */
         __nv_bfloat162 *dst = (__nv_bfloat162 *)(out + (size_t)h * d + c4 * 4);
         dst[0] = __floats2bfloat162_rn(acc.x * inv, acc.y * inv);
         dst[1] = __floats2bfloat162_rn(acc.z * inv, acc.w * inv);

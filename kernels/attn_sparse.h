@@ -1,0 +1,147 @@
+/* attn_sparse.h — block-sparse attention over per-item KV block lists: the
+ * CPU twins (the oracle) and the CUDA kernels, one declaration set.
+ *
+ * Conventions (besides those of attn_kernels.h: bf16 as raw 16-bit words,
+ * f32 accumulation, token-major layouts, GQA h -> h / (n_head / n_kv_head),
+ * scale 1/sqrt(d), natural-log lse):
+ *   - keys come in blocks of ATTN_SBLOCK = 64 positions: block b holds keys
+ *     b*64 .. b*64+63 (the last block may be short: keys >= kv_len do not
+ *     exist);
+ *   - block lists in CSR form: item i attends the blocks
+ *     idx[off[i]] .. idx[off[i+1]-1]; off: (n_items + 1) int64, idx: int32;
+ *     no block twice in one list, every block < ceil(kv_len / 64); the CUDA
+ *     kernels are fastest with each list ascending (they are correct in any
+ *     order);
+ *   - prefill items: i = qb * n_head + h, one per query block qb (query rows
+ *     qb*64 .. qb*64+63) and query head h; row r (position q_offset + r)
+ *     attends the keys j of its item's blocks with j <= q_offset + r and
+ *     j < kv_len (causal inside a block that crosses the diagonal);
+ *   - decode items: i = h, one query token that sees every key < kv_len of
+ *     its head's blocks;
+ *   - a row that sees no key gets out = 0 and lse = -inf.
+ * CUDA kernels: d is 64 or 128; they return 0 or a cudaError_t value and
+ * launch on the given stream (a cudaStream_t, NULL for the default).
+ */
+#ifndef PURBO_KERNELS_ATTN_SPARSE_H
+#define PURBO_KERNELS_ATTN_SPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { ATTN_SBLOCK = 64 };
+
+/* ---- CPU twins (kernels/cpu/attn_ref.c) ---- */
+
+/* q: (n_q, n_head, d) bf16; k, v: (kv_len, n_kv_head, d) bf16;
+ * off, idx: prefill block lists (ceil(n_q / 64) * n_head items);
+ * out: (n_q, n_head, d) f32; lse: (n_q, n_head) f32 (may be NULL).
+ * Rows row0 .. row0+n_rows-1 only (the others are not written), so that
+ * a check can sample rows of a long prefill. */
+void attn_sparse_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                             const int64_t *off, const int32_t *idx, float *out, float *lse,
+                             int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                             int row0, int n_rows);
+
+/* q: (n_head, d) bf16; k, v: (kv_len, n_kv_head, d) bf16; off, idx: decode
+ * block lists (n_head items); out: (n_head, d) f32; lse: (n_head) f32 (may
+ * be NULL). */
+void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                            const int64_t *off, const int32_t *idx, float *out, float *lse,
+                            int kv_len, int n_head, int n_kv_head, int d);
+
+/* Top-p block selection (the rtpurbo policy's rule, one list per item).
+ * Item i (prefill items as above; decode: n_q = 1, q_offset = kv_len - 1)
+ * sees blocks 0 .. V-1, V = (q_offset + its last row) / 64 + 1; its first
+ * row sits at position f = q_offset + qb * 64. Forced blocks: the sink
+ * blocks (b * 64 < min(sink, f + 1)) and, when local > 0, the blocks from
+ * max(0, f - local + 1) / 64 on. The masses m_b = exp(blse[i][b] - LSE_i)
+ * (LSE_i over the V blocks) are ranked by decreasing mass, ties by lower
+ * block first; the list is the forced blocks plus the non-forced blocks of
+ * the shortest prefix of that ranking whose mass (forced blocks included)
+ * reaches p and which holds at least min(kmin, non-forced blocks) non-forced
+ * blocks; p >= 1 keeps every block. For one decode row with blse the
+ * per-block log-sum-exp of its anchored scores this is exactly
+ * keep_forced + select_rtpurbo of engine/policy (block 64). Lists come out
+ * ascending. */
+typedef struct {
+    int sink, local; /* tokens */
+    int kmin;        /* non-forced blocks at least */
+    double p;        /* mass to reach */
+} attn_select_params;
+
+/* blse: (n_items, ld) f32 (row i: entries 0 .. V_i-1 read); off: (n_items
+ * + 1) int64 out; idx: out, room for off[n_items] entries (at most the sum
+ * of the V_i). */
+void attn_select_topp_ref(const float *blse, size_t ld, int n_q, int q_offset, int n_head,
+                          const attn_select_params *prm, int64_t *off, int32_t *idx);
+
+/* Indexer scores of one decode query, pooled per block, anchored (the
+ * rtpurbo policy's row): for query head h at position p = kv_len - 1, key j
+ * scores s_j = scale * qx_h . kx_{j,h} (the r-dim indexer) when j's block is
+ * not forced (see attn_select_params), and the exact scale * q_h . k_j
+ * when it is; blse[h][b] = log(sum over j in block b of exp(s_j)).
+ * qx: (n_head, r) f32; kx: (n_head, kv_len, r) bf16 (index keys per query
+ * head, head-major: one head's keys contiguous); q: (n_head, d) bf16; k: (kv_len, n_kv_head, d) bf16; blse:
+ * (n_head, ld) f32, entries 0 .. (kv_len-1)/64 written; scale 1/sqrt(d). */
+void attn_index_decode_ref(const float *qx, const uint16_t *kx, const uint16_t *q, const uint16_t *k,
+                           float *blse, size_t ld, int kv_len, int n_head, int n_kv_head, int d, int r,
+                           const attn_select_params *prm);
+
+/* ---- CUDA (kernels/cuda/attn_sparse_*.cu, attn_select.cu, attn_index.cu) ---- */
+
+/* The decode indexer on the GPU (one warp per 64-key block, two keys a
+ * lane); r in {8, 16, 32}, d in {64, 128}; all pointers on the device. */
+int attn_index_decode_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse, size_t ld,
+                           int kv_len, int n_head, int n_kv_head, int d, int r, const attn_select_params *prm,
+                           void *stream);
+
+/* The same selection without sorting: per item, masses from the block
+ * LSEs, a 4-pass radix select (256-bin histograms of count, non-forced
+ * count and mass over the masses' float bits, each pass scanned from the
+ * top) finds the boundary mass exactly; then a scan of the counts and an
+ * ordered compaction write the lists. blse, off, idx on the device; idx has
+ * room for idx_cap entries (entries past it are not written: compare
+ * off[n_items] with idx_cap after the call). V_i <= 32768. work: device
+ * scratch of attn_select_workspace(...) bytes. */
+size_t attn_select_workspace(int n_q, int n_head);
+int attn_select_topp_cuda(const float *blse, size_t ld, int n_q, int q_offset, int n_head,
+                          const attn_select_params *prm, int64_t *off, int32_t *idx, int64_t idx_cap,
+                          void *work, size_t work_bytes, void *stream);
+
+
+/* Block-sparse causal prefill (Hopper: TMA + wgmma). q: (n_q, n_head, d),
+ * k, v: (kv_len, n_kv_head, d), out: (n_q, n_head, d), bf16, 16-byte
+ * aligned; lse: (n_q, n_head) f32; off, idx: the prefill block lists; all
+ * on the device. q_offset >= 0. The versioned entry is for the dev harness
+ * and bench notes (1 .. attn_sparse_prefill_versions()); the plain one runs
+ * the best version. */
+int attn_sparse_prefill_cuda(const void *q, const void *k, const void *v, const int64_t *off,
+                             const int32_t *idx, void *out, float *lse, int n_q, int kv_len,
+                             int q_offset, int n_head, int n_kv_head, int d, void *stream);
+int attn_sparse_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
+                                     const int64_t *off, const int32_t *idx, void *out, float *lse,
+                                     int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                                     int d, void *stream);
+int attn_sparse_prefill_versions(void);
+
+/* Sparse split-KV decode: each head's block list cut into n_split chunks
+ * (one warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),
+ * k, v: (kv_len, n_kv_head, d), out: (n_head, d) bf16; lse: (n_head) f32
+ * (may be NULL); off, idx: decode block lists; max_blocks: the longest
+ * list (sizes the split); work: device scratch of
+ * attn_sparse_decode_workspace(...) bytes. All on the device. */
+size_t attn_sparse_decode_workspace(int max_blocks, int n_head, int d);
+int attn_sparse_decode_cuda(const void *q, const void *k, const void *v, const int64_t *off,
+                            const int32_t *idx, int max_blocks, void *out, float *lse, int kv_len,
+                            int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
+                            void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -2,7 +2,9 @@
  *
  * "cpu" always works; "cuda" needs a device (and cuBLAS) and otherwise fails
  * with one line saying why; "auto" takes cuda when it can run and falls back
- * to the CPU silently (the caller prints b->device if it wants to say).
+ * to the CPU silently (the caller prints b->device if it wants to say). A
+ * backend that cannot run the model's description (backend_supports) counts
+ * as one that cannot run.
  */
 #include "run/backend.h"
 
@@ -21,12 +23,30 @@ int backend_check(const char *kind, pb_err *err)
     return 0;
 }
 
+int backend_supports(const backend *b, const model *m, char *why, size_t why_len)
+{
+    const model_config *c = &m->cfg;
+    const char *lack = NULL;
+    if ((c->qk_norm || c->post_norms) && !b->norm_rows) lack = "QK-norm and post-norms";
+    else if (c->embd_scale != 0.0f && c->embd_scale != 1.0f && !b->scale) lack = "scaled embeddings";
+    else if (c->ffn_act == FFN_GELU_TANH && !b->geglu) lack = "the GELU gate";
+    else if (c->rope_style == ROPE_NEOX && !b->neox_rope) lack = "half-split (neox) RoPE";
+    else if (c->n_sliding && !b->sliding) lack = "sliding-window layers";
+    if (!lack) return 1;
+    snprintf(why, why_len, "the %s backend lacks %s (%s)", b->name, lack, c->arch_name);
+    return 0;
+}
+
 backend *backend_open(const char *kind, const model *m, pb_err *err)
 {
     char why[256] = "";
     if (!backend_check(kind, err)) return NULL;
     if (!strcmp(kind, "cpu")) return backend_cpu_new(m);
     backend *b = backend_cuda_available(NULL, 0) ? backend_cuda_new(m, why, sizeof why) : NULL;
+    if (b && !backend_supports(b, m, why, sizeof why)) {
+        backend_close(b);
+        b = NULL;
+    }
     if (b || !strcmp(kind, "auto")) return b ? b : backend_cpu_new(m);
     snprintf(err->msg, sizeof err->msg, "--backend cuda: %s", why);
     return NULL;

@@ -114,7 +114,7 @@ test: model model-gemma
 	@st=0; rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
 	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
-	$(TEST_BIN) --model $(MODEL) --bin $(BIN) || st=1; exit $$st
+	$(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) || st=1; exit $$st
 
 bench: model
 	@$(MAKE) --no-print-directory all
@@ -132,7 +132,8 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
                -I. -Iengine
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
 FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c
-FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c $(wildcard engine/model/unicode*.c)
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c engine/model/tok_spm.c \
+                            engine/base/hash.c $(wildcard engine/model/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)

@@ -53,7 +53,7 @@ int cmd_passkey(int argc, char **argv)
     plan pl;
     if (plan_path) cli_planfile_apply("passkey", m, plan_path, specp, heads, &pl, s);
     else cli_plan_apply("passkey", m, tok, specp, heads, &pl, s);
-    int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
+    int stop[2] = {tok_eos(tok), tok_chat_stop(tok)};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;
     for (int c = 0; c < n_cases; c++) {

@@ -16,6 +16,9 @@
  *                followed the current token in the first copy (what an
  *                induction/copy head attends to).
  * Heads are ranked by score; the top 15% are the retrieval-head candidates.
+ * A model's sliding layers (model.h, via probe_geom.cfg) are local already:
+ * their heads are scored but ranked after every head of a global layer, and
+ * the 15% counts the global layers' heads only.
  */
 #include "probes/probe.h"
 
@@ -74,7 +77,22 @@ static void ret_rows(void *user, const attn_call *c, const float *p, int ldp)
 
 static double score_of(const retrieval *R, int x) { return R->n_span[x] ? R->span[x] / R->n_span[x] : 0; }
 
-/* Head indices ordered by score, highest first (ties by index). */
+/* 1 when head x may be a retrieval head: a head of a global layer (those
+ * of sliding layers see their window only, whatever they score). */
+static int eligible(const retrieval *R, int x)
+{
+    return !R->g.cfg || R->g.cfg->layer[x / R->g.n_head].kind == ATTN_GLOBAL;
+}
+
+/* Before: eligible first, then by score, highest first. */
+static int ranks_before(const retrieval *R, int a, int b)
+{
+    if (eligible(R, a) != eligible(R, b)) return eligible(R, a);
+    return score_of(R, a) > score_of(R, b);
+}
+
+/* Head indices ordered by score, highest first (ties by index), the heads
+ * of sliding layers after all others. */
 static int *ranking(const retrieval *R)
 {
     int n = R->g.n_layer * R->g.n_head;
@@ -82,7 +100,7 @@ static int *ranking(const retrieval *R)
     for (int i = 0; i < n; i++) o[i] = i;
     for (int i = 1; i < n; i++) { /* insertion sort: a few hundred heads */
         int v = o[i], j = i;
-        while (j > 0 && score_of(R, o[j - 1]) < score_of(R, v)) {
+        while (j > 0 && ranks_before(R, v, o[j - 1])) {
             o[j] = o[j - 1];
             j--;
         }
@@ -123,14 +141,20 @@ static void ret_store(void *user, pb_db *db, const probe_case_info *ci)
 static void ret_print(void *user, FILE *f)
 {
     retrieval *R = user;
-    int n = R->g.n_layer * R->g.n_head, *o = ranking(R), top = (int)(0.15 * n + 0.5);
-    fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
+    int n = R->g.n_layer * R->g.n_head, *o = ranking(R), n_elig = 0;
+    for (int x = 0; x < n; x++) n_elig += eligible(R, x);
+    int top = (int)(0.15 * n_elig + 0.5);
+    if (n_elig < n)
+        fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of the %d heads of"
+                " global layers (%d heads of sliding layers are local already)\n", top, n_elig, n - n_elig);
+    else
+        fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
     for (int k = 0; k < n && k < 10; k++)
         fprintf(f, "  #%-3d layer %2d head %d  score %.3f  next-token %.3f\n", k + 1, o[k] / R->g.n_head,
                 o[k] % R->g.n_head, score_of(R, o[k]), R->n_next[o[k]] ? R->next[o[k]] / R->n_next[o[k]] : 0);
-    if (top > 0 && top < n)
+    if (top > 0 && top < n_elig)
         fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, score_of(R, o[top - 1]),
-                score_of(R, o[n / 2]));
+                score_of(R, o[n_elig / 2]));
     fprintf(f, "  as a plan (generate/passkey --retrieval-heads):");
     for (int k = 0; k < top; k++) fprintf(f, "%s%d.%d", k ? "," : " ", o[k] / R->g.n_head, o[k] % R->g.n_head);
     fprintf(f, "\n");

@@ -1,9 +1,9 @@
 /* test_family.c — the architecture description (model.h, family.h): what
  * model_read_config makes of a llama and a gemma3 file, the refusal of an
  * unknown architecture or of a family key that is missing (one line naming
- * the file and the key, exit 2 from the command line), and the two pieces
- * of the forward pass only gemma3 uses: half-split RoPE and the sliding
- * window of the dense policy.
+ * the file and the key, exit 2 from the command line), the two pieces of
+ * the forward pass only gemma3 uses (half-split RoPE, the sliding window of
+ * the dense policy), and plans leaving sliding layers alone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "kernels/ops.h"
 #include "model/gguf.h"
 #include "model/model.h"
+#include "policy/plan.h"
 #include "run/attention.h"
 #include "tests/fixture.h"
 #include "tests/gguf_build.h"
@@ -215,4 +216,29 @@ TEST(family_dense_sliding_window)
     free(scratch);
     CHECK_MSG(worst < 1e-5, "max |out - reference| %.3g", worst);
     CHECK(kept_all < (long long)NKV * (NKV + 1) / 2);  /* the window did cut */
+}
+
+/* Under every policy the heads of sliding layers stay dense (their window
+ * is the model's); the policy acts on the global layers' heads only. */
+TEST(family_plan_keeps_sliding_layers)
+{
+    model_config c = {.n_layer = 6, .n_head = 2, .n_head_kv = 1, .head_dim = 16};
+    for (int l = 0; l < 6; l++)
+        if (l != 5) c.layer[l] = (layer_desc){ATTN_SLIDING, 512, 10000.0f};
+    const char *specs[] = {"streaming", "topp-oracle", "quest", "duo"};
+    unsigned char retr[12] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};  /* 0.0, 0.1 (sliding), 5.0 (global) */
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        plan_spec sp;
+        pb_err e = {{0}};
+        CHECK_MSG(plan_parse(specs[k], &sp, &e), "%s", e.msg);
+        plan p;
+        int duo = !strcmp(specs[k], "duo");
+        CHECK_MSG(plan_make(&p, &c, &sp, duo ? retr : NULL, &e), "%s", e.msg);
+        for (int i = 0; i < 10; i++) CHECK_MSG(p.kind[i] == HEAD_DENSE, "%s: head %d kind %d", specs[k], i, p.kind[i]);
+        int want10 = duo ? HEAD_DENSE : !strcmp(specs[k], "streaming") ? HEAD_LOCAL
+                   : !strcmp(specs[k], "quest") ? HEAD_QUEST : HEAD_TOPP_ORACLE;
+        CHECK_MSG(p.kind[10] == want10 && p.kind[11] == (duo ? HEAD_LOCAL : want10), "%s: global heads %d %d",
+                  specs[k], p.kind[10], p.kind[11]);
+        plan_free(&p);
+    }
 }

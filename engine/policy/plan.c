@@ -228,6 +228,9 @@ int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsig
                     : spec->policy == PLAN_RTPURBO ? HEAD_RTPURBO : HEAD_RTPURBO_TOPK;
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         p->kind[i] = (unsigned char)(uses_retr ? (retr[i] ? retr_kind : HEAD_LOCAL) : all_kind[spec->policy]);
+    /* sliding layers are local already: the model's window is their policy */
+    for (int i = 0; i < c->n_layer * c->n_head; i++)
+        if (c->layer[i / c->n_head].kind == ATTN_SLIDING) p->kind[i] = HEAD_DENSE;
     return 1;
 }
 

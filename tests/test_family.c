@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernels/ops.h"
@@ -241,4 +242,22 @@ TEST(family_plan_keeps_sliding_layers)
                   specs[k], p.kind[10], p.kind[11]);
         plan_free(&p);
     }
+}
+
+/* info on the Gemma file: the description as the forward pass will read it. */
+TEST(family_info_gemma)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s info %s", test_bin_path, test_gemma_path);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = 0;
+    int st = pclose(p);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    CHECK_MSG(strstr(buf, "arch         gemma3") && strstr(buf, "4 query, 1 kv (GQA group 4), head dim 256") &&
+              strstr(buf, "half-split (neox)") && strstr(buf, "QK-norm, GELU(tanh) gate, pre- and post-norms") &&
+              strstr(buf, "15 sliding, 3 global (layers 5 11 17); sliding window 512, RoPE base 10000"),
+              "%s", buf);
 }

@@ -3,12 +3,17 @@
  * sentencepiece library on a model rebuilt from the same file
  * (tests/data/gemma_tokenizer_ref.txt, scripts/gen_gemma_tokenizer_ref.py):
  * 378 strings and the whole KJV; round trips (invalid UTF-8 included), BOS
- * handling and Gemma's chat turns. Needs the Gemma model (test_gemma_path).
+ * handling and Gemma's chat turns (tok_gemma_*: need the Gemma model,
+ * test_gemma_path). tok_spm_small_vocabulary checks the rules one by one on
+ * a hand-made vocabulary: score order, leftmost ties, U+2581, user-defined
+ * and control tokens, byte fallback, unknown, add_space_prefix, decoding.
  */
 #include "tests/test.h"
 #include "tests/fixture.h"
+#include "tests/gguf_build.h"
 #include "tests/tokref.h"
 
+#include "model/gguf.h"
 #include "model/textsrc.h"
 #include "model/tokenizer.h"
 
@@ -170,4 +175,107 @@ TEST(tok_gemma_chat_template)
     CHECK_MSG(ok_a && ok_c, "Gemma chat turns: bytes differ");
     CHECK_MSG(ok_b, "Gemma chat turns with a system text: bytes differ");
     CHECK_MSG(ok_ids, "Gemma chat turns: ids differ from the reference");
+}
+
+/* ---- a hand-made SentencePiece vocabulary ------------------------------ */
+
+/* Tokens: 0-3 <pad> <eos> <bos> <unk> (control), byte tokens for 'A', 0xC3
+ * and 0xA9 only, then normal pieces a b c ▁ ab bc abc ▁a aa with scores
+ * (bc above ab: "abc" merges b+c first), a user-defined "  " (two plain
+ * spaces, as the GGUF converter writes them) and a control "<t>". */
+static void spm_file(gbuf *b, int space_prefix)
+{
+    static const struct { const char *t; float s; int ty; } v[] = {
+        {"<pad>", 0, 3}, {"<eos>", 0, 3}, {"<bos>", 0, 3}, {"<unk>", 0, 3},
+        {"<0x41>", 0, 6}, {"<0xC3>", 0, 6}, {"<0xA9>", 0, 6},
+        {"a", -1, 1}, {"b", -2, 1}, {"c", -3, 1}, {"\xe2\x96\x81", -4, 1}, {"ab", -10, 1}, {"bc", -5, 1},
+        {"abc", -20, 1}, {"\xe2\x96\x81" "a", -6, 1}, {"  ", 0, 4}, {"<t>", 0, 3}, {"aa", -7, 1},
+    };
+    const int n = (int)(sizeof v / sizeof v[0]);
+    gb_header(b, 0, 9);
+    gb_kv_str(b, "tokenizer.ggml.model", "llama");
+    gb_key(b, "tokenizer.ggml.tokens", GGUF_ARRAY);
+    gb_u32(b, GGUF_STRING);
+    gb_u64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gb_str(b, v[i].t);
+    gb_key(b, "tokenizer.ggml.scores", GGUF_ARRAY);
+    gb_u32(b, GGUF_F32);
+    gb_u64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gb_f32(b, v[i].s);
+    gb_key(b, "tokenizer.ggml.token_type", GGUF_ARRAY);
+    gb_u32(b, GGUF_I32);
+    gb_u64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gb_u32(b, (uint32_t)v[i].ty);
+    gb_kv_u32(b, "tokenizer.ggml.bos_token_id", 2);
+    gb_kv_u32(b, "tokenizer.ggml.eos_token_id", 1);
+    gb_kv_u32(b, "tokenizer.ggml.unknown_token_id", 3);
+    gb_key(b, "tokenizer.ggml.add_bos_token", GGUF_BOOL);
+    gb_u8(b, 1);
+    gb_key(b, "tokenizer.ggml.add_space_prefix", GGUF_BOOL);
+    gb_u8(b, (uint8_t)space_prefix);
+}
+
+static int encodes_to(const tokenizer *t, const char *s, int allow_special, const int *want, int n_want)
+{
+    int *ids;
+    int n = tok_encode(t, s, strlen(s), allow_special, &ids);
+    int ok = n == n_want && !memcmp(ids, want, (size_t)n * sizeof *ids);
+    if (!ok) {
+        printf("    \"%s\" (special %d):", s, allow_special);
+        for (int i = 0; i < n; i++) printf(" %d", ids[i]);
+        printf("\n");
+    }
+    free(ids);
+    return ok;
+}
+
+#define ENC(t, s, sp, ...)                                                          \
+    do {                                                                            \
+        const int w_[] = {__VA_ARGS__};                                             \
+        CHECK(encodes_to(t, s, sp, w_, (int)(sizeof w_ / sizeof w_[0])));           \
+    } while (0)
+
+TEST(tok_spm_small_vocabulary)
+{
+    gbuf b = {0};
+    spm_file(&b, 0);
+    pb_err err = {{0}};
+    gguf *g = gguf_open_mem(b.p, b.n, "spm.gguf", &err);
+    CHECK_MSG(g, "%s", err.msg);
+    tokenizer *t = tok_from_gguf(g, &err);
+    CHECK_MSG(t, "%s", err.msg);
+    CHECK(tok_add_bos(t) && tok_bos(t) == 2 && tok_eos(t) == 1 && tok_vocab_size(t) == 18);
+    ENC(t, "abc", 0, 13);        /* b+c (-5) before a+b (-10), then a+bc */
+    ENC(t, "ab", 0, 11);
+    ENC(t, "aaa", 0, 17, 7);     /* two equal "aa" pairs: the left one merges */
+    ENC(t, " a", 0, 14);         /* ' ' is U+2581 */
+    ENC(t, "\xe2\x96\x81" "a", 0, 14);  /* and U+2581 itself reads the same */
+    ENC(t, "a  b", 0, 7, 15, 8); /* the user-defined two spaces, always */
+    ENC(t, "a   b", 0, 7, 15, 10, 8);
+    ENC(t, "<t>a", 1, 16, 7);
+    ENC(t, "<t>a", 0, 3, 3, 3, 7);  /* as text: '<' 't' '>' have no piece and no byte token */
+    ENC(t, "\xc3\xa9" "A", 0, 5, 6, 4);  /* byte fallback */
+    ENC(t, "\xc3", 0, 5);        /* an invalid byte alone */
+    size_t cap = 8, len = 0;
+    char *buf = malloc(cap);
+    const int ids[] = {14, 5, 6, 15, 16, 4};
+    for (int i = 0; i < 6; i++) len = tok_decode_append(t, ids[i], &buf, len, &cap);
+    int ok = len == 10 && !memcmp(buf, " a\xc3\xa9  <t>A", 10);
+    free(buf);
+    CHECK_MSG(ok, "decoded %zu bytes", len);
+    tok_free(t);
+    gguf_close(g);
+    gb_free(&b);
+
+    gbuf b2 = {0};
+    spm_file(&b2, 1);  /* add_space_prefix: one U+2581 in front of the text */
+    g = gguf_open_mem(b2.p, b2.n, "spm_prefix.gguf", &err);
+    CHECK_MSG(g, "%s", err.msg);
+    t = tok_from_gguf(g, &err);
+    CHECK_MSG(t, "%s", err.msg);
+    ENC(t, "a", 0, 14);
+    ENC(t, "<t>a", 1, 16, 7);    /* not after a special token */
+    tok_free(t);
+    gguf_close(g);
+    gb_free(&b2);
 }

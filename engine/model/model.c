@@ -94,8 +94,8 @@ int model_read_config(const gguf *g, model_config *c, pb_err *err)
     c->rope_dim = c->head_dim;
     if (!opt_u32_key(g, ar, "rope.dimension_count", &c->rope_dim, err)) return 0;
     if (c->rope_dim != c->head_dim || c->head_dim % 2 || c->head_dim > 512)
-        return pb_errf(err, gguf_path(g), -1, "rope.dimension_count %d != head dim %d is not supported",
-                       c->rope_dim, c->head_dim);
+        return pb_errf(err, gguf_path(g), -1, "rope.dimension_count %d with head dim %d is not supported "
+                       "(they must be equal, even and at most 512)", c->rope_dim, c->head_dim);
     const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
     if (!emb) return pb_errf(err, gguf_path(g), -1, "missing tensor token_embd.weight");
     c->n_vocab = (int)emb->ne[1];

@@ -3,7 +3,8 @@
 #   make run          set up (packages, model), run the default job: a passkey
 #                     case, the four probes at 1K context and the default suite,
 #                     with their plots in out/plots
-#   make test         set up, gate the smoke suite, run the unit tests (CPU; CI)
+#   make test         set up (both models), gate the smoke suite, run the unit
+#                     tests (CPU; CI)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
@@ -23,6 +24,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wall,-Werror \
              -I. -Iengine
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
+GEMMA    := models/gemma-3-270m-q4_k_m.gguf
 PLAN     := models/SmolLM2-135M-Instruct.Q4_1.purbo
 
 SRC_DIRS := engine/base kernels/cpu results engine/model engine/run engine/policy engine/cli \
@@ -45,7 +47,7 @@ BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
 GPU_TEST_BIN := build/purbo-gpu-test
 
-.PHONY: all run test bench device gpu-test fuzz deps model clean
+.PHONY: all run test bench device gpu-test fuzz deps model model-gemma clean
 
 # The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
 # the device bundle links those three statically and is stripped.
@@ -84,7 +86,11 @@ deps:
 	@sh scripts/deps.sh
 
 model: deps
-	@sh scripts/model.sh
+	@sh scripts/model.sh smollm2
+
+# Gemma-3-270M (the second model family; the unit tests need it).
+model-gemma: deps
+	@sh scripts/model.sh gemma3-270m
 
 # The two set-up commands (README): each installs what it needs first.
 # run: the passkey demo, then the default suite into out/results.db and its
@@ -104,13 +110,13 @@ run: model
 # its committed baseline, then the unit tests; both always run, so the last line is the
 # unit tests' "N passed, N failed", and either failing fails the target.
 SMOKE_DB := build/smoke.db
-test: model
+test: model model-gemma
 	@$(MAKE) --no-print-directory all
 	@st=0; python3 scripts/layers.py --objects build || st=1; \
 	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
 	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
-	$(TEST_BIN) --model $(MODEL) --bin $(BIN) || st=1; exit $$st
+	$(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) || st=1; exit $$st
 
 bench: model
 	@$(MAKE) --no-print-directory all
@@ -128,7 +134,8 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
                -I. -Iengine
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
 FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c
-FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c $(wildcard engine/model/unicode*.c)
+FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c engine/model/tok_spm.c \
+                            engine/base/hash.c $(wildcard engine/model/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)

@@ -28,12 +28,20 @@ void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float
  * x: (n, n_heads, d) rows for positions pos0 .. pos0+n-1, rotated in place. */
 void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base);
 
+/* The same rotation in the half-split ("neox") form: pairs (i, i + d/2),
+ * same angles (gemma3: q/k rows are not permuted in its GGUF files). */
+void cpu_rope_neox(float *x, int n, int n_heads, int d, int pos0, float base);
+
 /* The RoPE frequencies base^(-2i/d), i < d/2, as cpu_rope forms them (f32);
  * the CUDA RoPE takes the same table so both rotate by the same angles. */
 void rope_inv_freq(float *inv_freq, int d, float base);
 
 /* g = silu(g) * u, element-wise over n values (SwiGLU). */
 void cpu_swiglu(float *g, const float *u, long n);
+
+/* g = gelu(g) * u with the tanh approximation of GELU,
+ * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU). */
+void cpu_geglu(float *g, const float *u, long n);
 
 /* In-place softmax of each row.  x: (n, dim). */
 void cpu_softmax_rows(float *x, int n, int dim);

@@ -75,7 +75,7 @@ int cmd_probe(int argc, char **argv)
     free(cmd);
 
     const model_config *c = &m->cfg;
-    probe_geom g = {.n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
+    probe_geom g = {.cfg = c, .n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
                     .n_ctx = ctx, .n_windows = windows};
     probe ps[4];
     int n = 0;

@@ -39,6 +39,7 @@ typedef struct {
     int n_layer, n_head, n_head_kv, d; /* the model's attention shape */
     int n_ctx;                          /* tokens per window (multiple of 64, >= 256) */
     int n_windows;                      /* windows (documents) per pass */
+    const model_config *cfg;            /* the model's description (layer kinds), or NULL: all global */
 } probe_geom;
 
 /* What a probe case row records besides the probe's own numbers. */

@@ -18,6 +18,9 @@
  * Heads are ranked by score; the top 15% are the retrieval-head candidates.
  * score, score_next and rank are the probe's per-head results in memory
  * (probe_heads), computed once every document ran; the store records them.
+ * A model's sliding layers (model.h, via probe_geom.cfg) are local already:
+ * their heads are scored but ranked after every head of a global layer, and
+ * the 15% counts the global layers' heads only.
  */
 #include "probes/probe_impl.h"
 
@@ -79,8 +82,23 @@ static void ret_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
-/* The results from the sums: score, score_next, and the ranking by score,
- * highest first (ties by index). */
+/* 1 when head x may be a retrieval head: a head of a global layer (those
+ * of sliding layers see their window only, whatever they score). */
+static int eligible(const retrieval *R, int x)
+{
+    return !R->g.cfg || R->g.cfg->layer[x / R->g.n_head].kind == ATTN_GLOBAL;
+}
+
+/* Before: eligible first, then by score, highest first. */
+static int ranks_before(const retrieval *R, int a, int b)
+{
+    if (eligible(R, a) != eligible(R, b)) return eligible(R, a);
+    return R->score[a] > R->score[b];
+}
+
+/* The results from the sums: score, score_next, and the ranking: by score,
+ * highest first (ties by index), the heads of sliding layers after all
+ * others. */
 static void ret_finish(retrieval *R)
 {
     const int n = R->g.n_layer * R->g.n_head;
@@ -92,7 +110,7 @@ static void ret_finish(retrieval *R)
     for (int i = 0; i < n; i++) o[i] = i;
     for (int i = 1; i < n; i++) { /* insertion sort: a few hundred heads */
         int v = o[i], j = i;
-        while (j > 0 && R->score[o[j - 1]] < R->score[v]) {
+        while (j > 0 && ranks_before(R, v, o[j - 1])) {
             o[j] = o[j - 1];
             j--;
         }
@@ -141,14 +159,21 @@ static void ret_print(void *user, FILE *f)
 {
     retrieval *R = user;
     ret_finish(R);
-    const int n = R->g.n_layer * R->g.n_head, *o = R->order, top = (int)(0.15 * n + 0.5);
-    fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
+    const int n = R->g.n_layer * R->g.n_head, *o = R->order;
+    int n_elig = 0;
+    for (int x = 0; x < n; x++) n_elig += eligible(R, x);
+    const int top = (int)(0.15 * n_elig + 0.5);
+    if (n_elig < n)
+        fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of the %d heads of"
+                " global layers (%d heads of sliding layers are local already)\n", top, n_elig, n - n_elig);
+    else
+        fprintf(f, "retrieval: repeated-span score (mass of the 2nd copy on the 1st), top 15%% = %d of %d heads\n", top, n);
     for (int k = 0; k < n && k < 10; k++)
         fprintf(f, "  #%-3d layer %2d head %d  score %.3f  next-token %.3f\n", k + 1, o[k] / R->g.n_head,
                 o[k] % R->g.n_head, R->score[o[k]], R->score_next[o[k]]);
-    if (top > 0 && top < n)
+    if (top > 0 && top < n_elig)
         fprintf(f, "  score at the 15%% cut (#%d): %.3f; median head: %.3f\n", top, R->score[o[top - 1]],
-                R->score[o[n / 2]]);
+                R->score[o[n_elig / 2]]);
     fprintf(f, "  as a plan (generate/passkey --retrieval-heads):");
     for (int k = 0; k < top; k++) fprintf(f, "%s%d.%d", k ? "," : " ", o[k] / R->g.n_head, o[k] % R->g.n_head);
     fprintf(f, "\n");

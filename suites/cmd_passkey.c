@@ -48,7 +48,7 @@ int cmd_passkey(int argc, char **argv)
         arg_bad("passkey", "--tokens %d + --max-new %d exceeds the model's context %d", tokens, max_new,
                 cs.m->cfg.n_ctx_train);
     cli_session_open(&cs, &o, tokens + max_new + 64);
-    int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
+    int stop[2] = {tok_eos(tok), tok_chat_stop(tok)};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;
     for (int c = 0; c < n_cases; c++) {

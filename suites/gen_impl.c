@@ -319,9 +319,9 @@ static void trial_free(trial *t)
     memset(t, 0, sizeof *t);
 }
 
-static size_t chat_header(const char *system)
+static size_t chat_header(const tokenizer *t, const char *system)
 {
-    char *m = tok_chat_prompt(system, "\x01");
+    char *m = tok_chat_prompt(t, system, "\x01");
     size_t h = (size_t)(strchr(m, 1) - m);
     free(m);
     return h;
@@ -332,7 +332,7 @@ static void measure(gen_job *j, long n, trial *t)
     job_clear(j);
     j->build(j, n);
     const char *user = j->user.s ? j->user.s : "";
-    char *chat = j->raw ? memcpy(pb_malloc(j->user.n + 1), user, j->user.n + 1) : tok_chat_prompt(j->system, user);
+    char *chat = j->raw ? memcpy(pb_malloc(j->user.n + 1), user, j->user.n + 1) : tok_chat_prompt(j->tok, j->system, user);
     size_t a = strlen(chat);
     t->n = n;
     t->prompt = pb_malloc(a + j->prefix.n + 1);
@@ -385,7 +385,7 @@ int gen_fit(gen_job *j, suite_case *out, pb_err *err)
         job_clear(j);
         j->build(j, best.n);
     }
-    size_t head = j->raw ? 0 : chat_header(j->system);
+    size_t head = j->raw ? 0 : chat_header(j->tok, j->system);
     out->prompt = best.prompt;
     out->prompt_len = strlen(best.prompt);
     out->ids = best.ids;

@@ -15,7 +15,7 @@ static const char *QUESTION = "\n\nWhat is the pass key?";
 static const char *ANSWER_PREFIX = "The pass key is";
 
 /* Text with n_fill filler sentences and the key line after k of them. */
-static char *compose(int n_fill, int k, const char *key)
+static char *compose(const tokenizer *t, int n_fill, int k, const char *key)
 {
     char line[96];
     snprintf(line, sizeof line, "The pass key is %s. Remember it. %s is the pass key. ", key, key);
@@ -28,7 +28,7 @@ static char *compose(int n_fill, int k, const char *key)
         if (i < n_fill) p += sprintf(p, "%s", FILLER);
     }
     sprintf(p, "%s", QUESTION);
-    char *chat = tok_chat_prompt(NULL, user);
+    char *chat = tok_chat_prompt(t, NULL, user);
     free(user);
     char *full = pb_malloc(strlen(chat) + strlen(ANSWER_PREFIX) + 1);
     sprintf(full, "%s%s", chat, ANSWER_PREFIX);
@@ -46,13 +46,13 @@ void passkey_build(const tokenizer *t, int target_tokens, double depth, uint64_t
     int *ids;
     int per = tok_encode(t, FILLER, strlen(FILLER), 0, &ids);
     free(ids);
-    char *base = compose(0, 0, out->key);
+    char *base = compose(t, 0, 0, out->key);
     int fixed = tok_encode(t, base, strlen(base), 1, &ids);
     free(ids);
     free(base);
     int n_fill = target_tokens > fixed ? (target_tokens - fixed) / (per > 0 ? per : 1) : 0;
     int k = (int)(out->depth * n_fill + 0.5);
-    out->prompt = compose(n_fill, k, out->key);
+    out->prompt = compose(t, n_fill, k, out->key);
     out->n_ids = tok_encode(t, out->prompt, strlen(out->prompt), 1, &out->ids);
 }
 

@@ -606,7 +606,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     const suite *s = r.s;
     if (r.tok) {
         r.stop_ids[r.n_stop++] = tok_eos(r.tok);
-        int im_end = tok_find(r.tok, "<|im_end|>");
+        int im_end = tok_chat_stop(r.tok);
         if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
     }
     r.kt = (tp_kernels){.db = r.db, .run = r.run, .on = r.on_cuda};

@@ -61,7 +61,6 @@ model *tp_random_model(const struct suite_shape *sh, int n_ctx, uint64_t seed)
     model *m = pb_calloc(1, sizeof *m);
     model_config *c = &m->cfg;
     snprintf(c->arch_name, sizeof c->arch_name, "llama");
-    c->arch = ARCH_LLAMA;
     c->n_layer = sh->layers;
     c->n_head = sh->heads;
     c->n_head_kv = sh->kv_heads;

@@ -32,6 +32,30 @@ const tokenizer *fixture_tok(void)
     return tok;
 }
 
+static model *gm;
+static gguf *gfile;   /* the tokenizer's own mapping: no weights loaded for it */
+static tokenizer *gtok;
+
+const model *fixture_gemma(void)
+{
+    if (!gm) {
+        pb_err err;
+        gm = model_load(test_gemma_path, &err);
+        if (!gm) pb_die_input(&err);
+    }
+    return gm;
+}
+
+const tokenizer *fixture_gemma_tok(void)
+{
+    if (!gtok) {
+        pb_err err;
+        if (!(gfile = gguf_open(test_gemma_path, &err)) || !(gtok = tok_from_gguf(gfile, &err)))
+            pb_die_input(&err);
+    }
+    return gtok;
+}
+
 char *fixture_read(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -10,6 +10,10 @@
 
 const model *fixture_model(void);
 const tokenizer *fixture_tok(void);
+/* The same for Gemma-3-270M (test_gemma_path; the model is ~1.1 GB of f32
+ * weights, the tokenizer reads the file without them). */
+const model *fixture_gemma(void);
+const tokenizer *fixture_gemma_tok(void);
 
 /* Reads a whole file into a NUL-terminated buffer (NULL if unreadable). */
 char *fixture_read(const char *path, size_t *len);

@@ -1,6 +1,6 @@
 /* runner.c — runs the registered unit tests and prints "N passed, N failed".
  *
- * Usage: purbo-test [--model PATH] [--bin PATH] [NAME-SUBSTRING...]
+ * Usage: purbo-test [--model PATH] [--gemma PATH] [--bin PATH] [NAME-SUBSTRING...]
  * Exit status 0 only when no test failed and at least one ran.
  */
 #include "tests/test.h"
@@ -17,6 +17,7 @@ static int cur_failed;
 
 const char *test_model_path = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 const char *test_bin_path = "build/purbo-bench";
+const char *test_gemma_path = "models/gemma-3-270m-q4_k_m.gguf";
 
 void test_register(const char *name, test_fn fn)
 {
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) test_model_path = argv[++i];
         else if (!strcmp(argv[i], "--bin") && i + 1 < argc) test_bin_path = argv[++i];
+        else if (!strcmp(argv[i], "--gemma") && i + 1 < argc) test_gemma_path = argv[++i];
         else if (n_filters < 64) filters[n_filters++] = argv[i];
     }
     /* stable order: by name (the struct's first member is the name) */

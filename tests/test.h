@@ -19,6 +19,9 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 
 /* Path of the bundled model (set by the runner; tests needing it use it). */
 extern const char *test_model_path;
+/* Path of the Gemma-3-270M GGUF (scripts/model.sh gemma3-270m; the tests
+ * named *gemma* need it). */
+extern const char *test_gemma_path;
 /* Path of the purbo-bench binary, for tests of the command line. */
 extern const char *test_bin_path;
 

@@ -370,18 +370,25 @@ TEST(convert_select_heads)
     CHECK(select_count(0.001, 20) == 1);
     CHECK(select_count(0.0, 20) == 0);
     CHECK(select_count(2.0, 20) == 20);
-    CHECK(select_heads(score, 20, 0.15, retr) == 3);
+    CHECK(select_heads(score, NULL, 20, 0.15, retr) == 3);
     for (int i = 0; i < 20; i++) CHECK_MSG(retr[i] == (i == 6 || i == 1 || i == 4), "head %d: %d", i, retr[i]);
-    CHECK(select_heads(score, 20, 0.2, retr) == 4);
+    CHECK(select_heads(score, NULL, 20, 0.2, retr) == 4);
     CHECK(retr[9] && !retr[19]);
     /* window: local heads' w90 over the grid 64..1024; 0.9 of them within W */
     int grid[5] = {64, 128, 256, 512, 1024};
     int w90[10] = {64, 64, 128, 128, 128, 256, 256, 512, 2048, 64};
     unsigned char r10[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0}; /* the 2048 head is a retrieval head */
-    CHECK(select_window(w90, r10, 10, grid, 5, 0.9) == 512);  /* 9 local: 8 within 256, 9 within 512 */
-    CHECK(select_window(w90, r10, 10, grid, 5, 0.8) == 256);  /* 8 of 9 = 0.89 */
-    CHECK(select_window(w90, r10, 10, grid, 5, 0.3) == 64);   /* 3 of 9 */
+    CHECK(select_window(w90, r10, NULL, 10, grid, 5, 0.9) == 512);  /* 9 local: 8 within 256, 9 within 512 */
+    CHECK(select_window(w90, r10, NULL, 10, grid, 5, 0.8) == 256);  /* 8 of 9 = 0.89 */
+    CHECK(select_window(w90, r10, NULL, 10, grid, 5, 0.3) == 64);   /* 3 of 9 */
     r10[8] = 0;                                               /* now local: 10 heads, 9 within 512 */
-    CHECK(select_window(w90, r10, 10, grid, 5, 0.9) == 512);
-    CHECK(select_window(w90, r10, 10, grid, 5, 1.0) == 1024); /* never all: the largest */
+    CHECK(select_window(w90, r10, NULL, 10, grid, 5, 0.9) == 512);
+    CHECK(select_window(w90, r10, NULL, 10, grid, 5, 1.0) == 1024); /* never all: the largest */
+    /* heads of sliding layers are out of both: rho counts the eligible ones */
+    unsigned char elig[20];
+    for (int i = 0; i < 20; i++) elig[i] = i >= 10;    /* heads 0..9 in sliding layers */
+    CHECK(select_heads(score, elig, 20, 0.15, retr) == 2); /* 0.15 * 10 = 1.5 -> 2 */
+    for (int i = 0; i < 20; i++) CHECK_MSG(retr[i] == (i == 19 || i == 10), "head %d: %d", i, retr[i]);
+    unsigned char e10[10] = {1, 1, 1, 1, 1, 1, 1, 0, 0, 1};   /* the 512 and 2048 heads are sliding */
+    CHECK(select_window(w90, r10, e10, 10, grid, 5, 0.9) == 256); /* 8 local: all within 256 */
 }

@@ -5,9 +5,11 @@
  * bad tokenizer keys. Tests named tok_model_* need the bundled model.
  */
 #include "tests/test.h"
+#include "tests/fixture.h"
 
 #include "model/gguf.h"
 #include "tests/gguf_build.h"
+#include "tests/tokref.h"
 #include "model/tokenizer.h"
 
 #include <stdlib.h>
@@ -15,96 +17,7 @@
 
 #define REF_PATH "tests/data/tokenizer_ref.txt"
 
-/* ---- the reference file ------------------------------------------------ */
-
-typedef struct {
-    char name[64];
-    int special;      /* mode S: allow_special = 1 */
-    char *text;
-    size_t len;
-    int *ids;
-    int n_ids;
-} ref_case;
-
-static size_t unescape(const char *s, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) { out[o++] = s[i]; continue; }
-        char c = s[++i];
-        if (c == 'n') out[o++] = '\n';
-        else if (c == 't') out[o++] = '\t';
-        else if (c == 'r') out[o++] = '\r';
-        else if (c == 'x' && i + 2 < n) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else out[o++] = c;
-    }
-    return o;
-}
-
-/* Reads every case; returns the count (0 if the file is missing or bad). */
-static int load_refs(ref_case **out)
-{
-    FILE *f = fopen(REF_PATH, "rb");
-    if (!f) return 0;
-    int n = 0, cap = 0;
-    ref_case *cs = NULL;
-    char *line = NULL;
-    size_t line_cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &line_cap, f)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = 0;
-        if (len == 0 || line[0] == '#') continue;
-        char *tab[3], *p = line;
-        for (int k = 0; k < 3; k++) {
-            p = strchr(p, '\t');
-            if (!p) { n = 0; goto done; }
-            tab[k] = p++;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            cs = realloc(cs, (size_t)cap * sizeof *cs);
-        }
-        ref_case *c = &cs[n++];
-        size_t name_len = (size_t)(tab[0] - line);
-        if (name_len >= sizeof c->name) name_len = sizeof c->name - 1;
-        memcpy(c->name, line, name_len);
-        c->name[name_len] = 0;
-        c->special = tab[0][1] == 'S';
-        c->text = malloc((size_t)(tab[2] - tab[1]));
-        c->len = unescape(tab[1] + 1, (size_t)(tab[2] - tab[1] - 1), c->text);
-        c->ids = malloc((strlen(tab[2]) / 2 + 1) * sizeof *c->ids);
-        c->n_ids = 0;
-        for (char *q = tab[2] + 1, *end; *q; q = end) {
-            long v = strtol(q, &end, 10);
-            if (end == q) break;
-            c->ids[c->n_ids++] = (int)v;
-        }
-    }
-done:
-    free(line);
-    fclose(f);
-    *out = cs;
-    return n;
-}
-
-static void free_refs(ref_case *cs, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(cs[i].text);
-        free(cs[i].ids);
-    }
-    free(cs);
-}
-
-static const ref_case *find_ref(const ref_case *cs, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(cs[i].name, name)) return &cs[i];
-    return NULL;
-}
+static int load_refs(ref_case **out) { return tokref_load(REF_PATH, out); }
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -176,7 +89,7 @@ TEST(tok_model_reference_ids)
     }
     tok_free(t);
     gguf_close(g);
-    free_refs(cs, n);
+    tokref_free(cs, n);
     CHECK_MSG(bad == 0, "%d of %d reference cases differ", bad, n);
 }
 
@@ -212,7 +125,7 @@ TEST(tok_model_round_trip)
     }
     tok_free(t);
     gguf_close(g);
-    free_refs(cs, n);
+    tokref_free(cs, n);
     CHECK_MSG(bad == 0, "%d round trips differ", bad);
 }
 
@@ -274,9 +187,9 @@ TEST(tok_model_chat_template)
     ref_case *cs;
     int n = load_refs(&cs);
     CHECK(n > 0);
-    const ref_case *def = find_ref(cs, n, "chatml_default"), *cus = find_ref(cs, n, "chatml_custom");
-    char *a = tok_chat_prompt(NULL, "What is the capital of France?");
-    char *b = tok_chat_prompt("Answer in one word.", "Name a colour.\nJust one.");
+    const ref_case *def = tokref_find(cs, n, "chatml_default"), *cus = tokref_find(cs, n, "chatml_custom");
+    char *a = tok_chat_prompt(fixture_tok(), NULL, "What is the capital of France?");
+    char *b = tok_chat_prompt(fixture_tok(), "Answer in one word.", "Name a colour.\nJust one.");
     int ok_a = def && strlen(a) == def->len && memcmp(a, def->text, def->len) == 0;
     int ok_b = cus && strlen(b) == cus->len && memcmp(b, cus->text, cus->len) == 0;
     /* the template exactly, not only what the reference file says */
@@ -285,7 +198,7 @@ TEST(tok_model_chat_template)
                           "<|im_start|>assistant\n");
     free(a);
     free(b);
-    free_refs(cs, n);
+    tokref_free(cs, n);
     CHECK_MSG(ok_a, "default system prompt: bytes differ from chatml_default");
     CHECK_MSG(ok_b, "custom system prompt: bytes differ from chatml_custom");
     CHECK(ok_c);

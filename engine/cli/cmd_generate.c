@@ -52,24 +52,30 @@ int cmd_generate(int argc, char **argv)
     if (!prompt == !prompt_file) arg_bad("generate", "give exactly one of --prompt and --prompt-file");
     size_t len = 0;
     char *text = prompt_file ? arg_read_file("generate", prompt_file, &len) : strdup(prompt);
-    if (chat) {
-        char *c = tok_chat_prompt(system, text);
-        free(text);
-        text = c;
-    }
     cli_session cs;
     cli_session_load(&cs, &o);
     const model *m = cs.m;
     tokenizer *tok = cs.tok;
+    if (chat) {
+        char *c = tok_chat_prompt(tok, system, text);
+        free(text);
+        text = c;
+    }
     int *ids;
     int n = tok_encode(tok, text, strlen(text), 1, &ids);
+    if (n > 0 && !chat && tok_add_bos(tok) && ids[0] != tok_bos(tok)) {  /* the chat template has its own */
+        ids = pb_realloc(ids, (size_t)(n + 1) * sizeof *ids);
+        memmove(ids + 1, ids, (size_t)n * sizeof *ids);
+        ids[0] = tok_bos(tok);
+        n++;
+    }
     if (n == 0) arg_bad("generate", "the prompt is empty");
     if (!n_ctx) n_ctx = n + max_new < m->cfg.n_ctx_train ? n + max_new : m->cfg.n_ctx_train;
     if (n >= n_ctx) arg_bad("generate", "the prompt has %d tokens, the context is %d", n, n_ctx);
     if (n + max_new > n_ctx) max_new = n_ctx - n;
 
     cli_session_open(&cs, &o, n_ctx);
-    int stop[2] = {tok_eos(tok), tok_find(tok, "<|im_end|>")};
+    int stop[2] = {tok_eos(tok), tok_chat_stop(tok)};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     gen_stats st;
     generate_greedy(cs.s, ids, n, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, print_token, tok);

@@ -58,8 +58,24 @@ int cmd_info(int argc, char **argv)
     printf("ffn          %d\n", c.n_ff);
     printf("vocab        %d\n", c.n_vocab);
     printf("context      %d\n", c.n_ctx_train);
-    printf("rope base    %g (dims %d)\n", c.rope_base, c.rope_dim);
+    printf("rope base    %g (dims %d, %s pairs)\n", c.rope_base, c.rope_dim,
+           c.rope_style == ROPE_NEOX ? "half-split (neox)" : "adjacent");
     printf("rms eps      %g\n", c.rms_eps);
+    printf("block        %s%s gate%s", c.qk_norm ? "QK-norm, " : "", c.ffn_act == FFN_GELU_TANH ? "GELU(tanh)" : "SiLU",
+           c.post_norms ? ", pre- and post-norms" : ", pre-norms");
+    if (c.embd_scale != 0.0f && c.embd_scale != 1.0f) printf(", embeddings x %g", c.embd_scale);
+    printf("\n");
+    if (!c.n_sliding) printf("attention    every layer global\n");
+    else {
+        int w = 0;
+        float sb = 0;
+        printf("attention    %d sliding, %d global (layers", c.n_sliding, c.n_layer - c.n_sliding);
+        for (int l = 0; l < c.n_layer; l++) {
+            if (c.layer[l].kind == ATTN_GLOBAL) printf(" %d", l);
+            else w = c.layer[l].window, sb = c.layer[l].rope_base;
+        }
+        printf("); sliding window %d, RoPE base %g\n", w, sb);
+    }
     printf("tied output  %s\n", gguf_find_tensor(g, "output.weight") ? "no" : "yes");
 
     type_sum by[64];

@@ -57,8 +57,11 @@ static const char *HELP =
     "  Turns a dense model into an RTPurbo plan: retrieval heads (top --rho by the\n"
     "  retrieval probe) get a trained rank-r indexer and top-p block selection; the\n"
     "  others keep S sinks + a window of W tokens. Quality and curves go to the database.\n"
+    "  A model's sliding-window layers (Gemma 3) stay as they are: the heads decided\n"
+    "  about, and --rho's share, are those of its global layers.\n"
     "  --out F            plan file (default: the model path with .purbo for .gguf)\n"
-    "  --rho F            share of query heads made retrieval heads (default 0.15)\n"
+    "  --rho F            share of the global layers' query heads made retrieval heads\n"
+    "                     (default 0.15)\n"
     "  --retrieval-heads SPEC  L.H,L.H,... | all | a file: use these instead of the probe\n"
     "  --sinks S          sink tokens (default 4)\n"
     "  --window W         local window in tokens (default: from the locality probe, the\n"
@@ -221,8 +224,13 @@ int cmd_convert(int argc, char **argv)
     if (cfg.ctx > c->n_ctx_train) arg_bad("convert", "--ctx %d exceeds the model's context %d", cfg.ctx, c->n_ctx_train);
     int r = cfg.r ? cfg.r : (c->head_dim / 8 > 0 ? c->head_dim / 8 : 1);
     if (r > c->head_dim) arg_bad("convert", "--r %d exceeds the head dim %d", r, c->head_dim);
-    unsigned char *retr = pb_calloc((size_t)nh, 1);
+    unsigned char *retr = pb_calloc((size_t)nh, 1), *elig = pb_malloc((size_t)nh);
+    const int n_elig = select_eligible(c, elig);
     if (cfg.heads && !plan_parse_heads(c, cfg.heads, retr, &err)) arg_bad("convert", "%s", err.msg);
+    for (int x = 0; x < nh; x++)
+        if (retr[x] && !elig[x])
+            arg_bad("convert", "--retrieval-heads: %d.%d is in a sliding layer (local already)", x / c->n_head,
+                    x % c->n_head);
     calib *cal = calib_open(tok, &err);
     if (!cal) pb_die_input(&err);
 
@@ -257,7 +265,7 @@ int cmd_convert(int argc, char **argv)
     fprintf(stderr, "convert: %s -> %s (run %lld in %s)\n", cfg.model_path, cfg.out_path, (long long)run, cfg.db_path);
 
     session *s = session_new(m, cfg.ctx);
-    probe_geom g = {.n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
+    probe_geom g = {.cfg = c, .n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
                     .n_ctx = cfg.ctx, .n_windows = probe_docs};
     /* 1. retrieval heads; the probe's documents join the training set */
     convert_capture *cc = convert_capture_new(c, cfg.ctx, cfg.n_train, cfg.n_eval, cfg.queries, cfg.seed);
@@ -270,7 +278,7 @@ int cmd_convert(int argc, char **argv)
         score = pb_malloc((size_t)nh * sizeof(double));
         memcpy(score, ph->score, (size_t)nh * sizeof(double));
         pr.free(pr.st);
-        select_heads(score, nh, cfg.rho, retr);
+        select_heads(score, elig, nh, cfg.rho, retr);
     }
     cfg.s_probe = pb_now() - t;
     int n_ret = 0;
@@ -297,19 +305,21 @@ int cmd_convert(int argc, char **argv)
         const int *grid = ph->grid;
         for (int k = 0; k < n_grid; k++) /* 64, 128, 256, ... of the measured grid, and its largest */
             if ((grid[k] & (grid[k] - 1)) == 0 || k == n_grid - 1) pow2[n_pow2++] = grid[k];
-        cfg.window = select_window(w90, retr, nh, pow2, n_pow2, cfg.cover);
+        cfg.window = select_window(w90, retr, elig, nh, pow2, n_pow2, cfg.cover);
         int ok = 0;
-        for (int x = 0; x < nh; x++) ok += !retr[x] && w90[x] <= cfg.window;
+        for (int x = 0; x < nh; x++) ok += !retr[x] && elig[x] && w90[x] <= cfg.window;
         snprintf(cfg.window_rule, sizeof cfg.window_rule,
                  "locality at ctx %d: smallest W in 64,128,... with >= %.0f%% of local heads at 0.9 mass (%d of %d)",
-                 cfg.ctx, 100 * cfg.cover, ok, nh - n_ret);
+                 cfg.ctx, 100 * cfg.cover, ok, n_elig - n_ret);
     } else {
         snprintf(cfg.window_rule, sizeof cfg.window_rule, "given (--window)");
     }
     for (int k = 0; k < n_ps; k++) ps[k].free(ps[k].st);
     cfg.s_capture = pb_now() - t;
     report_heads(db, run, c, retr, score, w90);
-    fprintf(stderr, "convert: %d of %d heads retrieval, local heads: %d sinks + window %d (%s)\n", n_ret, nh,
+    if (n_elig < nh)
+        fprintf(stderr, "convert: the %d heads of sliding layers stay as they are (local already)\n", nh - n_elig);
+    fprintf(stderr, "convert: %d of %d heads retrieval, local heads: %d sinks + window %d (%s)\n", n_ret, n_elig,
             cfg.sink, cfg.window, cfg.window_rule);
 
     /* 3. indexers */
@@ -343,6 +353,7 @@ int cmd_convert(int argc, char **argv)
     free(score);
     free(w90);
     free(retr);
+    free(elig);
     db_close(db);
     calib_free(cal);
     tok_free(tok);

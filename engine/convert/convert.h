@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/model.h"
+
 /* ---- distillation set of one retrieval query head (convert_kd.c) ---- */
 
 typedef struct {
@@ -130,16 +132,23 @@ double kd_train(const kd_set *s, int r, float *wq, float *wk, float *log_tau, co
  * round-half-up of rho * n_heads, at least 1 when rho > 0, at most n_heads. */
 int select_count(double rho, int n_heads);
 
-/* retr[i] = 1 for the select_count(rho, n) heads of highest score (ties to
- * the lower index), 0 for the others. Returns that count. */
-int select_heads(const double *score, int n, double rho, unsigned char *retr);
+/* The heads a conversion decides about: elig[i] = 1 for the query heads of
+ * global layers, 0 for those of sliding layers (model.h: local already, so
+ * neither retrieval heads nor local heads of the plan). Returns how many. */
+int select_eligible(const model_config *c, unsigned char *elig);
+
+/* retr[i] = 1 for the select_count(rho, n_eligible) eligible heads of highest
+ * score (ties to the lower index), 0 for the others; elig NULL: all n are.
+ * rho is thus a share of the global layers' heads. Returns that count. */
+int select_heads(const double *score, const unsigned char *elig, int n, double rho, unsigned char *retr);
 
 /* The local window: the smallest W of grid[0..n_grid) (ascending) such that
  * at least `cover` (a fraction) of the local heads (retr[i] == 0) have
  * w90[i] <= W; w90[i] is the smallest window holding 0.9 of head i's mass
  * (the locality probe), or a value above every grid entry when none does.
  * Returns grid[n_grid - 1] when no entry reaches cover, and when there is no
- * local head. */
-int select_window(const int *w90, const unsigned char *retr, int n, const int *grid, int n_grid, double cover);
+ * local head. Heads with elig[i] == 0 are left out (elig NULL: none). */
+int select_window(const int *w90, const unsigned char *retr, const unsigned char *elig, int n, const int *grid,
+                  int n_grid, double cover);
 
 #endif

@@ -98,6 +98,10 @@ const gguf_kv *gguf_get_arr(const gguf *g, const char *key, uint32_t elem_type, 
  * 0/1); NAN when kv is not a numeric array or i >= kv->n. */
 double gguf_arr_num(const gguf_kv *kv, uint64_t i);
 const char *gguf_vtype_name(uint32_t t);
+/* Token types (the values of tokenizer.ggml.token_type), shared by both
+ * tokenizers (tokenizer.h, tok_spm.h). */
+enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER = 4, TOK_UNUSED = 5, TOK_BYTE = 6 };
+
 /* 1 if the string equals the NUL-terminated c string. */
 int gguf_str_eq(gguf_str s, const char *c);
 

@@ -1,4 +1,4 @@
-/* model.c — loads a llama-architecture GGUF into f32 weights (model.h).
+/* model.c — loads a GGUF of a known family into f32 weights (model.h).
  *
  * Every required key and tensor is checked before anything is allocated:
  * a missing key, a tensor of the wrong shape or an unknown tensor type gives
@@ -8,9 +8,11 @@
  */
 #include "model/model.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "kernels/quant.h"
+#include "model/family.h"
 
 static int get_u32_key(const gguf *g, const char *arch, const char *suffix, int *out, pb_err *err)
 {
@@ -32,6 +34,21 @@ static int get_f32_key(const gguf *g, const char *arch, const char *suffix, floa
     return gguf_get_f32(g, key, out, err);
 }
 
+/* Missing optional key: keeps *out. */
+static int opt_u32_key(const gguf *g, const char *arch, const char *suffix, int *out, pb_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return !gguf_find_kv(g, key) || get_u32_key(g, arch, suffix, out, err);
+}
+
+static int opt_f32_key(const gguf *g, const char *arch, const char *suffix, float *out, pb_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return !gguf_find_kv(g, key) || get_f32_key(g, arch, suffix, out, err);
+}
+
 int model_read_config(const gguf *g, model_config *c, pb_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -40,38 +57,68 @@ int model_read_config(const gguf *g, model_config *c, pb_err *err)
     if (a.len >= sizeof c->arch_name) a.len = sizeof c->arch_name - 1;
     memcpy(c->arch_name, a.s, a.len);
     c->arch_name[a.len] = 0;
-    if (strcmp(c->arch_name, "llama") != 0)
+    const family_desc *fam = family_find(c->arch_name);
+    if (!fam)
         return pb_errf(err, gguf_path(g), (long long)gguf_find_kv(g, "general.architecture")->file_offset,
-                       "architecture '%s' is not supported (supported: llama)", c->arch_name);
-    c->arch = ARCH_LLAMA;
+                       "key general.architecture: '%s' is not supported (supported: %s)", c->arch_name,
+                       family_names());
     const char *ar = c->arch_name;
     if (!get_u32_key(g, ar, "block_count", &c->n_layer, err)) return 0;
+    if (c->n_layer > MODEL_MAX_LAYERS)
+        return pb_errf(err, gguf_path(g), -1, "key %s.block_count = %d is above %d", ar, c->n_layer,
+                       MODEL_MAX_LAYERS);
     if (!get_u32_key(g, ar, "embedding_length", &c->n_embd, err)) return 0;
     if (!get_u32_key(g, ar, "feed_forward_length", &c->n_ff, err)) return 0;
     if (!get_u32_key(g, ar, "attention.head_count", &c->n_head, err)) return 0;
     if (!get_u32_key(g, ar, "context_length", &c->n_ctx_train, err)) return 0;
     if (!get_f32_key(g, ar, "attention.layer_norm_rms_epsilon", &c->rms_eps, err)) return 0;
-    char key[128];
-    /* optional keys with the llama defaults */
-    snprintf(key, sizeof key, "%s.attention.head_count_kv", ar);
+    /* optional keys with the llama defaults, unless the family needs them */
     c->n_head_kv = c->n_head;
-    if (gguf_find_kv(g, key) && !get_u32_key(g, ar, "attention.head_count_kv", &c->n_head_kv, err)) return 0;
-    snprintf(key, sizeof key, "%s.rope.freq_base", ar);
+    if (!opt_u32_key(g, ar, "attention.head_count_kv", &c->n_head_kv, err)) return 0;
     c->rope_base = 10000.0f;
-    if (gguf_find_kv(g, key) && !get_f32_key(g, ar, "rope.freq_base", &c->rope_base, err)) return 0;
-    if (c->n_embd % c->n_head != 0 || c->n_head % c->n_head_kv != 0)
+    if (fam->rope_base_key ? !get_f32_key(g, ar, "rope.freq_base", &c->rope_base, err)
+                           : !opt_f32_key(g, ar, "rope.freq_base", &c->rope_base, err))
+        return 0;
+    if (c->n_head % c->n_head_kv != 0 || (!fam->head_dim_key && c->n_embd % c->n_head != 0))
         return pb_errf(err, gguf_path(g), -1, "inconsistent heads: n_embd %d, heads %d, kv heads %d",
                        c->n_embd, c->n_head, c->n_head_kv);
     c->head_dim = c->n_embd / c->n_head;
+    if (fam->head_dim_key ? !get_u32_key(g, ar, "attention.key_length", &c->head_dim, err)
+                          : !opt_u32_key(g, ar, "attention.key_length", &c->head_dim, err))
+        return 0;
+    int vdim = c->head_dim;
+    if (!opt_u32_key(g, ar, "attention.value_length", &vdim, err)) return 0;
+    if (vdim != c->head_dim)
+        return pb_errf(err, gguf_path(g), -1, "key %s.attention.value_length %d != key_length %d is not supported",
+                       ar, vdim, c->head_dim);
     c->rope_dim = c->head_dim;
-    snprintf(key, sizeof key, "%s.rope.dimension_count", ar);
-    if (gguf_find_kv(g, key) && !get_u32_key(g, ar, "rope.dimension_count", &c->rope_dim, err)) return 0;
-    if (c->rope_dim != c->head_dim || c->head_dim % 2)
-        return pb_errf(err, gguf_path(g), -1, "rope.dimension_count %d != head dim %d is not supported",
-                       c->rope_dim, c->head_dim);
+    if (!opt_u32_key(g, ar, "rope.dimension_count", &c->rope_dim, err)) return 0;
+    if (c->rope_dim != c->head_dim || c->head_dim % 2 || c->head_dim > 512)
+        return pb_errf(err, gguf_path(g), -1, "rope.dimension_count %d with head dim %d is not supported "
+                       "(they must be equal, even and at most 512)", c->rope_dim, c->head_dim);
     const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
     if (!emb) return pb_errf(err, gguf_path(g), -1, "missing tensor token_embd.weight");
     c->n_vocab = (int)emb->ne[1];
+
+    /* the block's form: the family's facts */
+    c->rope_style = fam->rope_style;
+    c->ffn_act = fam->ffn_act;
+    c->qk_norm = fam->qk_norm;
+    c->post_norms = fam->post_norms;
+    c->norm_offset = fam->norm_offset;
+    c->embd_scale = fam->embd_scale_sqrt ? sqrtf((float)c->n_embd) : 0.0f;
+    int window = 0;
+    if (fam->global_every && !get_u32_key(g, ar, "attention.sliding_window", &window, err)) return 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        layer_desc *ld = &c->layer[l];
+        ld->rope_base = c->rope_base;
+        if (fam->global_every && (l + 1) % fam->global_every != 0) {
+            ld->kind = ATTN_SLIDING;
+            ld->window = window;
+            ld->rope_base = fam->sliding_rope_base;
+            c->n_sliding++;
+        }
+    }
     return 1;
 }
 
@@ -109,8 +156,16 @@ static float *load_tensor(const gguf_tensor *t, size_t *n_params)
     return out;
 }
 
-/* The per-layer tensors: name suffix, ne0 (in), ne1 (out) and destination. */
-typedef struct { const char *suffix; int64_t ne0, ne1; size_t off; } layer_tensor;
+/* Adds the family's offset to a norm vector (nothing when it is 0). */
+static void offset_norm(float *w, int64_t n, float off)
+{
+    if (off != 0.0f)
+        for (int64_t i = 0; i < n; i++) w[i] += off;
+}
+
+/* The per-layer tensors: name suffix, ne0 (in), ne1 (out), destination, and
+ * whether the description has it (want: 0 always, 1 here, -1 absent). */
+typedef struct { const char *suffix; int64_t ne0, ne1; size_t off; int want; } layer_tensor;
 
 model *model_load(const char *path, pb_err *err)
 {
@@ -120,15 +175,19 @@ model *model_load(const char *path, pb_err *err)
     if (!model_read_config(g, &c, err)) { gguf_close(g); return NULL; }
     const int64_t E = c.n_embd, Q = (int64_t)c.n_head * c.head_dim, KV = (int64_t)c.n_head_kv * c.head_dim;
     const layer_tensor lt[] = {
-        {"attn_norm", E, 1, offsetof(layer_weights, attn_norm)},
-        {"attn_q", E, Q, offsetof(layer_weights, wq)},
-        {"attn_k", E, KV, offsetof(layer_weights, wk)},
-        {"attn_v", E, KV, offsetof(layer_weights, wv)},
-        {"attn_output", Q, E, offsetof(layer_weights, wo)},
-        {"ffn_norm", E, 1, offsetof(layer_weights, ffn_norm)},
-        {"ffn_gate", E, c.n_ff, offsetof(layer_weights, w_gate)},
-        {"ffn_up", E, c.n_ff, offsetof(layer_weights, w_up)},
-        {"ffn_down", c.n_ff, E, offsetof(layer_weights, w_down)},
+        {"attn_norm", E, 1, offsetof(layer_weights, attn_norm), 0},
+        {"attn_q", E, Q, offsetof(layer_weights, wq), 0},
+        {"attn_k", E, KV, offsetof(layer_weights, wk), 0},
+        {"attn_v", E, KV, offsetof(layer_weights, wv), 0},
+        {"attn_output", Q, E, offsetof(layer_weights, wo), 0},
+        {"ffn_norm", E, 1, offsetof(layer_weights, ffn_norm), 0},
+        {"ffn_gate", E, c.n_ff, offsetof(layer_weights, w_gate), 0},
+        {"ffn_up", E, c.n_ff, offsetof(layer_weights, w_up), 0},
+        {"ffn_down", c.n_ff, E, offsetof(layer_weights, w_down), 0},
+        {"attn_q_norm", c.head_dim, 1, offsetof(layer_weights, q_norm), c.qk_norm ? 1 : -1},
+        {"attn_k_norm", c.head_dim, 1, offsetof(layer_weights, k_norm), c.qk_norm ? 1 : -1},
+        {"post_attention_norm", E, 1, offsetof(layer_weights, post_attn_norm), c.post_norms ? 1 : -1},
+        {"post_ffw_norm", E, 1, offsetof(layer_weights, post_ffn_norm), c.post_norms ? 1 : -1},
     };
     const int n_lt = (int)(sizeof lt / sizeof lt[0]);
     /* validate everything first: nothing allocated on bad input */
@@ -140,6 +199,7 @@ model *model_load(const char *path, pb_err *err)
     int ok = emb && onorm && (outw || !gguf_find_tensor(g, "output.weight"));
     for (int l = 0; ok && l < c.n_layer; l++)
         for (int i = 0; ok && i < n_lt; i++) {
+            if (lt[i].want < 0) continue;
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, lt[i].suffix);
             ok = want_tensor(g, name, lt[i].ne0, lt[i].ne1, err) != NULL;
         }
@@ -153,11 +213,14 @@ model *model_load(const char *path, pb_err *err)
     m->tied_output = outw == NULL;
     m->output = outw ? load_tensor(outw, &m->n_params) : m->tok_embd;
     m->layers = pb_calloc((size_t)c.n_layer, sizeof *m->layers);
+    offset_norm(m->out_norm, E, c.norm_offset);
     for (int l = 0; l < c.n_layer; l++)
         for (int i = 0; i < n_lt; i++) {
+            if (lt[i].want < 0) continue;
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, lt[i].suffix);
             float **dst = (float **)((char *)&m->layers[l] + lt[i].off);
             *dst = load_tensor(gguf_find_tensor(g, name), &m->n_params);
+            if (lt[i].ne1 == 1) offset_norm(*dst, lt[i].ne0, c.norm_offset);
         }
     return m;
 }
@@ -167,7 +230,8 @@ void model_free(model *m)
     if (!m) return;
     for (int l = 0; l < m->cfg.n_layer; l++) {
         layer_weights *w = &m->layers[l];
-        float *ps[] = {w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_up, w->w_down};
+        float *ps[] = {w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_up, w->w_down,
+                       w->q_norm, w->k_norm, w->post_attn_norm, w->post_ffn_norm};
         for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
     }
     free(m->layers);

@@ -27,6 +27,7 @@
  * decoder does).
  */
 #include "model/tokenizer.h"
+#include "model/tok_spm.h"
 #include "model/unicode.h"
 
 #include <limits.h>
@@ -42,6 +43,7 @@ struct merge_slot {
 #define MERGE_EMPTY UINT64_MAX
 
 struct tokenizer {
+    tok_spm *spm;                /* a SentencePiece file: everything below unused */
     int n_vocab, bos, eos, pre;
     /* token i: text (as in the file) text[text_off[i] .. text_off[i+1]),
      * decoded bytes bytes[byte_off[i] .. byte_off[i+1]) */
@@ -328,6 +330,7 @@ tokenizer *tok_from_spec(const tok_spec *sp, pb_err *err)
 void tok_free(tokenizer *t)
 {
     if (!t) return;
+    spm_free(t->spm);
     free(t->text);
     free(t->bytes);
     free(t->text_off);
@@ -355,6 +358,16 @@ tokenizer *tok_from_gguf(const gguf *g, pb_err *err)
     const char *path = gguf_path(g);
     tok_spec sp = {.source = path};
     if (!gguf_get_str(g, "tokenizer.ggml.model", &sp.model, err)) return NULL;
+    if (gguf_str_eq(sp.model, "llama")) {  /* SentencePiece: tok_spm.c */
+        tok_spm *spm = spm_from_gguf(g, err);
+        if (!spm) return NULL;
+        tokenizer *t = pb_calloc(1, sizeof *t);
+        t->spm = spm;
+        t->n_vocab = spm_vocab_size(spm);
+        t->bos = spm_bos(spm);
+        t->eos = spm_eos(spm);
+        return t;
+    }
     if (!gguf_get_str(g, "tokenizer.ggml.pre", &sp.pre, err)) return NULL;
     const gguf_kv *pre = gguf_find_kv(g, "tokenizer.ggml.pre");
     if (pre_from_name(sp.pre) < 0) {
@@ -400,13 +413,17 @@ int tok_vocab_size(const tokenizer *t) { return t->n_vocab; }
 int tok_bos(const tokenizer *t) { return t->bos; }
 int tok_eos(const tokenizer *t) { return t->eos; }
 
+int tok_add_bos(const tokenizer *t) { return t->spm ? spm_add_bos(t->spm) : 0; }
+
 int tok_byte_token(const tokenizer *t, int byte)
 {
+    if (t->spm) return spm_byte_token(t->spm, byte);
     return byte >= 0 && byte < 256 ? t->byte_tok[byte] : -1;
 }
 
 int tok_find(const tokenizer *t, const char *text)
 {
+    if (t->spm) return spm_find(t->spm, text, strlen(text));
     return find_text(t, text, strlen(text));
 }
 
@@ -607,6 +624,7 @@ static int match_special(const tokenizer *t, const unsigned char *s, size_t i, s
 
 int tok_encode(const tokenizer *t, const char *text, size_t len, int allow_special, int **ids)
 {
+    if (t->spm) return spm_encode(t->spm, text, len, allow_special, ids);
     PB_CHECK(len < (size_t)INT_MAX, "tok_encode: %zu bytes is too long", len);
     struct enc x = {.t = t, .s = (const unsigned char *)text};
     x.cap_out = len / 3 + 16;
@@ -636,6 +654,7 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, int allow_speci
 
 size_t tok_decode_append(const tokenizer *t, int id, char **buf, size_t len, size_t *cap)
 {
+    if (t->spm) return spm_decode_append(t->spm, id, buf, len, cap);
     if (id < 0 || id >= t->n_vocab) return len;
     size_t n = t->byte_off[id + 1] - t->byte_off[id];
     if (len + n + 1 > *cap) {
@@ -646,14 +665,36 @@ size_t tok_decode_append(const tokenizer *t, int id, char **buf, size_t len, siz
     return len + n;
 }
 
-char *tok_chat_prompt(const char *system, const char *user)
+char *tok_chat_prompt(const tokenizer *t, const char *system, const char *user)
 {
+    char *out;
+    size_t n;
+    if (tok_find(t, "<start_of_turn>") >= 0 && tok_find(t, "<end_of_turn>") >= 0) {
+        /* Gemma's turns: no system role; a system text opens the user turn */
+        static const char fmt[] = "%s<start_of_turn>user\n%s%s%s<end_of_turn>\n<start_of_turn>model\n";
+        const char *sep = system ? "\n\n" : "";
+        if (!system) system = "";
+        char *bos = NULL;  /* the BOS text, matched back to its id by tok_encode's allow_special */
+        size_t nb = 0, cb = 0;
+        if (tok_add_bos(t) && (nb = tok_decode_append(t, tok_bos(t), &bos, 0, &cb))) bos[nb] = 0;
+        n = strlen(fmt) + nb + strlen(system) + strlen(sep) + strlen(user) + 1;
+        out = pb_malloc(n);
+        snprintf(out, n, fmt, nb ? bos : "", system, sep, user);
+        free(bos);
+        return out;
+    }
     static const char def[] = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
     if (!system) system = def;
     static const char fmt[] =
         "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    size_t n = strlen(fmt) + strlen(system) + strlen(user) + 1;
-    char *out = pb_malloc(n);
+    n = strlen(fmt) + strlen(system) + strlen(user) + 1;
+    out = pb_malloc(n);
     snprintf(out, n, fmt, system, user);
     return out;
+}
+
+int tok_chat_stop(const tokenizer *t)
+{
+    int id = tok_find(t, "<end_of_turn>");
+    return id >= 0 ? id : tok_find(t, "<|im_end|>");
 }

@@ -1,4 +1,6 @@
-/* tokenizer.h — byte-level BPE (GPT-2 family) as GGUF files describe it.
+/* tokenizer.h — the tokenizer of a GGUF file: byte-level BPE (GPT-2
+ * family, tokenizer.ggml.model "gpt2", below) or SentencePiece BPE ("llama",
+ * Gemma: tok_spm.h, reached through the same calls).
  *
  * Built from the tokenizer.ggml.* keys: tokens (id = index), merges ("a b",
  * rank = index), token types (3 = control: matched verbatim before BPE),
@@ -35,9 +37,8 @@ typedef struct {
     int64_t bos, eos;       /* -1: none */
 } tok_spec;
 
-/* Token types (tokenizer.ggml.token_type). Control (and unknown) tokens are
- * matched verbatim when allow_special is set; user-defined ones always. */
-enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER = 4, TOK_UNUSED = 5, TOK_BYTE = 6 };
+/* Token types: TOK_* (gguf.h). Control (and unknown) tokens are matched
+ * verbatim when allow_special is set; user-defined ones always. */
 
 /* Builds from plain arrays. NULL + *err (naming the key) if anything is bad:
  * an unknown model or pre-tokenizer, no tokens, a merge whose parts or
@@ -51,6 +52,10 @@ void tok_free(tokenizer *t);
 int tok_vocab_size(const tokenizer *t);
 int tok_bos(const tokenizer *t);
 int tok_eos(const tokenizer *t);
+/* 1 when the file asks for BOS in front of a sequence (tokenizer.ggml.
+ * add_bos_token; SentencePiece files only). tok_encode never adds it: the
+ * caller that starts a sequence puts tok_bos first. */
+int tok_add_bos(const tokenizer *t);
 /* Id of an exact token text as the file spells it (e.g. "<|im_end|>"; a
  * normal token in byte-map form: " the" is "\xc4\xa0the", i.e. "Ġthe"), or -1. */
 int tok_find(const tokenizer *t, const char *text);
@@ -69,10 +74,16 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, int allow_speci
  * new length. Unknown ids append nothing. */
 size_t tok_decode_append(const tokenizer *t, int id, char **buf, size_t len, size_t *cap);
 
-/* Wraps a user message in the model's ChatML template:
- * <|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nMSG<|im_end|>\n<|im_start|>assistant\n
- * (system may be NULL for the default system prompt). Returns a malloc'ed
- * string. */
-char *tok_chat_prompt(const char *system, const char *user);
+/* Wraps a user message in the model's chat template, chosen by the
+ * vocabulary: with <start_of_turn>/<end_of_turn> (Gemma)
+ *   [<bos>]<start_of_turn>user\n[SYS\n\n]MSG<end_of_turn>\n<start_of_turn>model\n
+ * (<bos>: the BOS token's text when tok_add_bos; encode with allow_special);
+ * otherwise ChatML
+ *   <|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nMSG<|im_end|>\n<|im_start|>assistant\n
+ * (system NULL: none for Gemma, the default system prompt for ChatML).
+ * Returns a malloc'ed string. */
+char *tok_chat_prompt(const tokenizer *t, const char *system, const char *user);
+/* The token that ends the model's turn (<end_of_turn> or <|im_end|>), or -1. */
+int tok_chat_stop(const tokenizer *t);
 
 #endif

@@ -122,6 +122,9 @@ int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsig
                     : spec->policy == PLAN_RTPURBO ? HEAD_RTPURBO : HEAD_RTPURBO_TOPK;
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         p->kind[i] = (unsigned char)(uses_retr ? (retr[i] ? retr_kind : HEAD_LOCAL) : all_kind[spec->policy]);
+    /* sliding layers are local already: the model's window is their policy */
+    for (int i = 0; i < c->n_layer * c->n_head; i++)
+        if (c->layer[i / c->n_head].kind == ATTN_SLIDING) p->kind[i] = HEAD_DENSE;
     return 1;
 }
 
@@ -149,11 +152,20 @@ void plan_summary(const plan *p, const session *s, char *buf, size_t len)
     double dens = session_density(s, NULL);
     long long vis = 0;
     for (int i = 0; i < p->n_layer * p->n_head; i++) vis += s->count[i].visible;
-    int n_retr = plan_count(p, HEAD_RTPURBO) + plan_count(p, HEAD_RTPURBO_TOPK) +
-                 (p->policy == PLAN_DUO ? plan_count(p, HEAD_DENSE) : 0);
-    char retr[64] = "";
-    if (plan_policy_uses_heads(p->policy))
+    /* duo's retrieval heads are its dense heads of global layers (sliding layers' heads are dense too) */
+    const model_config *c = &s->m->cfg;
+    int n_retr = plan_count(p, HEAD_RTPURBO) + plan_count(p, HEAD_RTPURBO_TOPK), n_slide = 0;
+    for (int i = 0; i < p->n_layer * p->n_head; i++) {
+        int sliding = c->layer[i / p->n_head].kind == ATTN_SLIDING;
+        n_slide += sliding;
+        n_retr += p->policy == PLAN_DUO && p->kind[i] == HEAD_DENSE && !sliding;
+    }
+    char retr[96] = "";
+    if (plan_policy_uses_heads(p->policy) && !n_slide)
         snprintf(retr, sizeof retr, ", %d of %d heads retrieval", n_retr, p->n_layer * p->n_head);
+    else if (plan_policy_uses_heads(p->policy))
+        snprintf(retr, sizeof retr, ", %d of %d heads retrieval (%d in sliding layers: dense, windowed)", n_retr,
+                 p->n_layer * p->n_head, n_slide);
     snprintf(buf, len, "policy %s%s: density %.4f of %lld visible pairs; KV cache %.1f MiB of %.1f MiB full",
              p->name, retr, dens, vis, session_kv_bytes(s) / 1048576.0, session_kv_bytes_full(s) / 1048576.0);
 }

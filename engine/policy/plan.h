@@ -16,7 +16,9 @@
  *   rtpurbo       retrieval heads HEAD_RTPURBO (indexer, top-p), others HEAD_LOCAL
  *   rtpurbo-topk  retrieval heads HEAD_RTPURBO_TOPK (indexer, top-k), others HEAD_LOCAL
  * A KV head whose query heads are all HEAD_LOCAL keeps only S + W entries
- * (a ring, forward.h) when plan_apply is asked for rings.
+ * (a ring, forward.h) when plan_apply is asked for rings. The heads of a
+ * model's sliding layers (model.h) stay HEAD_DENSE under every policy: they
+ * see only their window already, and the policies act on the global layers.
  *
  * Indexers (rtpurbo kinds): per query head W_Q, W_K of (r, d), applied to
  * pre-RoPE q and k. A plan file brings trained ones; otherwise

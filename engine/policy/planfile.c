@@ -65,7 +65,7 @@ uint64_t model_fingerprint(const model *m)
     const model_config *c = &m->cfg;
     uint64_t h = pb_fnv1a64(PB_FNV1A64_INIT, "purbo-model-v1", 14);
     h = pb_fnv1a64(h, c->arch_name, strlen(c->arch_name));
-    int ints[] = {c->arch, c->n_layer, c->n_embd, c->n_head, c->n_head_kv, c->head_dim, c->n_ff, c->n_vocab,
+    int ints[] = {1 /* the format's old architecture number, kept so fingerprints stay */, c->n_layer, c->n_embd, c->n_head, c->n_head_kv, c->head_dim, c->n_ff, c->n_vocab,
                   c->n_ctx_train, c->rope_dim};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) h = fnv_u64(h, (uint64_t)(int64_t)ints[i]);
     h = fnv_f32(fnv_f32(h, c->rope_base), c->rms_eps);

@@ -43,6 +43,9 @@ typedef struct {
     int q_pos0;         /* absolute position of the first query */
     int n_q;            /* queries in this call; query i is at q_pos0 + i */
     int n_kv;           /* positions 0 .. n_kv-1 are causally visible (== q_pos0 + n_q) */
+    int window;         /* 0: a global layer; W > 0: a sliding layer, the model's own mask: query
+                         * p sees p-W+1 .. p only (attn_dense honours it; plans keep every head
+                         * of a sliding layer dense, plan.h) */
     const float *q;     /* (n_q, d), row stride ldq, post-RoPE */
     int ldq;
     const float *q_pre; /* (n_q, d), row stride ldq_pre, pre-RoPE (indexers read these) */

@@ -2,7 +2,9 @@
  *
  * "cpu" always works; "cuda" needs a device (and cuBLAS) and otherwise fails
  * with one line saying why; "auto" takes cuda when it can run and falls back
- * to the CPU silently (the caller prints b->device if it wants to say).
+ * to the CPU silently (the caller prints b->device if it wants to say). A
+ * backend that cannot run the model's description (backend_supports) counts
+ * as one that cannot run.
  */
 #include "run/backend.h"
 
@@ -27,6 +29,10 @@ backend *backend_open(const char *kind, const model *m, pb_err *err)
     if (!backend_check(kind, err)) return NULL;
     if (!strcmp(kind, "cpu")) return backend_cpu_new(m);
     backend *b = backend_cuda_available(NULL, 0) ? backend_cuda_new(m, why, sizeof why) : NULL;
+    if (b && !backend_supports(b, m, why, sizeof why)) {
+        backend_close(b);
+        b = NULL;
+    }
     if (b || !strcmp(kind, "auto")) return b ? b : backend_cpu_new(m);
     snprintf(err->msg, sizeof err->msg, "--backend cuda: %s", why);
     return NULL;

@@ -28,6 +28,7 @@
 /* One layer's weights as the backend holds them (see model.h for shapes). */
 typedef struct {
     const void *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
+    const void *q_norm, *k_norm, *post_attn_norm, *post_ffn_norm;  /* NULL when the model has none */
 } bk_layer;
 
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
  * whose k/v were appended (kv_append) before the call. */
 typedef struct {
     int layer, pos0, n;
+    int window;                     /* 0: global layer; W: sliding, query p sees p-W+1 .. p */
     const float *q;                 /* (n, n_head, d) f32, post-RoPE */
     const float *q_pre;             /* (n, n_head, d) f32, pre-RoPE (policies with indexers) */
     const float *k_pre;             /* (n, n_head_kv, d) f32, pre-RoPE (policies' on_append) */
@@ -70,6 +72,8 @@ struct backend {
     const char *name;       /* "cpu" or "cuda" */
     char device[128];       /* "cpu" or the GPU's name */
     int act_bytes;          /* 4: act is f32; 2: act is bf16 */
+    int neox_rope;          /* 1: rope takes ROPE_NEOX */
+    int sliding;            /* 1: attention honours bk_attn.window */
     const model *m;
     bk_weights w;
     void *impl;             /* the implementation's state */
@@ -92,10 +96,19 @@ struct backend {
     void (*matmul)(backend *b, float *y, const void *x, const void *w, int n, int in, int out);
     /* y: (n, dim) act = rmsnorm of x (n, dim) f32 times the weight w (dim). */
     void (*rmsnorm)(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps);
-    /* x: (n, n_heads, d) f32 rotated in place, positions pos0 .. (ops.h: cpu_rope). */
-    void (*rope)(backend *b, float *x, int n, int n_heads, int d, int pos0, float base);
+    /* x: (n, n_heads, d) f32 rotated in place, positions pos0 .. ; style: enum
+     * rope_style (model.h; ops.h: cpu_rope, cpu_rope_neox). */
+    void (*rope)(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style);
     /* out: (n) act = silu(g) * u, g, u: (n) f32. */
     void (*swiglu)(backend *b, void *out, const float *g, const float *u, long n);
+    /* The operations only some model families need; NULL where the backend
+     * lacks them (backend_supports says whether a model can run). */
+    /* x: (n, dim) f32 = rmsnorm(x) * w (dim), in place (QK-norm, post-norms). */
+    void (*norm_rows)(backend *b, float *x, const void *w, int n, int dim, float eps);
+    /* x: (n) f32 *= s. */
+    void (*scale)(backend *b, float *x, long n, float s);
+    /* out: (n) act = gelu_tanh(g) * u, g, u: (n) f32. */
+    void (*geglu)(backend *b, void *out, const float *g, const float *u, long n);
     /* x += y, both (n) f32 (the residual add). */
     void (*add)(backend *b, float *x, const float *y, long n);
 
@@ -135,6 +148,9 @@ void backend_close(backend *b);
  * dense attention only (cuda). Whether a plan can run on a backend is
  * decided from this (plan_runs_on, policy.h). */
 int backend_runs_policies(const char *name);
+/* 1 when b can run m's description (its norms, activation, RoPE style and
+ * sliding layers); 0 and a one-line reason in why otherwise. */
+int backend_supports(const backend *b, const model *m, char *why, size_t why_len);
 
 /* The CPU backend over m's f32 weights (cannot fail). */
 backend *backend_cpu_new(const model *m);

@@ -107,10 +107,30 @@ static void cpu_rmsnorm_op(backend *b, void *y, const float *x, const void *w, i
     cpu_rmsnorm(y, x, w, n, dim, eps);
 }
 
-static void cpu_rope_op(backend *b, float *x, int n, int n_heads, int d, int pos0, float base)
+static void cpu_rope_op(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style)
 {
     (void)b;
-    cpu_rope(x, n, n_heads, d, pos0, base);
+    if (style == ROPE_NEOX) cpu_rope_neox(x, n, n_heads, d, pos0, base);
+    else cpu_rope(x, n, n_heads, d, pos0, base);
+}
+
+static void cpu_norm_rows(backend *b, float *x, const void *w, int n, int dim, float eps)
+{
+    (void)b;
+    cpu_rmsnorm(x, x, w, n, dim, eps);
+}
+
+static void cpu_scale(backend *b, float *x, long n, float s)
+{
+    (void)b;
+    for (long i = 0; i < n; i++) x[i] *= s;
+}
+
+static void cpu_geglu_op(backend *b, void *out, const float *g, const float *u, long n)
+{
+    (void)b;
+    if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
+    cpu_geglu(out, u, n);
 }
 
 static void cpu_swiglu_op(backend *b, void *out, const float *g, const float *u, long n)
@@ -259,6 +279,17 @@ static int kv_spans(backend *b, const bk_kv *kv, int l, int h, int pos0, int n, 
     return ns;
 }
 
+/* (query, key) pairs visible to queries pos0 .. pos0+n-1: causal, and on a
+ * sliding layer (window W > 0) at most W keys per query. */
+static long long visible_pairs(int pos0, int n, int W)
+{
+    long long all = (long long)n * pos0 + (long long)n * (n + 1) / 2;
+    if (!W || pos0 + n <= W) return all;
+    long long v = 0;
+    for (int p = pos0; p < pos0 + n; p++) v += p + 1 < W ? p + 1 : W;
+    return v;
+}
+
 static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
@@ -273,7 +304,7 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         int kvh = h / (H / HKV);
         attn_call call = {
             .layer = l, .head = h, .kv_head = kvh, .d = d,
-            .q_pos0 = pos0, .n_q = n, .n_kv = pos0 + n,
+            .q_pos0 = pos0, .n_q = n, .n_kv = pos0 + n, .window = a->window,
             .q = a->q + (size_t)h * d, .ldq = H * d,
             .q_pre = a->q_pre + (size_t)h * d, .ldq_pre = H * d,
             .out = (float *)a->out + (size_t)h * d, .ldo = H * d,
@@ -288,7 +319,7 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         long long kept = p->run(p, &call, a->obs, kv->scores);
         if (a->count) {
             a->count[h].kept += kept;
-            a->count[h].visible += (long long)n * pos0 + (long long)n * (n + 1) / 2;
+            a->count[h].visible += visible_pairs(pos0, n, a->window);
         }
     }
     cache_store(b, kv, l, pos0, n, 1);
@@ -323,6 +354,8 @@ backend *backend_cpu_new(const model *m)
     b->name = "cpu";
     snprintf(b->device, sizeof b->device, "cpu");
     b->act_bytes = (int)sizeof(float);
+    b->neox_rope = 1;
+    b->sliding = 1;
     b->m = m;
     cpu_state *st = pb_calloc(1, sizeof(cpu_state));
     b->impl = st;
@@ -343,7 +376,8 @@ backend *backend_cpu_new(const model *m)
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
             h[i] = weight_of(m, f[i], name);
         }
-        b->w.layers[l] = (bk_layer){w->attn_norm, &h[0], &h[1], &h[2], &h[3], w->ffn_norm, &h[4], &h[5], &h[6]};
+        b->w.layers[l] = (bk_layer){w->attn_norm, &h[0], &h[1], &h[2], &h[3], w->ffn_norm, &h[4], &h[5], &h[6],
+                                    w->q_norm, w->k_norm, w->post_attn_norm, w->post_ffn_norm};
     }
     b->alloc = cpu_alloc;
     b->free = cpu_free;
@@ -357,6 +391,9 @@ backend *backend_cpu_new(const model *m)
     b->rmsnorm = cpu_rmsnorm_op;
     b->rope = cpu_rope_op;
     b->swiglu = cpu_swiglu_op;
+    b->norm_rows = cpu_norm_rows;
+    b->scale = cpu_scale;
+    b->geglu = cpu_geglu_op;
     b->add = cpu_add;
     b->kv_new = cpu_kv_new;
     b->kv_free = cpu_kv_free;

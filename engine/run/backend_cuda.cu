@@ -206,10 +206,11 @@ static void cu_rmsnorm(backend *b, void *y, const float *x, const void *w, int n
     cuda_rmsnorm((uint16_t *)y, x, (const float *)w, n, dim, eps, state(b)->st);
 }
 
-static void cu_rope(backend *b, float *x, int n, int n_heads, int d, int pos0, float base)
+static void cu_rope(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style)
 {
     const model_config *c = &b->m->cfg;
-    PB_CHECK(d == c->head_dim && base == c->rope_base, "CUDA RoPE holds the model's table only (d %d)", d);
+    PB_CHECK(d == c->head_dim && base == c->rope_base && style == ROPE_ADJACENT,
+             "CUDA RoPE holds the model's table only (d %d, adjacent pairs)", d);
     cuda_rope(x, state(b)->inv_freq, n, n_heads, d, pos0, state(b)->st);
 }
 
@@ -282,6 +283,7 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         PB_CHECK(a->policy[h] == &attn_dense, "layer %d head %d: policy '%s' has no CUDA implementation",
                  a->layer, h, a->policy[h]->name);
     PB_CHECK(!a->obs, "attention observers need the CPU backend");
+    PB_CHECK(!a->window, "sliding-window layers need the CPU backend");
     size_t nq = (size_t)a->n * c->n_head * c->head_dim;
     grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
     cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
@@ -378,6 +380,9 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
         snprintf(why, why_len, "head dim %d: the CUDA attention takes 64 or 128", c->head_dim);
         return NULL;
     }
+    backend form = {};  /* what this backend offers, asked before any upload: the llama block only */
+    form.name = "cuda";
+    if (!backend_supports(&form, m, why, why_len)) return NULL;
     backend *b = (backend *)pb_calloc(1, sizeof *b);
     cuda_state *s = (cuda_state *)pb_calloc(1, sizeof *s);
     b->name = "cuda";

@@ -1,10 +1,14 @@
-/* forward.c — the forward pass (forward.h), llama architecture, over the
- * backend interface:
+/* forward.c — the forward pass (forward.h) over the backend interface, in
+ * the form the model's description (model.h) gives:
  *
- *   x = embed(tokens)
- *   per layer: h = x + Wo · attn(rope(Wq·rms(x)), rope(Wk·rms(x)), Wv·rms(x))
- *              x = h + Wdown · (silu(Wgate·rms(h)) ⊙ Wup·rms(h))
+ *   x = embed(tokens) [· embd_scale]
+ *   per layer l: q, k = Wq·rms(x), Wk·rms(x)   [qk_norm: rms of each head]
+ *                h = x + [rms] Wo · attn_l(rope_l(q), rope_l(k), Wv·rms(x))
+ *                x = h + [rms] Wdown · (act(Wgate·rms(h)) ⊙ Wup·rms(h))
  *   logits = Wout · rms(x)
+ * with [rms] the post-norms when the description has them, act SiLU or
+ * tanh-GELU, rope_l the layer's base and pairing, attn_l global or sliding
+ * (the layer's window). The llama description takes none of the brackets.
  *
  * Long inputs are processed in chunks of max_batch tokens so scratch stays
  * small; each chunk attends to everything cached before it. Every buffer is
@@ -139,32 +143,41 @@ static void eval_chunk(session *s, const int *tokens, int n)
     const int E = c->n_embd, d = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
     const int pos0 = s->n_past;
     b->embed(b, s->x, tokens, n);
+    if (c->embd_scale != 0.0f && c->embd_scale != 1.0f) b->scale(b, s->x, (long)n * E, c->embd_scale);
 
     for (int l = 0; l < c->n_layer; l++) {
         const bk_layer *w = &b->w.layers[l];
+        const float base = model_layer_rope_base(c, l);
         b->rmsnorm(b, s->xn, s->x, w->attn_norm, n, E, c->rms_eps);
         b->matmul(b, s->q_pre, s->xn, w->wq, n, E, H * d);
         b->matmul(b, s->k_pre, s->xn, w->wk, n, E, HKV * d);
         b->matmul(b, s->v, s->xn, w->wv, n, E, HKV * d);
+        if (c->qk_norm) {
+            b->norm_rows(b, s->q_pre, w->q_norm, n * H, d, c->rms_eps);
+            b->norm_rows(b, s->k_pre, w->k_norm, n * HKV, d, c->rms_eps);
+        }
         if (s->obs && s->obs->on_qk) observe_qk(s, l, pos0, n);
         b->copy(b, s->q, s->q_pre, (size_t)n * H * d * sizeof(float));
         b->copy(b, s->k, s->k_pre, (size_t)n * HKV * d * sizeof(float));
-        b->rope(b, s->q, n, H, d, pos0, c->rope_base);
-        b->rope(b, s->k, n, HKV, d, pos0, c->rope_base);
+        b->rope(b, s->q, n, H, d, pos0, base, c->rope_style);
+        b->rope(b, s->k, n, HKV, d, pos0, base, c->rope_style);
         b->kv_append(b, s->kv, l, pos0, n, s->k, s->v);
-        bk_attn a = {.layer = l, .pos0 = pos0, .n = n, .q = s->q, .q_pre = s->q_pre, .k_pre = s->k_pre,
-                     .out = s->att, .policy = s->policy + (size_t)l * H, .obs = s->obs,
-                     .count = s->count + (size_t)l * H};
+        bk_attn a = {.layer = l, .pos0 = pos0, .n = n, .window = c->layer[l].window, .q = s->q,
+                     .q_pre = s->q_pre, .k_pre = s->k_pre, .out = s->att, .policy = s->policy + (size_t)l * H,
+                     .obs = s->obs, .count = s->count + (size_t)l * H};
         b->attention(b, s->kv, &a);
-        /* x += Wo att */
+        /* x += [postnorm] Wo att */
         b->matmul(b, s->y, s->att, w->wo, n, H * d, E);
+        if (c->post_norms) b->norm_rows(b, s->y, w->post_attn_norm, n, E, c->rms_eps);
         b->add(b, s->x, s->y, (long)n * E);
 
         b->rmsnorm(b, s->xn, s->x, w->ffn_norm, n, E, c->rms_eps);
         b->matmul(b, s->ff_g, s->xn, w->w_gate, n, E, c->n_ff);
         b->matmul(b, s->ff_u, s->xn, w->w_up, n, E, c->n_ff);
-        b->swiglu(b, s->ff_h, s->ff_g, s->ff_u, (long)n * c->n_ff);
+        if (c->ffn_act == FFN_GELU_TANH) b->geglu(b, s->ff_h, s->ff_g, s->ff_u, (long)n * c->n_ff);
+        else b->swiglu(b, s->ff_h, s->ff_g, s->ff_u, (long)n * c->n_ff);
         b->matmul(b, s->y, s->ff_h, w->w_down, n, c->n_ff, E);
+        if (c->post_norms) b->norm_rows(b, s->y, w->post_ffn_norm, n, E, c->rms_eps);
         b->add(b, s->x, s->y, (long)n * E);
     }
     s->n_past += n;

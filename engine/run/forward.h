@@ -1,5 +1,5 @@
-/* forward.h — the forward pass of a llama-architecture model with a KV
- * cache, written once over the backend interface (backend.h): the same code
+/* forward.h — the forward pass of a decoder model (as its description in
+ * model.h says: llama, gemma3) with a KV cache, written once over the backend interface (backend.h): the same code
  * runs on the CPU (the reference: short, plain, and what everything fast is
  * checked against) and on CUDA, and does not know which.
  *
@@ -43,8 +43,8 @@ typedef struct {
     void *xn;           /* (B, n_embd) act, normed */
     float *q;           /* (B, n_head, d), post-RoPE */
     float *k, *v;       /* (B, n_head_kv, d), k post-RoPE */
-    float *q_pre;       /* (B, n_head, d), pre-RoPE */
-    float *k_pre;       /* (B, n_head_kv, d), pre-RoPE */
+    float *q_pre;       /* (B, n_head, d), pre-RoPE (after QK-norm when the model has it) */
+    float *k_pre;       /* (B, n_head_kv, d), pre-RoPE (likewise) */
     void *att;          /* (B, n_head, d) act, attention output */
     float *y;           /* (B, n_embd) a product added to x */
     float *ff_g, *ff_u; /* (B, n_ff) */

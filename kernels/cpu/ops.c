@@ -62,6 +62,30 @@ void cpu_rope(float *x, int n, int n_heads, int d, int pos0, float base)
     }
 }
 
+void cpu_rope_neox(float *x, int n, int n_heads, int d, int pos0, float base)
+{
+    float inv_freq[256];
+    const int h2 = d / 2;
+    rope_inv_freq(inv_freq, d < 512 ? d : 512, base);
+    for (int t = 0; t < n; t++) {
+        float pos = (float)(pos0 + t);
+        float c[256], s[256];
+        for (int i = 0; i < h2; i++) {
+            float ang = pos * inv_freq[i];
+            c[i] = (float)cos((double)ang);
+            s[i] = (float)sin((double)ang);
+        }
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((long)t * n_heads + h) * d;
+            for (int i = 0; i < h2; i++) {
+                float x0 = v[i], x1 = v[i + h2];
+                v[i] = x0 * c[i] - x1 * s[i];
+                v[i + h2] = x0 * s[i] + x1 * c[i];
+            }
+        }
+    }
+}
+
 /* exp(x) for x ≤ 0 (softmax after max subtraction): 2^n · p(r) with
  * r = x − n·ln2 in [−ln2/2, ln2/2] and a degree-7 polynomial; relative error
  * under 2e-7 (checked against exp() in the tests); inputs below −87 give
@@ -118,6 +142,15 @@ float cpu_exp_nonpos(float x)
 void cpu_swiglu(float *g, const float *u, long n)
 {
     for (long i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void cpu_geglu(float *g, const float *u, long n)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (long i = 0; i < n; i++) {
+        float x = g[i];
+        g[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x))) * u[i];
+    }
 }
 
 void cpu_softmax_rows(float *x, int n, int dim)

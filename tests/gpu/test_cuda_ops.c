@@ -115,8 +115,8 @@ TEST(gpu_op_rope)
     float *x = pb_malloc(N * sizeof(float));
     gpu_fill(x, N, -2.0f, 2.0f);
     pair p = pair_up(G, C, x, N);
-    G->rope(G, p.g, n, H, d, pos0, c->rope_base);
-    C->rope(C, p.c, n, H, d, pos0, c->rope_base);
+    G->rope(G, p.g, n, H, d, pos0, c->rope_base, c->rope_style);
+    C->rope(C, p.c, n, H, d, pos0, c->rope_base, c->rope_style);
     gpu_err e = pair_compare(G, C, p, N, 0, "rope");
     pair_free(G, C, p);
     free(x);

@@ -23,7 +23,8 @@ typedef struct {
     int has_density, cases, line;
 } base_row;
 
-/* Reads a baseline; exits 2 with "FILE:LINE: what" on a malformed line. */
+/* Reads a baseline; exits 2 with "FILE:LINE: what" on a malformed line
+ * (the text and the rows freed first, so nothing is left allocated). */
 static base_row *read_baseline(const char *path, int *n_out)
 {
     size_t len;
@@ -40,12 +41,12 @@ static base_row *read_baseline(const char *path, int *n_out)
         double score;
         int cases, k = sscanf(p, "%127s %127s %lf %63s %d %7s", m, t, &score, dens, &cases, extra);
         if (k <= 0) continue; /* blank or comment */
-        pb_err e;
+        pb_err e = {{0}};
         char where[600];
         snprintf(where, sizeof where, "%s:%d", path, line);
         if (k != 5) {
             pb_errf(&e, where, -1, "expected 'method task score density cases', got '%s'", p);
-            pb_die_input(&e);
+            goto bad;
         }
         base_row r = {.score = score, .cases = cases, .line = line};
         snprintf(r.method, sizeof r.method, "%s", m);
@@ -56,15 +57,20 @@ static base_row *read_baseline(const char *path, int *n_out)
         if (!(score >= 0 && score <= 100) || cases < 1 ||
             (r.has_density && (*end || !(r.density >= 0 && r.density <= 1)))) {
             pb_errf(&e, where, -1, "score must be in [0, 100], density in [0, 1] or '-', cases >= 1");
-            pb_die_input(&e);
+            goto bad;
         }
         for (int i = 0; i < n; i++)
             if (!strcmp(rows[i].method, r.method) && !strcmp(rows[i].task, r.task)) {
                 pb_errf(&e, where, -1, "(%s, %s) repeats line %d", r.method, r.task, rows[i].line);
-                pb_die_input(&e);
+                goto bad;
             }
         if (n == cap) rows = pb_realloc(rows, (size_t)(cap *= 2) * sizeof *rows);
         rows[n++] = r;
+        continue;
+    bad:
+        free(text);
+        free(rows);
+        pb_die_input(&e);
     }
     free(text);
     *n_out = n;

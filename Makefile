@@ -173,7 +173,7 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
                -D_GNU_SOURCE \
                -I. -Iengine
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
-FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c
+FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c engine/base/utf8.c
 FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c $(wildcard engine/model/unicode*.c)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:

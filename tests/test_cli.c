@@ -184,8 +184,8 @@ TEST(cli_generate_and_passkey_limits)
               strstr(err, " tokens the intro, key and question take"), "status %d: %s", st, err);
 }
 
-/* A FIFO with no writer as the model or the plan: one line, exit 2, at once
- * (`timeout` turns a hang back into a failure here). */
+/* A FIFO with no writer as the model, the plan or a suite method's plan:
+ * one line, exit 2, at once (`timeout` turns a hang back into a failure). */
 TEST(cli_fifo_model_and_plan)
 {
     char dir[] = "/tmp/purbo-cli-fifo-XXXXXX";
@@ -194,10 +194,20 @@ TEST(cli_fifo_model_and_plan)
     snprintf(fifo, sizeof fifo, "%s/f", dir);
     snprintf(out, sizeof out, "%s/err", dir);
     CHECK(mkfifo(fifo, 0600) == 0);
-    for (int i = 0; i < 2; i++) {
+    /* a suite whose method takes the FIFO as its plan file */
+    char suite[96];
+    snprintf(suite, sizeof suite, "%s/s.yaml", dir);
+    FILE *sf = fopen(suite, "w");
+    CHECK(sf);
+    fprintf(sf, "name: t\nmodel: %s\nbackend: cpu\nmethods: [{policy: rtpurbo, params: {plan: %s}}]\n"
+                "tasks:\n  - {type: passkey, contexts: [256], samples: 1}\n", test_model_path, fifo);
+    fclose(sf);
+    for (int i = 0; i < 3; i++) {
         if (i == 0) snprintf(cmd, sizeof cmd, "timeout 60 %s info %s 2>%s", test_bin_path, fifo, out);
-        else snprintf(cmd, sizeof cmd, "timeout 60 %s generate --model %s --prompt hi --plan %s 2>%s", test_bin_path,
-                      test_model_path, fifo, out);
+        else if (i == 1)
+            snprintf(cmd, sizeof cmd, "timeout 60 %s generate --model %s --prompt hi --plan %s 2>%s", test_bin_path,
+                     test_model_path, fifo, out);
+        else snprintf(cmd, sizeof cmd, "timeout 60 %s run %s --db %s/r.db 2>%s", test_bin_path, suite, dir, out);
         int st = system(cmd);
         size_t n;
         char *e = fixture_read(out, &n);
@@ -205,6 +215,9 @@ TEST(cli_fifo_model_and_plan)
         CHECK_MSG(ok, "case %d: status %d: %s", i, WIFEXITED(st) ? WEXITSTATUS(st) : -1, e ? e : "");
         free(e);
     }
+    CHECK_MSG(access(suite, F_OK) == 0 && snprintf(cmd, sizeof cmd, "%s/r.db", dir) > 0 && access(cmd, F_OK) != 0,
+              "the refused run wrote its database");
+    unlink(suite);
     unlink(fifo);
     unlink(out);
     rmdir(dir);

@@ -104,20 +104,22 @@ run: model
 # downward, no circles), the smoke suite into a fresh database, gated against
 # its committed baseline, the unit tests, then the same unit tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer with leak checking (test-asan).
-# All always run and either failing fails the target; the last line is the
-# sum of both runners' "N passed, N failed" (a runner that printed no
-# summary, say a build that failed, counts as one failure).
+# All always run and any failing fails the target; the last line is the sum
+# (scripts/test_sum.sh): the layer check and the smoke gate count one each,
+# plus both runners' "N passed, N failed" (a runner that printed no summary,
+# say a build that failed, counts as one failure).
 SMOKE_DB := build/smoke.db
 test: model
 	@$(MAKE) --no-print-directory all
-	@st=0; python3 scripts/layers.py --objects build || st=1; \
+	@st=0; python3 scripts/layers.py --objects build; layers=$$?; \
 	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm build/test-*.log; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
-	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
+	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB); smoke=$$?; \
 	{ $(TEST_BIN) --model $(MODEL) --bin $(BIN) 2>&1; echo $$? > build/test-unit.rc; } | tee build/test-unit.log; \
 	[ "$$(cat build/test-unit.rc)" = 0 ] || st=1; \
 	$(MAKE) --no-print-directory test-asan || st=1; \
-	sh scripts/test_sum.sh build/test-unit.log build/test-asan.log || st=1; exit $$st
+	sh scripts/test_sum.sh layers=$$layers smoke-gate=$$smoke build/test-unit.log build/test-asan.log || st=1; \
+	exit $$st
 
 # test-asan: build/asan/purbo-test and build/asan/purbo-bench built at -O1
 # with ASan + UBSan (any UB report aborts; leaks fail the exit status), the

@@ -169,7 +169,9 @@ clean:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-# libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
+# libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan):
+# gguf, tokenizer, suite (the YAML loader), planfile. What they found is kept
+# in fuzz/regress/NAME/, which tests/test_fuzz_regress.c replays in make test.
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -D_GNU_SOURCE \
@@ -177,11 +179,14 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
 FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c engine/base/utf8.c
 FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c $(wildcard engine/model/unicode*.c)
+FUZZ_DEPS_fuzz_suite     := suites/suite_load.c suites/suite_guard.c engine/base/common.c engine/base/utf8.c
+FUZZ_LIBS_fuzz_suite     := -lyaml
+FUZZ_DEPS_fuzz_planfile  := engine/policy/planfile.c engine/base/hash.c $(FUZZ_DEPS_fuzz_gguf)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
+	clang $(FUZZ_CFLAGS) $^ -o $@ $(FUZZ_LIBS_$*) -lm
 
 # results/: schema.sql is embedded as a C string (one literal line per SQL
 # line; \ " and ? escaped, the last against trigraphs), and results/meta.c

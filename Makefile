@@ -4,7 +4,7 @@
 #                     case, the four probes at 1K context and the default suite,
 #                     with their plots in out/plots
 #   make test         set up (both models), gate the smoke suite, run the unit
-#                     tests (CPU; CI)
+#                     tests, then again under ASan + UBSan (make test-asan; CPU; CI)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
@@ -107,16 +107,63 @@ run: model
 
 # test: the include-order check (scripts/layers.py: includes and calls run
 # downward, no circles), the smoke suite into a fresh database, gated against
-# its committed baseline, then the unit tests; both always run, so the last line is the
-# unit tests' "N passed, N failed", and either failing fails the target.
+# its committed baseline, the unit tests, then the same unit tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer with leak checking (test-asan).
+# All always run and any failing fails the target; the last line is the sum
+# (scripts/test_sum.sh): the layer check and the smoke gate count one each,
+# plus both runners' "N passed, N failed" (a runner that printed no summary,
+# say a build that failed, counts as one failure).
 SMOKE_DB := build/smoke.db
 test: model model-gemma
 	@$(MAKE) --no-print-directory all
-	@st=0; python3 scripts/layers.py --objects build || st=1; \
-	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm; \
+	@st=0; python3 scripts/layers.py --objects build; layers=$$?; \
+	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm build/test-*.log; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
-	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB) || st=1; \
-	$(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) || st=1; exit $$st
+	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB); smoke=$$?; \
+	{ $(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) 2>&1; echo $$? > build/test-unit.rc; } | tee build/test-unit.log; \
+	[ "$$(cat build/test-unit.rc)" = 0 ] || st=1; \
+	$(MAKE) --no-print-directory test-asan || st=1; \
+	sh scripts/test_sum.sh layers=$$layers smoke-gate=$$smoke build/test-unit.log build/test-asan.log || st=1; \
+	exit $$st
+
+# test-asan: build/asan/purbo-test and build/asan/purbo-bench built at -O1
+# with ASan + UBSan (any UB report aborts; leaks fail the exit status), the
+# unit tests run with that binary as --bin, so the commands they spawn are
+# checked too. Its output goes to build/test-asan.log and the terminal.
+# (The CUDA objects are the normal build's: nvcc code is not instrumented.)
+# ASAN_SKIP: names of tests to leave out of this run (the runner's --skip),
+# for when the sanitizer run outgrows CI's time; none today (about 7 minutes
+# on 2 cores, 2-3x the plain run). A skipped test still runs by hand:
+# `ASAN_OPTIONS=detect_leaks=1 build/asan/purbo-test --bin build/asan/purbo-bench NAME`.
+ASAN_DIR    := build/asan
+ASAN_OPT    := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_CFLAGS  = -std=c11 $(ASAN_OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
+ASAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ASAN_SKIP   ?=
+ASAN_LIB_O  := $(LIB_C:%.c=$(ASAN_DIR)/%.o) $(LIB_CU:%.cu=build/%.cu.o) \
+               $(ASAN_DIR)/results/schema_sql.o $(ASAN_DIR)/plots/plot_scripts.o
+.PHONY: test-asan asan
+asan: $(ASAN_DIR)/purbo-bench $(ASAN_DIR)/purbo-test
+test-asan:
+	@rm -f build/test-asan.log
+	@$(MAKE) --no-print-directory asan > build/test-asan-build.log 2>&1 || \
+	  { cat build/test-asan-build.log; echo "sanitizer build failed" > build/test-asan.log; exit 1; }
+	@echo "--- unit tests under ASan + UBSan (leaks checked)$(if $(ASAN_SKIP), skipping: $(ASAN_SKIP))"
+	@{ $(ASAN_ENV) $(ASAN_DIR)/purbo-test --model $(MODEL) --gemma $(GEMMA) --bin $(ASAN_DIR)/purbo-bench \
+	  $(addprefix --skip ,$(ASAN_SKIP)) 2>&1; echo $$? > build/test-asan.rc; } | tee build/test-asan.log; \
+	  exit "$$(cat build/test-asan.rc)"
+$(ASAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+$(ASAN_DIR)/%.o: build/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+$(ASAN_DIR)/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(ASAN_CFLAGS)"'
+$(ASAN_DIR)/purbo-bench: $(ASAN_DIR)/engine/cli/main.o $(ASAN_LIB_O)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+$(ASAN_DIR)/purbo-test: $(TEST_C:%.c=$(ASAN_DIR)/%.o) $(ASAN_LIB_O)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 bench: model
 	@$(MAKE) --no-print-directory all
@@ -127,20 +174,25 @@ clean:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-# libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan).
+# libFuzzer targets: fuzz/fuzz_NAME.c → build/fuzz/fuzz_NAME (clang, ASan+UBSan):
+# gguf, tokenizer, suite (the YAML loader), planfile. What they found is kept
+# in fuzz/regress/NAME/, which tests/test_fuzz_regress.c replays in make test.
 FUZZ_C   := $(wildcard fuzz/fuzz_*.c)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -D_GNU_SOURCE \
                -I. -Iengine
 # Each target lists the engine files it links (FUZZ_DEPS_<name>).
-FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c
+FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c engine/base/utf8.c
 FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c engine/model/tok_spm.c \
                             engine/base/hash.c $(wildcard engine/model/unicode*.c)
+FUZZ_DEPS_fuzz_suite     := suites/suite_load.c suites/suite_guard.c engine/base/common.c engine/base/utf8.c
+FUZZ_LIBS_fuzz_suite     := -lyaml
+FUZZ_DEPS_fuzz_planfile  := engine/policy/planfile.c engine/base/hash.c $(FUZZ_DEPS_fuzz_gguf)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $^ -o $@ -lm
+	clang $(FUZZ_CFLAGS) $^ -o $@ $(FUZZ_LIBS_$*) -lm
 
 # results/: schema.sql is embedded as a C string (one literal line per SQL
 # line; \ " and ? escaped, the last against trigraphs), and results/meta.c

@@ -44,7 +44,7 @@ int cmd_plot(int argc, char **argv)
     if (!out) arg_bad("plot", "--out DIR is required");
     if (access(db_path, F_OK) != 0) arg_bad("plot", "%s: %s", db_path, strerror(errno));
     pb_err err;
-    pb_db *db = db_open(db_path, &err);
+    pb_db *db = db_open_ro(db_path, &err); /* plot only reads */
     if (!db) pb_die_input(&err);
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;

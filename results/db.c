@@ -32,8 +32,9 @@ struct pb_db {
 int db_check_at(sqlite3 *h, int rc, const char *file, int line)
 {
     if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
-    pb_die_runtime(file, line, "sqlite: %s (%s)", h ? sqlite3_errmsg(h) : "no handle",
-                   sqlite3_errstr(rc));
+    const char *db = h ? sqlite3_db_filename(h, "main") : NULL;
+    pb_die_runtime(file, line, "sqlite: %s: %s (%s)", db && *db ? db : "(database)",
+                   h ? sqlite3_errmsg(h) : "no handle", sqlite3_errstr(rc));
 }
 
 static void exec(sqlite3 *h, const char *sql, const char *file, int line)
@@ -41,7 +42,11 @@ static void exec(sqlite3 *h, const char *sql, const char *file, int line)
     char *msg = NULL;
     int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
-        pb_die_runtime(file, line, "sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+    {
+        const char *db = sqlite3_db_filename(h, "main");
+        pb_die_runtime(file, line, "sqlite: %s: %s: %s", db && *db ? db : "(database)", sql,
+                       msg ? msg : sqlite3_errstr(rc));
+    }
 }
 #define EXEC(h, sql) exec((h), (sql), __FILE__, __LINE__)
 
@@ -281,6 +286,47 @@ pb_db *db_open_schema(const char *path, const char *schema_sql, pb_err *e)
         return NULL;
     }
     EXEC(h, "PRAGMA foreign_keys=ON");
+    pb_db *db = pb_calloc(1, sizeof *db);
+    db->h = h;
+    db->path = strdup(path);
+    PB_CHECK(db->path, "out of memory");
+    db->version = v;
+    return db;
+}
+
+pb_db *db_open_ro(const char *path, pb_err *e)
+{
+    struct stat st;
+    if (!path || !*path) {
+        pb_errf(e, "(database)", -1, "empty database path");
+        return NULL;
+    }
+    int ok = 0;
+    if (stat(path, &st) != 0) pb_errf(e, path, -1, "%s", strerror(errno));
+    else if (S_ISDIR(st.st_mode)) pb_errf(e, path, -1, "is a folder, not a database file");
+    else if (!S_ISREG(st.st_mode)) pb_errf(e, path, -1, "is not a regular file");
+    else if (access(path, R_OK) != 0) pb_errf(e, path, -1, "cannot open for reading: %s", strerror(errno));
+    else ok = 1;
+    if (!ok) return NULL;
+    sqlite3 *h = NULL;
+    int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) return open_failed(h, path, rc, e);
+    DB_CHECK(h, sqlite3_busy_timeout(h, BUSY_MS));
+    int v = read_version(h, &rc), n = db_schema_latest(results_schema_sql);
+    if (v == -2) return open_failed(h, path, rc, e);
+    if (v <= 0)
+        pb_errf(e, path, -1, v == 0 ? "empty: no results database here (nothing was written to it)"
+                                    : "an SQLite database but not a purbo results database (no schema_version table)");
+    else if (v > n)
+        pb_errf(e, path, -1, "results schema version %d is newer than this build knows (%d); use a newer purbo-bench",
+                v, n);
+    else if (v < n)
+        pb_errf(e, path, -1, "results schema version %d is older than this build's %d; a command that writes "
+                "results (run, probe) migrates it", v, n);
+    if (v <= 0 || v != n) {
+        sqlite3_close(h);
+        return NULL;
+    }
     pb_db *db = pb_calloc(1, sizeof *db);
     db->h = h;
     db->path = strdup(path);

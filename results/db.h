@@ -40,6 +40,12 @@ extern const char results_schema_sql[];
 pb_db *db_open(const char *path, pb_err *e);
 /* db_open with another migration text (tests: older or newer schemas). */
 pb_db *db_open_schema(const char *path, const char *schema_sql, pb_err *e);
+/* Opens an existing results database read-only, for commands that only
+ * read (report, compare, plot): nothing is created, migrated or written, and
+ * a file without write permission works. NULL and e filled when the file is
+ * missing or unreadable, empty, not a results database, or its schema is not
+ * this build's. */
+pb_db *db_open_ro(const char *path, pb_err *e);
 void db_close(pb_db *db);
 
 int db_schema_version(const pb_db *db);          /* as applied to this file */

@@ -71,7 +71,8 @@ static int parse_per_case(const char *list, base_row *r, const char *where, pb_e
     return 1;
 }
 
-/* Reads a baseline; exits 2 with "FILE:LINE: what" on a malformed line. */
+/* Reads a baseline; exits 2 with "FILE:LINE: what" on a malformed line
+ * (the text and the rows freed first, so nothing is left allocated). */
 static base_row *read_baseline(const char *path, int *n_out)
 {
     size_t len;
@@ -88,13 +89,13 @@ static base_row *read_baseline(const char *path, int *n_out)
         double score;
         int cases, pos = 0, k = sscanf(p, "%127s %127s %lf %63s %d%n", m, t, &score, dens, &cases, &pos);
         if (k <= 0) continue; /* blank or comment */
-        pb_err e;
+        pb_err e = {{0}};
         char where[600];
         snprintf(where, sizeof where, "%s:%d", path, line);
         if (k != 5 || sscanf(p + pos, " %*s %1s", list) == 1) { /* at most one word after cases */
             pb_errf(&e, where, -1,
                     "expected 'method task score density cases' (then optionally INDEX:SCORE,... per case), got '%s'", p);
-            pb_die_input(&e);
+            goto bad;
         }
         char *rest = p + pos; /* the per-case list, if any */
         rest += strspn(rest, " \t\r");
@@ -108,16 +109,28 @@ static base_row *read_baseline(const char *path, int *n_out)
         if (!(score >= 0 && score <= 100) || cases < 1 ||
             (r.has_density && (*end || !(r.density >= 0 && r.density <= 1)))) {
             pb_errf(&e, where, -1, "score must be in [0, 100], density in [0, 1] or '-', cases >= 1");
-            pb_die_input(&e);
+            goto bad;
         }
-        if (*rest && !parse_per_case(rest, &r, where, &e)) pb_die_input(&e);
+        if (*rest && !parse_per_case(rest, &r, where, &e)) {
+            free(r.idx);
+            free(r.x);
+            goto bad;
+        }
         for (int i = 0; i < n; i++)
             if (!strcmp(rows[i].method, r.method) && !strcmp(rows[i].task, r.task)) {
                 pb_errf(&e, where, -1, "(%s, %s) repeats line %d", r.method, r.task, rows[i].line);
-                pb_die_input(&e);
+                free(r.idx);
+                free(r.x);
+                goto bad;
             }
         if (n == cap) rows = pb_realloc(rows, (size_t)(cap *= 2) * sizeof *rows);
         rows[n++] = r;
+        continue;
+    bad:
+        for (int i = 0; i < n; i++) free(rows[i].idx), free(rows[i].x);
+        free(text);
+        free(rows);
+        pb_die_input(&e);
     }
     free(text);
     *n_out = n;

@@ -47,6 +47,13 @@ int cmd_passkey(int argc, char **argv)
     if (tokens + max_new > cs.m->cfg.n_ctx_train)
         arg_bad("passkey", "--tokens %d + --max-new %d exceeds the model's context %d", tokens, max_new,
                 cs.m->cfg.n_ctx_train);
+    passkey_case least; /* the prompt with no filler: the shortest there is */
+    passkey_build(tok, 0, 0.5, (uint64_t)seed, &least);
+    int n_least = least.n_ids;
+    passkey_free(&least);
+    if (tokens < n_least)
+        arg_bad("passkey", "--tokens %d is below the %d tokens the intro, key and question take without filler",
+                tokens, n_least);
     cli_session_open(&cs, &o, tokens + max_new + 64);
     int stop[2] = {tok_eos(tok), tok_chat_stop(tok)};
     int *out = pb_malloc((size_t)max_new * sizeof(int));

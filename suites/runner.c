@@ -110,6 +110,7 @@ typedef struct {
     tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
     peer *peer;                         /* the peers' process, from the first peer case */
     int peer_failed;                    /* it would not start: peer cases are not run */
+    int claim_fd;                       /* holds the run's claim (rdb_run_claim); -1: none */
 } R;
 
 static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0; }
@@ -278,12 +279,20 @@ static char *run_config(const R *r)
     return config_canonical(kv, np);
 }
 
-static int64_t start_run(R *r)
+/* The run to write into (0 with *err filled when another process is running
+ * it: two processes on one run would both write its pairs). */
+static int64_t start_run(R *r, pb_err *err)
 {
     char *config = run_config(r);
     char hash[17];
     config_hash(config, hash);
     int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash) : 0;
+    if (run && (r->claim_fd = rdb_run_claim(r->o->db_path, run)) < 0) {
+        pb_errf(err, r->o->db_path, -1, "run %lld is being run by another process now; --resume it once that one ends",
+                (long long)run);
+        free(config);
+        return 0;
+    }
     if (run) {
         rdb_run_reopen(r->db, run);
         fprintf(stderr, "resuming run %lld (same config %s)\n", (long long)run, hash);
@@ -301,6 +310,12 @@ static int64_t start_run(R *r)
                          .seed = (int64_t)r->s->seed, .cuda_runtime = r->on_cuda ? rt : NULL,
                          .cuda_driver = r->on_cuda ? drv : NULL, .notes = notes};
         run = db_run_begin(r->db, &meta);
+        r->claim_fd = rdb_run_claim(r->o->db_path, run); /* a new id: a --resume elsewhere can only follow */
+        if (r->claim_fd < 0) {
+            pb_errf(err, r->o->db_path, -1, "run %lld was claimed by another process as it started", (long long)run);
+            free(config);
+            return 0;
+        }
         if (r->o->resume) fprintf(stderr, "no earlier run with config %s: starting run %lld\n", hash, (long long)run);
     }
     free(config);
@@ -589,6 +604,7 @@ static void free_r(R *r)
     tok_free(r->tok);
     model_free(r->mdl);
     if (r->db) db_close(r->db);
+    if (r->claim_fd >= 0) close(r->claim_fd); /* after the database: see rdb_run_claim */
     free(r->task_on);
     free(r->method_on);
     suite_free(r->s);
@@ -596,9 +612,9 @@ static void free_r(R *r)
 
 int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
 {
-    R r = {.o = o};
+    R r = {.o = o, .claim_fd = -1};
     *run_out = 0;
-    if (!validate(&r, err) || !(r.db = db_open(o->db_path, err)) || !(r.run = start_run(&r))) {
+    if (!validate(&r, err) || !(r.db = db_open(o->db_path, err)) || !(r.run = start_run(&r, err))) {
         free_r(&r);
         return 2;
     }

@@ -7,6 +7,8 @@
  */
 #include "suites/runner_db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,6 +139,18 @@ void rdb_run_reopen(pb_db *db, int64_t run)
     db_step_done(st);
 }
 
+int rdb_run_claim(const char *path, int64_t run)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    PB_CHECK(fd >= 0, "%s: cannot open to claim run %lld: %s", path, (long long)run, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = ((off_t)1 << 62) + (off_t)run, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return fd;
+    int e = errno;
+    PB_CHECK(e == EAGAIN || e == EACCES, "%s: cannot claim run %lld: %s", path, (long long)run, strerror(e));
+    /* not closed: the database is open in this process (see the header) */
+    return -1;
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 pb_db *suite_db_open_existing(const char *path, pb_err *err)
@@ -145,7 +159,7 @@ pb_db *suite_db_open_existing(const char *path, pb_err *err)
         pb_errf(err, path, -1, "no such results database");
         return NULL;
     }
-    return db_open(path, err);
+    return db_open_ro(path, err);
 }
 
 int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
@@ -157,8 +171,9 @@ int64_t suite_run_id(pb_db *db, const char *text, pb_err *err)
         return id;
     }
     char *end;
+    errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (end == text || *end || v <= 0) {
+    if (end == text || *end || v <= 0 || errno == ERANGE) {
         pb_errf(err, "--run", -1, "'%s' is not a run id (a positive integer or 'last')", text);
         return 0;
     }

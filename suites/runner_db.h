@@ -48,6 +48,14 @@ int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, 
 int64_t rdb_run_by_hash(pb_db *db, const char *hash);
 /* Sets a run back to running (status 'running', finished_at NULL). */
 void rdb_run_reopen(pb_db *db, int64_t run);
+/* Claims run `run` of the database file at path for this process: an open
+ * file description lock (F_OFD_SETLK) on one byte at 2^62 + run, far past the
+ * bytes SQLite locks, so nothing besides the database is created and the claim
+ * ends with the process however it ends (SIGKILL included). Returns the
+ * descriptor that holds it, or -1 when another process holds it. Close it
+ * only after the database is closed: closing any descriptor of the file
+ * drops the process's POSIX locks, SQLite's among them. */
+int rdb_run_claim(const char *path, int64_t run);
 
 /* ---- reading a run back --------------------------------------------------- */
 
@@ -64,8 +72,9 @@ typedef struct {
 int suite_aggs(pb_db *db, int64_t run, suite_agg **out);
 void suite_aggs_free(suite_agg *a, int n);
 
-/* Opens an existing results database (db_open would create a missing one):
- * NULL + *err "PATH: ..." when it does not exist or is unusable. */
+/* Opens an existing results database read-only (db_open would create a
+ * missing one): NULL + *err "PATH: ..." when it does not exist or is
+ * unusable. For the commands that only read (report, compare). */
 pb_db *suite_db_open_existing(const char *path, pb_err *err);
 
 /* The run id a user means by text: a positive integer, or "last" = the

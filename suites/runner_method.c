@@ -35,12 +35,14 @@ static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
     return plan_spec_check(sp, err);
 }
 
-/* 1 if path starts with the .purbo plan file's magic (planfile.h). */
+/* 1 if path starts with the .purbo plan file's magic (planfile.h), or is
+ * not a regular file (then plan_file_read says so; a FIFO must not hang). */
 static int is_plan_file(const char *path)
 {
     char magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    int not_reg;
+    FILE *f = pb_fopen_read(path, 1, &not_reg);
+    if (!f) return not_reg;
     size_t n = fread(magic, 1, sizeof magic, f);
     fclose(f);
     return n == sizeof magic && !memcmp(magic, PLANFILE_MAGIC, sizeof magic);

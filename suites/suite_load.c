@@ -2,7 +2,8 @@
  * the structs of suite.h, validating as it goes (schema: suites/SCHEMA.md).
  *
  * Every problem becomes one line "FILE:LINE:COL: what" (1-based, from the
- * node's start mark) and loading stops at the first. Keys of each mapping are
+ * node's start mark) and loading stops at the first. suite_guard.c checks
+ * the size, the bytes and the nesting before the document is built. Keys of each mapping are
  * checked first (unknown -> the closest known key is suggested; duplicate ->
  * the first place is named), then each field is read by a typed getter that
  * knows its range and default. Every libyaml call's result is checked.
@@ -10,6 +11,7 @@
 #include "suites/suite.h"
 
 #include "suites/peer.h"
+#include "suites/suite_guard.h"
 
 #include "policy/plan.h"
 
@@ -715,6 +717,7 @@ suite *suite_parse(const char *name, const char *text, size_t len, pb_err *err)
     yaml_document_t doc, next;
     yaml_mark_t origin = {0, 0, 0};
     ld L = {name, &doc, err};
+    if (!suite_guard(name, text, len, err)) return NULL; /* size, bytes, depth, count: before libyaml's loader */
     if (!yaml_parser_initialize(&parser)) {
         fail_at(&L, origin, "cannot initialise the YAML parser");
         return NULL;
@@ -751,7 +754,7 @@ suite *suite_parse(const char *name, const char *text, size_t len, pb_err *err)
 
 suite *suite_load(const char *path, pb_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = pb_fopen_read(path, 0, NULL); /* a FIFO without a writer reads empty */
     if (!f) {
         pb_errf(err, path, -1, "cannot open the suite file");
         return NULL;

@@ -60,9 +60,11 @@ char *fixture_read(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) { /* a pipe or a folder: no size to read */
+        fclose(f);
+        return NULL;
+    }
     char *buf = pb_malloc((size_t)n + 1);
     size_t r = fread(buf, 1, (size_t)n, f);
     fclose(f);

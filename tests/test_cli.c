@@ -4,6 +4,7 @@
  * shared --db/--run options take both spellings and only where offered. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,4 +155,70 @@ TEST(cli_results_options)
     CHECK(!arg_results_opt("probe", argc, argv, &i, &no_run) && i == 5 && no_run.run == NULL);
     i = 1;
     CHECK(arg_results_opt("probe", argc, argv, &i, &no_run) && i == 2 && !strcmp(no_run.db, "a.db"));
+}
+
+/* Inputs that used to get through: a context past the model's, a prompt
+ * file with a NUL (cut there silently before), a passkey shorter than its
+ * fixed text (built longer silently before). */
+TEST(cli_generate_and_passkey_limits)
+{
+    char args[1024], err[1024];
+    int lines;
+    snprintf(args, sizeof args, "generate --model %s --prompt hi --ctx 99999", test_model_path);
+    int st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--ctx 99999 exceeds the model's context 8192"), "status %d: %s",
+              st, err);
+    const char *pf = "/tmp/purbo-test-nul-prompt.txt";
+    FILE *f = fopen(pf, "wb");
+    CHECK(f);
+    fwrite("Hello\0world", 1, 11, f);
+    fclose(f);
+    snprintf(args, sizeof args, "generate --model %s --prompt-file %s", test_model_path, pf);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
+    unlink(pf);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "purbo-test-nul-prompt.txt: offset 5: a NUL byte"),
+              "status %d: %s", st, err);
+    snprintf(args, sizeof args, "passkey --model %s --tokens 64", test_model_path);
+    st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--tokens 64 is below the ") &&
+              strstr(err, " tokens the intro, key and question take"), "status %d: %s", st, err);
+}
+
+/* A FIFO with no writer as the model, the plan or a suite method's plan:
+ * one line, exit 2, at once (`timeout` turns a hang back into a failure). */
+TEST(cli_fifo_model_and_plan)
+{
+    char dir[] = "/tmp/purbo-cli-fifo-XXXXXX";
+    CHECK(mkdtemp(dir));
+    char fifo[64], out[96], cmd[1024];
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    snprintf(out, sizeof out, "%s/err", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    /* a suite whose method takes the FIFO as its plan file */
+    char suite[96];
+    snprintf(suite, sizeof suite, "%s/s.yaml", dir);
+    FILE *sf = fopen(suite, "w");
+    CHECK(sf);
+    fprintf(sf, "name: t\nmodel: %s\nbackend: cpu\nmethods: [{policy: rtpurbo, params: {plan: %s}}]\n"
+                "tasks:\n  - {type: passkey, contexts: [256], samples: 1}\n", test_model_path, fifo);
+    fclose(sf);
+    for (int i = 0; i < 3; i++) {
+        if (i == 0) snprintf(cmd, sizeof cmd, "timeout 60 %s info %s 2>%s", test_bin_path, fifo, out);
+        else if (i == 1)
+            snprintf(cmd, sizeof cmd, "timeout 60 %s generate --model %s --prompt hi --plan %s 2>%s", test_bin_path,
+                     test_model_path, fifo, out);
+        else snprintf(cmd, sizeof cmd, "timeout 60 %s run %s --db %s/r.db 2>%s", test_bin_path, suite, dir, out);
+        int st = system(cmd);
+        size_t n;
+        char *e = fixture_read(out, &n);
+        int ok = WIFEXITED(st) && WEXITSTATUS(st) == 2 && e && strstr(e, "/f: not a regular file");
+        CHECK_MSG(ok, "case %d: status %d: %s", i, WIFEXITED(st) ? WEXITSTATUS(st) : -1, e ? e : "");
+        free(e);
+    }
+    CHECK_MSG(access(suite, F_OK) == 0 && snprintf(cmd, sizeof cmd, "%s/r.db", dir) > 0 && access(cmd, F_OK) != 0,
+              "the refused run wrote its database");
+    unlink(suite);
+    unlink(fifo);
+    unlink(out);
+    rmdir(dir);
 }

@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tests/fixture.h"
 
@@ -275,4 +276,64 @@ TEST(compare_per_case_baseline_flags_only_significant_falls)
     st = rt_run(args, &out, NULL);
     CHECK_MSG(st == 0 && !strstr(out, "dense/cw"), "status %d: %s", st, out);
     free(out);
+}
+
+/* Bytes from a hostile baseline reach stderr escaped: no terminal escape,
+ * no stray byte, still one line. */
+TEST(compare_escapes_raw_bytes_in_errors)
+{
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    const char *b = rt_write("esc.baseline", "dense\x1b]0;owned\x07 passkey \xff\n");
+    char args[1400], *err;
+    snprintf(args, sizeof args, "compare --baseline %s --db %s --run 1", b, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "got 'dense\\x1b]0;owned\\x07 passkey \\xff'"), "status %d: %s", st, err);
+    int raw = 0;
+    for (const unsigned char *p = (const unsigned char *)err; *p; p++) raw += (*p < 0x20 && *p != '\n') || *p >= 0x7f;
+    CHECK_MSG(!raw && strchr(err, '\n') == strrchr(err, '\n'), "%d raw bytes: %s", raw, err);
+    free(err);
+}
+
+/* report and compare only read: an empty file stays empty (no schema is
+ * created in it), a run id past int64 is named as written, and a database
+ * of another schema version is refused rather than migrated. */
+TEST(report_reads_only)
+{
+    char path[600], args[1400], *err;
+    snprintf(path, sizeof path, "%s/empty.db", rt_dir());
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fclose(f);
+    snprintf(args, sizeof args, "report --db %s", path);
+    int st = rt_run(args, NULL, &err);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    CHECK_MSG(st == 2 && strstr(err, "empty.db: empty: no results database here") && sb.st_size == 0,
+              "status %d, %lld bytes: %s", st, (long long)sb.st_size, err);
+    free(err);
+    const char *db = rt_tiny_db();
+    CHECK(db);
+    snprintf(args, sizeof args, "report --db %s --run 99999999999999999999", db);
+    st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "'99999999999999999999' is not a run id") && !strstr(err, "9223372036854775807"),
+              "status %d: %s", st, err);
+    free(err);
+    const char *old = worse_copy("old.db", "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version)");
+    CHECK(old);
+    long long before = rt_query(old, "SELECT max(version) FROM schema_version");
+    snprintf(args, sizeof args, "report --db %s --run 1", old);
+    st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "is older than this build's"), "status %d: %s", st, err);
+    CHECK(rt_query(old, "SELECT max(version) FROM schema_version") == before);
+    free(err);
+    /* and the tiny run reports from a copy whose permissions forbid writing */
+    const char *ro = worse_copy("ro.db", "SELECT 1");
+    CHECK(ro && chmod(ro, 0444) == 0);
+    snprintf(args, sizeof args, "report --db %s --run 1", ro);
+    char *out;
+    st = rt_run(args, &out, &err);
+    CHECK_MSG(st == 0 && strstr(out, "passkey"), "status %d: %s", st, err);
+    free(out);
+    free(err);
 }

@@ -5,10 +5,13 @@
 #include "tests/test.h"
 
 #include "model/gguf.h"
+#include "model/model.h"
+#include "tests/fixture.h"
 #include "tests/gguf_build.h"
 #include "kernels/quant.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Opening buf[0..len) must fail with "t.gguf: offset OFF: ..." containing
@@ -581,4 +584,80 @@ TEST(gguf_open_file)
     CHECK_MSG(strstr(e.msg, want), "%s", e.msg);
     unlink(path);
     gb_free(&b);
+}
+
+/* ---- values that parse but would give garbage later (model_read_config) ---- */
+
+/* The model's bytes with the f32 value of key `key` set to v: the config must
+ * be refused naming the key's offset and the words. */
+static int config_refused(uint8_t *buf, size_t len, const char *key, float v, const char *words, char *msg)
+{
+    pb_err e = {{0}};
+    gguf *g = gguf_open_mem(buf, len, "m.gguf", &e);
+    if (!g) return snprintf(msg, 512, "the unpatched copy fails: %.400s", e.msg), 0;
+    const gguf_kv *kv = gguf_find_kv(g, key);
+    size_t at = (size_t)(kv->val - buf);
+    float old;
+    memcpy(&old, buf + at, 4);
+    memcpy(buf + at, &v, 4);
+    model_config c;
+    int ok = model_read_config(g, &c, &e);
+    memcpy(buf + at, &old, 4);
+    char want[64];
+    snprintf(want, sizeof want, "m.gguf: offset %llu: ", (unsigned long long)kv->file_offset);
+    gguf_close(g);
+    snprintf(msg, 512, "%.40s = %g: %.400s", key, (double)v, ok ? "accepted" : e.msg);
+    return !ok && !strncmp(e.msg, want, strlen(want)) && strstr(e.msg, words);
+}
+
+TEST(gguf_model_config_ranges)
+{
+    size_t len;
+    uint8_t *buf = (uint8_t *)fixture_read(test_model_path, &len);
+    CHECK(buf);
+    char msg[512];
+    const char *rope = "llama.rope.freq_base", *eps = "llama.attention.layer_norm_rms_epsilon";
+    CHECK_MSG(config_refused(buf, len, rope, NAN, "rope.freq_base = nan is out of range (0,", msg), "%s", msg);
+    CHECK_MSG(config_refused(buf, len, rope, 0.0f, "rope.freq_base = 0 is out of range", msg), "%s", msg);
+    CHECK_MSG(config_refused(buf, len, rope, -5.0f, "rope.freq_base = -5 is out of range", msg), "%s", msg);
+    CHECK_MSG(config_refused(buf, len, eps, -1e-5f, "epsilon = -1e-05 is out of range [0,", msg), "%s", msg);
+    CHECK_MSG(config_refused(buf, len, eps, INFINITY, "epsilon = inf is out of range", msg), "%s", msg);
+    /* the real values pass */
+    pb_err e = {{0}};
+    gguf *g = gguf_open_mem(buf, len, "m.gguf", &e);
+    model_config c;
+    CHECK_MSG(g && model_read_config(g, &c, &e), "%s", e.msg);
+    CHECK(c.rope_base == 100000.0f && c.rms_eps == 1e-5f && c.n_vocab == 49152);
+    /* an embedding table one row short of the 49152 tokens: its ne[1] field
+     * sits after the tensor's name (u64 length + bytes), n_dims and ne[0] */
+    const gguf_tensor *t = gguf_find_tensor(g, "token_embd.weight");
+    size_t ne1 = (size_t)t->file_offset + 8 + t->name.len + 4 + 8;
+    gguf_close(g);
+    uint64_t rows;
+    memcpy(&rows, buf + ne1, 8);
+    CHECK(rows == 49152);
+    rows = 49151;
+    memcpy(buf + ne1, &rows, 8);
+    g = gguf_open_mem(buf, len, "m.gguf", &e);
+    CHECK_MSG(g, "%s", e.msg);
+    int ok = model_read_config(g, &c, &e);
+    gguf_close(g);
+    free(buf);
+    CHECK(!ok);
+    CHECK_MSG(strstr(e.msg, "token_embd.weight has 49151 rows, fewer than the 49152 tokens"), "%s", e.msg);
+}
+
+/* A FIFO with no writer as the model: refused at once, not a hang. */
+TEST(gguf_fifo_refused)
+{
+    char dir[] = "/tmp/purbo-fifo-XXXXXX", path[64];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    CHECK(mkfifo(path, 0600) == 0);
+    pb_err e = {{0}};
+    gguf *g = gguf_open(path, &e);
+    unlink(path);
+    rmdir(dir);
+    CHECK(!g);
+    CHECK_MSG(strstr(e.msg, ": not a regular file"), "%s", e.msg);
 }

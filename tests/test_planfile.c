@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "results/db.h"
@@ -147,12 +148,38 @@ TEST(planfile_rejections)
     b[56 + 3] = 0x40; /* p = 2.x */
     reseal(b, n);
     CHECK_MSG(refused(b, n, m, "p = ", msg), "%s", msg);
+    /* a parameter out of the range the policies take, under a valid checksum:
+     * window 0 (a local head would keep nothing), block 0, a huge sink */
+    const struct { size_t off; uint32_t v; const char *want; } fields[] = {
+        {44, 0, "window = 0 out of range [1, 16777216]"},
+        {48, 0, "block = 0 out of range [1, 65536]"},
+        {40, 1u << 25, "sink = 33554432 out of range"},
+        {52, 0xffffffffu, "local = 4294967295 out of range"},
+    };
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        memcpy(b, good, n);
+        for (int i = 0; i < 4; i++) b[fields[k].off + i] = (unsigned char)(fields[k].v >> (8 * i));
+        reseal(b, n);
+        CHECK_MSG(refused(b, n, m, fields[k].want, msg), "%s", msg);
+        CHECK_MSG(strstr(msg, "offset "), "the offset of the field: %s", msg);
+    }
     /* without a model, a plan parses on its own */
     CHECK(plan_file_parse(good, n, "x.purbo", NULL, &q, &e));
     plan_file_free(&q);
     /* a file that cannot be read, and a folder that cannot be written */
     CHECK(!plan_file_read("/nonexistent/a.purbo", m, &q, &e) && strstr(e.msg, "/nonexistent/a.purbo: cannot open"));
     CHECK(!plan_file_write("/nonexistent/a.purbo", &p, &e) && strstr(e.msg, "cannot write"));
+    /* a FIFO with no writer: refused at once (the open must not block) */
+    char fifo[] = "/tmp/purbo-plan-fifo-XXXXXX";
+    CHECK(mkdtemp(fifo));
+    char fpath[64];
+    snprintf(fpath, sizeof fpath, "%s/p.purbo", fifo);
+    CHECK(mkfifo(fpath, 0600) == 0);
+    int got = plan_file_read(fpath, m, &q, &e);
+    unlink(fpath);
+    rmdir(fifo);
+    CHECK(!got);
+    CHECK_MSG(strstr(e.msg, "p.purbo: not a regular file"), "%s", e.msg);
     free(good);
     free(b);
     plan_file_free(&p);

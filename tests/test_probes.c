@@ -22,7 +22,7 @@ TEST(probes_topp_counts_and_selection)
 {
     const float x[] = {0.125f, 0.5f, 0.125f, 0.25f};
     const double t[] = {0.5, 0.75, 0.875, 0.95};
-    float work[4];
+    float work[8]; /* topp_counts needs n floats: 8 for the second call */
     int out[4];
     topp_counts(x, 4, t, 4, out, work);
     CHECK(out[0] == 1 && out[1] == 2 && out[2] == 3 && out[3] == 4);

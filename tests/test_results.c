@@ -647,3 +647,34 @@ TEST(results_file_fingerprint)
     free(path);
     fixture_rmtree(d);
 }
+
+/* A runtime SQLite failure names the database file as well as the source line. */
+TEST(results_runtime_error_names_the_database)
+{
+    char *d = fixture_tmpdir("results"), *path = join(d, "r.db"), *log = join(d, "err.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr)) _exit(3);
+        pb_err e;
+        pb_db *db = db_open(path, &e);
+        if (!db) _exit(2);
+        bench_row r = sample_row(1, 64);
+        r.phase = "training"; /* rejected by the CHECK constraint: exit 1 */
+        db_run_begin(db, &plain_meta);
+        db_bench_add(db, &r);
+        _exit(0);
+    }
+    CHECK(exit_code(pid) == 1);
+    size_t n;
+    char *text = fixture_read(log, &n);
+    CHECK(text);
+    char want[600];
+    snprintf(want, sizeof want, "sqlite: %s: ", path);
+    CHECK_MSG(!strncmp(text, "purbo: results/", 15) && strstr(text, want) && strstr(text, "CHECK constraint failed"),
+              "%s", text);
+    free(text);
+    free(log);
+    free(path);
+    fixture_rmtree(d);
+}

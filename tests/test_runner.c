@@ -282,6 +282,40 @@ TEST(runner_interrupted_and_killed_runs_resume)
     free(e);
 }
 
+/* Two `run --resume` of one run at once: the second is refused at its start
+ * with one line (exit 2, nothing written by it); the first finishes every
+ * case once, and a later --resume finds nothing left. */
+TEST(runner_concurrent_resume_refused)
+{
+    char *suite = suite_file("twice", DENSE, "  - {type: passkey, contexts: [256], samples: 3}\n");
+    char db[600], out[600], err[600], args[1400];
+    snprintf(db, sizeof db, "%s/twice.db", rt_dir());
+    snprintf(out, sizeof out, "%s/twice.out", rt_dir());
+    snprintf(err, sizeof err, "%s/twice.err", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none --resume", suite, db);
+    pid_t pid = spawn(args, out, err);
+    CHECK(wait_rows(db, 1)); /* the first holds the run and has committed a case */
+    char *e2;
+    int st2 = rt_run(args, NULL, &e2);
+    long long rows_after = rt_query(db, "SELECT count(*) FROM suite_cases");
+    int st = wait_status(pid);
+    CHECK_MSG(st2 == 2 && strstr(e2, "twice.db: run 1 is being run by another process now") &&
+              strchr(e2, '\n') == strrchr(e2, '\n'), "second: status %d: %s", st2, e2);
+    free(e2);
+    CHECK_MSG(st == 0, "first: status %d", st);
+    CHECK(rows_after >= 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == 3);
+    CHECK(rt_query(db, "SELECT count(DISTINCT case_index) FROM suite_cases") == 3);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+    /* the claim ended with the first process: a resume now runs, and has nothing to do */
+    char *o3, *e3;
+    int st3 = rt_run(args, &o3, &e3);
+    CHECK_MSG(st3 == 0 && strstr(e3, "0 (case, method) pairs to run"), "third: status %d: %s", st3, e3);
+    free(o3);
+    free(e3);
+}
+
 TEST(runner_selection_and_new_runs)
 {
     /* --only and --methods pick cases of the same config; without --resume a run is new */

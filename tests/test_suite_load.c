@@ -230,3 +230,66 @@ TEST(suite_load_names_and_values)
     CHECK_MSG(s && s->tasks[0].n_answers == 1 && !strcmp(s->tasks[0].answers[0], "fixed"), "%s", e.msg);
     suite_free(s);
 }
+
+/* suite_parse on bytes (NULs included) must fail with "t.yaml:LINE:COL: " and
+ * `what`, and at once: the caps exist so a small file cannot run for minutes. */
+static int refused_at(const char *text, size_t len, const char *place, const char *what, char *msg)
+{
+    pb_err e = {{0}};
+    double t0 = pb_now();
+    suite *s = suite_parse("t.yaml", text, len, &e);
+    double dt = pb_now() - t0;
+    if (s) suite_free(s);
+    snprintf(msg, 512, "%.400s (%.2f s)", s ? "loaded" : e.msg, dt);
+    return !s && !strncmp(e.msg, place, strlen(place)) && strstr(e.msg, what) && dt < 5;
+}
+
+TEST(suite_load_caps_depth_count_size)
+{
+    char msg[512];
+    const int deep = 200000; /* 400 KB: libyaml's loader alone would take minutes */
+    char *t = malloc(2 * (size_t)deep + 1);
+    memset(t, '[', deep);
+    memset(t + deep, ']', deep);
+    t[2 * deep] = 0;
+    CHECK_MSG(refused_at(t, 2 * (size_t)deep, "t.yaml:1:33: ", "nested more than 32 levels deep", msg), "%s", msg);
+    free(t);
+    /* block style: mapping k starts at line k, column k */
+    char block[4096], *p = block;
+    for (int k = 0; k < 40; k++) p += sprintf(p, "%*sk%d:\n", k, "", k);
+    CHECK_MSG(refused_at(block, strlen(block), "t.yaml:33:33: ", "nested more than 32 levels", msg), "%s", msg);
+    /* a 100,000-item flow list: item k (1-based) is at column 2k */
+    const int items = 100000;
+    t = malloc(2 * (size_t)items + 2);
+    p = t;
+    *p++ = '[';
+    for (int k = 0; k < items; k++) *p++ = '1', *p++ = k + 1 < items ? ',' : ']';
+    *p = 0;
+    CHECK_MSG(refused_at(t, strlen(t), "t.yaml:1:40000: ", "more than 20000 values", msg), "%s", msg);
+    free(t);
+    /* 2 MB of comment lines of 64 bytes: byte 1 MiB starts line 16385 */
+    size_t big = 2u << 20;
+    t = malloc(big + 1);
+    for (size_t i = 0; i < big; i += 64) memset(t + i, '#', 63), t[i + 63] = '\n';
+    t[big] = 0;
+    CHECK_MSG(refused_at(t, big, "t.yaml:16385:1: ", "past 1048576 bytes", msg), "%s", msg);
+    free(t);
+}
+
+TEST(suite_load_bad_bytes_located)
+{
+    char msg[512];
+    /* HEAD is 3 lines; line 4 holds the bad byte after "description: a" */
+    static const char nul[] = HEAD "description: a\0b\n";
+    CHECK_MSG(refused_at(nul, sizeof nul - 1, "t.yaml:4:15: ", "a NUL byte", msg), "%s", msg);
+    static const char bad[] = HEAD "description: \xff\n";
+    CHECK_MSG(refused_at(bad, sizeof bad - 1, "t.yaml:4:14: ", "byte 0xff is not valid UTF-8", msg), "%s", msg);
+    /* the column counts characters: the escape follows a 2-byte e-acute */
+    static const char esc[] = HEAD "description: \xc3\xa9\x1b[31m\n";
+    CHECK_MSG(refused_at(esc, sizeof esc - 1, "t.yaml:4:15: ", "control character U+001B", msg), "%s", msg);
+    static const char c1[] = HEAD "tasks: []\ndescription: x\xc2\x9b\n";
+    CHECK_MSG(refused_at(c1, sizeof c1 - 1, "t.yaml:5:15: ", "control character U+009B", msg), "%s", msg);
+    /* CRLF line ends count as one */
+    static const char crlf[] = "name: t\r\nmodel: m\r\n\x01";
+    CHECK_MSG(refused_at(crlf, sizeof crlf - 1, "t.yaml:3:1: ", "U+0001", msg), "%s", msg);
+}

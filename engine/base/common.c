@@ -1,12 +1,37 @@
 /* common.c — the error and allocation helpers declared in common.h. */
 #include "base/common.h"
+#include "base/utf8.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+void pb_escape_line(char *s, size_t cap)
+{
+    char in[1024];
+    snprintf(in, sizeof in, "%s", s);
+    size_t o = 0, len = strlen(in);
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < cap;) {
+        uint32_t cp;
+        int n = (int)utf8_next(p, len - (size_t)(p - (const unsigned char *)in), &cp);
+        if (cp == UC_INVALID || (cp < 0x20 && cp != '\n' && cp != '\r' && cp != '\t') || (cp >= 0x7f && cp < 0xa0))
+            n = 0; /* not UTF-8, or a C0/C1 control or DEL */
+        if (n && o + (size_t)n < cap) {
+            for (int i = 0; i < n; i++, p++) s[o++] = (char)(*p == '\n' || *p == '\r' ? ' ' : *p);
+        } else if (n || o + 4 >= cap) {
+            break; /* no room for the whole character */
+        } else {
+            snprintf(s + o, cap - o, "\\x%02x", *p++);
+            o += 4;
+        }
+    }
+    s[o] = 0;
+}
 
 int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
 {
@@ -19,9 +44,7 @@ int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg + n, sizeof e->msg - (size_t)n, fmt, ap);
     va_end(ap);
-    /* one line, always */
-    for (char *p = e->msg; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    pb_escape_line(e->msg, sizeof e->msg); /* one line, and no raw bytes from the input */
     return 0;
 }
 
@@ -33,12 +56,14 @@ void pb_die_input(const pb_err *e)
 
 void pb_die_runtime(const char *file, int line, const char *fmt, ...)
 {
-    fprintf(stderr, "purbo: %s:%d: ", file, line);
+    char msg[1024];
+    int n = snprintf(msg, sizeof msg, "purbo: %s:%d: ", file, line);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    pb_escape_line(msg, sizeof msg);
+    fprintf(stderr, "%s\n", msg);
     exit(1);
 }
 
@@ -89,6 +114,28 @@ int pb_mkdir_p(const char *dir)
         *s = '/';
     }
     return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+FILE *pb_fopen_read(const char *path, int regular, int *not_regular)
+{
+    if (not_regular) *not_regular = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) goto fail;
+    if (regular && !S_ISREG(st.st_mode)) {
+        if (not_regular) *not_regular = 1;
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        goto fail;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (f) return f;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return NULL;
 }
 
 char *pb_read_stream(FILE *f, size_t *len)

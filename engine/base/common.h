@@ -25,16 +25,23 @@ typedef struct {
     char msg[512];
 } pb_err;
 
-/* Formats "FILE: offset N: WHAT" (offset < 0 leaves the offset out; file
+/* Formats "FILE: offset N: WHAT", escaped by pb_escape_line (offset < 0 leaves the offset out; file
  * NULL leaves the place out: "WHAT", for a layer whose caller adds it). Returns 0
  * so callers can write `return pb_errf(...)` in functions returning success. */
 int pb_errf(pb_err *e, const char *file, long long offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Makes the NUL-terminated text in s[cap] (cap <= 1024) safe to print as one
+ * line: newlines and carriage returns become spaces; other control bytes,
+ * DEL, bytes that are not valid UTF-8 and C1 controls become \xNN (a
+ * hostile file cannot put terminal escapes on stderr). Truncates to fit. */
+void pb_escape_line(char *s, size_t cap);
+
 /* Prints e->msg as one line on stderr and exits with status 2. */
 _Noreturn void pb_die_input(const pb_err *e);
 
-/* Prints "purbo: FILE:LINE: MESSAGE" and exits with status 1. */
+/* Prints "purbo: FILE:LINE: MESSAGE" (escaped as pb_errf does) and exits
+ * with status 1. */
 _Noreturn void pb_die_runtime(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -53,6 +60,13 @@ void *pb_realloc_at(void *p, size_t n, const char *file, int line);
 
 /* Creates a folder and its parents (like mkdir -p). 0 ok, -1 with errno. */
 int pb_mkdir_p(const char *dir);
+
+/* Opens path for reading without hanging on a FIFO that has no writer
+ * (opened O_NONBLOCK, blocking again once open: a FIFO with no writer then
+ * reads as empty). regular != 0 refuses anything but a regular file: NULL
+ * with *not_regular = 1 and errno EISDIR (a folder) or EINVAL. Otherwise
+ * NULL with errno set. */
+FILE *pb_fopen_read(const char *path, int regular, int *not_regular);
 
 /* The rest of stream f (a file or a pipe) as one malloc'd buffer with a NUL
  * after its *len bytes; NULL (errno set, nothing to free) on a read error. */

@@ -11,12 +11,14 @@
 
 void arg_bad(const char *cmd, const char *fmt, ...)
 {
-    fprintf(stderr, "purbo-bench %s: ", cmd);
+    char msg[1024];
+    int n = snprintf(msg, sizeof msg, "purbo-bench %s: ", cmd);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    pb_escape_line(msg, sizeof msg); /* values from the command line and files, made printable */
+    fprintf(stderr, "%s\n", msg);
     exit(2);
 }
 
@@ -67,7 +69,7 @@ int arg_results_opt(const char *cmd, int argc, char **argv, int *i, arg_results 
 
 char *arg_read_file(const char *cmd, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = pb_fopen_read(path, 0, NULL); /* a pipe is fine; a FIFO without a writer reads empty */
     if (!f) arg_bad(cmd, "%s: %s", path, strerror(errno));
     char *buf = pb_read_stream(f, len);
     fclose(f);

@@ -52,6 +52,8 @@ int cmd_generate(int argc, char **argv)
     if (!prompt == !prompt_file) arg_bad("generate", "give exactly one of --prompt and --prompt-file");
     size_t len = 0;
     char *text = prompt_file ? arg_read_file("generate", prompt_file, &len) : strdup(prompt);
+    if (prompt_file && strlen(text) != len) /* the tokenizer reads a C string: it would stop there */
+        arg_bad("generate", "%s: offset %zu: a NUL byte; the prompt must be text", prompt_file, strlen(text));
     cli_session cs;
     cli_session_load(&cs, &o);
     const model *m = cs.m;
@@ -70,6 +72,8 @@ int cmd_generate(int argc, char **argv)
         n++;
     }
     if (n == 0) arg_bad("generate", "the prompt is empty");
+    if (n_ctx > m->cfg.n_ctx_train)
+        arg_bad("generate", "--ctx %d exceeds the model's context %d", n_ctx, m->cfg.n_ctx_train);
     if (!n_ctx) n_ctx = n + max_new < m->cfg.n_ctx_train ? n + max_new : m->cfg.n_ctx_train;
     if (n >= n_ctx) arg_bad("generate", "the prompt has %d tokens, the context is %d", n, n_ctx);
     if (n + max_new > n_ctx) max_new = n_ctx - n;

@@ -490,7 +490,7 @@ gguf *gguf_open_mem(const void *buf, size_t size, const char *name, pb_err *err)
 
 gguf *gguf_open(const char *path, pb_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not hang the open */
     if (fd < 0) {
         pb_errf(err, path, -1, "cannot open: %s", strerror(errno));
         return NULL;

@@ -4,7 +4,9 @@
  * a missing key, a tensor of the wrong shape or an unknown tensor type gives
  * one pb_err naming the file and the key or tensor (and its offset). Each
  * tensor is dispatched on its own type (a "Q4_1" file also holds F32 and
- * Q8_0 tensors).
+ * Q8_0 tensors). Values are checked where a bad one would give garbage
+ * later: RMS epsilon finite in [0, 1], RoPE base finite > 0, an embedding
+ * row for every token of the vocabulary.
  */
 #include "model/model.h"
 
@@ -27,11 +29,20 @@ static int get_u32_key(const gguf *g, const char *arch, const char *suffix, int 
     return 1;
 }
 
-static int get_f32_key(const gguf *g, const char *arch, const char *suffix, float *out, pb_err *err)
+/* A float key that must be finite and in [lo, hi] (lo_open: lo excluded). */
+static int get_f32_key(const gguf *g, const char *arch, const char *suffix, float lo, int lo_open, float hi,
+                       float *out, pb_err *err)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return gguf_get_f32(g, key, out, err);
+    float v;
+    if (!gguf_get_f32(g, key, &v, err)) return 0;
+    if (!(isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi))
+        return pb_errf(err, gguf_path(g), (long long)gguf_find_kv(g, key)->file_offset,
+                       "key %s = %g is out of range %c%g, %g]", key, (double)v, lo_open ? '(' : '[', (double)lo,
+                       (double)hi);
+    *out = v;
+    return 1;
 }
 
 /* Missing optional key: keeps *out. */
@@ -42,11 +53,12 @@ static int opt_u32_key(const gguf *g, const char *arch, const char *suffix, int 
     return !gguf_find_kv(g, key) || get_u32_key(g, arch, suffix, out, err);
 }
 
-static int opt_f32_key(const gguf *g, const char *arch, const char *suffix, float *out, pb_err *err)
+static int opt_f32_key(const gguf *g, const char *arch, const char *suffix, float lo, int lo_open, float hi,
+                       float *out, pb_err *err)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return !gguf_find_kv(g, key) || get_f32_key(g, arch, suffix, out, err);
+    return !gguf_find_kv(g, key) || get_f32_key(g, arch, suffix, lo, lo_open, hi, out, err);
 }
 
 int model_read_config(const gguf *g, model_config *c, pb_err *err)
@@ -71,13 +83,14 @@ int model_read_config(const gguf *g, model_config *c, pb_err *err)
     if (!get_u32_key(g, ar, "feed_forward_length", &c->n_ff, err)) return 0;
     if (!get_u32_key(g, ar, "attention.head_count", &c->n_head, err)) return 0;
     if (!get_u32_key(g, ar, "context_length", &c->n_ctx_train, err)) return 0;
-    if (!get_f32_key(g, ar, "attention.layer_norm_rms_epsilon", &c->rms_eps, err)) return 0;
+    /* RMSNorm divides by sqrt(mean + eps): eps >= 0 and small; RoPE's base > 0 */
+    if (!get_f32_key(g, ar, "attention.layer_norm_rms_epsilon", 0, 0, 1, &c->rms_eps, err)) return 0;
     /* optional keys with the llama defaults, unless the family needs them */
     c->n_head_kv = c->n_head;
     if (!opt_u32_key(g, ar, "attention.head_count_kv", &c->n_head_kv, err)) return 0;
     c->rope_base = 10000.0f;
-    if (fam->rope_base_key ? !get_f32_key(g, ar, "rope.freq_base", &c->rope_base, err)
-                           : !opt_f32_key(g, ar, "rope.freq_base", &c->rope_base, err))
+    if (fam->rope_base_key ? !get_f32_key(g, ar, "rope.freq_base", 0, 1, 1e12f, &c->rope_base, err)
+                           : !opt_f32_key(g, ar, "rope.freq_base", 0, 1, 1e12f, &c->rope_base, err))
         return 0;
     if (c->n_head % c->n_head_kv != 0 || (!fam->head_dim_key && c->n_embd % c->n_head != 0))
         return pb_errf(err, gguf_path(g), -1, "inconsistent heads: n_embd %d, heads %d, kv heads %d",
@@ -99,6 +112,12 @@ int model_read_config(const gguf *g, model_config *c, pb_err *err)
     const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
     if (!emb) return pb_errf(err, gguf_path(g), -1, "missing tensor token_embd.weight");
     c->n_vocab = (int)emb->ne[1];
+    /* every token id the tokenizer can give must have an embedding row */
+    const gguf_kv *toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (toks && toks->type == GGUF_ARRAY && emb->ne[1] < toks->n)
+        return pb_errf(err, gguf_path(g), (long long)emb->file_offset,
+                       "token_embd.weight has %llu rows, fewer than the %llu tokens of the vocabulary",
+                       (unsigned long long)emb->ne[1], (unsigned long long)toks->n);
 
     /* the block's form: the family's facts */
     c->rope_style = fam->rope_style;

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum uc_class { UC_OTHER = 0, UC_LETTER = 1, UC_NUMBER = 2, UC_SPACE = 3 };
+#include "base/utf8.h" /* utf8_next, UC_INVALID */
 
-#define UC_INVALID 0xFFFFFFFFu
+enum uc_class { UC_OTHER = 0, UC_LETTER = 1, UC_NUMBER = 2, UC_SPACE = 3 };
 
 typedef struct {
     uint32_t lo, hi; /* inclusive */
@@ -30,10 +30,5 @@ extern const int uc_n_ranges;
 
 /* Class of a code point (UC_INVALID and unassigned ones are UC_OTHER). */
 int uc_class(uint32_t cp);
-
-/* Decodes the code point at s (n > 0 bytes available) into *cp and returns
- * its length in bytes (1–4); an invalid or truncated sequence gives
- * *cp = UC_INVALID and length 1. */
-size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif

@@ -62,7 +62,7 @@ int plan_parse_heads(const model_config *c, const char *text, unsigned char *ret
         memset(retr, text[0] == 'a', n);
         return 1;
     }
-    FILE *f = fopen(text, "rb");
+    FILE *f = pb_fopen_read(text, 0, NULL); /* a FIFO without a writer reads empty, not forever */
     if (!f) {
         if (strchr(text, '/')) return pb_errf(err, text, -1, "%s", strerror(errno));
         return parse_head_list(c, text, NULL, retr, err);

@@ -201,10 +201,13 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     uint32_t r = get_u32(b + 60), n_ret = get_u32(b + 64);
     p.p = get_f32(b + 56);
     static const char *const names[8] = {"n_layer", "n_head", "n_head_kv", "head_dim", "sink", "window", "block", "local"};
-    static const uint32_t hi[8] = {4096, 4096, 4096, 4096, 1u << 30, 1u << 30, 1u << 20, 1u << 30};
+    /* the shape, then the policy parameters in the ranges a --plan spec accepts
+     * (window and block at least 1: a local head keeps the query at least) */
+    static const uint32_t lo[8] = {1, 1, 1, 1, 0, 1, 1, 0};
+    static const uint32_t hi[8] = {4096, 4096, 4096, 4096, 1u << 24, 1u << 24, 1u << 16, 1u << 24};
     for (int i = 0; i < 8; i++)
-        if (f[i] > hi[i] || (i < 4 && f[i] == 0) || (i == 6 && f[i] == 0))
-            return pb_errf(e, name, 24 + 4 * i, "%s = %u out of range", names[i], f[i]);
+        if (f[i] < lo[i] || f[i] > hi[i])
+            return pb_errf(e, name, 24 + 4 * i, "%s = %u out of range [%u, %u]", names[i], f[i], lo[i], hi[i]);
     if (r < 1 || r > f[3]) return pb_errf(e, name, 60, "indexer rank r = %u out of [1, head_dim %u]", r, f[3]);
     if (f[1] % f[2] != 0) return pb_errf(e, name, 28, "n_head %u is not a multiple of n_head_kv %u", f[1], f[2]);
     const int nh = (int)(f[0] * f[1]);
@@ -266,7 +269,9 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
 
 int plan_file_read(const char *path, const model *m, plan_file *p, pb_err *e)
 {
-    FILE *f = fopen(path, "rb");
+    int not_reg;
+    FILE *f = pb_fopen_read(path, 1, &not_reg);
+    if (!f && not_reg) return pb_errf(e, path, -1, "not a regular file%s", errno == EISDIR ? " (Is a directory)" : "");
     if (!f) return pb_errf(e, path, -1, "cannot open: %s", strerror(errno));
     size_t n = 0;
     unsigned char *b = (unsigned char *)pb_read_stream(f, &n);

@@ -10,27 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "results/text_out.h"
 #include "suites/report_stats.h"
 #include "suites/score.h"
-
-/* s as a JSON string (quotes, backslash and control bytes escaped) appended
- * at out[*len]; grows the buffer. */
-static void json_str(char **out, size_t *len, size_t *cap, const char *s)
-{
-    size_t need = *len + 6 * strlen(s) + 3;
-    if (need > *cap) *out = pb_realloc(*out, *cap = need * 2);
-    char *p = *out + *len;
-    *p++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-        else if (c < 0x20) p += sprintf(p, "\\u%04x", c);
-        else *p++ = (char)c;
-    }
-    *p++ = '"';
-    *p = 0;
-    *len = (size_t)(p - *out);
-}
 
 void rdb_case_add(pb_db *db, const rdb_case *c)
 {
@@ -39,7 +21,7 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     strcpy(ans, "[");
     for (int i = 0; i < c->n_answers; i++) {
         if (i) ans[len++] = ','; /* over the NUL json_str wrote: inside the buffer */
-        json_str(&ans, &len, &cap, c->answers[i]);
+        json_buf_str(&ans, &len, &cap, c->answers[i]);
     }
     if (len + 2 > cap) ans = pb_realloc(ans, cap = len + 2);
     strcpy(ans + len, "]");

@@ -17,6 +17,7 @@ static const struct {
     {"run", cmd_run, "run a suite file (YAML) into the results database"},
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
+    {"export", cmd_export, "write a suite run as JSON Lines, JSON or CSV (cases, summary, throughput)"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
     {"convert", cmd_convert, "make an RTPurbo plan (.purbo): retrieval heads, trained indexers, window"},
     {"plot", cmd_plot, "draw a run's probe and conversion results as PNGs (gnuplot)"},

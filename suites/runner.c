@@ -105,6 +105,8 @@ typedef struct {
     int stop_ids[2], n_stop;
     progress prog;
     int skipped, not_run;
+    char *was_done;           /* a resumed run's finish time when it was done */
+    int failed;               /* pairs that could not run (a peer, a shape): the run is marked failed */
     int on_cuda;                        /* the run's backend is cuda */
     backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
     tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
@@ -285,12 +287,18 @@ static int64_t start_run(R *r)
     config_hash(config, hash);
     int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash) : 0;
     if (run) {
-        rdb_run_reopen(r->db, run);
+        r->was_done = rdb_run_reopen(r->db, run);
         fprintf(stderr, "resuming run %lld (same config %s)\n", (long long)run, hash);
     } else {
+        double load;
+        int cores, hot = tp_loaded(&load, &cores), timed = 0;
+        for (int i = 0; i < r->s->n_tasks; i++) timed |= r->task_on[i] && r->s->tasks[i].type == TASK_THROUGHPUT;
+        if (hot && timed)
+            fprintf(stderr, "warning: load average %.2f above the %d CPUs at start: throughput timings will be noisy\n",
+                    load, cores);
         char notes[600];
-        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s", r->s->name, r->o->only ? r->o->only : "all",
-                 r->o->methods ? r->o->methods : "all");
+        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s; load %.2f on %d CPUs at start", r->s->name,
+                 r->o->only ? r->o->only : "all", r->o->methods ? r->o->methods : "all", load, cores);
         char dev[256] = "cpu", rt[32] = "", drv[32] = "";
         if (r->on_cuda) {
             backend_cuda_device_name(dev, sizeof dev);
@@ -425,11 +433,13 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     snprintf(what, sizeof what, "%s/%s %d/%d/%d/%d ctx %d %s", t->name, m->name, tc->shape.layers, tc->shape.heads,
              tc->shape.kv_heads, tc->shape.head_dim, tc->context, tc->phase == TP_PREFILL ? "prefill" : "decode");
     prog_show(&r->prog, what, NULL);
-    double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
+    double *tm = pb_malloc((size_t)t->max_repeats * sizeof *tm);
     int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
     session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, t->seed);
     int *ids = tp_ids(tc, m_used->cfg.n_vocab, t->seed ^ (uint64_t)ci);
-    tp_time(s, tc, ids, t->warmup, t->repeats, tm);
+    tp_stop stop = {.warmup = t->warmup, .repeats = t->repeats, .max_repeats = t->max_repeats,
+                    .target_spread = t->target_spread, .max_seconds = t->max_seconds};
+    int n_rep = tp_time_until(s, tc, ids, &stop, tm);
     double density;
     int64_t kv;
     method_cost(s, &density, &kv);
@@ -443,7 +453,7 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     snprintf(notes, sizeof notes, "suite %s task %s method %s weights %s", su->name, t->name, m->name,
              weights_random ? "random" : "model");
     bench_row row;
-    tp_bench_row(tc, tm, t->repeats, r->run, "forward", &row);
+    tp_bench_row(tc, tm, n_rep, r->run, "forward", &row);
     row.notes = notes;
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
@@ -555,7 +565,10 @@ static int run_throughput_task(R *r, int ti)
                 continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
             if (is_attention(t)) {
-                if (!run_attention(r, ti, ci, &tc, mi)) r->not_run++;
+                if (!run_attention(r, ti, ci, &tc, mi)) {
+                    if (g_stop) r->not_run++;
+                    else r->failed++;
+                }
                 continue;
             }
             if (!is_model && (!rnd || memcmp(&cur, &tc.shape, sizeof cur))) {
@@ -632,15 +645,21 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     sigaction(SIGTERM, &old_term, NULL);
     prog_end(&r.prog);
 
-    db_run_end(r.db, r.run, stopped ? RUN_FAILED : RUN_DONE);
+    if (r.was_done && !stopped && !r.failed && r.prog.done == 0)
+        rdb_run_done_at(r.db, r.run, r.was_done); /* nothing ran: it finished when it finished */
+    else db_run_end(r.db, r.run, stopped || r.failed ? RUN_FAILED : RUN_DONE);
+    free(r.was_done);
     char el[32];
     pb_fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
     if (stopped) {
         fprintf(stderr, "interrupted: run %lld keeps its %d committed pairs; `--resume` continues it\n",
                 (long long)r.run, r.prog.done + r.skipped);
     } else {
-        if (r.not_run)
+        if (r.not_run && s->time_budget_s > 0)
             fprintf(stderr, "time budget of %g s reached: %d pairs not run\n", s->time_budget_s, r.not_run);
+        if (r.failed)
+            fprintf(stderr, "%d pair%s failed (each said why above): run %lld is marked failed\n", r.failed,
+                    r.failed == 1 ? "" : "s", (long long)r.run);
         fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
         runner_report(r.db, r.run, NULL, stdout);
         fflush(stdout);
@@ -650,5 +669,5 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         }
     }
     free_r(&r);
-    return stopped ? RUNNER_INTERRUPTED : 0;
+    return stopped ? RUNNER_INTERRUPTED : r.failed ? 1 : 0;
 }

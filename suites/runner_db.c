@@ -113,9 +113,24 @@ int64_t rdb_run_by_hash(pb_db *db, const char *hash)
     return query_i64(db, "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
 }
 
-void rdb_run_reopen(pb_db *db, int64_t run)
+char *rdb_run_reopen(pb_db *db, int64_t run)
 {
-    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    char *was = NULL;
+    sqlite3_stmt *st = db_prepare_id(db, "SELECT finished_at FROM runs WHERE id = ? AND status = 'done'", run);
+    if (db_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        was = strdup((const char *)sqlite3_column_text(st, 0));
+        PB_CHECK(was, "out of memory");
+    }
+    db_finalize(st);
+    st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    db_step_done(st);
+    return was;
+}
+
+void rdb_run_done_at(pb_db *db, int64_t run, const char *finished_at)
+{
+    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'done', finished_at = ?2 WHERE id = ?1", run);
+    db_bind_text(st, 2, finished_at);
     db_step_done(st);
 }
 

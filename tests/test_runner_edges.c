@@ -1,0 +1,68 @@
+/* test_runner_edges.c — what a run says about itself: a pair that cannot
+ * run (an attention shape the CPU twin refuses) is named as failed, not as a
+ * time budget, the run is marked failed and exits 1; the repeat rule of a
+ * throughput task times more repeats while the spread is above its target
+ * (and stops at max_repeats), none when the target is met; the load check
+ * reads /proc/loadavg's first number against the CPUs. */
+#include <stdlib.h>
+
+#include "suites/throughput.h"
+#include "tests/runner_fixture.h"
+#include "tests/test.h"
+
+TEST(runner_failed_pairs_mark_the_run_failed)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: failing\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: ours, policy: dense}\ntasks:\n"
+             "  - type: throughput\n    level: attention\n    contexts: [128]\n    phases: [prefill]\n"
+             "    repeats: 1\n    warmup: 0\n"
+             "    shapes: [{heads: 4, kv_heads: 2, head_dim: 512}, {heads: 4, kv_heads: 2, head_dim: 16}]\n",
+             test_model_path);
+    char *suite = rt_write("failing.yaml", text);
+    char args[1400], db[600], *err;
+    snprintf(db, sizeof db, "%s/failing.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress lines", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 1 && strstr(err, "the CPU twin takes head_dim <= 256, not 512") &&
+                  strstr(err, "1 pair failed (each said why above): run 1 is marked failed") &&
+                  !strstr(err, "time budget"),
+              "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND finished_at IS NOT NULL") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM bench") == 1); /* the shape that could run */
+}
+
+TEST(runner_repeat_rule_times_until_the_spread_is_met)
+{
+    /* the spread of hand-made times: p10..p90 over the median */
+    const double t[5] = {1, 1, 1, 1, 2};
+    CHECK_NEAR(tp_spread(t, 5), (1.6 - 1.0) / 1.0, 1e-12);
+    CHECK(tp_spread(t, 4) == 0);
+    double load;
+    CHECK(tp_load_above("4.59 4.89 5.11 5/113 24773\n", 2, &load) == 1);
+    CHECK_NEAR(load, 4.59, 1e-12);
+    CHECK(tp_load_above("0.50 0.40 0.30 1/100 1\n", 2, &load) == 0 && load == 0.5);
+    CHECK(tp_load_above("", 2, &load) == 0 && load == 0);
+    /* an impossible target: max_repeats repeats; a target of 10 (1000%): the 3 asked */
+    for (int k = 0; k < 2; k++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "name: rule%d\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\ntasks:\n"
+                 "  - type: throughput\n    contexts: [128]\n    phases: [prefill]\n    repeats: 3\n    warmup: 0\n"
+                 "    max_repeats: 7\n    target_spread: %s\n"
+                 "    shapes: [{layers: 1, heads: 2, kv_heads: 1, head_dim: 16}]\n",
+                 k, test_model_path, k ? "10" : "0.0000000001");
+        char name[32];
+        snprintf(name, sizeof name, "rule%d.yaml", k);
+        char *suite = rt_write(name, text);
+        char args[1400], db[600], *err;
+        snprintf(db, sizeof db, "%s/rule%d.db", rt_dir(), k);
+        snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+        int st = rt_run(args, NULL, &err);
+        CHECK_MSG(st == 0, "status %d: %s", st, err);
+        free(err);
+        long long reps = rt_query(db, "SELECT repeats FROM bench");
+        CHECK_MSG(reps == (k ? 3 : 7), "target %d: %lld repeats", k, reps);
+    }
+}

@@ -158,6 +158,7 @@ TEST(convert_end_to_end_small)
               n_q, n_h, n_p, status);
     snprintf(args, sizeof args, "passkey --model %s --tokens 100 --max-new 1 --plan %s", test_model_path, plan_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
-    CHECK_MSG(st == 0, "passkey --plan: status %d: %s", st, err);
+    /* accepted and run: one token cannot hold the key, so the answer is wrong (exit 1), with nothing on stderr */
+    CHECK_MSG(st == 1 && lines == 0, "passkey --plan: status %d: %s", st, err);
     fixture_rmtree(dir);
 }

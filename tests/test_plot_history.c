@@ -2,7 +2,9 @@
  * commits (the third with uncommitted changes) give one line per method
  * against the commits, in run order: the mean score of each run (a run
  * without a method a gap), the geometric mean throughput; another suite's
- * run is left out; an unknown suite is bad input. */
+ * run is left out; an unknown suite is bad input. `plot --all` draws every
+ * run, oldest first (what `make run` does for its probe, convert and suite
+ * runs). */
 #include <stdlib.h>
 
 #include "tests/fixture.h"
@@ -66,6 +68,12 @@ TEST(plot_history_draws_a_metric_against_commits)
     char *png = fixture_read(f, &n);
     CHECK(png && n > 1000 && !memcmp(png, "\x89PNG", 4));
     free(png);
+    /* plot --all: every run's charts, oldest first */
+    snprintf(args, sizeof args, "plot --all --db %s --out %s/all", path, out);
+    st = rt_run(args, &o, NULL);
+    CHECK_MSG(st == 0 && strstr(o, "\nrun 1 (") && strstr(o, "\nrun 3 (") && strstr(o, "\nrun 4 (") &&
+                  strstr(o, "\nrun 1 (") < strstr(o, "\nrun 4 ("), "status %d: %s", st, o);
+    free(o);
     snprintf(args, sizeof args, "plot --history --suite nope --db %s --out %s", path, out);
     char *err;
     st = rt_run(args, NULL, &err);

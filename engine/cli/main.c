@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "results/db.h"
+
+#ifndef PB_GIT_SHA
+#define PB_GIT_SHA "unknown"
+#endif
 
 static const struct {
     const char *name;
@@ -25,7 +30,7 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: purbo-bench COMMAND [options]   (purbo-bench COMMAND --help)\n\ncommands:\n");
+    fprintf(f, "usage: purbo-bench COMMAND [options]   (purbo-bench COMMAND --help; purbo-bench --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
@@ -35,6 +40,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("purbo-bench, built at commit %s, results schema %d\n", PB_GIT_SHA, db_schema_latest(results_schema_sql));
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

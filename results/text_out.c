@@ -100,6 +100,18 @@ static void csv_put_text(FILE *f, const char *s, int quoted)
     }
 }
 
+void fmt_rate(double v, const char *unit, char *out, size_t n)
+{
+    static const char *const flops[] = {"TFLOP/s", "GFLOP/s", "MFLOP/s", "kFLOP/s"};
+    static const char *const bytes[] = {"GB/s", "MB/s", "kB/s", "B/s"};
+    const char *const *scale = !strcmp(unit, "TFLOP/s") ? flops : !strcmp(unit, "GB/s") ? bytes : NULL;
+    int k = 0;
+    while (scale && k < 3 && v != 0 && fabs(v) < 1) v *= 1000, k++;
+    if (!scale) snprintf(out, n, "%.1f %s", v, unit);
+    else if (fabs(v) >= 100 || v == 0) snprintf(out, n, "%.0f %s", v, scale[k]);
+    else snprintf(out, n, "%.3g %s", v, scale[k]);
+}
+
 void csv_put_field(FILE *f, const char *s)
 {
     if (!s) return;

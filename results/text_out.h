@@ -22,6 +22,10 @@ void json_put_str(FILE *f, const char *s);
 void json_buf_str(char **out, size_t *len, size_t *cap, const char *s);
 /* x in the fewest digits that read back as the same double; null if not finite. */
 void json_put_num(FILE *f, double x);
+/* A throughput in a prefix that fits its magnitude, 3 significant digits:
+ * TFLOP/s below 1 as GFLOP/s (then MFLOP/s), GB/s below 1 as MB/s (then
+ * kB/s); tok/s as is. "12.3 GFLOP/s" into out[n]. */
+void fmt_rate(double v, const char *unit, char *out, size_t n);
 /* One CSV field (NULL: empty). */
 void csv_put_field(FILE *f, const char *s);
 

@@ -13,6 +13,7 @@
 #include "results/text_out.h"
 #include "suites/report_stats.h"
 #include "suites/score.h"
+#include "suites/table.h"
 
 void rdb_case_add(pb_db *db, const rdb_case *c)
 {
@@ -239,24 +240,30 @@ static void report_throughput(pb_db *db, int64_t run, FILE *f)
         " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights, coalesce(b.throughput_unit, '')"
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?"
         " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id", run);
-    int n = 0;
+    const char *cols[] = {"task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "median ms",
+                          "p10..p90 ms", "reps", "weights"};
+    tbl *t = tbl_new("\nthroughput (median of repeats)", 10, cols);
     while (db_step(st) == SQLITE_ROW) {
-        if (n++ == 0)
-            fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %-7s %10s %21s %4s %s\n",
-                    "task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "unit", "median ms",
-                    "p10..p90 ms", "reps", "weights");
-        char shape[48];
+        char shape[48], spread[48], rate[48];
         snprintf(shape, sizeof shape, "%d/%d/%d/%d", sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
                  sqlite3_column_int(st, 4), sqlite3_column_int(st, 5));
-        char spread[48];
         snprintf(spread, sizeof spread, "%.2f..%.2f", 1e3 * sqlite3_column_double(st, 10),
                  1e3 * sqlite3_column_double(st, 11));
-        fprintf(f, "%-16s %-14s %-14s %7d %-7s %10.1f %-7s %10.2f %21s %4d %s\n", sqlite3_column_text(st, 0),
-                sqlite3_column_text(st, 1), shape, sqlite3_column_int(st, 6), sqlite3_column_text(st, 7),
-                sqlite3_column_double(st, 8), sqlite3_column_text(st, 14), 1e3 * sqlite3_column_double(st, 9), spread,
-                sqlite3_column_int(st, 12), sqlite3_column_text(st, 13));
+        fmt_rate(sqlite3_column_double(st, 8), (const char *)sqlite3_column_text(st, 14), rate, sizeof rate);
+        tbl_str(t, (const char *)sqlite3_column_text(st, 0));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 1));
+        tbl_str(t, shape);
+        tbl_int(t, sqlite3_column_int(st, 6));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 7));
+        tbl_str(t, rate);
+        tbl_real(t, 1e3 * sqlite3_column_double(st, 9), 2);
+        tbl_str(t, spread);
+        tbl_int(t, sqlite3_column_int(st, 12));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 13));
     }
     db_finalize(st);
+    if (tbl_rows(t)) tbl_print(t, TBL_TEXT, f);
+    tbl_free(t);
 }
 
 void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
@@ -279,22 +286,24 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
         cell[t * nm + m] = i;
         if (a[i].n > most[t]) most[t] = a[i].n;
     }
-    int partial = 0;
+    int partial = 0, w = 12; /* a column as wide as the longest method name: none truncated */
+    for (int m = 0; m < nm; m++)
+        if ((int)strlen(methods[m]) > w) w = (int)strlen(methods[m]);
     for (int blk = 0; blk < 2 && n > 0; blk++) {
         fprintf(f, "\n%-18s %5s", blk ? "density" : "score (x100)", blk ? "" : "cases");
-        for (int m = 0; m < nm; m++) fprintf(f, " %12.12s", methods[m]);
+        for (int m = 0; m < nm; m++) fprintf(f, " %*s", w, methods[m]);
         fputc('\n', f);
         for (int t = 0; t < nt; t++) {
             if (blk) fprintf(f, "%-18.18s %5s", tasks[t], "");
             else fprintf(f, "%-18.18s %5d", tasks[t], most[t]);
             for (int m = 0; m < nm; m++) {
                 int i = cell[t * nm + m];
-                if (i < 0) fprintf(f, " %12s", "-");
+                if (i < 0) fprintf(f, " %*s", w, "-");
                 else if (blk == 0) {
                     partial |= a[i].n < most[t];
-                    fprintf(f, " %11.2f%c", a[i].score, a[i].n < most[t] ? '*' : ' ');
-                } else if (a[i].has_density) fprintf(f, " %11.4f ", a[i].density);
-                else fprintf(f, " %12s", "n/a");
+                    fprintf(f, " %*.2f%c", w - 1, a[i].score, a[i].n < most[t] ? '*' : ' ');
+                } else if (a[i].has_density) fprintf(f, " %*.4f ", w - 1, a[i].density);
+                else fprintf(f, " %*s", w, "n/a");
             }
             fputc('\n', f);
         }
@@ -305,8 +314,8 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
                 int k = 0;
                 for (int t = 0; t < nt; t++)
                     if (cell[t * nm + m] >= 0) s += a[cell[t * nm + m]].score, k++;
-                if (k) fprintf(f, " %11.2f ", s / k);
-                else fprintf(f, " %12s", "-");
+                if (k) fprintf(f, " %*.2f ", w - 1, s / k);
+                else fprintf(f, " %*s", w, "-");
             }
             fputc('\n', f);
         }

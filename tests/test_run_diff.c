@@ -8,6 +8,7 @@
  * Markdown and JSON. */
 #include <stdlib.h>
 
+#include "results/text_out.h"
 #include "suites/run_diff.h"
 #include "tests/fixture.h"
 #include "tests/runner_fixture.h"
@@ -166,4 +167,45 @@ TEST(report_two_runs_side_by_side)
     st = rt_run(args, NULL, &err);
     CHECK_MSG(st == 2 && strstr(err, "no run 9"), "status %d: %s", st, err);
     free(err);
+}
+
+/* Units that fit the magnitude; report's tables as wide as their names. */
+TEST(report_units_and_whole_method_names)
+{
+    char b[64];
+    fmt_rate(0.0123, "TFLOP/s", b, sizeof b);
+    CHECK_MSG(!strcmp(b, "12.3 GFLOP/s"), "%s", b);
+    fmt_rate(0.5, "GB/s", b, sizeof b);
+    CHECK_MSG(!strcmp(b, "500 MB/s"), "%s", b);
+    fmt_rate(2.5, "TFLOP/s", b, sizeof b);
+    CHECK_MSG(!strcmp(b, "2.5 TFLOP/s"), "%s", b);
+    fmt_rate(0.00004, "TFLOP/s", b, sizeof b);
+    CHECK_MSG(!strcmp(b, "40 MFLOP/s"), "%s", b);
+    fmt_rate(190.84, "tok/s", b, sizeof b);
+    CHECK_MSG(!strcmp(b, "190.8 tok/s"), "%s", b);
+    char path[600];
+    snprintf(path, sizeof path, "%s/names.db", rt_dir());
+    remove(path);
+    pb_err e;
+    pb_db *db = db_open(path, &e);
+    CHECK(db);
+    run_meta meta = {.command = "purbo-test names", .device = "cpu"};
+    int64_t run = db_run_begin(db, &meta);
+    const char *longm = "rtpurbo-topk-window-1024-rho-0.15";
+    for (int i = 0; i < 2; i++) {
+        fixture_case_row(db, run, "niah_multikey_3_long", "dense", NULL, i, 256, 1, 1.0);
+        fixture_case_row(db, run, "niah_multikey_3_long", longm, "rtpurbo", i, 256, i, 0.2);
+    }
+    db_run_end(db, run, RUN_DONE);
+    db_close(db);
+    char args[800], *out;
+    snprintf(args, sizeof args, "report --db %s", path);
+    int st = rt_run(args, &out, NULL);
+    /* the score table's header and the statistics row name the method whole, aligned under it */
+    char want[300];
+    snprintf(want, sizeof want, "%-18s %5s %33s %33s\n", "score (x100)", "cases", "dense", longm);
+    CHECK_MSG(st == 0 && strstr(out, want), "no '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "\nniah_multikey_3_long %7d %-33s %4d", 256, longm, 2);
+    CHECK_MSG(strstr(out, want), "no '%s' in:\n%s", want, out);
+    free(out);
 }

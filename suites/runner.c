@@ -172,6 +172,28 @@ static int settle_backend(R *r, int model_tasks, pb_err *err)
     return 1;
 }
 
+/* The suite's `model:` path: as written when it exists (relative to the
+ * working directory), else relative to the suite file's folder; neither:
+ * 0 + *err naming both places. */
+static int resolve_model(suite *s, pb_err *err)
+{
+    if (s->model[0] == '/' || access(s->model, F_OK) == 0) return 1;
+    const char *slash = strrchr(s->file, '/');
+    int dir_len = slash ? (int)(slash - s->file) : 1;
+    const char *dir = slash ? s->file : ".";
+    size_t n = (size_t)dir_len + strlen(s->model) + 2;
+    char *alt = pb_malloc(n);
+    snprintf(alt, n, "%.*s/%s", dir_len, dir, s->model);
+    if (access(alt, F_OK) == 0) {
+        free(s->model);
+        s->model = alt;
+        return 1;
+    }
+    pb_errf(err, s->file, -1, "model '%s' not found, neither from the working directory nor as %s", s->model, alt);
+    free(alt);
+    return 0;
+}
+
 /* One line per selected peer method when the run is on the CPU. */
 static void note_cpu_peers(const R *r)
 {
@@ -240,6 +262,7 @@ static int validate(R *r, pb_err *err)
         note_cpu_peers(r);
         return 1;
     }
+    if (!r->o->model && !resolve_model(s, err)) return 0;
     if (!(r->mdl = model_load(s->model, err))) return 0;
     if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
     for (int i = 0; i < s->n_methods; i++)

@@ -4,7 +4,10 @@
  * throughput task times more repeats while the spread is above its target
  * (and stops at max_repeats), none when the target is met; the load check
  * reads /proc/loadavg's first number against the CPUs. */
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "suites/throughput.h"
 #include "tests/runner_fixture.h"
@@ -65,4 +68,40 @@ TEST(runner_repeat_rule_times_until_the_spread_is_met)
         long long reps = rt_query(db, "SELECT repeats FROM bench");
         CHECK_MSG(reps == (k ? 3 : 7), "target %d: %lld repeats", k, reps);
     }
+}
+
+/* A suite's `model:` that is not there from the working directory is
+ * looked up beside the suite file; missing in both, the error names both. */
+TEST(runner_model_path_relative_to_the_suite_file)
+{
+    char sub[700], link[800], text[600], args[1600], db[700], *err;
+    snprintf(sub, sizeof sub, "%s/elsewhere", rt_dir());
+    CHECK(mkdir(sub, 0755) == 0 || access(sub, F_OK) == 0);
+    snprintf(link, sizeof link, "%s/beside.gguf", sub);
+    char abs_model[4096];
+    CHECK(realpath(test_model_path, abs_model));
+    unlink(link);
+    CHECK(symlink(abs_model, link) == 0);
+    snprintf(text, sizeof text,
+             "name: beside\nmodel: beside.gguf\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\n"
+             "tasks:\n  - type: throughput\n    contexts: [128]\n    phases: [prefill]\n    repeats: 1\n"
+             "    warmup: 0\n    shapes: [{layers: 1, heads: 2, kv_heads: 1, head_dim: 16}]\n");
+    char path[800];
+    snprintf(path, sizeof path, "%s/beside.yaml", sub);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(db, sizeof db, "%s/beside.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", path, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE model_path LIKE '%/elsewhere/beside.gguf'") == 1);
+    unlink(link);
+    snprintf(args, sizeof args, "run %s --db %s --progress none", path, db);
+    st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 2 && strstr(err, "model 'beside.gguf' not found, neither from the working directory nor as ") &&
+                  strstr(err, "/elsewhere/beside.gguf"), "status %d: %s", st, err);
+    free(err);
 }

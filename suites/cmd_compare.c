@@ -288,6 +288,21 @@ static int speed_gate(pb_db *db, int64_t base, int64_t run, double tol, int *n_c
 {
     rd_speed *sp;
     int n = rd_speed_rows(db, base, run, tol, &sp), bad = 0;
+    for (int k = 0; k < 2 && n; k++) { /* a run that started on a loaded machine (its notes say so) */
+        int64_t id = k ? run : base;
+        sqlite3_stmt *st = db_prepare_id(db, "SELECT coalesce(notes, '') FROM runs WHERE id = ?", id);
+        const char *notes = db_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "";
+        const char *at = strstr(notes, "; load ");
+        double load;
+        int cores;
+        if (at && sscanf(at, "; load %lf on %d CPUs", &load, &cores) == 2 && load > cores) {
+            char pair[64];
+            snprintf(pair, sizeof pair, "run %lld", (long long)id);
+            say("warning", pair, "started with load %.2f on %d CPUs: its timings are noisy and the speed verdicts"
+                " against it less reliable", load, cores);
+        }
+        db_finalize(st);
+    }
     for (int i = 0; i < n; i++) {
         const rd_speed *x = &sp[i];
         char pair[300];

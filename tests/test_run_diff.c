@@ -2,7 +2,8 @@
  * (median, p10, p90) triples; on a synthetic pair of runs, `compare
  * --baseline-run` flags the accuracy fall (paired, McNemar) and the
  * throughput case that slowed beyond its tolerance and both runs' spreads,
- * calls the slowdown within the spreads noise, passes a run against itself,
+ * calls the slowdown within the spreads noise, warns of a run that started
+ * on a loaded machine (its notes), passes a run against itself,
  * defaults to the last run, and writes parseable JUnit XML, JSON and
  * Markdown; `report --run A,B` shows both runs side by side in text,
  * Markdown and JSON. */
@@ -55,6 +56,10 @@ static const char *two_runs(void)
         int64_t run = db_run_begin(db, &meta);
         for (int i = 0; i < 12; i++) fixture_case_row(db, run, "pk", "dense", NULL, i, 256, r == 0 || i >= 6, 1.0);
         for (int c = 0; c < 3; c++) fixture_bench_row(db, run, "tp", "dense", c, 256 << c, "prefill", t[r][c], 5);
+        char sql[200]; /* run 2 started on a loaded machine, run 1 did not */
+        snprintf(sql, sizeof sql, "UPDATE runs SET notes = 'suite pal; load %s on 2 CPUs at start' WHERE id = %lld",
+                 r ? "9.00" : "0.50", (long long)run);
+        DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
         db_run_end(db, run, RUN_DONE);
     }
     db_close(db);
@@ -90,6 +95,8 @@ TEST(compare_baseline_run_gates_accuracy_and_speed)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CHECK_MSG(st == 1 && strstr(out, want[i]), "status %d: no '%s' in:\n%s", st, want[i], out);
     CHECK_MSG(count_prefix(out, "REGRESSION") == 2 && !strstr(out, "ctx 512"), "%s", out);
+    CHECK_MSG(strstr(out, "\nwarning    run 2: started with load 9.00 on 2 CPUs: its timings are noisy") &&
+                  !strstr(out, "run 1: started"), "%s", out);
     free(out);
     /* a run against itself passes; --run defaults to the last run (2) */
     snprintf(args, sizeof args, "compare --baseline-run 1 --run 1 --db %s", db);
@@ -106,7 +113,7 @@ TEST(compare_baseline_run_gates_accuracy_and_speed)
     snprintf(cmd, sizeof cmd,
              "%s compare --baseline-run 1 --db %s --format junit | python3 -c 'import sys, xml.etree.ElementTree as E;"
              " s = E.parse(sys.stdin).getroot().find(\"testsuite\"); f = [c.get(\"name\") for c in s if c.find(\"failure\") is not None];"
-             " sys.exit(0 if s.get(\"failures\") == \"2\" and s.get(\"tests\") == \"4\" and f[0] == \"dense/pk\" else 1)'",
+             " sys.exit(0 if s.get(\"failures\") == \"2\" and s.get(\"tests\") == \"5\" and f[0] == \"dense/pk\" else 1)'",
              test_bin_path, db);
     CHECK_MSG(shell_ok(cmd), "junit: %s", cmd);
     snprintf(cmd, sizeof cmd,

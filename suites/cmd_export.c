@@ -41,7 +41,8 @@ static const col CASE_COLS[] = {
     {"policy", COL_TEXT},     {"case_index", COL_INT},   {"context", COL_INT},     {"depth", COL_REAL},
     {"sample", COL_INT},      {"seed", COL_INT},         {"case_seed", COL_TEXT},  {"prompt_hash", COL_TEXT},
     {"prompt_tokens", COL_INT}, {"max_new", COL_INT},    {"metric", COL_TEXT},     {"answers", COL_JSON},
-    {"prediction", COL_TEXT}, {"score", COL_REAL},       {"density", COL_REAL},    {"t_prefill", COL_REAL},
+    {"prediction", COL_TEXT}, {"score", COL_REAL},       {"density", COL_REAL},    {"density_prefill", COL_REAL},
+    {"density_decode", COL_REAL}, {"t_prefill", COL_REAL},
     {"t_decode", COL_REAL},   {"n_gen", COL_INT},        {"n_decode", COL_INT},    {"kv_bytes", COL_INT},
 };
 #define N_CASE_COLS (int)(sizeof CASE_COLS / sizeof CASE_COLS[0])
@@ -132,7 +133,8 @@ static const char *SQL_RUN =
     " command FROM runs WHERE id = ?";
 static const char *SQL_CASES =
     "SELECT suite, task, task_type, method, policy, case_index, context, depth, sample, seed, case_seed,"
-    " prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score, density, t_prefill, t_decode, n_gen,"
+    " prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score, density, density_prefill,"
+    " density_decode, t_prefill, t_decode, n_gen,"
     " n_decode, kv_bytes FROM suite_cases WHERE run_id = ? ORDER BY id";
 static const char *SQL_TP =
     "SELECT s.suite, s.task, s.method, s.policy, s.case_index, s.weights, b.phase, b.n_layer, b.n_head, b.n_kv_head,"

@@ -365,6 +365,32 @@ static int budget_left(R *r)
     return !(r->s->time_budget_s > 0 && pb_now() - r->prog.t0 >= r->s->time_budget_s);
 }
 
+/* The session's density counts summed over heads into *kept, *visible. */
+static void density_counts(const session *s, long long *kept, long long *visible)
+{
+    int n = s->m->cfg.n_layer * s->m->cfg.n_head;
+    attn_count *c = pb_calloc((size_t)n, sizeof *c);
+    session_density(s, c);
+    *kept = *visible = 0;
+    for (int i = 0; i < n; i++) *kept += c[i].kept, *visible += c[i].visible;
+    free(c);
+}
+
+/* generate_greedy's token callback: at the first token the prompt alone has
+ * run, so the counts so far are the prefill's. */
+typedef struct {
+    const session *s;
+    int seen;
+    long long kept, visible;
+} prefill_mark;
+
+static void mark_prefill(void *user, int id)
+{
+    (void)id;
+    prefill_mark *p = user;
+    if (!p->seen++) density_counts(p->s, &p->kept, &p->visible);
+}
+
 /* One accuracy case with one method. 0 when interrupted (nothing stored). */
 static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
 {
@@ -380,7 +406,14 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
     session *ses = method_session(&r->me[mi], r->mdl, r->bk, 1, c->context, c->seed);
     int *out = pb_malloc((size_t)c->max_new * sizeof(int));
     gen_stats st;
-    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
+    prefill_mark pm = {.s = ses};
+    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, mark_prefill, &pm);
+    /* density by phase: the counts at the first token are the prefill's, the rest the decode's */
+    long long kept, visible;
+    density_counts(ses, &kept, &visible);
+    if (!pm.seen) pm.kept = kept, pm.visible = visible; /* stopped at once: all of it was the prefill */
+    double d_pre = pm.visible ? (double)pm.kept / (double)pm.visible : -1,
+           d_dec = visible > pm.visible ? (double)(kept - pm.kept) / (double)(visible - pm.visible) : -1;
     char *pred = NULL;
     size_t len = 0, cap = 0;
     for (int i = 0; i < n; i++) len = tok_decode_append(r->tok, out[i], &pred, len, &cap);
@@ -401,7 +434,8 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
         .sample = c->sample, .max_new = c->max_new, .depth = c->depth, .seed = t->seed, .case_seed = c->seed,
         .prompt_hash = c->hash, .metric = metric_name(c->metric), .prediction = pred,
         .answers = (const char *const *)c->answers, .n_answers = c->n_answers, .score = score,
-        .has_density = !!(s->metrics & SM_DENSITY), .density = density,
+        .has_density = !!(s->metrics & SM_DENSITY), .density = density, .density_prefill = d_pre,
+        .density_decode = d_dec,
         .has_time = !!(s->metrics & SM_TIME), .t_prefill = st.t_prefill, .t_decode = st.t_decode,
         .has_tokens = !!(s->metrics & SM_TOKENS), .prompt_tokens = c->n_ids, .n_gen = st.n_gen,
         .n_decode = st.n_decode, .kv_bytes = (s->metrics & SM_KV_BYTES) ? kv : -1,

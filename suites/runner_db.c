@@ -31,8 +31,8 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, depth,"
         " sample, seed, case_seed, prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score,"
-        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes, density_prefill, density_decode)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
     db_bind_int(st, i++, c->run_id);
     const char *texts[] = {c->suite, c->task, c->task_type, c->method, c->policy};
@@ -56,6 +56,8 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     db_bind_int_if(st, i++, c->has_tokens, c->n_gen);
     db_bind_int_if(st, i++, c->has_tokens, c->n_decode);
     db_bind_int_if(st, i++, c->kv_bytes >= 0, c->kv_bytes);
+    db_bind_real_if(st, i++, c->has_density && c->density_prefill >= 0, c->density_prefill);
+    db_bind_real_if(st, i++, c->has_density && c->density_decode >= 0, c->density_decode);
     db_step_done(st);
     free(ans);
 }
@@ -266,6 +268,30 @@ static void report_throughput(pb_db *db, int64_t run, FILE *f)
     tbl_free(t);
 }
 
+/* The density of each phase per (task, method), where recorded: a policy
+ * may sparsify one phase only. */
+static void report_phase_density(pb_db *db, int64_t run, FILE *f)
+{
+    sqlite3_stmt *st = db_prepare_id(db,
+        "SELECT task, method, avg(density_prefill), avg(density_decode), count(density_decode),"
+        " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
+        " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
+        " FROM suite_cases c WHERE run_id = ? AND density_prefill IS NOT NULL GROUP BY task, method"
+        " ORDER BY tord, mord", run);
+    const char *cols[] = {"task", "method", "prefill", "decode"};
+    tbl *t = tbl_new("\ndensity by phase (mean over the cases)", 4, cols);
+    while (db_step(st) == SQLITE_ROW) {
+        tbl_str(t, (const char *)sqlite3_column_text(st, 0));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 1));
+        tbl_real(t, sqlite3_column_double(st, 2), 4);
+        if (sqlite3_column_int(st, 4)) tbl_real(t, sqlite3_column_double(st, 3), 4);
+        else tbl_null(t);
+    }
+    db_finalize(st);
+    if (tbl_rows(t)) tbl_print(t, TBL_TEXT, f);
+    tbl_free(t);
+}
+
 void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
 {
     report_header(db, run, f);
@@ -321,6 +347,7 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
         }
     }
     if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
+    report_phase_density(db, run, f);
     report_stats(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
     report_throughput(db, run, f);
     free(cell);

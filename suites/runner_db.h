@@ -28,6 +28,7 @@ typedef struct {
     double score;
     int has_density;
     double density;
+    double density_prefill, density_decode; /* < 0: NULL */
     int has_time;
     double t_prefill, t_decode;
     int has_tokens;

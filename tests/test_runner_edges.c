@@ -3,7 +3,8 @@
  * time budget, the run is marked failed and exits 1; the repeat rule of a
  * throughput task times more repeats while the spread is above its target
  * (and stops at max_repeats), none when the target is met; the load check
- * reads /proc/loadavg's first number against the CPUs. */
+ * reads /proc/loadavg's first number against the CPUs; a suite's model is
+ * found beside the suite file; density is stored per phase too. */
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -104,4 +105,36 @@ TEST(runner_model_path_relative_to_the_suite_file)
     CHECK_MSG(st == 2 && strstr(err, "model 'beside.gguf' not found, neither from the working directory nor as ") &&
                   strstr(err, "/elsewhere/beside.gguf"), "status %d: %s", st, err);
     free(err);
+}
+
+/* Density by phase: dense is 1 in both; a 64-token streaming window over a
+ * 256-token prompt skips keys in both phases, and the case's density lies
+ * between its prefill's and its decode's. */
+TEST(runner_density_split_by_phase)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: phases\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\n"
+             "  - {name: win, policy: streaming, params: {sinks: 4, window: 64}}\n"
+             "tasks:\n  - {type: passkey, contexts: [256], samples: 1, max_new: 6}\n",
+             test_model_path);
+    char *suite = rt_write("phases.yaml", text);
+    char args[1400], db[600], *err;
+    snprintf(db, sizeof db, "%s/phases.db", rt_dir());
+    snprintf(args, sizeof args, "run %s --db %s --progress none", suite, db);
+    int st = rt_run(args, NULL, &err);
+    CHECK_MSG(st == 0, "status %d: %s", st, err);
+    free(err);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE method = 'dense' AND density_prefill = 1"
+                       " AND density_decode = 1 AND n_decode > 0") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM suite_cases WHERE method = 'win' AND density_prefill < 0.9"
+                       " AND density_decode < 0.5 AND density BETWEEN min(density_prefill, density_decode) - 1e-12"
+                       " AND max(density_prefill, density_decode) + 1e-12") == 1);
+    char *out;
+    snprintf(args, sizeof args, "report --db %s", db);
+    st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0 && strstr(out, "\ndensity by phase (mean over the cases)\ntask     method  prefill  decode\n"
+                                     "passkey  dense    1.0000  1.0000\npasskey  win      0.") ,
+              "status %d: %s", st, out);
+    free(out);
 }

@@ -11,7 +11,8 @@
  *                         (plots/plot_palette.c), the same in every chart
  *   the families          plot_probes (probe_plot.c), plot_convert
  *                         (convert_plot.c), plot_suite_charts (plot_suite.c),
- *                         run in that order by plot.c's table
+ *                         run in that order by plot.c's table; plot_history
+ *                         (plot_history.c), the one family over many runs
  *
  * Invariants: every file a chart writes lies in its job's folder, so that
  * `gnuplot NAME.gp` (or `gnuplot -c NAME.gp ARGS`) in that folder redraws it
@@ -51,6 +52,10 @@ typedef struct {
 int plot_probes(plot_job *job);
 int plot_convert(plot_job *job);
 int plot_suite_charts(plot_job *job);
+/* The history charts of suite (every run of it in db, in run order, against
+ * its commit: plot_history.c) in dir; prints "plot: PATH" per PNG and
+ * returns how many it drew (0: the suite has no runs). */
+int plot_history(pb_db *db, const char *suite, const char *dir);
 
 /* snprintf into out[n] that treats truncation as a runtime error (paths, titles). */
 __attribute__((format(printf, 3, 4))) void plot_fmt(char *out, size_t n, const char *f, ...);

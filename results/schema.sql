@@ -345,3 +345,11 @@ CREATE TABLE convert_quality (
     n_queries      INTEGER NOT NULL,
     PRIMARY KEY (run_id, layer, head, stage)
 );
+
+-- migration 6: suite_cases: the density of the prompt and of the decode apart
+-- (a policy may sparsify one phase only: quest decodes sparse, prefills
+-- dense). density stays the whole case's; these split it by phase. NULL
+-- where not recorded (older rows, or no decode step ran: then the case was
+-- its prefill alone).
+ALTER TABLE suite_cases ADD COLUMN density_prefill REAL;
+ALTER TABLE suite_cases ADD COLUMN density_decode REAL;

@@ -1,6 +1,8 @@
 /* cmd_passkey.c — `purbo-bench passkey`: hides a random key in filler text
  * of a chosen length (model tokens), asks for it, and reports the answer,
- * whether it is right, and the prefill/decode speed. */
+ * whether it is right, and the prefill/decode speed. Exit status 0 when
+ * every case is right, 1 when any is wrong (scripts can test it), 2 on bad
+ * input. Depth is in percent of the filler, as a suite's `depths`. */
 #include <string.h>
 
 #include "cli/args.h"
@@ -21,17 +23,19 @@ int cmd_passkey(int argc, char **argv)
             printf("usage: purbo-bench passkey --model M [options]\n"
                    "  Passkey retrieval: a 5-digit key hidden in filler text, then the question.\n"
                    "  --tokens N   prompt length in model tokens (default 1500)\n"
-                   "  --depth D    key position in [0,1] (default: drawn from the seed)\n"
+                   "  --depth D    key position in percent of the filler, 0-100 (as a suite's depths;\n"
+                   "               default: drawn from the seed)\n"
                    "  --seed S     seed of the key and depth (default 1)\n"
                    "  --cases N    run N cases with seeds S, S+1, ... (default 1)\n"
                    "  --max-new N  tokens to generate at most (default 12)\n"
                    "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
-                   CLI_POLICY_HELP CLI_PLANFILE_HELP);
+                   CLI_POLICY_HELP CLI_PLANFILE_HELP
+                   "  Exit status: 0 when every case is right, 1 when any is wrong, 2 on bad input.\n");
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) o.model_path = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) o.backend = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
-        else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 1.0);
+        else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 100.0) / 100;
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));
         else if ((v = arg_val("passkey", argc, argv, &i, "--cases"))) n_cases = (int)arg_long("passkey", "--cases", v, 1, 100000);
         else if ((v = arg_val("passkey", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("passkey", "--max-new", v, 1, 4096);
@@ -71,7 +75,7 @@ int cmd_passkey(int argc, char **argv)
         ans[len] = 0;
         int ok = passkey_score(&pc, ans);
         right += ok;
-        printf("passkey  tokens %d  depth %.2f  key %s  answer \"%s\"  %s\n", pc.n_ids, pc.depth, pc.key,
+        printf("passkey  tokens %d  depth %.0f%%  key %s  answer \"%s\"  %s\n", pc.n_ids, 100 * pc.depth, pc.key,
                ans, ok ? "RIGHT" : "WRONG");
         printf("speed    %s: prefill %d tokens in %.2f s (%.1f tok/s), decode %.1f tok/s\n", cs.b->device,
                st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_decode ? st.n_decode / st.t_decode : 0.0);
@@ -82,5 +86,5 @@ int cmd_passkey(int argc, char **argv)
     cli_session_summary(&cs, stdout);
     free(out);
     cli_session_free(&cs);
-    return 0;
+    return right == n_cases ? 0 : 1;
 }

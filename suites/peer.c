@@ -33,9 +33,23 @@ peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
 {
     const char *py = getenv("PURBO_PYTHON"), *script = getenv("PURBO_PEER");
     if (!py || !*py) py = "python3";
-    if (!script || !*script) script = "suites/peers/sdpa_peer.py";
+    char beside[4096] = "";
+    if (!script || !*script) {
+        /* the repository's script from the working directory, else from the
+         * binary's place (build/purbo-bench: ../suites/peers/) */
+        script = "suites/peers/sdpa_peer.py";
+        if (access(script, R_OK) != 0) {
+            ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 64);
+            char *slash = n > 0 ? (beside[n] = 0, strrchr(beside, '/')) : NULL;
+            if (slash) {
+                snprintf(slash, sizeof beside - (size_t)(slash - beside), "/../suites/peers/sdpa_peer.py");
+                if (access(beside, R_OK) == 0) script = beside;
+            }
+        }
+    }
     if (access(script, R_OK)) {
-        snprintf(why, why_len, "%s: %s", script, strerror(errno));
+        snprintf(why, why_len, "%s: %s (run from the repository root, or set PURBO_PEER to the script)", script,
+                 strerror(errno));
         return NULL;
     }
     int up[2], down[2];

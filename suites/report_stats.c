@@ -19,20 +19,24 @@ void report_stats(pb_db *db, int64_t run, const char *ref, FILE *f)
         free(c);
         return;
     }
-    int has_ref = 0;
-    for (int i = 0; i < n; i++) has_ref |= !strcmp(c[i].method, ref);
+    int has_ref = 0, wt = 18, wm = 16; /* columns as wide as the longest task and method name */
+    for (int i = 0; i < n; i++) {
+        has_ref |= !strcmp(c[i].method, ref);
+        if ((int)strlen(c[i].task) > wt) wt = (int)strlen(c[i].task);
+        if ((int)strlen(c[i].method) > wm) wm = (int)strlen(c[i].method);
+    }
     fprintf(f, "\nstatistics per (task, length, method): score x100 and its 95%% interval (Wilson for pass/fail tasks,\n"
                "else a bootstrap of %d resamples, fixed seed); ", STATS_BOOT_N);
     if (has_ref)
         fprintf(f, "diff: the method - %s on the same cases, paired bootstrap\n"
                    "95%% interval; p: exact McNemar test (pass/fail tasks); * significant at 95%%\n", ref);
     else fprintf(f, "no method '%s' in the run: no paired differences\n", ref);
-    fprintf(f, "%-18s %7s %-16s %4s %7s %-16s", "task", "context", "method", "n", "mean", " 95% interval");
+    fprintf(f, "%-*s %7s %-*s %4s %7s %-16s", wt, "task", "context", wm, "method", "n", "mean", " 95% interval");
     if (has_ref) fprintf(f, " %8s %-18s %7s", "diff", " 95% interval", "p");
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
         const score_cell *x = &c[i];
-        fprintf(f, "%-18.18s %7d %-16.16s %4d %7.2f [%6.2f, %6.2f]", x->task, x->context, x->method, x->score.n,
+        fprintf(f, "%-*s %7d %-*s %4d %7.2f [%6.2f, %6.2f]", wt, x->task, x->context, wm, x->method, x->score.n,
                 100 * x->score.mean, 100 * x->score.lo, 100 * x->score.hi);
         if (x->has_diff) {
             const stats_diff *d = &x->diff;

@@ -105,6 +105,8 @@ typedef struct {
     int stop_ids[2], n_stop;
     progress prog;
     int skipped, not_run;
+    char *was_done;           /* a resumed run's finish time when it was done */
+    int failed;               /* pairs that could not run (a peer, a shape): the run is marked failed */
     int on_cuda;                        /* the run's backend is cuda */
     backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
     tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
@@ -169,6 +171,28 @@ static int settle_backend(R *r, int model_tasks, pb_err *err)
         r->on_cuda = 0;
     }
     return 1;
+}
+
+/* The suite's `model:` path: as written when it exists (relative to the
+ * working directory), else relative to the suite file's folder; neither:
+ * 0 + *err naming both places. */
+static int resolve_model(suite *s, pb_err *err)
+{
+    if (s->model[0] == '/' || access(s->model, F_OK) == 0) return 1;
+    const char *slash = strrchr(s->file, '/');
+    int dir_len = slash ? (int)(slash - s->file) : 1;
+    const char *dir = slash ? s->file : ".";
+    size_t n = (size_t)dir_len + strlen(s->model) + 2;
+    char *alt = pb_malloc(n);
+    snprintf(alt, n, "%.*s/%s", dir_len, dir, s->model);
+    if (access(alt, F_OK) == 0) {
+        free(s->model);
+        s->model = alt;
+        return 1;
+    }
+    pb_errf(err, s->file, -1, "model '%s' not found, neither from the working directory nor as %s", s->model, alt);
+    free(alt);
+    return 0;
 }
 
 /* One line per selected peer method when the run is on the CPU. */
@@ -239,6 +263,7 @@ static int validate(R *r, pb_err *err)
         note_cpu_peers(r);
         return 1;
     }
+    if (!r->o->model && !resolve_model(s, err)) return 0;
     if (!(r->mdl = model_load(s->model, err))) return 0;
     if (!(r->tok = tok_from_gguf(r->mdl->file, err))) return 0;
     for (int i = 0; i < s->n_methods; i++)
@@ -294,12 +319,18 @@ static int64_t start_run(R *r, pb_err *err)
         return 0;
     }
     if (run) {
-        rdb_run_reopen(r->db, run);
+        r->was_done = rdb_run_reopen(r->db, run);
         fprintf(stderr, "resuming run %lld (same config %s)\n", (long long)run, hash);
     } else {
+        double load;
+        int cores, hot = tp_loaded(&load, &cores), timed = 0;
+        for (int i = 0; i < r->s->n_tasks; i++) timed |= r->task_on[i] && r->s->tasks[i].type == TASK_THROUGHPUT;
+        if (hot && timed)
+            fprintf(stderr, "warning: load average %.2f above the %d CPUs at start: throughput timings will be noisy\n",
+                    load, cores);
         char notes[600];
-        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s", r->s->name, r->o->only ? r->o->only : "all",
-                 r->o->methods ? r->o->methods : "all");
+        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s; load %.2f on %d CPUs at start", r->s->name,
+                 r->o->only ? r->o->only : "all", r->o->methods ? r->o->methods : "all", load, cores);
         char dev[256] = "cpu", rt[32] = "", drv[32] = "";
         if (r->on_cuda) {
             backend_cuda_device_name(dev, sizeof dev);
@@ -349,6 +380,32 @@ static int budget_left(R *r)
     return !(r->s->time_budget_s > 0 && pb_now() - r->prog.t0 >= r->s->time_budget_s);
 }
 
+/* The session's density counts summed over heads into *kept, *visible. */
+static void density_counts(const session *s, long long *kept, long long *visible)
+{
+    int n = s->m->cfg.n_layer * s->m->cfg.n_head;
+    attn_count *c = pb_calloc((size_t)n, sizeof *c);
+    session_density(s, c);
+    *kept = *visible = 0;
+    for (int i = 0; i < n; i++) *kept += c[i].kept, *visible += c[i].visible;
+    free(c);
+}
+
+/* generate_greedy's token callback: at the first token the prompt alone has
+ * run, so the counts so far are the prefill's. */
+typedef struct {
+    const session *s;
+    int seen;
+    long long kept, visible;
+} prefill_mark;
+
+static void mark_prefill(void *user, int id)
+{
+    (void)id;
+    prefill_mark *p = user;
+    if (!p->seen++) density_counts(p->s, &p->kept, &p->visible);
+}
+
 /* One accuracy case with one method. 0 when interrupted (nothing stored). */
 static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
 {
@@ -364,7 +421,14 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
     session *ses = method_session(&r->me[mi], r->mdl, r->bk, 1, c->context, c->seed);
     int *out = pb_malloc((size_t)c->max_new * sizeof(int));
     gen_stats st;
-    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, NULL, NULL);
+    prefill_mark pm = {.s = ses};
+    int n = generate_greedy(ses, c->ids, c->n_ids, c->max_new, r->stop_ids, r->n_stop, out, &st, mark_prefill, &pm);
+    /* density by phase: the counts at the first token are the prefill's, the rest the decode's */
+    long long kept, visible;
+    density_counts(ses, &kept, &visible);
+    if (!pm.seen) pm.kept = kept, pm.visible = visible; /* stopped at once: all of it was the prefill */
+    double d_pre = pm.visible ? (double)pm.kept / (double)pm.visible : -1,
+           d_dec = visible > pm.visible ? (double)(kept - pm.kept) / (double)(visible - pm.visible) : -1;
     char *pred = NULL;
     size_t len = 0, cap = 0;
     for (int i = 0; i < n; i++) len = tok_decode_append(r->tok, out[i], &pred, len, &cap);
@@ -385,7 +449,8 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
         .sample = c->sample, .max_new = c->max_new, .depth = c->depth, .seed = t->seed, .case_seed = c->seed,
         .prompt_hash = c->hash, .metric = metric_name(c->metric), .prediction = pred,
         .answers = (const char *const *)c->answers, .n_answers = c->n_answers, .score = score,
-        .has_density = !!(s->metrics & SM_DENSITY), .density = density,
+        .has_density = !!(s->metrics & SM_DENSITY), .density = density, .density_prefill = d_pre,
+        .density_decode = d_dec,
         .has_time = !!(s->metrics & SM_TIME), .t_prefill = st.t_prefill, .t_decode = st.t_decode,
         .has_tokens = !!(s->metrics & SM_TOKENS), .prompt_tokens = c->n_ids, .n_gen = st.n_gen,
         .n_decode = st.n_decode, .kv_bytes = (s->metrics & SM_KV_BYTES) ? kv : -1,
@@ -440,11 +505,13 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     snprintf(what, sizeof what, "%s/%s %d/%d/%d/%d ctx %d %s", t->name, m->name, tc->shape.layers, tc->shape.heads,
              tc->shape.kv_heads, tc->shape.head_dim, tc->context, tc->phase == TP_PREFILL ? "prefill" : "decode");
     prog_show(&r->prog, what, NULL);
-    double *tm = pb_malloc((size_t)t->repeats * sizeof *tm);
+    double *tm = pb_malloc((size_t)t->max_repeats * sizeof *tm);
     int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
     session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, t->seed);
     int *ids = tp_ids(tc, m_used->cfg.n_vocab, t->seed ^ (uint64_t)ci);
-    tp_time(s, tc, ids, t->warmup, t->repeats, tm);
+    tp_stop stop = {.warmup = t->warmup, .repeats = t->repeats, .max_repeats = t->max_repeats,
+                    .target_spread = t->target_spread, .max_seconds = t->max_seconds};
+    int n_rep = tp_time_until(s, tc, ids, &stop, tm);
     double density;
     int64_t kv;
     method_cost(s, &density, &kv);
@@ -458,7 +525,7 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     snprintf(notes, sizeof notes, "suite %s task %s method %s weights %s", su->name, t->name, m->name,
              weights_random ? "random" : "model");
     bench_row row;
-    tp_bench_row(tc, tm, t->repeats, r->run, "forward", &row);
+    tp_bench_row(tc, tm, n_rep, r->run, "forward", &row);
     row.notes = notes;
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
@@ -570,7 +637,10 @@ static int run_throughput_task(R *r, int ti)
                 continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
             if (is_attention(t)) {
-                if (!run_attention(r, ti, ci, &tc, mi)) r->not_run++;
+                if (!run_attention(r, ti, ci, &tc, mi)) {
+                    if (g_stop) r->not_run++;
+                    else r->failed++;
+                }
                 continue;
             }
             if (!is_model && (!rnd || memcmp(&cur, &tc.shape, sizeof cur))) {
@@ -648,15 +718,21 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     sigaction(SIGTERM, &old_term, NULL);
     prog_end(&r.prog);
 
-    db_run_end(r.db, r.run, stopped ? RUN_FAILED : RUN_DONE);
+    if (r.was_done && !stopped && !r.failed && r.prog.done == 0)
+        rdb_run_done_at(r.db, r.run, r.was_done); /* nothing ran: it finished when it finished */
+    else db_run_end(r.db, r.run, stopped || r.failed ? RUN_FAILED : RUN_DONE);
+    free(r.was_done);
     char el[32];
     pb_fmt_secs(el, sizeof el, pb_now() - r.prog.t0);
     if (stopped) {
         fprintf(stderr, "interrupted: run %lld keeps its %d committed pairs; `--resume` continues it\n",
                 (long long)r.run, r.prog.done + r.skipped);
     } else {
-        if (r.not_run)
+        if (r.not_run && s->time_budget_s > 0)
             fprintf(stderr, "time budget of %g s reached: %d pairs not run\n", s->time_budget_s, r.not_run);
+        if (r.failed)
+            fprintf(stderr, "%d pair%s failed (each said why above): run %lld is marked failed\n", r.failed,
+                    r.failed == 1 ? "" : "s", (long long)r.run);
         fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
         runner_report(r.db, r.run, NULL, stdout);
         fflush(stdout);
@@ -666,5 +742,5 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         }
     }
     free_r(&r);
-    return stopped ? RUNNER_INTERRUPTED : 0;
+    return stopped ? RUNNER_INTERRUPTED : r.failed ? 1 : 0;
 }

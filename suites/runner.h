@@ -40,7 +40,8 @@ typedef struct {
 /* Exit status 130 of a run stopped by SIGINT or SIGTERM. */
 #define RUNNER_INTERRUPTED 130
 
-/* Runs the suite. Returns the exit status: 0 done, 2 bad input (*err filled,
+/* Runs the suite. Returns the exit status: 0 done, 1 done but some pairs
+ * failed (a peer or a kernel refused; the run is marked failed), 2 bad input (*err filled,
  * nothing written), RUNNER_INTERRUPTED; runtime failures exit 1 inside.
  * *run gets the run id (0 when none was started). */
 int runner_run(const runner_opts *o, int64_t *run, pb_err *err);

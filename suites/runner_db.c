@@ -12,27 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "results/text_out.h"
 #include "suites/report_stats.h"
 #include "suites/score.h"
-
-/* s as a JSON string (quotes, backslash and control bytes escaped) appended
- * at out[*len]; grows the buffer. */
-static void json_str(char **out, size_t *len, size_t *cap, const char *s)
-{
-    size_t need = *len + 6 * strlen(s) + 3;
-    if (need > *cap) *out = pb_realloc(*out, *cap = need * 2);
-    char *p = *out + *len;
-    *p++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-        else if (c < 0x20) p += sprintf(p, "\\u%04x", c);
-        else *p++ = (char)c;
-    }
-    *p++ = '"';
-    *p = 0;
-    *len = (size_t)(p - *out);
-}
+#include "suites/table.h"
 
 void rdb_case_add(pb_db *db, const rdb_case *c)
 {
@@ -41,7 +24,7 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     strcpy(ans, "[");
     for (int i = 0; i < c->n_answers; i++) {
         if (i) ans[len++] = ','; /* over the NUL json_str wrote: inside the buffer */
-        json_str(&ans, &len, &cap, c->answers[i]);
+        json_buf_str(&ans, &len, &cap, c->answers[i]);
     }
     if (len + 2 > cap) ans = pb_realloc(ans, cap = len + 2);
     strcpy(ans + len, "]");
@@ -50,8 +33,8 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, depth,"
         " sample, seed, case_seed, prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score,"
-        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes, density_prefill, density_decode)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
     db_bind_int(st, i++, c->run_id);
     const char *texts[] = {c->suite, c->task, c->task_type, c->method, c->policy};
@@ -75,6 +58,8 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     db_bind_int_if(st, i++, c->has_tokens, c->n_gen);
     db_bind_int_if(st, i++, c->has_tokens, c->n_decode);
     db_bind_int_if(st, i++, c->kv_bytes >= 0, c->kv_bytes);
+    db_bind_real_if(st, i++, c->has_density && c->density_prefill >= 0, c->density_prefill);
+    db_bind_real_if(st, i++, c->has_density && c->density_decode >= 0, c->density_decode);
     db_step_done(st);
     free(ans);
 }
@@ -133,9 +118,24 @@ int64_t rdb_run_by_hash(pb_db *db, const char *hash)
     return query_i64(db, "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
 }
 
-void rdb_run_reopen(pb_db *db, int64_t run)
+char *rdb_run_reopen(pb_db *db, int64_t run)
 {
-    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    char *was = NULL;
+    sqlite3_stmt *st = db_prepare_id(db, "SELECT finished_at FROM runs WHERE id = ? AND status = 'done'", run);
+    if (db_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        was = strdup((const char *)sqlite3_column_text(st, 0));
+        PB_CHECK(was, "out of memory");
+    }
+    db_finalize(st);
+    st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    db_step_done(st);
+    return was;
+}
+
+void rdb_run_done_at(pb_db *db, int64_t run, const char *finished_at)
+{
+    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'done', finished_at = ?2 WHERE id = ?1", run);
+    db_bind_text(st, 2, finished_at);
     db_step_done(st);
 }
 
@@ -257,24 +257,54 @@ static void report_throughput(pb_db *db, int64_t run, FILE *f)
         " b.throughput, b.t_median, b.t_p10, b.t_p90, b.repeats, s.weights, coalesce(b.throughput_unit, '')"
         " FROM suite_bench s JOIN bench b ON b.id = s.bench_id WHERE s.run_id = ?"
         " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id", run);
-    int n = 0;
+    const char *cols[] = {"task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "median ms",
+                          "p10..p90 ms", "reps", "weights"};
+    tbl *t = tbl_new("\nthroughput (median of repeats)", 10, cols);
     while (db_step(st) == SQLITE_ROW) {
-        if (n++ == 0)
-            fprintf(f, "\nthroughput (median of repeats)\n%-16s %-14s %-14s %7s %-7s %10s %-7s %10s %21s %4s %s\n",
-                    "task", "method", "shape L/H/KV/d", "context", "phase", "throughput", "unit", "median ms",
-                    "p10..p90 ms", "reps", "weights");
-        char shape[48];
+        char shape[48], spread[48], rate[48];
         snprintf(shape, sizeof shape, "%d/%d/%d/%d", sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
                  sqlite3_column_int(st, 4), sqlite3_column_int(st, 5));
-        char spread[48];
         snprintf(spread, sizeof spread, "%.2f..%.2f", 1e3 * sqlite3_column_double(st, 10),
                  1e3 * sqlite3_column_double(st, 11));
-        fprintf(f, "%-16s %-14s %-14s %7d %-7s %10.1f %-7s %10.2f %21s %4d %s\n", sqlite3_column_text(st, 0),
-                sqlite3_column_text(st, 1), shape, sqlite3_column_int(st, 6), sqlite3_column_text(st, 7),
-                sqlite3_column_double(st, 8), sqlite3_column_text(st, 14), 1e3 * sqlite3_column_double(st, 9), spread,
-                sqlite3_column_int(st, 12), sqlite3_column_text(st, 13));
+        fmt_rate(sqlite3_column_double(st, 8), (const char *)sqlite3_column_text(st, 14), rate, sizeof rate);
+        tbl_str(t, (const char *)sqlite3_column_text(st, 0));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 1));
+        tbl_str(t, shape);
+        tbl_int(t, sqlite3_column_int(st, 6));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 7));
+        tbl_str(t, rate);
+        tbl_real(t, 1e3 * sqlite3_column_double(st, 9), 2);
+        tbl_str(t, spread);
+        tbl_int(t, sqlite3_column_int(st, 12));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 13));
     }
     db_finalize(st);
+    if (tbl_rows(t)) tbl_print(t, TBL_TEXT, f);
+    tbl_free(t);
+}
+
+/* The density of each phase per (task, method), where recorded: a policy
+ * may sparsify one phase only. */
+static void report_phase_density(pb_db *db, int64_t run, FILE *f)
+{
+    sqlite3_stmt *st = db_prepare_id(db,
+        "SELECT task, method, avg(density_prefill), avg(density_decode), count(density_decode),"
+        " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
+        " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
+        " FROM suite_cases c WHERE run_id = ? AND density_prefill IS NOT NULL GROUP BY task, method"
+        " ORDER BY tord, mord", run);
+    const char *cols[] = {"task", "method", "prefill", "decode"};
+    tbl *t = tbl_new("\ndensity by phase (mean over the cases)", 4, cols);
+    while (db_step(st) == SQLITE_ROW) {
+        tbl_str(t, (const char *)sqlite3_column_text(st, 0));
+        tbl_str(t, (const char *)sqlite3_column_text(st, 1));
+        tbl_real(t, sqlite3_column_double(st, 2), 4);
+        if (sqlite3_column_int(st, 4)) tbl_real(t, sqlite3_column_double(st, 3), 4);
+        else tbl_null(t);
+    }
+    db_finalize(st);
+    if (tbl_rows(t)) tbl_print(t, TBL_TEXT, f);
+    tbl_free(t);
 }
 
 void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
@@ -297,22 +327,24 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
         cell[t * nm + m] = i;
         if (a[i].n > most[t]) most[t] = a[i].n;
     }
-    int partial = 0;
+    int partial = 0, w = 12; /* a column as wide as the longest method name: none truncated */
+    for (int m = 0; m < nm; m++)
+        if ((int)strlen(methods[m]) > w) w = (int)strlen(methods[m]);
     for (int blk = 0; blk < 2 && n > 0; blk++) {
         fprintf(f, "\n%-18s %5s", blk ? "density" : "score (x100)", blk ? "" : "cases");
-        for (int m = 0; m < nm; m++) fprintf(f, " %12.12s", methods[m]);
+        for (int m = 0; m < nm; m++) fprintf(f, " %*s", w, methods[m]);
         fputc('\n', f);
         for (int t = 0; t < nt; t++) {
             if (blk) fprintf(f, "%-18.18s %5s", tasks[t], "");
             else fprintf(f, "%-18.18s %5d", tasks[t], most[t]);
             for (int m = 0; m < nm; m++) {
                 int i = cell[t * nm + m];
-                if (i < 0) fprintf(f, " %12s", "-");
+                if (i < 0) fprintf(f, " %*s", w, "-");
                 else if (blk == 0) {
                     partial |= a[i].n < most[t];
-                    fprintf(f, " %11.2f%c", a[i].score, a[i].n < most[t] ? '*' : ' ');
-                } else if (a[i].has_density) fprintf(f, " %11.4f ", a[i].density);
-                else fprintf(f, " %12s", "n/a");
+                    fprintf(f, " %*.2f%c", w - 1, a[i].score, a[i].n < most[t] ? '*' : ' ');
+                } else if (a[i].has_density) fprintf(f, " %*.4f ", w - 1, a[i].density);
+                else fprintf(f, " %*s", w, "n/a");
             }
             fputc('\n', f);
         }
@@ -323,13 +355,14 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
                 int k = 0;
                 for (int t = 0; t < nt; t++)
                     if (cell[t * nm + m] >= 0) s += a[cell[t * nm + m]].score, k++;
-                if (k) fprintf(f, " %11.2f ", s / k);
-                else fprintf(f, " %12s", "-");
+                if (k) fprintf(f, " %*.2f ", w - 1, s / k);
+                else fprintf(f, " %*s", w, "-");
             }
             fputc('\n', f);
         }
     }
     if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
+    report_phase_density(db, run, f);
     report_stats(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
     report_throughput(db, run, f);
     free(cell);

@@ -28,6 +28,7 @@ typedef struct {
     double score;
     int has_density;
     double density;
+    double density_prefill, density_decode; /* < 0: NULL */
     int has_time;
     double t_prefill, t_decode;
     int has_tokens;
@@ -46,8 +47,11 @@ void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite,
 int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench);
 /* The newest run whose config_hash is hash, or 0. */
 int64_t rdb_run_by_hash(pb_db *db, const char *hash);
-/* Sets a run back to running (status 'running', finished_at NULL). */
-void rdb_run_reopen(pb_db *db, int64_t run);
+/* Sets a run back to running (status 'running', finished_at NULL); returns
+ * its finish time (malloc'd) when it was done, else NULL. */
+char *rdb_run_reopen(pb_db *db, int64_t run);
+/* Marks run done again at its former finish time (a resume that ran nothing). */
+void rdb_run_done_at(pb_db *db, int64_t run, const char *finished_at);
 /* Claims run `run` of the database file at path for this process: an open
  * file description lock (F_OFD_SETLK) on one byte at 2^62 + run, far past the
  * bytes SQLite locks, so nothing besides the database is created and the claim

@@ -122,6 +122,8 @@ typedef struct {
     int level;          /* TP_LEVEL_MODEL: the whole forward pass; TP_LEVEL_ATTENTION: one attention kernel */
     int phases;         /* bit 0: prefill, bit 1: decode */
     int repeats, warmup, decode_tokens;
+    int max_repeats;        /* the repeat rule (throughput.h, tp_stop): repeats when not given */
+    double target_spread, max_seconds; /* 0: off */
     struct suite_shape { int layers, heads, kv_heads, head_dim; } *shapes; /* NULL: the model's */
     int n_shapes;
 

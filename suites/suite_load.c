@@ -382,7 +382,7 @@ static const char *const K_VT[] = {"haystack", "num_chains", "num_hops", "fewsho
 static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewshot"};
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
 static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
-                                     "decode_tokens", "shapes"};
+                                     "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds"};
 static const char *const LEVEL_NAMES[] = {"model", "attention"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
@@ -550,6 +550,9 @@ static int load_throughput(ld *L, node *t, suite_task *out)
     if (!get_int(L, t, "", "repeats", 0, 1, 1000, 5, &out->repeats) ||
         !get_int(L, t, "", "warmup", 0, 0, 100, 1, &out->warmup) ||
         !get_int(L, t, "", "decode_tokens", 0, 1, 1 << 16, 32, &out->decode_tokens) ||
+        !get_int(L, t, "", "max_repeats", 0, out->repeats, 10000, out->repeats, &out->max_repeats) ||
+        !get_num(L, t, "target_spread", 0, 10, 0, 0, &out->target_spread) ||
+        !get_num(L, t, "max_seconds", 0, 86400, 0, 0, &out->max_seconds) ||
         !get_list(L, t, "", "shapes", 0, &v))
         return 0;
     if (!v) return 1;

@@ -4,7 +4,10 @@
 #include "suites/throughput.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/rng.h"
 #include "probes/cupti.h"
@@ -123,6 +126,47 @@ void tp_time(session *s, const tp_case *c, const int *ids, int warmup, int repea
         if (k >= warmup) t[k - warmup] = dt;
     }
     free(logits);
+}
+
+int tp_load_above(const char *loadavg, int cores, double *load)
+{
+    char *end;
+    *load = loadavg ? strtod(loadavg, &end) : 0;
+    if (!loadavg || end == loadavg) return *load = 0, 0;
+    return *load > cores;
+}
+
+int tp_loaded(double *load, int *cores)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+        fclose(f);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    *cores = n > 0 ? (int)n : 1;
+    return tp_load_above(buf, *cores, load);
+}
+
+double tp_spread(const double *t, int n)
+{
+    bench_row r = {0};
+    bench_stats(t, n, &r);
+    return r.t_median > 0 ? (r.t_p90 - r.t_p10) / r.t_median : 0;
+}
+
+int tp_time_until(session *s, const tp_case *c, const int *ids, const tp_stop *stop, double *t)
+{
+    double t0 = pb_now();
+    tp_time(s, c, ids, stop->warmup, stop->repeats, t);
+    int n = stop->repeats;
+    while (stop->target_spread > 0 && n < stop->max_repeats && tp_spread(t, n) > stop->target_spread &&
+           !(stop->max_seconds > 0 && pb_now() - t0 >= stop->max_seconds)) {
+        tp_time(s, c, ids, 0, 1, &t[n]);
+        n++;
+    }
+    return n;
 }
 
 void tp_bench_row(const tp_case *c, const double *t, int n, int64_t run, const char *bench, bench_row *r)

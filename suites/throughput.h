@@ -65,6 +65,28 @@ int *tp_ids(const tp_case *c, int n_vocab, uint64_t seed);
  * be on s; the session is reset before each. */
 void tp_time(session *s, const tp_case *c, const int *ids, int warmup, int repeats, double *t);
 
+/* The machine's load at the start of a timed run: *load = the 1-minute
+ * load average (first number of loadavg, the text of /proc/loadavg; 0
+ * when unreadable). 1 when it is above cores (timings will be noisy). */
+int tp_load_above(const char *loadavg, int cores, double *load);
+/* The same read from /proc/loadavg, *cores the online CPUs. */
+int tp_loaded(double *load, int *cores);
+
+/* The relative spread of n >= 1 times: (p10..p90 width) / median, the
+ * quantiles of bench_stats; 0 when the median is 0. */
+double tp_spread(const double *t, int n);
+
+/* The repeat rule of a task: `repeats` timed repeats after `warmup`; then,
+ * while target_spread > 0 and the spread of the times so far is above it,
+ * one more repeat at a time, until max_repeats or until max_seconds (> 0)
+ * have passed since the first warm-up. */
+typedef struct {
+    int warmup, repeats, max_repeats;
+    double target_spread, max_seconds;
+} tp_stop;
+/* tp_time under the rule; t holds max_repeats. Returns the number timed. */
+int tp_time_until(session *s, const tp_case *c, const int *ids, const tp_stop *stop, double *t);
+
 /* The bench row of a timed model-level case: impl purbo, phase, shape,
  * context, tokens per repeat, the statistics of t[0..n) and tokens/s at the
  * median. bench names the kind of row ("forward" from a suite,

@@ -2,6 +2,7 @@
 #include "tests/fixture.h"
 
 #include "tests/test.h"
+#include "suites/runner_db.h"
 
 #include <ftw.h>
 #include <string.h>
@@ -133,4 +134,18 @@ void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *meth
              " '0000000000000002', 8, 'exact', '[\"1\"]', '1', %.17g, %.17g)",
              (long long)run, task, task, method, policy ? policy : method, index, context, score, density);
     DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), sql, NULL, NULL, NULL));
+}
+
+void fixture_bench_row(pb_db *db, int64_t run, const char *task, const char *method, int index, int context,
+                       const char *phase, const double *t, int n)
+{
+    bench_row r = {.run_id = run, .bench = "forward", .impl = "purbo", .phase = phase, .n_layer = 2, .n_head = 4,
+                   .n_kv_head = 2, .head_dim = 16, .n_ctx = context, .n_tokens = context};
+    bench_stats(t, n, &r);
+    r.throughput = context / r.t_median;
+    r.throughput_unit = "tok/s";
+    db_case_begin(db);
+    int64_t id = db_bench_add(db, &r);
+    rdb_bench_link(db, id, run, "pal", task, method, method, index, "random", 1, 1.0, -1);
+    db_case_commit(db);
 }

@@ -33,5 +33,9 @@ int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines);
  * score, density; the rest fixed). */
 void fixture_case_row(pb_db *db, int64_t run, const char *task, const char *method, const char *policy, int index,
                       int context, double score, double density);
+/* One synthetic throughput case of run (a bench row of n timed repeats t[],
+ * tokens = context, linked by a suite_bench row of suite 'pal'). */
+void fixture_bench_row(pb_db *db, int64_t run, const char *task, const char *method, int index, int context,
+                       const char *phase, const double *t, int n);
 
 #endif

@@ -75,6 +75,71 @@ TEST(cli_help_everywhere)
     }
 }
 
+/* passkey: exit 1 when a case is wrong (one token cannot hold the key), the
+ * status agreeing with RIGHT/WRONG otherwise; --depth is percent. */
+TEST(cli_passkey_exit_status_and_depth_percent)
+{
+    char cmd[1400], out[4096];
+    snprintf(cmd, sizeof cmd, "%s passkey --model %s --tokens 128 --max-new 1 --depth 50 --backend cpu 2>&1",
+             test_bin_path, test_model_path);
+    FILE *p = popen(cmd, "r");
+    CHECK(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(out, "WRONG") && strstr(out, "depth 5"), "status %d: %s",
+              st, out);
+    CHECK_MSG(strstr(out, "depth 50%") || strstr(out, "depth 49%") || strstr(out, "depth 51%"), "%s", out);
+    char err[1024];
+    int lines;
+    st = fixture_run_bin("passkey --model x --depth 0.5x", err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--depth"), "status %d: %s", st, err);
+    snprintf(cmd, sizeof cmd, "passkey --model %s --depth 150", test_model_path);
+    st = fixture_run_bin(cmd, err, sizeof err, &lines);
+    CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--depth"), "status %d: %s", st, err);
+}
+
+/* info --keys: integer keys print as integers (not nan); --version names the commit. */
+TEST(cli_info_keys_and_version)
+{
+    char cmd[1024], buf[65536];
+    snprintf(cmd, sizeof cmd, "%s info %s --keys", test_bin_path, test_model_path);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = 0;
+    pclose(p);
+    CHECK_MSG(!strstr(buf, "nan") && strstr(buf, "llama.block_count                          30\n") &&
+                  strstr(buf, "tokenizer.ggml.bos_token_id                1\n") &&
+                  strstr(buf, "llama.rope.freq_base                       100000\n"),
+              "%s", buf);
+    snprintf(cmd, sizeof cmd, "%s --version", test_bin_path);
+    p = popen(cmd, "r");
+    CHECK(p != NULL);
+    n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = 0;
+    int st = pclose(p);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strncmp(buf, "purbo-bench, built at commit ", 29) &&
+                  strstr(buf, ", results schema "), "%s", buf);
+}
+
+/* generate: --prompt-file - reads standard input; the text and its newline
+ * come before the statistics line even when both go to one pipe. */
+TEST(cli_generate_stdin_and_newline)
+{
+    char cmd[1400], out[4096];
+    snprintf(cmd, sizeof cmd, "printf 'The capital of France is' | %s generate --model %s --prompt-file - --max-new 3"
+             " --backend cpu 2>&1", test_bin_path, test_model_path);
+    FILE *p = popen(cmd, "r");
+    CHECK(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    const char *stats = strstr(out, "cpu: prompt ");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0 && stats && stats > out && stats[-1] == '\n' &&
+                  strstr(out, "generated 3") && strstr(out, "prompt 5 tokens"), "status %d: %s", st, out);
+}
+
 TEST(cli_info_real_model)
 {
     char cmd[1024];

@@ -183,7 +183,7 @@ TEST(compare_bad_input_exits_2)
         {"dense passkey 100.00 x 2\n", "", "bad.baseline:1:"},
         {"dense passkey 100.00 - 2\ndense passkey 90.00 - 2\n", "", "bad.baseline:2: (dense, passkey) repeats line 1"},
         {"dense passkey 100.00 - 2\n", "--tolerance score=abc", "--tolerance score 'abc' is not a number"},
-        {"dense passkey 100.00 - 2\n", "--tolerance speed=1", "unknown key 'speed'"},
+        {"dense passkey 100.00 - 2\n", "--tolerance latency=1", "unknown key 'latency'"},
         {"dense passkey 100.00 - 2\n", "--run 99", "no run 99"},
         {"dense passkey 100.00 - 2 0:1,0:1\n", "", "bad.baseline:1: per-case scores: case index 0 does not ascend"},
         {"dense passkey 100.00 - 2 0:1\n", "", "bad.baseline:1: per-case scores: 1 listed, 2 cases"},

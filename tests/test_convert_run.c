@@ -1,6 +1,7 @@
 /* test_convert_run.c — the converter on the model side: the quality
  * numbers on a hand-computable case, the command line's refusals (one line,
- * exit 2: convert's options, and plan files generate and passkey refuse),
+ * exit 2: convert's options, and plan files generate and passkey refuse), a
+ * warning when the window covers the context,
  * and a small conversion run end to end whose plan passkey then runs.
  */
 #include <stdlib.h>
@@ -158,6 +159,27 @@ TEST(convert_end_to_end_small)
               n_q, n_h, n_p, status);
     snprintf(args, sizeof args, "passkey --model %s --tokens 100 --max-new 1 --plan %s", test_model_path, plan_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
-    CHECK_MSG(st == 0, "passkey --plan: status %d: %s", st, err);
+    /* accepted and run: one token cannot hold the key, so the answer is wrong (exit 1), with nothing on stderr */
+    CHECK_MSG(st == 1 && lines == 0, "passkey --plan: status %d: %s", st, err);
+    fixture_rmtree(dir);
+}
+
+/* A window that covers the context makes the plan dense there: convert says
+ * so (at the calibration length, and at the model's whole context). */
+TEST(convert_warns_when_the_window_covers_the_context)
+{
+    char *dir = fixture_tmpdir("convert-w");
+    const int win[2] = {512, 8192};
+    const char *want[2] = {"convert: warning: window 512 >= the calibration context 256:",
+                           "convert: warning: window 8192 >= the model's context 8192:"};
+    for (int k = 0; k < 2; k++) {
+        char args[2048], err[8192];
+        snprintf(args, sizeof args,
+                 "convert --model %s --out %s/m%d.purbo --db %s/r%d.db --ctx 256 --windows 1 --eval-windows 1"
+                 " --queries 32 --probe-docs 1 --rho 0.01 --steps 2 --batch 16 --window %d",
+                 test_model_path, dir, k, dir, k, win[k]);
+        int lines, st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 0 && strstr(err, want[k]), "status %d: %s", st, err);
+    }
     fixture_rmtree(dir);
 }

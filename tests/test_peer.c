@@ -84,3 +84,20 @@ TEST(peer_that_cannot_start_or_dies)
     unsetenv("PURBO_PYTHON");
     unsetenv("PURBO_PEER");
 }
+
+/* From another folder the repository's peer script is found beside the
+ * binary (../suites/peers/ of build/); here `echo` stands in for python:
+ * its one line is not the peer's greeting, and the error names the script. */
+TEST(peer_script_found_from_another_folder)
+{
+    char cwd[4096], info[256], why[512];
+    CHECK(getcwd(cwd, sizeof cwd));
+    CHECK(chdir("/tmp") == 0);
+    setenv("PURBO_PYTHON", "echo", 1);
+    unsetenv("PURBO_PEER");
+    peer *p = peer_open(info, sizeof info, why, sizeof why);
+    int ok = chdir(cwd) == 0;
+    unsetenv("PURBO_PYTHON");
+    CHECK(ok && !p);
+    CHECK_MSG(strstr(why, "/../suites/peers/sdpa_peer.py --serve") && !strstr(why, "No such file"), "%s", why);
+}

@@ -210,6 +210,12 @@ TEST(runner_resume_of_a_finished_run_runs_nothing)
     const char *db = rt_tiny_db();
     CHECK(db);
     long long rows = rt_query(db, "SELECT count(*) FROM suite_cases"), last = rt_query(db, "SELECT max(id) FROM bench");
+    /* a known finish time, which a resume that runs nothing keeps */
+    sqlite3 *h;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    int rc = sqlite3_exec(h, "UPDATE runs SET finished_at = '2020-01-02T03:04:05.678Z' WHERE id = 1", NULL, NULL, NULL);
+    sqlite3_close(h);
+    CHECK(rc == SQLITE_OK);
     char args[1400], *err;
     snprintf(args, sizeof args, "run %s/tiny.yaml --db %s --resume --progress lines", rt_dir(), db);
     int st = rt_run(args, NULL, &err);
@@ -219,6 +225,7 @@ TEST(runner_resume_of_a_finished_run_runs_nothing)
     free(err);
     CHECK(rt_query(db, "SELECT count(*) FROM runs") == 1);
     CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 1);
+    CHECK(rt_query(db, "SELECT count(*) FROM runs WHERE finished_at = '2020-01-02T03:04:05.678Z'") == 1);
     CHECK(rt_query(db, "SELECT count(*) FROM suite_cases") == rows);
     CHECK(rt_query(db, "SELECT max(id) FROM bench") == last);
 }

@@ -69,10 +69,11 @@ int arg_results_opt(const char *cmd, int argc, char **argv, int *i, arg_results 
 
 char *arg_read_file(const char *cmd, const char *path, size_t *len)
 {
-    FILE *f = pb_fopen_read(path, 0, NULL); /* a pipe is fine; a FIFO without a writer reads empty */
+    int in = !strcmp(path, "-"); /* standard input */
+    FILE *f = in ? stdin : pb_fopen_read(path, 0, NULL); /* a pipe is fine; a FIFO without a writer reads empty */
     if (!f) arg_bad(cmd, "%s: %s", path, strerror(errno));
     char *buf = pb_read_stream(f, len);
-    fclose(f);
+    if (!in) fclose(f);
     if (!buf) arg_bad(cmd, "%s: read error", path);
     return buf;
 }

@@ -33,7 +33,8 @@ typedef struct {
 /* 1 if argv[*i] is one of o's options: its value is stored in o and *i
  * advanced past it (a missing value is bad input, exit 2). 0 otherwise. */
 int arg_results_opt(const char *cmd, int argc, char **argv, int *i, arg_results *o);
-/* Reads a whole file (bad input, exit 2, if unreadable). *len gets its size. */
+/* Reads a whole file, or standard input when path is "-" (bad input, exit
+ * 2, if unreadable). *len gets its size. */
 char *arg_read_file(const char *cmd, const char *path, size_t *len);
 
 #endif

@@ -12,6 +12,7 @@ int cmd_bench_cpu(int argc, char **argv); /* suites/cmd_bench.c: bench --backend
 int cmd_run(int argc, char **argv);       /* suites/cmd_run.c */
 int cmd_report(int argc, char **argv);    /* suites/cmd_report.c */
 int cmd_compare(int argc, char **argv);   /* suites/cmd_compare.c */
+int cmd_export(int argc, char **argv);    /* suites/cmd_export.c */
 int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
 int cmd_plot(int argc, char **argv);      /* plots/plot.c */
 int cmd_convert(int argc, char **argv);   /* engine/convert/cmd_convert.c */

@@ -26,6 +26,7 @@ int cmd_generate(int argc, char **argv)
         const char *v;
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench generate --model M (--prompt TEXT | --prompt-file F) [options]\n"
+                   "  --prompt-file -  reads the prompt from standard input\n"
                    "  Runs the prompt through the model and prints the greedy continuation.\n"
                    "  --chat          wrap the prompt in the model's chat template (ChatML)\n"
                    "  --system TEXT   system message with --chat (default: the model's)\n"
@@ -84,6 +85,7 @@ int cmd_generate(int argc, char **argv)
     gen_stats st;
     generate_greedy(cs.s, ids, n, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, print_token, tok);
     printf("\n");
+    fflush(stdout); /* the text and its newline before the statistics, also when both go to one pipe */
     fprintf(stderr, "%s: prompt %d tokens, prefill %.2f s (%.1f tok/s); generated %d, decode %.1f tok/s\n",
             cs.b->device, st.n_prompt, st.t_prefill, st.n_prompt / st.t_prefill, st.n_gen,
             st.n_decode ? st.n_decode / st.t_decode : 0.0);

@@ -20,7 +20,16 @@ static void print_value(const gguf_kv *kv)
     case GGUF_STRING: printf("%.*s", (int)(kv->str.len > 80 ? 80 : kv->str.len), kv->str.s); break;
     case GGUF_ARRAY: printf("[%s × %" PRIu64 "]", gguf_vtype_name(kv->arr_type), kv->n); break;
     case GGUF_BOOL: printf("%s", kv->val[0] ? "true" : "false"); break;
-    default: printf("%.9g", gguf_arr_num(kv, 0)); break;
+    default: { /* a scalar number: read it as a one-element array of its type */
+        gguf_kv one = *kv;
+        one.type = GGUF_ARRAY;
+        one.arr_type = kv->type;
+        one.n = 1;
+        double v = gguf_arr_num(&one, 0);
+        if (kv->type == GGUF_F32 || kv->type == GGUF_F64) printf("%.9g", v);
+        else printf("%.0f", v);
+        break;
+    }
     }
 }
 

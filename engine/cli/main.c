@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "results/db.h"
+
+#ifndef PB_GIT_SHA
+#define PB_GIT_SHA "unknown"
+#endif
 
 static const struct {
     const char *name;
@@ -17,6 +22,7 @@ static const struct {
     {"run", cmd_run, "run a suite file (YAML) into the results database"},
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
+    {"export", cmd_export, "write a suite run as JSON Lines, JSON or CSV (cases, summary, throughput)"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
     {"convert", cmd_convert, "make an RTPurbo plan (.purbo): retrieval heads, trained indexers, window"},
     {"plot", cmd_plot, "draw a run's probe and conversion results as PNGs (gnuplot)"},
@@ -24,7 +30,7 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: purbo-bench COMMAND [options]   (purbo-bench COMMAND --help)\n\ncommands:\n");
+    fprintf(f, "usage: purbo-bench COMMAND [options]   (purbo-bench COMMAND --help; purbo-bench --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
@@ -34,6 +40,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("purbo-bench, built at commit %s, results schema %d\n", PB_GIT_SHA, db_schema_latest(results_schema_sql));
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -321,6 +321,13 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "convert: the %d heads of sliding layers stay as they are (local already)\n", nh - n_elig);
     fprintf(stderr, "convert: %d of %d heads retrieval, local heads: %d sinks + window %d (%s)\n", n_ret, n_elig,
             cfg.sink, cfg.window, cfg.window_rule);
+    /* a window that covers the context makes every local head dense there */
+    if (cfg.window >= c->n_ctx_train)
+        fprintf(stderr, "convert: warning: window %d >= the model's context %d: the local heads are dense at every"
+                        " length the model takes (the plan saves nothing)\n", cfg.window, c->n_ctx_train);
+    else if (cfg.window >= cfg.ctx)
+        fprintf(stderr, "convert: warning: window %d >= the calibration context %d: the local heads are dense at"
+                        " that length and the window was not tested on it\n", cfg.window, cfg.ctx);
 
     /* 3. indexers */
     t = pb_now();

@@ -36,13 +36,15 @@ peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
     char beside[4096] = "";
     if (!script || !*script) {
         /* the repository's script from the working directory, else from the
-         * binary's place (build/purbo-bench: ../suites/peers/) */
+         * binary's place: ../suites/peers/ of build/purbo-bench, or one more
+         * level up for a build in a subfolder (build/asan/purbo-bench) */
         script = "suites/peers/sdpa_peer.py";
         if (access(script, R_OK) != 0) {
             ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 64);
             char *slash = n > 0 ? (beside[n] = 0, strrchr(beside, '/')) : NULL;
-            if (slash) {
-                snprintf(slash, sizeof beside - (size_t)(slash - beside), "/../suites/peers/sdpa_peer.py");
+            for (int up = 1; slash && up <= 2 && script != beside; up++) {
+                snprintf(slash, sizeof beside - (size_t)(slash - beside), "%s/suites/peers/sdpa_peer.py",
+                         up == 1 ? "/.." : "/../..");
                 if (access(beside, R_OK) == 0) script = beside;
             }
         }

@@ -102,13 +102,7 @@ static void report_tables(pb_db *db, int64_t run, const char *ref, int fmt, FILE
     tbl *t2 = tbl_new("throughput (median of repeats)", 11, scols);
     for (int i = 0; i < ns; i++) {
         const rd_speed *x = &sp[i];
-        char shape[64];
-        snprintf(shape, sizeof shape, "%d/%d/%d/%d", x->layers, x->heads, x->kv_heads, x->head_dim);
-        tbl_str(t2, x->task);
-        tbl_str(t2, x->method);
-        tbl_str(t2, shape);
-        tbl_int(t2, x->ctx);
-        tbl_str(t2, x->phase);
+        rd_speed_key_cells(t2, x);
         tbl_real(t2, x->tp_a, 1);
         tbl_str(t2, x->unit);
         tbl_real(t2, 1e3 * x->med_a, 3);

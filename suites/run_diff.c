@@ -179,6 +179,17 @@ static void run_line(pb_db *db, int64_t run, char *buf, size_t len)
     db_finalize(st);
 }
 
+void rd_speed_key_cells(tbl *t, const rd_speed *x)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "%d/%d/%d/%d", x->layers, x->heads, x->kv_heads, x->head_dim);
+    tbl_str(t, x->task);
+    tbl_str(t, x->method);
+    tbl_str(t, shape);
+    tbl_int(t, x->ctx);
+    tbl_str(t, x->phase);
+}
+
 void run_diff_print(pb_db *db, int64_t a, int64_t b, double tol_score, double tol_speed, int fmt, FILE *f)
 {
     rd_acc *ac;
@@ -219,13 +230,7 @@ void run_diff_print(pb_db *db, int64_t a, int64_t b, double tol_score, double to
     tbl *t2 = tbl_new("speed (median ms per repeat; noise: the larger p10..p90 spread / median)", 13, scols);
     for (int i = 0; i < ns; i++) {
         const rd_speed *x = &sp[i];
-        char shape[64];
-        snprintf(shape, sizeof shape, "%d/%d/%d/%d", x->layers, x->heads, x->kv_heads, x->head_dim);
-        tbl_str(t2, x->task);
-        tbl_str(t2, x->method);
-        tbl_str(t2, shape);
-        tbl_int(t2, x->ctx);
-        tbl_str(t2, x->phase);
+        rd_speed_key_cells(t2, x);
         if (x->in_a) tbl_real(t2, 1e3 * x->med_a, 3); else tbl_null(t2);
         if (x->in_b) tbl_real(t2, 1e3 * x->med_b, 3); else tbl_null(t2);
         if (x->in_a && x->in_b) tbl_real(t2, x->ratio, 3), tbl_real(t2, 100 * x->noise, 1);

@@ -65,6 +65,11 @@ int rd_speed_rows(pb_db *db, int64_t a, int64_t b, double tol_speed, rd_speed **
 void rd_accuracy_free(rd_acc *r, int n);
 void rd_speed_free(rd_speed *r, int n);
 
+/* The five cells that name a speed row in a table (suites/table.h): task,
+ * method, shape L/H/KV/d, context, phase. */
+struct tbl;
+void rd_speed_key_cells(struct tbl *t, const rd_speed *x);
+
 /* The two-run report: a header naming both runs, the accuracy table
  * (n, score A, score B, diff and interval, p, verdict, densities) and the
  * speed table (shape, context, phase, medians, ratio, noise, verdict), in

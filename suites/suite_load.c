@@ -9,6 +9,7 @@
  * knows its range and default. Every libyaml call's result is checked.
  */
 #include "suites/suite.h"
+#include "base/suggest.h"
 
 #include "suites/peer.h"
 #include "suites/suite_guard.h"
@@ -75,36 +76,6 @@ static int fail_at(ld *L, yaml_mark_t m, const char *fmt, ...)
 }
 #define FAIL(L, n, ...) fail_at((L), (n)->start_mark, __VA_ARGS__)
 
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 40 || lb > 40) return 99;
-    int d[41][41];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
-
-/* " (did you mean 'x'?)" for the closest name within a few edits, else "". */
-static void suggest(const char *got, const char *const *names, int n, char *out, size_t cap)
-{
-    int best = -1, bd = 99;
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(got, names[i]);
-        if (d < bd) bd = d, best = i;
-    }
-    int len = (int)strlen(got);
-    if (best >= 0 && bd <= (len < 6 ? 1 : len < 10 ? 2 : 3)) snprintf(out, cap, " (did you mean '%s'?)", names[best]);
-    else out[0] = 0;
-}
-
 /* ---- nodes ----------------------------------------------------------------- */
 
 static node *nd(ld *L, int id)
@@ -154,7 +125,7 @@ static int check_keys(ld *L, node *map, const char *what, const char *const *kno
             for (int i = 0; i < n_other; i++)
                 if (!strcmp(name, other[i])) return FAIL(L, k, "'%s' does not apply to task type %s", name, type_name);
             char hint[96];
-            suggest(name, known, n_known, hint, sizeof hint);
+            pb_suggest(name, known, n_known, hint, sizeof hint);
             return FAIL(L, k, "unknown key '%s' in %s%s", name, what, hint);
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
@@ -295,7 +266,7 @@ static int scalar_enum(ld *L, node *v, const char *key, const char *const *names
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
-    suggest(sval(v), names, n, hint, sizeof hint);
+    pb_suggest(sval(v), names, n, hint, sizeof hint);
     return FAIL(L, v, "unknown %s '%s'%s; one of: %s", key, sval(v), hint, list);
 }
 
@@ -591,7 +562,7 @@ static int load_task(ld *L, node *t, const suite *s, suite_task *out)
         if (!strcmp(sval(tv), TYPE_NAMES[i])) ty = i;
     if (ty < 0) {
         char hint[96];
-        suggest(sval(tv), TYPE_NAMES, TASK_N_TYPES, hint, sizeof hint);
+        pb_suggest(sval(tv), TYPE_NAMES, TASK_N_TYPES, hint, sizeof hint);
         return FAIL(L, tv, "unknown task type '%s'%s", sval(tv), hint);
     }
     out->type = (task_type)ty;

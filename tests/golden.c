@@ -1,6 +1,7 @@
 /* golden.c — reads the golden logits files (golden.h). */
 #include "tests/golden.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,12 @@ int golden_open_in(const char *dir, const char *name, const tokenizer *tok, gold
 int golden_open(const char *name, golden *g)
 {
     return golden_open_in("tests/data/golden", name, fixture_tok(), g);
+}
+
+void golden_row_diff(const golden *g, int r, const float *logits, double *worst)
+{
+    for (int j = 0; j < g->k; j++) {
+        double d = fabs(logits[g->top_id[r * g->k + j]] - g->top_v[r * g->k + j]);
+        if (d > *worst) *worst = d;
+    }
 }

@@ -25,5 +25,9 @@ int golden_open(const char *name, golden *g);
  * tok_add_bos; special tokens recognised). */
 int golden_open_in(const char *dir, const char *name, const tokenizer *tok, golden *g);
 void golden_free(golden *g);
+/* Row r of g against the logits of that position: the
+ * largest |logit - reference| over the reference's top k, raised into
+ * *worst. */
+void golden_row_diff(const golden *g, int r, const float *logits, double *worst);
 
 #endif

@@ -43,10 +43,7 @@ static double check_prompt(const char *name)
             int t = t0 + i;
             const float *l = logits + (size_t)i * V;
             if (cpu_argmax(l, V) != g.top_id[t * g.k]) bad = t;
-            for (int j = 0; j < g.k; j++) {
-                double d = fabs(l[g.top_id[t * g.k + j]] - g.top_v[t * g.k + j]);
-                if (d > worst) worst = d;
-            }
+            golden_row_diff(&g, t, l, &worst);
         }
     }
     if (bad >= 0)

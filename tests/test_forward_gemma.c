@@ -46,10 +46,7 @@ static double check_prompt(const char *name)
         done = t + 1;
         got = cpu_argmax(logits, V);
         if (got != g.top_id[r * g.k]) bad = r;
-        for (int j = 0; j < g.k; j++) {
-            double d = fabs(logits[g.top_id[r * g.k + j]] - g.top_v[r * g.k + j]);
-            if (d > worst) worst = d;
-        }
+        golden_row_diff(&g, r, logits, &worst);
     }
     if (bad >= 0)
         test_fail(__FILE__, __LINE__, "%s: position %d: top-1 %d, reference %d", name, g.pos[bad], got,

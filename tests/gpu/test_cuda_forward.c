@@ -100,10 +100,7 @@ static void compare_position(cmp_stats *st, const float *g, const float *c, int 
     double kl = bad ? INFINITY : kl_softmax(c, g, V);
     st->sum_kl += kl;
     st->worst_kl = kl > st->worst_kl ? kl : st->worst_kl;
-    for (int j = 0; gd && j < gd->k; j++) {
-        double d = fabs(g[gd->top_id[t * gd->k + j]] - gd->top_v[t * gd->k + j]);
-        if (d > st->worst_gold) st->worst_gold = d;
-    }
+    if (gd) golden_row_diff(gd, t, g, &st->worst_gold);
 }
 
 static void print_stats(const char *what, const cmp_stats *st)

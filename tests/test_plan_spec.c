@@ -11,6 +11,7 @@
 
 #include "policy/plan.h"
 #include "policy/policy.h"
+#include "run/attn_desc_rows.h"
 #include "tests/test.h"
 
 /* --- spec parsing --- */
@@ -153,6 +154,9 @@ TEST(plan_runs_on_backends)
     CHECK_MSG(!strcmp(err.msg, "policy streaming has no CUDA implementation (head kind ?)"), "%s", err.msg);
     CHECK(!strchr(err.msg, '\n'));
     plan_free(&pl);
+    attn_desc opaque = {.kind = ATTN_OPAQUE};
+    attn_rows_rule ru;
+    CHECK(!attn_desc_rows(&opaque, &ru));
 }
 
 /* --- the PCA/SVD indexer --- */
@@ -183,6 +187,16 @@ TEST(policy_descriptions)
         }
         if (k == HEAD_RTPURBO || k == HEAD_RTPURBO_TOPK)
             CHECK(d->rank == pl.rank && d->idx_q == pl.idx_q && d->idx_k == pl.idx_k);
+        /* the GPU row kernels' rule of it (dense runs on the dense kernels: none) */
+        static const int rule_of[HEAD_KINDS] = {-1, ROWS_LOCAL, ROWS_QUEST, ROWS_TOPK, ROWS_TOPP, ROWS_RTPURBO,
+                                                ROWS_RTPURBO_TOPK};
+        attn_rows_rule ru = {.rule = -1};
+        CHECK_MSG(attn_desc_rows(d, &ru) == (k != HEAD_DENSE) && ru.rule == rule_of[k], "%s: rule %d",
+                  plan_kind_name(k), ru.rule);
+        if (k != HEAD_DENSE)
+            CHECK(ru.sink == d->sink && ru.window == d->window && ru.block == d->block && ru.local == d->local &&
+                  ru.page == d->page && ru.k_units == d->k_units && ru.kmin == d->kmin && ru.r == d->rank &&
+                  ru.p == d->p);
         if (pol->destroy) pol->destroy(pol);
     }
     plan_free(&pl);

@@ -293,14 +293,19 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     while (g.n2 < g.nu_max) g.n2 <<= 1;
     if (rule->rule == ROWS_LOCAL) g.n2 = 0;
     size_t bytes = (size_t)g.kv_end * 4 + (size_t)g.nu_max * 4 + (size_t)g.n2 * 8 + (size_t)g.nu_max + 16;
-    int dev = 0, optin = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-    if (e != cudaSuccess) return (int)e;
+    static int optin, allowed = 48 * 1024;  /* the device's limit; the kernel's dynamic limit set so far */
+    cudaError_t e = cudaSuccess;
+    if (!optin) {
+        int dev = 0;
+        e = cudaGetDevice(&dev);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+        if (e != cudaSuccess) return (int)e;
+    }
     if (bytes + 4 * (128 + 128 + 32 + RT) + 64 > (size_t)optin) return (int)cudaErrorInvalidValue;
-    if (bytes > 48 * 1024) {
+    if (bytes > (size_t)allowed) {
         e = cudaFuncSetAttribute(rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;
+        allowed = (int)bytes;
     }
     dim3 grid(a->n_q, a->n_sel);
     rows_kernel<<<grid, RT, bytes, (cudaStream_t)stream>>>(*rule, *a, g);

@@ -138,9 +138,9 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         const float *lo = A.page_lo + (size_t)g_kv * A.n_pages * d, *hi = A.page_hi + (size_t)g_kv * A.n_pages * d;
         for (int u = tid; u < cur; u += RT) {
             float ub = 0.f;
-            for (int e = 0; e < d; e++) {
-                float a = qs[e] * lo[(size_t)u * d + e], b = qs[e] * hi[(size_t)u * d + e];
-                ub += a > b ? a : b;
+            for (int e = 0; e < d; e++) {  /* the CPU's operations in its order, never fused: equal bits */
+                float a = __fmul_rn(qs[e], lo[(size_t)u * d + e]), b = __fmul_rn(qs[e], hi[(size_t)u * d + e]);
+                ub = __fadd_rn(ub, a > b ? a : b);
             }
             mass[u] = ub;
         }

@@ -181,7 +181,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         for (int u = tid; u < nu; u += RT) {
             int j1 = min((u + 1) * g, n);
             float m = 0.f;
-            for (int j = u * g; j < j1; j++) m += sc[j] * inv;
+            for (int j = u * g; j < j1; j++) m = __fadd_rn(m, __fmul_rn(sc[j], inv));  /* as pool_softmax */
             mass[u] = m;
         }
         /* forced units */

@@ -12,11 +12,11 @@
  * ours (attn_time.h: the CUDA kernels, or their CPU twins on the CPU) and,
  * on the GPU, the peers' (peer.h) on the same cases.
  *
- * Backend: --backend, else the suite's. cuda runs the model with dense
- * attention only, so a suite whose selected methods include a plan cuda
- * cannot run (plan_runs_on) on model tasks is refused on cuda, and auto
- * picks the CPU for it (one line says so); auto otherwise picks cuda when a
- * device is usable. On cuda,
+ * Backend: --backend, else the suite's. cuda runs every policy that
+ * describes its rule (attention.h); a suite whose selected methods include
+ * a plan cuda cannot run (plan_runs_on) on model tasks is refused on cuda,
+ * and auto picks the CPU for it (one line says so); auto otherwise picks
+ * cuda when a device is usable. On cuda,
  * CUPTI records the kernels of one extra, untimed repetition of every
  * throughput case (kernel_timings, linked to the case's bench row).
  *

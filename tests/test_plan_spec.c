@@ -11,6 +11,7 @@
 
 #include "policy/plan.h"
 #include "policy/policy.h"
+#include "run/attn_desc_rows.h"
 #include "tests/test.h"
 
 /* --- spec parsing --- */
@@ -108,34 +109,95 @@ TEST(plan_spec_typed_fields_match_text)
 }
 
 /* The one capability check: the CUDA backend (described without a device)
- * runs a plan only when every head is dense; the CPU runs every plan. */
+ * runs every plan whose heads describe their rule (every head kind does);
+ * a head kind without a description is refused there with one line and
+ * still runs on the CPU. */
 TEST(plan_runs_on_backends)
 {
     model_config c = {.n_layer = 2, .n_head = 4, .n_head_kv = 2, .head_dim = 8};
-    CHECK(backend_runs_policies("cpu") && !backend_runs_policies("cuda"));
+    for (int k = ATTN_OPAQUE; k < ATTN_KINDS; k++) {
+        CHECK_MSG(backend_runs_kind("cpu", k), "cpu kind %d", k);
+        CHECK_MSG(backend_runs_kind("cuda", k) == (k != ATTN_OPAQUE), "cuda kind %d", k);
+    }
+    CHECK(!backend_runs_kind("cuda", ATTN_KINDS) && !backend_runs_kind("cuda", -1));
     unsigned char all[8], some[8] = {1, 0, 0, 0, 0, 0, 0, 1};
     memset(all, 1, sizeof all);
-    const struct { const char *spec; const unsigned char *retr; int on_cuda; } cases[] = {
-        {"dense", NULL, 1}, {"streaming", NULL, 0}, {"quest", NULL, 0}, {"topp-oracle", NULL, 0},
-        {"duo", all, 1}, {"duo", some, 0}, {"rtpurbo", some, 0}, {"rtpurbo-topk", all, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        plan_spec sp;
-        plan pl;
-        pb_err err;
-        err.msg[0] = 0;
-        CHECK(plan_parse(cases[i].spec, &sp, &err) && plan_make(&pl, &c, &sp, cases[i].retr, &err));
-        CHECK_MSG(plan_runs_on(&pl, "cpu", &err), "%s on cpu", cases[i].spec);
-        int ok = plan_runs_on(&pl, "cuda", &err);
-        CHECK_MSG(ok == cases[i].on_cuda, "%s on cuda: %d", cases[i].spec, ok);
-        if (!ok) {
-            char want[128];
-            snprintf(want, sizeof want, "policy %s has no CUDA implementation (cuda runs dense attention)",
-                     cases[i].spec);
-            CHECK_MSG(!strcmp(err.msg, want), "%s", err.msg);
+    const char *specs[] = {"dense", "streaming", "duo", "quest", "topk-oracle", "topp-oracle", "rtpurbo",
+                           "rtpurbo-topk"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        for (int r = 0; r < 2; r++) {
+            plan_spec sp;
+            plan pl;
+            pb_err err;
+            err.msg[0] = 0;
+            CHECK(plan_parse(specs[i], &sp, &err));
+            const unsigned char *retr = plan_policy_uses_heads(sp.policy) ? (r ? all : some) : NULL;
+            CHECK(plan_make(&pl, &c, &sp, retr, &err));
+            CHECK_MSG(plan_runs_on(&pl, "cpu", &err), "%s on cpu", specs[i]);
+            CHECK_MSG(plan_runs_on(&pl, "cuda", &err), "%s on cuda: %s", specs[i], err.msg);
+            plan_free(&pl);
         }
-        plan_free(&pl);
     }
+    /* the description kinds the factory's policies give, kind by kind */
+    CHECK(head_attn_kind(HEAD_DENSE) == ATTN_DENSE && head_attn_kind(HEAD_LOCAL) == ATTN_LOCAL &&
+          head_attn_kind(HEAD_QUEST) == ATTN_QUEST && head_attn_kind(HEAD_TOPK_ORACLE) == ATTN_TOPK &&
+          head_attn_kind(HEAD_TOPP_ORACLE) == ATTN_TOPP && head_attn_kind(HEAD_RTPURBO) == ATTN_RTPURBO &&
+          head_attn_kind(HEAD_RTPURBO_TOPK) == ATTN_RTPURBO_TOPK && head_attn_kind(HEAD_KINDS) == ATTN_OPAQUE);
+    /* a head of no known kind: cpu takes it (its policy runs as code), cuda refuses in one line */
+    plan_spec sp;
+    plan pl;
+    pb_err err;
+    CHECK(plan_parse("streaming", &sp, &err) && plan_make(&pl, &c, &sp, NULL, &err));
+    pl.kind[5] = HEAD_KINDS;
+    CHECK(plan_runs_on(&pl, "cpu", &err));
+    CHECK(!plan_runs_on(&pl, "cuda", &err));
+    CHECK_MSG(!strcmp(err.msg, "policy streaming has no CUDA implementation (head kind ?)"), "%s", err.msg);
+    CHECK(!strchr(err.msg, '\n'));
+    plan_free(&pl);
+    attn_desc opaque = {.kind = ATTN_OPAQUE};
+    attn_rows_rule ru;
+    CHECK(!attn_desc_rows(&opaque, &ru));
 }
 
 /* --- the PCA/SVD indexer --- */
+
+/* Each policy the factory makes describes its rule (attention.h) with the
+ * plan's parameters: what the CUDA backend runs in place of its code. */
+TEST(policy_descriptions)
+{
+    model_config c = {.n_layer = 2, .n_head = 4, .n_head_kv = 2, .head_dim = 8};
+    plan_spec sp;
+    plan pl;
+    pb_err err;
+    CHECK_MSG(plan_parse("rtpurbo:sink=3,window=100,block=16,local=32,p=0.8,kmin=2", &sp, &err), "%s", err.msg);
+    unsigned char retr[8] = {1, 0, 0, 0, 0, 0, 0, 1};
+    CHECK_MSG(plan_make(&pl, &c, &sp, retr, &err), "%s", err.msg);
+    pl.prm.page = 8;
+    pl.prm.budget = 75;  /* k_units = ceil(75 / 16) = 5; quest: ceil(75 / 8) = 10 pages */
+    plan_alloc_indexers(&pl);
+    for (int k = 0; k < HEAD_KINDS; k++) {
+        attn_policy *pol = plan_policy_new(&pl, k, 64);
+        const attn_desc *d = &pol->desc;
+        CHECK_MSG(d->kind == head_attn_kind(k), "%s: kind %d", plan_kind_name(k), d->kind);
+        if (k == HEAD_LOCAL) CHECK(d->sink == 3 && d->window == 100);
+        if (k == HEAD_QUEST) CHECK(d->page == 8 && d->k_units == 10);
+        if (k >= HEAD_TOPK_ORACLE) {
+            CHECK(d->sink == 3 && d->block == 16 && d->local == 32 && d->p == 0.8 && d->kmin == 2);
+            CHECK_MSG(d->k_units == 5, "%s: k_units %d", plan_kind_name(k), d->k_units);
+        }
+        if (k == HEAD_RTPURBO || k == HEAD_RTPURBO_TOPK)
+            CHECK(d->rank == pl.rank && d->idx_q == pl.idx_q && d->idx_k == pl.idx_k);
+        /* the GPU row kernels' rule of it (dense runs on the dense kernels: none) */
+        static const int rule_of[HEAD_KINDS] = {-1, ROWS_LOCAL, ROWS_QUEST, ROWS_TOPK, ROWS_TOPP, ROWS_RTPURBO,
+                                                ROWS_RTPURBO_TOPK};
+        attn_rows_rule ru = {.rule = -1};
+        CHECK_MSG(attn_desc_rows(d, &ru) == (k != HEAD_DENSE) && ru.rule == rule_of[k], "%s: rule %d",
+                  plan_kind_name(k), ru.rule);
+        if (k != HEAD_DENSE)
+            CHECK(ru.sink == d->sink && ru.window == d->window && ru.block == d->block && ru.local == d->local &&
+                  ru.page == d->page && ru.k_units == d->k_units && ru.kmin == d->kmin && ru.r == d->rank &&
+                  ru.p == d->p);
+        if (pol->destroy) pol->destroy(pol);
+    }
+    plan_free(&pl);
+}

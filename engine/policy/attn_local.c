@@ -50,6 +50,7 @@ attn_policy *attn_local_new(const plan *p, int n_ctx)
     st->window = p->prm.window;
     st->w = sparse_work_new(n_ctx, p->head_dim);
     attn_policy *pol = pb_calloc(1, sizeof *pol);
-    *pol = (attn_policy){.name = "local", .run = local_run, .destroy = local_destroy, .state = st};
+    *pol = (attn_policy){.name = "local", .run = local_run, .destroy = local_destroy, .state = st,
+                         .desc = {.kind = ATTN_LOCAL, .sink = st->sink, .window = st->window}};
     return pol;
 }

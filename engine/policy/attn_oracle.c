@@ -58,5 +58,6 @@ attn_policy *attn_oracle_new(const plan *p, int kind, int n_ctx)
     st->w = sparse_work_new(n_ctx, p->head_dim);
     attn_policy *pol = pb_calloc(1, sizeof *pol);
     *pol = (attn_policy){.name = plan_kind_name(kind), .run = oracle_run, .destroy = oracle_destroy, .state = st};
+    pol->desc = sparse_desc(&p->prm, kind == HEAD_TOPP_ORACLE ? ATTN_TOPP : ATTN_TOPK);
     return pol;
 }

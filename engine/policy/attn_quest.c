@@ -110,6 +110,6 @@ attn_policy *attn_quest_new(const plan *p, int n_ctx)
     st->w = sparse_work_new(n_ctx, st->d);
     attn_policy *pol = pb_calloc(1, sizeof *pol);
     *pol = (attn_policy){.name = "quest", .run = quest_run, .on_append = quest_append, .destroy = quest_destroy,
-                         .state = st};
+                         .state = st, .desc = {.kind = ATTN_QUEST, .page = st->page, .k_units = st->k_pages}};
     return pol;
 }

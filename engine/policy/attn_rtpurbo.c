@@ -146,5 +146,9 @@ attn_policy *attn_rtpurbo_new(const plan *p, int kind, int n_ctx)
     attn_policy *pol = pb_calloc(1, sizeof *pol);
     *pol = (attn_policy){.name = plan_kind_name(kind), .run = rtp_run, .on_append = rtp_append,
                          .destroy = rtp_destroy, .state = st};
+    pol->desc = sparse_desc(&p->prm, kind == HEAD_RTPURBO ? ATTN_RTPURBO : ATTN_RTPURBO_TOPK);
+    pol->desc.rank = p->rank;
+    pol->desc.idx_q = p->idx_q;
+    pol->desc.idx_k = p->idx_k;
     return pol;
 }

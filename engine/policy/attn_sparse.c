@@ -254,6 +254,12 @@ void pool_softmax(float *s, int n, int g, float *mass)
     }
 }
 
+attn_desc sparse_desc(const plan_params *prm, int kind)
+{
+    return (attn_desc){.kind = kind, .sink = prm->sink, .block = prm->block, .local = prm->local, .p = prm->p,
+                       .kmin = prm->kmin, .k_units = (prm->budget + prm->block - 1) / prm->block};
+}
+
 long long select_attend(const attn_call *c, sparse_work *w, const plan_params *prm, int select, int k_units,
                         block_scorer score, void *user, const attn_observer *obs, float *s)
 {

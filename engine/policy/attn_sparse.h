@@ -116,6 +116,11 @@ typedef void (*block_scorer)(void *user, const attn_call *c, int i0, int b, floa
 long long select_attend(const attn_call *c, sparse_work *w, const plan_params *prm, int select, int k_units,
                         block_scorer score, void *user, const attn_observer *obs, float *s);
 
+/* The description (attention.h) of a selector of kind (ATTN_TOPK, ATTN_TOPP,
+ * ATTN_RTPURBO, ATTN_RTPURBO_TOPK) with parameters prm: sink, block, local,
+ * p, kmin and k_units = ceil(budget / block), as select_attend uses them. */
+attn_desc sparse_desc(const plan_params *prm, int kind);
+
 /* The policies (policy.c creates them; each file holds one). */
 attn_policy *attn_local_new(const plan *p, int n_ctx);
 attn_policy *attn_quest_new(const plan *p, int n_ctx);

@@ -4,8 +4,8 @@
  *
  * Invariant: one object per kind per session, shared by every head of that
  * kind (the objects keep per-head state indexed by layer and head).
- * plan_runs_on: a plan runs on a backend that runs policies, or, on one
- * that runs dense attention only, when every head is dense.
+ * plan_runs_on: a plan runs on a backend when the backend runs the
+ * described kind (attention.h) of every head.
  */
 #include "policy/policy.h"
 
@@ -54,9 +54,22 @@ void plan_apply(const plan *p, session *s, int rings)
     session_density_reset(s);
 }
 
+int head_attn_kind(int kind)
+{
+    static const int map[HEAD_KINDS] = {
+        [HEAD_DENSE] = ATTN_DENSE, [HEAD_LOCAL] = ATTN_LOCAL, [HEAD_QUEST] = ATTN_QUEST,
+        [HEAD_TOPK_ORACLE] = ATTN_TOPK, [HEAD_TOPP_ORACLE] = ATTN_TOPP, [HEAD_RTPURBO] = ATTN_RTPURBO,
+        [HEAD_RTPURBO_TOPK] = ATTN_RTPURBO_TOPK,
+    };
+    return kind >= 0 && kind < HEAD_KINDS ? map[kind] : ATTN_OPAQUE;
+}
+
 int plan_runs_on(const plan *p, const char *name, pb_err *err)
 {
-    if (backend_runs_policies(name) || plan_count(p, HEAD_DENSE) == p->n_layer * p->n_head) return 1;
-    return pb_errf(err, NULL, -1, "policy %s has no %s implementation (%s runs dense attention)",
-                   plan_policy_name(p->policy), strcmp(name, "cuda") ? name : "CUDA", name);
+    for (int i = 0; i < p->n_layer * p->n_head; i++)
+        if (!backend_runs_kind(name, head_attn_kind(p->kind[i])))
+            return pb_errf(err, NULL, -1, "policy %s has no %s implementation (head kind %s)",
+                           plan_policy_name(p->policy), strcmp(name, "cuda") ? name : "CUDA",
+                           plan_kind_name(p->kind[i]));
+    return 1;
 }

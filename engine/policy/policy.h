@@ -22,11 +22,15 @@ attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx);
  * S + W entries. Resets the session and its density counts. */
 void plan_apply(const plan *p, session *s, int rings);
 
+/* The attn_desc kind (attention.h, enum attn_desc_kind) that the policy of a head kind describes
+ * itself with (ATTN_OPAQUE for an unknown kind). */
+int head_attn_kind(int kind);
+
 /* The one capability check: whether backend `name` ("cpu", "cuda") can run
- * every head of plan p. A backend that runs dense attention only
- * (backend_runs_policies) runs a plan whose heads are all HEAD_DENSE. 1, or
- * 0 + err "policy NAME has no CUDA implementation (cuda runs dense
- * attention)" (no location: the caller says which option or method). */
+ * every head of plan p: each head kind's description kind must be one the backend
+ * runs (backend_runs_kind). 1, or 0 + err "policy NAME has no CUDA
+ * implementation (head kind KIND)" (no location: the caller says which
+ * option or method). */
 int plan_runs_on(const plan *p, const char *name, pb_err *err);
 
 #endif

@@ -22,6 +22,11 @@
  *
  * Density: run returns how many (query, key) pairs it attended; the session
  * adds that up per head next to the causally visible count (forward.h).
+ *
+ * Description: besides its code, a policy states its rule as plain data
+ * (attn_desc), so a backend that cannot call host code per head (CUDA) can
+ * run the same rule with its own kernels. ATTN_OPAQUE says "no description":
+ * such a policy runs only where policies run as code (the CPU backend).
  */
 #ifndef PURBO_ATTENTION_H
 #define PURBO_ATTENTION_H
@@ -69,6 +74,37 @@ typedef struct {
     void (*on_rows)(void *user, const attn_call *c, const float *p, int ldp);
 } attn_observer;
 
+/* The rules a policy can describe (attn_desc.kind). For a query at position p:
+ *   ATTN_DENSE        every key 0 .. p (on a sliding layer the model's window);
+ *   ATTN_LOCAL        keys 0 .. sink-1 and max(p-window+1, sink) .. p;
+ *   ATTN_QUEST        decode: the page of p plus the k_units other pages of largest
+ *                     bound sum_d max(q_d min_d, q_d max_d) over the page's post-RoPE
+ *                     keys; a call of several queries runs dense;
+ *   ATTN_TOPK/_TOPP   exact scores, softmax pooled into blocks, the forced blocks
+ *                     (sinks, last `local` tokens) plus top-k blocks / top-p mass;
+ *   ATTN_RTPURBO      indexer scores (W_Q q_pre · W_K k_pre), the forced positions
+ *                     anchored with their exact scores, top-p with a kmin floor;
+ *   ATTN_RTPURBO_TOPK indexer scores, unanchored, top-k blocks.
+ * Every rule but DENSE and LOCAL is the one engine/policy/attn_sparse.h writes
+ * out (select_attend); attention over the kept keys is exact softmax. */
+enum attn_desc_kind {
+    ATTN_OPAQUE, ATTN_DENSE, ATTN_LOCAL, ATTN_QUEST, ATTN_TOPK, ATTN_TOPP, ATTN_RTPURBO, ATTN_RTPURBO_TOPK,
+    ATTN_KINDS
+};
+
+typedef struct {
+    int kind;               /* enum attn_desc_kind */
+    int sink, window;       /* LOCAL: sinks and window; selectors: sink tokens whose blocks are kept */
+    int block, local;       /* selectors: unit of selection, always-kept recent tokens */
+    int page;               /* QUEST: page size */
+    int k_units;            /* TOPK, RTPURBO_TOPK: blocks; QUEST: pages (besides the forced ones) */
+    double p;               /* TOPP, RTPURBO: mass to reach */
+    int kmin;               /* RTPURBO: at least kmin non-forced blocks */
+    int rank;               /* RTPURBO kinds: indexer rank r */
+    const float *idx_q, *idx_k;  /* RTPURBO kinds: (n_layer * n_head, r, d) W_Q, W_K on the host,
+                                  * owned by the policy's plan; a backend rereads them when they change */
+} attn_desc;
+
 typedef struct attn_policy attn_policy;
 struct attn_policy {
     const char *name;
@@ -85,6 +121,7 @@ struct attn_policy {
     /* May be NULL (static policies). Frees the policy and its state. */
     void (*destroy)(attn_policy *self);
     void *state;
+    attn_desc desc;     /* the rule as data; kind ATTN_OPAQUE when the policy gives none */
 };
 
 /* Exact causal softmax attention over every cached key (full cache only). */

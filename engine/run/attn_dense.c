@@ -72,4 +72,4 @@ static long long dense_run(const attn_policy *self, const attn_call *c, const at
     return kept;
 }
 
-const attn_policy attn_dense = {.name = "dense", .run = dense_run};
+const attn_policy attn_dense = {.name = "dense", .run = dense_run, .desc = {.kind = ATTN_DENSE}};

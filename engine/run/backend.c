@@ -43,7 +43,7 @@ void backend_close(backend *b)
     if (b) b->close(b);
 }
 
-int backend_runs_policies(const char *name)
+int backend_runs_kind(const char *name, int kind)
 {
-    return strcmp(name, "cuda") != 0;
+    return strcmp(name, "cuda") != 0 || (kind > ATTN_OPAQUE && kind < ATTN_KINDS);
 }

@@ -62,9 +62,10 @@ typedef struct {
     const float *q_pre;             /* (n, n_head, d) f32, pre-RoPE (policies with indexers) */
     const float *k_pre;             /* (n, n_head_kv, d) f32, pre-RoPE (policies' on_append) */
     void *out;                      /* (n, n_head, d) act */
-    const attn_policy *const *policy; /* [n_head] of this layer (CUDA: dense only) */
+    const attn_policy *const *policy; /* [n_head] of this layer (CUDA: described kinds only) */
     const attn_observer *obs;       /* may be NULL (CUDA: must be NULL) */
-    attn_count *count;              /* [n_head] of this layer, host: kept/visible added */
+    attn_count *count;              /* [n_head] of this layer, host: kept/visible added (a backend
+                                     * may hold kept back until count_flush) */
 } bk_attn;
 
 typedef struct backend backend;
@@ -117,7 +118,9 @@ struct backend {
     void (*kv_free)(backend *b, bk_kv *kv);
     /* Sets the storage of every (layer, KV head) (layout [n_layer * n_head_kv];
      * a ring no smaller than n_ctx is a full cache) and empties the cache.
-     * Returns 0 when the backend keeps full caches only (CUDA). */
+     * Returns 0 when the backend cannot take the layout. CUDA takes any and
+ * keeps full caches everywhere (a ring is a memory saving, not a rule:
+ * the local policy reads only what a ring would hold); kv_bytes says so. */
     int (*kv_layout)(backend *b, bk_kv *kv, const kv_ring *layout);
     /* Bytes of k + v the cache holds (full != 0: with full caches everywhere). */
     size_t (*kv_bytes)(backend *b, const bk_kv *kv, int full);
@@ -125,8 +128,13 @@ struct backend {
     void (*kv_append)(backend *b, bk_kv *kv, int layer, int pos0, int n, const float *k, const float *v);
     /* CPU: each head's attn_policy (after the policies' on_append hooks; ring
      * heads store their k/v after attention); CUDA: dense causal flash
-     * attention. Adds to a->count when it is set. */
+     * attention for dense heads, the policy kernels for the others (each
+     * head's attn_desc). Adds to a->count when it is set. */
     void (*attention)(backend *b, bk_kv *kv, const bk_attn *a);
+    /* May be NULL. Adds the kept counts the backend holds back (CUDA keeps
+     * the sparse heads' counts on the device) into count [n_layer * n_head]
+     * and forgets them; the session calls it before it reads its counts. */
+    void (*count_flush)(backend *b, bk_kv *kv, attn_count *count);
 
     /* out_host: (n, n_vocab) f32 = output · rmsnorm(x rows, out_norm); x: (n, n_embd) f32. */
     void (*logits)(backend *b, float *out_host, const float *x, int n);
@@ -144,10 +152,11 @@ int backend_check(const char *kind, pb_err *err);
 void backend_close(backend *b);
 
 /* What backend `name` can run, known without opening it (no device needed):
- * 1 when its attention runs any attn_policy per head (cpu), 0 when it runs
- * dense attention only (cuda). Whether a plan can run on a backend is
- * decided from this (plan_runs_on, policy.h). */
-int backend_runs_policies(const char *name);
+ * 1 when its attention runs policies of kind (enum attn_desc_kind): the CPU runs
+ * every policy as code, opaque ones included; CUDA runs the described kinds
+ * (every kind but ATTN_OPAQUE) with its own kernels. Whether a plan can run
+ * on a backend is decided from this (plan_runs_on, policy.h). */
+int backend_runs_kind(const char *name, int kind);
 /* 1 when b can run m's description (its norms, activation, RoPE style and
  * sliding layers); 0 and a one-line reason in why otherwise. */
 int backend_supports(const backend *b, const model *m, char *why, size_t why_len);

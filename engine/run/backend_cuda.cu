@@ -15,7 +15,8 @@
  *
  * Attention: the flash kernels of kernels/cuda (attn_kernels.h): causal
  * prefill for chunks of several tokens (q_offset = the cached positions),
- * split-KV decode for one token.
+ * split-KV decode for one token, for the dense heads; every other head runs
+ * its policy's description on the row kernels (backend_cuda_policy.cu).
  *
  * Everything runs on one stream in issue order; download, download_act and
  * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
@@ -29,6 +30,7 @@
 #include "kernels/attn_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "run/backend_cuda_policy.h"
 
 extern "C" {
 #include "run/backend.h"
@@ -93,6 +95,7 @@ static int cublas_load(char *why, size_t why_len)
 struct bk_kv {
     int n_ctx;
     uint16_t *kc, *vc;      /* (n_layer, n_ctx, n_head_kv, d) bf16 */
+    cuda_pol *pol;          /* the sparse policies' state, NULL until one runs */
 };
 
 typedef struct {
@@ -241,15 +244,17 @@ static void cu_kv_free(backend *b, bk_kv *kv)
     if (!kv) return;
     CUDA_CHECK(cudaFree(kv->kc));
     CUDA_CHECK(cudaFree(kv->vc));
+    cuda_pol_free(kv->pol);
     free(kv);
 }
 
-/* Full caches only: accepts a layout without rings (no smaller than n_ctx). */
+/* Full caches only: a ring asked for is kept as a full cache (the local
+ * policy reads only what the ring would hold; kv_bytes reports the full size). */
 static int cu_kv_layout(backend *b, bk_kv *kv, const kv_ring *layout)
 {
-    const model_config *c = &b->m->cfg;
-    for (int i = 0; i < c->n_layer * c->n_head_kv; i++)
-        if (layout[i].window && layout[i].n_sink + layout[i].window < kv->n_ctx) return 0;
+    (void)b;
+    (void)kv;
+    (void)layout;
     return 1;
 }
 
@@ -275,15 +280,38 @@ static void cu_kv_append(backend *b, bk_kv *kv, int layer, int pos0, int n, cons
     cuda_kv_append(kv->kc + at, kv->vc + at, k, v, (long)n * c->n_head_kv * c->head_dim, state(b)->st);
 }
 
+static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a);
+
 static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
     cuda_state *s = state(b);
-    for (int h = 0; h < c->n_head; h++)
-        PB_CHECK(a->policy[h] == &attn_dense, "layer %d head %d: policy '%s' has no CUDA implementation",
-                 a->layer, h, a->policy[h]->name);
-    PB_CHECK(!a->obs, "attention observers need the CPU backend");
+    int dense = 0;
+    for (int h = 0; h < c->n_head; h++) dense += cuda_pol_is_dense(a->policy[h], a->n, a->layer, h);
+    PB_CHECK(!a->obs, "attention observers (the probes' rows) run on the CPU backend only");
     PB_CHECK(!a->window, "sliding-window layers need the CPU backend");
+    if (dense) cu_attention_dense(b, kv, a);
+    cuda_pol_attend(&kv->pol, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->vc + kv_at(b, kv, a->layer, 0),
+                    kv->n_ctx, s->st);
+    if (a->count)  /* dense heads: every visible pair */
+        for (int h = 0; h < c->n_head; h++)
+            if (cuda_pol_is_dense(a->policy[h], a->n, a->layer, h)) {
+                long long vis = (long long)a->n * a->pos0 + (long long)a->n * (a->n + 1) / 2;
+                a->count[h].kept += vis;
+                a->count[h].visible += vis;
+            }
+}
+
+static void cu_count_flush(backend *b, bk_kv *kv, attn_count *count)
+{
+    cuda_pol_flush(kv->pol, count, state(b)->st);
+}
+
+/* Dense causal attention of every head of call a (the policy heads' rows are rewritten after). */
+static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a)
+{
+    const model_config *c = &b->m->cfg;
+    cuda_state *s = state(b);
     size_t nq = (size_t)a->n * c->n_head * c->head_dim;
     grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
     cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
@@ -299,12 +327,6 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         CUDA_CHECK((cudaError_t)attn_prefill_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n, kv_len,
                                                   a->pos0, H, HKV, d, s->st));
     }
-    if (a->count)  /* dense: every visible pair */
-        for (int h = 0; h < H; h++) {
-            long long vis = (long long)a->n * a->pos0 + (long long)a->n * (a->n + 1) / 2;
-            a->count[h].kept += vis;
-            a->count[h].visible += vis;
-        }
 }
 
 static void cu_logits(backend *b, float *out, const float *x, int n)
@@ -445,6 +467,7 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     b->kv_bytes = cu_kv_bytes;
     b->kv_append = cu_kv_append;
     b->attention = cu_attention;
+    b->count_flush = cu_count_flush;
     b->logits = cu_logits;
     b->close = cu_close;
     return b;

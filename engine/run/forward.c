@@ -86,7 +86,7 @@ void session_own_policy(session *s, attn_policy *p)
 
 void session_set_kv_layout(session *s, const kv_ring *layout)
 {
-    PB_CHECK(s->b->kv_layout(s->b, s->kv, layout), "the %s backend keeps full KV caches only (rings need cpu)",
+    PB_CHECK(s->b->kv_layout(s->b, s->kv, layout), "the %s backend refused the KV layout",
              s->b->name);
     session_reset(s);
 }
@@ -104,6 +104,7 @@ size_t session_kv_bytes_full(const session *s)
 double session_density(const session *s, attn_count *per_head)
 {
     const model_config *c = &s->m->cfg;
+    if (s->b->count_flush) s->b->count_flush(s->b, s->kv, s->count);
     long long kept = 0, vis = 0;
     for (int i = 0; i < c->n_layer * c->n_head; i++) {
         kept += s->count[i].kept;
@@ -116,6 +117,7 @@ double session_density(const session *s, attn_count *per_head)
 void session_density_reset(session *s)
 {
     const model_config *c = &s->m->cfg;
+    if (s->b->count_flush) s->b->count_flush(s->b, s->kv, s->count);
     memset(s->count, 0, (size_t)c->n_layer * c->n_head * sizeof *s->count);
 }
 

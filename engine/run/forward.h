@@ -10,8 +10,9 @@
  * (attention.h); all default to attn_dense. A plan (plan.h) sets other
  * policies and may give a KV head a ring (S sinks + the last W positions)
  * instead of a full cache; the forward pass only asks the backend for that
- * storage. The CUDA backend runs dense attention with full caches only
- * (other policies, rings and row observers need the CPU backend).
+ * storage. The CUDA backend runs every policy that describes itself
+ * (attention.h) and keeps full caches where a ring was asked; row observers
+ * need the CPU backend.
  *
  * Density: for every (layer, query head) the session counts the (query,
  * key) pairs the policy attended and those causally visible, over all evals
@@ -66,8 +67,8 @@ void session_own_policy(session *s, attn_policy *p);
 
 /* Sets the storage of every (layer, KV head) (layout: [n_layer * n_head_kv];
  * a ring no smaller than n_ctx becomes a full cache) and resets the session.
- * A backend without rings (CUDA) refuses anything but full caches (runtime
- * error). */
+ * A backend without rings (CUDA) keeps full caches instead (kv_bytes says
+ * what it holds). */
 void session_set_kv_layout(session *s, const kv_ring *layout);
 /* Bytes of k + v cache held now, and what full caches would hold. */
 size_t session_kv_bytes(const session *s);

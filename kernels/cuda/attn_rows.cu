@@ -1,0 +1,373 @@
+/* attn_rows.cu — the policies' rules row by row on the GPU (kernels/attn_rows.h
+ * has the rules; the CPU twins are engine/policy/attn_*.c).
+ *
+ * rows_kernel: one CTA of RT threads per (query row, listed head). Shared
+ * memory holds the row: its scores (then probabilities) over positions
+ * 0 .. p, the units' masses, a bitonic sort of (mass, unit) pairs in the
+ * CPU's order (mass descending, lower unit first on ties: a total order, so
+ * any correct sort agrees with qsort), and the keep flags. The walks of
+ * top-p (mass summed in double, in sorted order) and top-k run on one thread,
+ * in the CPU's order, so the kept sets match the CPU's whenever the masses
+ * do. Then exact softmax attention over the kept keys: scores recomputed
+ * against the bf16 cache, P·V with RT/d groups of keys per output dimension.
+ * Correctness first: this is a plain kernel, not a fast one; the block-sparse
+ * kernels of attn_sparse.h are the fast path where their rule matches.
+ * Invariants: d is 64 or 128, r <= d; a row's position p < q_pos0 + n_q.
+ */
+#include <cuda_bf16.h>
+#include <limits.h>
+#include <math.h>
+
+#include "kernels/attn_rows.h"
+#include "kernels/cuda/cuda_check.h"
+
+enum { RT = 256 };
+
+__device__ __forceinline__ float bf(uint16_t x)
+{
+    return __bfloat162float(__ushort_as_bfloat16(x));
+}
+
+/* q (d f32, shared) · k (d bf16, 16-byte aligned) */
+__device__ __forceinline__ float dot_qk(const float *q, const uint16_t *k, int d)
+{
+    float acc = 0.f;
+    for (int c = 0; c < d; c += 8) {
+        uint4 u = *(const uint4 *)(k + c);
+        const __nv_bfloat162 *p = (const __nv_bfloat162 *)&u;
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            float2 f = __bfloat1622float2(p[e]);
+            acc = fmaf(f.x, q[c + 2 * e], acc);
+            acc = fmaf(f.y, q[c + 2 * e + 1], acc);
+        }
+    }
+    return acc;
+}
+
+__device__ float block_max(float x, float *red)
+{
+    for (int o = 16; o; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = x;
+    __syncthreads();
+    float r = red[0];
+    for (int w = 1; w < RT / 32; w++) r = fmaxf(r, red[w]);
+    return r;
+}
+
+__device__ float block_sum(float x, float *red)
+{
+    for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = x;
+    __syncthreads();
+    float r = red[0];
+    for (int w = 1; w < RT / 32; w++) r += red[w];
+    return r;
+}
+
+/* Unit a sorts before unit b: larger mass, or equal mass and lower index. */
+__device__ __forceinline__ bool before(float ma, int ia, float mb, int ib)
+{
+    return ma > mb || (ma == mb && ia < ib);
+}
+
+/* Sorts (sm, si)[0 .. n2) in place, n2 a power of two. */
+__device__ void bitonic(float *sm, int *si, int n2)
+{
+    for (int k = 2; k <= n2; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int t = threadIdx.x; t < n2; t += RT) {
+                int l = t ^ j;
+                if (l <= t) continue;
+                bool up = (t & k) == 0;
+                bool sw = up ? before(sm[l], si[l], sm[t], si[t]) : before(sm[t], si[t], sm[l], si[l]);
+                if (sw) {
+                    float m = sm[t];
+                    sm[t] = sm[l];
+                    sm[l] = m;
+                    int x = si[t];
+                    si[t] = si[l];
+                    si[l] = x;
+                }
+            }
+            __syncthreads();
+        }
+}
+
+struct rows_geom {
+    int kv_end, nu_max, n2;     /* positions, units, sort size of the longest row */
+};
+
+__global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_args A, rows_geom G)
+{
+    extern __shared__ float dyn[];
+    __shared__ float qs[128], qx[128], red[32], acc[RT];
+    __shared__ int nkeep_s;
+    float *sc = dyn;                                /* [kv_end] scores, then probabilities */
+    float *mass = sc + G.kv_end;                    /* [nu_max] */
+    float *sm = mass + G.nu_max;                    /* [n2] sort keys */
+    int *si = (int *)(sm + G.n2);                   /* [n2] sort units */
+    unsigned char *keep = (unsigned char *)(si + G.n2);  /* [nu_max] */
+
+    const int tid = threadIdx.x, i = blockIdx.x, sel = blockIdx.y, h = A.heads[sel], d = A.d;
+    const int p = A.q_pos0 + i, n = p + 1, HKV = A.n_kv_head, g_kv = h / (A.n_head / HKV);
+    const float scale = 1.0f / sqrtf((float)d);
+    const uint16_t *kb = A.k + (size_t)g_kv * d, *vb = A.v + (size_t)g_kv * d;
+    const size_t ks = (size_t)HKV * d;
+    for (int e = tid; e < d; e += RT) qs[e] = A.q[((size_t)i * A.n_head + h) * d + e];
+    const int index = R.rule == ROWS_RTPURBO || R.rule == ROWS_RTPURBO_TOPK;
+    if (index) {
+        __syncthreads();
+        for (int e = tid; e < d; e += RT) acc[e] = A.q_pre[((size_t)i * A.n_head + h) * d + e];
+        __syncthreads();
+        for (int c = tid; c < R.r; c += RT) {
+            const float *w = A.wq + ((size_t)h * R.r + c) * d;
+            float s = 0.f;
+            for (int e = 0; e < d; e++) s = fmaf(w[e], acc[e], s);
+            qx[c] = s;
+        }
+    }
+    __syncthreads();
+
+    const int u_sz = R.rule == ROWS_QUEST ? R.page : R.block;
+    const int nu = R.rule == ROWS_LOCAL ? 0 : p / u_sz + 1;
+    if (R.rule == ROWS_QUEST) {
+        const int cur = p / R.page;
+        const float *lo = A.page_lo + (size_t)g_kv * A.n_pages * d, *hi = A.page_hi + (size_t)g_kv * A.n_pages * d;
+        for (int u = tid; u < cur; u += RT) {
+            float ub = 0.f;
+            for (int e = 0; e < d; e++) {  /* the CPU's operations in its order, never fused: equal bits */
+                float a = __fmul_rn(qs[e], lo[(size_t)u * d + e]), b = __fmul_rn(qs[e], hi[(size_t)u * d + e]);
+                ub = __fadd_rn(ub, a > b ? a : b);
+            }
+            mass[u] = ub;
+        }
+        for (int u = tid; u <= cur; u += RT) keep[u] = u == cur;
+    } else if (R.rule != ROWS_LOCAL) {
+        /* the scores the rule ranks by */
+        const int sink_end = min(R.sink, n), g = R.block;
+        int mlo = (sink_end + g - 1) / g * g, mhi = n;       /* forced_middle */
+        if (R.local > 0) mhi = max(p - R.local + 1, 0) / g * g;
+        if (mlo > n) mlo = n;
+        if (mhi < mlo) mhi = mlo;
+        for (int j = tid; j < n; j += RT) {
+            bool exact = !index || (R.rule == ROWS_RTPURBO && (j < mlo || j >= mhi));
+            float s;
+            if (exact) {
+                s = scale * dot_qk(qs, kb + (size_t)j * ks, d);
+            } else {
+                const float *x = A.kx + ((size_t)h * A.kx_ld + j) * R.r;
+                float t = 0.f;
+                for (int c = 0; c < R.r; c++) t = fmaf(qx[c], x[c], t);
+                s = scale * t;
+            }
+            sc[j] = s;
+        }
+        /* softmax over 0 .. p, pooled into units */
+        float mx = -INFINITY;
+        for (int j = tid; j < n; j += RT) mx = fmaxf(mx, sc[j]);
+        mx = block_max(mx, red);
+        float sum = 0.f;
+        for (int j = tid; j < n; j += RT) {
+            float e = expf(sc[j] - mx);
+            sc[j] = e;
+            sum += e;
+        }
+        sum = block_sum(sum, red);
+        const float inv = 1.0f / sum;
+        __syncthreads();
+        for (int u = tid; u < nu; u += RT) {
+            int j1 = min((u + 1) * g, n);
+            float m = 0.f;
+            for (int j = u * g; j < j1; j++) m = __fadd_rn(m, __fmul_rn(sc[j], inv));  /* as pool_softmax */
+            mass[u] = m;
+        }
+        /* forced units */
+        const int llo = R.local > 0 ? max(p - R.local + 1, 0) / g : nu;
+        for (int u = tid; u < nu; u += RT) keep[u] = u * g < sink_end || u >= llo;
+    }
+    __syncthreads();
+
+    if (R.rule != ROWS_LOCAL) {
+        const int ns = R.rule == ROWS_QUEST ? p / R.page : nu;   /* units ranked */
+        const bool all = (R.rule == ROWS_TOPP || R.rule == ROWS_RTPURBO) && R.p >= 1.0;
+        if (all) {
+            for (int u = tid; u < nu; u += RT) keep[u] = 1;
+        } else if (ns > 0) {
+            int n2 = 1;
+            while (n2 < ns) n2 <<= 1;
+            for (int t = tid; t < n2; t += RT) {
+                sm[t] = t < ns ? mass[t] : -INFINITY;
+                si[t] = t < ns ? t : INT_MAX;
+            }
+            __syncthreads();
+            bitonic(sm, si, n2);
+            if (tid == 0) {
+                int before_n = 0, k = R.k_units;
+                if (R.rule == ROWS_TOPP || R.rule == ROWS_RTPURBO) {
+                    for (int u = 0; u < ns; u++) before_n += keep[u];
+                    double cum = 0.0;
+                    for (int t = 0; t < ns; t++) {
+                        keep[si[t]] = 1;
+                        cum += sm[t];
+                        if (cum >= R.p) break;
+                    }
+                    int after = 0;
+                    for (int u = 0; u < ns; u++) after += keep[u];
+                    k = R.rule == ROWS_RTPURBO && after - before_n < R.kmin ? R.kmin - (after - before_n) : 0;
+                }
+                for (int t = 0; t < ns && k > 0; t++)
+                    if (!keep[si[t]]) {
+                        keep[si[t]] = 1;
+                        k--;
+                    }
+            }
+        }
+    }
+    __syncthreads();
+
+    /* exact softmax attention over the kept keys */
+    const int s_end = min(R.sink, n), w_lo = max(p - R.window + 1, R.sink);
+    int nk = 0;
+    float mx = -INFINITY;
+    for (int j = tid; j < n; j += RT) {
+        bool k = R.rule == ROWS_LOCAL ? (j < s_end || j >= w_lo) : keep[j / u_sz] != 0;
+        float s = -INFINITY;
+        if (k) {
+            s = scale * dot_qk(qs, kb + (size_t)j * ks, d);
+            nk++;
+        }
+        sc[j] = s;
+        mx = fmaxf(mx, s);
+    }
+    mx = block_max(mx, red);
+    float sum = 0.f;
+    for (int j = tid; j < n; j += RT) {
+        float e = sc[j] == -INFINITY ? 0.f : expf(sc[j] - mx);
+        sc[j] = e;
+        sum += e;
+    }
+    sum = block_sum(sum, red);
+    float nkf = block_sum((float)nk, red);
+    if (tid == 0) nkeep_s = (int)nkf;
+    const float inv = 1.0f / sum;
+    __syncthreads();
+    for (int j = tid; j < n; j += RT) sc[j] *= inv;
+    __syncthreads();
+    const int ng = RT / d, dim = tid % d, grp = tid / d;
+    float o = 0.f;
+    if (grp < ng)
+        for (int j = grp; j < n; j += ng) {
+            float pj = sc[j];
+            if (pj != 0.f) o = fmaf(pj, bf(vb[(size_t)j * ks + dim]), o);
+        }
+    acc[tid] = o;
+    __syncthreads();
+    if (tid < d) {
+        float t = 0.f;
+        for (int gq = 0; gq < ng; gq++) t += acc[gq * d + tid];
+        A.out[((size_t)i * A.n_head + h) * d + tid] = __bfloat16_as_ushort(__float2bfloat16_rn(t));
+    }
+    if (A.rows) {
+        float *row = A.rows + ((size_t)sel * A.n_q + i) * A.rows_ld;
+        for (int j = tid; j < G.kv_end; j += RT) row[j] = j < n ? sc[j] : 0.f;
+    }
+    if (tid == 0 && A.kept) atomicAdd(&A.kept[h], (unsigned long long)nkeep_s);
+}
+
+int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream)
+{
+    if (!rule || !a || a->n_q <= 0 || a->n_sel <= 0 || a->n_sel > ATTN_ROWS_MAX_HEADS || (a->d != 64 && a->d != 128) ||
+        a->n_kv_head <= 0 || a->n_head % a->n_kv_head)
+        return (int)cudaErrorInvalidValue;
+    rows_geom g;
+    g.kv_end = a->q_pos0 + a->n_q;
+    int u_sz = rule->rule == ROWS_QUEST ? rule->page : rule->block;
+    if (rule->rule != ROWS_LOCAL && u_sz < 1) return (int)cudaErrorInvalidValue;
+    if ((rule->rule == ROWS_RTPURBO || rule->rule == ROWS_RTPURBO_TOPK) && (rule->r < 1 || rule->r > a->d))
+        return (int)cudaErrorInvalidValue;
+    g.nu_max = rule->rule == ROWS_LOCAL ? 0 : (g.kv_end - 1) / u_sz + 1;
+    g.n2 = 1;
+    while (g.n2 < g.nu_max) g.n2 <<= 1;
+    if (rule->rule == ROWS_LOCAL) g.n2 = 0;
+    size_t bytes = (size_t)g.kv_end * 4 + (size_t)g.nu_max * 4 + (size_t)g.n2 * 8 + (size_t)g.nu_max + 16;
+    static int optin, allowed = 48 * 1024;  /* the device's limit; the kernel's dynamic limit set so far */
+    cudaError_t e = cudaSuccess;
+    if (!optin) {
+        int dev = 0;
+        e = cudaGetDevice(&dev);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+        if (e != cudaSuccess) return (int)e;
+    }
+    if (bytes + 4 * (128 + 128 + 32 + RT) + 64 > (size_t)optin) return (int)cudaErrorInvalidValue;
+    if (bytes > (size_t)allowed) {
+        e = cudaFuncSetAttribute(rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+        if (e != cudaSuccess) return (int)e;
+        allowed = (int)bytes;
+    }
+    dim3 grid(a->n_q, a->n_sel);
+    rows_kernel<<<grid, RT, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
+    return (int)cudaGetLastError();
+}
+
+struct head_list {
+    int h[ATTN_ROWS_MAX_HEADS];
+};
+
+__global__ void index_keys_kernel(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n_head,
+                                  int n_kv_head, int d, int r, head_list hl)
+{
+    const int t = blockIdx.x, h = hl.h[blockIdx.y], g = h / (n_head / n_kv_head);
+    const float *kr = k_pre + ((size_t)t * n_kv_head + g) * d;
+    for (int c = threadIdx.x; c < r; c += blockDim.x) {
+        const float *w = wk + ((size_t)h * r + c) * d;
+        float s = 0.f;
+        for (int e = 0; e < d; e++) s = fmaf(w[e], kr[e], s);
+        kx[((size_t)h * kx_ld + pos0 + t) * r + c] = s;
+    }
+}
+
+int attn_rows_index_keys_cuda(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n,
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel, void *stream)
+{
+    if (n <= 0 || n_sel <= 0 || n_sel > ATTN_ROWS_MAX_HEADS || r < 1 || r > d || pos0 + n > kx_ld)
+        return (int)cudaErrorInvalidValue;
+    head_list hl;
+    for (int s = 0; s < n_sel; s++) hl.h[s] = heads[s];
+    index_keys_kernel<<<dim3(n, n_sel), 32, 0, (cudaStream_t)stream>>>(kx, kx_ld, k_pre, wk, pos0, n_head, n_kv_head,
+                                                                        d, r, hl);
+    return (int)cudaGetLastError();
+}
+
+__global__ void quest_bounds_kernel(float *lo, float *hi, int n_pages, const uint16_t *k, int pos0, int n,
+                                    int n_kv_head, int d, int page)
+{
+    const int u = pos0 / page + blockIdx.x, g = blockIdx.y, e = threadIdx.x;
+    if (u >= n_pages || e >= d) return;
+    const int j1 = min((u + 1) * page, pos0 + n);
+    float mn = INFINITY, mx = -INFINITY;
+    for (int j = u * page; j < j1; j++) {
+        float x = bf(k[((size_t)j * n_kv_head + g) * d + e]);
+        mn = fminf(mn, x);
+        mx = fmaxf(mx, x);
+    }
+    lo[((size_t)g * n_pages + u) * d + e] = mn;
+    hi[((size_t)g * n_pages + u) * d + e] = mx;
+}
+
+int attn_rows_quest_bounds_cuda(float *lo, float *hi, int n_pages, const uint16_t *k, int pos0, int n,
+                                int n_kv_head, int d, int page, void *stream)
+{
+    if (n <= 0 || page < 1 || d > 1024 || (pos0 + n - 1) / page >= n_pages) return (int)cudaErrorInvalidValue;
+    int pages = (pos0 + n - 1) / page - pos0 / page + 1;
+    quest_bounds_kernel<<<dim3(pages, n_kv_head), d, 0, (cudaStream_t)stream>>>(lo, hi, n_pages, k, pos0, n,
+                                                                                 n_kv_head, d, page);
+    return (int)cudaGetLastError();
+}
+
+int attn_rows_wait(void)
+{
+    return (int)cudaDeviceSynchronize();
+}

@@ -1,0 +1,456 @@
+/* test_cuda_policy.c — the CUDA backend's sparse policies against the CPU
+ * policies, which are their twins.
+ *
+ * 1. Row kernels (kernels/attn_rows.h) on random inputs: one layer of 4
+ *    query heads over 2 KV heads (d 64), the CPU policy objects of
+ *    engine/policy driven as the CPU backend drives them (on_append, one
+ *    attn_call per head, an observer taking the probability rows) and the
+ *    kernels fed the same values (keys and values rounded to bf16 first, so
+ *    both attend the same numbers; q, q_pre, k_pre f32 on both), over a
+ *    prefill of two chunks (150 and 100 rows: several 64-row blocks) and 12
+ *    decode steps. Outputs, rows and kept counts are poisoned (NaN) before
+ *    each call. Checked per row: the kept set (keys of probability > 0)
+ *    equal to the CPU's; probabilities within 1e-4; outputs ||Δ||/||ref||
+ *    < 1e-2 (the output's bf16 rounding, 2^-9 relative, and f32 sums in
+ *    another order); the device's kept count equal to the rows' sets. A set
+ *    may differ only where the CPU's and the GPU's masses, equal up to f32
+ *    summation order, straddle a selection boundary: at most one row in 200
+ *    (each reported).
+ * 2. The model (SmolLM2) under every policy: 1,024 prompt tokens then 8
+ *    decode steps on both backends, the logits of the last 64 prompt
+ *    positions and of the decode steps compared (centred, as in
+ *    test_cuda_forward.c), and the density per head. The CUDA pass differs
+ *    from the CPU's by bf16 rounding (test_cuda_forward.c: ~2e-2 relative
+ *    on the logits); a selection flipped near a tie adds to that, so the
+ *    bounds are: top-1 agreement ≥ 90%, mean centred relative error < 8e-2;
+ *    kept/visible per head equal for the rules whose counts do not depend
+ *    on the scores (local, quest, top-k), within 0.05 per head and 0.01
+ *    overall for top-p.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/attn_kernels.h"
+#include "kernels/attn_rows.h"
+#include "kernels/ops.h"
+#include "policy/indexer.h"
+#include "policy/planfile.h"
+#include "policy/policy.h"
+#include "run/attn_desc_rows.h"
+#include "run/forward.h"
+#include "tests/fixture.h"
+#include "tests/golden.h"
+#include "tests/gpu/gpu.h"
+#include "tests/test.h"
+
+enum { RH = 4, RHKV = 2, RD = 64, RN = 262 };
+
+/* A failed expectation inside a case: recorded, and the case fails. */
+#define EXPECT(cond, ...)                                        \
+    do {                                                         \
+        if (!(cond)) {                                           \
+            test_fail(__FILE__, __LINE__, __VA_ARGS__);          \
+            calls_ok = 0;                                        \
+        }                                                        \
+    } while (0)
+
+/* Rows a CPU policy showed, (RH, n, kv_end) for the call at pos0. */
+typedef struct {
+    float *rows;
+    int pos0, n, kv_end;
+} capture;
+
+static void take_rows(void *user, const attn_call *c, const float *p, int ldp)
+{
+    capture *cp = user;
+    for (int i = 0; i < c->n_q; i++) {
+        float *dst = cp->rows + ((size_t)c->head * cp->n + (c->q_pos0 - cp->pos0 + i)) * cp->kv_end;
+        memcpy(dst, p + (size_t)i * ldp, (size_t)c->n_kv * sizeof(float));
+    }
+}
+
+/* One random-input case: the policy of spec (all heads of kind `kind`). */
+static int rows_case(const char *spec, int kind)
+{
+    backend *G = gpu_cuda();
+    if (!G) {
+        test_fail(__FILE__, __LINE__, "no CUDA backend: %s", gpu_why());
+        return 0;
+    }
+    model_config c = {.n_layer = 1, .n_head = RH, .n_head_kv = RHKV, .head_dim = RD};
+    plan_spec sp;
+    plan pl;
+    pb_err err;
+    unsigned char retr[RH];
+    memset(retr, 1, sizeof retr);
+    if (!plan_parse(spec, &sp, &err) || !plan_make(&pl, &c, &sp, plan_policy_uses_heads(sp.policy) ? retr : NULL, &err)) {
+        test_fail(__FILE__, __LINE__, "%s: %s", spec, err.msg);
+        return 0;
+    }
+    const int d = RD, r = pl.rank, HD = RH * d, KD = RHKV * d;
+    const size_t F = sizeof(float);
+    if (kind == HEAD_RTPURBO || kind == HEAD_RTPURBO_TOPK) {
+        plan_alloc_indexers(&pl);
+        gpu_fill(pl.idx_q, (size_t)RH * r * d, -0.5f, 0.5f);
+        gpu_fill(pl.idx_k, (size_t)RH * r * d, -0.5f, 0.5f);
+    }
+    attn_policy *pol = plan_policy_new(&pl, kind, RN);
+    attn_rows_rule rule;
+    if (!attn_desc_rows(&pol->desc, &rule)) {
+        test_fail(__FILE__, __LINE__, "%s: no row rule for kind %d", spec, pol->desc.kind);
+        if (pol->destroy) pol->destroy(pol);
+        plan_free(&pl);
+        return 0;
+    }
+    /* inputs: k, v bf16-exact, token-major (RN, RHKV, d), and per KV head (RN, d) for the CPU */
+    float *q = pb_malloc((size_t)RN * HD * F), *qp = pb_malloc((size_t)RN * HD * F);
+    float *kp = pb_malloc((size_t)RN * KD * F), *k = pb_malloc((size_t)RN * KD * F), *v = pb_malloc((size_t)RN * KD * F);
+    gpu_fill(q, (size_t)RN * HD, -2.5f, 2.5f);
+    gpu_fill(qp, (size_t)RN * HD, -2.5f, 2.5f);
+    gpu_fill(kp, (size_t)RN * KD, -2.5f, 2.5f);
+    gpu_fill(k, (size_t)RN * KD, -2.5f, 2.5f);
+    gpu_fill(v, (size_t)RN * KD, -1.0f, 1.0f);
+    gpu_round_bf16(k, (size_t)RN * KD);
+    gpu_round_bf16(v, (size_t)RN * KD);
+    float *kh[RHKV], *vh[RHKV];
+    for (int g = 0; g < RHKV; g++) {
+        kh[g] = pb_malloc((size_t)RN * d * F);
+        vh[g] = pb_malloc((size_t)RN * d * F);
+        for (int t = 0; t < RN; t++) {
+            memcpy(kh[g] + (size_t)t * d, k + ((size_t)t * RHKV + g) * d, d * F);
+            memcpy(vh[g] + (size_t)t * d, v + ((size_t)t * RHKV + g) * d, d * F);
+        }
+    }
+    uint16_t *kb = pb_malloc((size_t)RN * KD * 2), *vb = pb_malloc((size_t)RN * KD * 2);
+    for (size_t i = 0; i < (size_t)RN * KD; i++) {
+        kb[i] = attn_f32_to_bf16(k[i]);
+        vb[i] = attn_f32_to_bf16(v[i]);
+    }
+    /* device buffers */
+    const int page = rule.page > 0 ? rule.page : 1, n_pages = (RN + page - 1) / page;
+    void *dq = G->alloc(G, (size_t)RN * HD * F), *dqp = G->alloc(G, (size_t)RN * HD * F);
+    void *dkp = G->alloc(G, (size_t)RN * KD * F), *dk = G->alloc(G, (size_t)RN * KD * 2);
+    void *dv = G->alloc(G, (size_t)RN * KD * 2), *dout = G->alloc(G, (size_t)RN * HD * 2);
+    void *dwq = G->alloc(G, (size_t)RH * d * d * F), *dwk = G->alloc(G, (size_t)RH * d * d * F);
+    void *dkx = G->alloc(G, (size_t)RH * RN * d * F), *dkept = G->alloc(G, RH * sizeof(unsigned long long));
+    void *dlo = G->alloc(G, (size_t)RHKV * n_pages * d * F), *dhi = G->alloc(G, (size_t)RHKV * n_pages * d * F);
+    void *drows = G->alloc(G, (size_t)RH * RN * RN * F);
+    G->upload(G, dq, q, (size_t)RN * HD * F);
+    G->upload(G, dqp, qp, (size_t)RN * HD * F);
+    G->upload(G, dkp, kp, (size_t)RN * KD * F);
+    G->upload(G, dk, kb, (size_t)RN * KD * 2);
+    G->upload(G, dv, vb, (size_t)RN * KD * 2);
+    if (pl.idx_q) {
+        G->upload(G, dwq, pl.idx_q, (size_t)RH * r * d * F);
+        G->upload(G, dwk, pl.idx_k, (size_t)RH * r * d * F);
+    }
+    float *out_c = pb_malloc((size_t)RN * HD * F), *out_g = pb_malloc((size_t)RN * HD * F);
+    float *rows_c = pb_malloc((size_t)RH * RN * RN * F), *rows_g = pb_malloc((size_t)RH * RN * RN * F);
+    float *scratch = pb_malloc(attn_scratch_floats(RN) * F);
+    int heads[RH] = {0, 1, 2, 3};
+    int chunks[][2] = {{0, 150}, {150, 100}};
+    int n_calls = 2 + (RN - 250), rows_cmp = 0, rows_diff = 0, calls_ok = 1;
+    double worst_rel = 0, worst_p = 0;
+    for (int ci = 0; ci < n_calls && calls_ok; ci++) {
+        int pos0 = ci < 2 ? chunks[ci][0] : 250 + (ci - 2), n = ci < 2 ? chunks[ci][1] : 1, kv_end = pos0 + n;
+        /* CPU: on_append per head, then one call per head */
+        capture cp = {rows_c, pos0, n, kv_end};
+        memset(rows_c, 0, (size_t)RH * n * kv_end * F);
+        attn_observer obs = {&cp, NULL, take_rows};
+        long long kept_c[RH];
+        for (int h = 0; h < RH && pol->on_append; h++) {
+            int g = h / (RH / RHKV);
+            pol->on_append(pol, 0, h, g, pos0, n, kp + ((size_t)pos0 * RHKV + g) * d, k + ((size_t)pos0 * RHKV + g) * d,
+                           KD);
+        }
+        for (int h = 0; h < RH; h++) {
+            int g = h / (RH / RHKV);
+            attn_call call = {.layer = 0, .head = h, .kv_head = g, .d = d, .q_pos0 = pos0, .n_q = n, .n_kv = kv_end,
+                              .q = q + (size_t)pos0 * HD + (size_t)h * d, .ldq = HD,
+                              .q_pre = qp + (size_t)pos0 * HD + (size_t)h * d, .ldq_pre = HD,
+                              .k = kh[g], .v = vh[g], .n_span = 1,
+                              .out = out_c + (size_t)h * d, .ldo = HD, .scale = 1.0f / sqrtf((float)d)};
+            call.span[0] = (attn_span){0, kv_end, kh[g], vh[g], d};
+            kept_c[h] = pol->run(pol, &call, &obs, scratch);
+        }
+        /* GPU: index keys, page bounds, the rows (quest prefill runs dense: nothing to compare) */
+        gpu_poison(G, dout, (size_t)n * HD * 2);
+        gpu_poison(G, drows, (size_t)RH * n * kv_end * F);
+        unsigned long long zero[RH] = {0};
+        G->upload(G, dkept, zero, sizeof zero);
+        EXPECT(attn_rows_wait() == 0, "%s: device error before the call at %d", spec, pos0);
+        if (rule.rule == ROWS_RTPURBO || rule.rule == ROWS_RTPURBO_TOPK)
+            EXPECT(attn_rows_index_keys_cuda(dkx, RN, (float *)dkp + (size_t)pos0 * KD, dwk, pos0, n, RH, RHKV, d, r,
+                                             heads, RH, NULL) == 0, "%s: index keys at %d", spec, pos0);
+        if (rule.rule == ROWS_QUEST)
+            EXPECT(attn_rows_quest_bounds_cuda(dlo, dhi, n_pages, dk, pos0, n, RHKV, d, page, NULL) == 0,
+                   "%s: page bounds at %d", spec, pos0);
+        if (rule.rule == ROWS_QUEST && n > 1) continue;
+        attn_rows_args a = {.q = (float *)dq + (size_t)pos0 * HD, .q_pre = (float *)dqp + (size_t)pos0 * HD,
+                            .k = dk, .v = dv, .wq = dwq, .kx = dkx, .kx_ld = RN, .page_lo = dlo, .page_hi = dhi,
+                            .n_pages = n_pages, .out = dout, .kept = dkept, .rows = drows, .rows_ld = kv_end,
+                            .n_q = n, .q_pos0 = pos0, .n_head = RH, .n_kv_head = RHKV, .d = d, .n_sel = RH};
+        memcpy(a.heads, heads, sizeof heads);
+        int e = attn_rows_cuda(&rule, &a, NULL);
+        EXPECT(e == 0, "%s: attn_rows_cuda returned %d", spec, e);
+        e = attn_rows_wait();
+        EXPECT(e == 0, "%s: the rows at %d failed on the device (%d)", spec, pos0, e);
+        if (!calls_ok) break;
+        unsigned long long kept_g[RH];
+        G->download(G, kept_g, dkept, sizeof kept_g);
+        G->download_act(G, out_g, dout, (size_t)n * HD);
+        G->download(G, rows_g, drows, (size_t)RH * n * kv_end * F);
+        /* compare row by row */
+        for (int h = 0; h < RH; h++) {
+            long long set_g = 0, set_c = 0;
+            for (int i = 0; i < n; i++) {
+                const float *rg = rows_g + ((size_t)h * n + i) * kv_end, *rc = rows_c + ((size_t)h * n + i) * kv_end;
+                int diff = 0, bad = 0;
+                double mp = 0;
+                for (int j = 0; j < kv_end; j++) {
+                    bad |= !isfinite(rg[j]) || (j > pos0 + i && rg[j] != 0.0f);
+                    diff |= (rg[j] > 0) != (rc[j] > 0);
+                    mp = fmax(mp, fabs((double)rg[j] - rc[j]));
+                    set_g += rg[j] > 0;
+                    set_c += rc[j] > 0;
+                }
+                const float *og = out_g + (size_t)i * HD + (size_t)h * d, *oc = out_c + (size_t)i * HD + (size_t)h * d;
+                gpu_err oe = gpu_compare(og, oc, d);
+                rows_cmp++;
+                if (bad || oe.n_bad) {
+                    test_fail(__FILE__, __LINE__, "%s: call at %d head %d row %d: non-finite or non-causal output",
+                              spec, pos0, h, i);
+                    calls_ok = 0;
+                }
+                if (diff) {
+                    rows_diff++;
+                    printf("    %s: position %d head %d: kept sets differ (near tie?)\n", spec, pos0 + i, h);
+                    continue;
+                }
+                worst_p = fmax(worst_p, mp);
+                worst_rel = fmax(worst_rel, oe.rel_l2);
+            }
+            if ((long long)kept_g[h] != set_g) {
+                test_fail(__FILE__, __LINE__, "%s: call at %d head %d: device kept %llu, rows hold %lld", spec, pos0,
+                          h, kept_g[h], set_g);
+                calls_ok = 0;
+            }
+            if (kept_c[h] != set_c) {
+                test_fail(__FILE__, __LINE__, "%s: call at %d head %d: CPU kept %lld, rows hold %lld", spec, pos0, h,
+                          kept_c[h], set_c);
+                calls_ok = 0;
+            }
+        }
+    }
+    printf("    %-60s %4d rows, %d sets differ; max |dP| %.2e, worst out rel %.2e\n", spec, rows_cmp, rows_diff,
+           worst_p, worst_rel);
+    int ok = calls_ok && rows_cmp > 0 && rows_diff * 200 <= rows_cmp && worst_p < 1e-4 && worst_rel < 1e-2;
+    if (!ok)
+        test_fail(__FILE__, __LINE__, "%s: %d/%d sets differ (<= 1/200), max |dP| %.2e (< 1e-4), out rel %.2e (< 1e-2)",
+                  spec, rows_diff, rows_cmp, worst_p, worst_rel);
+    void *dev[] = {dq, dqp, dkp, dk, dv, dout, dwq, dwk, dkx, dkept, dlo, dhi, drows};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) G->free(G, dev[i]);
+    for (int g = 0; g < RHKV; g++) {
+        free(kh[g]);
+        free(vh[g]);
+    }
+    free(q), free(qp), free(kp), free(k), free(v), free(kb), free(vb);
+    free(out_c), free(out_g), free(rows_c), free(rows_g), free(scratch);
+    if (pol->destroy) pol->destroy(pol);
+    plan_free(&pl);
+    return ok;
+}
+
+TEST(gpu_policy_rows_local)
+{
+    CHECK(rows_case("streaming:sink=4,window=48", HEAD_LOCAL));
+}
+
+TEST(gpu_policy_rows_quest)
+{
+    CHECK(rows_case("quest:page=16,k=4", HEAD_QUEST));
+}
+
+TEST(gpu_policy_rows_topk_oracle)
+{
+    CHECK(rows_case("topk-oracle:block=16,sink=4,local=32,k=4", HEAD_TOPK_ORACLE));
+}
+
+TEST(gpu_policy_rows_topp_oracle)
+{
+    CHECK(rows_case("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE));
+}
+
+TEST(gpu_policy_rows_rtpurbo)
+{
+    CHECK(rows_case("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=8,window=64", HEAD_RTPURBO));
+}
+
+TEST(gpu_policy_rows_rtpurbo_topk)
+{
+    CHECK(rows_case("rtpurbo-topk:block=16,sink=4,local=32,k=4,r=8,window=64", HEAD_RTPURBO_TOPK));
+}
+
+/* ---- the model under every policy ---- */
+
+enum { MP = 1024, MDEC = 8, MCMP = 64 };
+
+/* A plan for the model from spec (retrieval heads: the plan file's when
+ * given, else every third head); rtpurbo kinds get PCA indexers fitted on
+ * the first 512 tokens of ids. 1 or 0 after a recorded failure. */
+static int model_plan(plan *pl, const char *spec, const char *plan_path, const int *ids)
+{
+    const model *m = fixture_model();
+    const model_config *c = &m->cfg;
+    plan_spec sp;
+    pb_err err;
+    if (!plan_parse(spec, &sp, &err)) {
+        test_fail(__FILE__, __LINE__, "%s: %s", spec, err.msg);
+        return 0;
+    }
+    if (plan_path) {
+        plan_file f;
+        if (!plan_file_read(plan_path, m, &f, &err) || !plan_from_file(pl, c, &f, &sp, spec, &err)) {
+            test_fail(__FILE__, __LINE__, "%s: %s", plan_path, err.msg);
+            return 0;
+        }
+        plan_file_free(&f);
+        return 1;
+    }
+    unsigned char *retr = pb_calloc((size_t)c->n_layer * c->n_head, 1);
+    for (int i = 0; i < c->n_layer * c->n_head; i += 3) retr[i] = 1;
+    int ok = plan_make(pl, c, &sp, plan_policy_uses_heads(sp.policy) ? retr : NULL, &err);
+    free(retr);
+    if (!ok) {
+        test_fail(__FILE__, __LINE__, "%s: %s", spec, err.msg);
+        return 0;
+    }
+    if (plan_needs_indexers(pl)) indexer_calibrate(pl, m, ids, 512);
+    return 1;
+}
+
+/* Logit agreement of one position (centred relative error; top-1). */
+static void logit_cmp(const float *g, const float *c, int V, double *rel, int *agree)
+{
+    double sd = 0, sc = 0, num = 0, den = 0;
+    for (int i = 0; i < V; i++) {
+        sd += (double)g[i] - c[i];
+        sc += c[i];
+    }
+    for (int i = 0; i < V; i++) {
+        double dc = (double)g[i] - c[i] - sd / V, lc = c[i] - sc / V;
+        num += dc * dc;
+        den += lc * lc;
+    }
+    *rel += sqrt(num / den);
+    *agree += cpu_argmax(g, V) == cpu_argmax(c, V);
+}
+
+/* exact: the kept counts do not depend on the scores (compare them exactly). */
+static int model_case(const char *spec, const char *plan_path, int exact)
+{
+    backend *G = gpu_cuda();
+    if (!G) {
+        test_fail(__FILE__, __LINE__, "no CUDA backend: %s", gpu_why());
+        return 0;
+    }
+    golden gd;
+    if (!golden_open("c", &gd)) return 0;
+    const model *m = fixture_model();
+    const model_config *c = &m->cfg;
+    const int V = c->n_vocab, NH = c->n_layer * c->n_head, N = MP + MDEC;
+    plan pl;
+    if (gd.n < N || !model_plan(&pl, spec, plan_path, gd.ids)) {
+        golden_free(&gd);
+        return 0;
+    }
+    session *sg = session_new_on(G, N), *sc = session_new_on(gpu_cpu(), N);
+    plan_apply(&pl, sg, 1);
+    plan_apply(&pl, sc, 1);
+    float *lg = pb_malloc((size_t)MCMP * V * sizeof(float)), *lc = pb_malloc((size_t)MCMP * V * sizeof(float));
+    memset(lg, 0xff, (size_t)MCMP * V * sizeof(float));
+    double t0 = pb_now();
+    session_eval(sg, gd.ids, MP, lg, MCMP);
+    double tg = pb_now() - t0;
+    t0 = pb_now();
+    session_eval(sc, gd.ids, MP, lc, MCMP);
+    double tc = pb_now() - t0;
+    double rel = 0;
+    int agree = 0, n = 0;
+    for (int i = 0; i < MCMP; i++, n++) logit_cmp(lg + (size_t)i * V, lc + (size_t)i * V, V, &rel, &agree);
+    for (int t = MP; t < N; t++, n++) {
+        memset(lg, 0xff, (size_t)V * sizeof(float));
+        session_eval(sg, &gd.ids[t], 1, lg, 1);
+        session_eval(sc, &gd.ids[t], 1, lc, 1);
+        logit_cmp(lg, lc, V, &rel, &agree);
+    }
+    attn_count *hg = pb_malloc((size_t)NH * sizeof *hg), *hc = pb_malloc((size_t)NH * sizeof *hc);
+    double dg = session_density(sg, hg), dc = session_density(sc, hc), worst = 0;
+    int exact_bad = 0, vis_bad = 0;
+    for (int i = 0; i < NH; i++) {
+        vis_bad += hg[i].visible != hc[i].visible;
+        exact_bad += hg[i].kept != hc[i].kept;
+        double a = hc[i].visible ? (double)hc[i].kept / hc[i].visible : 1, b = hg[i].visible ? (double)hg[i].kept / hg[i].visible : 1;
+        worst = fmax(worst, fabs(a - b));
+    }
+    printf("    %-28s top-1 %d/%d, centred rel mean %.3e; density cpu %.4f cuda %.4f (worst head %.4f, %d heads "
+           "differ); cuda %.2f s, cpu %.2f s\n", spec, agree, n, rel / n, dc, dg, worst, exact_bad, tg, tc);
+    int ok = agree >= 0.9 * n && rel / n < 8e-2 && !vis_bad &&
+             (exact ? exact_bad == 0 : worst < 0.05 && fabs(dg - dc) < 0.01);
+    if (!ok)
+        test_fail(__FILE__, __LINE__, "%s: top-1 %d/%d (>= 90%%), rel %.3e (< 8e-2), visible differ on %d heads, "
+                  "density cpu %.4f cuda %.4f, worst head %.4f, kept differ on %d heads (exact: %d)", spec, agree, n,
+                  rel / n, vis_bad, dc, dg, worst, exact_bad, exact);
+    free(hg);
+    free(hc);
+    free(lg);
+    free(lc);
+    session_free(sg);
+    session_free(sc);
+    plan_free(&pl);
+    golden_free(&gd);
+    return ok;
+}
+
+TEST(gpu_policy_model_dense_streaming_duo)
+{
+    CHECK(model_case("dense", NULL, 1));
+    CHECK(model_case("streaming:window=256", NULL, 1));
+    CHECK(model_case("duo:window=256", NULL, 1));
+}
+
+TEST(gpu_policy_model_quest)
+{
+    CHECK(model_case("quest", NULL, 1));
+}
+
+TEST(gpu_policy_model_oracles)
+{
+    CHECK(model_case("topk-oracle", NULL, 1));
+    CHECK(model_case("topp-oracle", NULL, 0));
+}
+
+TEST(gpu_policy_model_rtpurbo)
+{
+    CHECK(model_case("rtpurbo:window=256", NULL, 0));
+    CHECK(model_case("rtpurbo-topk:window=256", NULL, 1));
+}
+
+/* The trained plan shipped next to the model (--plan): NAME.purbo beside
+ * NAME.gguf, or $PURBO_PLAN. */
+TEST(gpu_policy_model_plan_file)
+{
+    const char *env = getenv("PURBO_PLAN");
+    char path[1024];
+    if (env) snprintf(path, sizeof path, "%s", env);
+    else {
+        snprintf(path, sizeof path, "%s", test_model_path);
+        char *dot = strrchr(path, '.');
+        if (dot) snprintf(dot, sizeof path - (size_t)(dot - path), ".purbo");
+    }
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "no plan file at %s (set PURBO_PLAN)", path);
+    fclose(f);
+    CHECK(model_case("rtpurbo:window=256", path, 0));
+}

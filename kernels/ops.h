@@ -43,6 +43,9 @@ void cpu_swiglu(float *g, const float *u, long n);
  * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU). */
 void cpu_geglu(float *g, const float *u, long n);
 
+/* x *= s, element-wise over n values (Gemma's embedding scale). */
+void cpu_scale(float *x, long n, float s);
+
 /* In-place softmax of each row.  x: (n, dim). */
 void cpu_softmax_rows(float *x, int n, int dim);
 

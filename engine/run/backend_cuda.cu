@@ -100,7 +100,7 @@ struct bk_kv {
 typedef struct {
     cudaStream_t st;
     cublasHandle_t blas;
-    float rope_base[4];     /* the distinct layer RoPE bases ... */
+    float rope_base[4];     /* the distinct RoPE bases, [0] the model's (cfg.rope_base) ... */
     float *inv_freq[4];     /* ... and their (d/2) frequency tables */
     int n_rope;
     int *ids;               /* (ids_cap) token ids */
@@ -387,11 +387,12 @@ static void set_family_ops(backend *b)
     b->geglu = cu_geglu;
 }
 
-/* One device RoPE table per distinct layer base. */
+/* One device RoPE table per distinct base: the model's first, then the
+ * layers' own. */
 static void upload_rope_tables(cuda_state *s, const model_config *c)
 {
-    for (int l = 0; l < c->n_layer; l++) {
-        float base = model_layer_rope_base(c, l);
+    for (int l = -1; l < c->n_layer; l++) {
+        float base = l < 0 ? c->rope_base : model_layer_rope_base(c, l);
         int t = 0;
         while (t < s->n_rope && s->rope_base[t] != base) t++;
         if (t < s->n_rope) continue;

@@ -12,9 +12,12 @@
  *   - causal with an offset: query row i sits at position q_offset + i and
  *     attends kv positions j with j <= q_offset + i and j < kv_len (a chunk
  *     of queries attending a longer cache passes q_offset = kv_len - n_q).
+ *   - sliding window (the _window forms; 0 = none): query position p also
+ *     needs j > p - window, i.e. it sees p-window+1 .. p.
  *   - scale 1/sqrt(d); lse[i][h] = log(sum_j exp(scale * q.k_j)).
- *   - CUDA kernels: d is 64 or 128; they return 0 or a cudaError_t value,
- *     and launch on the given stream (a cudaStream_t, NULL for the default).
+ *   - CUDA kernels: d is 64, 128 or 256; they return 0 or a cudaError_t
+ *     value, and launch on the given stream (a cudaStream_t, NULL for the
+ *     default).
  */
 #ifndef PURBO_ATTN_KERNELS_H
 #define PURBO_ATTN_KERNELS_H
@@ -53,6 +56,13 @@ void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
 void attn_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                      float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d);
 
+/* The same two with a sliding window (0: none, as above). */
+void attn_prefill_window_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                             float *out, float *lse, int n_q, int kv_len, int q_offset,
+                             int n_head, int n_kv_head, int d, int window);
+void attn_decode_window_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                            float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d, int window);
+
 /* ---- CUDA (kernels/cuda/attn_*.cu) ---- */
 
 /* Causal prefill, flash attention (online softmax, f32 accumulation).
@@ -68,6 +78,12 @@ int attn_prefill_cuda_version(int version, const void *q, const void *k, const v
                               void *out, float *lse, int n_q, int kv_len, int q_offset,
                               int n_head, int n_kv_head, int d, void *stream);
 int attn_prefill_versions(void);
+/* Causal prefill with a sliding window (0: none, the same as
+ * attn_prefill_cuda). Windowed calls and d = 256 run the sm_80-style kernel
+ * (version 2's tiles); the rest the best version. */
+int attn_prefill_window_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                             int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d, int window,
+                             void *stream);
 
 /* Split-KV decode: one query token over a cache of kv_len tokens, then the
  * LSE combine. q: (n_head, d); k, v: (kv_len, n_kv_head, d); out: (n_head, d),
@@ -78,6 +94,11 @@ size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d);
 int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
                      int kv_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                      void *stream);
+/* The same with a sliding window (0: none): the query sees the last
+ * min(kv_len, window) keys; work: attn_decode_workspace of that many keys. */
+int attn_decode_window_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                            int kv_len, int n_head, int n_kv_head, int d, int window, void *work,
+                            size_t work_bytes, void *stream);
 
 /* Combine of partial attention results over splits of the keys.
  * part_o: (n_split, n_head, d) f32, each split's normalised output;

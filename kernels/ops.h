@@ -15,7 +15,7 @@ void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out
 /* y (out) = W x with W (out, in) in a quantized ggml layout (rows of blocks,
  * as stored in GGUF), formed weight by weight exactly as the dequantizer
  * does. Returns 0 (nothing written) for a type it does not handle:
- * cpu_gemv_supported says which (Q4_1, Q8_0). */
+ * cpu_gemv_supported says which (Q4_1, Q8_0, Q5_0, Q4_K, Q6_K). */
 int cpu_gemv_supported(uint32_t type);
 int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out);
 
@@ -42,6 +42,9 @@ void cpu_swiglu(float *g, const float *u, long n);
 /* g = gelu(g) * u with the tanh approximation of GELU,
  * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU). */
 void cpu_geglu(float *g, const float *u, long n);
+
+/* x *= s, element-wise over n values (Gemma's embedding scale). */
+void cpu_scale(float *x, long n, float s);
 
 /* In-place softmax of each row.  x: (n, dim). */
 void cpu_softmax_rows(float *x, int n, int dim);

@@ -45,6 +45,10 @@ uint16_t f32_to_f16(float f);   /* round to nearest even */
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);  /* round to nearest even */
 
+/* Q4_K's 6-bit scale and min of sub-block j (0..7) from a block's 12
+ * packed scale bytes s (the dequantizer's and the quantized gemv's). */
+void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m);
+
 /* Dequantizes n elements (a multiple of the type's block size) of `type` at
  * src into dst. The type must be known (check with ggml_type_info first). */
 void dequant_row(uint32_t type, const void *src, float *dst, size_t n);

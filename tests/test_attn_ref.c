@@ -23,15 +23,17 @@ static void fill(uint16_t *x, size_t n, float amp)
     for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(amp * rnd());
 }
 
-/* The textbook definition for row i, head h: positions 0..min(q_offset+i, kv_len-1). */
+/* The textbook definition for row i, head h: positions 0..min(q_offset+i, kv_len-1),
+ * and with a window W > 0 only those above q_offset+i-W. At most 64 keys. */
 static void naive(const uint16_t *q, const uint16_t *k, const uint16_t *v, int i, int h,
-                  int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                  int kv_len, int q_offset, int n_head, int n_kv_head, int d, int window,
                   double *out, double *lse)
 {
     int kvh = h / (n_head / n_kv_head);
     int n = q_offset + i + 1 < kv_len ? q_offset + i + 1 : kv_len;
-    double sum = 0.0, w[64];
-    for (int j = 0; j < n; j++) {
+    int j0 = window && q_offset + i - window + 1 > 0 ? q_offset + i - window + 1 : 0;
+    double sum = 0.0, w[64] = {0};
+    for (int j = j0; j < n; j++) {
         double dot = 0.0;
         for (int c = 0; c < d; c++)
             dot += (double)attn_bf16_to_f32(q[((size_t)i * n_head + h) * d + c]) *
@@ -41,7 +43,7 @@ static void naive(const uint16_t *q, const uint16_t *k, const uint16_t *v, int i
     }
     for (int c = 0; c < d; c++) {
         double acc = 0.0;
-        for (int j = 0; j < n; j++)
+        for (int j = j0; j < n; j++)
             acc += w[j] / sum * attn_bf16_to_f32(v[((size_t)j * n_kv_head + kvh) * d + c]);
         out[c] = acc;
     }
@@ -61,7 +63,7 @@ TEST(attn_ref_prefill_matches_naive_softmax)
     for (int i = 0; i < NQ; i++)
         for (int h = 0; h < NH; h++) {
             double o[D], l;
-            naive(q, k, v, i, h, KV, QOFF, NH, NKV, D, o, &l);
+            naive(q, k, v, i, h, KV, QOFF, NH, NKV, D, 0, o, &l);
             CHECK_NEAR(lse[i * NH + h], l, 1e-5 * (1 + fabs(l)));
             for (int c = 0; c < D; c++) CHECK_NEAR(out[(i * NH + h) * D + c], o[c], 2e-6);
         }
@@ -100,10 +102,38 @@ TEST(attn_ref_decode_is_last_row_of_prefill)
     attn_decode_ref(q, k, v, out, lse, KV, NH, NKV, D);
     for (int h = 0; h < NH; h++) {
         double o[D], l;
-        naive(q, k, v, 0, h, KV, KV - 1, NH, NKV, D, o, &l);
+        naive(q, k, v, 0, h, KV, KV - 1, NH, NKV, D, 0, o, &l);
         CHECK_NEAR(lse[h], l, 1e-5 * (1 + fabs(l)));
         for (int c = 0; c < D; c++) CHECK_NEAR(out[h * D + c], o[c], 2e-6);
     }
+}
+
+/* Gemma's shape (d 256, 4 query heads on 1 KV head) with a sliding
+ * window: rows before, across and past the window's reach; the decode form
+ * is the last row; a window wider than the cache changes nothing. */
+TEST(attn_ref_window_d256_matches_naive)
+{
+    enum { NQ = 12, KV = 40, QOFF = 28, NH = 4, NKV = 1, D = 256, W = 9 };
+    static uint16_t q[NQ * NH * D], k[KV * NKV * D], v[KV * NKV * D];
+    static float out[NQ * NH * D], lse[NQ * NH], wide[NQ * NH * D], full[NQ * NH * D];
+    rng_state = 4242;
+    fill(q, NQ * NH * D, 0.3f); /* dots of 256 terms: keep the softmax away from one-hot */
+    fill(k, KV * NKV * D, 0.3f);
+    fill(v, KV * NKV * D, 1.0f);
+    attn_prefill_window_ref(q, k, v, out, lse, NQ, KV, QOFF, NH, NKV, D, W);
+    for (int i = 0; i < NQ; i++)
+        for (int h = 0; h < NH; h++) {
+            double o[D], l;
+            naive(q, k, v, i, h, KV, QOFF, NH, NKV, D, W, o, &l);
+            CHECK_NEAR(lse[i * NH + h], l, 1e-5 * (1 + fabs(l)));
+            for (int c = 0; c < D; c++) CHECK_NEAR(out[(i * NH + h) * D + c], o[c], 2e-6);
+        }
+    float dec[NH * D], dlse[NH];
+    attn_decode_window_ref(q + (NQ - 1) * NH * D, k, v, dec, dlse, KV, NH, NKV, D, W);
+    for (int e = 0; e < NH * D; e++) CHECK_NEAR(dec[e], out[(NQ - 1) * NH * D + e], 0);
+    attn_prefill_window_ref(q, k, v, wide, NULL, NQ, KV, QOFF, NH, NKV, D, KV);
+    attn_prefill_ref(q, k, v, full, NULL, NQ, KV, QOFF, NH, NKV, D);
+    for (int e = 0; e < NQ * NH * D; e++) CHECK_NEAR(wide[e], full[e], 0);
 }
 
 TEST(attn_ref_bf16_rounding)

@@ -80,40 +80,67 @@ TEST(ops_rmsnorm_matmul_swiglu)
 /* Products from quantized blocks equal the f32 products of the dequantized
  * weights up to summation order: on real Q4_1 and Q8_0 tensors of the model
  * and a random x, relative to the scale of the terms. */
+/* The quantized gemv of tensor `name` of m (its first 2,048 rows) against
+ * the dequantized rows in double; 1 within 1e-6 of Σ|w·x| per row. */
+static int check_gemv(const model *m, const char *name, pb_rng *r)
+{
+    const gguf_tensor *g = gguf_find_tensor(m->file, name);
+    if (!g || !cpu_gemv_supported(g->type)) {
+        test_fail(__FILE__, __LINE__, "%s: missing or without a quantized gemv", name);
+        return 0;
+    }
+    int in = (int)g->ne[0], out = (int)g->ne[1] < 2048 ? (int)g->ne[1] : 2048;
+    float *wf = pb_malloc((size_t)in * out * sizeof(float)), *x = pb_malloc((size_t)in * sizeof(float));
+    float *y = pb_malloc((size_t)out * sizeof(float));
+    size_t be, bb;
+    ggml_type_info(g->type, &be, &bb);
+    for (int o = 0; o < out; o++)
+        dequant_row(g->type, (const uint8_t *)g->data + (size_t)o * (in / be) * bb, wf + (size_t)o * in, (size_t)in);
+    for (int i = 0; i < in; i++) x[i] = (float)(rng_unit(r) * 2 - 1);
+    for (int o = 0; o < out; o++) y[o] = NAN;
+    int ok = cpu_gemv_quant(y, g->data, g->type, x, in, out);
+    double worst = 0;
+    for (int o = 0; o < out; o++) {
+        double s = 0, mag = 0;
+        for (int i = 0; i < in; i++) {
+            s += (double)wf[(size_t)o * in + i] * x[i];
+            mag += fabs((double)wf[(size_t)o * in + i] * x[i]);
+        }
+        double e = fabs(y[o] - s) / (mag + 1e-30);
+        if (!(e <= worst)) worst = e;  /* NaN-safe: a NaN makes worst NaN */
+    }
+    printf("    %-26s %-5s %5d x %5d  worst relative error %.3g\n", name, ggml_type_name(g->type), out, in, worst);
+    if (!ok || !(worst < 1e-6)) test_fail(__FILE__, __LINE__, "%s: worst relative error %.3g", name, worst);
+    free(wf);
+    free(x);
+    free(y);
+    return ok && worst < 1e-6;
+}
+
 TEST(ops_gemv_quant_matches_dequantized)
 {
     const model *m = fixture_model();
     const char *names[] = {"blk.7.ffn_down.weight", "blk.0.attn_q.weight", "token_embd.weight"};
     pb_rng r = {11};
-    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
-        const gguf_tensor *g = gguf_find_tensor(m->file, names[t]);
-        CHECK(g && cpu_gemv_supported(g->type));
-        int in = (int)g->ne[0], out = (int)g->ne[1] < 2048 ? (int)g->ne[1] : 2048;
-        float *wf = pb_malloc((size_t)in * out * sizeof(float)), *x = pb_malloc((size_t)in * sizeof(float));
-        float *y = pb_malloc((size_t)out * sizeof(float)), *ref = pb_malloc((size_t)out * sizeof(float));
-        size_t be, bb;
-        ggml_type_info(g->type, &be, &bb);
-        for (int o = 0; o < out; o++)
-            dequant_row(g->type, (const uint8_t *)g->data + (size_t)o * (in / be) * bb, wf + (size_t)o * in, (size_t)in);
-        for (int i = 0; i < in; i++) x[i] = (float)(rng_unit(&r) * 2 - 1);
-        for (int o = 0; o < out; o++) y[o] = NAN;
-        CHECK(cpu_gemv_quant(y, g->data, g->type, x, in, out));
-        double worst = 0;
-        for (int o = 0; o < out; o++) {
-            double s = 0, mag = 0;
-            for (int i = 0; i < in; i++) {
-                s += (double)wf[(size_t)o * in + i] * x[i];
-                mag += fabs((double)wf[(size_t)o * in + i] * x[i]);
-            }
-            ref[o] = (float)s;
-            double e = fabs(y[o] - s) / (mag + 1e-30);
-            if (!(e <= worst)) worst = e;  /* NaN-safe: a NaN makes worst NaN */
-        }
-        CHECK_MSG(worst < 1e-6, "%s: worst relative error %.3g", names[t], worst);
-        free(wf);
-        free(x);
-        free(y);
-        free(ref);
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) CHECK(check_gemv(m, names[t], &r));
+    CHECK(!cpu_gemv_supported(GGML_F32) && !cpu_gemv_quant(NULL, NULL, GGML_Q4_0, NULL, 256, 1));
+}
+
+/* Gemma-3-270M's types: Q5_0 (q, k, v, gate, up), Q4_K (attention output,
+ * half the down projections), Q6_K (the other half), Q8_0 (half the v). */
+TEST(ops_gemv_quant_gemma_types)
+{
+    const model *m = fixture_gemma();
+    const char *names[] = {"blk.0.attn_q.weight", "blk.3.ffn_up.weight", "blk.0.attn_output.weight"};
+    pb_rng r = {12};
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) CHECK(check_gemv(m, names[t], &r));
+    int seen_q6 = 0, seen_q4 = 0;
+    for (int l = 0; l < m->cfg.n_layer && !(seen_q6 && seen_q4); l++) {  /* one down projection of each type */
+        char name[64];
+        snprintf(name, sizeof name, "blk.%d.ffn_down.weight", l);
+        const gguf_tensor *g = gguf_find_tensor(m->file, name);
+        if (g && g->type == GGML_Q6_K && !seen_q6++) CHECK(check_gemv(m, name, &r));
+        if (g && g->type == GGML_Q4_K && !seen_q4++) CHECK(check_gemv(m, name, &r));
     }
-    CHECK(!cpu_gemv_supported(GGML_F32) && !cpu_gemv_quant(NULL, NULL, GGML_Q4_K, NULL, 256, 1));
+    CHECK(seen_q6 && seen_q4);
 }

@@ -131,4 +131,9 @@ extern const attn_policy attn_dense;
 #define ATTN_QBLOCK 64
 size_t attn_scratch_floats(int n_ctx);
 
+/* (query, key) pairs visible to queries pos0 .. pos0+n-1: causal, and on a
+ * sliding layer (window W > 0) at most W keys per query (the density
+ * denominator both backends count). */
+long long attn_visible_pairs(int pos0, int n, int window);
+
 #endif

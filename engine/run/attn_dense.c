@@ -21,6 +21,15 @@ size_t attn_scratch_floats(int n_ctx)
     return (size_t)ATTN_QBLOCK * (size_t)n_ctx;
 }
 
+long long attn_visible_pairs(int pos0, int n, int window)
+{
+    long long all = (long long)n * pos0 + (long long)n * (n + 1) / 2;
+    if (!window || pos0 + n <= window) return all;
+    long long v = 0;
+    for (int p = pos0; p < pos0 + n; p++) v += p + 1 < window ? p + 1 : window;
+    return v;
+}
+
 static long long dense_run(const attn_policy *self, const attn_call *c, const attn_observer *obs, float *s)
 {
     (void)self;

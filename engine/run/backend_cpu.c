@@ -120,10 +120,10 @@ static void cpu_norm_rows(backend *b, float *x, const void *w, int n, int dim, f
     cpu_rmsnorm(x, x, w, n, dim, eps);
 }
 
-static void cpu_scale(backend *b, float *x, long n, float s)
+static void cpu_scale_op(backend *b, float *x, long n, float s)
 {
     (void)b;
-    for (long i = 0; i < n; i++) x[i] *= s;
+    cpu_scale(x, n, s);
 }
 
 static void cpu_geglu_op(backend *b, void *out, const float *g, const float *u, long n)
@@ -279,17 +279,6 @@ static int kv_spans(backend *b, const bk_kv *kv, int l, int h, int pos0, int n, 
     return ns;
 }
 
-/* (query, key) pairs visible to queries pos0 .. pos0+n-1: causal, and on a
- * sliding layer (window W > 0) at most W keys per query. */
-static long long visible_pairs(int pos0, int n, int W)
-{
-    long long all = (long long)n * pos0 + (long long)n * (n + 1) / 2;
-    if (!W || pos0 + n <= W) return all;
-    long long v = 0;
-    for (int p = pos0; p < pos0 + n; p++) v += p + 1 < W ? p + 1 : W;
-    return v;
-}
-
 static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
@@ -319,7 +308,7 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         long long kept = p->run(p, &call, a->obs, kv->scores);
         if (a->count) {
             a->count[h].kept += kept;
-            a->count[h].visible += visible_pairs(pos0, n, a->window);
+            a->count[h].visible += attn_visible_pairs(pos0, n, a->window);
         }
     }
     cache_store(b, kv, l, pos0, n, 1);
@@ -392,7 +381,7 @@ backend *backend_cpu_new(const model *m)
     b->rope = cpu_rope_op;
     b->swiglu = cpu_swiglu_op;
     b->norm_rows = cpu_norm_rows;
-    b->scale = cpu_scale;
+    b->scale = cpu_scale_op;
     b->geglu = cpu_geglu_op;
     b->add = cpu_add;
     b->kv_new = cpu_kv_new;

@@ -16,7 +16,10 @@
  * Attention: the flash kernels of kernels/cuda (attn_kernels.h): causal
  * prefill for chunks of several tokens (q_offset = the cached positions),
  * split-KV decode for one token, for the dense heads; every other head runs
- * its policy's description on the row kernels (backend_cuda_policy.cu).
+ * its policy's description on the row kernels (backend_cuda_policy.cu). A
+ * sliding layer passes its window, and the kernels read only the keys inside
+ * it. RoPE: one device frequency table per distinct layer base (Gemma:
+ * global and sliding), either pairing.
  *
  * Everything runs on one stream in issue order; download, download_act and
  * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
@@ -101,7 +104,9 @@ struct bk_kv {
 typedef struct {
     cudaStream_t st;
     cublasHandle_t blas;
-    float *inv_freq;        /* (d/2) RoPE frequencies */
+    float rope_base[4];     /* the distinct RoPE bases, [0] the model's (cfg.rope_base) ... */
+    float *inv_freq[4];     /* ... and their (d/2) frequency tables */
+    int n_rope;
     int *ids;               /* (ids_cap) token ids */
     size_t ids_cap;
     uint16_t *qb;           /* (qb_cap) q in bf16 for attention */
@@ -211,15 +216,33 @@ static void cu_rmsnorm(backend *b, void *y, const float *x, const void *w, int n
 
 static void cu_rope(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style)
 {
-    const model_config *c = &b->m->cfg;
-    PB_CHECK(d == c->head_dim && base == c->rope_base && style == ROPE_ADJACENT,
-             "CUDA RoPE holds the model's table only (d %d, adjacent pairs)", d);
-    cuda_rope(x, state(b)->inv_freq, n, n_heads, d, pos0, state(b)->st);
+    cuda_state *s = state(b);
+    int t = 0;
+    while (t < s->n_rope && s->rope_base[t] != base) t++;
+    PB_CHECK(d == b->m->cfg.head_dim && t < s->n_rope, "CUDA RoPE holds the model's tables only (d %d, base %g)",
+             d, base);
+    if (style == ROPE_NEOX) cuda_rope_neox(x, s->inv_freq[t], n, n_heads, d, pos0, s->st);
+    else cuda_rope(x, s->inv_freq[t], n, n_heads, d, pos0, s->st);
 }
 
 static void cu_swiglu(backend *b, void *out, const float *g, const float *u, long n)
 {
     cuda_swiglu((uint16_t *)out, g, u, n, state(b)->st);
+}
+
+static void cu_norm_rows(backend *b, float *x, const void *w, int n, int dim, float eps)
+{
+    cuda_norm_rows(x, (const float *)w, n, dim, eps, state(b)->st);
+}
+
+static void cu_scale(backend *b, float *x, long n, float s)
+{
+    cuda_scale(x, n, s, state(b)->st);
+}
+
+static void cu_geglu(backend *b, void *out, const float *g, const float *u, long n)
+{
+    cuda_geglu((uint16_t *)out, g, u, n, state(b)->st);
 }
 
 static void cu_add(backend *b, float *x, const float *y, long n)
@@ -289,14 +312,13 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
     int dense = 0;
     for (int h = 0; h < c->n_head; h++) dense += cuda_pol_is_dense(a->policy[h], a->n, a->layer, h);
     PB_CHECK(!a->obs, "attention observers (the probes' rows) run on the CPU backend only");
-    PB_CHECK(!a->window, "sliding-window layers need the CPU backend");
     if (dense) cu_attention_dense(b, kv, a);
     cuda_pol_attend(&kv->pol, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->vc + kv_at(b, kv, a->layer, 0),
                     kv->n_ctx, s->st);
     if (a->count)  /* dense heads: every visible pair */
         for (int h = 0; h < c->n_head; h++)
             if (cuda_pol_is_dense(a->policy[h], a->n, a->layer, h)) {
-                long long vis = (long long)a->n * a->pos0 + (long long)a->n * (a->n + 1) / 2;
+                long long vis = attn_visible_pairs(a->pos0, a->n, a->window);
                 a->count[h].kept += vis;
                 a->count[h].visible += vis;
             }
@@ -316,16 +338,16 @@ static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a)
     grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
     cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
     size_t at = kv_at(b, kv, a->layer, 0);
-    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, kv_len = a->pos0 + a->n;
+    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, kv_len = a->pos0 + a->n, W = a->window;
     if (a->n == 1) {
-        size_t need = attn_decode_workspace(kv_len, H, HKV, d);
+        size_t need = attn_decode_workspace(W && W < kv_len ? W : kv_len, H, HKV, d);
         grow(&s->work, &s->work_cap, need, 1);
-        CUDA_CHECK((cudaError_t)attn_decode_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, NULL, kv_len, H, HKV, d,
-                                                 s->work, s->work_cap, s->st));
+        CUDA_CHECK((cudaError_t)attn_decode_window_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, NULL, kv_len, H,
+                                                        HKV, d, W, s->work, s->work_cap, s->st));
     } else {
         grow((void **)&s->lse, &s->lse_cap, (size_t)a->n * H, sizeof(float));
-        CUDA_CHECK((cudaError_t)attn_prefill_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n, kv_len,
-                                                  a->pos0, H, HKV, d, s->st));
+        CUDA_CHECK((cudaError_t)attn_prefill_window_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n,
+                                                         kv_len, a->pos0, H, HKV, d, W, s->st));
     }
 }
 
@@ -350,7 +372,8 @@ static void cu_close(backend *b)
     cuda_state *s = state(b);
     CUDA_CHECK(cudaStreamSynchronize(s->st));
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
-    void *scratch[] = {s->inv_freq, s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
+    for (int t = 0; t < s->n_rope; t++) CUDA_CHECK(cudaFree(s->inv_freq[t]));
+    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
     CUBLAS_CHECK(cublas.destroy(s->blas));
@@ -373,6 +396,38 @@ int backend_cuda_available(char *why, size_t why_len)
         return 0;
     }
     return 1;
+}
+
+/* What this backend offers beyond the llama block (backend.h), set on b;
+ * backend_cuda_new asks backend_supports with it before any upload. */
+static void set_family_ops(backend *b)
+{
+    b->name = "cuda";
+    b->neox_rope = 1;
+    b->sliding = 1;
+    b->norm_rows = cu_norm_rows;
+    b->scale = cu_scale;
+    b->geglu = cu_geglu;
+}
+
+/* One device RoPE table per distinct base: the model's first, then the
+ * layers' own. */
+static void upload_rope_tables(cuda_state *s, const model_config *c)
+{
+    for (int l = -1; l < c->n_layer; l++) {
+        float base = l < 0 ? c->rope_base : model_layer_rope_base(c, l);
+        int t = 0;
+        while (t < s->n_rope && s->rope_base[t] != base) t++;
+        if (t < s->n_rope) continue;
+        PB_CHECK(t < 4, "more than 4 RoPE bases");
+        float inv[256];
+        rope_inv_freq(inv, c->head_dim, base);
+        CUDA_CHECK(cudaMalloc(&s->inv_freq[t], (size_t)(c->head_dim / 2) * sizeof(float)));
+        CUDA_CHECK(cudaMemcpy(s->inv_freq[t], inv, (size_t)(c->head_dim / 2) * sizeof(float),
+                              cudaMemcpyHostToDevice));
+        s->rope_base[t] = base;
+        s->n_rope++;
+    }
 }
 
 /* Uploads n f32 values, as bf16 (matrices) or f32 (vectors); records the allocation. */
@@ -398,16 +453,16 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
 {
     if (!backend_cuda_available(why, why_len) || !cublas_load(why, why_len)) return NULL;
     const model_config *c = &m->cfg;
-    if (c->head_dim != 64 && c->head_dim != 128) {
-        snprintf(why, why_len, "head dim %d: the CUDA attention takes 64 or 128", c->head_dim);
+    if (c->head_dim != 64 && c->head_dim != 128 && c->head_dim != 256) {
+        snprintf(why, why_len, "head dim %d: the CUDA attention takes 64, 128 or 256", c->head_dim);
         return NULL;
     }
-    backend form = {};  /* what this backend offers, asked before any upload: the llama block only */
-    form.name = "cuda";
+    backend form = {};  /* what this backend offers, asked before any upload */
+    set_family_ops(&form);
     if (!backend_supports(&form, m, why, why_len)) return NULL;
     backend *b = (backend *)pb_calloc(1, sizeof *b);
     cuda_state *s = (cuda_state *)pb_calloc(1, sizeof *s);
-    b->name = "cuda";
+    set_family_ops(b);
     b->act_bytes = 2;
     b->m = m;
     b->impl = s;
@@ -419,10 +474,7 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     CUBLAS_CHECK(cublas.create(&s->blas));
     CUBLAS_CHECK(cublas.set_stream(s->blas, s->st));
 
-    float inv[256];
-    rope_inv_freq(inv, c->head_dim, c->rope_base);
-    CUDA_CHECK(cudaMalloc(&s->inv_freq, (size_t)(c->head_dim / 2) * sizeof(float)));
-    CUDA_CHECK(cudaMemcpy(s->inv_freq, inv, (size_t)(c->head_dim / 2) * sizeof(float), cudaMemcpyHostToDevice));
+    upload_rope_tables(s, c);
 
     const size_t E = (size_t)c->n_embd, Q = (size_t)c->n_head * c->head_dim;
     const size_t KV = (size_t)c->n_head_kv * c->head_dim, F = (size_t)c->n_ff;
@@ -442,6 +494,11 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
         o->w_gate = upload_weight(b, w->w_gate, F * E, 1);
         o->w_up = upload_weight(b, w->w_up, F * E, 1);
         o->w_down = upload_weight(b, w->w_down, E * F, 1);
+        const size_t d = (size_t)c->head_dim;  /* the optional norms (NULL stays NULL) */
+        o->q_norm = w->q_norm ? upload_weight(b, w->q_norm, d, 0) : NULL;
+        o->k_norm = w->k_norm ? upload_weight(b, w->k_norm, d, 0) : NULL;
+        o->post_attn_norm = w->post_attn_norm ? upload_weight(b, w->post_attn_norm, E, 0) : NULL;
+        o->post_ffn_norm = w->post_ffn_norm ? upload_weight(b, w->post_ffn_norm, E, 0) : NULL;
     }
 
     /* cudaMemcpy from pageable memory may return before its DMA lands, and

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 
 /* One query vector (d values, f32) against kv head kvh of the cache:
- * attends positions pos[0 .. n_keys-1] (pos NULL: 0 .. n_keys-1; n_keys >= 1).
+ * attends positions pos[0 .. n_keys-1] (pos NULL: j0 .. j0+n_keys-1; n_keys >= 1).
  * out: (d) f32. Returns the LSE. */
 static float attend_one(const float *qf, const uint16_t *k, const uint16_t *v, float *out,
-                        const int *pos, int n_keys, int kvh, int n_kv_head, int d, float *s)
+                        const int *pos, int j0, int n_keys, int kvh, int n_kv_head, int d, float *s)
 {
     const float scale = 1.0f / sqrtf((float)d);
     float m = -INFINITY;
     for (int j = 0; j < n_keys; j++) {
-        const uint16_t *kj = k + ((size_t)(pos ? pos[j] : j) * n_kv_head + kvh) * d;
+        const uint16_t *kj = k + ((size_t)(pos ? pos[j] : j0 + j) * n_kv_head + kvh) * d;
         float dot = 0.0f;
         for (int c = 0; c < d; c++) dot += qf[c] * attn_bf16_to_f32(kj[c]);
         s[j] = dot * scale;
@@ -33,18 +33,18 @@ static float attend_one(const float *qf, const uint16_t *k, const uint16_t *v, f
     for (int j = 0; j < n_keys; j++) {
         double p = exp((double)s[j] - m);
         l += p;
-        const uint16_t *vj = v + ((size_t)(pos ? pos[j] : j) * n_kv_head + kvh) * d;
+        const uint16_t *vj = v + ((size_t)(pos ? pos[j] : j0 + j) * n_kv_head + kvh) * d;
         for (int c = 0; c < d; c++) acc[c] += p * attn_bf16_to_f32(vj[c]);
     }
     for (int c = 0; c < d; c++) out[c] = (float)(acc[c] / l);
     return (float)(m + log(l));
 }
 
-void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                      float *out, float *lse, int n_q, int kv_len, int q_offset,
-                      int n_head, int n_kv_head, int d)
+void attn_prefill_window_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                             float *out, float *lse, int n_q, int kv_len, int q_offset,
+                             int n_head, int n_kv_head, int d, int window)
 {
-    if (n_q <= 0 || kv_len <= 0 || d <= 0 || d > 256 || n_kv_head <= 0 || n_head % n_kv_head)
+    if (n_q <= 0 || kv_len <= 0 || d <= 0 || d > 256 || n_kv_head <= 0 || n_head % n_kv_head || window < 0)
         abort(); /* a caller bug, not user input */
     const int group = n_head / n_kv_head;
     float *s = malloc(sizeof(float) * (size_t)kv_len);
@@ -52,7 +52,9 @@ void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     if (!s) abort();
     for (int i = 0; i < n_q; i++) {
         long long last = (long long)q_offset + i; /* last position this row sees */
-        int n_keys = last + 1 < kv_len ? (int)(last + 1) : kv_len;
+        int end = last + 1 < kv_len ? (int)(last + 1) : kv_len;
+        int j0 = window && last - window + 1 > 0 ? (int)(last - window + 1) : 0; /* first key it sees */
+        int n_keys = end - j0;
         for (int h = 0; h < n_head; h++) {
             const uint16_t *qi = q + ((size_t)i * n_head + h) * d;
             for (int c = 0; c < d; c++) qf[c] = attn_bf16_to_f32(qi[c]);
@@ -62,17 +64,30 @@ void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                 if (lse) lse[(size_t)i * n_head + h] = -INFINITY;
                 continue;
             }
-            float l = attend_one(qf, k, v, o, NULL, n_keys, h / group, n_kv_head, d, s);
+            float l = attend_one(qf, k, v, o, NULL, j0, n_keys, h / group, n_kv_head, d, s);
             if (lse) lse[(size_t)i * n_head + h] = l;
         }
     }
     free(s);
 }
 
+void attn_prefill_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                      float *out, float *lse, int n_q, int kv_len, int q_offset,
+                      int n_head, int n_kv_head, int d)
+{
+    attn_prefill_window_ref(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, 0);
+}
+
+void attn_decode_window_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                            float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d, int window)
+{
+    attn_prefill_window_ref(q, k, v, out, lse, 1, kv_len, kv_len - 1, n_head, n_kv_head, d, window);
+}
+
 void attn_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                      float *out, float *lse, int kv_len, int n_head, int n_kv_head, int d)
 {
-    attn_prefill_ref(q, k, v, out, lse, 1, kv_len, kv_len - 1, n_head, n_kv_head, d);
+    attn_decode_window_ref(q, k, v, out, lse, kv_len, n_head, n_kv_head, d, 0);
 }
 
 /* Query row i (head h) over the blocks idx[lo .. hi): the keys j of those
@@ -92,7 +107,7 @@ static void sparse_row(const uint16_t *qi, const uint16_t *k, const uint16_t *v,
         return;
     }
     for (int c = 0; c < d; c++) qf[c] = attn_bf16_to_f32(qi[c]);
-    float l = attend_one(qf, k, v, o, pos, n, kvh, n_kv_head, d, s);
+    float l = attend_one(qf, k, v, o, pos, 0, n, kvh, n_kv_head, d, s);
     if (lse) *lse = l;
 }
 

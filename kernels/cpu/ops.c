@@ -153,6 +153,11 @@ void cpu_geglu(float *g, const float *u, long n)
     }
 }
 
+void cpu_scale(float *x, long n, float s)
+{
+    for (long i = 0; i < n; i++) x[i] *= s;
+}
+
 void cpu_softmax_rows(float *x, int n, int dim)
 {
     for (int r = 0; r < n; r++) {

@@ -201,7 +201,7 @@ static void dq_q8_0(const block_q8_0 *b, float *y)
  * bytes: sub-blocks 0..3 in the low 6 bits of bytes 0..3 (scale) and 4..7
  * (min); sub-blocks 4..7 take 4 bits from bytes 8..11 and their top 2 bits
  * from the high bits of bytes 0..3 (scale) and 4..7 (min). */
-static void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
+void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
 {
     if (j < 4) {
         *sc = s[j] & 63;

@@ -9,7 +9,10 @@
  * of BN-key tiles (no block barriers at all), online softmax, then a
  * normalised partial output and its LSE. The combine kernel weighs the
  * splits by exp(lse_s - lse).
- * Invariants: d in {64, 128}; G <= 16; a split that sees no key writes
+ * A sliding window W reads the last W keys only: the same kernel over the
+ * cache from position kv_len - W. d = 256 runs 2 stages instead of 3 (the
+ * shared memory of 4 warps stays at 128 KB).
+ * Invariants: d in {64, 128, 256}; G <= 16; a split that sees no key writes
  * o = 0, lse = -inf, which the combine ignores. Shapes: attn_kernels.h.
  * The warp body (shared with the sparse decode): attn_decode.cuh.
  */
@@ -17,6 +20,12 @@
 #include "kernels/cuda/attn_decode.cuh"
 
 enum { DEC_BN = 16, DEC_STAGES = 3, DEC_NW = 4, DEC_MIN_CHUNK = 128 };
+
+/* Pipeline depth for head dim D. */
+template <int D>
+struct dec_cfg {
+    enum { STAGES = D == 256 ? 2 : DEC_STAGES };
+};
 
 /* Keys j0 .. j1-1 in tiles of BN. */
 template <int BN>
@@ -101,7 +110,7 @@ combine_kernel(const float *__restrict__ part_o, const float *__restrict__ part_
 int attn_combine_cuda(const float *part_o, const float *part_lse, int n_split, int n_head,
                       int d, void *out, float *lse, void *stream)
 {
-    if (n_split <= 0 || n_head <= 0 || (d != 64 && d != 128)) return (int)cudaErrorInvalidValue;
+    if (n_split <= 0 || n_head <= 0 || (d != 64 && d != 128 && d != 256)) return (int)cudaErrorInvalidValue;
     combine_kernel<<<n_head, COMB_THREADS, 0, (cudaStream_t)stream>>>(part_o, part_lse, n_split,
                                                                      n_head, d, (bf16 *)out, lse);
     return (int)cudaGetLastError();
@@ -116,8 +125,8 @@ static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
     static int resident_warps;
     if (!resident_warps) {
         int dev = 0, n_sm = 0, blocks = 0;
-        auto kern = decode_split_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>;
-        const int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+        auto kern = decode_split_kernel<D, DEC_BN, dec_cfg<D>::STAGES, DEC_NW>;
+        const int smem = DEC_NW * dec_cfg<D>::STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
         cudaGetDevice(&dev);
         cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev);
         cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
@@ -135,7 +144,8 @@ static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
 size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d)
 {
     int chunk, n_split;
-    if (d == 128) decode_plan<128>(kv_len, n_kv_head, &chunk, &n_split);
+    if (d == 256) decode_plan<256>(kv_len, n_kv_head, &chunk, &n_split);
+    else if (d == 128) decode_plan<128>(kv_len, n_kv_head, &chunk, &n_split);
     else decode_plan<64>(kv_len, n_kv_head, &chunk, &n_split);
     return (size_t)n_split * n_head * (d + 1) * sizeof(float);
 }
@@ -150,8 +160,8 @@ static int launch_decode(const void *q, const void *k, const void *v, void *out,
     if (work_bytes < (size_t)n_split * n_head * (D + 1) * sizeof(float)) return (int)cudaErrorInvalidValue;
     float *part_o = (float *)work;
     float *part_lse = part_o + (size_t)n_split * n_head * D;
-    auto kern = decode_split_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>;
-    const int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+    auto kern = decode_split_kernel<D, DEC_BN, dec_cfg<D>::STAGES, DEC_NW>;
+    const int smem = DEC_NW * dec_cfg<D>::STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
     static bool attr_set; /* once per instantiation (host overhead in every call otherwise) */
     cudaError_t e;
     if (!attr_set) {
@@ -167,14 +177,26 @@ static int launch_decode(const void *q, const void *k, const void *v, void *out,
     return attn_combine_cuda(part_o, part_lse, n_split, n_head, D, out, lse, st);
 }
 
+int attn_decode_window_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                            int kv_len, int n_head, int n_kv_head, int d, int window, void *work, size_t work_bytes,
+                            void *stream)
+{
+    if (kv_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16 || window < 0)
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    const int first = window && kv_len > window ? kv_len - window : 0; /* the oldest key the query sees */
+    const size_t skip = (size_t)first * n_kv_head * d;                 /* elements before it */
+    const bf16 *k0 = (const bf16 *)k + skip, *v0 = (const bf16 *)v + skip;
+    const int n = kv_len - first;
+    if (d == 256) return launch_decode<256>(q, k0, v0, out, lse, n, n_head, n_kv_head, work, work_bytes, st);
+    if (d == 128) return launch_decode<128>(q, k0, v0, out, lse, n, n_head, n_kv_head, work, work_bytes, st);
+    if (d == 64) return launch_decode<64>(q, k0, v0, out, lse, n, n_head, n_kv_head, work, work_bytes, st);
+    return (int)cudaErrorInvalidValue;
+}
+
 int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
                      int kv_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                      void *stream)
 {
-    if (kv_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16)
-        return (int)cudaErrorInvalidValue;
-    cudaStream_t st = (cudaStream_t)stream;
-    if (d == 128) return launch_decode<128>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
-    if (d == 64) return launch_decode<64>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
-    return (int)cudaErrorInvalidValue;
+    return attn_decode_window_cuda(q, k, v, out, lse, kv_len, n_head, n_kv_head, d, 0, work, work_bytes, stream);
 }

@@ -8,7 +8,7 @@
  * feeds all G heads through mma.sync. The warp streams its tiles of BN keys
  * through its own STAGES-deep cp.async ring (no block barriers at all),
  * online softmax, then a normalised partial output and its LSE.
- * Invariants: d in {64, 128}; G <= 16; keys.key(t, r) is -1 or a key
+ * Invariants: d in {64, 128, 256}; G <= 16; keys.key(t, r) is -1 or a key
  * < kv_len, and the same for every call with the same (t, r); a split that
  * sees no key writes o = 0, lse = -inf, which the combine ignores.
  */
@@ -95,7 +95,7 @@ __device__ __forceinline__ void decode_split_warp(const bf16 *__restrict__ q, co
                 uint32_t b[4];
                 ldsm_x4(b, smem_u32(cK + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
                                                 ks * 2 + ((lane >> 3) & 1))));
-                float(*acc)[4] = (ks & 1) ? s2 : s;
+                float(*acc)[4] = (ks & 1) && D < 256 ? s2 : s; /* d 256: no registers to spare */
                 mma16816(acc[2 * np], qa[ks], b[0], b[1]);
                 mma16816(acc[2 * np + 1], qa[ks], b[2], b[3]);
             }

@@ -8,10 +8,17 @@
  *   P kept in registers as the A operand of O += P V (V by ldmatrix.trans).
  * K/V tiles are double-buffered: the copy of tile t+1 runs under the maths
  * of tile t. Blocks are launched heaviest first (causal load balance).
- * Invariants: d in {64, 128}; q_offset >= 0 so every row sees key 0 (the
- * running max is finite after the first tile); rows past n_q and keys past
- * kv_len are zero-filled and never stored / masked.
- * attn_prefill_cuda runs the best version (PREFILL_BEST below, a Hopper one).
+ * Sliding window W > 0: query position p sees keys p-W+1 .. p only; the CTA
+ * starts at the tile of its first row's first key and a warp skips the
+ * tiles wholly older than its rows' windows, so a sliding layer costs
+ * O(W) per query, not O(position).
+ * Invariants: d in {64, 128, 256}; q_offset >= 0; every row sees at least
+ * its own key (a row whose keys of a tile are all masked keeps m = -inf,
+ * l = 0 and its output untouched through the rescale); rows past n_q and
+ * keys past kv_len are zero-filled and never stored / masked.
+ * attn_prefill_cuda runs the best version (PREFILL_BEST below, a Hopper one)
+ * for d 64 and 128 without a window; d = 256 and every windowed call run
+ * this file's kernel (the Hopper kernels keep 64 and 128, no window).
  * Shapes and contract: kernels/attn_kernels.h. Versions: bench/attention.md.
  */
 #include "kernels/attn_kernels.h"
@@ -24,7 +31,7 @@ template <int D, int BM, int BN, int NW, int MINB, int KU>
 __global__ void __launch_bounds__(NW * 32, MINB)
 prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                   const bf16 *__restrict__ v, bf16 *__restrict__ out, float *__restrict__ lse,
-                  int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, float scale_log2)
+                  int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int window, float scale_log2)
 {
     constexpr int MT = BM / (NW * 16); /* m16 tiles per warp */
     constexpr int NT = BN / 8;         /* n8 tiles of S */
@@ -50,6 +57,8 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
     const int q_last = min(q0 + BM, n_q) - 1;
     const int kv_end = min(kv_len, q_offset + q_last + 1);
     const int n_tiles = (kv_end + BN - 1) / BN;
+    /* first tile with a key the first row's window holds */
+    const int t_begin = window && q_offset + q0 - window + 1 > 0 ? (q_offset + q0 - window + 1) / BN : 0;
 
     for (int c = tid; c < BM * CH; c += NTH) {
         int r = c / CH, ch = c % CH, qi = q0 + r;
@@ -65,7 +74,7 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
             cp_async16(smem_u32(sV + buf * BN * D + swz<D>(r, ch)), vg + off, ok);
         }
     };
-    load_kv(0, 0);
+    load_kv(t_begin, t_begin & 1);
     cp_async_commit();
 
     const int wrow0 = warp * MT * 16;             /* first row of this warp in the tile */
@@ -82,7 +91,7 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
         l[mt][0] = l[mt][1] = 0.f;
     }
 
-    for (int t = 0; t < n_tiles; t++) {
+    for (int t = t_begin; t < n_tiles; t++) {
         cp_async_wait<0>();
         __syncthreads(); /* tile t landed; everyone is done with tile t-1's buffer */
         if (t + 1 < n_tiles) load_kv(t + 1, (t + 1) & 1);
@@ -90,6 +99,7 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 
         const int n0 = t * BN;
         if (n0 > wq_last) continue; /* every key of this tile is in this warp's future */
+        if (window && n0 + BN - 1 < wq_first - window + 1) continue; /* older than every row's window */
         const bf16 *cK = sK + (t & 1) * BN * D;
         const bf16 *cV = sV + (t & 1) * BN * D;
 
@@ -118,7 +128,8 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
             }
         }
 
-        if (n0 + BN - 1 > wq_first || n0 + BN > kv_len) { /* diagonal or tail tile */
+        if (n0 + BN - 1 > wq_first || n0 + BN > kv_len || (window && n0 < wq_last - window + 1)) {
+            /* diagonal, tail or window-edge tile */
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -127,7 +138,8 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     for (int e = 0; e < 4; e++) {
                         int pos = wq_first + mt * 16 + (lane >> 2) + (e >> 1) * 8;
                         int col = n0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-                        if (col > pos || col >= kv_len) s[mt][nt][e] = -INFINITY;
+                        if (col > pos || col >= kv_len || (window && col <= pos - window))
+                            s[mt][nt][e] = -INFINITY;
                     }
         }
 
@@ -205,7 +217,7 @@ prefill_v1_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 
 template <int D, int BM, int BN, int NW, int MINB, int KU>
 static int launch_v1(const void *q, const void *k, const void *v, void *out, float *lse,
-                     int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, cudaStream_t st)
+                     int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int window, cudaStream_t st)
 {
     auto kern = prefill_v1_kernel<D, BM, BN, NW, MINB, KU>;
     const int smem = (BM + 4 * BN) * D * (int)sizeof(bf16);
@@ -218,7 +230,7 @@ static int launch_v1(const void *q, const void *k, const void *v, void *out, flo
     }
     dim3 grid((n_q + BM - 1) / BM, n_head);
     kern<<<grid, NW * 32, smem, st>>>((const bf16 *)q, (const bf16 *)k, (const bf16 *)v, (bf16 *)out,
-                                      lse, n_q, kv_len, q_offset, n_head, n_kv_head,
+                                      lse, n_q, kv_len, q_offset, n_head, n_kv_head, window,
                                       ATTN_LOG2E / sqrtf((float)D));
     return (int)cudaGetLastError();
 }
@@ -231,30 +243,60 @@ enum { PREFILL_VERSIONS = 7, PREFILL_BEST = 6 };
 
 int attn_prefill_versions(void) { return PREFILL_VERSIONS; }
 
+/* This file's kernel (versions 1 and 2) with a window (0: none). d = 256:
+ * 64-row tiles (one m16 tile per warp: the 128 f32 of O per thread fit the
+ * registers) and 32-key tiles, in both versions. */
+static int prefill_generic(int version, const void *q, const void *k, const void *v, void *out, float *lse,
+                           int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d, int window,
+                           cudaStream_t st)
+{
+#define V1_ARGS q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, window, st
+    if (d == 256) return launch_v1<256, 64, 32, 4, 1, 1>(V1_ARGS);
+    if (version == 1) {
+        if (d == 128) return launch_v1<128, 128, 64, 4, 2, 2>(V1_ARGS);
+        if (d == 64) return launch_v1<64, 128, 64, 4, 2, 2>(V1_ARGS);
+    }
+    if (version == 2) { /* v1 with 32-key tiles: S in 32 registers instead of 64, no spills */
+        if (d == 128) return launch_v1<128, 128, 32, 4, 2, 2>(V1_ARGS);
+        if (d == 64) return launch_v1<64, 128, 32, 4, 2, 2>(V1_ARGS);
+    }
+#undef V1_ARGS
+    return (int)cudaErrorInvalidValue;
+}
+
+static int bad_shape(int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int window)
+{
+    return n_q <= 0 || kv_len <= 0 || q_offset < 0 || n_kv_head <= 0 || n_head % n_kv_head || window < 0;
+}
+
 int attn_prefill_cuda_version(int version, const void *q, const void *k, const void *v,
                               void *out, float *lse, int n_q, int kv_len, int q_offset,
                               int n_head, int n_kv_head, int d, void *stream)
 {
     cudaStream_t st = (cudaStream_t)stream;
-    if (n_q <= 0 || kv_len <= 0 || q_offset < 0 || n_kv_head <= 0 || n_head % n_kv_head)
-        return (int)cudaErrorInvalidValue;
-    if (version == 1) {
-        if (d == 128) return launch_v1<128, 128, 64, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
-        if (d == 64) return launch_v1<64, 128, 64, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
-    }
-    if (version == 2) { /* v1 with 32-key tiles: S in 32 registers instead of 64, no spills */
-        if (d == 128) return launch_v1<128, 128, 32, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
-        if (d == 64) return launch_v1<64, 128, 32, 4, 2, 2>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, st);
-    }
+    if (bad_shape(n_q, kv_len, q_offset, n_head, n_kv_head, 0)) return (int)cudaErrorInvalidValue;
+    if (version == 1 || version == 2)
+        return prefill_generic(version, q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, 0, st);
     if (version >= 3 && version <= 7) /* Hopper: TMA + wgmma (attn_prefill_sm90.cu) */
         return attn_prefill_sm90(version - 2, q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, st);
     return (int)cudaErrorInvalidValue;
+}
+
+int attn_prefill_window_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
+                             int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d, int window,
+                             void *stream)
+{
+    if (bad_shape(n_q, kv_len, q_offset, n_head, n_kv_head, window)) return (int)cudaErrorInvalidValue;
+    if (window || d == 256) /* the generic kernel, with v2's 32-key tiles */
+        return prefill_generic(2, q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, window,
+                               (cudaStream_t)stream);
+    return attn_prefill_cuda_version(PREFILL_BEST, q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head,
+                                     d, stream);
 }
 
 int attn_prefill_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
                       int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
                       void *stream)
 {
-    return attn_prefill_cuda_version(PREFILL_BEST, q, k, v, out, lse, n_q, kv_len,
-                                     q_offset, n_head, n_kv_head, d, stream);
+    return attn_prefill_window_cuda(q, k, v, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, 0, stream);
 }

@@ -5,7 +5,7 @@
  * the launch (CUDA_CHECK_LAUNCH) and returns at once. bf16 values are raw
  * 16-bit words (uint16_t), rounded to nearest even; arithmetic is f32.
  * Each op matches its CPU twin in ops.c up to the bf16 rounding of its
- * output (tests/gpu/test_cuda.c checks that on random inputs).
+ * output (tests/gpu/test_cuda_ops.c checks that on random inputs).
  */
 #ifndef PURBO_OPS_CUDA_H
 #define PURBO_OPS_CUDA_H
@@ -22,6 +22,19 @@ void cuda_rmsnorm(uint16_t *y, const float *x, const float *w, int n, int dim, f
 /* x: (n, n_heads, d) f32 rotated in place at positions pos0..: pair (2i, 2i+1)
  * by pos * inv_freq[i] (inv_freq: (d/2) f32 from rope_inv_freq, ops.h). */
 void cuda_rope(float *x, const float *inv_freq, int n, int n_heads, int d, int pos0, cudaStream_t st);
+
+/* The same rotation in the half-split form: pair (i, i + d/2) (cpu_rope_neox). */
+void cuda_rope_neox(float *x, const float *inv_freq, int n, int n_heads, int d, int pos0, cudaStream_t st);
+
+/* x: (n, dim) f32 = x / sqrt(mean(x^2) + eps) * w, in place (QK-norm over
+ * head rows, post-norms over token rows).  w: (dim) f32. */
+void cuda_norm_rows(float *x, const float *w, int n, int dim, float eps, cudaStream_t st);
+
+/* x: (n) f32 *= s. */
+void cuda_scale(float *x, long n, float s, cudaStream_t st);
+
+/* out: (n) bf16 = gelu_tanh(g) * u (cpu_geglu).  g, u: (n) f32. */
+void cuda_geglu(uint16_t *out, const float *g, const float *u, long n, cudaStream_t st);
 
 /* out: (n) bf16 = silu(g) * u.  g, u: (n) f32. */
 void cuda_swiglu(uint16_t *out, const float *g, const float *u, long n, cudaStream_t st);

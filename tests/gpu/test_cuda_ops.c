@@ -286,3 +286,82 @@ TEST(gpu_op_logits)
     free(lc);
     CHECK(e.n_bad == 0 && e.rel_l2 < TOL_BF16);
 }
+
+/* The operations Gemma adds (QK-norm / post-norms, embedding scale, GeGLU,
+ * half-split RoPE), through the fixture model's backends: both offer them
+ * whatever model they were opened on. Tolerances as above. */
+
+/* norm_rows in place over token rows (dim n_embd) and head rows (dim d). */
+TEST(gpu_op_norm_rows)
+{
+    OPEN_BACKENDS(G, C);
+    const model_config *c = &fixture_model()->cfg;
+    const int dims[2] = {c->n_embd, c->head_dim}, rows[2] = {37, 37 * c->n_head};
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        size_t N = (size_t)rows[i] * dims[i];
+        float *x = pb_malloc(N * sizeof(float));
+        gpu_fill(x, N, -3.0f, 3.0f);
+        pair p = pair_out(G, C, N, 0);  /* poisoned, then overwritten with x: a short write shows */
+        G->upload(G, p.g, x, N * sizeof(float));
+        C->upload(C, p.c, x, N * sizeof(float));
+        G->norm_rows(G, p.g, G->w.layers[3].ffn_norm, rows[i], dims[i], c->rms_eps);
+        C->norm_rows(C, p.c, C->w.layers[3].ffn_norm, rows[i], dims[i], c->rms_eps);
+        gpu_err e = pair_compare(G, C, p, N, 0, i ? "norm_rows (heads)" : "norm_rows (tokens)");
+        ok &= e.n_bad == 0 && e.rel_l2 < 2e-6;  /* f32 out; f32 sum of squares vs the CPU double: ~1e-7 */
+        pair_free(G, C, p);
+        free(x);
+    }
+    CHECK(ok);
+}
+
+TEST(gpu_op_scale)
+{
+    OPEN_BACKENDS(G, C);
+    const long n = 640 * 31 + 5;
+    float *x = pb_malloc((size_t)n * sizeof(float));
+    gpu_fill(x, (size_t)n, -4.0f, 4.0f);
+    pair p = pair_up(G, C, x, (size_t)n);
+    G->scale(G, p.g, n, 25.298221f);
+    C->scale(C, p.c, n, 25.298221f);
+    gpu_err e = pair_compare(G, C, p, (size_t)n, 0, "scale");
+    pair_free(G, C, p);
+    free(x);
+    CHECK(e.n_bad == 0 && e.max_abs == 0.0);  /* one rounded product each */
+}
+
+TEST(gpu_op_geglu)
+{
+    OPEN_BACKENDS(G, C);
+    const long n = 100003;
+    float *g = pb_malloc((size_t)n * sizeof(float)), *u = pb_malloc((size_t)n * sizeof(float));
+    gpu_fill(g, (size_t)n, -6.0f, 6.0f);
+    gpu_fill(u, (size_t)n, -2.0f, 2.0f);
+    pair pg = pair_up(G, C, g, (size_t)n), pu = pair_up(G, C, u, (size_t)n), y = pair_out(G, C, (size_t)n, 1);
+    G->geglu(G, y.g, pg.g, pu.g, n);
+    C->geglu(C, y.c, pg.c, pu.c, n);
+    gpu_err e = pair_compare(G, C, y, (size_t)n, 1, "geglu");
+    pair_free(G, C, pg);
+    pair_free(G, C, pu);
+    pair_free(G, C, y);
+    free(g);
+    free(u);
+    CHECK(e.n_bad == 0 && e.rel_l2 < TOL_ROUND);
+}
+
+TEST(gpu_op_rope_neox)
+{
+    OPEN_BACKENDS(G, C);
+    const model_config *c = &fixture_model()->cfg;
+    const int n = 45, H = c->n_head, d = c->head_dim, pos0 = 31000;  /* Gemma-sized positions */
+    size_t N = (size_t)n * H * d;
+    float *x = pb_malloc(N * sizeof(float));
+    gpu_fill(x, N, -2.0f, 2.0f);
+    pair p = pair_up(G, C, x, N);
+    G->rope(G, p.g, n, H, d, pos0, c->rope_base, ROPE_NEOX);
+    C->rope(C, p.c, n, H, d, pos0, c->rope_base, ROPE_NEOX);
+    gpu_err e = pair_compare(G, C, p, N, 0, "rope neox");
+    pair_free(G, C, p);
+    free(x);
+    CHECK(e.n_bad == 0 && e.rel_l2 < 1e-6);
+}

@@ -18,7 +18,9 @@
  * picks the CPU for it (one line says so); auto otherwise picks cuda when a
  * device is usable. On cuda,
  * CUPTI records the kernels of one extra, untimed repetition of every
- * throughput case (kernel_timings, linked to the case's bench row).
+ * throughput case (kernel_timings, linked to the case's bench row); with
+ * --counters one more repetition runs under the Range Profiler (hw_metrics,
+ * probes/counters_run.h) and the run ends with the roofline table.
  *
  * Interruption: SIGINT/SIGTERM set a flag; the case in progress is dropped
  * (never committed), the run is marked failed and runner_run returns 130.
@@ -110,6 +112,7 @@ typedef struct {
     int on_cuda;                        /* the run's backend is cuda */
     backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
     tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
+    hwr hw;                             /* --counters: hardware counters (off: hw.h NULL) */
     peer *peer;                         /* the peers' process, from the first peer case */
     int peer_failed;                    /* it would not start: peer cases are not run */
     int claim_fd;                       /* holds the run's claim (rdb_run_claim); -1: none */
@@ -696,6 +699,8 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
     }
     r.kt = (tp_kernels){.db = r.db, .run = r.run, .on = r.on_cuda};
+    if (o->counters && !r.on_cuda) fprintf(stderr, "counters off: the run is not on cuda\n");
+    else if (o->counters && hwr_open(&r.hw, r.db, r.run)) r.kt.hw = &r.hw;
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
     r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
@@ -735,6 +740,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
                     r.failed == 1 ? "" : "s", (long long)r.run);
         fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
         runner_report(r.db, r.run, NULL, stdout);
+        if (r.kt.hw) hwr_close(&r.hw);
         fflush(stdout);
         if (o->plots && plot_suite(r.db, r.run, o->plots, err) < 0) {
             free_r(&r);

@@ -283,6 +283,11 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     CUpti_RangeProfiler_Stop_Params sq = {CUpti_RangeProfiler_Stop_Params_STRUCT_SIZE};
     sq.pRangeProfilerObject = obj;
     TRY(P.p_cuptiRangeProfilerStop(&sq), free(image); return 0);
+    if (!sq.isAllPassSubmitted) { /* kernel replay submits every pass in the one run */
+        snprintf(why, why_len, "the range profiler did not submit every replay pass");
+        free(image);
+        return 0;
+    }
     CUpti_RangeProfiler_DecodeData_Params dp = {CUpti_RangeProfiler_DecodeData_Params_STRUCT_SIZE};
     dp.pRangeProfilerObject = obj;
     TRY(P.p_cuptiRangeProfilerDecodeData(&dp), free(image); return 0);

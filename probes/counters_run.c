@@ -94,12 +94,12 @@ int hwr_case(hwr *r, int64_t bench_id, const char *case_name, void (*fn)(void *)
     return rows;
 }
 
-void hwr_close(hwr *r)
+void hwr_close(hwr *r, int table)
 {
     if (r->cases)
         printf("counters: replay %.2f s over %d cases vs %.2f s plain: x%.1f slower\n", r->replay_s, r->cases,
                r->plain_s, r->replay_s / r->plain_s);
-    if (r->h || r->cases) {
+    if (table && (r->h || r->cases)) {
         int n;
         hwm_point *p = hwm_roofline(r->db, r->run, &n);
         if (n > 0) hwm_print(stdout, p, n, &r->ceil);

@@ -41,8 +41,9 @@ int hwr_open(hwr *r, pb_db *db, int64_t run);
  * launch order (may be NULL). Returns the rows stored, -1 when off. */
 int hwr_case(hwr *r, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg,
              const char *const *names, int n_names, double plain_s);
-/* Prints the replay slowdown over all cases and the run's roofline table
- * (% of ceiling per kernel) to stdout, then closes the collector. */
-void hwr_close(hwr *r);
+/* Prints the replay slowdown over all cases and, with table, the run's
+ * roofline table (% of ceiling per kernel) to stdout, then closes the
+ * collector. */
+void hwr_close(hwr *r, int table);
 
 #endif

@@ -159,7 +159,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
     session_eval(s, ids, sizes[0] < 64 ? sizes[0] : 64, logits, 1);
     for (int k = 0; k < n_sizes; k++) bench_case(&bc, &m->cfg, TP_PREFILL, sizes[k], sizes[k]);
     bench_case(&bc, &m->cfg, TP_DECODE, decode_ctx, decode_tokens);
-    if (bc.kt.hw) hwr_close(&hw);
+    if (bc.kt.hw) hwr_close(&hw, 1);
     if (db) {
         db_run_end(db, bc.run, RUN_DONE);
         db_close(db);

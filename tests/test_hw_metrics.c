@@ -250,7 +250,7 @@ TEST(hw_counters_off_without_device)
     /* off: a case is a no-op that says so by -1, and nothing is stored */
     CHECK(hwr_case(&r, 0, "x", NULL, NULL, NULL, 0, 1.0) == -1);
     CHECK(count_rows(db, "1") == 0);
-    hwr_close(&r);
+    hwr_close(&r, 1);
     db_close(db);
     unlink(path);
 }

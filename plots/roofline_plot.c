@@ -14,6 +14,22 @@
 
 #define ROOF_MAX_SERIES 32
 
+/* A point's label: the case's context length ("ctx N", else its last
+ * number; "4K" from 4096), or "" when it has none. */
+static void ctx_label(char *out, size_t n, const char *case_name)
+{
+    const char *p = strstr(case_name, "ctx "), *num = NULL;
+    if (p) num = p + 4;
+    else
+        for (const char *q = case_name; *q; q++)
+            if (*q >= '0' && *q <= '9' && (q == case_name || q[-1] == ' ')) num = q;
+    long v = num ? strtol(num, NULL, 10) : 0;
+    if (v <= 0) snprintf(out, n, "-");
+    else if (v % (1L << 20) == 0) snprintf(out, n, "%ldM", v >> 20);
+    else if (v % 1024 == 0) snprintf(out, n, "%ldK", v / 1024);
+    else snprintf(out, n, "%ld", v);
+}
+
 int plot_roofline(plot_job *j)
 {
     int n;
@@ -42,14 +58,17 @@ int plot_roofline(plot_job *j)
     }
     char path[4096], series[ROOF_MAX_SERIES * 100] = "", vars[256];
     FILE *f = plot_open(j->dir, "roofline.dat", path, sizeof path);
-    fprintf(f, "# intensity_flop_per_byte\tflop_per_s\tcase\n");
+    fprintf(f, "# intensity_flop_per_byte\tflop_per_s\tcase\tlabel\n");
     for (int k = 0; k < n_names; k++) {
         fprintf(f, "%s# %s\n", k ? "\n\n" : "", names[k]);
         for (int i = 0; i < n; i++)
-            if (p[i].flop > 0 && !strcmp(p[i].kernel, names[k]))
-                fprintf(f, "%.6g\t%.6g\t\"%s\"\n", p[i].intensity, p[i].flop_s, p[i].case_name);
-        size_t l = strlen(series);
-        snprintf(series + l, sizeof series - l, "%s%s", k ? " " : "", names[k]);
+            if (p[i].flop > 0 && !strcmp(p[i].kernel, names[k])) {
+                char lab[32];
+                ctx_label(lab, sizeof lab, p[i].case_name);
+                fprintf(f, "%.6g\t%.6g\t\"%s\"\t%s\n", p[i].intensity, p[i].flop_s, p[i].case_name, lab);
+            }
+        size_t l = strlen(series); /* the key: names cut to 40 bytes (cuBLAS names run to 120) */
+        snprintf(series + l, sizeof series - l, "%s%.40s", k ? " " : "", names[k]);
     }
     PB_CHECK(fclose(f) == 0, "%s: write failed", path);
     char ttl[512];

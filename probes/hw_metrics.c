@@ -200,11 +200,11 @@ void hwm_print(FILE *f, const hwm_point *p, int n, const hwm_ceilings *c)
 {
     fprintf(f, "roofline: ceilings %.0f GB/s (copy), %.1f TFLOP/s (bf16 GEMM n=%d); ridge %.1f FLOP/B\n",
             c->bw / 1e9, c->flops / 1e12, c->gemm_n, c->flops / c->bw);
-    fprintf(f, "%-44s %-40s %6s %11s %9s %9s %8s %8s %6s\n", "case", "kernel", "calls", "time_us", "FLOP/B",
+    fprintf(f, "%-52s %-40s %6s %11s %9s %9s %8s %8s %6s\n", "case", "kernel", "calls", "time_us", "FLOP/B",
             "TFLOP/s", "GB/s", "bound", "%ceil");
     for (int i = 0; i < n; i++) {
         const hwm_point *q = &p[i];
-        fprintf(f, "%-44.44s %-40.40s %6d %11.2f %9.3g %9.3f %8.1f %8s %6.1f\n", q->case_name, q->kernel,
+        fprintf(f, "%-52.52s %-40.40s %6d %11.2f %9.3g %9.3f %8.1f %8s %6.1f\n", q->case_name, q->kernel,
                 q->launches, q->time_s * 1e6, q->intensity, q->flop_s / 1e12, q->bw / 1e9,
                 q->memory_bound ? "memory" : "compute", q->pct);
     }

@@ -31,6 +31,18 @@ enum { ATTN_TIME_PREFILL, ATTN_TIME_DECODE };
 typedef struct {
     int phase;                   /* ATTN_TIME_PREFILL or ATTN_TIME_DECODE */
     int n_ctx, n_head, n_kv_head, d;
+    /* sparse (CUDA only): the block-sparse pipeline instead of the dense
+     * kernel (attn_sparse.h), one set of inputs (no rotation):
+     *   prefill: top-p selection (attn_select_topp_cuda) over synthetic block
+     *            scores, peaked like real ones (amp * u^8, u uniform in [0, 1),
+     *            amp 16), then the block-sparse prefill on the lists;
+     *   decode:  the indexer (attn_index_decode_cuda, r = 16, a planted 1/16
+     *            of blocks pointing along the query's index vector), the
+     *            selection, then the sparse decode.
+     * p: the mass to reach; sink, local: forced tokens (sinks, window). */
+    int sparse;
+    double p;
+    int sink, local;
 } attn_time_case;
 
 typedef struct attn_timer attn_timer;
@@ -44,6 +56,10 @@ attn_timer *attn_timer_new(const attn_time_case *c, int cuda, uint32_t seed, cha
 void attn_timer_run(attn_timer *t, int warmup, int repeats, double *t_s);
 /* One more launch, waited for (for a kernel trace of a single launch). */
 void attn_timer_once(attn_timer *t);
+/* The share of visible 64-key blocks the last launch's block lists hold
+ * (sparse; 1 for dense): the KV bytes the lists say the kernel must read
+ * over the dense kernel's. */
+double attn_timer_density(attn_timer *t);
 void attn_timer_free(attn_timer *t);
 
 /* The work of one launch: prefill FLOPs (2 * n_ctx^2 * d * n_head: QK^T and
@@ -56,6 +72,7 @@ void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, char *why, siz
 void attn_timer_cuda_run(void *t, int warmup, int repeats, double *t_s);
 void attn_timer_cuda_once(void *t);
 void attn_timer_cuda_free(void *t);
+double attn_timer_cuda_density(void *t);
 
 #ifdef __cplusplus
 }

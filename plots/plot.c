@@ -19,7 +19,7 @@
 #include "plots/plot_kit.h"
 
 /* The families in drawing order; each skips what the run has no data for. */
-static int (*const CHARTS[])(plot_job *) = {plot_probes, plot_suite_charts, plot_convert};
+static int (*const CHARTS[])(plot_job *) = {plot_probes, plot_suite_charts, plot_convert, plot_roofline};
 
 /* Draws run (0: the newest with results) into out; returns the PNG count. */
 static int plot_one(pb_db *db, const char *db_path, long long run, const char *out)
@@ -27,14 +27,16 @@ static int plot_one(pb_db *db, const char *db_path, long long run, const char *o
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st;
 #define SUITE_ROWS "(SELECT count(*) FROM suite_cases s WHERE s.run_id = r.id)" \
-                   " + (SELECT count(*) FROM suite_bench s WHERE s.run_id = r.id)"
+                   " + (SELECT count(*) FROM suite_bench s WHERE s.run_id = r.id)" \
+                   " + (SELECT count(*) FROM hw_ceilings s WHERE s.run_id = r.id)"
     DB_CHECK(h, sqlite3_prepare_v2(h, run ? "SELECT r.id, r.model_path, (SELECT count(*) FROM probe_case c"
                                             " WHERE c.run_id = r.id) + (SELECT count(*) FROM convert_quality q"
                                             " WHERE q.run_id = r.id), " SUITE_ROWS " FROM runs r WHERE r.id = ?1"
                                           : "SELECT r.id, r.model_path, 1, " SUITE_ROWS " FROM runs r WHERE r.id ="
                                             " (SELECT max(run_id) FROM (SELECT run_id FROM probe_case UNION ALL"
                                             " SELECT run_id FROM convert_quality UNION ALL"
-                                            " SELECT run_id FROM suite_cases UNION ALL SELECT run_id FROM suite_bench))",
+                                            " SELECT run_id FROM suite_cases UNION ALL SELECT run_id FROM suite_bench"
+                                            " UNION ALL SELECT run_id FROM hw_ceilings))",
                                    -1, &st, NULL));
     if (run) DB_CHECK(h, sqlite3_bind_int64(st, 1, run));
     char model[256] = "(no model)";

@@ -11,7 +11,8 @@
  *                         (plots/plot_palette.c), the same in every chart
  *   the families          plot_probes (probe_plot.c), plot_convert
  *                         (convert_plot.c), plot_suite_charts (plot_suite.c),
- *                         run in that order by plot.c's table; plot_history
+ *                         plot_roofline (roofline_plot.c), run in that
+ *                         order by plot.c's table; plot_history
  *                         (plot_history.c), the one family over many runs
  *
  * Invariants: every file a chart writes lies in its job's folder, so that
@@ -52,6 +53,8 @@ typedef struct {
 int plot_probes(plot_job *job);
 int plot_convert(plot_job *job);
 int plot_suite_charts(plot_job *job);
+/* The roofline of a run with hardware counters (roofline_plot.c). */
+int plot_roofline(plot_job *job);
 /* The history charts of suite (every run of it in db, in run order, against
  * its commit: plot_history.c) in dir; prints "plot: PATH" per PNG and
  * returns how many it drew (0: the suite has no runs). */

@@ -117,10 +117,12 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
     free(buffer);
 }
 
-/* dlopen's the library: beside the executable first, then by soname, then
- * the CUDA install's two places. 1 ok; 0 and why. */
-static int load(char *why, size_t why_len)
+/* dlopen's the library once: beside the executable first, then by soname,
+ * then the CUDA install's two places. The handle, or NULL and why. */
+void *cupti_library(char *why, size_t why_len)
 {
+    static void *lib;
+    if (lib) return lib;
     char exe[4096], path[4200];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     const char *names[4] = {NULL, CUPTI_SONAME, "/usr/local/cuda/extras/CUPTI/lib64/" CUPTI_SONAME,
@@ -132,13 +134,17 @@ static int load(char *why, size_t why_len)
         snprintf(path, sizeof path, "%s/%s", exe, CUPTI_SONAME);
         names[0] = path;
     }
-    void *lib = NULL;
     for (int i = 0; i < 4 && !lib; i++)
         if (names[i]) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(why, why_len, "CUPTI unavailable: %s not found", CUPTI_SONAME);
-        return 0;
-    }
+    if (!lib) snprintf(why, why_len, "CUPTI unavailable: %s not found", CUPTI_SONAME);
+    return lib;
+}
+
+/* Resolves the Activity API's entry points. 1 ok; 0 and why. */
+static int load(char *why, size_t why_len)
+{
+    void *lib = cupti_library(why, why_len);
+    if (!lib) return 0;
     void **slot[] = {(void **)&api.register_callbacks, (void **)&api.enable, (void **)&api.disable,
                      (void **)&api.flush_all, (void **)&api.next_record, (void **)&api.dropped,
                      (void **)&api.result_string};
@@ -149,7 +155,6 @@ static int load(char *why, size_t why_len)
         if (!(*slot[i] = dlsym(lib, sym[i]))) {
             snprintf(why, why_len, "CUPTI unavailable: %s lacks %s", CUPTI_SONAME, sym[i]);
             memset(&api, 0, sizeof api);
-            dlclose(lib);
             return 0;
         }
     api.lib = lib;

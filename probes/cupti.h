@@ -41,6 +41,11 @@ int cupti_begin(char *why, size_t why_len);
 cupti_kernel *cupti_end(int *n, size_t *dropped);
 void cupti_kernels_free(cupti_kernel *k, int n);
 
+/* The CUPTI library, dlopen'ed once (beside the binary first, then the CUDA
+ * install), for the Activity API here and the Range Profiler of counters.h:
+ * the handle, or NULL and a one-line reason in why. */
+void *cupti_library(char *why, size_t why_len);
+
 /* Inserts the kernels as kernel_timings rows of run_id; bench_id is the
  * bench row of the case (0: none). Call inside db_case_begin/commit. */
 void cupti_store(pb_db *db, int64_t run_id, int64_t bench_id, const char *case_name, const cupti_kernel *k,

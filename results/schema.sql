@@ -353,3 +353,31 @@ CREATE TABLE convert_quality (
 -- its prefill alone).
 ALTER TABLE suite_cases ADD COLUMN density_prefill REAL;
 ALTER TABLE suite_cases ADD COLUMN density_decode REAL;
+
+-- migration 7: hw_metrics, hw_ceilings: hardware counters per kernel and the card's ceilings
+-- One row per (kernel launch, metric) a counter collection read (probes/
+-- counters.cu: CUPTI Range Profiler, auto range, kernel replay) over one
+-- untimed repetition of a case; metrics the chip lacks have no row. seq is
+-- the launch's index within the case (the same order as kernel_timings.seq
+-- when both were recorded); passes the replay passes each kernel took.
+CREATE TABLE hw_metrics (
+    run_id     INTEGER NOT NULL REFERENCES runs(id),
+    bench_id   INTEGER REFERENCES bench(id),  -- the case's bench row, if any
+    case_name  TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    kernel     TEXT NOT NULL,                 -- demangled name, or the profiler's range name
+    metric     TEXT NOT NULL,                 -- e.g. 'dram__bytes_read.sum'
+    value      REAL NOT NULL,                 -- in the metric's own unit (ns, bytes, %, ops)
+    passes     INTEGER NOT NULL,
+    PRIMARY KEY (run_id, case_name, seq, metric)
+);
+-- The roofline's two ceilings, measured in the run that collected the
+-- counters: 'dram_bw' (bytes/s read + written by a device-to-device copy)
+-- and 'bf16_gemm' (FLOP/s of an n x n x n cuBLAS bf16 GEMM, 2 n^3 per product).
+CREATE TABLE hw_ceilings (
+    run_id  INTEGER NOT NULL REFERENCES runs(id),
+    name    TEXT NOT NULL CHECK (name IN ('dram_bw', 'bf16_gemm')),
+    value   REAL NOT NULL,
+    detail  TEXT NOT NULL,                    -- the workload, e.g. 'copy 2147483648 B'
+    PRIMARY KEY (run_id, name)
+);

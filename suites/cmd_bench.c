@@ -16,7 +16,8 @@
  * CUDA, CUPTI records the kernels of one more, untimed run of each case
  * (tp_trace_kernels, as the suite does); they go into kernel_timings in the
  * case's transaction, next to its bench row. Where CUPTI is unavailable one
- * line says so and the bench goes on without them.
+ * line says so and the bench goes on without them. --counters adds the
+ * hardware counters of one more run of each case (probes/counters_run.h).
  */
 #include <string.h>
 
@@ -69,7 +70,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
 {
     const char *model_path = NULL, *sizes_arg = "512,2048,8192";
     arg_results ro = {.db = ARG_DB_DEFAULT};
-    int repeats = 3, decode_ctx = 2048, decode_tokens = 32;
+    int repeats = 3, decode_ctx = 2048, decode_tokens = 32, counters = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue;
@@ -82,7 +83,10 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
                    "  --decode-tokens N   decode steps in one timed run (default 32)\n"
                    "  --backend B         cpu, cuda or auto (default %s); on cuda, CUPTI kernel\n"
                    "                      timings go into the kernel_timings table\n"
-                   "  --db PATH           results database (default out/results.db; 'none' to skip)\n",
+                   "  --db PATH           results database (default out/results.db; 'none' to skip)\n"
+                   "  --counters          cuda: hardware counters per kernel of each case (CUPTI\n"
+                   "                      Range Profiler, kernel replay: slow), the card's ceilings\n"
+                   "                      and a roofline table; off by default\n",
                    cmd, bk);
             return 0;
         } else if ((v = arg_val(cmd, argc, argv, &i, "--model"))) model_path = v;
@@ -91,6 +95,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
         else if ((v = arg_val(cmd, argc, argv, &i, "--repeats"))) repeats = (int)arg_long(cmd, "--repeats", v, 1, 1000);
         else if ((v = arg_val(cmd, argc, argv, &i, "--decode-ctx"))) decode_ctx = (int)arg_long(cmd, "--decode-ctx", v, 1, 1 << 24);
         else if ((v = arg_val(cmd, argc, argv, &i, "--decode-tokens"))) decode_tokens = (int)arg_long(cmd, "--decode-tokens", v, 1, 100000);
+        else if (arg_flag(argv, i, "--counters")) counters = 1;
         else arg_bad(cmd, "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad(cmd, "--model is required");
@@ -127,6 +132,10 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
         bc.run = bc.kt.run = db_run_begin(db, &meta);
         free(line);
     }
+    hwr hw = {0};
+    if (counters && !(db && bc.kt.on))
+        fprintf(stderr, "counters off: %s\n", db ? "the backend is not cuda" : "--db none");
+    else if (counters && hwr_open(&hw, db, bc.run)) bc.kt.hw = &hw;
     if (max_n > m->cfg.n_ctx_train)
         arg_bad(cmd, "%d tokens exceed the model's context %d", max_n, m->cfg.n_ctx_train);
     pb_err err;
@@ -150,6 +159,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
     session_eval(s, ids, sizes[0] < 64 ? sizes[0] : 64, logits, 1);
     for (int k = 0; k < n_sizes; k++) bench_case(&bc, &m->cfg, TP_PREFILL, sizes[k], sizes[k]);
     bench_case(&bc, &m->cfg, TP_DECODE, decode_ctx, decode_tokens);
+    if (bc.kt.hw) hwr_close(&hw, 1);
     if (db) {
         db_run_end(db, bc.run, RUN_DONE);
         db_close(db);

@@ -27,7 +27,10 @@ int cmd_run(int argc, char **argv)
                    "  --model PATH     the model instead of the suite's\n"
                    "  --backend B      cpu, cuda or auto instead of the suite's `backend`\n"
                    "  --plots DIR      draw the suite plots into DIR afterwards (as plot)\n"
-                   "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n");
+                   "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n"
+                   "  --counters       cuda: hardware counters (CUPTI Range Profiler, kernel replay)\n"
+                   "                   for every kernel of each throughput case, the card's ceilings,\n"
+                   "                   and a roofline table at the end; off by default (replay is slow)\n");
             return 0;
         } else if ((v = arg_val("run", argc, argv, &i, "--only"))) o.only = v;
         else if ((v = arg_val("run", argc, argv, &i, "--methods"))) o.methods = v;
@@ -44,6 +47,7 @@ int cmd_run(int argc, char **argv)
             else if (!strcmp(v, "none")) o.progress = RUNNER_PROGRESS_NONE;
             else arg_bad("run", "--progress '%s' is not one of bar, lines, none", v);
         } else if (arg_flag(argv, i, "--resume")) o.resume = 1;
+        else if (arg_flag(argv, i, "--counters")) o.counters = 1;
         else if (argv[i][0] == '-' && argv[i][1]) arg_bad("run", "unknown option %s", argv[i]);
         else if (o.suite_path) arg_bad("run", "one suite file at a time (%s and %s)", o.suite_path, argv[i]);
         else o.suite_path = argv[i];

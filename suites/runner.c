@@ -18,7 +18,9 @@
  * and auto picks the CPU for it (one line says so); auto otherwise picks
  * cuda when a device is usable. On cuda,
  * CUPTI records the kernels of one extra, untimed repetition of every
- * throughput case (kernel_timings, linked to the case's bench row).
+ * throughput case (kernel_timings, linked to the case's bench row); with
+ * --counters one more repetition runs under the Range Profiler (hw_metrics,
+ * probes/counters_run.h) and the run ends with the roofline table.
  *
  * Interruption: SIGINT/SIGTERM set a flag; the case in progress is dropped
  * (never committed), the run is marked failed and runner_run returns 130.
@@ -110,6 +112,7 @@ typedef struct {
     int on_cuda;                        /* the run's backend is cuda */
     backend *bk;                        /* cuda: the model's backend (NULL on the CPU: sessions own theirs) */
     tp_kernels kt;                      /* cuda: kernel timings (off after CUPTI refused once) */
+    hwr hw;                             /* --counters: hardware counters (off: hw.h NULL) */
     peer *peer;                         /* the peers' process, from the first peer case */
     int peer_failed;                    /* it would not start: peer cases are not run */
     int claim_fd;                       /* holds the run's claim (rdb_run_claim); -1: none */
@@ -120,10 +123,12 @@ static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0
 static int is_attention(const suite_task *t) { return t->type == TASK_THROUGHPUT && t->level == TP_LEVEL_ATTENTION; }
 
 /* Whether method m runs on task t: model tasks take our methods; the
- * attention level takes dense attention, ours and (on the GPU) the peers'. */
+ * attention level takes dense attention, ours and (on the GPU) the peers',
+ * and on the GPU our rtpurbo as the sparse pipeline (attn_time.h). */
 static int applies(const R *r, const suite_task *t, const suite_method *m)
 {
     if (!is_attention(t)) return !is_peer(m);
+    if (!strcmp(m->policy, "rtpurbo")) return !is_peer(m) && r->on_cuda;
     return !strcmp(m->policy, "dense") && (!is_peer(m) || r->on_cuda);
 }
 
@@ -557,7 +562,9 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     const suite_method *m = &su->methods[mi];
     attn_time_case ac = {.phase = tc->phase == TP_PREFILL ? ATTN_TIME_PREFILL : ATTN_TIME_DECODE,
                          .n_ctx = tc->context, .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads,
-                         .d = tc->shape.head_dim};
+                         .d = tc->shape.head_dim, .sparse = !strcmp(m->policy, "rtpurbo"),
+                         .p = m->p > 0 ? m->p : 0.9, .sink = m->sinks >= 0 ? m->sinks : 4,
+                         .local = m->window > 0 ? m->window : 64};
     char what[200], why[300] = "", gqa[16] = "native";
     snprintf(what, sizeof what, "%s/%s %d/%d/%d ctx %d %s", t->name, m->name, ac.n_head, ac.n_kv_head, ac.d, ac.n_ctx,
              tc->phase == TP_PREFILL ? "prefill" : "decode");
@@ -593,7 +600,7 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     }
     char notes[400];
     snprintf(notes, sizeof notes, "suite %s task %s method %s; %s%s", su->name, t->name, m->name,
-             is_peer(m) ? "gqa=" : r->on_cuda ? "our CUDA kernel" : "CPU twin (attn_ref.c)", is_peer(m) ? gqa : "");
+             is_peer(m) ? "gqa=" : ac.sparse ? "our sparse pipeline (attn_time.h; throughput: dense-equivalent work)" : r->on_cuda ? "our CUDA kernel" : "CPU twin (attn_ref.c)", is_peer(m) ? gqa : "");
     bench_row row = {.run_id = r->run, .bench = "attention", .impl = m->impl,
                      .phase = tc->phase == TP_PREFILL ? "prefill" : "decode", .n_layer = 1, .n_head = ac.n_head,
                      .n_kv_head = ac.n_kv_head, .head_dim = ac.d, .n_ctx = ac.n_ctx,
@@ -604,7 +611,7 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, "random",
-                   !!(su->metrics & SM_DENSITY), 1.0, -1);
+                   !!(su->metrics & SM_DENSITY), timer ? attn_timer_density(timer) : 1.0, -1);
     if (timer && r->on_cuda) tp_trace_kernels(&r->kt, id, what, attn_once_fn, timer);
     db_case_commit(r->db);
     attn_timer_free(timer);
@@ -670,6 +677,7 @@ static void free_r(R *r)
     for (int i = 0; r->me && i < r->s->n_methods; i++) method_release(&r->me[i]);
     free(r->me);
     peer_close(r->peer);
+    hwc_close(r->hw.h); /* an interrupted run's counters */
     if (r->bk) backend_close(r->bk);
     tok_free(r->tok);
     model_free(r->mdl);
@@ -696,6 +704,8 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
         if (im_end >= 0 && im_end != r.stop_ids[0]) r.stop_ids[r.n_stop++] = im_end;
     }
     r.kt = (tp_kernels){.db = r.db, .run = r.run, .on = r.on_cuda};
+    if (o->counters && !r.on_cuda) fprintf(stderr, "counters off: the run is not on cuda\n");
+    else if (o->counters && hwr_open(&r.hw, r.db, r.run)) r.kt.hw = &r.hw;
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
     r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
@@ -734,6 +744,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
             fprintf(stderr, "%d pair%s failed (each said why above): run %lld is marked failed\n", r.failed,
                     r.failed == 1 ? "" : "s", (long long)r.run);
         fprintf(stderr, "run %lld: %d pairs in %s; results in %s\n", (long long)r.run, r.prog.done, el, o->db_path);
+        if (r.kt.hw) hwr_close(&r.hw, 0); /* the slowdown; runner_report prints the roofline table */
         runner_report(r.db, r.run, NULL, stdout);
         fflush(stdout);
         if (o->plots && plot_suite(r.db, r.run, o->plots, err) < 0) {

@@ -35,6 +35,7 @@ typedef struct {
     int progress;            /* RUNNER_PROGRESS_*: AUTO = a bar when stderr is a terminal */
     const char *backend;     /* "cpu", "cuda" or "auto" instead of the suite's, or NULL */
     const char *plots;       /* folder for the suite plots after the run, or NULL */
+    int counters;            /* cuda: hardware counters per kernel of every throughput case */
 } runner_opts;
 
 /* Exit status 130 of a run stopped by SIGINT or SIGTERM. */

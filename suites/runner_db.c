@@ -9,9 +9,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "probes/hw_metrics.h"
 #include "results/text_out.h"
 #include "suites/report_stats.h"
 #include "suites/score.h"
@@ -365,6 +367,15 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
     report_phase_density(db, run, f);
     report_stats(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
     report_throughput(db, run, f);
+    int n_roof;
+    hwm_point *roof = hwm_roofline(db, run, &n_roof);
+    if (n_roof > 0) {
+        hwm_ceilings c;
+        hwm_load_ceilings(db, run, &c);
+        fputc('\n', f);
+        hwm_print(f, roof, n_roof, &c);
+    }
+    free(roof);
     free(cell);
     free(most);
     free(tasks);

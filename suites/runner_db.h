@@ -88,7 +88,8 @@ int64_t suite_run_id(pb_db *db, const char *text, pb_err *err);
 
 /* The plain table of a run (tasks x methods: scores x100, then density,
  * then the statistics per (task, length, method) with the paired
- * differences to method ref (NULL: dense), then throughput cases) on f. */
+ * differences to method ref (NULL: dense), then throughput cases, then,
+ * when the run has hardware counters, the roofline table) on f. */
 void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f);
 
 #endif

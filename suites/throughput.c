@@ -188,10 +188,18 @@ int tp_trace_kernels(tp_kernels *k, int64_t bench_id, const char *case_name, voi
         k->on = 0;
         return -1;
     }
+    double t0 = pb_now();
     fn(arg);
     int nk = 0;
     cupti_kernel *kern = cupti_end(&nk, NULL);
+    double plain = pb_now() - t0;
     if (kern && k->db) cupti_store(k->db, k->run, bench_id, case_name, kern, nk);
+    if (k->hw && k->hw->h) {
+        const char **names = pb_malloc((size_t)(nk ? nk : 1) * sizeof *names);
+        for (int i = 0; i < nk; i++) names[i] = kern[i].name;
+        hwr_case(k->hw, bench_id, case_name, fn, arg, names, nk, plain);
+        free(names);
+    }
     cupti_kernels_free(kern, nk);
     return nk;
 }

@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 
+#include "probes/counters_run.h"
 #include "results/db.h"
 #include "run/forward.h"
 #include "suites/suite.h"
@@ -99,12 +100,16 @@ typedef struct {
     pb_db *db;     /* where the kernels go; NULL: counted only */
     int64_t run;
     int on;
+    hwr *hw;       /* hardware counters (run --counters), or NULL: none */
 } tp_kernels;
 
 /* Runs fn(arg) once, untimed, under CUPTI and stores its kernels as
  * kernel_timings rows of run k->run, linked to bench row bench_id and named
- * case_name, inside the caller's transaction. Returns how many kernels it
- * recorded, or -1 when kernel timing is off. */
+ * case_name, inside the caller's transaction. With counters on (k->hw
+ * open) fn runs once more under the Range Profiler (hwr_case: hw_metrics
+ * rows, the kernel names of this trace, the replay's cost against the
+ * traced run's wall time). Returns how many kernels it recorded, or -1 when
+ * kernel timing is off. */
 int tp_trace_kernels(tp_kernels *k, int64_t bench_id, const char *case_name, void (*fn)(void *), void *arg);
 
 /* One untimed repetition of a model-level case (tp_time with one repeat),

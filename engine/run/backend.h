@@ -170,6 +170,16 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len);
 int backend_cuda_available(char *why, size_t why_len);
 /* Device 0's name ("NVIDIA H200"), or "cuda" when it cannot be read. */
 void backend_cuda_device_name(char *name, size_t len);
+/* The roofline's two ceilings of device 0, measured (fastest of 10 after one
+ * untimed run): *bw = bytes read + written per second by a device-to-device
+ * copy of copy_bytes; *flops = 2 n^3 per second of an n x n x n cuBLAS bf16
+ * GEMM with f32 accumulation and output (n = gemm_n). probe, when not NULL,
+ * is then called once with a function that runs one such GEMM (to check FLOP
+ * counters against 2 n^3). 1, or 0 and why (no device, no cuBLAS, out of
+ * device memory). */
+int backend_cuda_ceilings(size_t copy_bytes, int gemm_n, double *bw, double *flops,
+                          void (*probe)(void (*fn)(void *), void *arg, void *ctx), void *ctx, char *why,
+                          size_t why_len);
 /* CUDA runtime and driver versions ("13.0"), for the runs table; "" without CUDA. */
 void backend_cuda_versions(char *runtime, char *driver, size_t len);
 

@@ -546,3 +546,89 @@ void backend_cuda_device_name(char *name, size_t len)
     else snprintf(name, len, "cuda");
     cudaGetLastError();
 }
+
+/* ---- the roofline's ceilings (backend_cuda_ceilings) ---- */
+
+typedef struct {
+    cublasHandle_t blas;
+    int n;
+    void *a, *b, *c;
+} ceiling_gemm;
+
+static void ceiling_gemm_once(void *arg)
+{
+    ceiling_gemm *g = (ceiling_gemm *)arg;
+    const float one = 1, zero = 0;
+    CUBLAS_CHECK(cublas.gemm_ex(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->n, g->n, &one, g->a, CUDA_R_16BF, g->n,
+                                g->b, CUDA_R_16BF, g->n, &zero, g->c, CUDA_R_32F, g->n, CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT));
+}
+
+/* Seconds of the fastest of reps runs of fn(arg) on the legacy stream (after one untimed). */
+static double best_time(void (*fn)(void *), void *arg, int reps)
+{
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    fn(arg);
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, 0));
+        fn(arg);
+        CUDA_CHECK(cudaEventRecord(e1, 0));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (ms * 1e-3 < best) best = ms * 1e-3;
+    }
+    CUDA_CHECK(cudaEventDestroy(e0));
+    CUDA_CHECK(cudaEventDestroy(e1));
+    return best;
+}
+
+typedef struct {
+    void *dst;
+    const void *src;
+    size_t bytes;
+} ceiling_copy;
+
+static void ceiling_copy_once(void *arg)
+{
+    ceiling_copy *c = (ceiling_copy *)arg;
+    CUDA_CHECK(cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, 0));
+}
+
+int backend_cuda_ceilings(size_t copy_bytes, int gemm_n, double *bw, double *flops,
+                          void (*probe)(void (*fn)(void *), void *arg, void *ctx), void *ctx, char *why,
+                          size_t why_len)
+{
+    if (!backend_cuda_available(why, why_len) || !cublas_load(why, why_len)) return 0;
+    CUDA_CHECK(cudaSetDevice(0));
+    size_t nn = (size_t)gemm_n * gemm_n;
+    void *src = NULL, *dst = NULL;
+    ceiling_gemm g = {NULL, gemm_n, NULL, NULL, NULL};
+    if (cudaMalloc(&src, copy_bytes) != cudaSuccess || cudaMalloc(&dst, copy_bytes) != cudaSuccess ||
+        cudaMalloc(&g.a, nn * 2) != cudaSuccess || cudaMalloc(&g.b, nn * 2) != cudaSuccess ||
+        cudaMalloc(&g.c, nn * 4) != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(why, why_len, "ceilings: out of device memory (%zu B copy, GEMM n %d)", copy_bytes, gemm_n);
+        cudaFree(src), cudaFree(dst), cudaFree(g.a), cudaFree(g.b), cudaFree(g.c);
+        return 0;
+    }
+    CUDA_CHECK(cudaMemset(src, 0x3c, copy_bytes));
+    CUDA_CHECK(cudaMemset(g.a, 0x3c, nn * 2));   /* bf16 0x3c3c: 0.0115, finite */
+    CUDA_CHECK(cudaMemset(g.b, 0x3c, nn * 2));
+    CUBLAS_CHECK(cublas.create(&g.blas));
+    ceiling_copy c = {dst, src, copy_bytes};
+    *bw = 2.0 * (double)copy_bytes / best_time(ceiling_copy_once, &c, 10);
+    *flops = 2.0 * (double)nn * gemm_n / best_time(ceiling_gemm_once, &g, 10);
+    if (probe) probe(ceiling_gemm_once, &g, ctx);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUBLAS_CHECK(cublas.destroy(g.blas));
+    CUDA_CHECK(cudaFree(src));
+    CUDA_CHECK(cudaFree(dst));
+    CUDA_CHECK(cudaFree(g.a));
+    CUDA_CHECK(cudaFree(g.b));
+    CUDA_CHECK(cudaFree(g.c));
+    return 1;
+}

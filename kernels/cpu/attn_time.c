@@ -41,6 +41,10 @@ attn_timer *attn_timer_new(const attn_time_case *c, int cuda, uint32_t seed, cha
                  c->d, c->n_ctx);
         return NULL;
     }
+    if (c->sparse && !cuda) {
+        snprintf(why, why_len, "the sparse attention pipeline is timed on CUDA only");
+        return NULL;
+    }
     attn_timer *t = pb_calloc(1, sizeof *t);
     t->c = *c;
     if (cuda) {
@@ -75,6 +79,8 @@ void attn_timer_once(attn_timer *t)
         attn_decode_ref(t->q, t->k, t->v, t->out, NULL, c->n_ctx, c->n_head, c->n_kv_head, c->d);
     }
 }
+
+double attn_timer_density(attn_timer *t) { return t->cuda ? attn_timer_cuda_density(t->cuda) : 1.0; }
 
 void attn_timer_run(attn_timer *t, int warmup, int repeats, double *t_s)
 {

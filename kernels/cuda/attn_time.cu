@@ -1,7 +1,8 @@
 /* attn_time.cu — the CUDA half of attn_time.h: device inputs for one
  * attention case, rotated over copies larger than L2, and event-timed
  * bursts of our kernels (attn_prefill_cuda / attn_decode_cuda, the versions
- * the CUDA backend runs).
+ * the CUDA backend runs); for a sparse case the block-sparse pipeline of
+ * attn_sparse.h on one set of inputs (attn_time.h says which stages).
  *
  * Failures to set up (no device, out of memory) are returned as a reason;
  * failures after that are runtime errors (CUDA_CHECK: exit 1, file:line).
@@ -14,13 +15,29 @@
 #include <vector>
 
 #include "kernels/attn_kernels.h"
+#include "kernels/attn_sparse.h"
 #include "kernels/attn_time.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace {
 
+/* The sparse pipeline's buffers (NULL for a dense case). */
+struct sparse_bufs {
+    float *blse;              /* (n_items, nb) block scores */
+    int64_t *off;             /* (n_items + 1) */
+    int32_t *idx;             /* cap entries */
+    int64_t n_items, cap;     /* cap: every visible block of every item */
+    int nb, r;
+    float *qx;                /* decode: (n_head, r) */
+    __nv_bfloat16 *kx;        /* decode: (n_head, n_ctx, r) */
+    void *swork;              /* selection scratch */
+    size_t swork_bytes;
+    attn_select_params prm;
+};
+
 struct timer {
     attn_time_case c;
+    sparse_bufs sp;
     int sets, next;
     size_t q_el, kv_el, o_el;  /* elements of one copy */
     __nv_bfloat16 *q, *k, *v, *out;
@@ -42,9 +59,73 @@ __global__ void fill_uniform(__nv_bfloat16 *x, size_t n, float amp, uint64_t see
     }
 }
 
+__device__ float hash_unit(uint64_t seed, size_t i) /* uniform in [0, 1) */
+{
+    uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+/* blse = amp * u^8: most blocks near 0, a few far above (peaked scores) */
+__global__ void fill_blse(float *x, size_t n, float amp, uint64_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float u = hash_unit(seed, i), u2 = u * u, u4 = u2 * u2;
+        x[i] = amp * u4 * u4;
+    }
+}
+
+/* qx: (H, R) uniform [-1, 1); kx: (H, n, R) uniform [-1, 1), plus, in a
+ * hashed 1/16 of the 64-key blocks of each head, boost * sqrt(d) / |qx|^2
+ * along qx (those blocks score high under the indexer). */
+__global__ void fill_index(float *qx, __nv_bfloat16 *kx, int n, int H, int R, int d, float boost, uint64_t seed)
+{
+    size_t total = (size_t)n * H * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((size_t)R * n));
+        float v = 2 * hash_unit(seed, i) - 1;
+        if (hash_unit(seed ^ 0x5bd1e995ull, (size_t)(j / 64) * H + h) < 1.0f / 16) {
+            float q2 = 0;
+            for (int e = 0; e < R; e++) {
+                float qe = 2 * hash_unit(seed + 7, (size_t)h * R + e) - 1;
+                q2 += qe * qe;
+            }
+            v += boost * sqrtf((float)d) / q2 * (2 * hash_unit(seed + 7, (size_t)h * R + c) - 1);
+        }
+        kx[i] = __float2bfloat16(v);
+    }
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)H * R; i += (size_t)gridDim.x * blockDim.x)
+        qx[i] = 2 * hash_unit(seed + 7, i) - 1;
+}
+
+void launch_sparse(timer *t)
+{
+    const attn_time_case &c = t->c;
+    sparse_bufs &b = t->sp;
+    if (c.phase == ATTN_TIME_PREFILL) {
+        CUDA_CHECK((cudaError_t)attn_select_topp_cuda(b.blse, b.nb, c.n_ctx, 0, c.n_head, &b.prm, b.off, b.idx, b.cap,
+                                                      b.swork, b.swork_bytes, NULL));
+        CUDA_CHECK((cudaError_t)attn_sparse_prefill_cuda(t->q, t->k, t->v, b.off, b.idx, t->out, t->lse, c.n_ctx,
+                                                         c.n_ctx, 0, c.n_head, c.n_kv_head, c.d, NULL));
+    } else {
+        CUDA_CHECK((cudaError_t)attn_index_decode_cuda(b.qx, b.kx, t->q, t->k, b.blse, b.nb, c.n_ctx, c.n_head,
+                                                       c.n_kv_head, c.d, b.r, &b.prm, NULL));
+        CUDA_CHECK((cudaError_t)attn_select_topp_cuda(b.blse, b.nb, 1, c.n_ctx - 1, c.n_head, &b.prm, b.off, b.idx,
+                                                      b.cap, b.swork, b.swork_bytes, NULL));
+        CUDA_CHECK((cudaError_t)attn_sparse_decode_cuda(t->q, t->k, t->v, b.off, b.idx, b.nb, t->out, t->lse, c.n_ctx,
+                                                        c.n_head, c.n_kv_head, c.d, t->work, t->work_bytes, NULL));
+    }
+}
+
 void launch(timer *t)
 {
     const attn_time_case &c = t->c;
+    if (c.sparse) {
+        launch_sparse(t);
+        return;
+    }
     int s = t->next;
     t->next = (t->next + 1) % t->sets;
     const __nv_bfloat16 *q = t->q + s * t->q_el, *k = t->k + s * t->kv_el, *v = t->v + s * t->kv_el;
@@ -65,6 +146,12 @@ void release(timer *t)
     cudaFree(t->out);
     cudaFree(t->lse);
     cudaFree(t->work);
+    cudaFree(t->sp.blse);
+    cudaFree(t->sp.off);
+    cudaFree(t->sp.idx);
+    cudaFree(t->sp.qx);
+    cudaFree(t->sp.kx);
+    cudaFree(t->sp.swork);
     if (t->a) cudaEventDestroy(t->a);
     if (t->b) cudaEventDestroy(t->b);
     delete t;
@@ -95,10 +182,32 @@ extern "C" void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, cha
     t->o_el = t->q_el;
     t->kv_el = (size_t)c->n_ctx * c->n_kv_head * c->d;
     const size_t bytes = (t->q_el + 2 * t->kv_el + t->o_el) * 2;
-    t->sets = (int)std::min<size_t>(64, (size_t)(150u << 20) / bytes + 1);
+    t->sets = c->sparse ? 1 : (int)std::min<size_t>(64, (size_t)(150u << 20) / bytes + 1);
     t->work_bytes = c->phase == ATTN_TIME_DECODE ? attn_decode_workspace(c->n_ctx, c->n_head, c->n_kv_head, c->d) : 0;
     cudaError_t e = cudaSuccess;
     const size_t S = (size_t)t->sets;
+    sparse_bufs &b = t->sp;
+    if (c->sparse) {
+        b.nb = (c->n_ctx + 63) / 64;
+        b.r = 16;
+        b.prm = attn_select_params{c->sink, c->local, 4, c->p};
+        if (c->phase == ATTN_TIME_PREFILL) {
+            b.n_items = (int64_t)b.nb * c->n_head;
+            b.cap = (int64_t)c->n_head * b.nb * (b.nb + 1) / 2;  /* item (qb, h) sees qb + 1 blocks */
+            b.swork_bytes = attn_select_workspace(c->n_ctx, c->n_head);
+        } else {
+            b.n_items = c->n_head;
+            b.cap = (int64_t)c->n_head * b.nb;
+            b.swork_bytes = attn_select_workspace(1, c->n_head);
+            t->work_bytes = attn_sparse_decode_workspace(b.nb, c->n_head, c->d);
+            e = cudaMalloc(&b.qx, (size_t)c->n_head * b.r * sizeof(float));
+            if (e == cudaSuccess) e = cudaMalloc(&b.kx, (size_t)c->n_head * c->n_ctx * b.r * 2);
+        }
+        if (e == cudaSuccess) e = cudaMalloc(&b.blse, (size_t)b.n_items * b.nb * sizeof(float));
+        if (e == cudaSuccess) e = cudaMalloc(&b.off, (size_t)(b.n_items + 1) * sizeof(int64_t));
+        if (e == cudaSuccess) e = cudaMalloc(&b.idx, (size_t)b.cap * sizeof(int32_t));
+        if (e == cudaSuccess) e = cudaMalloc(&b.swork, b.swork_bytes);
+    }
     if (e == cudaSuccess) e = cudaMalloc(&t->q, S * t->q_el * 2);
     if (e == cudaSuccess) e = cudaMalloc(&t->k, S * t->kv_el * 2);
     if (e == cudaSuccess) e = cudaMalloc(&t->v, S * t->kv_el * 2);
@@ -119,6 +228,13 @@ extern "C" void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, cha
     CUDA_CHECK_LAUNCH();
     fill_uniform<<<1024, 256>>>(t->v, S * t->kv_el, 1.0f, seed * 3ull + 2);
     CUDA_CHECK_LAUNCH();
+    if (c->sparse && c->phase == ATTN_TIME_PREFILL) {
+        fill_blse<<<1024, 256>>>(b.blse, (size_t)b.n_items * b.nb, 16.0f, seed * 3ull + 3);
+        CUDA_CHECK_LAUNCH();
+    } else if (c->sparse) {
+        fill_index<<<1024, 256>>>(b.qx, b.kx, c->n_ctx, c->n_head, b.r, c->d, 8.0f, seed * 3ull + 3);
+        CUDA_CHECK_LAUNCH();
+    }
     CUDA_CHECK(cudaDeviceSynchronize());
     return t;
 }
@@ -149,6 +265,15 @@ extern "C" void attn_timer_cuda_once(void *tv)
 {
     launch((timer *)tv);
     CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+extern "C" double attn_timer_cuda_density(void *tv)
+{
+    timer *t = (timer *)tv;
+    if (!t->c.sparse) return 1.0;
+    int64_t n = 0;
+    CUDA_CHECK(cudaMemcpy(&n, t->sp.off + t->sp.n_items, sizeof n, cudaMemcpyDeviceToHost));
+    return (double)n / (double)t->sp.cap;
 }
 
 extern "C" void attn_timer_cuda_free(void *tv)

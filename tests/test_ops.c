@@ -2,6 +2,7 @@
  * double-precision computations on small inputs. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/fixture.h"
 #include "model/gguf.h"
@@ -143,4 +144,34 @@ TEST(ops_gemv_quant_gemma_types)
         if (g && g->type == GGML_Q4_K && !seen_q4++) CHECK(check_gemv(m, name, &r));
     }
     CHECK(seen_q6 && seen_q4);
+}
+
+/* The output matrix (262,144 x 640, past the size at which the rows are
+ * split over threads) gives, row for row, bit for bit, what products of
+ * 2,048 rows (never split) give: the split does not change a sum. */
+TEST(ops_gemv_quant_split_rows_exact)
+{
+    const model *m = fixture_gemma();
+    const gguf_tensor *g = gguf_find_tensor(m->file, "token_embd.weight");
+    CHECK(g && cpu_gemv_supported(g->type));
+    const int in = (int)g->ne[0], out = (int)g->ne[1], part = 2048;
+    size_t be, bb;
+    ggml_type_info(g->type, &be, &bb);
+    const size_t row_bytes = (size_t)in / be * bb;
+    float *x = pb_malloc((size_t)in * sizeof(float)), *y = pb_malloc((size_t)out * sizeof(float));
+    float *yp = pb_malloc((size_t)part * sizeof(float));
+    pb_rng r = {13};
+    for (int i = 0; i < in; i++) x[i] = (float)(rng_unit(&r) * 2 - 1);
+    for (int o = 0; o < out; o++) y[o] = NAN;
+    CHECK(cpu_gemv_quant(y, g->data, g->type, x, in, out));
+    int same = 1;
+    for (int o0 = 0; o0 < out; o0 += out / 4 - part / 3) {  /* slices across the thread boundaries */
+        int n = out - o0 < part ? out - o0 : part;
+        CHECK(cpu_gemv_quant(yp, (const uint8_t *)g->data + (size_t)o0 * row_bytes, g->type, x, in, n));
+        for (int o = 0; o < n; o++) same &= memcmp(&yp[o], &y[o0 + o], sizeof(float)) == 0;
+    }
+    CHECK(same);
+    free(x);
+    free(y);
+    free(yp);
 }

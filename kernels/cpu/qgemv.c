@@ -7,11 +7,14 @@
  * + m, q·d, d·sc·q − dmin·m, (d·sc)·q, each product rounded in f32 with no
  * fused multiply-add), so the products equal the f32 ones up to the order
  * of the sums. AVX2 (x86-64-v3) does 8 lanes; the scalar path dequantizes a
- * block and is the reference.
+ * block and is the reference. The largest products (a big vocabulary's
+ * output matrix) split their rows over the CPUs.
  */
 #include "kernels/ops.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/quant.h"
 #ifdef __AVX2__
@@ -141,13 +144,24 @@ static inline float hsum(__m256 v)
 }
 #endif
 
-int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out)
+/* Rows o0 .. o1-1 of one product (the arguments of cpu_gemv_quant). */
+typedef struct {
+    float *y;
+    const void *w;
+    uint32_t type;
+    const float *x;
+    int in, o0, o1;
+} gemv_part;
+
+static void gemv_rows(const gemv_part *p)
 {
     size_t be, bb;
-    if (!cpu_gemv_supported(type) || !ggml_type_info(type, &be, &bb) || in % (int)be) return 0;
-    const size_t nb = (size_t)in / be, row_bytes = nb * bb;
-    for (int o = 0; o < out; o++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)o * row_bytes;
+    ggml_type_info(p->type, &be, &bb);
+    const size_t nb = (size_t)p->in / be, row_bytes = nb * bb;
+    const uint32_t type = p->type;
+    const float *x = p->x;
+    for (int o = p->o0; o < p->o1; o++) {
+        const uint8_t *row = (const uint8_t *)p->w + (size_t)o * row_bytes;
 #ifdef __AVX2__
         /* four accumulators: the fused multiply-adds of a block do not wait on each other */
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -161,15 +175,52 @@ int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int i
         default: ROW_DOT(block_q6_K, dot_q6_K); break;
         }
 #undef ROW_DOT
-        y[o] = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        p->y[o] = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 #else
         float tmp[QK_K], s = 0.0f;
         for (size_t k = 0; k < nb; k++) {
             dequant_row(type, row + k * bb, tmp, be);
             for (size_t j = 0; j < be; j++) s += tmp[j] * x[k * be + j];
         }
-        y[o] = s;
+        p->y[o] = s;
 #endif
+    }
+}
+
+static void *gemv_thread(void *arg)
+{
+    gemv_rows(arg);
+    return NULL;
+}
+
+/* Products of at least this many weights (the output matrix of a large
+ * vocabulary: Gemma's 262,144 x 640) split their rows over the CPUs (at most
+ * GEMV_MAX_THREADS); smaller ones would pay more to start a thread than
+ * they save. Each row is summed by one thread as without threads, so the
+ * result does not depend on the split. */
+#define GEMV_SPLIT_WEIGHTS (1L << 24)
+#define GEMV_MAX_THREADS 8
+
+int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out)
+{
+    size_t be, bb;
+    if (!cpu_gemv_supported(type) || !ggml_type_info(type, &be, &bb) || in % (int)be) return 0;
+    static int n_cpu;
+    if (!n_cpu) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n_cpu = c < 1 ? 1 : c > GEMV_MAX_THREADS ? GEMV_MAX_THREADS : (int)c;
+    }
+    int nt = (long)in * out >= GEMV_SPLIT_WEIGHTS ? n_cpu : 1;
+    gemv_part part[GEMV_MAX_THREADS];
+    pthread_t th[GEMV_MAX_THREADS];
+    int started[GEMV_MAX_THREADS] = {0};
+    for (int i = 0; i < nt; i++)
+        part[i] = (gemv_part){y, w, type, x, in, (int)((long)out * i / nt), (int)((long)out * (i + 1) / nt)};
+    for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, gemv_thread, &part[i]) == 0;
+    gemv_rows(&part[0]);
+    for (int i = 1; i < nt; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        else gemv_rows(&part[i]);  /* no thread to be had: this one does the rows */
     }
     return 1;
 }

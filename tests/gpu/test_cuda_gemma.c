@@ -13,10 +13,12 @@
  * 18 layers add like a random walk to √180 · 1.1e-3 ≈ 1.5e-2 relative on the
  * final hidden state, and Gemma's top logits sit at 10..35, so ~0.5 typical
  * and GEMMA_CUDA_TOL = 1.5 at the worst of the top-8 (the bound the SmolLM2
- * CUDA test states for logits of the same span). Top-1: every golden
- * position must agree. Against the CPU over 1,024 positions a bf16 engine
- * can flip a near-tie: at least 98% must agree and every disagreement must
- * be one (the CPU's lead over the CUDA pick below GEMMA_TIE).
+ * CUDA test states for logits of the same span). Top-1: the golden prompts
+ * hold near-ties (reference top-2 gaps of 0.094, 0.131, 0.141, 0.156 ...)
+ * that noise of that size can flip; a position passes when our top-1 is the
+ * reference's, or is in the reference's top-8 within GEMMA_TIE of its best
+ * (a near-tie, printed). Against the CPU over 1,024 positions: at least 98%
+ * must agree and every disagreement must be such a near-tie.
  */
 #include <math.h>
 #include <string.h>
@@ -60,14 +62,19 @@ static double check_golden(const char *name)
     session *s = session_new_on(gcuda, g.n);
     float *logits = pb_malloc((size_t)V * sizeof(float));
     double worst = 0.0, lead_worst = 0.0;
-    int bad = -1, done = 0, got = -1;
+    int bad = -1, done = 0, got = -1, ties = 0;
     for (int r = 0; r < g.n_rows; r++) {
         int t = g.pos[r];
         memset(logits, 0xff, (size_t)V * sizeof(float));
         session_eval(s, g.ids + done, t + 1 - done, logits, 1);
         done = t + 1;
-        int top = cpu_argmax(logits, V);
-        if (top != g.top_id[r * g.k] && bad < 0) {
+        int top = cpu_argmax(logits, V), j = 0;
+        while (j < g.k && g.top_id[r * g.k + j] != top) j++;  /* our pick's rank in the reference */
+        if (j > 0 && j < g.k && g.top_v[r * g.k] - g.top_v[r * g.k + j] < GEMMA_TIE) {
+            printf("      position %d: a near-tie flipped (reference %d, ours %d, reference lead %.3f)\n", t,
+                   g.top_id[r * g.k], top, g.top_v[r * g.k] - g.top_v[r * g.k + j]);
+            ties++;
+        } else if (j > 0 && bad < 0) {
             bad = r;
             got = top;
         }
@@ -78,8 +85,8 @@ static double check_golden(const char *name)
             if (!isfinite(logits[i])) worst = INFINITY;
         golden_row_diff(&g, r, logits, &worst);
     }
-    printf("    %s: %d tokens, %d positions; max |logit - reference| over its top-%d = %.3f; "
-           "smallest reference top-2 gap %.3f\n", name, g.n, g.n_rows, g.k, worst, lead_worst);
+    printf("    %s: %d tokens, %d positions, %d near-ties flipped; max |logit - reference| over its top-%d = %.3f; "
+           "smallest reference top-2 gap %.3f\n", name, g.n, g.n_rows, ties, g.k, worst, lead_worst);
     if (bad >= 0)
         test_fail(__FILE__, __LINE__, "%s: position %d: top-1 %d, reference %d", name, g.pos[bad], got,
                   g.top_id[bad * g.k]);

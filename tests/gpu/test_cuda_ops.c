@@ -220,8 +220,9 @@ static void append_random(backend *G, backend *C, bk_kv *kg, bk_kv *kc, int laye
     }
 }
 
-/* Attention of n queries at pos0 (their k/v appended first) on both backends. */
-static int check_attention(backend *G, backend *C, bk_kv *kg, bk_kv *kc, int layer, int pos0, int n)
+/* Attention of n queries at pos0 (their k/v appended first) on both
+ * backends, sliding with window W > 0; the density counts must agree too. */
+static int check_attention_w(backend *G, backend *C, bk_kv *kg, bk_kv *kc, int layer, int pos0, int n, int W)
 {
     const model_config *c = &fixture_model()->cfg;
     const size_t nq = (size_t)n * c->n_head * c->head_dim;
@@ -231,18 +232,29 @@ static int check_attention(backend *G, backend *C, bk_kv *kg, bk_kv *kc, int lay
     pair pq = pair_up(G, C, q, nq), out = pair_out(G, C, nq, 1);
     const attn_policy *pol[64];
     for (int h = 0; h < c->n_head; h++) pol[h] = &attn_dense;
-    bk_attn a = {.layer = layer, .pos0 = pos0, .n = n, .q = pq.g, .out = out.g, .policy = pol};
+    attn_count cg[64] = {{0}}, cc[64] = {{0}};
+    bk_attn a = {.layer = layer, .pos0 = pos0, .n = n, .window = W, .q = pq.g, .out = out.g, .policy = pol,
+                 .count = cg};
     G->attention(G, kg, &a);
     a.q = pq.c;
     a.out = out.c;
+    a.count = cc;
     C->attention(C, kc, &a);
     char what[64];
-    snprintf(what, sizeof what, "attention %d@%d", n, pos0);
+    snprintf(what, sizeof what, W ? "attention %d@%d W%d" : "attention %d@%d", n, pos0, W);
     gpu_err e = pair_compare(G, C, out, nq, 1, what);
+    int counts = 1;
+    for (int h = 0; h < c->n_head; h++)
+        counts &= cg[h].kept == cc[h].kept && cg[h].visible == cc[h].visible && cg[h].kept > 0;
     pair_free(G, C, pq);
     pair_free(G, C, out);
     free(q);
-    return e.n_bad == 0 && e.rel_l2 < TOL_BF16;
+    return e.n_bad == 0 && e.rel_l2 < TOL_BF16 && counts;
+}
+
+static int check_attention(backend *G, backend *C, bk_kv *kg, bk_kv *kc, int layer, int pos0, int n)
+{
+    return check_attention_w(G, C, kg, kc, layer, pos0, n, 0);
 }
 
 /* KV append + attention: a prefill chunk over a longer cache (q_offset > 0,
@@ -258,6 +270,23 @@ TEST(gpu_op_kv_append_attention)
     append_random(G, C, kg, kc, layer, 201, 1900);
     ok &= check_attention(G, C, kg, kc, layer, 1900, 173);      /* chunk over 1900 cached */
     ok &= check_attention(G, C, kg, kc, layer, 2073, 1);        /* decode at 2074 keys */
+    G->kv_free(G, kg);
+    C->kv_free(C, kc);
+    CHECK(ok);
+}
+
+/* The same through a sliding window (the model's mask, as Gemma's sliding
+ * layers pass it): a chunk whose window starts mid-cache, decode steps. */
+TEST(gpu_op_attention_window)
+{
+    OPEN_BACKENDS(G, C);
+    const int n_ctx = 1400, layer = 4, W = 300;
+    bk_kv *kg = G->kv_new(G, n_ctx), *kc = C->kv_new(C, n_ctx);
+    int ok = check_attention_w(G, C, kg, kc, layer, 0, 256, W);     /* a first chunk, wider than W */
+    append_random(G, C, kg, kc, layer, 256, 1000);
+    ok &= check_attention_w(G, C, kg, kc, layer, 1000, 201, W);     /* a chunk over a longer cache */
+    ok &= check_attention_w(G, C, kg, kc, layer, 1201, 1, W);       /* decode: the last W keys */
+    ok &= check_attention_w(G, C, kg, kc, layer, 1202, 1, 2000);    /* a window wider than the cache */
     G->kv_free(G, kg);
     C->kv_free(C, kc);
     CHECK(ok);

@@ -74,6 +74,11 @@ struct backend {
     int act_bytes;          /* 4: act is f32; 2: act is bf16 */
     int neox_rope;          /* 1: rope takes ROPE_NEOX */
     int sliding;            /* 1: attention honours bk_attn.window */
+    /* Whole-step decode (the decode hook below): 0 off (op by op), 1 a CUDA
+     * graph replayed per token, 2 the same fused kernels launched one by
+     * one. CUDA sets it from $PURBO_CUDA_GRAPH (0, 1 (default), direct);
+     * callers may change it between steps. */
+    int decode_graph;
     const model *m;
     bk_weights w;
     void *impl;             /* the implementation's state */
@@ -130,6 +135,14 @@ struct backend {
 
     /* out_host: (n, n_vocab) f32 = output · rmsnorm(x rows, out_norm); x: (n, n_embd) f32. */
     void (*logits)(backend *b, float *out_host, const float *x, int n);
+
+    /* Optional (NULL: none). One whole decode step with dense attention on
+     * every head over full caches: token at position pos (the cache holds
+     * 0 .. pos-1), its k/v appended, out_host: NULL or (n_vocab) f32 logits.
+     * Returns 0, having done nothing, when decode_graph is 0 or the model is
+     * one it lacks; the caller then runs the step op by op. The forward pass
+     * calls it only where every head is dense and nothing observes rows. */
+    int (*decode)(backend *b, bk_kv *kv, int token, int pos, float *out_host);
 
     void (*close)(backend *b);
 };

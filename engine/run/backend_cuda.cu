@@ -32,6 +32,7 @@
 
 extern "C" {
 #include "run/backend.h"
+#include "run/backend_cuda_graph.h"
 #include "kernels/ops.h"
 }
 
@@ -112,6 +113,7 @@ typedef struct {
     int lg_cap;
     void **owned;           /* weight allocations */
     int n_owned;
+    cu_decode *dec;         /* whole-step decode (NULL: the model is not the llama block) */
 } cuda_state;
 
 static cuda_state *state(backend *b)
@@ -323,10 +325,20 @@ static void cu_logits(backend *b, float *out, const float *x, int n)
     cu_download(b, out, s->lg, (size_t)n * c->n_vocab * sizeof(float));
 }
 
+/* The whole-step decode (backend.h, decode; backend_cuda_graph.h). */
+static int cu_decode_hook(backend *b, bk_kv *kv, int token, int pos, float *out_host)
+{
+    cuda_state *s = state(b);
+    if (!s->dec || !b->decode_graph) return 0;
+    cu_decode_step(s->dec, b->decode_graph, kv->kc, kv->vc, kv->n_ctx, token, pos, out_host);
+    return 1;
+}
+
 static void cu_close(backend *b)
 {
     cuda_state *s = state(b);
     CUDA_CHECK(cudaStreamSynchronize(s->st));
+    cu_decode_free(s->dec);
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
     void *scratch[] = {s->inv_freq, s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
@@ -447,6 +459,14 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     b->attention = cu_attention;
     b->logits = cu_logits;
     b->close = cu_close;
+
+    /* whole-step decode: $PURBO_CUDA_GRAPH 0 turns it off, "direct" runs its
+     * kernels without the graph; the reason it cannot apply is not an error */
+    char no[160];
+    s->dec = cu_decode_new(b, s->inv_freq, s->st, no, sizeof no);
+    const char *env = getenv("PURBO_CUDA_GRAPH");
+    b->decode_graph = !s->dec || (env && !strcmp(env, "0")) ? 0 : env && !strcmp(env, "direct") ? 2 : 1;
+    b->decode = cu_decode_hook;
     return b;
 }
 

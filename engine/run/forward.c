@@ -183,6 +183,27 @@ static void eval_chunk(session *s, const int *tokens, int n)
     s->n_past += n;
 }
 
+/* One decode step through the backend's whole-step hook, where it applies:
+ * every head dense, no observer, no sliding layer. Counts what dense
+ * attention attends. 0 when the step must run op by op. */
+static int whole_step(session *s, int token, float *logits)
+{
+    const model_config *c = &s->m->cfg;
+    backend *b = s->b;
+    if (!b->decode || !b->decode_graph || s->obs) return 0;
+    for (int i = 0; i < c->n_layer * c->n_head; i++)
+        if (s->policy[i] != &attn_dense) return 0;
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer[l].window) return 0;
+    if (!b->decode(b, s->kv, token, s->n_past, logits)) return 0;
+    for (int i = 0; i < c->n_layer * c->n_head; i++) {
+        s->count[i].kept += s->n_past + 1;
+        s->count[i].visible += s->n_past + 1;
+    }
+    s->n_past++;
+    return 1;
+}
+
 void session_eval(session *s, const int *tokens, int n, float *logits, int n_logits)
 {
     const model_config *c = &s->m->cfg;
@@ -191,6 +212,7 @@ void session_eval(session *s, const int *tokens, int n, float *logits, int n_log
     PB_CHECK(n_logits >= 0 && n_logits <= n, "n_logits %d > n %d", n_logits, n);
     for (int i = 0; i < n; i++)
         PB_CHECK(tokens[i] >= 0 && tokens[i] < c->n_vocab, "token id %d out of range", tokens[i]);
+    if (n == 1 && whole_step(s, tokens[0], n_logits ? logits : NULL)) return;
     const int E = c->n_embd;
     int first_logit = n - n_logits;  /* index of the first token whose logits are wanted */
     for (int t0 = 0; t0 < n; t0 += s->max_batch) {

@@ -48,6 +48,30 @@ decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                                      sV, scale_log2);
 }
 
+/* The same with kv_len read from device memory when the kernel runs (a
+ * CUDA graph replays it at every length up to the max it was planned for);
+ * splits past kv_len see no key. */
+template <int D, int BN, int STAGES, int NW>
+__global__ void __launch_bounds__(NW * 32)
+decode_split_dev_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
+                        const bf16 *__restrict__ v, float *__restrict__ part_o,
+                        float *__restrict__ part_lse, const int *__restrict__ kv_len_dev, int n_head,
+                        int n_kv_head, int chunk, int n_split, float scale_log2)
+{
+    constexpr int TILE = BN * D;
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int warp = threadIdx.x >> 5;
+    const int split = blockIdx.x * NW + warp, kvh = blockIdx.y;
+    if (split >= n_split) return;
+    const int kv_len = *kv_len_dev;
+    bf16 *sK = (bf16 *)smem + (size_t)warp * STAGES * 2 * TILE;
+    bf16 *sV = sK + STAGES * TILE;
+    const int G = n_head / n_kv_head;
+    const dense_keys<BN> keys{split * chunk, min(kv_len, split * chunk + chunk)};
+    decode_split_warp<D, BN, STAGES>(q, k, v, part_o, part_lse, n_head, n_kv_head, kvh, kvh * G, G, split, keys, sK,
+                                     sV, scale_log2);
+}
+
 /* part_o: (n_split, n_head, d); part_lse: (n_split, n_head); out: (n_head, d);
  * lse: (n_head). One block per head; d/4 threads cover a row (float4 each),
  * the block's rows of threads stride over the splits. */
@@ -121,6 +145,9 @@ static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
         cudaGetDevice(&dev);
         cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev);
         cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        /* the device-length twin too: its launches may be captured, where no attribute is set */
+        cudaFuncSetAttribute(decode_split_dev_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kern, DEC_NW * 32, smem);
         resident_warps = n_sm > 0 && blocks > 0 ? n_sm * blocks * DEC_NW : 132 * 8;
     }
@@ -176,5 +203,40 @@ int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, flo
     cudaStream_t st = (cudaStream_t)stream;
     if (d == 128) return launch_decode<128>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
     if (d == 64) return launch_decode<64>(q, k, v, out, lse, kv_len, n_head, n_kv_head, work, work_bytes, st);
+    return (int)cudaErrorInvalidValue;
+}
+
+/* kv_len from the device: the split plan of max_len (for every kv_len up to
+ * max_len the dense plan's chunk when both plans reach their 128-key floor,
+ * so the same splits and the same sums as attn_decode_cuda). The kernel's
+ * shared-memory attribute is set by the plan's first call (decode_plan, via
+ * attn_decode_workspace), not here, so the launch may be captured. */
+template <int D>
+static int launch_decode_dev(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
+                             int max_len, int n_head, int n_kv_head, void *work, size_t work_bytes, cudaStream_t st)
+{
+    int chunk, n_split;
+    decode_plan<D>(max_len, n_kv_head, &chunk, &n_split);
+    if (work_bytes < (size_t)n_split * n_head * (D + 1) * sizeof(float)) return (int)cudaErrorInvalidValue;
+    float *part_o = (float *)work;
+    float *part_lse = part_o + (size_t)n_split * n_head * D;
+    constexpr int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+    dim3 grid((n_split + DEC_NW - 1) / DEC_NW, n_kv_head);
+    decode_split_dev_kernel<D, DEC_BN, DEC_STAGES, DEC_NW><<<grid, DEC_NW * 32, smem, st>>>(
+        (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, part_o, part_lse, kv_len_dev, n_head, n_kv_head, chunk,
+        n_split, ATTN_LOG2E / sqrtf((float)D));
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return (int)e;
+    return attn_combine_cuda(part_o, part_lse, n_split, n_head, D, out, NULL, st);
+}
+
+int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
+                         int max_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+{
+    if (max_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16)
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    if (d == 128) return launch_decode_dev<128>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, st);
+    if (d == 64) return launch_decode_dev<64>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, st);
     return (int)cudaErrorInvalidValue;
 }

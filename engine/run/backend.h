@@ -67,6 +67,8 @@ typedef struct {
     attn_count *count;              /* [n_head] of this layer, host: kept/visible added */
 } bk_attn;
 
+enum { DECODE_GRAPH = 1, DECODE_DIRECT = 2, DECODE_PDL = 4 };
+
 typedef struct backend backend;
 struct backend {
     const char *name;       /* "cpu" or "cuda" */
@@ -74,11 +76,17 @@ struct backend {
     int act_bytes;          /* 4: act is f32; 2: act is bf16 */
     int neox_rope;          /* 1: rope takes ROPE_NEOX */
     int sliding;            /* 1: attention honours bk_attn.window */
-    /* Whole-step decode (the decode hook below): 0 off (op by op), 1 a CUDA
-     * graph replayed per token, 2 the same fused kernels launched one by
-     * one. CUDA sets it from $PURBO_CUDA_GRAPH (0, 1 (default), direct);
+    /* Whole-step decode (the decode hook below): 0 off (op by op), else
+     * DECODE_GRAPH (a CUDA graph replayed per token) or DECODE_DIRECT (the
+     * same fused kernels launched one by one), either ORed with DECODE_PDL
+     * (programmatic dependent launch). CUDA sets it from $PURBO_CUDA_GRAPH
+     * (0, graph, direct, pdl = graph + PDL, direct-pdl; unset: graph);
      * callers may change it between steps. */
     int decode_graph;
+    /* Tokens per prefill chunk where every head is dense and nothing
+     * observes rows (0: the session's own max_batch). CUDA: 2048 (fewer
+     * launches, and the prefill attention fills the device). */
+    int prefill_batch;
     const model *m;
     bk_weights w;
     void *impl;             /* the implementation's state */

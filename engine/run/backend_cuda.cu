@@ -325,6 +325,18 @@ static void cu_logits(backend *b, float *out, const float *x, int n)
     cu_download(b, out, s->lg, (size_t)n * c->n_vocab * sizeof(float));
 }
 
+/* decode_graph from $PURBO_CUDA_GRAPH: 0, graph, direct, pdl, direct-pdl
+ * (unset or anything else: graph). */
+static int decode_mode_env(const char *v)
+{
+    if (!v) return DECODE_GRAPH;
+    if (!strcmp(v, "0")) return 0;
+    if (!strcmp(v, "direct")) return DECODE_DIRECT;
+    if (!strcmp(v, "pdl")) return DECODE_GRAPH | DECODE_PDL;
+    if (!strcmp(v, "direct-pdl")) return DECODE_DIRECT | DECODE_PDL;
+    return DECODE_GRAPH;
+}
+
 /* The whole-step decode (backend.h, decode; backend_cuda_graph.h). */
 static int cu_decode_hook(backend *b, bk_kv *kv, int token, int pos, float *out_host)
 {
@@ -460,13 +472,13 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     b->logits = cu_logits;
     b->close = cu_close;
 
-    /* whole-step decode: $PURBO_CUDA_GRAPH 0 turns it off, "direct" runs its
-     * kernels without the graph; the reason it cannot apply is not an error */
+    /* whole-step decode ($PURBO_CUDA_GRAPH, backend.h); a model it does not
+     * cover runs op by op (not an error) */
     char no[160];
     s->dec = cu_decode_new(b, s->inv_freq, s->st, no, sizeof no);
-    const char *env = getenv("PURBO_CUDA_GRAPH");
-    b->decode_graph = !s->dec || (env && !strcmp(env, "0")) ? 0 : env && !strcmp(env, "direct") ? 2 : 1;
+    b->decode_graph = s->dec ? decode_mode_env(getenv("PURBO_CUDA_GRAPH")) : 0;
     b->decode = cu_decode_hook;
+    b->prefill_batch = 2048;
     return b;
 }
 

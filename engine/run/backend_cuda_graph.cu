@@ -1,19 +1,18 @@
 /* backend_cuda_graph.cu — whole-step decode on CUDA (backend_cuda_graph.h).
  *
- * One step, six launches a layer instead of about twenty:
- *   dec_qkv     rmsnorm + [Wq;Wk;Wv] + RoPE + q to bf16 + k/v into the cache
- *   attention   split-KV decode with kv_len read from the step, + combine
- *   dec_add     x += Wo att
- *   dec_swiglu  rmsnorm + [Wgate;Wup] + silu(g) * u
- *   dec_add     x += Wdown h
+ * One step, five launches a layer instead of about twenty:
+ *   dec_qkv      rmsnorm + [Wq;Wk;Wv] + RoPE + q to bf16 + k/v into the cache
+ *   attention    split-KV decode with kv_len read from the step (partials)
+ *   dec_attn_out the partials' LSE combine + x += Wo att
+ *   dec_swiglu   rmsnorm + [Wgate;Wup] + silu(g) * u
+ *   dec_add      x += Wdown h
  * then the logits (rmsnorm + Woutput, dec_out) and their copy to pinned host
  * memory. The first node copies the pinned step (token, pos, kv_len) to the
  * device; the embedding reads the token there. Nothing in the step's launch
  * arguments changes with the token, so the captured graph is replayed as is.
  *
- * Buffers are this module's own (the residual row, q, the attention output,
- * the SwiGLU product, the logits, the split workspace sized for the cache's
- * capacity), so a step never touches the session's scratch. Invariants: one
+ * Buffers are this module's own (the residual row, q, the SwiGLU product,
+ * the logits, the split workspace sized for the cache's capacity), so a step never touches the session's scratch. Invariants: one
  * step at a time on the backend's stream; cu_decode_step returns after the
  * step finished, so the pinned step may be rewritten at the next call.
  */
@@ -36,7 +35,7 @@ struct cu_decode {
     int *step_host;           /* pinned [DEC_STEP_INTS] */
     int *step;                /* device [DEC_STEP_INTS] */
     float *x;                 /* (n_embd) residual row */
-    uint16_t *q, *att, *h;    /* (n_head*d), (n_head*d), (n_ff) bf16 */
+    uint16_t *q, *h;          /* (n_head*d), (n_ff) bf16 */
     float *lg;                /* (n_vocab) device logits */
     float *lg_host;           /* (n_vocab) pinned */
     void *work;               /* split workspace for work_len keys */
@@ -45,7 +44,7 @@ struct cu_decode {
     /* the captured graph and what it was captured for */
     cudaGraphExec_t exec;
     uint16_t *g_kc, *g_vc;
-    int g_n_ctx;
+    int g_n_ctx, g_pdl;
 };
 
 cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, char *why, size_t why_len)
@@ -75,7 +74,6 @@ cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, 
     CUDA_CHECK(cudaMalloc((void **)&g->step, DEC_STEP_INTS * sizeof(int)));
     CUDA_CHECK(cudaMalloc((void **)&g->x, (size_t)c->n_embd * sizeof(float)));
     CUDA_CHECK(cudaMalloc((void **)&g->q, QD * sizeof(uint16_t)));
-    CUDA_CHECK(cudaMalloc((void **)&g->att, QD * sizeof(uint16_t)));
     CUDA_CHECK(cudaMalloc((void **)&g->h, (size_t)c->n_ff * sizeof(uint16_t)));
     CUDA_CHECK(cudaMalloc((void **)&g->lg, (size_t)c->n_vocab * sizeof(float)));
     return g;
@@ -96,7 +94,7 @@ void cu_decode_free(cu_decode *g)
     drop_graph(g);
     CUDA_CHECK(cudaFreeHost(g->step_host));
     CUDA_CHECK(cudaFreeHost(g->lg_host));
-    void *dev[] = {g->step, g->x, g->q, g->att, g->h, g->lg, g->work};
+    void *dev[] = {g->step, g->x, g->q, g->h, g->lg, g->work};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) CUDA_CHECK(cudaFree(dev[i]));
     free(g);
@@ -118,7 +116,7 @@ static void ensure_work(cu_decode *g, int n_ctx)
 }
 
 /* Enqueues the whole step on g->st (launched, or recorded during a capture). */
-static void enqueue(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx)
+static void enqueue(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx, int pdl)
 {
     const backend *b = g->b;
     const model_config *c = &b->m->cfg;
@@ -126,37 +124,42 @@ static void enqueue(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx)
     const int Q = H * d, KV = HKV * d;
     const float eps = c->rms_eps;
     cudaStream_t st = g->st;
+    int chunk, n_split;
+    attn_decode_dev_plan(n_ctx, HKV, d, &chunk, &n_split);
+    const float *part_o = (const float *)g->work, *part_lse = part_o + (size_t)n_split * H * d;
     CUDA_CHECK(cudaMemcpyAsync(g->step, g->step_host, DEC_STEP_INTS * sizeof(int), cudaMemcpyHostToDevice, st));
     cuda_embed(g->x, (const uint16_t *)b->w.tok_embd, g->step + DEC_STEP_TOKEN, 1, E, st);
     for (int l = 0; l < c->n_layer; l++) {
         const bk_layer *w = &b->w.layers[l];
         const size_t at = (size_t)l * n_ctx * KV;
         CUDA_CHECK((cudaError_t)dec_qkv_cuda(g->x, (const float *)w->attn_norm, eps, E, w->wq, w->wk, w->wv, Q, KV, d,
-                                             g->inv_freq, g->step, g->q, kc + at, vc + at, st));
-        CUDA_CHECK((cudaError_t)attn_decode_dev_cuda(g->q, kc + at, vc + at, g->att, g->step + DEC_STEP_KV_LEN, n_ctx,
-                                                     H, HKV, d, g->work, g->work_bytes, st));
-        CUDA_CHECK((cudaError_t)dec_add_cuda(g->x, w->wo, g->att, Q, E, st));
+                                             g->inv_freq, g->step, g->q, kc + at, vc + at, pdl, st));
+        CUDA_CHECK((cudaError_t)attn_decode_dev_cuda(g->q, kc + at, vc + at, NULL, g->step + DEC_STEP_KV_LEN, n_ctx,
+                                                     H, HKV, d, g->work, g->work_bytes, pdl, st));
+        CUDA_CHECK((cudaError_t)dec_attn_out_cuda(g->x, w->wo, part_o, part_lse, n_split, chunk,
+                                                  g->step + DEC_STEP_KV_LEN, H, d, E, pdl, st));
         CUDA_CHECK((cudaError_t)dec_swiglu_cuda(g->x, (const float *)w->ffn_norm, eps, E, w->w_gate, w->w_up, F, g->h,
-                                                st));
-        CUDA_CHECK((cudaError_t)dec_add_cuda(g->x, w->w_down, g->h, F, E, st));
+                                                pdl, st));
+        CUDA_CHECK((cudaError_t)dec_add_cuda(g->x, w->w_down, g->h, F, E, pdl, st));
     }
     CUDA_CHECK((cudaError_t)dec_out_cuda(g->lg, g->x, (const float *)b->w.out_norm, eps, b->w.output, E, c->n_vocab,
-                                         st));
+                                         pdl, st));
     CUDA_CHECK(cudaMemcpyAsync(g->lg_host, g->lg, (size_t)c->n_vocab * sizeof(float), cudaMemcpyDeviceToHost, st));
 }
 
-static void capture(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx)
+static void capture(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx, int pdl)
 {
     drop_graph(g);
     cudaGraph_t graph;
     CUDA_CHECK(cudaStreamBeginCapture(g->st, cudaStreamCaptureModeThreadLocal));
-    enqueue(g, kc, vc, n_ctx);
+    enqueue(g, kc, vc, n_ctx, pdl);
     CUDA_CHECK(cudaStreamEndCapture(g->st, &graph));
     CUDA_CHECK(cudaGraphInstantiate(&g->exec, graph, 0));
     CUDA_CHECK(cudaGraphDestroy(graph));
     g->g_kc = kc;
     g->g_vc = vc;
     g->g_n_ctx = n_ctx;
+    g->g_pdl = pdl;
 }
 
 void cu_decode_step(cu_decode *g, int mode, uint16_t *kc, uint16_t *vc, int n_ctx, int token, int pos,
@@ -169,11 +172,13 @@ void cu_decode_step(cu_decode *g, int mode, uint16_t *kc, uint16_t *vc, int n_ct
     g->step_host[DEC_STEP_TOKEN] = token;
     g->step_host[DEC_STEP_POS] = pos;
     g->step_host[DEC_STEP_KV_LEN] = pos + 1;
-    if (mode == 1) {
-        if (!g->exec || g->g_kc != kc || g->g_vc != vc || g->g_n_ctx != n_ctx) capture(g, kc, vc, n_ctx);
+    const int pdl = (mode & DECODE_PDL) != 0;
+    if ((mode & 3) == DECODE_GRAPH) {
+        if (!g->exec || g->g_kc != kc || g->g_vc != vc || g->g_n_ctx != n_ctx || g->g_pdl != pdl)
+            capture(g, kc, vc, n_ctx, pdl);
         CUDA_CHECK(cudaGraphLaunch(g->exec, g->st));
     } else {
-        enqueue(g, kc, vc, n_ctx);
+        enqueue(g, kc, vc, n_ctx, pdl);
     }
     CUDA_CHECK(cudaStreamSynchronize(g->st));
     if (out_host) memcpy(out_host, g->lg_host, (size_t)c->n_vocab * sizeof(float));

@@ -7,8 +7,11 @@
  * step that the graph's first node copies to the device; every kernel reads
  * them there, so one graph serves every step of a cache (it is re-captured
  * only when the cache, its capacity or the mode changes).
- * Modes (backend.h, decode_graph): 1 replay the graph; 2 launch the same
- * kernels one by one (the graph's bitwise twin, for tests and timing).
+ * Modes (backend.h, decode_graph): DECODE_GRAPH replays the graph;
+ * DECODE_DIRECT launches the same kernels one by one (the graph's bitwise
+ * twin, for tests and timing); either with DECODE_PDL: programmatic
+ * dependent launch (each kernel starts while its predecessor finishes,
+ * prefetches its weights, then waits for it; the same results bit for bit).
  */
 #ifndef PURBO_BACKEND_CUDA_GRAPH_H
 #define PURBO_BACKEND_CUDA_GRAPH_H
@@ -27,7 +30,7 @@ void cu_decode_free(cu_decode *g);
 
 /* One decode step on the cache kc, vc: (n_layer, n_ctx, n_head_kv, d) bf16:
  * token at position pos (< n_ctx), its k/v written at pos; out_host: NULL or
- * (n_vocab) f32 logits. mode 1 or 2 as above. Waits for the step. */
+ * (n_vocab) f32 logits. mode as above (not 0). Waits for the step. */
 void cu_decode_step(cu_decode *g, int mode, uint16_t *kc, uint16_t *vc, int n_ctx, int token, int pos,
                     float *out_host);
 

@@ -13,7 +13,9 @@
  *     bound test_cuda_ops.c states for bf16 operands);
  *   - device-length attention against attn_decode_cuda: bitwise (the same
  *     splits for these lengths, the extra splits add zeros), and against
- *     attn_decode_ref: 1e-2;
+ *     attn_decode_ref: 1e-2; its partials combined inside the Wo product
+ *     against combine-then-product: bitwise (the same sums in the same
+ *     order while at most 32 splits see keys);
  *   - graph against the same kernels launched one by one: bitwise (the same
  *     kernels on the same inputs);
  *   - fused against op by op (cuBLAS + small kernels): the same bf16
@@ -92,7 +94,7 @@ TEST(gpu_decode_fused_qkv)
     gpu_poison(G, vc, (size_t)n_ctx * KV * 2);
     CHECK(dec_device_sync() == 0);
     CHECK(dec_qkv_cuda(gx, gw->attn_norm, c->rms_eps, E, gw->wq, gw->wk, gw->wv, Q, KV, d, ginv, gstep, gq, kc, vc,
-                       NULL) == 0);
+                       0, NULL) == 0);
     CHECK(dec_device_sync() == 0);
     float *q = read_back(G, gq, (size_t)Q, 1);
     float *k = read_back(G, (uint16_t *)kc + (size_t)pos * KV, (size_t)KV, 1);
@@ -142,10 +144,10 @@ TEST(gpu_decode_fused_mlp_logits)
     gpu_poison(G, gh, (size_t)F * 2);
     gpu_poison(G, gy, (size_t)V * sizeof(float));
     CHECK(dec_device_sync() == 0);
-    CHECK(dec_swiglu_cuda(gx, gw->ffn_norm, c->rms_eps, E, gw->w_gate, gw->w_up, F, gh, NULL) == 0);
-    CHECK(dec_add_cuda(gx2, gw->w_down, ga, F, E, NULL) == 0);   /* x += Wdown a (in F) */
-    CHECK(dec_add_cuda(gx3, gw->wo, ga, Q, E, NULL) == 0);       /* x += Wo a[0..Q) */
-    CHECK(dec_out_cuda(gy, gx, G->w.out_norm, c->rms_eps, G->w.output, E, V, NULL) == 0);
+    CHECK(dec_swiglu_cuda(gx, gw->ffn_norm, c->rms_eps, E, gw->w_gate, gw->w_up, F, gh, 0, NULL) == 0);
+    CHECK(dec_add_cuda(gx2, gw->w_down, ga, F, E, 0, NULL) == 0);   /* x += Wdown a (in F) */
+    CHECK(dec_add_cuda(gx3, gw->wo, ga, Q, E, 0, NULL) == 0);       /* x += Wo a[0..Q) */
+    CHECK(dec_out_cuda(gy, gx, G->w.out_norm, c->rms_eps, G->w.output, E, V, 0, NULL) == 0);
     CHECK(dec_device_sync() == 0);
     float *h = read_back(G, gh, (size_t)F, 1), *x2 = read_back(G, gx2, (size_t)E, 0);
     float *x3 = read_back(G, gx3, (size_t)E, 0), *y = read_back(G, gy, (size_t)V, 0);
@@ -177,18 +179,24 @@ TEST(gpu_decode_fused_mlp_logits)
 }
 
 /* Decode attention with kv_len on the device against the host-length kernel
- * (bitwise) and the CPU reference, for a few lengths under one capacity. */
+ * (bitwise) and the CPU reference, for a few lengths under one capacity;
+ * then its partials combined inside the Wo product (dec_attn_out_cuda)
+ * against the plain product of the combined output (bitwise: at most 32
+ * splits see keys here) and the CPU (attn_decode_ref, bf16, Wo). */
 TEST(gpu_decode_attention_device_length)
 {
     backend *G = gpu_cuda();
     CHECK_MSG(G != NULL, "no CUDA backend: %s", gpu_why());
-    const model_config *c = &fixture_model()->cfg;
-    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, n_ctx = 2200;
+    const model *m = fixture_model();
+    const model_config *c = &m->cfg;
+    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, E = c->n_embd, n_ctx = 2200, L = 11;
     const size_t nq = (size_t)H * d, nkv = (size_t)n_ctx * HKV * d;
     float *qf = pb_malloc(nq * sizeof(float)), *kf = pb_malloc(nkv * sizeof(float)), *vf = pb_malloc(nkv * sizeof(float));
+    float *x = pb_malloc((size_t)E * sizeof(float));
     gpu_fill(qf, nq, -2.0f, 2.0f);
     gpu_fill(kf, nkv, -2.0f, 2.0f);
     gpu_fill(vf, nkv, -1.0f, 1.0f);
+    gpu_fill(x, (size_t)E, -3.0f, 3.0f);
     uint16_t *q = pb_malloc(nq * 2), *k = pb_malloc(nkv * 2), *v = pb_malloc(nkv * 2);
     for (size_t i = 0; i < nq; i++) q[i] = attn_f32_to_bf16(qf[i]);
     for (size_t i = 0; i < nkv; i++) {
@@ -197,39 +205,58 @@ TEST(gpu_decode_attention_device_length)
     }
     void *gq = dev_copy(G, q, nq * 2), *gk = dev_copy(G, k, nkv * 2), *gv = dev_copy(G, v, nkv * 2);
     void *o1 = G->alloc(G, nq * 2), *o2 = G->alloc(G, nq * 2);
+    float *gx1 = G->alloc(G, (size_t)E * sizeof(float)), *gx2 = G->alloc(G, (size_t)E * sizeof(float));
     size_t wb = attn_decode_workspace(n_ctx, H, HKV, d);
-    void *w1 = G->alloc(G, wb), *w2 = G->alloc(G, wb);
+    void *w1 = G->alloc(G, wb), *w2 = G->alloc(G, wb), *w3 = G->alloc(G, wb);
     int *glen = G->alloc(G, sizeof(int));
+    int chunk, n_split;
+    attn_decode_dev_plan(n_ctx, HKV, d, &chunk, &n_split);
+    const float *part_o = w3, *part_lse = (const float *)w3 + (size_t)n_split * H * d;
+    printf("    plan for %d keys: %d splits of %d keys\n", n_ctx, n_split, chunk);
     int ok = 1;
     const int lens[] = {1, 201, 1024, 2074, n_ctx};
-    float *ref = pb_malloc(nq * sizeof(float));
+    float *ref = pb_malloc(nq * sizeof(float)), *rx = pb_malloc((size_t)E * sizeof(float));
     for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
         int len = lens[t];
         G->upload(G, glen, &len, sizeof len);
+        G->upload(G, gx1, x, (size_t)E * sizeof(float));
+        G->upload(G, gx2, x, (size_t)E * sizeof(float));
         gpu_poison(G, o1, nq * 2);
         gpu_poison(G, o2, nq * 2);
+        gpu_poison(G, w3, wb);
         CHECK(dec_device_sync() == 0);
-        CHECK(attn_decode_dev_cuda(gq, gk, gv, o1, glen, n_ctx, H, HKV, d, w1, wb, NULL) == 0);
+        CHECK(attn_decode_dev_cuda(gq, gk, gv, o1, glen, n_ctx, H, HKV, d, w1, wb, 0, NULL) == 0);
         CHECK(attn_decode_cuda(gq, gk, gv, o2, NULL, len, H, HKV, d, w2, wb, NULL) == 0);
+        CHECK(attn_decode_dev_cuda(gq, gk, gv, NULL, glen, n_ctx, H, HKV, d, w3, wb, 0, NULL) == 0);
+        CHECK(dec_attn_out_cuda(gx1, G->w.layers[L].wo, part_o, part_lse, n_split, chunk, glen, H, d, E, 0, NULL) == 0);
+        CHECK(dec_add_cuda(gx2, G->w.layers[L].wo, o2, H * d, E, 0, NULL) == 0);
         CHECK(dec_device_sync() == 0);
         uint16_t *b1 = pb_malloc(nq * 2), *b2 = pb_malloc(nq * 2);
         G->download(G, b1, o1, nq * 2);
         G->download(G, b2, o2, nq * 2);
-        float *f1 = read_back(G, o1, nq, 1);
+        float *f1 = read_back(G, o1, nq, 1), *x1 = read_back(G, gx1, (size_t)E, 0), *x2 = read_back(G, gx2, (size_t)E, 0);
         attn_decode_ref(q, k, v, ref, NULL, len, H, HKV, d);
         char what[64];
         snprintf(what, sizeof what, "attention kv_len %d (dev)", len);
         ok &= report(what, f1, ref, nq, TOL_BF16);
-        int same = !memcmp(b1, b2, nq * 2);
-        printf("      bitwise equal to the host-length kernel: %s\n", same ? "yes" : "NO");
-        ok &= same;
+        gpu_round_bf16(ref, nq);
+        cpu_matmul(rx, ref, m->layers[L].wo, 1, H * d, E);
+        for (int i = 0; i < E; i++) rx[i] += x[i];
+        snprintf(what, sizeof what, "combine + Wo, kv_len %d", len);
+        ok &= report(what, x1, rx, (size_t)E, TOL_BF16);
+        int same = !memcmp(b1, b2, nq * 2), same_x = !memcmp(x1, x2, (size_t)E * sizeof(float));
+        printf("      bitwise: to the host-length kernel %s; combine in Wo to combine, then Wo %s\n",
+               same ? "yes" : "NO", same_x ? "yes" : "NO");
+        ok &= same && same_x;
         free(b1);
         free(b2);
         free(f1);
+        free(x1);
+        free(x2);
     }
-    void *bufs[] = {gq, gk, gv, o1, o2, w1, w2, glen};
+    void *bufs[] = {gq, gk, gv, o1, o2, gx1, gx2, w1, w2, w3, glen};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) G->free(G, bufs[i]);
-    float *hs[] = {qf, kf, vf, ref};
+    float *hs[] = {qf, kf, vf, x, ref, rx};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
     free(q);
     free(k);
@@ -301,54 +328,59 @@ static void run_free(decode_run *r)
 
 /* Greedy decode of 32 tokens after 1,500 prompt tokens of golden prompt c:
  * op by op, fused kernels launched one by one, the graph on the same cache,
- * the graph on another cache (a second capture). */
+ * the graph on another cache (a second capture), and both again with
+ * programmatic dependent launch. */
 TEST(gpu_graph_decode_model)
 {
     backend *G = gpu_cuda();
     CHECK_MSG(G != NULL, "no CUDA backend: %s", gpu_why());
-    CHECK_MSG(G->decode != NULL, "the CUDA backend offers no whole-step decode");
+    CHECK_MSG(G->decode != NULL && G->decode_graph != 0, "the CUDA backend's whole-step decode is off");
     golden gd;
     CHECK(golden_open("c", &gd));
     const model_config *c = &fixture_model()->cfg;
     const int V = c->n_vocab, P = gd.n > 1500 + N_MORE ? 1500 : gd.n - N_MORE - 1, n_ctx = P + N_DEC + N_MORE + 8;
-    const size_t NH = (size_t)c->n_layer * c->n_head;
+    const size_t NH = (size_t)c->n_layer * c->n_head, NL = (size_t)N_DEC * V * sizeof(float);
     session *s1 = session_new_on(G, n_ctx), *s2 = session_new_on(G, n_ctx);
-    decode_run eager, direct, graph, graph2;
-    decode_in_mode(s1, 0, gd.ids, P, &eager);
-    decode_in_mode(s2, 2, gd.ids, P, &direct);
-    decode_in_mode(s2, 1, gd.ids, P, &graph);
-    decode_in_mode(s1, 1, gd.ids, P, &graph2);
-    int same_tokens = 1, graph_bitwise = 1, recapture_bitwise = 1;
-    double worst = 0;
-    for (int i = 0; i < N_DEC; i++) {
-        same_tokens &= eager.tok[i] == direct.tok[i] && eager.tok[i] == graph.tok[i] && eager.tok[i] == graph2.tok[i];
-        double rel = centred_rel(graph.lg + (size_t)i * V, eager.lg + (size_t)i * V, V);
-        worst = rel > worst ? rel : worst;
+    enum { EAGER, DIRECT, GRAPH, GRAPH2, DIRECT_PDL, GRAPH_PDL, N_RUNS };
+    static const char *names[N_RUNS] = {"op by op", "one by one", "graph", "graph, 2nd cache", "one by one + PDL",
+                                        "graph + PDL"};
+    decode_run r[N_RUNS];
+    decode_in_mode(s1, 0, gd.ids, P, &r[EAGER]);
+    decode_in_mode(s2, DECODE_DIRECT, gd.ids, P, &r[DIRECT]);
+    decode_in_mode(s2, DECODE_GRAPH, gd.ids, P, &r[GRAPH]);
+    decode_in_mode(s1, DECODE_GRAPH, gd.ids, P, &r[GRAPH2]);
+    decode_in_mode(s2, DECODE_DIRECT | DECODE_PDL, gd.ids, P, &r[DIRECT_PDL]);
+    decode_in_mode(s1, DECODE_GRAPH | DECODE_PDL, gd.ids, P, &r[GRAPH_PDL]);
+    int same_tokens = 1, bitwise = 1, same_counts = 1;
+    double worst = 0, more = 0;
+    printf("    prompt %d, %d greedy steps\n", P, N_DEC);
+    for (int k = DIRECT; k < N_RUNS; k++) {
+        int tok = !memcmp(r[k].tok, r[EAGER].tok, sizeof r[k].tok);
+        int bit = k == DIRECT || !memcmp(r[k].lg, r[DIRECT].lg, NL);
+        int cnt = !memcmp(r[k].cnt, r[EAGER].cnt, NH * sizeof *r[k].cnt);
+        double w = 0, m = centred_rel(r[k].more, r[EAGER].more, V);
+        for (int i = 0; i < N_DEC; i++) {
+            double rel = centred_rel(r[k].lg + (size_t)i * V, r[EAGER].lg + (size_t)i * V, V);
+            w = rel > w ? rel : w;
+        }
+        printf("    %-17s tokens %s, bitwise to one by one %s, vs op by op: worst centred rel %.3e, "
+               "%d-token chunk after %.3e, density counts %s\n",
+               names[k], tok ? "same" : "DIFFER", bit ? "yes" : "NO", w, N_MORE, m, cnt ? "same" : "DIFFER");
+        same_tokens &= tok;
+        bitwise &= bit;
+        same_counts &= cnt;
+        worst = w > worst ? w : worst;
+        more = m > more ? m : more;
     }
-    graph_bitwise = !memcmp(graph.lg, direct.lg, (size_t)N_DEC * V * sizeof(float));
-    recapture_bitwise = !memcmp(graph2.lg, graph.lg, (size_t)N_DEC * V * sizeof(float));
-    double more = centred_rel(graph.more, eager.more, V);
-    int same_counts = !memcmp(graph.cnt, eager.cnt, NH * sizeof *graph.cnt);
-    printf("    prompt %d, %d greedy steps; tokens identical in all four runs: %s\n", P, N_DEC,
-           same_tokens ? "yes" : "NO");
-    printf("    graph vs one-by-one: bitwise %s; second cache (re-capture) bitwise %s\n", graph_bitwise ? "yes" : "NO",
-           recapture_bitwise ? "yes" : "NO");
-    printf("    graph vs op by op: worst centred rel %.3e over the steps; %d-token chunk after: %.3e\n", worst,
-           N_MORE, more);
-    printf("    density counts equal: %s\n", same_counts ? "yes" : "NO");
     printf("    tokens:");
-    for (int i = 0; i < N_DEC; i++) printf(" %d", graph.tok[i]);
+    for (int i = 0; i < N_DEC; i++) printf(" %d", r[GRAPH].tok[i]);
     printf("\n");
-    run_free(&eager);
-    run_free(&direct);
-    run_free(&graph);
-    run_free(&graph2);
+    for (int k = 0; k < N_RUNS; k++) run_free(&r[k]);
     session_free(s1);
     session_free(s2);
     golden_free(&gd);
     CHECK(same_tokens);
-    CHECK(graph_bitwise);
-    CHECK(recapture_bitwise);
+    CHECK(bitwise);
     CHECK(worst < TOL_FUSED);
     CHECK(more < TOL_FUSED);
     CHECK(same_counts);

@@ -100,6 +100,21 @@ int attn_decode_window_cuda(const void *q, const void *k, const void *v, void *o
                             int kv_len, int n_head, int n_kv_head, int d, int window, void *work,
                             size_t work_bytes, void *stream);
 
+/* The same with kv_len read from device memory (*kv_len_dev, 1 .. max_len)
+ * when the kernels run, so one captured launch serves every step of a
+ * decode; work: attn_decode_workspace(max_len, ...) bytes; no lse. Before a
+ * graph capture call attn_decode_workspace once (it queries the device).
+ * out NULL: the split kernel only; its partials stay in work: part_o
+ * (n_split, n_head, d) f32, then part_lse (n_split, n_head) f32, with
+ * n_split and the chunk of keys per split from attn_decode_dev_plan (split
+ * s covers keys s*chunk ..; those at or past kv_len have lse -inf).
+ * pdl 1: launched with programmatic dependent launch (each kernel waits
+ * for its predecessor before reading; kernels/decode_kernels.h). */
+int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
+                         int max_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
+                         int pdl, void *stream);
+void attn_decode_dev_plan(int max_len, int n_kv_head, int d, int *chunk, int *n_split);
+
 /* Combine of partial attention results over splits of the keys.
  * part_o: (n_split, n_head, d) f32, each split's normalised output;
  * part_lse: (n_split, n_head) f32 (-inf for a split that saw no key);

@@ -68,6 +68,8 @@ typedef struct {
                                      * may hold kept back until count_flush) */
 } bk_attn;
 
+enum { DECODE_GRAPH = 1, DECODE_DIRECT = 2, DECODE_PDL = 4 };
+
 typedef struct backend backend;
 struct backend {
     const char *name;       /* "cpu" or "cuda" */
@@ -75,6 +77,17 @@ struct backend {
     int act_bytes;          /* 4: act is f32; 2: act is bf16 */
     int neox_rope;          /* 1: rope takes ROPE_NEOX */
     int sliding;            /* 1: attention honours bk_attn.window */
+    /* Whole-step decode (the decode hook below): 0 off (op by op), else
+     * DECODE_GRAPH (a CUDA graph replayed per token) or DECODE_DIRECT (the
+     * same fused kernels launched one by one), either ORed with DECODE_PDL
+     * (programmatic dependent launch). CUDA sets it from $PURBO_CUDA_GRAPH
+     * (0, graph, direct, pdl = graph + PDL, direct-pdl; unset: graph);
+     * callers may change it between steps. */
+    int decode_graph;
+    /* Tokens per prefill chunk where every head is dense and nothing
+     * observes rows (0: the session's own max_batch). CUDA: 2048 (fewer
+     * launches, and the prefill attention fills the device). */
+    int prefill_batch;
     const model *m;
     bk_weights w;
     void *impl;             /* the implementation's state */
@@ -138,6 +151,14 @@ struct backend {
 
     /* out_host: (n, n_vocab) f32 = output · rmsnorm(x rows, out_norm); x: (n, n_embd) f32. */
     void (*logits)(backend *b, float *out_host, const float *x, int n);
+
+    /* Optional (NULL: none). One whole decode step with dense attention on
+     * every head over full caches: token at position pos (the cache holds
+     * 0 .. pos-1), its k/v appended, out_host: NULL or (n_vocab) f32 logits.
+     * Returns 0, having done nothing, when decode_graph is 0 or the model is
+     * one it lacks; the caller then runs the step op by op. The forward pass
+     * calls it only where every head is dense and nothing observes rows. */
+    int (*decode)(backend *b, bk_kv *kv, int token, int pos, float *out_host);
 
     void (*close)(backend *b);
 };

@@ -37,6 +37,7 @@
 
 extern "C" {
 #include "run/backend.h"
+#include "run/backend_cuda_graph.h"
 #include "kernels/ops.h"
 }
 
@@ -120,6 +121,7 @@ typedef struct {
     int lg_cap;
     void **owned;           /* weight allocations */
     int n_owned;
+    cu_decode *dec;         /* whole-step decode (NULL: the model is not the llama block) */
 } cuda_state;
 
 static cuda_state *state(backend *b)
@@ -367,10 +369,32 @@ static void cu_logits(backend *b, float *out, const float *x, int n)
     cu_download(b, out, s->lg, (size_t)n * c->n_vocab * sizeof(float));
 }
 
+/* decode_graph from $PURBO_CUDA_GRAPH: 0, graph, direct, pdl, direct-pdl
+ * (unset or anything else: graph). */
+static int decode_mode_env(const char *v)
+{
+    if (!v) return DECODE_GRAPH;
+    if (!strcmp(v, "0")) return 0;
+    if (!strcmp(v, "direct")) return DECODE_DIRECT;
+    if (!strcmp(v, "pdl")) return DECODE_GRAPH | DECODE_PDL;
+    if (!strcmp(v, "direct-pdl")) return DECODE_DIRECT | DECODE_PDL;
+    return DECODE_GRAPH;
+}
+
+/* The whole-step decode (backend.h, decode; backend_cuda_graph.h). */
+static int cu_decode_hook(backend *b, bk_kv *kv, int token, int pos, float *out_host)
+{
+    cuda_state *s = state(b);
+    if (!s->dec || !b->decode_graph) return 0;
+    cu_decode_step(s->dec, b->decode_graph, kv->kc, kv->vc, kv->n_ctx, token, pos, out_host);
+    return 1;
+}
+
 static void cu_close(backend *b)
 {
     cuda_state *s = state(b);
     CUDA_CHECK(cudaStreamSynchronize(s->st));
+    cu_decode_free(s->dec);
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
     for (int t = 0; t < s->n_rope; t++) CUDA_CHECK(cudaFree(s->inv_freq[t]));
     void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
@@ -527,6 +551,14 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     b->count_flush = cu_count_flush;
     b->logits = cu_logits;
     b->close = cu_close;
+
+    /* whole-step decode ($PURBO_CUDA_GRAPH, backend.h); a model it does not
+     * cover runs op by op (not an error) */
+    char no[160];
+    s->dec = cu_decode_new(b, s->inv_freq, s->st, no, sizeof no);
+    b->decode_graph = s->dec ? decode_mode_env(getenv("PURBO_CUDA_GRAPH")) : 0;
+    b->decode = cu_decode_hook;
+    b->prefill_batch = 2048;
     return b;
 }
 

@@ -11,7 +11,8 @@
  * (the layer's window). The llama description takes none of the brackets.
  *
  * Long inputs are processed in chunks of max_batch tokens so scratch stays
- * small; each chunk attends to everything cached before it. Every buffer is
+ * small (of dense_batch where the backend asks for longer chunks and every
+ * head is dense); each chunk attends to everything cached before it. Every buffer is
  * the backend's; only logits (and the observer's q/k copies) reach the host.
  */
 #include "run/forward.h"
@@ -26,11 +27,12 @@ session *session_new_on(backend *b, int n_ctx)
     s->b = b;
     s->n_ctx = n_ctx;
     s->max_batch = 256;
+    s->dense_batch = b->prefill_batch > s->max_batch ? b->prefill_batch : s->max_batch;
     s->kv = b->kv_new(b, n_ctx);
     s->policy = pb_malloc((size_t)c->n_layer * c->n_head * sizeof *s->policy);
     for (int i = 0; i < c->n_layer * c->n_head; i++) s->policy[i] = &attn_dense;
     s->count = pb_calloc((size_t)c->n_layer * c->n_head, sizeof *s->count);
-    const size_t B = (size_t)s->max_batch, F = sizeof(float), A = (size_t)b->act_bytes;
+    const size_t B = (size_t)s->dense_batch, F = sizeof(float), A = (size_t)b->act_bytes;
     const size_t E = (size_t)c->n_embd, Q = (size_t)c->n_head * c->head_dim;
     const size_t KV = (size_t)c->n_head_kv * c->head_dim, FF = (size_t)c->n_ff;
     s->x = b->alloc(b, B * E * F);
@@ -185,6 +187,36 @@ static void eval_chunk(session *s, const int *tokens, int n)
     s->n_past += n;
 }
 
+/* 1 when every head is dense, no layer slides and nothing observes rows:
+ * where the backend's whole-step decode and its prefill chunk apply. */
+static int dense_only(const session *s)
+{
+    const model_config *c = &s->m->cfg;
+    if (s->obs) return 0;
+    for (int i = 0; i < c->n_layer * c->n_head; i++)
+        if (s->policy[i] != &attn_dense) return 0;
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer[l].window) return 0;
+    return 1;
+}
+
+/* One decode step through the backend's whole-step hook, where it applies
+ * (dense_only). Counts what dense attention attends. 0 when the step must
+ * run op by op. */
+static int whole_step(session *s, int token, float *logits)
+{
+    const model_config *c = &s->m->cfg;
+    backend *b = s->b;
+    if (!b->decode || !b->decode_graph || !dense_only(s)) return 0;
+    if (!b->decode(b, s->kv, token, s->n_past, logits)) return 0;
+    for (int i = 0; i < c->n_layer * c->n_head; i++) {
+        s->count[i].kept += s->n_past + 1;
+        s->count[i].visible += s->n_past + 1;
+    }
+    s->n_past++;
+    return 1;
+}
+
 void session_eval(session *s, const int *tokens, int n, float *logits, int n_logits)
 {
     const model_config *c = &s->m->cfg;
@@ -193,10 +225,12 @@ void session_eval(session *s, const int *tokens, int n, float *logits, int n_log
     PB_CHECK(n_logits >= 0 && n_logits <= n, "n_logits %d > n %d", n_logits, n);
     for (int i = 0; i < n; i++)
         PB_CHECK(tokens[i] >= 0 && tokens[i] < c->n_vocab, "token id %d out of range", tokens[i]);
+    if (n == 1 && whole_step(s, tokens[0], n_logits ? logits : NULL)) return;
     const int E = c->n_embd;
     int first_logit = n - n_logits;  /* index of the first token whose logits are wanted */
-    for (int t0 = 0; t0 < n; t0 += s->max_batch) {
-        int b = n - t0 < s->max_batch ? n - t0 : s->max_batch;
+    const int chunk = s->b->prefill_batch && dense_only(s) ? s->dense_batch : s->max_batch;
+    for (int t0 = 0; t0 < n; t0 += chunk) {
+        int b = n - t0 < chunk ? n - t0 : chunk;
         eval_chunk(s, tokens + t0, b);
         /* logits for the wanted positions inside this chunk */
         int lo = first_logit > t0 ? first_logit : t0;

@@ -13,6 +13,8 @@
  * storage. The CUDA backend runs every policy that describes itself
  * (attention.h) and keeps full caches where a ring was asked; row observers
  * need the CPU backend.
+ * A decode step (n = 1) goes to the backend's whole-step hook (backend.h,
+ * decode) when it has one and every head is dense with no observer.
  *
  * Density: for every (layer, query head) the session counts the (query,
  * key) pairs the policy attended and those causally visible, over all evals
@@ -33,13 +35,15 @@ typedef struct {
     int n_ctx;          /* cache capacity in positions */
     int n_past;         /* positions already in the cache */
     int max_batch;      /* tokens per internal chunk */
+    int dense_batch;    /* tokens per chunk where every head is dense, no layer slides and nothing
+                           observes, on a backend with prefill_batch (≥ max_batch; scratch is sized for it) */
     bk_kv *kv;          /* the backend's KV cache */
     const attn_policy **policy;  /* [n_layer * n_head], never NULL entries */
     const attn_observer *obs;    /* may be NULL */
     attn_policy **owned;         /* policies the session destroys when freed */
     int n_owned;
     attn_count *count;           /* [n_layer * n_head] density counts */
-    /* scratch on the backend, sized for max_batch tokens (B); act: see backend.h */
+    /* scratch on the backend, sized for dense_batch tokens (B); act: see backend.h */
     float *x;           /* (B, n_embd) residual stream */
     void *xn;           /* (B, n_embd) act, normed */
     float *q;           /* (B, n_head, d), post-RoPE */

@@ -57,6 +57,34 @@ decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                                      sV, scale_log2);
 }
 
+/* The same with kv_len read from device memory when the kernel runs (a
+ * CUDA graph replays it at every length up to the max it was planned for);
+ * splits past kv_len see no key. */
+template <int D, int BN, int STAGES, int NW>
+__global__ void __launch_bounds__(NW * 32)
+decode_split_dev_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
+                        const bf16 *__restrict__ v, float *__restrict__ part_o,
+                        float *__restrict__ part_lse, const int *__restrict__ kv_len_dev, int n_head,
+                        int n_kv_head, int chunk, int n_split, float scale_log2)
+{
+    constexpr int TILE = BN * D;
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int warp = threadIdx.x >> 5;
+    const int split = blockIdx.x * NW + warp, kvh = blockIdx.y;
+    /* programmatic dependent launch (no-ops without it): every thread waits
+     * for the previous kernel (q, the cache row) before anything else */
+    asm volatile("griddepcontrol.launch_dependents;");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    if (split >= n_split) return;
+    const int kv_len = *kv_len_dev;
+    bf16 *sK = (bf16 *)smem + (size_t)warp * STAGES * 2 * TILE;
+    bf16 *sV = sK + STAGES * TILE;
+    const int G = n_head / n_kv_head;
+    const dense_keys<BN> keys{split * chunk, min(kv_len, split * chunk + chunk)};
+    decode_split_warp<D, BN, STAGES>(q, k, v, part_o, part_lse, n_head, n_kv_head, kvh, kvh * G, G, split, keys, sK,
+                                     sV, scale_log2);
+}
+
 /* part_o: (n_split, n_head, d); part_lse: (n_split, n_head); out: (n_head, d);
  * lse: (n_head). One block per head; d/4 threads cover a row (float4 each),
  * the block's rows of threads stride over the splits. */
@@ -70,6 +98,9 @@ combine_kernel(const float *__restrict__ part_o, const float *__restrict__ part_
     __shared__ float wsum_s[COMB_THREADS];
     const int h = blockIdx.x, tid = threadIdx.x;
     const int tpr = d / 4, rows = COMB_THREADS / tpr;
+    /* no-ops unless launched with programmatic dependent launch (attn_decode_dev_cuda) */
+    asm volatile("griddepcontrol.launch_dependents;");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
     const int c4 = tid % tpr, row = tid / tpr;
 
     float mx = -INFINITY;
@@ -130,6 +161,9 @@ static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
         cudaGetDevice(&dev);
         cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev);
         cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        /* the device-length twin too: its launches may be captured, where no attribute is set */
+        cudaFuncSetAttribute(decode_split_dev_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kern, DEC_NW * 32, smem);
         resident_warps = n_sm > 0 && blocks > 0 ? n_sm * blocks * DEC_NW : 132 * 8;
     }
@@ -199,4 +233,69 @@ int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, flo
                      void *stream)
 {
     return attn_decode_window_cuda(q, k, v, out, lse, kv_len, n_head, n_kv_head, d, 0, work, work_bytes, stream);
+}
+
+/* kv_len from the device: the split plan of max_len (for every kv_len up to
+ * max_len the dense plan's chunk when both plans reach their 128-key floor,
+ * so the same splits and the same sums as attn_decode_cuda). The kernel's
+ * shared-memory attribute is set by the plan's first call (decode_plan, via
+ * attn_decode_workspace), not here, so the launch may be captured. */
+/* Launch configuration with or without programmatic dependent launch. */
+struct pdl_cfg {
+    cudaLaunchConfig_t c;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(dim3 grid, dim3 block, size_t smem, cudaStream_t st, int pdl) : c(), at()
+    {
+        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[0].val.programmaticStreamSerializationAllowed = pdl ? 1 : 0;
+        c.gridDim = grid;
+        c.blockDim = block;
+        c.dynamicSmemBytes = smem;
+        c.stream = st;
+        c.attrs = at;
+        c.numAttrs = 1;
+    }
+};
+
+template <int D>
+static int launch_decode_dev(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
+                             int max_len, int n_head, int n_kv_head, void *work, size_t work_bytes, int pdl,
+                             cudaStream_t st)
+{
+    int chunk, n_split;
+    decode_plan<D>(max_len, n_kv_head, &chunk, &n_split);
+    if (work_bytes < (size_t)n_split * n_head * (D + 1) * sizeof(float)) return (int)cudaErrorInvalidValue;
+    float *part_o = (float *)work;
+    float *part_lse = part_o + (size_t)n_split * n_head * D;
+    constexpr int smem = DEC_NW * DEC_STAGES * 2 * DEC_BN * D * (int)sizeof(bf16);
+    pdl_cfg split(dim3((n_split + DEC_NW - 1) / DEC_NW, n_kv_head), dim3(DEC_NW * 32), smem, st, pdl);
+    cudaError_t e = cudaLaunchKernelEx(&split.c, decode_split_dev_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>,
+                                       (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, part_o, part_lse,
+                                       kv_len_dev, n_head, n_kv_head, chunk, n_split, ATTN_LOG2E / sqrtf((float)D));
+    if (e != cudaSuccess || (e = cudaGetLastError()) != cudaSuccess) return (int)e;
+    if (!out) return 0; /* the caller combines the partials (attn_decode_dev_plan) */
+    pdl_cfg comb(dim3(n_head), dim3(COMB_THREADS), 0, st, pdl);
+    e = cudaLaunchKernelEx(&comb.c, combine_kernel, (const float *)part_o, (const float *)part_lse, n_split, n_head,
+                           D, (bf16 *)out, (float *)NULL);
+    return (int)(e != cudaSuccess ? e : cudaGetLastError());
+}
+
+int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
+                         int max_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, int pdl,
+                         void *stream)
+{
+    if (max_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16)
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    if (d == 128)
+        return launch_decode_dev<128>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, pdl, st);
+    if (d == 64)
+        return launch_decode_dev<64>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, pdl, st);
+    return (int)cudaErrorInvalidValue;
+}
+
+void attn_decode_dev_plan(int max_len, int n_kv_head, int d, int *chunk, int *n_split)
+{
+    if (d == 128) decode_plan<128>(max_len, n_kv_head, chunk, n_split);
+    else decode_plan<64>(max_len, n_kv_head, chunk, n_split);
 }

@@ -48,14 +48,16 @@ TEST(runner_repeat_rule_times_until_the_spread_is_met)
     CHECK_NEAR(load, 4.59, 1e-12);
     CHECK(tp_load_above("0.50 0.40 0.30 1/100 1\n", 2, &load) == 0 && load == 0.5);
     CHECK(tp_load_above("", 2, &load) == 0 && load == 0);
-    /* an impossible target: max_repeats repeats; a target of 10 (1000%): the 3 asked */
+    /* an impossible target: max_repeats repeats; a target of 10 (1000%): the 3 asked. The
+     * case takes tens of milliseconds, so that a loaded machine's preemptions (a few
+     * milliseconds each) cannot push three samples' spread past 10. */
     for (int k = 0; k < 2; k++) {
         char text[1024];
         snprintf(text, sizeof text,
                  "name: rule%d\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\ntasks:\n"
-                 "  - type: throughput\n    contexts: [128]\n    phases: [prefill]\n    repeats: 3\n    warmup: 0\n"
+                 "  - type: throughput\n    contexts: [1024]\n    phases: [prefill]\n    repeats: 3\n    warmup: 0\n"
                  "    max_repeats: 7\n    target_spread: %s\n"
-                 "    shapes: [{layers: 1, heads: 2, kv_heads: 1, head_dim: 16}]\n",
+                 "    shapes: [{layers: 1, heads: 4, kv_heads: 1, head_dim: 64}]\n",
                  k, test_model_path, k ? "10" : "0.0000000001");
         char name[32];
         snprintf(name, sizeof name, "rule%d.yaml", k);

@@ -475,7 +475,7 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     /* whole-step decode ($PURBO_CUDA_GRAPH, backend.h); a model it does not
      * cover runs op by op (not an error) */
     char no[160];
-    s->dec = cu_decode_new(b, s->inv_freq, s->st, no, sizeof no);
+    s->dec = cu_decode_new(b, s->st, no, sizeof no);
     b->decode_graph = s->dec ? decode_mode_env(getenv("PURBO_CUDA_GRAPH")) : 0;
     b->decode = cu_decode_hook;
     b->prefill_batch = 2048;

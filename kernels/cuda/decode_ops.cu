@@ -129,7 +129,7 @@ __device__ void norm_row(uint16_t *sa, const float *x, const float (&wv)[NORM_K]
  * times 1 / (sum of weights); only the splits that saw keys (the first
  * ceil(kv_len / attn_dev_chunk(kv_len))) are read. First one warp per head
  * puts the weights in shared memory, then one thread per (head, 4 dims)
- * sums, its loads issued 8 splits at a time. n_head <= 16, n_split <= 64. */
+ * sums, its loads issued 16 splits at a time. n_head <= 16, n_split <= 64. */
 __device__ void combine_row(uint16_t *sa, const args &p)
 {
     __shared__ float ws[16 * 64];
@@ -151,13 +151,13 @@ __device__ void combine_row(uint16_t *sa, const args &p)
         const size_t stride = (size_t)p.n_head * p.dh;
         float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
         float wsum = 0.f;
-        for (int s0 = 0; s0 < n_act; s0 += 8) {
-            float4 xs[8];
+        for (int s0 = 0; s0 < n_act; s0 += 16) {
+            float4 xs[16];
 #pragma unroll
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < 16; j++)
                 xs[j] = s0 + j < n_act ? *(const float4 *)(po + (size_t)(s0 + j) * stride) : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < 16; j++)
                 if (s0 + j < n_act) {
                     const float w = ws[h * 64 + s0 + j];
                     acc.x = __fadd_rn(acc.x, __fmul_rn(w, xs[j].x));

@@ -2,9 +2,10 @@
 # run_graph_gpu.sh — the whole-step decode on the GPU machine, from the repo
 # root after `make device`: the GPU tests (all of them: the CUDA graph, its
 # fused kernels, the forward pass and CUPTI), then bench (prefill 2K and 8K,
-# decode of 32 tokens after 2K) in each decode mode: the default (graph),
-# graph with programmatic dependent launch, the fused kernels without the
-# graph, and op by op (PURBO_CUDA_GRAPH=0), each with its CUPTI kernel summary.
+# decode of 32 tokens after 2K) in each decode mode: the graph, the graph
+# with programmatic dependent launch (pdl, the default), the fused kernels
+# without the graph, and op by op (PURBO_CUDA_GRAPH=0), each with its CUPTI
+# kernel summary.
 #   [MODES="graph pdl"] [TESTS="gpu_graph gpu_decode"] sh tests/gpu/run_graph_gpu.sh [MODEL] [BINDIR]
 # (TESTS: name filters of the GPU tests, all when unset; MODES: the decode
 # modes benched, default all four.)

@@ -100,20 +100,33 @@ int attn_decode_window_cuda(const void *q, const void *k, const void *v, void *o
                             int kv_len, int n_head, int n_kv_head, int d, int window, void *work,
                             size_t work_bytes, void *stream);
 
-/* The same with kv_len read from device memory (*kv_len_dev, 1 .. max_len)
- * when the kernels run, so one captured launch serves every step of a
- * decode; work: attn_decode_workspace(max_len, ...) bytes; no lse. Before a
- * graph capture call attn_decode_workspace once (it queries the device).
- * out NULL: the split kernel only; its partials stay in work: part_o
- * (n_split, n_head, d) f32, then part_lse (n_split, n_head) f32, with
- * n_split and the chunk of keys per split from attn_decode_dev_plan (split
- * s covers keys s*chunk ..; those at or past kv_len have lse -inf).
+/* The same with kv_len read from device memory (*kv_len_dev >= 1) when the
+ * kernels run, so one captured launch serves every step of a decode: always
+ * ATTN_DEV_SPLITS splits per kv head, each of attn_dev_chunk(kv_len) keys
+ * (split s covers keys s*chunk ..; one at or past kv_len writes lse -inf),
+ * so the work per split shrinks with the context instead of the number of
+ * busy warps. work: attn_decode_dev_workspace bytes; no lse. out NULL: the
+ * split kernel only; its partials stay in work: part_o (ATTN_DEV_SPLITS,
+ * n_head, d) f32, then part_lse (ATTN_DEV_SPLITS, n_head) f32.
  * pdl 1: launched with programmatic dependent launch (each kernel waits
  * for its predecessor before reading; kernels/decode_kernels.h). */
+#define ATTN_DEV_SPLITS 64
+#ifdef __CUDACC__
+#define ATTN_HD __host__ __device__
+#else
+#define ATTN_HD
+#endif
+/* Keys per split for kv_len keys: at least 32, a multiple of 16, so that
+ * ATTN_DEV_SPLITS splits cover them. */
+static inline ATTN_HD int attn_dev_chunk(int kv_len)
+{
+    int c = (kv_len + ATTN_DEV_SPLITS - 1) / ATTN_DEV_SPLITS;
+    c = (c + 15) / 16 * 16;
+    return c < 32 ? 32 : c;
+}
+size_t attn_decode_dev_workspace(int n_head, int d);
 int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
-                         int max_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
-                         int pdl, void *stream);
-void attn_decode_dev_plan(int max_len, int n_kv_head, int d, int *chunk, int *n_split);
+                         int n_head, int n_kv_head, int d, void *work, size_t work_bytes, int pdl, void *stream);
 
 /* Combine of partial attention results over splits of the keys.
  * part_o: (n_split, n_head, d) f32, each split's normalised output;

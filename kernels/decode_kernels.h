@@ -28,9 +28,10 @@
  * function launches on `stream` (a cudaStream_t; NULL: the default stream)
  * and returns 0 or a cudaError_t value. pdl 1: programmatic dependent
  * launch (Hopper): the kernel may start while the previous kernel on the
- * stream runs; it prefetches its weight rows into L2, then waits for that
- * kernel (griddepcontrol.wait) before reading anything else; pdl 0: a plain
- * launch (the wait is then a no-op). in % 8 == 0 and 16-byte aligned
+ * stream runs; it loads its first weight rows (and norm weights), then
+ * waits for that kernel (griddepcontrol.wait) before reading anything else;
+ * pdl 0: a plain launch (the wait is then a no-op). in <= 2048 with the
+ * rmsnorm prologue. in % 8 == 0 and 16-byte aligned
  * weight rows and activations everywhere.
  */
 #ifndef PURBO_DECODE_KERNELS_H
@@ -65,9 +66,11 @@ int dec_add_cuda(float *x, const void *w, const void *a, int in, int out, int pd
 /* x: (out) f32 += Wo att; att: (n_head, d) bf16, the LSE combine of the
  * split-KV partials that attn_decode_dev_cuda leaves in its workspace
  * (attn_kernels.h; out NULL): part_o (n_split, n_head, d) f32, part_lse
- * (n_split, n_head) f32; only splits below ceil(*kv_len / chunk) are read.
- * Wo: (out, n_head * d) bf16. The combine is attn_combine_cuda's. */
-int dec_attn_out_cuda(float *x, const void *wo, const float *part_o, const float *part_lse, int n_split, int chunk,
+ * (n_split, n_head) f32 with n_split = ATTN_DEV_SPLITS; only the splits
+ * that saw keys (below ceil(*kv_len / attn_dev_chunk(*kv_len))) are read.
+ * Wo: (out, n_head * d) bf16; n_head <= 16. The combine is
+ * attn_combine_cuda's up to the order of its sums. */
+int dec_attn_out_cuda(float *x, const void *wo, const float *part_o, const float *part_lse, int n_split,
                       const int *kv_len, int n_head, int d, int out, int pdl, void *stream);
 
 /* y: (out) f32 = W xn, xn = rmsnorm(x) * nw (bf16); x: (in) f32; W: (out, in) bf16. */

@@ -81,7 +81,7 @@ struct backend {
      * DECODE_GRAPH (a CUDA graph replayed per token) or DECODE_DIRECT (the
      * same fused kernels launched one by one), either ORed with DECODE_PDL
      * (programmatic dependent launch). CUDA sets it from $PURBO_CUDA_GRAPH
-     * (0, graph, direct, pdl = graph + PDL, direct-pdl; unset: graph);
+     * (0, graph, direct, pdl = graph + PDL, direct-pdl; unset: pdl);
      * callers may change it between steps. */
     int decode_graph;
     /* Tokens per prefill chunk where every head is dense and nothing

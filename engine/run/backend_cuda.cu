@@ -370,15 +370,15 @@ static void cu_logits(backend *b, float *out, const float *x, int n)
 }
 
 /* decode_graph from $PURBO_CUDA_GRAPH: 0, graph, direct, pdl, direct-pdl
- * (unset or anything else: graph). */
+ * (unset or anything else: pdl, the graph with programmatic dependent
+ * launch, the fastest). */
 static int decode_mode_env(const char *v)
 {
-    if (!v) return DECODE_GRAPH;
-    if (!strcmp(v, "0")) return 0;
-    if (!strcmp(v, "direct")) return DECODE_DIRECT;
-    if (!strcmp(v, "pdl")) return DECODE_GRAPH | DECODE_PDL;
-    if (!strcmp(v, "direct-pdl")) return DECODE_DIRECT | DECODE_PDL;
-    return DECODE_GRAPH;
+    if (v && !strcmp(v, "0")) return 0;
+    if (v && !strcmp(v, "graph")) return DECODE_GRAPH;
+    if (v && !strcmp(v, "direct")) return DECODE_DIRECT;
+    if (v && !strcmp(v, "direct-pdl")) return DECODE_DIRECT | DECODE_PDL;
+    return DECODE_GRAPH | DECODE_PDL;
 }
 
 /* The whole-step decode (backend.h, decode; backend_cuda_graph.h). */
@@ -555,7 +555,7 @@ backend *backend_cuda_new(const model *m, char *why, size_t why_len)
     /* whole-step decode ($PURBO_CUDA_GRAPH, backend.h); a model it does not
      * cover runs op by op (not an error) */
     char no[160];
-    s->dec = cu_decode_new(b, s->inv_freq[0], s->st, no, sizeof no);
+    s->dec = cu_decode_new(b, s->st, no, sizeof no);
     b->decode_graph = s->dec ? decode_mode_env(getenv("PURBO_CUDA_GRAPH")) : 0;
     b->decode = cu_decode_hook;
     b->prefill_batch = 2048;

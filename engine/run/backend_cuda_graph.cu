@@ -12,7 +12,7 @@
  * arguments changes with the token, so the captured graph is replayed as is.
  *
  * Buffers are this module's own (the residual row, q, the SwiGLU product,
- * the logits, the split workspace sized for the cache's capacity), so a step never touches the session's scratch. Invariants: one
+ * the logits, the split-KV partials), so a step never touches the session's scratch. Invariants: one
  * step at a time on the backend's stream; cu_decode_step returns after the
  * step finished, so the pinned step may be rewritten at the next call.
  */
@@ -25,29 +25,32 @@
 #include "kernels/cuda/ops_cuda.h"
 
 extern "C" {
+#include "kernels/ops.h"
+}
+
+extern "C" {
 #include "run/backend_cuda_graph.h"
 }
 
 struct cu_decode {
     const backend *b;
     cudaStream_t st;
-    const float *inv_freq;    /* (d/2) */
+    float *inv_freq;          /* (d/2) RoPE frequencies of the model's base */
     int *step_host;           /* pinned [DEC_STEP_INTS] */
     int *step;                /* device [DEC_STEP_INTS] */
     float *x;                 /* (n_embd) residual row */
     uint16_t *q, *h;          /* (n_head*d), (n_ff) bf16 */
     float *lg;                /* (n_vocab) device logits */
     float *lg_host;           /* (n_vocab) pinned */
-    void *work;               /* split workspace for work_len keys */
+    void *work;               /* split-KV partials (ATTN_DEV_SPLITS splits) */
     size_t work_bytes;
-    int work_len;
     /* the captured graph and what it was captured for */
     cudaGraphExec_t exec;
     uint16_t *g_kc, *g_vc;
     int g_n_ctx, g_pdl;
 };
 
-cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, char *why, size_t why_len)
+cu_decode *cu_decode_new(const backend *b, void *stream, char *why, size_t why_len)
 {
     const model_config *c = &b->m->cfg;
     const char *no = NULL;
@@ -55,8 +58,8 @@ cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, 
     else if (c->embd_scale != 0.0f && c->embd_scale != 1.0f) no = "an embedding scale";
     else if (c->ffn_act != FFN_SILU) no = "an activation other than SiLU";
     else if (c->rope_style != ROPE_ADJACENT || c->n_sliding) no = "NeoX RoPE or sliding layers";
-    else if (c->n_embd % 8 || c->n_ff % 8 || c->head_dim % 2 || c->n_embd > 16384 ||
-             c->n_head % c->n_head_kv || c->n_head / c->n_head_kv > 16)
+    else if (c->n_embd % 8 || c->n_ff % 8 || c->head_dim % 4 || c->n_embd > 2048 || c->n_head > 16 ||
+             c->n_head % c->n_head_kv)
         no = "a shape the fused kernels lack";
     for (int l = 0; l < c->n_layer && !no; l++)
         if (model_layer_rope_base(c, l) != c->rope_base) no = "per-layer RoPE bases";
@@ -67,7 +70,10 @@ cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, 
     cu_decode *g = (cu_decode *)pb_calloc(1, sizeof *g);
     g->b = b;
     g->st = (cudaStream_t)stream;
-    g->inv_freq = inv_freq;
+    float inv[512];
+    rope_inv_freq(inv, c->head_dim, c->rope_base);
+    CUDA_CHECK(cudaMalloc((void **)&g->inv_freq, (size_t)(c->head_dim / 2) * sizeof(float)));
+    CUDA_CHECK(cudaMemcpy(g->inv_freq, inv, (size_t)(c->head_dim / 2) * sizeof(float), cudaMemcpyHostToDevice));
     const size_t QD = (size_t)c->n_head * c->head_dim;
     CUDA_CHECK(cudaMallocHost((void **)&g->step_host, DEC_STEP_INTS * sizeof(int)));
     CUDA_CHECK(cudaMallocHost((void **)&g->lg_host, (size_t)c->n_vocab * sizeof(float)));
@@ -94,25 +100,20 @@ void cu_decode_free(cu_decode *g)
     drop_graph(g);
     CUDA_CHECK(cudaFreeHost(g->step_host));
     CUDA_CHECK(cudaFreeHost(g->lg_host));
-    void *dev[] = {g->step, g->x, g->q, g->h, g->lg, g->work};
+    void *dev[] = {g->inv_freq, g->step, g->x, g->q, g->h, g->lg, g->work};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) CUDA_CHECK(cudaFree(dev[i]));
     free(g);
 }
 
-/* The split workspace for caches of n_ctx keys (outside any capture: the
- * first plan queries the device). */
-static void ensure_work(cu_decode *g, int n_ctx)
+/* The split workspace (outside any capture: its first query sets the
+ * attention kernels' attributes). */
+static void ensure_work(cu_decode *g)
 {
     const model_config *c = &g->b->m->cfg;
-    if (g->work && g->work_len >= n_ctx) return;
-    size_t need = attn_decode_workspace(n_ctx, c->n_head, c->n_head_kv, c->head_dim);
-    CUDA_CHECK(cudaStreamSynchronize(g->st));
-    drop_graph(g);  /* a graph holds the old workspace */
-    if (g->work) CUDA_CHECK(cudaFree(g->work));
-    CUDA_CHECK(cudaMalloc(&g->work, need));
-    g->work_bytes = need;
-    g->work_len = n_ctx;
+    if (g->work) return;
+    g->work_bytes = attn_decode_dev_workspace(c->n_head, c->head_dim);
+    CUDA_CHECK(cudaMalloc(&g->work, g->work_bytes));
 }
 
 /* Enqueues the whole step on g->st (launched, or recorded during a capture). */
@@ -124,8 +125,7 @@ static void enqueue(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx, int pdl
     const int Q = H * d, KV = HKV * d;
     const float eps = c->rms_eps;
     cudaStream_t st = g->st;
-    int chunk, n_split;
-    attn_decode_dev_plan(n_ctx, HKV, d, &chunk, &n_split);
+    const int n_split = ATTN_DEV_SPLITS;
     const float *part_o = (const float *)g->work, *part_lse = part_o + (size_t)n_split * H * d;
     CUDA_CHECK(cudaMemcpyAsync(g->step, g->step_host, DEC_STEP_INTS * sizeof(int), cudaMemcpyHostToDevice, st));
     cuda_embed(g->x, (const uint16_t *)b->w.tok_embd, g->step + DEC_STEP_TOKEN, 1, E, st);
@@ -134,10 +134,10 @@ static void enqueue(cu_decode *g, uint16_t *kc, uint16_t *vc, int n_ctx, int pdl
         const size_t at = (size_t)l * n_ctx * KV;
         CUDA_CHECK((cudaError_t)dec_qkv_cuda(g->x, (const float *)w->attn_norm, eps, E, w->wq, w->wk, w->wv, Q, KV, d,
                                              g->inv_freq, g->step, g->q, kc + at, vc + at, pdl, st));
-        CUDA_CHECK((cudaError_t)attn_decode_dev_cuda(g->q, kc + at, vc + at, NULL, g->step + DEC_STEP_KV_LEN, n_ctx,
-                                                     H, HKV, d, g->work, g->work_bytes, pdl, st));
-        CUDA_CHECK((cudaError_t)dec_attn_out_cuda(g->x, w->wo, part_o, part_lse, n_split, chunk,
-                                                  g->step + DEC_STEP_KV_LEN, H, d, E, pdl, st));
+        CUDA_CHECK((cudaError_t)attn_decode_dev_cuda(g->q, kc + at, vc + at, NULL, g->step + DEC_STEP_KV_LEN, H, HKV,
+                                                     d, g->work, g->work_bytes, pdl, st));
+        CUDA_CHECK((cudaError_t)dec_attn_out_cuda(g->x, w->wo, part_o, part_lse, n_split, g->step + DEC_STEP_KV_LEN,
+                                                  H, d, E, pdl, st));
         CUDA_CHECK((cudaError_t)dec_swiglu_cuda(g->x, (const float *)w->ffn_norm, eps, E, w->w_gate, w->w_up, F, g->h,
                                                 pdl, st));
         CUDA_CHECK((cudaError_t)dec_add_cuda(g->x, w->w_down, g->h, F, E, pdl, st));
@@ -168,7 +168,7 @@ void cu_decode_step(cu_decode *g, int mode, uint16_t *kc, uint16_t *vc, int n_ct
     const model_config *c = &g->b->m->cfg;
     PB_CHECK(pos >= 0 && pos < n_ctx && token >= 0 && token < c->n_vocab, "decode step: token %d at %d of %d",
              token, pos, n_ctx);
-    ensure_work(g, n_ctx);
+    ensure_work(g);
     g->step_host[DEC_STEP_TOKEN] = token;
     g->step_host[DEC_STEP_POS] = pos;
     g->step_host[DEC_STEP_KV_LEN] = pos + 1;

@@ -24,8 +24,8 @@ typedef struct cu_decode cu_decode;
 
 /* NULL (and a one-line reason in why) when b's model is not the llama
  * block these kernels cover (norms, activation, RoPE style, shapes).
- * inv_freq: (head_dim/2) device RoPE table; stream: the backend's cudaStream_t. */
-cu_decode *cu_decode_new(const backend *b, const float *inv_freq, void *stream, char *why, size_t why_len);
+ * stream: the backend's cudaStream_t. */
+cu_decode *cu_decode_new(const backend *b, void *stream, char *why, size_t why_len);
 void cu_decode_free(cu_decode *g);
 
 /* One decode step on the cache kc, vc: (n_layer, n_ctx, n_head_kv, d) bf16:

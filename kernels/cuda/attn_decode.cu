@@ -58,14 +58,14 @@ decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 }
 
 /* The same with kv_len read from device memory when the kernel runs (a
- * CUDA graph replays it at every length up to the max it was planned for);
- * splits past kv_len see no key. */
+ * CUDA graph replays it at every length): n_split splits of
+ * attn_dev_chunk(kv_len) keys; splits past kv_len see no key. */
 template <int D, int BN, int STAGES, int NW>
 __global__ void __launch_bounds__(NW * 32)
 decode_split_dev_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                         const bf16 *__restrict__ v, float *__restrict__ part_o,
                         float *__restrict__ part_lse, const int *__restrict__ kv_len_dev, int n_head,
-                        int n_kv_head, int chunk, int n_split, float scale_log2)
+                        int n_kv_head, int n_split, float scale_log2)
 {
     constexpr int TILE = BN * D;
     extern __shared__ __align__(128) unsigned char smem[];
@@ -76,7 +76,7 @@ decode_split_dev_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
     asm volatile("griddepcontrol.launch_dependents;");
     asm volatile("griddepcontrol.wait;" ::: "memory");
     if (split >= n_split) return;
-    const int kv_len = *kv_len_dev;
+    const int kv_len = *kv_len_dev, chunk = attn_dev_chunk(kv_len);
     bf16 *sK = (bf16 *)smem + (size_t)warp * STAGES * 2 * TILE;
     bf16 *sV = sK + STAGES * TILE;
     const int G = n_head / n_kv_head;
@@ -235,11 +235,6 @@ int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, flo
     return attn_decode_window_cuda(q, k, v, out, lse, kv_len, n_head, n_kv_head, d, 0, work, work_bytes, stream);
 }
 
-/* kv_len from the device: the split plan of max_len (for every kv_len up to
- * max_len the dense plan's chunk when both plans reach their 128-key floor,
- * so the same splits and the same sums as attn_decode_cuda). The kernel's
- * shared-memory attribute is set by the plan's first call (decode_plan, via
- * attn_decode_workspace), not here, so the launch may be captured. */
 /* Launch configuration with or without programmatic dependent launch. */
 struct pdl_cfg {
     cudaLaunchConfig_t c;
@@ -257,13 +252,15 @@ struct pdl_cfg {
     }
 };
 
+/* kv_len from the device: ATTN_DEV_SPLITS splits whatever the length. The
+ * kernel's shared-memory attribute is set by the plan's first call
+ * (decode_plan, via attn_decode_workspace or attn_decode_dev_workspace),
+ * not here, so the launch may be captured. */
 template <int D>
 static int launch_decode_dev(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
-                             int max_len, int n_head, int n_kv_head, void *work, size_t work_bytes, int pdl,
-                             cudaStream_t st)
+                             int n_head, int n_kv_head, void *work, size_t work_bytes, int pdl, cudaStream_t st)
 {
-    int chunk, n_split;
-    decode_plan<D>(max_len, n_kv_head, &chunk, &n_split);
+    const int n_split = ATTN_DEV_SPLITS;
     if (work_bytes < (size_t)n_split * n_head * (D + 1) * sizeof(float)) return (int)cudaErrorInvalidValue;
     float *part_o = (float *)work;
     float *part_lse = part_o + (size_t)n_split * n_head * D;
@@ -271,9 +268,9 @@ static int launch_decode_dev(const void *q, const void *k, const void *v, void *
     pdl_cfg split(dim3((n_split + DEC_NW - 1) / DEC_NW, n_kv_head), dim3(DEC_NW * 32), smem, st, pdl);
     cudaError_t e = cudaLaunchKernelEx(&split.c, decode_split_dev_kernel<D, DEC_BN, DEC_STAGES, DEC_NW>,
                                        (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, part_o, part_lse,
-                                       kv_len_dev, n_head, n_kv_head, chunk, n_split, ATTN_LOG2E / sqrtf((float)D));
+                                       kv_len_dev, n_head, n_kv_head, n_split, ATTN_LOG2E / sqrtf((float)D));
     if (e != cudaSuccess || (e = cudaGetLastError()) != cudaSuccess) return (int)e;
-    if (!out) return 0; /* the caller combines the partials (attn_decode_dev_plan) */
+    if (!out) return 0; /* the caller combines the partials */
     pdl_cfg comb(dim3(n_head), dim3(COMB_THREADS), 0, st, pdl);
     e = cudaLaunchKernelEx(&comb.c, combine_kernel, (const float *)part_o, (const float *)part_lse, n_split, n_head,
                            D, (bf16 *)out, (float *)NULL);
@@ -281,21 +278,19 @@ static int launch_decode_dev(const void *q, const void *k, const void *v, void *
 }
 
 int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
-                         int max_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, int pdl,
-                         void *stream)
+                         int n_head, int n_kv_head, int d, void *work, size_t work_bytes, int pdl, void *stream)
 {
-    if (max_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16)
-        return (int)cudaErrorInvalidValue;
+    if (n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 16) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
-    if (d == 128)
-        return launch_decode_dev<128>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, pdl, st);
-    if (d == 64)
-        return launch_decode_dev<64>(q, k, v, out, kv_len_dev, max_len, n_head, n_kv_head, work, work_bytes, pdl, st);
+    if (d == 128) return launch_decode_dev<128>(q, k, v, out, kv_len_dev, n_head, n_kv_head, work, work_bytes, pdl, st);
+    if (d == 64) return launch_decode_dev<64>(q, k, v, out, kv_len_dev, n_head, n_kv_head, work, work_bytes, pdl, st);
     return (int)cudaErrorInvalidValue;
 }
 
-void attn_decode_dev_plan(int max_len, int n_kv_head, int d, int *chunk, int *n_split)
+size_t attn_decode_dev_workspace(int n_head, int d)
 {
-    if (d == 128) decode_plan<128>(max_len, n_kv_head, chunk, n_split);
-    else decode_plan<64>(max_len, n_kv_head, chunk, n_split);
+    int chunk, n_split;  /* the plan's first call sets the kernels' attributes */
+    if (d == 128) decode_plan<128>(1, 1, &chunk, &n_split);
+    else decode_plan<64>(1, 1, &chunk, &n_split);
+    return (size_t)ATTN_DEV_SPLITS * n_head * (d + 1) * sizeof(float);
 }

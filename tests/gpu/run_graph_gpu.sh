@@ -2,17 +2,21 @@
 # run_graph_gpu.sh — the whole-step decode on the GPU machine, from the repo
 # root after `make device`: the GPU tests (all of them: the CUDA graph, its
 # fused kernels, the forward pass and CUPTI), then bench (prefill 2K and 8K,
-# decode of 32 tokens after 2K) in each decode mode: the default (graph),
-# graph with programmatic dependent launch, the fused kernels without the
-# graph, and op by op (PURBO_CUDA_GRAPH=0), each with its CUPTI kernel summary.
-#   sh tests/gpu/run_graph_gpu.sh [MODEL] [BINDIR]
+# decode of 32 tokens after 2K) in each decode mode: the graph, the graph
+# with programmatic dependent launch (pdl, the default), the fused kernels
+# without the graph, and op by op (PURBO_CUDA_GRAPH=0), each with its CUPTI
+# kernel summary.
+#   [MODES="graph pdl"] [TESTS="gpu_graph gpu_decode"] sh tests/gpu/run_graph_gpu.sh [MODEL] [BINDIR]
+# (TESTS: name filters of the GPU tests, all when unset; MODES: the decode
+# modes benched, default all four.)
 M=${1:-/tmp/model.gguf}
 B=${2:-build/device}
 OUT=${OUT:-/tmp}
+MODES=${MODES:-graph pdl direct 0}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 echo "== gpu tests"
-timeout 400 $B/purbo-gpu-test --model $M; echo "rc $?"
-for mode in graph pdl direct 0; do
+timeout 400 $B/purbo-gpu-test --model $M $TESTS; echo "rc $?"
+for mode in $MODES; do
   echo "== bench, PURBO_CUDA_GRAPH=$mode"
   rm -f $OUT/bench-$mode.db
   PURBO_CUDA_GRAPH=$mode timeout 120 $B/purbo-bench bench --model $M --backend cuda --sizes 2048,8192 \

@@ -11,19 +11,22 @@
  *   - fused kernels against cpu_rmsnorm, bf16 rounding, cpu_matmul (f32
  *     weights), cpu_rope, cpu_swiglu: 1e-2 relative (bf16 weights; the
  *     bound test_cuda_ops.c states for bf16 operands);
- *   - device-length attention against attn_decode_cuda: bitwise (the same
- *     splits for these lengths, the extra splits add zeros), and against
- *     attn_decode_ref: 1e-2; its partials combined inside the Wo product
- *     against combine-then-product: bitwise (the same sums in the same
- *     order while at most 32 splits see keys);
+ *   - device-length attention against attn_decode_ref: 1e-2; its partials
+ *     combined inside the Wo product against the combine kernel then the
+ *     product: 2e-3 (the same weights and products, sums grouped otherwise:
+ *     f32 differences that flip a bf16 rounding (2^-8 of an element) on a
+ *     few of the 576 attention outputs, ~4e-4 of Wo att);
  *   - graph against the same kernels launched one by one: bitwise (the same
  *     kernels on the same inputs);
- *   - fused against op by op (cuBLAS + small kernels): the same bf16
- *     roundings at the same places, only the f32 summation order of the
- *     products differs (relative 1e-6 each), which now and then flips a
- *     bf16 rounding (2^-9) downstream; through 30 layers that stays far
- *     below the CPU/GPU bound of test_cuda_forward.c: centred relative
- *     difference < 1e-2 at every step, and the greedy tokens identical.
+ *   - fused against op by op (cuBLAS + small kernels), fed the same tokens:
+ *     the same bf16 roundings at the same places, only the f32 summation
+ *     order of the products and the attention's splits differ (relative
+ *     1e-6 each), which now and then flips a bf16 rounding (2^-9)
+ *     downstream; through 30 layers that stays far below the CPU/GPU bound
+ *     of test_cuda_forward.c: centred relative difference < 1e-2 at every
+ *     step, and the same next token (greedy decoding gives the same
+ *     tokens) except at a near tie (op by op's best two within twice the
+ *     step's largest logit difference), which is reported.
  */
 #include <math.h>
 #include <string.h>
@@ -39,6 +42,7 @@
 
 #define TOL_BF16 1e-2
 #define TOL_FUSED 1e-2
+#define TOL_COMBINE 2e-3
 
 /* n values read back from device buffer p (bf16 when act, else f32), as f32. */
 static float *read_back(backend *G, const void *p, size_t n, int act)
@@ -178,18 +182,19 @@ TEST(gpu_decode_fused_mlp_logits)
     CHECK(ok);
 }
 
-/* Decode attention with kv_len on the device against the host-length kernel
- * (bitwise) and the CPU reference, for a few lengths under one capacity;
- * then its partials combined inside the Wo product (dec_attn_out_cuda)
- * against the plain product of the combined output (bitwise: at most 32
- * splits see keys here) and the CPU (attn_decode_ref, bf16, Wo). */
+/* Decode attention with kv_len on the device (ATTN_DEV_SPLITS splits of
+ * attn_dev_chunk(kv_len) keys) against the CPU reference, for lengths on
+ * both sides of the 32-key floor of the chunk; then its partials combined
+ * inside the Wo product (dec_attn_out_cuda) against the combine kernel's
+ * output times Wo (dec_add_cuda) and against the CPU (attn_decode_ref,
+ * bf16, Wo). */
 TEST(gpu_decode_attention_device_length)
 {
     backend *G = gpu_cuda();
     CHECK_MSG(G != NULL, "no CUDA backend: %s", gpu_why());
     const model *m = fixture_model();
     const model_config *c = &m->cfg;
-    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, E = c->n_embd, n_ctx = 2200, L = 11;
+    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, E = c->n_embd, n_ctx = 5000, L = 11;
     const size_t nq = (size_t)H * d, nkv = (size_t)n_ctx * HKV * d;
     float *qf = pb_malloc(nq * sizeof(float)), *kf = pb_malloc(nkv * sizeof(float)), *vf = pb_malloc(nkv * sizeof(float));
     float *x = pb_malloc((size_t)E * sizeof(float));
@@ -204,17 +209,15 @@ TEST(gpu_decode_attention_device_length)
         v[i] = attn_f32_to_bf16(vf[i]);
     }
     void *gq = dev_copy(G, q, nq * 2), *gk = dev_copy(G, k, nkv * 2), *gv = dev_copy(G, v, nkv * 2);
-    void *o1 = G->alloc(G, nq * 2), *o2 = G->alloc(G, nq * 2);
+    void *o1 = G->alloc(G, nq * 2);
     float *gx1 = G->alloc(G, (size_t)E * sizeof(float)), *gx2 = G->alloc(G, (size_t)E * sizeof(float));
-    size_t wb = attn_decode_workspace(n_ctx, H, HKV, d);
-    void *w1 = G->alloc(G, wb), *w2 = G->alloc(G, wb), *w3 = G->alloc(G, wb);
+    size_t wb = attn_decode_dev_workspace(H, d);
+    void *w1 = G->alloc(G, wb), *w3 = G->alloc(G, wb);
     int *glen = G->alloc(G, sizeof(int));
-    int chunk, n_split;
-    attn_decode_dev_plan(n_ctx, HKV, d, &chunk, &n_split);
+    const int n_split = ATTN_DEV_SPLITS;
     const float *part_o = w3, *part_lse = (const float *)w3 + (size_t)n_split * H * d;
-    printf("    plan for %d keys: %d splits of %d keys\n", n_ctx, n_split, chunk);
     int ok = 1;
-    const int lens[] = {1, 201, 1024, 2074, n_ctx};
+    const int lens[] = {1, 31, 33, 201, 2048, 2074, n_ctx};
     float *ref = pb_malloc(nq * sizeof(float)), *rx = pb_malloc((size_t)E * sizeof(float));
     for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
         int len = lens[t];
@@ -222,39 +225,29 @@ TEST(gpu_decode_attention_device_length)
         G->upload(G, gx1, x, (size_t)E * sizeof(float));
         G->upload(G, gx2, x, (size_t)E * sizeof(float));
         gpu_poison(G, o1, nq * 2);
-        gpu_poison(G, o2, nq * 2);
         gpu_poison(G, w3, wb);
         CHECK(dec_device_sync() == 0);
-        CHECK(attn_decode_dev_cuda(gq, gk, gv, o1, glen, n_ctx, H, HKV, d, w1, wb, 0, NULL) == 0);
-        CHECK(attn_decode_cuda(gq, gk, gv, o2, NULL, len, H, HKV, d, w2, wb, NULL) == 0);
-        CHECK(attn_decode_dev_cuda(gq, gk, gv, NULL, glen, n_ctx, H, HKV, d, w3, wb, 0, NULL) == 0);
-        CHECK(dec_attn_out_cuda(gx1, G->w.layers[L].wo, part_o, part_lse, n_split, chunk, glen, H, d, E, 0, NULL) == 0);
-        CHECK(dec_add_cuda(gx2, G->w.layers[L].wo, o2, H * d, E, 0, NULL) == 0);
+        CHECK(attn_decode_dev_cuda(gq, gk, gv, o1, glen, H, HKV, d, w1, wb, 0, NULL) == 0);
+        CHECK(attn_decode_dev_cuda(gq, gk, gv, NULL, glen, H, HKV, d, w3, wb, 0, NULL) == 0);
+        CHECK(dec_attn_out_cuda(gx1, G->w.layers[L].wo, part_o, part_lse, n_split, glen, H, d, E, 0, NULL) == 0);
+        CHECK(dec_add_cuda(gx2, G->w.layers[L].wo, o1, H * d, E, 0, NULL) == 0);
         CHECK(dec_device_sync() == 0);
-        uint16_t *b1 = pb_malloc(nq * 2), *b2 = pb_malloc(nq * 2);
-        G->download(G, b1, o1, nq * 2);
-        G->download(G, b2, o2, nq * 2);
         float *f1 = read_back(G, o1, nq, 1), *x1 = read_back(G, gx1, (size_t)E, 0), *x2 = read_back(G, gx2, (size_t)E, 0);
         attn_decode_ref(q, k, v, ref, NULL, len, H, HKV, d);
         char what[64];
-        snprintf(what, sizeof what, "attention kv_len %d (dev)", len);
+        snprintf(what, sizeof what, "attention kv_len %d (%d/split)", len, attn_dev_chunk(len));
         ok &= report(what, f1, ref, nq, TOL_BF16);
         gpu_round_bf16(ref, nq);
         cpu_matmul(rx, ref, m->layers[L].wo, 1, H * d, E);
         for (int i = 0; i < E; i++) rx[i] += x[i];
         snprintf(what, sizeof what, "combine + Wo, kv_len %d", len);
         ok &= report(what, x1, rx, (size_t)E, TOL_BF16);
-        int same = !memcmp(b1, b2, nq * 2), same_x = !memcmp(x1, x2, (size_t)E * sizeof(float));
-        printf("      bitwise: to the host-length kernel %s; combine in Wo to combine, then Wo %s\n",
-               same ? "yes" : "NO", same_x ? "yes" : "NO");
-        ok &= same && same_x;
-        free(b1);
-        free(b2);
+        ok &= report("  against combine, Wo", x1, x2, (size_t)E, TOL_COMBINE);
         free(f1);
         free(x1);
         free(x2);
     }
-    void *bufs[] = {gq, gk, gv, o1, o2, gx1, gx2, w1, w2, w3, glen};
+    void *bufs[] = {gq, gk, gv, o1, gx1, gx2, w1, w3, glen};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) G->free(G, bufs[i]);
     float *hs[] = {qf, kf, vf, x, ref, rx};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
@@ -285,16 +278,19 @@ static double centred_rel(const float *a, const float *b, int V)
 enum { N_DEC = 32, N_MORE = 3 };
 
 typedef struct {
-    int tok[N_DEC];
+    int tok[N_DEC];  /* the token fed at each step */
+    int top[N_DEC];  /* the argmax of each step's logits */
     float *lg;       /* (N_DEC, V) logits of each step */
     float *more;     /* (V) logits after N_MORE more tokens as one chunk */
     attn_count *cnt; /* [n_layer * n_head] density counts */
 } decode_run;
 
-/* Prefills prompt[0..P), decodes N_DEC tokens greedily in the given mode,
- * then evaluates N_MORE prompt tokens as a chunk (op by op: the prefill path
- * reading the cache the steps wrote). */
-static void decode_in_mode(session *s, int mode, const int *prompt, int P, decode_run *r)
+/* Prefills prompt[0..P), then N_DEC one-token steps in the given mode:
+ * greedy (each step fed the argmax of the one before) when feed is NULL,
+ * else fed feed->tok (teacher forcing: every mode sees the same inputs);
+ * then N_MORE prompt tokens as a chunk (op by op: the prefill path reading
+ * the cache the steps wrote). */
+static void decode_in_mode(session *s, int mode, const int *prompt, int P, const decode_run *feed, decode_run *r)
 {
     const int V = s->m->cfg.n_vocab;
     backend *b = s->b;
@@ -309,9 +305,9 @@ static void decode_in_mode(session *s, int mode, const int *prompt, int P, decod
     b->decode_graph = mode;
     int id = cpu_argmax(lg, V);
     for (int i = 0; i < N_DEC; i++) {
-        r->tok[i] = id;
-        session_eval(s, &id, 1, r->lg + (size_t)i * V, 1);
-        id = cpu_argmax(r->lg + (size_t)i * V, V);
+        r->tok[i] = feed ? feed->tok[i] : id;
+        session_eval(s, &r->tok[i], 1, r->lg + (size_t)i * V, 1);
+        id = r->top[i] = cpu_argmax(r->lg + (size_t)i * V, V);
     }
     b->decode_graph = saved;
     session_eval(s, prompt + P, N_MORE, r->more, 1);
@@ -326,10 +322,15 @@ static void run_free(decode_run *r)
     free(r->cnt);
 }
 
-/* Greedy decode of 32 tokens after 1,500 prompt tokens of golden prompt c:
- * op by op, fused kernels launched one by one, the graph on the same cache,
- * the graph on another cache (a second capture), and both again with
- * programmatic dependent launch. */
+/* Greedy decode of 32 tokens after 1,500 prompt tokens of golden prompt c,
+ * op by op; then the same inputs through the fused kernels launched one by
+ * one, the graph on the same cache, the graph on another cache (a second
+ * capture), and both again with programmatic dependent launch. The graph
+ * and PDL runs must equal the one-by-one run bit for bit; each must stay
+ * within TOL_FUSED of op by op at every step and pick the same next token
+ * (so greedy decoding gives the same tokens), except at a near tie: op by
+ * op's best two within twice the step's largest logit difference, which
+ * is reported. */
 TEST(gpu_graph_decode_model)
 {
     backend *G = gpu_cuda();
@@ -345,43 +346,54 @@ TEST(gpu_graph_decode_model)
     static const char *names[N_RUNS] = {"op by op", "one by one", "graph", "graph, 2nd cache", "one by one + PDL",
                                         "graph + PDL"};
     decode_run r[N_RUNS];
-    decode_in_mode(s1, 0, gd.ids, P, &r[EAGER]);
-    decode_in_mode(s2, DECODE_DIRECT, gd.ids, P, &r[DIRECT]);
-    decode_in_mode(s2, DECODE_GRAPH, gd.ids, P, &r[GRAPH]);
-    decode_in_mode(s1, DECODE_GRAPH, gd.ids, P, &r[GRAPH2]);
-    decode_in_mode(s2, DECODE_DIRECT | DECODE_PDL, gd.ids, P, &r[DIRECT_PDL]);
-    decode_in_mode(s1, DECODE_GRAPH | DECODE_PDL, gd.ids, P, &r[GRAPH_PDL]);
-    int same_tokens = 1, bitwise = 1, same_counts = 1;
+    decode_in_mode(s1, 0, gd.ids, P, NULL, &r[EAGER]);
+    decode_in_mode(s2, DECODE_DIRECT, gd.ids, P, &r[EAGER], &r[DIRECT]);
+    decode_in_mode(s2, DECODE_GRAPH, gd.ids, P, &r[EAGER], &r[GRAPH]);
+    decode_in_mode(s1, DECODE_GRAPH, gd.ids, P, &r[EAGER], &r[GRAPH2]);
+    decode_in_mode(s2, DECODE_DIRECT | DECODE_PDL, gd.ids, P, &r[EAGER], &r[DIRECT_PDL]);
+    decode_in_mode(s1, DECODE_GRAPH | DECODE_PDL, gd.ids, P, &r[EAGER], &r[GRAPH_PDL]);
+    int bitwise = 1, same_counts = 1, unexplained = 0, flips = 0;
     double worst = 0, more = 0;
-    printf("    prompt %d, %d greedy steps\n", P, N_DEC);
+    printf("    prompt %d, %d steps (op by op greedy; the others fed its tokens)\n", P, N_DEC);
     for (int k = DIRECT; k < N_RUNS; k++) {
-        int tok = !memcmp(r[k].tok, r[EAGER].tok, sizeof r[k].tok);
         int bit = k == DIRECT || !memcmp(r[k].lg, r[DIRECT].lg, NL);
         int cnt = !memcmp(r[k].cnt, r[EAGER].cnt, NH * sizeof *r[k].cnt);
-        double w = 0, m = centred_rel(r[k].more, r[EAGER].more, V);
+        double w = 0, wabs = 0, m = centred_rel(r[k].more, r[EAGER].more, V);
+        int first = -1;
         for (int i = 0; i < N_DEC; i++) {
-            double rel = centred_rel(r[k].lg + (size_t)i * V, r[EAGER].lg + (size_t)i * V, V);
+            const float *a = r[k].lg + (size_t)i * V, *e = r[EAGER].lg + (size_t)i * V;
+            double rel = centred_rel(a, e, V), mx = 0;
+            for (int j = 0; j < V; j++) mx = fabs((double)a[j] - e[j]) > mx ? fabs((double)a[j] - e[j]) : mx;
             w = rel > w ? rel : w;
+            wabs = mx > wabs ? mx : wabs;
+            if (r[k].top[i] != r[EAGER].top[i]) {
+                double gap = (double)e[r[EAGER].top[i]] - e[r[k].top[i]];
+                flips++;
+                if (first < 0) first = i;
+                printf("      %s step %d: next token %d, op by op %d (its lead %.4f, largest |d| %.4f: %s)\n",
+                       names[k], i, r[k].top[i], r[EAGER].top[i], gap, mx, gap <= 2 * mx ? "near tie" : "NOT a tie");
+                unexplained += gap > 2 * mx;
+            }
         }
-        printf("    %-17s tokens %s, bitwise to one by one %s, vs op by op: worst centred rel %.3e, "
-               "%d-token chunk after %.3e, density counts %s\n",
-               names[k], tok ? "same" : "DIFFER", bit ? "yes" : "NO", w, N_MORE, m, cnt ? "same" : "DIFFER");
-        same_tokens &= tok;
+        printf("    %-17s bitwise to one by one %s; vs op by op: worst centred rel %.3e, max|d| %.4f, greedy "
+               "tokens %s; %d-token chunk after %.3e; density counts %s\n",
+               names[k], bit ? "yes" : "NO", w, wabs, first < 0 ? "same" : "differ", N_MORE, m,
+               cnt ? "same" : "DIFFER");
         bitwise &= bit;
         same_counts &= cnt;
         worst = w > worst ? w : worst;
         more = m > more ? m : more;
     }
     printf("    tokens:");
-    for (int i = 0; i < N_DEC; i++) printf(" %d", r[GRAPH].tok[i]);
+    for (int i = 0; i < N_DEC; i++) printf(" %d", r[EAGER].tok[i]);
     printf("\n");
     for (int k = 0; k < N_RUNS; k++) run_free(&r[k]);
     session_free(s1);
     session_free(s2);
     golden_free(&gd);
-    CHECK(same_tokens);
     CHECK(bitwise);
     CHECK(worst < TOL_FUSED);
     CHECK(more < TOL_FUSED);
     CHECK(same_counts);
+    CHECK_MSG(unexplained == 0, "%d next-token differences that are not near ties (%d in all)", unexplained, flips);
 }

@@ -1,5 +1,6 @@
 /* test_cuda_counters.c — the hardware counters on the GPU: the collector
- * opens (needs the privilege to read counters: run as root), profiles a
+ * opens, first in a check process (purbo-bench probe cupti, --bin) then
+ * here (needs the privilege to read counters: run as root), profiles a
  * cuBLAS bf16 GEMM of n = 8192 whose tensor op count must be 2 n^3 within
  * 5% (ncu read 1.12e12 = 1.02 x 2 n^3 for it) and whose DRAM reads must
  * cover at least half its two inputs (256 MB, beyond any L2: a replay pass
@@ -12,6 +13,7 @@
 
 #include "kernels/attn_time.h"
 #include "probes/counters.h"
+#include "probes/counters_run.h"
 #include "run/backend.h"
 #include "tests/test.h"
 
@@ -31,6 +33,8 @@ static void collect(void (*fn)(void *), void *arg, void *ctx)
 TEST(gpu_counters_gemm_flops)
 {
     char why[512];
+    /* first as purbo-bench would: in a check process (--bin names purbo-bench) */
+    CHECK_MSG(hwr_check_process(test_bin_path, 0, why, sizeof why), "check process %s: %s", test_bin_path, why);
     gemm_ctx g = {0};
     g.h = hwc_open(why, sizeof why);
     CHECK_MSG(g.h != NULL, "counters: %s", why);

@@ -11,10 +11,12 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "probes/counters_run.h"
 #include "probes/probe_run.h"
 
 int cmd_probe(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "cupti")) return cmd_probe_cupti(argc - 1, argv + 1);
     const char *model_path = NULL, *name = NULL;
     arg_results ro = {.db = ARG_DB_DEFAULT};
     int ctx = 4096, windows = 4;
@@ -25,6 +27,7 @@ int cmd_probe(int argc, char **argv)
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench probe NAME --model M [options]\n"
                    "  NAME: locality | retrieval | rank | demand | all (or --probe NAME)\n"
+                   "  (purbo-bench probe cupti: the GPU's hardware counters checked; --help there)\n"
                    "  Measures RTPurbo's premises on the model's dense attention over calibration\n"
                    "  windows (KJV for even windows, C from the libc6-dev headers for odd ones).\n"
                    "  --ctx N       tokens per window: a multiple of 64 in [256, the model's context]\n"

@@ -75,6 +75,16 @@ struct hwc {
     CUcontext ctx;
 };
 
+/* Each step names itself before it runs; with PURBO_COUNTERS_TRACE set it
+ * also says so on stderr, so that a crash inside CUPTI shows where
+ * (counters_run.c's check process runs with it set). */
+static void step(const char *what)
+{
+    static int trace = -1;
+    if (trace < 0) trace = getenv("PURBO_COUNTERS_TRACE") != NULL;
+    if (trace) fprintf(stderr, "counters: step %s\n", what);
+}
+
 static const char *res_str(CUptiResult r)
 {
     const char *s = NULL;
@@ -94,15 +104,49 @@ static int fail(char *why, size_t why_len, const char *call, CUptiResult r)
 
 #define TRY(call, ...)                                                                \
     do {                                                                              \
+        step(#call);                                                                  \
         CUptiResult r_ = (call);                                                      \
         if (r_ != CUPTI_SUCCESS) { fail(why, why_len, #call, r_); __VA_ARGS__; }      \
     } while (0)
 
+/* 1 when the library soname loads by name or from dir (CUPTI's own folder). */
+static int found_beside(const char *soname, const char *dir)
+{
+    void *l = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!l && dir) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, soname);
+        l = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
+    return l != NULL; /* kept open: CUPTI loads it next */
+}
+
 static int load(char *why, size_t why_len)
 {
     if (P.loaded) return 1;
+    step("dlopen CUPTI");
     void *lib = cupti_library(why, why_len);
     if (!lib) return 0;
+    /* the profiler's host and target halves live in libnvperf_*; CUPTI loads
+     * them on first use and does not survive their absence everywhere */
+    step("dlopen libnvperf_host.so, libnvperf_target.so");
+    char dir[4096] = "";
+    Dl_info info;
+    void *sym = dlsym(lib, "cuptiGetResultString");
+    if (sym && dladdr(sym, &info) && info.dli_fname) {
+        snprintf(dir, sizeof dir, "%s", info.dli_fname);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else dir[0] = 0;
+    }
+    const char *need[2] = {"libnvperf_host.so", "libnvperf_target.so"};
+    for (int i = 0; i < 2; i++)
+        if (!found_beside(need[i], dir[0] ? dir : NULL)) {
+            snprintf(why, why_len, "CUPTI's profiler needs %s (not found by name or in %s)", need[i],
+                     dir[0] ? dir : "CUPTI's folder");
+            return 0;
+        }
+    step("dlsym the profiler's entry points");
 #define HWC_SYM(f)                                                                                \
     if (!(P.p_##f = (decltype(&::f))dlsym(lib, #f))) {                                                  \
         snprintf(why, why_len, "CUPTI unavailable: the library lacks %s (needs CUDA 13's)", #f); \
@@ -160,16 +204,23 @@ static int current_ctx(CUcontext *ctx, char *why, size_t why_len)
     return 1;
 }
 
+static int initialised; /* cuptiProfilerInitialize succeeded */
+
+extern "C" int hwc_preinit(char *why, size_t why_len)
+{
+    if (initialised) return 1;
+    if (!load(why, why_len)) return 0;
+    CUpti_Profiler_Initialize_Params ip = {CUpti_Profiler_Initialize_Params_STRUCT_SIZE};
+    TRY(P.p_cuptiProfilerInitialize(&ip), return 0);
+    initialised = 1;
+    return 1;
+}
+
 extern "C" hwc *hwc_open(char *why, size_t why_len)
 {
-    static int initialised;
     CUcontext ctx;
-    if (!current_ctx(&ctx, why, why_len) || !load(why, why_len)) return NULL;
-    if (!initialised) {
-        CUpti_Profiler_Initialize_Params ip = {CUpti_Profiler_Initialize_Params_STRUCT_SIZE};
-        TRY(P.p_cuptiProfilerInitialize(&ip), return NULL);
-        initialised = 1;
-    }
+    step("CUDA context");
+    if (!current_ctx(&ctx, why, why_len) || !hwc_preinit(why, why_len)) return NULL;
     int dev = 0;
     cudaGetDevice(&dev);
     CUpti_Device_GetChipName_Params cp = {CUpti_Device_GetChipName_Params_STRUCT_SIZE};
@@ -188,6 +239,7 @@ extern "C" hwc *hwc_open(char *why, size_t why_len)
     snprintf(h->chip, sizeof h->chip, "%s", cp.pChipName ? cp.pChipName : "?");
     /* which metrics the chip has: each alone on a fresh host object */
     for (int i = 0; i < HWM_N; i++) {
+        step(HWM_METRICS[i]);
         CUpti_Profiler_Host_Object *o = host_new(h->chip, avail, why, why_len);
         if (!o) {
             free(avail);
@@ -277,6 +329,7 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     CUpti_RangeProfiler_Start_Params st = {CUpti_RangeProfiler_Start_Params_STRUCT_SIZE};
     st.pRangeProfilerObject = obj;
     TRY(P.p_cuptiRangeProfilerStart(&st), free(image); return 0);
+    step("the profiled function");
     fn(arg);
     cudaError_t e = cudaDeviceSynchronize();
     PB_CHECK(e == cudaSuccess, "cudaDeviceSynchronize: %s", cudaGetErrorString(e));
@@ -303,6 +356,7 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     out->range = (char **)pb_calloc(n ? (size_t)n : 1, sizeof *out->range);
     out->value = (double *)pb_malloc((n ? (size_t)n : 1) * HWM_N * sizeof *out->value);
     double v[HWM_N];
+    step("evaluate the ranges");
     for (int r = 0; r < n; r++) {
         CUpti_RangeProfiler_CounterData_GetRangeInfo_Params rp = {
             CUpti_RangeProfiler_CounterData_GetRangeInfo_Params_STRUCT_SIZE};

@@ -31,6 +31,10 @@ typedef struct hwc hwc;
 
 /* NULL and one line in why when counters cannot be read here. */
 hwc *hwc_open(char *why, size_t why_len);
+/* Loads CUPTI and initialises its profiler without touching CUDA (hwc_open
+ * does it otherwise, after making the context current): for callers that
+ * want it before the CUDA driver starts. 1, or 0 and why. */
+int hwc_preinit(char *why, size_t why_len);
 /* The chip ("GH100") and the space-separated metrics it lacks ("" if none). */
 const char *hwc_chip(const hwc *h);
 const char *hwc_missing(const hwc *h);

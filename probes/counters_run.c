@@ -5,10 +5,19 @@
 #include "probes/counters_run.h"
 
 #include <math.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "cli/args.h"
+#include "probes/cupti.h"
 #include "run/backend.h"
+
+extern char **environ;
 
 #define HWR_COPY_BYTES ((size_t)1 << 31) /* 2 GiB: far beyond any L2 */
 #define HWR_GEMM_N 8192
@@ -42,10 +51,118 @@ static void gemm_probe(void (*fn)(void *), void *arg, void *ctx)
             ops / want);
 }
 
+/* The last line of text[0..n) that starts with prefix, copied without it
+ * into out (""). */
+static void last_line(const char *text, const char *prefix, char *out, size_t n)
+{
+    out[0] = 0;
+    size_t lp = strlen(prefix);
+    for (const char *p = text; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l >= lp && !strncmp(p, prefix, lp)) snprintf(out, n, "%.*s", (int)(l - lp), p + lp);
+        p = e ? e + 1 : NULL;
+    }
+}
+
+int hwr_check_process(const char *exe, int early, char *why, size_t why_len)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        snprintf(why, why_len, "check process: pipe failed");
+        return 0;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fd[0]);
+    char *argv[] = {(char *)exe, "probe", "cupti", "--gemm", "2048", early ? "--early" : NULL, NULL};
+    setenv("PURBO_COUNTERS_TRACE", "1", 1);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    unsetenv("PURBO_COUNTERS_TRACE");
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    if (rc != 0) {
+        close(fd[0]);
+        snprintf(why, why_len, "check process: cannot start %s: %s", exe, strerror(rc));
+        return 0;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *out = pb_malloc(cap + 1);
+    ssize_t k;
+    while ((k = read(fd[0], out + len, cap - len)) > 0) len += (size_t)k; /* the rest, if any, is dropped */
+    out[len] = 0;
+    char buf[256];
+    while (read(fd[0], buf, sizeof buf) > 0) {}
+    close(fd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!ok) {
+        char stepped[256], said[400];
+        last_line(out, "counters: step ", stepped, sizeof stepped);
+        last_line(out, "counters off: ", said, sizeof said);
+        if (WIFSIGNALED(st))
+            snprintf(why, why_len, "the profiler crashed a check process (signal %d, %s) in step '%s'", WTERMSIG(st),
+                     strsignal(WTERMSIG(st)), stepped[0] ? stepped : "?");
+        else if (said[0]) snprintf(why, why_len, "%s", said);
+        else snprintf(why, why_len, "the check process exited with status %d after step '%s'", WEXITSTATUS(st),
+                      stepped[0] ? stepped : "?");
+    }
+    free(out);
+    return ok;
+}
+
+/* What hwr_precheck decided: -1 not run, 0 off (said), 1 the profiler is
+ * initialised before CUDA (done), 2 after (hwc_open does it). */
+static int g_mode = -1;
+
+/* This program's path when it is purbo-bench (it has `probe cupti`), else 0. */
+static int self_exe(char *exe, size_t n)
+{
+    ssize_t l = readlink("/proc/self/exe", exe, n - 1);
+    exe[l > 0 ? l : 0] = 0;
+    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    return l > 0 && !strncmp(base, "purbo-bench", 11);
+}
+
+int hwr_precheck(void)
+{
+    char exe[4096], why_e[512] = "", why_l[512] = "";
+    if (getenv("PURBO_COUNTERS_NO_CHECK") || !self_exe(exe, sizeof exe)) return (g_mode = 2);
+    if (hwr_check_process(exe, 1, why_e, sizeof why_e)) {
+        if (hwc_preinit(why_e, sizeof why_e)) {
+            fprintf(stderr, "counters: check process passed; CUPTI's profiler initialised before CUDA\n");
+            return (g_mode = 1);
+        }
+    }
+    if (hwr_check_process(exe, 0, why_l, sizeof why_l)) {
+        fprintf(stderr, "counters: check process passed with CUDA first (profiler before CUDA: %s)\n", why_e);
+        return (g_mode = 2);
+    }
+    fprintf(stderr, "counters off: profiler before CUDA: %s; after: %s\n", why_e, why_l);
+    return (g_mode = 0);
+}
+
 int hwr_open(hwr *r, pb_db *db, int64_t run)
 {
     char why[512];
     *r = (hwr){.db = db, .run = run};
+    if (g_mode == 0) return 0; /* hwr_precheck said why */
+    if (!backend_cuda_available(why, sizeof why)) {
+        fprintf(stderr, "counters off: %s\n", why);
+        return 0;
+    }
+    /* not prechecked: a process of its own first, so that a crash inside
+     * CUPTI costs the counters, not the run */
+    char exe[4096];
+    if (g_mode < 0 && !getenv("PURBO_COUNTERS_NO_CHECK") && self_exe(exe, sizeof exe) &&
+        !hwr_check_process(exe, 0, why, sizeof why)) {
+        fprintf(stderr, "counters off: %s\n", why);
+        return 0;
+    }
     if (!(r->h = hwc_open(why, sizeof why))) {
         fprintf(stderr, "counters off: %s\n", why);
         return 0;
@@ -107,4 +224,83 @@ void hwr_close(hwr *r, int table)
     }
     hwc_close(r->h);
     r->h = NULL;
+}
+
+/* probe cupti's GEMM check: one collection, its ranges printed. */
+typedef struct {
+    hwc *h;
+    int n, ok;
+    char why[512];
+} probe_ctx;
+
+static void probe_gemm(void (*fn)(void *), void *arg, void *ctx)
+{
+    probe_ctx *p = ctx;
+    hwm_ranges r;
+    /* as a run does it: an Activity API region first (kernel timings), then the profiler */
+    char w[256];
+    if (getenv("PURBO_COUNTERS_TRACE")) fprintf(stderr, "counters: step an Activity API region around the GEMM\n");
+    if (cupti_begin(w, sizeof w)) {
+        fn(arg);
+        int nk = 0;
+        cupti_kernels_free(cupti_end(&nk, NULL), nk);
+    }
+    if (!(p->ok = hwc_collect(p->h, fn, arg, &r, p->why, sizeof p->why))) return;
+    double ops = 0;
+    for (int i = 0; i < r.n_range; i++) {
+        printf("range %d %s:\n", i, r.range[i]);
+        for (int m = 0; m < HWM_N; m++)
+            if (!isnan(r.value[(size_t)i * HWM_N + m]))
+                printf("  %-76s %.6g\n", HWM_METRICS[m], r.value[(size_t)i * HWM_N + m]);
+        double v = r.value[(size_t)i * HWM_N + HWM_OPS_BF16];
+        if (!isnan(v)) ops += v;
+    }
+    double want = 2.0 * p->n * (double)p->n * p->n;
+    printf("counters check: bf16 GEMM %d^3: %s = %.4g, %.3f x 2 n^3\n", p->n, HWM_METRICS[HWM_OPS_BF16], ops,
+           ops / want);
+    hwm_ranges_free(&r);
+}
+
+int cmd_probe_cupti(int argc, char **argv)
+{
+    int n = 8192, early = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (arg_flag(argv, i, "--help")) {
+            printf("usage: purbo-bench probe cupti [--gemm N] [--early]\n"
+                   "  Checks the hardware counters here: opens CUPTI's Range Profiler, says which\n"
+                   "  metrics the chip has and how many replay passes they take, measures the two\n"
+                   "  roofline ceilings (device copy, cuBLAS bf16 GEMM of N^3, default 8192) and\n"
+                   "  prints the GEMM's counters with its tensor op count against 2 N^3. Nothing is\n"
+                   "  stored. Exit 1 with one line when counters cannot be read here.\n"
+                   "  --early: initialise the profiler before CUDA starts (else after).\n"
+                   "  PURBO_COUNTERS_TRACE=1 names each CUPTI step on stderr before it runs.\n");
+            return 0;
+        } else if (arg_flag(argv, i, "--early")) early = 1;
+        else if ((v = arg_val("probe cupti", argc, argv, &i, "--gemm")))
+            n = (int)arg_long("probe cupti", "--gemm", v, 64, 32768);
+        else arg_bad("probe cupti", "unknown option %s", argv[i]);
+    }
+    char why[512];
+    probe_ctx p = {.n = n};
+    if (early && !hwc_preinit(why, sizeof why)) {
+        fprintf(stderr, "counters off: %s\n", why);
+        return 1;
+    }
+    if (!(p.h = hwc_open(why, sizeof why))) {
+        fprintf(stderr, "counters off: %s\n", why);
+        return 1;
+    }
+    const char *miss = hwc_missing(p.h);
+    printf("counters: chip %s, %d replay passes per kernel; %s%s\n", hwc_chip(p.h), hwc_passes(p.h),
+           miss[0] ? "not on this chip: " : "every metric available", miss);
+    double bw, flops;
+    int ok = backend_cuda_ceilings((size_t)256 << 20, n, &bw, &flops, probe_gemm, &p, why, sizeof why);
+    hwc_close(p.h);
+    if (!ok || !p.ok) {
+        fprintf(stderr, "counters off: %s\n", ok ? p.why : why);
+        return 1;
+    }
+    printf("ceilings at these sizes: %.0f GB/s (256 MiB copy), %.1f TFLOP/s (GEMM %d^3)\n", bw / 1e9, flops / 1e12, n);
+    return 0;
 }

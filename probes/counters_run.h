@@ -35,6 +35,24 @@ typedef struct {
     int cases;
 } hwr;
 
+/* Runs `EXE probe cupti --gemm 2048 [--early]` (EXE: purbo-bench) as a
+ * child with PURBO_COUNTERS_TRACE set: 1 when it exits 0; else 0 and why:
+ * its "counters off:" line, or the signal that ended it and the last CUPTI
+ * step it named. */
+int hwr_check_process(const char *exe, int early, char *why, size_t why_len);
+/* Before anything touches CUDA (run and bench call it first when asked for
+ * counters): the check process with the profiler initialised before CUDA;
+ * when it passes, the same is done here (hwc_preinit); else the check with
+ * CUDA first. Both failing turns counters off for the process (one line
+ * with both reasons). Without it, hwr_open runs the CUDA-first check
+ * itself. A crash inside CUPTI so costs the counters, never the run.
+ * PURBO_COUNTERS_NO_CHECK skips the checks (in-process only). Returns the
+ * mode (0: off). */
+int hwr_precheck(void);
+/* `purbo-bench probe cupti [--gemm N]`: the counters checked here, nothing
+ * stored (probes/cmd_probe.c dispatches to it). Exit status. */
+int cmd_probe_cupti(int argc, char **argv);
+
 /* 1 when counters are on for run (ceilings stored); 0: off, one line said why. */
 int hwr_open(hwr *r, pb_db *db, int64_t run);
 /* Profiles one case (see above); names / n_names: the case's kernel names in

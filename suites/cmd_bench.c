@@ -99,6 +99,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
         else arg_bad(cmd, "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad(cmd, "--model is required");
+    if (counters && !hwr_precheck()) counters = 0; /* before anything starts CUDA; 0: said why */
     const char *db_path = ro.db;
     int sizes[16], n_sizes = 0, max_n = decode_ctx + decode_tokens;
     for (const char *p = sizes_arg; *p && n_sizes < 16;) {

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "probes/counters_run.h"
 #include "suites/runner.h"
 
 int cmd_run(int argc, char **argv)
@@ -53,6 +54,7 @@ int cmd_run(int argc, char **argv)
         else o.suite_path = argv[i];
     }
     if (!o.suite_path) arg_bad("run", "a suite file is required (purbo-bench run SUITE.yaml)");
+    if (o.counters && !hwr_precheck()) o.counters = 0; /* before anything starts CUDA; 0: said why */
     o.db_path = ro.db;
     if (!strcmp(o.db_path, ARG_DB_DEFAULT)) pb_mkdir_p("out");
     char *cmd = db_command_line(argc, argv);

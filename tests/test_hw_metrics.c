@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -253,4 +254,37 @@ TEST(hw_counters_off_without_device)
     hwr_close(&r, 1);
     db_close(db);
     unlink(path);
+}
+
+/* The check process's verdicts, with scripts standing in for purbo-bench:
+ * a crash inside CUPTI, a soft refusal, and success. */
+TEST(hw_counters_check_process_verdicts)
+{
+    char dir[] = "/tmp/purbo-hwc-XXXXXX", path[64], why[512];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/fake", dir);
+    const char *bodies[3] = {
+        "echo 'counters: step CUDA context' >&2\necho 'counters: step P.p_cuptiProfilerInitialize(&ip)' >&2\n"
+        "kill -SEGV $$\n",
+        "echo 'counters: step P.p_cuptiProfilerGetCounterAvailability(&ap)' >&2\n"
+        "echo 'counters off: no permission to read GPU counters (x)' >&2\nexit 1\n",
+        "test \"$1 $2 $3 $4 $5\" = 'probe cupti --gemm 2048 --early' && test -n \"$PURBO_COUNTERS_TRACE\"\n"};
+    for (int k = 0; k < 3; k++) {
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        fprintf(f, "#!/bin/sh\n%s", bodies[k]);
+        fclose(f);
+        CHECK(chmod(path, 0755) == 0);
+        why[0] = 0;
+        int ok = hwr_check_process(path, k == 2, why, sizeof why);
+        if (k == 0)
+            CHECK_MSG(!ok && strstr(why, "signal 11") && strstr(why, "'P.p_cuptiProfilerInitialize(&ip)'"), "%s",
+                      why);
+        if (k == 1) CHECK_MSG(!ok && !strcmp(why, "no permission to read GPU counters (x)"), "%s", why);
+        if (k == 2) CHECK_MSG(ok, "%s", why);
+        CHECK(!strchr(why, '\n'));
+    }
+    CHECK(getenv("PURBO_COUNTERS_TRACE") == NULL); /* set for the child only */
+    unlink(path);
+    rmdir(dir);
 }

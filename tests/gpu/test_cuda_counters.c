@@ -1,8 +1,10 @@
 /* test_cuda_counters.c — the hardware counters on the GPU: the collector
- * opens (needs the privilege to read counters: run as root), profiles a
- * cuBLAS bf16 GEMM of n = 2048 whose tensor op count must be 2 n^3 within
- * 5% and whose DRAM traffic must cover at least its three matrices once
- * (2 n^2 bf16 in, n^2 f32 out) within half; and the sparse attention
+ * opens, first in a check process (purbo-bench probe cupti, --bin) then
+ * here (needs the privilege to read counters: run as root), profiles a
+ * cuBLAS bf16 GEMM of n = 8192 whose tensor op count must be 2 n^3 within
+ * 5% (ncu read 1.12e12 = 1.02 x 2 n^3 for it) and whose DRAM reads must
+ * cover at least half its two inputs (256 MB, beyond any L2: a replay pass
+ * cannot find them cached); and the sparse attention
  * pipeline's timer (kernels/attn_time.h) runs and selects a share of the
  * blocks strictly between 0 and 1.
  */
@@ -11,6 +13,7 @@
 
 #include "kernels/attn_time.h"
 #include "probes/counters.h"
+#include "probes/counters_run.h"
 #include "run/backend.h"
 #include "tests/test.h"
 
@@ -30,30 +33,31 @@ static void collect(void (*fn)(void *), void *arg, void *ctx)
 TEST(gpu_counters_gemm_flops)
 {
     char why[512];
+    /* first as purbo-bench would: in a check process (--bin names purbo-bench) */
+    CHECK_MSG(hwr_check_process(test_bin_path, 0, why, sizeof why), "check process %s: %s", test_bin_path, why);
     gemm_ctx g = {0};
     g.h = hwc_open(why, sizeof why);
     CHECK_MSG(g.h != NULL, "counters: %s", why);
     printf("    chip %s, %d passes; missing: %s\n", hwc_chip(g.h), hwc_passes(g.h), hwc_missing(g.h));
-    const int n = 2048;
+    const int n = 8192;
     double bw, flops;
     int ok = backend_cuda_ceilings((size_t)256 << 20, n, &bw, &flops, collect, &g, why, sizeof why);
     hwc_close(g.h);
     CHECK_MSG(ok, "ceilings: %s", why);
     CHECK_MSG(g.ok, "collect: %s", g.why);
     printf("    ceilings at this size: %.0f GB/s, %.1f TFLOP/s; %d ranges\n", bw / 1e9, flops / 1e12, g.r.n_range);
-    double ops = 0, bytes = 0;
+    double ops = 0, bytes = 0; /* bytes: DRAM reads */
     for (int i = 0; i < g.r.n_range; i++) {
         const double *v = g.r.value + (size_t)i * HWM_N;
         printf("    range %d %s: time %.0f ns, bf16 ops %.4g, dram %.4g + %.4g B\n", i, g.r.range[i],
                v[HWM_TIME_NS], v[HWM_OPS_BF16], v[HWM_DRAM_READ], v[HWM_DRAM_WRITE]);
         if (!isnan(v[HWM_OPS_BF16])) ops += v[HWM_OPS_BF16];
         if (!isnan(v[HWM_DRAM_READ])) bytes += v[HWM_DRAM_READ];
-        if (!isnan(v[HWM_DRAM_WRITE])) bytes += v[HWM_DRAM_WRITE];
     }
     hwm_ranges_free(&g.r);
-    double want = 2.0 * n * (double)n * n, min_bytes = (2.0 * n * n * 2 + (double)n * n * 4) / 2;
+    double want = 2.0 * n * (double)n * n, min_bytes = 2.0 * n * n * 2 / 2;
     CHECK_MSG(fabs(ops / want - 1) < 0.05, "tensor ops %.4g vs 2 n^3 = %.4g", ops, want);
-    CHECK_MSG(bytes > min_bytes, "DRAM bytes %.4g, below %.4g", bytes, min_bytes);
+    CHECK_MSG(bytes > min_bytes, "DRAM bytes read %.4g, below %.4g", bytes, min_bytes);
 }
 
 TEST(gpu_sparse_timer_selects)

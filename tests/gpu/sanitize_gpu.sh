@@ -11,7 +11,7 @@
 # cannot follow their asynchronous copies. memcheck and initcheck watch every
 # kernel: initcheck must see cuBLAS's writes, or every product it wrote reads
 # as uninitialised when it is copied back.
-#   TESTS="gpu_op_rope gpu_op_add" sh sanitize_gpu.sh   (a subset)
+#   TESTS="gpu_op_rope gpu_op_add" TOOLS="racecheck" sh sanitize_gpu.sh   (a subset)
 D=${D:-/tmp/pb}
 M=${M:-/tmp/model.gguf}
 O=${OUT:-/tmp}/san
@@ -30,6 +30,9 @@ run_one() { # tool test
     if [ $rc -eq 0 ]; then clean=$((clean + 1)); echo "  ok   $1 $2: $summary"
     else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "=========  (Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
 }
-for t in memcheck initcheck; do for x in ${TESTS:-$ALL}; do run_one $t $x; done; done
-for t in racecheck synccheck; do for x in $OWN; do run_one $t $x; done; done
+TOOLS=${TOOLS:-"memcheck initcheck racecheck synccheck"}
+for t in $TOOLS; do
+    case $t in memcheck|initcheck) list=${TESTS:-$ALL} ;; *) list=$OWN ;; esac
+    for x in $list; do run_one $t $x; done
+done
 echo "sanitizer: $clean clean, $bad with errors"

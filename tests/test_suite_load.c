@@ -354,3 +354,44 @@ TEST(suite_load_sweep_errors)
 #undef M
 #undef T
 }
+
+/* The GPU long suite: every task at 2K, 4K and 8K with at least 20 cases
+ * per (task, length); dense, duo, streaming, topp-oracle and rtpurbo on the
+ * converted plan at a window below every length (local heads sparse), and
+ * sweeps whose points are methods of their own. (Its prompts fit: the
+ * generator's check, tests/test_suite_gen.c.) */
+TEST(suite_load_long_suite)
+{
+    pb_err e;
+    suite *s = suite_load("suites/long.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->backend == BACKEND_CUDA);
+    int seen[TASK_N_TYPES] = {0};
+    for (int i = 0; i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        seen[t->type]++;
+        int per = t->samples * (t->n_depths ? t->n_depths : 1);
+        CHECK_MSG(per >= 20, "task %s: %d cases per length", t->name, per);
+        CHECK_MSG(t->n_contexts == 3 && t->contexts[0] == 2048 && t->contexts[1] == 4096 && t->contexts[2] == 8192,
+                  "task %s: contexts", t->name);
+    }
+    for (int t = 0; t < TASK_THROUGHPUT; t++) CHECK_MSG(seen[t] == 1, "long.yaml lacks %s", task_type_name(t));
+    const char *policies[] = {"dense", "duo", "streaming", "topp-oracle", "rtpurbo"};
+    for (int k = 0; k < 5; k++) {
+        int found = 0;
+        for (int i = 0; i < s->n_methods; i++) found |= !strcmp(s->methods[i].policy, policies[k]);
+        CHECK_MSG(found, "long.yaml has no %s method", policies[k]);
+    }
+    int trained = 0, points = 0;
+    for (int i = 0; i < s->n_methods; i++) {
+        const suite_method *m = &s->methods[i];
+        points += strchr(m->name, '@') != NULL;
+        if (!strcmp(m->policy, "rtpurbo") && m->plan && strstr(m->plan, ".purbo")) {
+            trained++;
+            CHECK_MSG(m->window > 0 && m->window < 2048, "%s: window %d leaves 2K prompts' local heads dense", m->name,
+                      m->window);
+        }
+    }
+    CHECK(trained >= 2 && points >= 3);
+    suite_free(s);
+}

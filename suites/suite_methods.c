@@ -15,7 +15,8 @@
  * knob's range (p in (0, 1], rho in [0, 1], ...), that the policy takes the
  * knob (plan_spec, the same check the runner's plan makes), no value listed
  * twice, and for rtpurbo and rtpurbo-topk a window of at least the block
- * size at every point; at most SWEEP_MAX points a method.
+ * size at every point; at most SWEEP_MAX points a method, each named in at
+ * most 127 characters (the longest name a baseline file reads back).
  */
 #include <string.h>
 
@@ -178,9 +179,16 @@ static int load_sweep(sy_ld *L, sy_node *sw, const suite_method *base, suite_met
             same &= knob_get(base, knob[i]) == val[i][j];
         }
         if (same) continue; /* the method's own params: the method itself */
-        for (int i = 0; i < nk; i++)
-            at += snprintf(name + at, sizeof name - (size_t)at, "%s%s=%g", i ? "+" : "", KNOBS[knob[i]].key,
-                           knob_get(&m, knob[i]));
+        for (int i = 0; i < nk; i++) /* integers in full (window=1000000, not %g's 1e+06) */
+            at += KNOBS[knob[i]].integer
+                      ? snprintf(name + at, sizeof name - (size_t)at, "%s%s=%d", i ? "+" : "", KNOBS[knob[i]].key,
+                                 (int)knob_get(&m, knob[i]))
+                      : snprintf(name + at, sizeof name - (size_t)at, "%s%s=%g", i ? "+" : "", KNOBS[knob[i]].key,
+                                 knob_get(&m, knob[i]));
+        if (at > 127) { /* a results key: baselines read names of up to 127 characters */
+            ok = FAIL(L, sw, "the sweep's point '%.40s...' would be named with %d characters, more than 127", name, at);
+            break;
+        }
         int wi = 0; /* point a window below the block at the value that made it so */
         for (int i = 0; i < nk; i++)
             if (knob[i] == 2 || (knob[i] == 5 && wi == 0)) wi = i + 1;

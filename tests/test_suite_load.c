@@ -349,6 +349,9 @@ TEST(suite_load_sweep_errors)
     EXPECT(M "{policy: topp-oracle, sweep: {plan: [a]}}" T, 4, 35, "unknown key 'plan' in a sweep");
     EXPECT(M "{policy: rtpurbo, params: {plan: h}, sweep: {p: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],"
              " kmin: [1, 2, 3, 4, 5, 6, 7, 8, 9]}}" T, 4, 49, "more than 64 points");
+    EXPECT(M "{name: a1234567890123456789012345678901234567890123456789012345678901, policy: rtpurbo,"
+             " params: {plan: h}, sweep: {window: [1000000, 2000000], sinks: [1000000], kmin: [1000000],"
+             " rank: [4000], p: [0.123456], block: [65536]}}" T, 4, 119, "more than 127");
     EXPECT(M "{name: a, policy: topp-oracle, sweep: {p: [0.5]}}\n  - {name: a@p=0.5, policy: dense}" T, 5, 12,
            "'name' must be 1-64 characters");
 #undef M

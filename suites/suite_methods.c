@@ -48,7 +48,7 @@ static const struct {
     {"kmin", 1, 0, 1 << 20, 0, "kmin"},
     {"rank", 1, 1, 4096, 0, "r"},
 };
-enum { N_KNOBS = COUNT(KNOBS) };
+enum { N_KNOBS = COUNT(KNOBS), K_WINDOW = 2, K_BLOCK = 5 }; /* KNOBS' order */
 static const char *const KNOB_NAMES[N_KNOBS] = {"p", "rho", "window", "sinks", "top_k", "block", "kmin", "rank"};
 
 static double knob_get(const suite_method *m, int k)
@@ -191,7 +191,7 @@ static int load_sweep(sy_ld *L, sy_node *sw, const suite_method *base, suite_met
         }
         int wi = 0; /* point a window below the block at the value that made it so */
         for (int i = 0; i < nk; i++)
-            if (knob[i] == 2 || (knob[i] == 5 && wi == 0)) wi = i + 1;
+            if (knob[i] == K_WINDOW || (knob[i] == K_BLOCK && wi == 0)) wi = i + 1;
         if (!(ok = check_window(L, &m, wi ? where[wi - 1] : sw))) break;
         m.name = sy_dup(name);
         m.policy = sy_dup(base->policy);

@@ -187,8 +187,8 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
 FUZZ_DEPS_fuzz_gguf      := engine/model/gguf.c kernels/cpu/quant.c engine/base/common.c engine/base/utf8.c
 FUZZ_DEPS_fuzz_tokenizer := $(FUZZ_DEPS_fuzz_gguf) engine/model/tokenizer.c engine/model/tok_spm.c \
                             engine/base/hash.c $(wildcard engine/model/unicode*.c)
-FUZZ_DEPS_fuzz_suite     := suites/suite_load.c suites/suite_guard.c engine/base/common.c engine/base/utf8.c \
-                            engine/base/suggest.c engine/policy/plan_spec.c
+FUZZ_DEPS_fuzz_suite     := suites/suite_load.c suites/suite_yaml.c suites/suite_methods.c suites/suite_guard.c \
+                            engine/base/common.c engine/base/utf8.c engine/base/suggest.c engine/policy/plan_spec.c
 FUZZ_LIBS_fuzz_suite     := -lyaml
 FUZZ_DEPS_fuzz_planfile  := engine/policy/planfile.c engine/base/hash.c $(FUZZ_DEPS_fuzz_gguf)
 fuzz: $(FUZZ_C:fuzz/%.c=build/fuzz/%)

@@ -218,64 +218,121 @@ static void scores(ctx *c)
     draw(c, "suite_density", styles, a2);
 }
 
-/* ---- the frontier: score against density per method ----------------------- */
+/* ---- the frontier: score against density per method family ---------------- */
+
+/* A method's family: its name up to '@' (a sweep's points, suites/SCHEMA.md),
+ * into out[n]. */
+static void family_of(const char *method, char *out, size_t n)
+{
+    plot_fmt(out, n, "%.*s", (int)strcspn(method, "@"), method);
+}
+
+/* Sorts ord[0..m) (indices into cell) by rising density (insertion: a handful). */
+static void by_density(const score_cell *cell, int *ord, int m)
+{
+    for (int a = 1; a < m; a++)
+        for (int b = a; b > 0 && cell[ord[b]].density < cell[ord[b - 1]].density; b--) {
+            int t = ord[b];
+            ord[b] = ord[b - 1], ord[b - 1] = t;
+        }
+}
+
+/* The envelope of the points of cell whose policy (pol[i]) is one of
+ * `policies` (space-separated): by rising density, each point that scores
+ * above every point at lower density, so the line is the best score
+ * reached at or below each density. Writes "density score method" rows;
+ * returns how many. */
+static int envelope(FILE *f, const score_cell *cell, char (*pol)[64], int n, const char *policies, int *ord)
+{
+    int m = 0, k = 0;
+    for (int i = 0; i < n; i++) {
+        char w[66];
+        plot_fmt(w, sizeof w, " %s ", pol[i]);
+        char list[256];
+        plot_fmt(list, sizeof list, " %s ", policies);
+        if (cell[i].has_density && strstr(list, w)) ord[m++] = i;
+    }
+    by_density(cell, ord, m);
+    double best = -1;
+    for (int j = 0; j < m; j++) {
+        const score_cell *x = &cell[ord[j]];
+        if (x->score.mean <= best) continue;
+        best = x->score.mean;
+        fprintf(f, "%.4f %.2f %s\n", x->density, 100 * x->score.mean, x->method);
+        k++;
+    }
+    if (!k) fprintf(f, "NaN NaN -\n"); /* the block stays, empty */
+    return k;
+}
 
 /* One point per method: every accuracy case of the run pooled (score and
- * its 95% interval, mean density), a block per policy in run order, its
- * methods by rising density, so a sweep over one policy's knobs draws a
- * line and the policies' lines show which keeps most score per density. */
+ * its 95% interval, mean density); a block per method family (a method and
+ * the points of its sweep) in run order, its points by rising density, so
+ * each family draws a line and the lines show which keeps most score per
+ * density. Two more blocks bound them: the upper frontier, the envelope of
+ * the exact oracles' points (topp-oracle, topk-oracle: the best selection
+ * an indexer could make), and the lower one, streaming's (no selection at
+ * all). */
 static void frontier(ctx *c)
 {
     score_cell *cell;
     int n = score_cells(c->db, c->run, NULL, SCORE_BY_METHOD, &cell);
-    int *pol = pb_malloc((size_t)(n + 1) * sizeof *pol), np = 0, ord[4096];
-    char (*policies)[64] = pb_malloc((size_t)(n + 1) * sizeof *policies), list[2048] = "";
+    int *fam = pb_malloc((size_t)(n + 1) * sizeof *fam), nf = 0, *ord = pb_malloc((size_t)(n + 1) * sizeof *ord);
+    char (*families)[64] = pb_malloc((size_t)(n + 1) * sizeof *families), list[4096] = "";
+    char (*pol)[64] = pb_malloc((size_t)(n + 1) * sizeof *pol);
     sqlite3_stmt *st = db_prepare_id(c->db, "SELECT policy FROM suite_cases WHERE run_id = ? AND method = ?2 LIMIT 1",
                                      c->run);
     int drawn = 0;
     for (int i = 0; i < n; i++) {
         db_bind_text(st, 2, cell[i].method);
-        char name[64] = "?";
-        if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) snprintf(name, sizeof name, "%s", col(st, 0));
+        plot_fmt(pol[i], sizeof pol[i], "?");
+        if (DB_CHECK(c->h, sqlite3_step(st)) == SQLITE_ROW) plot_fmt(pol[i], sizeof pol[i], "%s", col(st, 0));
         DB_CHECK(c->h, sqlite3_reset(st));
+        char name[64];
+        family_of(cell[i].method, name, sizeof name);
         int k = 0;
-        while (k < np && strcmp(policies[k], name)) k++;
-        if (k == np) snprintf(policies[np++], sizeof policies[0], "%s", name), add_word(list, sizeof list, name);
-        pol[i] = k;
+        while (k < nf && strcmp(families[k], name)) k++;
+        if (k == nf) plot_fmt(families[nf++], sizeof families[0], "%s", name), add_word(list, sizeof list, name);
+        fam[i] = k;
         drawn += cell[i].has_density;
     }
     DB_CHECK(c->h, sqlite3_finalize(st));
-    if (drawn && n <= (int)(sizeof ord / sizeof ord[0])) {
+    if (drawn) {
         char dat[40], path[PATH_MAX], title[400], styles[16384] = "";
         plot_linetypes(styles, sizeof styles, list);
         FILE *f = open_data(c, "suite_frontier", dat, sizeof dat, path);
-        for (int k = 0; k < np; k++) {
-            fprintf(f, "%s# policy %s: density score lo hi method (all cases pooled; 95%% interval)\n", k ? "\n\n" : "",
-                    policies[k]);
+        for (int k = 0; k < nf; k++) {
             int m = 0;
             for (int i = 0; i < n; i++)
-                if (pol[i] == k && cell[i].has_density) ord[m++] = i;
-            for (int a = 1; a < m; a++) /* by rising density (insertion: a handful of methods) */
-                for (int b = a; b > 0 && cell[ord[b]].density < cell[ord[b - 1]].density; b--) {
-                    int t = ord[b];
-                    ord[b] = ord[b - 1], ord[b - 1] = t;
-                }
+                if (fam[i] == k && cell[i].has_density) ord[m++] = i;
+            fprintf(f, "%s# family %s (%s): density score lo hi method (all cases pooled; 95%% interval)\n",
+                    k ? "\n\n" : "", families[k], m ? pol[ord[0]] : "?");
+            by_density(cell, ord, m);
             for (int j = 0; j < m; j++) {
                 const score_cell *x = &cell[ord[j]];
                 fprintf(f, "%.4f %.2f %.2f %.2f %s\n", x->density, 100 * x->score.mean, 100 * x->score.lo,
                         100 * x->score.hi, x->method);
             }
-            if (!m) fprintf(f, "NaN NaN NaN NaN -\n"); /* a policy without densities keeps its block */
+            if (!m) fprintf(f, "NaN NaN NaN NaN -\n"); /* a family without densities keeps its block */
         }
+        fprintf(f, "\n\n# upper frontier: the exact oracles (topp-oracle, topk-oracle), the best score at or below"
+                   " each density: density score method\n");
+        int up = envelope(f, cell, pol, n, "topp-oracle topk-oracle", ord);
+        fprintf(f, "\n\n# lower frontier: streaming, the best score at or below each density: density score method\n");
+        int low = envelope(f, cell, pol, n, "streaming", ord);
         fclose(f);
         plot_fmt(title, sizeof title,
-                 "Score against attention density per method, all cases pooled, 95%% intervals (suite %s, run %lld)",
+                 "Score against attention density per method family, all cases pooled, 95%% intervals (suite %s, run %lld)",
                  c->suite, (long long)c->run);
-        const char *args[] = {dat, "suite_frontier.png", title, list, NULL};
+        char bounds[8];
+        plot_fmt(bounds, sizeof bounds, "%d %d", up > 0, low > 0);
+        const char *args[] = {dat, "suite_frontier.png", title, list, bounds, NULL};
         draw(c, "suite_frontier", styles, args);
     }
+    free(fam);
+    free(ord);
+    free(families);
     free(pol);
-    free(policies);
     score_cells_free(cell, n);
 }
 

@@ -8,7 +8,10 @@
  *   suite_density.png    score vs attention density, one point per (method, task)
  *   suite_frontier.png   the score-density frontier: per method its score (every
  *                        case pooled) with its 95% interval against its density,
- *                        the methods of one policy joined by rising density
+ *                        the methods of one family (a method and its sweep's
+ *                        points, METHOD@KNOB=VALUE) joined by rising density;
+ *                        the envelope of the exact oracles' points (topp-oracle,
+ *                        topk-oracle) as the upper frontier, streaming's as the lower
  *   suite_throughput.png throughput (tok/s) and speedup over dense vs
  *                        context length, one line per (task, shape, phase, method);
  *                        model-level rows (bench 'forward')

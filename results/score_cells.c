@@ -3,6 +3,7 @@
  * run's rows in cell order; the cells are then filled in memory. */
 #include "results/score_cells.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -20,6 +21,27 @@ static void cases_add(cases *c, int idx, double x)
     }
     c->idx[c->n] = idx;
     c->x[c->n++] = x;
+}
+
+typedef struct {
+    int idx;
+    double x;
+} keyed;
+
+static int by_key(const void *a, const void *b)
+{
+    int x = ((const keyed *)a)->idx, y = ((const keyed *)b)->idx;
+    return (x > y) - (x < y);
+}
+
+/* Sorts a cell's cases by key: pooled cells meet their tasks in another order than their keys'. */
+static void cases_sort(cases *c)
+{
+    keyed *k = pb_malloc((size_t)(c->n + 1) * sizeof *k);
+    for (int i = 0; i < c->n; i++) k[i] = (keyed){c->idx[i], c->x[i]};
+    qsort(k, (size_t)c->n, sizeof *k, by_key);
+    for (int i = 0; i < c->n; i++) c->idx[i] = k[i].idx, c->x[i] = k[i].x;
+    free(k);
 }
 
 static char *dup_col(sqlite3_stmt *st, int i)
@@ -50,7 +72,9 @@ int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, scor
         " (SELECT min(id) FROM suite_cases t WHERE t.run_id = c.run_id AND t.task = c.task) AS tord,"
         " (SELECT min(id) FROM suite_cases m WHERE m.run_id = c.run_id AND m.method = c.method) AS mord"
         " FROM suite_cases c WHERE run_id = ?"
-        " ORDER BY CASE WHEN ?2 = 2 THEN mord ELSE 0 END, tord, CASE WHEN ?2 = 1 THEN context ELSE 0 END, mord,"
+        " AND (?2 <> 3 OR task_type GLOB 'niah_*' OR task_type IN ('vt', 'cwe', 'fwe'))"
+        " ORDER BY CASE WHEN ?2 = 2 THEN mord ELSE 0 END, CASE WHEN ?2 = 3 THEN context ELSE 0 END,"
+        " CASE WHEN ?2 = 3 THEN mord ELSE 0 END, tord, CASE WHEN ?2 = 1 THEN context ELSE 0 END, mord,"
         " case_index", run);
     db_bind_int(st, 2, (int)group);
     int n = 0, cap = 16, *bin = NULL; /* bin[k]: cell k's task is pass/fail so far */
@@ -63,8 +87,9 @@ int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, scor
     char **tasks = pb_malloc((size_t)tcap * sizeof *tasks);
     while (db_step(st) == SQLITE_ROW) {
         const char *task = (const char *)sqlite3_column_text(st, 0), *method = (const char *)sqlite3_column_text(st, 2);
-        int ctx = group == SCORE_BY_CONTEXT ? sqlite3_column_int(st, 1) : 0, key = sqlite3_column_int(st, 3);
-        if (group == SCORE_BY_METHOD) {
+        int ctx = group == SCORE_BY_CONTEXT || group == SCORE_RULER_BY_LENGTH ? sqlite3_column_int(st, 1) : 0;
+        int key = sqlite3_column_int(st, 3);
+        if (group == SCORE_BY_METHOD || group == SCORE_RULER_BY_LENGTH) {
             int t = 0;
             while (t < nt && strcmp(tasks[t], task)) t++;
             if (t == nt) {
@@ -73,7 +98,7 @@ int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, scor
             }
             PB_CHECK(key >= 0 && key < 1 << 20 && t < 1 << 10, "case index %d of task %d: too many to pool", key, t);
             key += t << 20;
-            task = SCORE_ALL_TASKS;
+            task = group == SCORE_BY_METHOD ? SCORE_ALL_TASKS : SCORE_RULER_TASKS;
         }
         if (!n || strcmp(cell[n - 1].task, task) || cell[n - 1].context != ctx || strcmp(cell[n - 1].method, method)) {
             if (n == cap) {
@@ -107,6 +132,7 @@ int score_cells(pb_db *db, int64_t run, const char *ref, score_group group, scor
             if (!strcmp(cell[j].task, cell[k].task)) bin[k] &= bin[j];
     for (int k = 0; k < n; k++) {
         score_cell *c = &cell[k];
+        if (group == SCORE_RULER_BY_LENGTH) cases_sort(&cs[k]); /* the tasks' ranks follow the first length's order */
         stats_mean_interval(cs[k].x, cs[k].n, bin[k], &c->score);
         if (c->has_density) c->density = dsum[k] / c->has_density, c->has_density = 1;
     }

@@ -23,8 +23,11 @@ typedef enum {
     SCORE_BY_TASK = 0,    /* (task, method), every length pooled */
     SCORE_BY_CONTEXT = 1, /* (task, length, method) */
     SCORE_BY_METHOD = 2,  /* (method): every case of every task pooled, task SCORE_ALL_TASKS */
+    SCORE_RULER_BY_LENGTH = 3, /* (length, method): the cases of RULER's task types (niah_*, vt, cwe,
+                                * fwe) at that length pooled, task SCORE_RULER_TASKS */
 } score_group;
 #define SCORE_ALL_TASKS "*"
+#define SCORE_RULER_TASKS "ruler"
 
 typedef struct {
     char *task, *method;
@@ -38,6 +41,7 @@ typedef struct {
 
 /* The cells of run, in run order (task as first stored, then length
  * ascending, then method as first stored; SCORE_BY_METHOD: methods in that
+ * order; SCORE_RULER_BY_LENGTH: length ascending, then methods in that
  * order). Pooled over tasks, cases pair by (task, case index) and the
  * scores are pass/fail only when every task's are; the mean weighs every
  * case alike (not every task, as the report's mean row does). ref: the

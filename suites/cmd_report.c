@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "results/eff_length.h"
 #include "results/score_cells.h"
 #include "results/text_out.h"
 #include "suites/report_stats.h"
@@ -111,6 +112,21 @@ static void report_tables(pb_db *db, int64_t run, const char *ref, int fmt, FILE
         tbl_int(t2, x->reps_a);
     }
     rd_speed_free(sp, ns);
+    eff_length *el;
+    int ne = eff_lengths(db, run, ref, EFF_MARGIN_DEFAULT, &el);
+    char byname[2][64];
+    snprintf(byname[0], sizeof byname[0], "by mean (within %.0f points)", 100 * EFF_MARGIN_DEFAULT);
+    snprintf(byname[1], sizeof byname[1], "by 95%% interval (within %.0f points)", 100 * EFF_MARGIN_DEFAULT);
+    const char *ecols[] = {"method", "lengths", "longest", byname[0], byname[1]};
+    tbl *t3 = tbl_new("RULER effective length (RULER tasks pooled per length, paired to the reference)", 5, ecols);
+    for (int i = 0; i < ne; i++) {
+        tbl_str(t3, el[i].method);
+        tbl_int(t3, el[i].n_lengths);
+        tbl_int(t3, el[i].longest);
+        tbl_int(t3, el[i].by_mean);
+        tbl_int(t3, el[i].by_ci);
+    }
+    eff_lengths_free(el, ne);
     if (fmt == TBL_JSON) {
         fprintf(f, "{\"run\": %lld, \"ref\": ", (long long)run);
         json_put_str(f, ref);
@@ -118,14 +134,18 @@ static void report_tables(pb_db *db, int64_t run, const char *ref, int fmt, FILE
         tbl_print(t, fmt, f);
         fputs(",\n", f);
         tbl_print(t2, fmt, f);
+        fputs(",\n", f);
+        tbl_print(t3, fmt, f);
         fputs("}\n", f);
     } else {
         fprintf(f, "### purbo-bench report: run %lld\n\n", (long long)run);
         if (tbl_rows(t)) tbl_print(t, fmt, f);
+        if (tbl_rows(t3)) tbl_print(t3, fmt, f);
         if (tbl_rows(t2)) tbl_print(t2, fmt, f);
     }
     tbl_free(t);
     tbl_free(t2);
+    tbl_free(t3);
 }
 
 int cmd_report(int argc, char **argv)
@@ -139,6 +159,9 @@ int cmd_report(int argc, char **argv)
                          "  task (rows) and method (columns); per (task, length, method) the cases, the\n"
                          "  mean score with its 95% interval and the paired difference to the reference\n"
                          "  method on the same cases (interval; exact McNemar p for pass/fail tasks);\n"
+                         "  RULER's effective length per method: the longest context up to which the\n"
+                         "  RULER tasks' pooled paired difference to the reference stays above -5\n"
+                         "  points, by the mean and by the 95% interval's lower end;\n"
                          "  then its throughput cases.\n"
                          "  With two runs (A the baseline, B the new one): per (task, method) both scores\n"
                          "  and B - A paired by case with its interval and p, per throughput case both\n"

@@ -1,6 +1,7 @@
 /* report_stats.h — the statistics table of a suite run's report: n, mean
  * score and 95% interval per (task, length, method), and the paired
- * difference to the reference method (report_stats.c). */
+ * difference to the reference method, and RULER's effective length per
+ * method (report_stats.c). */
 #ifndef PURBO_REPORT_STATS_H
 #define PURBO_REPORT_STATS_H
 
@@ -16,5 +17,12 @@
  * the reference method; when the run lacks it, the table has no
  * differences and says so. */
 void report_stats(pb_db *db, int64_t run, const char *ref, FILE *f);
+
+/* Prints RULER's effective length per method (results/eff_length.h: the
+ * RULER tasks pooled per length, the margin EFF_MARGIN_DEFAULT, by the mean
+ * and by the 95% interval) and, per length, the pooled score and paired
+ * difference it is read from. Nothing when the run has no RULER cases of
+ * ref. */
+void report_eff_length(pb_db *db, int64_t run, const char *ref, FILE *f);
 
 #endif

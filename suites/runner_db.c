@@ -366,6 +366,7 @@ void runner_report(pb_db *db, int64_t run, const char *ref, FILE *f)
     if (partial) fprintf(f, "* fewer cases than the task's other methods (an incomplete run)\n");
     report_phase_density(db, run, f);
     report_stats(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
+    report_eff_length(db, run, ref ? ref : REPORT_REF_DEFAULT, f);
     report_throughput(db, run, f);
     int n_roof;
     hwm_point *roof = hwm_roofline(db, run, &n_roof);

@@ -23,7 +23,8 @@ static int method_err(pb_err *err, const char *where, const suite_method *sm, co
 }
 
 /* The method's spec from its typed fields: sinks -> sink, window, block ->
- * block (page for quest), top_k -> k, p; those left out keep the defaults. */
+ * block (page for quest), top_k -> k, p, kmin, rank -> r; those left out
+ * keep the defaults. */
 static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
 {
     if (sm->sinks >= 0 && !plan_spec_set_int(sp, "sink", sm->sinks, err)) return 0;
@@ -32,6 +33,8 @@ static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
         return 0;
     if (sm->top_k >= 0 && !plan_spec_set_int(sp, "k", sm->top_k, err)) return 0;
     if (sm->p >= 0 && !plan_spec_set_real(sp, "p", sm->p, err)) return 0;
+    if (sm->kmin >= 0 && !plan_spec_set_int(sp, "kmin", sm->kmin, err)) return 0;
+    if (sm->rank >= 0 && !plan_spec_set_int(sp, "r", sm->rank, err)) return 0;
     return plan_spec_check(sp, err);
 }
 
@@ -62,6 +65,14 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, met
     if (sm->plan && is_plan_file(sm->plan)) { /* a converted model: heads, S, W, p, r and indexers */
         plan_file f;
         if (!plan_file_read(sm->plan, mdl, &f, err)) return method_err(err, where, sm, "params.plan: ");
+        if (sm->rho >= 0 || (sm->rank >= 0 && sm->rank != f.r)) {
+            plan_file_free(&f);
+            if (sm->rho >= 0)
+                return pb_errf(err, where, -1, "method '%s': rho picks heads from a list of heads; the converted plan "
+                               "%s brings its own", sm->name, sm->plan);
+            return pb_errf(err, where, -1, "method '%s': rank %d: the converted plan %s holds indexers of rank %d",
+                           sm->name, sm->rank, sm->plan, f.r);
+        }
         int ok = plan_from_file(&me->pl, c, &f, &me->spec, sm->plan, err);
         plan_file_free(&f);
         if (!ok) return method_err(err, where, sm, "");
@@ -77,8 +88,14 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, met
                            "(LAYER.HEAD items) or a converted .purbo plan%s", sm->name, sm->policy,
                            sm->rho >= 0 ? " (rho alone is not enough: `purbo-bench probe retrieval` prints the top 15%)"
                                         : "");
-        me->retr = pb_malloc((size_t)c->n_layer * c->n_head);
-        if (!plan_parse_heads(c, sm->plan, me->retr, err)) return method_err(err, where, sm, "params.plan: ");
+        /* rho: the first rho * H heads of the list (written best first) */
+        int nh = c->n_layer * c->n_head, keep = sm->rho >= 0 ? (int)(sm->rho * nh + 0.5) : -1, listed = 0;
+        me->retr = pb_malloc((size_t)nh);
+        if (!plan_parse_heads_first(c, sm->plan, keep, me->retr, &listed, err))
+            return method_err(err, where, sm, "params.plan: ");
+        if (listed < keep)
+            return pb_errf(err, where, -1, "method '%s': rho %g asks for the first %d of %d query heads; %s lists %d",
+                           sm->name, sm->rho, keep, nh, sm->plan, listed);
     } else if (sm->plan || sm->rho >= 0) {
         return pb_errf(err, where, -1, "method '%s': '%s' does not apply to policy %s (duo, rtpurbo, rtpurbo-topk)",
                        sm->name, sm->plan ? "plan" : "rho", sm->policy);

@@ -7,11 +7,15 @@
  * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
  * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
- * as one); rho alone is refused (the runner does not run the probe).
+ * as one, best first); with rho, only the first rho * H heads listed (H the
+ * model's query heads; a list shorter than that is refused), so a sweep over
+ * rho reads one ranked list; rho alone is refused (the runner does not run
+ * the probe).
  * rtpurbo indexers are fitted by PCA on KJV text (indexer_calibrate_kjv).
  * params.plan may instead be a converted model's .purbo plan file
  * (planfile.h, `purbo-bench convert`): its retrieval heads, r and trained
- * indexers, and its S, W, block and p where the params do not set them. A throughput shape other than the
+ * indexers, and its S, W, block and p where the params do not set them
+ * (rho, and a rank other than the plan's, are refused). A throughput shape other than the
  * model's (random weights) gets its own plan: the rho share of heads
  * (default 0.15), evenly spaced, as retrieval heads, and indexers fitted on
  * random tokens: what the timing needs, not what a trained plan would pick.

@@ -73,6 +73,8 @@ typedef struct {
     double rho;   /* share of retrieval heads, [0, 1] */
     int top_k;    /* fixed budget (blocks or pages), >= 1 */
     int block;    /* block / page size in tokens, >= 1 */
+    int kmin;     /* rtpurbo: blocks kept by indexer rank at least, >= 0 */
+    int rank;     /* indexer rank r, >= 1 (PCA indexers only: a .purbo plan brings its own) */
     char *plan;   /* head plan / indexer file (path as written), or NULL */
     char *impl;   /* whose attention: "purbo" (ours, default) or a peer of
                    * peer.h ("sdpa_cudnn", "sdpa_fa2", "flex"; dense only,

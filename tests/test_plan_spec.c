@@ -48,6 +48,23 @@ TEST(plan_parse_specs)
     }
 }
 
+/* A list written best first: keep its first k distinct heads (a sweep over
+ * rho reads one ranked list); a repeat counts once; the rest still checked. */
+TEST(plan_parse_heads_first_keeps_the_top)
+{
+    model_config c = {.n_layer = 4, .n_head = 3, .n_head_kv = 1, .head_dim = 8};
+    unsigned char r[12];
+    int listed = -1;
+    pb_err err;
+    CHECK(plan_parse_heads_first(&c, "2.2, 1.1 2.2 0.0 3.1", 2, r, &listed, &err));
+    CHECK_MSG(listed == 4 && r[8] && r[4] && r[0] + r[10] == 0, "listed %d", listed);
+    CHECK(plan_parse_heads_first(&c, "2.2, 1.1 2.2 0.0 3.1", 3, r, &listed, &err) && r[0] && !r[10]);
+    CHECK(plan_parse_heads_first(&c, "2.2, 1.1", 5, r, &listed, &err) && listed == 2 && r[8] && r[4]);
+    CHECK(plan_parse_heads_first(&c, "2.2, 1.1", 0, r, &listed, &err) && r[8] + r[4] == 0);
+    CHECK(!plan_parse_heads_first(&c, "2.2, 9.9", 1, r, &listed, &err) && strstr(err.msg, "out of range"));
+    CHECK(plan_parse_heads_first(&c, "all", 5, r, &listed, &err) && listed == 12 && r[4] && !r[5]);
+}
+
 TEST(plan_parse_heads_lists_and_files)
 {
     model_config c = {.n_layer = 4, .n_head = 3, .n_head_kv = 1, .head_dim = 8};

@@ -241,7 +241,7 @@ TEST(plot_suite_method_styles)
               "two methods share a colour:\n%s%s%s", l[0], l[1], l[2]);
     const char *charts[] = {"suite_scores", "suite_density", "suite_frontier"};
     /* the score bars take 3 columns per method (score, interval low, high): titles from the method list;
-     * the frontier's series are the policies (here each method's own) */
+     * the frontier's series are the method families (here each method its own) */
     const char *uses[] = {"lt i title word(methods, i)", "with points lt i ", "with yerrorlines lt i "};
     for (int c = 0; c < 3; c++) {
         snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
@@ -250,7 +250,7 @@ TEST(plot_suite_method_styles)
         char *gp = fixture_read(p, NULL);
         CHECK(gp);
         const char *want[] = {l[0], l[1], l[2], "set linetype 3 lc rgb '#000000' pt 7\n",
-                              c == 2 ? "policies = ARG4" : "methods = ARG4", uses[c]};
+                              c == 2 ? "families = ARG4" : "methods = ARG4", uses[c]};
         const char *miss = missing_in_order(gp, want, 6);
         CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
         free(gp);
@@ -260,14 +260,14 @@ TEST(plot_suite_method_styles)
     char *dat = fixture_read(p, NULL);
     CHECK(dat);
     CHECK_MSG(strstr(dat, "\ntask rtpurbo-topk zz-new-method dense\n"), "%s:\n%s", p, dat);
-    /* the frontier: a block per policy, both tasks' cases pooled: scores (0.25, 0), (0.5, 0.2), (0.75, 0.4),
-     * a bootstrap of two values spans both */
+    /* the frontier: a block per method family, both tasks' cases pooled: scores (0.25, 0), (0.5, 0.2),
+     * (0.75, 0.4), a bootstrap of two values spans both */
     snprintf(p, sizeof p, "%s/suite_frontier.dat", out);
     char *fr = fixture_read(p, NULL);
     CHECK(fr);
-    const char *blocks[] = {"# policy rtpurbo-topk:", "\n0.3000 12.50 0.00 25.00 rtpurbo-topk\n",
-                            "# policy zz-new-method:", "\n0.6000 35.00 20.00 50.00 zz-new-method\n",
-                            "# policy dense:", "\n0.9000 57.50 40.00 75.00 dense\n"};
+    const char *blocks[] = {"# family rtpurbo-topk (rtpurbo-topk):", "\n0.3000 12.50 0.00 25.00 rtpurbo-topk\n",
+                            "# family zz-new-method (zz-new-method):", "\n0.6000 35.00 20.00 50.00 zz-new-method\n",
+                            "# family dense (dense):", "\n0.9000 57.50 40.00 75.00 dense\n"};
     const char *fmiss = missing_in_order(fr, blocks, 6);
     CHECK_MSG(!fmiss, "'%s' not (in order) in %s:\n%s", fmiss, p, fr);
     free(fr);
@@ -299,10 +299,13 @@ TEST(plot_suite_method_styles)
     fixture_rmtree(dir);
 }
 
-/* A sweep: methods of one policy at several densities make one line, by
- * rising density whatever the run order; the pooled score's interval is
- * Wilson's when every case is pass/fail. */
-TEST(plot_suite_frontier_joins_a_policy_sweep)
+/* A sweep: the points of one method family (METHOD@KNOB=VALUE) make one
+ * line, by rising density whatever the run order, apart from another family
+ * of the same policy; the pooled score's interval is Wilson's when every
+ * case is pass/fail. The upper frontier is the envelope of the exact
+ * oracles' points (a point no better than one at lower density drops out),
+ * the lower one streaming's. */
+TEST(plot_suite_frontier_joins_a_sweep)
 {
     char *dir = fixture_tmpdir("plotfront"), dbpath[600], out[600], p[700];
     snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
@@ -313,9 +316,14 @@ TEST(plot_suite_frontier_joins_a_policy_sweep)
     int64_t run = db_run_begin(db, &meta);
     for (int i = 0; i < 10; i++) {
         fixture_case_row(db, run, "pk", "dense", NULL, i, 256, 1, 1.0);
-        fixture_case_row(db, run, "pk", "p95", "topp-oracle", i, 256, i < 9, 0.6);
-        fixture_case_row(db, run, "pk", "p50", "topp-oracle", i, 256, i < 7, 0.2);
+        fixture_case_row(db, run, "pk", "topp", "topp-oracle", i, 256, i < 9, 0.6);
+        fixture_case_row(db, run, "pk", "topp@p=0.5", "topp-oracle", i, 256, i < 7, 0.2);
+        fixture_case_row(db, run, "pk", "topk", "topk-oracle", i, 256, i < 8, 0.7);     /* below topp at 0.6 */
+        fixture_case_row(db, run, "pk", "topk@top_k=2", "topk-oracle", i, 256, i < 5, 0.15);
         fixture_case_row(db, run, "pk", "stream", "streaming", i, 256, i < 2, 0.3);
+        fixture_case_row(db, run, "pk", "stream@window=64", "streaming", i, 256, i < 1, 0.1);
+        fixture_case_row(db, run, "pk", "rt", "rtpurbo", i, 256, i < 6, 0.4);
+        fixture_case_row(db, run, "pk", "rt-b", "rtpurbo", i, 256, i < 3, 0.4);
     }
     db_close(db);
     snprintf(out, sizeof out, "%s/png", dir);
@@ -327,21 +335,31 @@ TEST(plot_suite_frontier_joins_a_policy_sweep)
     char *dat = fixture_read(p, NULL);
     CHECK(dat);
     /* Wilson 10/10 = [72.25, 100], 7/10 = [39.68, 89.22], 9/10 = [59.58, 98.21], 2/10 = [5.67, 50.98] */
-    const char *rows[] = {"# policy dense:", "\n1.0000 100.00 72.25 100.00 dense\n", "# policy topp-oracle:",
-                          "\n0.2000 70.00 39.68 89.22 p50\n0.6000 90.00 59.58 98.21 p95\n", "# policy streaming:",
-                          "\n0.3000 20.00 5.67 50.98 stream\n"};
-    const char *miss = missing_in_order(dat, rows, 6);
+    const char *rows[] = {"# family dense (dense):", "\n1.0000 100.00 72.25 100.00 dense\n",
+                          "# family topp (topp-oracle):",
+                          "\n0.2000 70.00 39.68 89.22 topp@p=0.5\n0.6000 90.00 59.58 98.21 topp\n\n\n",
+                          "# family topk (topk-oracle):", "\n0.1500 50.00 ", " topk@top_k=2\n0.7000 80.00 ",
+                          "# family stream (streaming):", "\n0.1000 10.00 ", " stream@window=64\n0.3000 20.00 5.67 50.98 stream\n",
+                          "# family rt (rtpurbo):", "\n0.4000 60.00 ", "# family rt-b (rtpurbo):", "\n0.4000 30.00 ",
+                          "# upper frontier: the exact oracles",
+                          "\n0.1500 50.00 topk@top_k=2\n0.2000 70.00 topp@p=0.5\n0.6000 90.00 topp\n\n\n",
+                          "# lower frontier: streaming", "\n0.1000 10.00 stream@window=64\n0.3000 20.00 stream\n"};
+    int nr = (int)(sizeof rows / sizeof rows[0]);
+    const char *miss = missing_in_order(dat, rows, nr);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    CHECK_MSG(!strstr(dat, "0.7000 80.00 topk\n"), "topk (80 at 0.7) is below topp (90 at 0.6): not on the upper frontier:\n%s",
+              dat);
     free(dat);
     snprintf(p, sizeof p, "%s/suite_frontier.gp", out);
     char *gp = fixture_read(p, NULL);
     CHECK(gp);
     char l[3][120];
     style_line(l[0], sizeof l[0], 1, "dense", 0);
-    style_line(l[1], sizeof l[1], 2, "topp-oracle", 0);
-    style_line(l[2], sizeof l[2], 3, "streaming", 0);
-    const char *want[] = {l[0], l[1], l[2], "with yerrorlines lt i "};
-    miss = missing_in_order(gp, want, 4);
+    style_line(l[1], sizeof l[1], 2, "topp", 0);
+    style_line(l[2], sizeof l[2], 3, "topk", 0);
+    const char *want[] = {l[0], l[1], l[2], "with yerrorlines lt i ", "index n using 1:2 with steps",
+                          "index (n + 1) using 1:2 with steps"};
+    miss = missing_in_order(gp, want, 6);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
     free(gp);
     fixture_rmtree(dir);

@@ -383,6 +383,9 @@ TEST(runner_bad_input_exits_2_before_writing)
         {"  - {name: d, policy: duo, params: {rho: 0.15}}\n", "method 'd': policy duo needs params.plan"},
         {"  - {name: s, policy: streaming, params: {rho: 0.15}}\n", "method 's': 'rho' does not apply"},
         {"  - {name: r, policy: rtpurbo, params: {plan: '99.0'}}\n", "method 'r': params.plan: head 99.0 out of range"},
+        /* rho keeps the first rho * H heads listed: a list shorter than that is refused */
+        {"  - {name: h, policy: duo, params: {rho: 0.5, plan: '1.0,2.0'}}\n",
+         "method 'h': rho 0.5 asks for the first 135 of 270 query heads; 1.0,2.0 lists 2"},
     };
     for (size_t i = 0; i < sizeof bad_methods / sizeof bad_methods[0]; i++) {
         char methods[300];
@@ -514,6 +517,16 @@ TEST(runner_converted_plan_file)
     snprintf(args, sizeof args, "run %s --db %s", suite, db);
     snprintf(want, sizeof want, "%s:8:5: method 'conv': window 16 is below the plan's block size 32", suite);
     CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
+    /* the plan's heads and indexers are its own: rho, and a rank other than its r (8), are refused */
+    const char *own[][2] = {{"rho: 0.1", "rho picks heads from a list of heads"},
+                            {"rank: 4", "rank 4: the converted plan"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {%s, plan: %s}}\n", own[i][0], path);
+        suite = suite_file("conv4", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");
+        snprintf(args, sizeof args, "run %s --db %s", suite, db);
+        snprintf(want, sizeof want, "%s:8:5: method 'conv': %s", suite, own[i][1]);
+        CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
+    }
 }
 
 /* The attention level on the CPU: our dense kernel's CPU twin per (shape,

@@ -3,9 +3,11 @@
  * length, method), per (task, method) and per method in run order, Wilson intervals for
  * a pass/fail task, the bootstrap for a fractional one, differences paired
  * by case index (a case one method lacks is left out) with McNemar's p, and
- * `report --ref` printing them (an unknown reference is bad input). */
+ * `report --ref` printing them (an unknown reference is bad input); RULER's
+ * effective length per method (results/eff_length.h) on synthetic rows. */
 #include <stdlib.h>
 
+#include "results/eff_length.h"
 #include "results/score_cells.h"
 #include "tests/fixture.h"
 #include "tests/runner_fixture.h"
@@ -145,4 +147,86 @@ TEST(report_prints_statistics_against_a_reference)
     CHECK_MSG(st == 2 && strstr(err, "--ref: no method 'nope'") && strchr(err, '\n') == strrchr(err, '\n'),
               "status %d: %s", st, err);
     free(err);
+}
+
+/* RULER tasks at 1K-8K, 20 cases each of niah_single_1 (pass/fail) and cwe
+ * (0.8 for every method), so each (length, method) pools 40 cases. dense
+ * passes every niah case; good loses 1 of 20 at 4K (-2.5 points pooled) and
+ * 10 at 8K (-25); gap loses 10 at 2K only; bad loses all from 1K. A passkey
+ * task (not RULER) where bad passes is left out. */
+static char *ruler_db(int64_t *run)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s/ruler.db", rt_dir());
+    remove(path);
+    pb_err e;
+    pb_db *db = db_open(path, &e);
+    if (!db) return NULL;
+    run_meta meta = {.command = "purbo-test effective length", .device = "cpu"};
+    *run = db_run_begin(db, &meta);
+    const int L[4] = {1024, 2048, 4096, 8192};
+    const char *m[4] = {"dense", "good", "gap", "bad"};
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), "BEGIN", NULL, NULL, NULL));
+    for (int l = 0; l < 4; l++)
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < 20; i++) {
+                int lost = k == 1 ? (l == 2 ? 1 : l == 3 ? 10 : 0) : k == 2 ? (l == 1 ? 10 : 0) : k == 3 ? 20 : 0;
+                fixture_case_row(db, *run, "niah_single_1", m[k], NULL, 20 * l + i, L[l], i >= lost, 0.5);
+                fixture_case_row(db, *run, "cwe", m[k], NULL, 20 * l + i, L[l], 0.8, 0.5);
+                fixture_case_row(db, *run, "passkey", m[k], NULL, 20 * l + i, L[l], 1, 0.5);
+            }
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), "COMMIT", NULL, NULL, NULL));
+    db_run_end(db, *run, RUN_DONE);
+    db_close(db);
+    return path;
+}
+
+TEST(eff_length_from_synthetic_rows)
+{
+    int64_t run;
+    const char *path = ruler_db(&run);
+    CHECK(path);
+    pb_err e;
+    pb_db *db = db_open(path, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    score_cell *c;
+    int n = score_cells(db, run, "dense", SCORE_RULER_BY_LENGTH, &c);
+    CHECK_MSG(n == 16, "%d cells, want 4 lengths x 4 methods", n);
+    /* length-major, methods in run order; the passkey rows are not RULER's */
+    CHECK(!strcmp(c[0].method, "dense") && c[0].context == 1024 && !strcmp(c[0].task, SCORE_RULER_TASKS));
+    CHECK(c[0].score.n == 40 && fabs(c[0].score.mean - 0.9) < 1e-12 && !c[0].score.binary);
+    CHECK(!strcmp(c[13].method, "good") && c[13].context == 8192 && c[13].has_diff && c[13].diff.n == 40);
+    CHECK_MSG(fabs(c[13].diff.diff + 0.25) < 1e-12, "good at 8K: diff %g", c[13].diff.diff);
+    CHECK(fabs(c[9].diff.diff + 0.025) < 1e-12 && c[9].diff.lo < -0.05); /* good at 4K: 1 of 40, too few to show */
+    score_cells_free(c, n);
+    eff_length *x;
+    int ne = eff_lengths(db, run, "dense", EFF_MARGIN_DEFAULT, &x);
+    CHECK_MSG(ne == 3, "%d methods", ne);
+    const char *name[3] = {"good", "gap", "bad"};
+    const int mean[3] = {4096, 1024, 0}, ci[3] = {2048, 1024, 0};
+    for (int i = 0; i < ne && i < 3; i++) {
+        CHECK_MSG(!strcmp(x[i].method, name[i]) && x[i].n_lengths == 4 && x[i].longest == 8192, "%s", x[i].method);
+        CHECK_MSG(x[i].by_mean == mean[i] && x[i].by_ci == ci[i], "%s: by mean %d (want %d), by interval %d (want %d)",
+                  x[i].method, x[i].by_mean, mean[i], x[i].by_ci, ci[i]);
+    }
+    eff_lengths_free(x, ne);
+    /* a margin of 30 points: good passes at every length by the mean; without the reference: nothing */
+    ne = eff_lengths(db, run, "dense", 0.30, &x);
+    CHECK(ne == 3 && x[0].by_mean == 8192 && x[2].by_mean == 0);
+    eff_lengths_free(x, ne);
+    ne = eff_lengths(db, run, "nope", EFF_MARGIN_DEFAULT, &x);
+    CHECK(ne == 0);
+    eff_lengths_free(x, ne);
+    db_close(db);
+
+    char args[800], *out;
+    snprintf(args, sizeof args, "report --db %s --run %lld", path, (long long)run);
+    int st = rt_run(args, &out, NULL);
+    CHECK_MSG(st == 0, "status %d", st);
+    const char *rows[] = {"RULER effective length", "stays above -5 points",
+                          "\ngood                   4    8192     4096     2048\n",
+                          "\ngap                    4    8192     1024     1024\n",
+                          "\nbad                    4    8192        0        0\n"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) CHECK_MSG(strstr(out, rows[i]), "no '%s' in:\n%s", rows[i], out);
+    free(out);
 }

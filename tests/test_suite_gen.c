@@ -366,8 +366,8 @@ TEST(suite_gen_fwe)
 TEST(suite_gen_check)
 {
     pb_err e;
-    const char *files[] = {"suites/smoke.yaml", "suites/default.yaml"};
-    for (int f = 0; f < 2; f++) {
+    const char *files[] = {"suites/smoke.yaml", "suites/default.yaml", "suites/long.yaml"};
+    for (int f = 0; f < 3; f++) {
         suite *s = suite_load(files[f], &e);
         CHECK_MSG(s, "%s", e.msg);
         CHECK_MSG(gen_check(s, fixture_tok(), &e), "%s", e.msg);

@@ -293,3 +293,108 @@ TEST(suite_load_bad_bytes_located)
     static const char crlf[] = "name: t\r\nmodel: m\r\n\x01";
     CHECK_MSG(refused_at(crlf, sizeof crlf - 1, "t.yaml:3:1: ", "U+0001", msg), "%s", msg);
 }
+
+/* A sweep: the method itself, then every other combination of the listed
+ * values, knobs in the order written, the last varying fastest; each point
+ * named METHOD@KNOB=VALUE[+...] with the method's other params. */
+TEST(suite_load_sweep_points)
+{
+    pb_err e;
+    suite *s = load("name: t\nmodel: m\nmethods:\n  - {policy: dense}\n"
+                    "  - name: rt\n    policy: rtpurbo\n"
+                    "    params: {window: 256, p: 0.9, sinks: 4, plan: x.purbo}\n"
+                    "    sweep: {window: [128, 256], p: [0.8, 0.9]}\n"
+                    "  - {name: top, policy: topp-oracle, params: {block: 64}, sweep: {p: [0.5, 0.95]}}\n"
+                    "  - {name: h, policy: duo, params: {plan: h.txt}, sweep: {rho: [0.05, 0.1], sinks: [0]}}\n"
+                    "  - {name: k, policy: rtpurbo, params: {plan: h.txt}, sweep: {kmin: [0, 8], rank: [4]}}\n"
+                    "tasks: [{type: niah, contexts: [512]}]\n", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    const char *want[] = {"dense", "rt", "rt@window=128+p=0.8", "rt@window=128+p=0.9", "rt@window=256+p=0.8",
+                          "top", "top@p=0.5", "top@p=0.95", "h", "h@rho=0.05+sinks=0", "h@rho=0.1+sinks=0",
+                          "k", "k@kmin=0+rank=4", "k@kmin=8+rank=4"};
+    int nw = (int)(sizeof want / sizeof want[0]);
+    CHECK_MSG(s->n_methods == nw, "%d methods, want %d", s->n_methods, nw);
+    for (int i = 0; i < nw && i < s->n_methods; i++)
+        CHECK_MSG(!strcmp(s->methods[i].name, want[i]), "method %d is '%s', want '%s'", i, s->methods[i].name, want[i]);
+    if (s->n_methods == nw) {
+        const suite_method *m = &s->methods[3]; /* rt@window=128+p=0.9: the swept values, the rest the method's */
+        CHECK(m->window == 128 && m->p == 0.9 && m->sinks == 4 && !strcmp(m->policy, "rtpurbo"));
+        CHECK(m->plan && !strcmp(m->plan, "x.purbo") && !strcmp(m->impl, "purbo") && m->plan != s->methods[1].plan);
+        CHECK(s->methods[1].window == 256 && s->methods[1].p == 0.9); /* the method itself is untouched */
+        CHECK(s->methods[6].p == 0.5 && s->methods[6].block == 64 && s->methods[5].p == -1);
+        CHECK(s->methods[9].rho == 0.05 && s->methods[9].sinks == 0 && s->methods[8].rho == -1);
+        CHECK(s->methods[13].kmin == 8 && s->methods[13].rank == 4 && s->methods[11].kmin == -1);
+    }
+    suite_free(s);
+}
+
+/* Every swept value is checked where it is written: range, the policy
+ * takes the knob, no repeats, a window of at least one block, the size. */
+TEST(suite_load_sweep_errors)
+{
+#define M "name: t\nmodel: m\nmethods:\n  - "
+#define T "\ntasks: [{type: niah, contexts: [512]}]\n"
+    EXPECT(M "{policy: topp-oracle, sweep: {p: [0.5, 0]}}" T, 4, 44, "'p' is 0, out of range (0, 1]");
+    EXPECT(M "{policy: duo, params: {plan: h}, sweep: {rho: [1.5]}}" T, 4, 52, "'rho' is 1.5, out of range [0, 1]");
+    EXPECT(M "{policy: streaming, sweep: {rho: [0.1]}}" T, 4, 33, "'rho' does not apply to policy streaming");
+    EXPECT(M "{policy: streaming, sweep: {p: [0.5]}}" T, 4, 33, "cannot sweep 'p': streaming has no parameter 'p'");
+    EXPECT(M "{policy: rtpurbo, params: {block: 64}, sweep: {window: [256, 48]}}" T, 4, 66,
+           "'window' is 48, below the block size 64");
+    EXPECT(M "{policy: rtpurbo, params: {window: 128}, sweep: {block: [64, 256]}}" T, 4, 66,
+           "'window' is 128, below the block size 256");
+    EXPECT(M "{policy: topp-oracle, sweep: {p: [0.5, 0.5]}}" T, 4, 44, "'p' lists 0.5 twice (first at column 39)");
+    EXPECT(M "{policy: topp-oracle, sweep: {p: []}}" T, 4, 38, "'p' is an empty list");
+    EXPECT(M "{policy: topp-oracle, sweep: {p: 0.5}}" T, 4, 38, "'p' must be a list");
+    EXPECT(M "{policy: topp-oracle, sweep: {q: [0.5]}}" T, 4, 35, "unknown key 'q' in a sweep (did you mean 'p'?)");
+    EXPECT(M "{policy: topp-oracle, sweep: {plan: [a]}}" T, 4, 35, "unknown key 'plan' in a sweep");
+    EXPECT(M "{policy: rtpurbo, params: {plan: h}, sweep: {p: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],"
+             " kmin: [1, 2, 3, 4, 5, 6, 7, 8, 9]}}" T, 4, 49, "more than 64 points");
+    EXPECT(M "{name: a1234567890123456789012345678901234567890123456789012345678901, policy: rtpurbo,"
+             " params: {plan: h}, sweep: {window: [1000000, 2000000], sinks: [1000000], kmin: [1000000],"
+             " rank: [4000], p: [0.123456], block: [65536]}}" T, 4, 119, "more than 127");
+    EXPECT(M "{name: a, policy: topp-oracle, sweep: {p: [0.5]}}\n  - {name: a@p=0.5, policy: dense}" T, 5, 12,
+           "'name' must be 1-64 characters");
+#undef M
+#undef T
+}
+
+/* The GPU long suite: every task at 2K, 4K and 8K with at least 20 cases
+ * per (task, length); dense, duo, streaming, topp-oracle and rtpurbo on the
+ * converted plan at a window below every length (local heads sparse), and
+ * sweeps whose points are methods of their own. (Its prompts fit: the
+ * generator's check, tests/test_suite_gen.c.) */
+TEST(suite_load_long_suite)
+{
+    pb_err e;
+    suite *s = suite_load("suites/long.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->backend == BACKEND_CUDA);
+    int seen[TASK_N_TYPES] = {0};
+    for (int i = 0; i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        seen[t->type]++;
+        int per = t->samples * (t->n_depths ? t->n_depths : 1);
+        CHECK_MSG(per >= 20, "task %s: %d cases per length", t->name, per);
+        CHECK_MSG(t->n_contexts == 3 && t->contexts[0] == 2048 && t->contexts[1] == 4096 && t->contexts[2] == 8192,
+                  "task %s: contexts", t->name);
+    }
+    for (int t = 0; t < TASK_THROUGHPUT; t++) CHECK_MSG(seen[t] == 1, "long.yaml lacks %s", task_type_name(t));
+    const char *policies[] = {"dense", "duo", "streaming", "topp-oracle", "rtpurbo"};
+    for (int k = 0; k < 5; k++) {
+        int found = 0;
+        for (int i = 0; i < s->n_methods; i++) found |= !strcmp(s->methods[i].policy, policies[k]);
+        CHECK_MSG(found, "long.yaml has no %s method", policies[k]);
+    }
+    int trained = 0, points = 0;
+    for (int i = 0; i < s->n_methods; i++) {
+        const suite_method *m = &s->methods[i];
+        points += strchr(m->name, '@') != NULL;
+        if (!strcmp(m->policy, "rtpurbo") && m->plan && strstr(m->plan, ".purbo")) {
+            trained++;
+            CHECK_MSG(m->window > 0 && m->window < 2048, "%s: window %d leaves 2K prompts' local heads dense", m->name,
+                      m->window);
+        }
+    }
+    CHECK(trained >= 2 && points >= 3);
+    suite_free(s);
+}

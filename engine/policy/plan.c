@@ -21,12 +21,15 @@ const char *plan_kind_name(int kind)
     return kind >= 0 && kind < HEAD_KINDS ? kind_names[kind] : "?";
 }
 
-/* Parses a head list; where names the file in messages (NULL: a list given inline). */
+/* Parses a head list; where names the file in messages (NULL: a list given
+ * inline). keep >= 0: only the first keep distinct heads listed are set (the
+ * rest are still checked); *listed (if given) gets the distinct heads listed. */
 static int parse_head_list(const model_config *c, const char *text, const char *where, unsigned char *retr,
-                           pb_err *err)
+                           int keep, int *listed, pb_err *err)
 {
     memset(retr, 0, (size_t)c->n_layer * c->n_head);
-    int line = 1;
+    int line = 1, n = 0;
+    unsigned char *seen = pb_calloc((size_t)c->n_layer * c->n_head, 1);
     for (const char *p = text; *p;) {
         if (*p == '#') {
             while (*p && *p != '\n') p++;
@@ -43,35 +46,54 @@ static int parse_head_list(const model_config *c, const char *text, const char *
         if (where) snprintf(loc, sizeof loc, "line %d: ", line);
         char *e1, *e2;
         long L = strtol(item, &e1, 10), H = *e1 == '.' ? strtol(e1 + 1, &e2, 10) : -1;
-        if (*e1 != '.' || e1 == item || e2 == e1 + 1 || *e2)
+        if (*e1 != '.' || e1 == item || e2 == e1 + 1 || *e2) {
+            free(seen);
             return pb_errf(err, where, -1, "%s'%s' is not LAYER.HEAD%s", loc, item,
                            where ? "" : " (nor a readable file)");
-        if (L < 0 || L >= c->n_layer || H < 0 || H >= c->n_head)
+        }
+        if (L < 0 || L >= c->n_layer || H < 0 || H >= c->n_head) {
+            free(seen);
             return pb_errf(err, where, -1, "%shead %s out of range (%d layers, %d query heads)", loc, item,
                            c->n_layer, c->n_head);
-        retr[L * c->n_head + H] = 1;
+        }
+        if (!seen[L * c->n_head + H]) {
+            seen[L * c->n_head + H] = 1;
+            if (keep < 0 || n < keep) retr[L * c->n_head + H] = 1;
+            n++;
+        }
         p += l;
     }
+    free(seen);
+    if (listed) *listed = n;
     return 1;
 }
 
 int plan_parse_heads(const model_config *c, const char *text, unsigned char *retr, pb_err *err)
 {
+    return plan_parse_heads_first(c, text, -1, retr, NULL, err);
+}
+
+int plan_parse_heads_first(const model_config *c, const char *text, int keep, unsigned char *retr, int *listed,
+                           pb_err *err)
+{
     size_t n = (size_t)c->n_layer * c->n_head;
     if (!strcmp(text, "all") || !strcmp(text, "none")) {
         memset(retr, text[0] == 'a', n);
+        if (keep >= 0 && text[0] == 'a') /* "all" lists every head in order */
+            for (size_t i = (size_t)keep; i < n; i++) retr[i] = 0;
+        if (listed) *listed = text[0] == 'a' ? (int)n : 0;
         return 1;
     }
     FILE *f = pb_fopen_read(text, 0, NULL); /* a FIFO without a writer reads empty, not forever */
     if (!f) {
         if (strchr(text, '/')) return pb_errf(err, text, -1, "%s", strerror(errno));
-        return parse_head_list(c, text, NULL, retr, err);
+        return parse_head_list(c, text, NULL, retr, keep, listed, err);
     }
     size_t len;
     char *buf = pb_read_stream(f, &len);
     fclose(f);
     if (!buf) return pb_errf(err, text, -1, "%s", strerror(errno));
-    int ok = parse_head_list(c, buf, text, retr, err);
+    int ok = parse_head_list(c, buf, text, retr, keep, listed, err);
     free(buf);
     return ok;
 }

@@ -113,6 +113,11 @@ int plan_parse(const char *text, plan_spec *out, pb_err *err);
  * retr: [n_layer * n_head] set to 0/1. 1, or 0 with err (naming the file
  * and line for a file, nothing else: the caller says which option or key). */
 int plan_parse_heads(const model_config *c, const char *text, unsigned char *retr, pb_err *err);
+/* The same, keeping only the first `keep` distinct heads in the order listed
+ * (keep < 0: all), so a list written best first yields its top share;
+ * *listed (if given) gets how many distinct heads the list holds. */
+int plan_parse_heads_first(const model_config *c, const char *text, int keep, unsigned char *retr, int *listed,
+                           pb_err *err);
 
 /* Builds the plan of spec for the model: heads (retrieval heads, NULL = none)
  * decide the kinds of duo and rtpurbo, which need them; other policies take

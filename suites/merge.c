@@ -405,6 +405,7 @@ int merge_run(const merge_opts *o, merge_result *res, pb_err *err)
                                        " AND status = 'done'", res->run);
     (void)incomplete; /* settle_run derives it from every part the run has had */
     exec_sql(db, res->changed ? "COMMIT" : "ROLLBACK");
+    if (res->changed) exec_sql(db, "PRAGMA journal_mode = DELETE"); /* all of it in the one file that is renamed */
     db_close(db);
     if (res->changed) put_in_place(g_tmp, o->out);
     else unlink_tmp();

@@ -172,19 +172,22 @@ int run_gpus(const char *gpus, const char *db, const char *plots, int argc, char
     int st = worst;
     if (worst == 2 && !err->msg[0])
         pb_errf(err, NULL, -1, "a shard refused its input (its log says why; the line above)");
-    if (!worst) {
-        merge_opts mo = {.out = db, .in = (const char *const *)dbs, .n_in = n};
+    if (worst <= 1) { /* a shard that ended with failed pairs is merged as it is: the run is failed, as unsharded */
+        merge_opts mo = {.out = db, .in = (const char *const *)dbs, .n_in = n, .partial = worst == 1};
         char *cmd = db_command_line(argc, argv), *full = pb_malloc(strlen(cmd) + 16);
         sprintf(full, "purbo-bench %s", cmd);
         mo.command = full;
         merge_result r;
-        st = merge_run(&mo, &r, err) ? 1 : 0;
-        if (st) fprintf(stderr, "merge refused: %s\n", err->msg);
-        else merge_print(&mo, &r, stdout);
-        if (!st && plots) {
-            pb_db *h = db_open_ro(db, err);
-            if (!h || plot_suite(h, r.run, plots, err) < 0) st = 2;
-            if (h) db_close(h);
+        if (merge_run(&mo, &r, err)) {
+            fprintf(stderr, "merge refused: %s\n", err->msg);
+            st = 1;
+        } else {
+            merge_print(&mo, &r, stdout);
+            if (plots) {
+                pb_db *h = db_open_ro(db, err);
+                if (!h || plot_suite(h, r.run, plots, err) < 0) st = 2;
+                if (h) db_close(h);
+            }
         }
         free(cmd);
         free(full);

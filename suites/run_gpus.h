@@ -6,8 +6,9 @@
  *         --progress lines [the other options as given]
  * with CUDA_VISIBLE_DEVICES set to the i-th device id, its output in
  * BASE.shard-i-of-n.log (BASE: the --db path without its ".db"). When all
- * end with status 0 the shards are merged into --db (merge.h) and its
- * report printed. The ids are passed on as they are (CUDA takes indices or
+ * have ended with status 0, or 1 (done, some pairs failed), the shards are
+ * merged into --db (merge.h; with failed shards as merge --partial: the run
+ * is marked failed, as an unsharded one would be) and its report printed. The ids are passed on as they are (CUDA takes indices or
  * GPU-UUIDs); on the CPU backend they only name the children, so the same
  * path runs without a GPU. SIGINT and SIGTERM are passed to the children,
  * which keep what they committed: --resume continues every shard.

@@ -40,9 +40,9 @@ fail() { echo "test_slurm: FAIL: $*" >&2; for f in "$tmp"/*.log "$tmp"/out/*.out
 # munge: its own key and socket
 dd if=/dev/urandom of="$tmp/munge.key" bs=1024 count=1 status=none
 chmod 400 "$tmp/munge.key"
-mkdir -m 700 "$tmp/munge"
+mkdir -m 755 "$tmp/munge"
 munged -F --key-file="$tmp/munge.key" --socket="$tmp/munge/sock" --pid-file="$tmp/munge/pid" \
-    --log-file="$tmp/munged.log" --seed-file="$tmp/munge/seed" --force &
+    --log-file="$tmp/munged.log" --seed-file="$tmp/munge/seed" --force >"$tmp/munged.out" 2>&1 &
 pids+=($!)
 
 host=$(hostname -s)

@@ -5,6 +5,8 @@
 #                     with their plots in out/plots
 #   make test         set up (both models), gate the smoke suite, run the unit
 #                     tests, then again under ASan + UBSan (make test-asan; CPU; CI)
+#   make test-slurm   a suite as a Slurm job array on a one-node cluster started
+#                     here (root; installs munge/slurmd; not in make test)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)

@@ -5,6 +5,8 @@
 #                     with their plots in out/plots
 #   make test         set up (both models), gate the smoke suite, run the unit
 #                     tests, then again under ASan + UBSan (make test-asan; CPU; CI)
+#   make test-slurm   a suite as a Slurm job array on a one-node cluster started
+#                     here (root; installs munge/slurmd; not in make test)
 #   make bench        CPU benchmarks (prefill/decode tokens/s)
 #   make device       the bundle for the GPU machine (sm_90a, static SQLite/libyaml):
 #                     purbo-bench and purbo-gpu-test (tests/gpu, run there)
@@ -122,7 +124,8 @@ test: model model-gemma
 	rm -f $(SMOKE_DB) $(SMOKE_DB)-wal $(SMOKE_DB)-shm build/test-*.log; \
 	$(BIN) run suites/smoke.yaml --db $(SMOKE_DB) --progress lines && \
 	  $(BIN) compare --baseline results/baselines/smoke.txt --run last --db $(SMOKE_DB); smoke=$$?; \
-	{ $(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) 2>&1; echo $$? > build/test-unit.rc; } | tee build/test-unit.log; \
+	{ PURBO_TEST_SMOKE_DB=$(SMOKE_DB) $(TEST_BIN) --model $(MODEL) --gemma $(GEMMA) --bin $(BIN) 2>&1; \
+	  echo $$? > build/test-unit.rc; } | tee build/test-unit.log; \
 	[ "$$(cat build/test-unit.rc)" = 0 ] || st=1; \
 	$(MAKE) --no-print-directory test-asan || st=1; \
 	sh scripts/test_sum.sh layers=$$layers smoke-gate=$$smoke build/test-unit.log build/test-asan.log || st=1; \
@@ -134,15 +137,17 @@ test: model model-gemma
 # checked too. Its output goes to build/test-asan.log and the terminal.
 # (The CUDA objects are the normal build's: nvcc code is not instrumented.)
 # ASAN_SKIP: names of tests to leave out of this run (the runner's --skip),
-# for when the sanitizer run outgrows CI's time; none today (about 7 minutes
-# on 2 cores, 2-3x the plain run). A skipped test still runs by hand:
+# for when the sanitizer run outgrows CI's time (about 7 minutes on 2 cores,
+# 2-3x the plain run): the sharded smoke suite (three shards of the whole
+# smoke suite and the merge, about a minute plain; the merge code itself is
+# checked here by merge_synthetic_shards). A skipped test still runs by hand:
 # `ASAN_OPTIONS=detect_leaks=1 build/asan/purbo-test --bin build/asan/purbo-bench NAME`.
 ASAN_DIR    := build/asan
 ASAN_OPT    := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ASAN_CFLAGS  = -std=c11 $(ASAN_OPT) $(ARCH) -Wall -Wextra -Werror -MMD -MP
 ASAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ASAN_SKIP   ?=
+ASAN_SKIP   ?= shard_smoke_equals_unsharded
 ASAN_LIB_O  := $(LIB_C:%.c=$(ASAN_DIR)/%.o) $(LIB_CU:%.cu=build/%.cu.o) \
                $(ASAN_DIR)/results/schema_sql.o $(ASAN_DIR)/plots/plot_scripts.o
 .PHONY: test-asan asan
@@ -166,6 +171,18 @@ $(ASAN_DIR)/purbo-bench: $(ASAN_DIR)/engine/cli/main.o $(ASAN_LIB_O)
 	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 $(ASAN_DIR)/purbo-test: $(TEST_C:%.c=$(ASAN_DIR)/%.o) $(ASAN_LIB_O)
 	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# test-slurm: the Slurm path for real (scripts/slurm/test_slurm.sh): a
+# one-node cluster from Debian's packages on this machine (root; apt-get
+# installs munge, slurmctld and slurmd when missing), the smoke suite as a
+# 3-task job array and its merge job, the merged report against an unsharded
+# run. Not in make test: it
+# installs packages and starts daemons, and takes about as long as two
+# smoke runs plus the cluster's start (scripts/slurm/README.md).
+.PHONY: test-slurm
+test-slurm: model
+	@$(MAKE) --no-print-directory all
+	bash scripts/slurm/test_slurm.sh
 
 bench: model
 	@$(MAKE) --no-print-directory all

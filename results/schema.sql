@@ -381,3 +381,46 @@ CREATE TABLE hw_ceilings (
     detail  TEXT NOT NULL,                    -- the workload, e.g. 'copy 2147483648 B'
     PRIMARY KEY (run_id, name)
 );
+
+-- migration 8: sharded runs: the shard a run is, the Slurm job that ran it,
+-- each suite pair's place in the suite, and the parts of a merged run
+-- A suite run split with `run --shard i/n` records i and n (1 <= i <= n)
+-- and the selection the pairs were split over (--only, --methods); all
+-- shards of one run share its config and config_hash. Slurm's job ids come
+-- from the environment of the process that wrote the run (NULL outside
+-- Slurm). incomplete: 1 for a run merged without all its shards (merge
+-- --partial), 0 for a complete merge, NULL for a run not merged.
+ALTER TABLE runs ADD COLUMN shard_index INTEGER;
+ALTER TABLE runs ADD COLUMN shard_count INTEGER CHECK (shard_count >= 1);
+ALTER TABLE runs ADD COLUMN shard_scope TEXT;
+ALTER TABLE runs ADD COLUMN slurm_job_id TEXT;
+ALTER TABLE runs ADD COLUMN slurm_array_job_id TEXT;
+ALTER TABLE runs ADD COLUMN slurm_array_task_id TEXT;
+ALTER TABLE runs ADD COLUMN incomplete INTEGER CHECK (incomplete IN (0, 1));
+-- pair: the (case, method) pair's index in the suite's whole grid (tasks in
+-- file order, each task's cases in order, each case's methods in order), the
+-- order an unsharded run writes them in; a merge inserts by it.
+ALTER TABLE suite_cases ADD COLUMN pair INTEGER;
+ALTER TABLE suite_bench ADD COLUMN pair INTEGER;
+-- One row per shard run a merged run was made from, as it was recorded in
+-- its own database (source: that file's absolute path, part_run_id: the
+-- run's id there), so the merged run keeps where and how each part ran.
+CREATE TABLE run_parts (
+    run_id              INTEGER NOT NULL REFERENCES runs(id),   -- the merged run
+    source              TEXT NOT NULL,
+    part_run_id         INTEGER NOT NULL,
+    shard_index         INTEGER NOT NULL,
+    shard_count         INTEGER NOT NULL,
+    status              TEXT NOT NULL,
+    started_at          TEXT NOT NULL,
+    finished_at         TEXT,
+    host                TEXT NOT NULL,
+    device              TEXT NOT NULL,
+    git_sha             TEXT NOT NULL,
+    command             TEXT NOT NULL,
+    slurm_job_id        TEXT,
+    slurm_array_job_id  TEXT,
+    slurm_array_task_id TEXT,
+    pairs               INTEGER NOT NULL,                       -- suite pairs it held
+    PRIMARY KEY (run_id, source, part_run_id)
+);

@@ -44,6 +44,7 @@
 #include "suites/runner_method.h"
 #include "policy/policy.h"
 #include "suites/score.h"
+#include "suites/shard.h"
 #include "suites/throughput.h"
 
 /* ---- interruption --------------------------------------------------------- */
@@ -116,6 +117,7 @@ typedef struct {
     peer *peer;                         /* the peers' process, from the first peer case */
     int peer_failed;                    /* it would not start: peer cases are not run */
     int claim_fd;                       /* holds the run's claim (rdb_run_claim); -1: none */
+    int *plan;                          /* --shard: each pair's shard (shard_plan); NULL: all pairs */
 } R;
 
 static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0; }
@@ -130,6 +132,34 @@ static int applies(const R *r, const suite_task *t, const suite_method *m)
     if (!is_attention(t)) return !is_peer(m);
     if (!strcmp(m->policy, "rtpurbo")) return !is_peer(m) && r->on_cuda;
     return !strcmp(m->policy, "dense") && (!is_peer(m) || r->on_cuda);
+}
+
+/* Whether pair (task ti, case ci, method mi) is this invocation's: selected,
+ * applicable, and in this shard. */
+static int wanted(const R *r, int ti, int ci, int mi)
+{
+    const suite_task *t = &r->s->tasks[ti];
+    return r->task_on[ti] && r->method_on[mi] && applies(r, t, &r->s->methods[mi]) &&
+           (!r->plan || r->plan[shard_pair(r->s, ti, ci, mi)] == r->o->shard_index);
+}
+
+/* --shard: the plan over the selected pairs that can run on some backend
+ * (peers counted whether or not this machine has a GPU, so every shard
+ * computes the same plan). */
+static void plan_shards(R *r)
+{
+    const suite *s = r->s;
+    unsigned char *on = pb_calloc((size_t)shard_n_pairs(s) + 1, 1);
+    for (int ti = 0, p = 0; ti < s->n_tasks; ti++)
+        for (int ci = 0; ci < shard_n_cases(&s->tasks[ti]); ci++)
+            for (int mi = 0; mi < s->n_methods; mi++, p++) {
+                const suite_task *t = &s->tasks[ti];
+                const suite_method *m = &s->methods[mi];
+                on[p] = r->task_on[ti] && r->method_on[mi] &&
+                        (is_attention(t) ? !strcmp(m->policy, "dense") : !is_peer(m));
+            }
+    r->plan = shard_plan(s, on, r->o->shard_count, NULL);
+    free(on);
 }
 
 /* The backend asked for: --backend, else the suite's (BACKEND_*). */
@@ -316,7 +346,7 @@ static int64_t start_run(R *r, pb_err *err)
     char *config = run_config(r);
     char hash[17];
     config_hash(config, hash);
-    int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash) : 0;
+    int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash, r->o->shard_index, r->o->shard_count) : 0;
     if (run && (r->claim_fd = rdb_run_claim(r->o->db_path, run)) < 0) {
         pb_errf(err, r->o->db_path, -1, "run %lld is being run by another process now; --resume it once that one ends",
                 (long long)run);
@@ -334,8 +364,10 @@ static int64_t start_run(R *r, pb_err *err)
             fprintf(stderr, "warning: load average %.2f above the %d CPUs at start: throughput timings will be noisy\n",
                     load, cores);
         char notes[600];
-        snprintf(notes, sizeof notes, "suite %s; only %s; methods %s; load %.2f on %d CPUs at start", r->s->name,
-                 r->o->only ? r->o->only : "all", r->o->methods ? r->o->methods : "all", load, cores);
+        char shard[48] = "";
+        if (r->o->shard_count) snprintf(shard, sizeof shard, "shard %d/%d; ", r->o->shard_index, r->o->shard_count);
+        snprintf(notes, sizeof notes, "suite %s; %sonly %s; methods %s; load %.2f on %d CPUs at start", r->s->name,
+                 shard, r->o->only ? r->o->only : "all", r->o->methods ? r->o->methods : "all", load, cores);
         char dev[256] = "cpu", rt[32] = "", drv[32] = "";
         if (r->on_cuda) {
             backend_cuda_device_name(dev, sizeof dev);
@@ -355,6 +387,10 @@ static int64_t start_run(R *r, pb_err *err)
         if (r->o->resume) fprintf(stderr, "no earlier run with config %s: starting run %lld\n", hash, (long long)run);
     }
     free(config);
+    char scope[600];
+    snprintf(scope, sizeof scope, "only=%s;methods=%s", r->o->only ? r->o->only : "all",
+             r->o->methods ? r->o->methods : "all");
+    rdb_run_tag(r->db, run, r->o->shard_index, r->o->shard_count, scope);
     return run;
 }
 
@@ -371,7 +407,7 @@ static int count_todo(R *r)
         const suite_task *t = &r->s->tasks[ti];
         for (int c = 0; r->task_on[ti] && c < n_cases_of(t); c++)
             for (int mi = 0; mi < r->s->n_methods; mi++) {
-                if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi])) continue;
+                if (!wanted(r, ti, c, mi)) continue;
                 if (rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, c, t->type == TASK_THROUGHPUT))
                     r->skipped++;
                 else todo++;
@@ -459,6 +495,7 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
         .has_time = !!(s->metrics & SM_TIME), .t_prefill = st.t_prefill, .t_decode = st.t_decode,
         .has_tokens = !!(s->metrics & SM_TOKENS), .prompt_tokens = c->n_ids, .n_gen = st.n_gen,
         .n_decode = st.n_decode, .kv_bytes = (s->metrics & SM_KV_BYTES) ? kv : -1,
+        .pair = shard_pair(s, ti, c->index, mi),
     };
     db_case_begin(r->db);
     rdb_case_add(r->db, &row);
@@ -478,7 +515,7 @@ static int run_accuracy_task(R *r, int ti)
     for (int ci = 0; ci < gen_n_cases(t); ci++) {
         int todo = 0;
         for (int mi = 0; mi < r->s->n_methods; mi++)
-            todo += r->method_on[mi] && applies(r, t, &r->s->methods[mi]) &&
+            todo += wanted(r, ti, ci, mi) &&
                     !rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0);
         if (todo && (g_stop || !budget_left(r))) r->not_run += todo; /* not even built */
         if (!todo || g_stop || !budget_left(r)) continue;
@@ -487,8 +524,7 @@ static int run_accuracy_task(R *r, int ti)
         /* gen_check built the first case of each context; a later one failing is a runtime error */
         if (!gen_case(r->s, ti, ci, r->tok, &c, &err)) pb_die_runtime(__FILE__, __LINE__, "%s", err.msg);
         for (int mi = 0; mi < r->s->n_methods; mi++) {
-            if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi]) ||
-                rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0))
+            if (!wanted(r, ti, ci, mi) || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 0))
                 continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
             if (!run_accuracy(r, ti, &c, mi)) r->not_run++;
@@ -535,7 +571,8 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, weights_random ? "random" : "model",
-                   !!(su->metrics & SM_DENSITY), density, (su->metrics & SM_KV_BYTES) ? kv : -1);
+                   !!(su->metrics & SM_DENSITY), density, (su->metrics & SM_KV_BYTES) ? kv : -1,
+                   shard_pair(su, ti, ci, mi));
     tp_once once = {s, tc, ids};
     if (b) tp_trace_kernels(&r->kt, id, what, tp_once_fn, &once);
     db_case_commit(r->db);
@@ -611,7 +648,8 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     db_case_begin(r->db);
     int64_t id = db_bench_add(r->db, &row);
     rdb_bench_link(r->db, id, r->run, su->name, t->name, m->name, m->policy, ci, "random",
-                   !!(su->metrics & SM_DENSITY), timer ? attn_timer_density(timer) : 1.0, -1);
+                   !!(su->metrics & SM_DENSITY), timer ? attn_timer_density(timer) : 1.0, -1,
+                   shard_pair(su, ti, ci, mi));
     if (timer && r->on_cuda) tp_trace_kernels(&r->kt, id, what, attn_once_fn, timer);
     db_case_commit(r->db);
     attn_timer_free(timer);
@@ -639,8 +677,7 @@ static int run_throughput_task(R *r, int ti)
         tp_case_get(t, r->mdl ? &r->mdl->cfg : &none, ci, &tc);
         int is_model = r->mdl && tp_shape_is_model(&tc.shape, &r->mdl->cfg);
         for (int mi = 0; mi < r->s->n_methods; mi++) {
-            if (!r->method_on[mi] || !applies(r, t, &r->s->methods[mi]) ||
-                rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1))
+            if (!wanted(r, ti, ci, mi) || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1))
                 continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
             if (is_attention(t)) {
@@ -685,6 +722,7 @@ static void free_r(R *r)
     if (r->claim_fd >= 0) close(r->claim_fd); /* after the database: see rdb_run_claim */
     free(r->task_on);
     free(r->method_on);
+    free(r->plan);
     suite_free(r->s);
 }
 
@@ -698,6 +736,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     }
     *run_out = r.run;
     const suite *s = r.s;
+    if (o->shard_count) plan_shards(&r);
     if (r.tok) {
         r.stop_ids[r.n_stop++] = tok_eos(r.tok);
         int im_end = tok_chat_stop(r.tok);

@@ -13,6 +13,10 @@
  * cases of that same config. --resume reuses the latest run with the same
  * config hash (finished or not) and skips the (case, method) pairs it has
  * committed, so a run can be completed piecewise.
+ * --shard i/n runs only the pairs shard.h's plan gives shard i (the plan
+ * is over the pairs --only and --methods select); the shard's run has the
+ * same config and records i/n, and --resume continues the newest run of
+ * the same config and shard. `merge` joins the shards into one run.
  * Reading a run back (report, compare) is runner_db.h's, below this one.
  */
 #ifndef PURBO_RUNNER_H
@@ -36,6 +40,7 @@ typedef struct {
     const char *backend;     /* "cpu", "cuda" or "auto" instead of the suite's, or NULL */
     const char *plots;       /* folder for the suite plots after the run, or NULL */
     int counters;            /* cuda: hardware counters per kernel of every throughput case */
+    int shard_index, shard_count; /* run only shard i of n of the pairs (shard.h); count 0: all */
 } runner_opts;
 
 /* Exit status 130 of a run stopped by SIGINT or SIGTERM. */

@@ -35,8 +35,8 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_cases(run_id, suite, task, task_type, method, policy, case_index, context, depth,"
         " sample, seed, case_seed, prompt_hash, prompt_tokens, max_new, metric, answers, prediction, score,"
-        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes, density_prefill, density_decode)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " density, t_prefill, t_decode, n_gen, n_decode, kv_bytes, density_prefill, density_decode,"
+        " pair) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
     db_bind_int(st, i++, c->run_id);
     const char *texts[] = {c->suite, c->task, c->task_type, c->method, c->policy};
@@ -62,17 +62,18 @@ void rdb_case_add(pb_db *db, const rdb_case *c)
     db_bind_int_if(st, i++, c->kv_bytes >= 0, c->kv_bytes);
     db_bind_real_if(st, i++, c->has_density && c->density_prefill >= 0, c->density_prefill);
     db_bind_real_if(st, i++, c->has_density && c->density_decode >= 0, c->density_decode);
+    db_bind_int_if(st, i++, c->pair >= 0, c->pair);
     db_step_done(st);
     free(ans);
 }
 
 void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite, const char *task, const char *method,
                     const char *policy, int case_index, const char *weights, int has_density, double density,
-                    int64_t kv_bytes)
+                    int64_t kv_bytes, int pair)
 {
     sqlite3_stmt *st = db_prepare(db,
         "INSERT INTO suite_bench(bench_id, run_id, suite, task, method, policy, case_index, weights, density,"
-        " kv_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        " kv_bytes, pair) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     db_bind_int(st, 1, bench_id);
     db_bind_int(st, 2, run);
     db_bind_text(st, 3, suite);
@@ -83,6 +84,7 @@ void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite,
     db_bind_text(st, 8, weights);
     db_bind_real_if(st, 9, has_density, density);
     db_bind_int_if(st, 10, kv_bytes >= 0, kv_bytes);
+    db_bind_int_if(st, 11, pair >= 0, pair);
     db_step_done(st);
 }
 
@@ -115,9 +117,34 @@ static int64_t query_i64(pb_db *db, const char *sql, int64_t p1, const char *pte
     return v;
 }
 
-int64_t rdb_run_by_hash(pb_db *db, const char *hash)
+int64_t rdb_run_by_hash(pb_db *db, const char *hash, int shard_index, int shard_count)
 {
-    return query_i64(db, "SELECT max(id) FROM runs WHERE config_hash = ?", 0, hash, 0);
+    sqlite3_stmt *st = db_prepare(db, "SELECT max(id) FROM runs WHERE config_hash = ?1"
+                                      " AND coalesce(shard_index, 0) = ?2 AND coalesce(shard_count, 0) = ?3");
+    db_bind_text(st, 1, hash);
+    db_bind_int(st, 2, shard_index);
+    db_bind_int(st, 3, shard_count);
+    int64_t id = db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_finalize(st);
+    return id;
+}
+
+void rdb_run_tag(pb_db *db, int64_t run, int shard_index, int shard_count, const char *scope)
+{
+    sqlite3_stmt *st = db_prepare_id(db,
+        "UPDATE runs SET shard_index = coalesce(?2, shard_index), shard_count = coalesce(?3, shard_count),"
+        " shard_scope = coalesce(?4, shard_scope), slurm_job_id = coalesce(?5, slurm_job_id),"
+        " slurm_array_job_id = coalesce(?6, slurm_array_job_id),"
+        " slurm_array_task_id = coalesce(?7, slurm_array_task_id) WHERE id = ?1", run);
+    db_bind_int_if(st, 2, shard_count > 0, shard_index);
+    db_bind_int_if(st, 3, shard_count > 0, shard_count);
+    db_bind_text(st, 4, shard_count > 0 ? scope : NULL);
+    const char *env[] = {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(env[i]);
+        db_bind_text(st, 5 + i, v && *v ? v : NULL);
+    }
+    db_step_done(st);
 }
 
 char *rdb_run_reopen(pb_db *db, int64_t run)
@@ -240,7 +267,8 @@ static void report_header(pb_db *db, int64_t run, FILE *f)
     sqlite3_stmt *st = db_prepare_id(db,
         "SELECT r.status, r.started_at, coalesce(r.finished_at, '-'), r.git_sha, r.git_dirty, r.device,"
         " coalesce(r.model_path, '-'), coalesce((SELECT suite FROM suite_cases WHERE run_id = r.id LIMIT 1),"
-        " (SELECT suite FROM suite_bench WHERE run_id = r.id LIMIT 1))"
+        " (SELECT suite FROM suite_bench WHERE run_id = r.id LIMIT 1)), r.shard_index, r.shard_count, r.incomplete,"
+        " (SELECT count(DISTINCT shard_index) FROM run_parts WHERE run_id = r.id AND status = 'done')"
         " FROM runs r WHERE r.id = ?", run);
     if (db_step(st) == SQLITE_ROW) {
         const char *suite = (const char *)sqlite3_column_text(st, 7);
@@ -248,6 +276,13 @@ static void report_header(pb_db *db, int64_t run, FILE *f)
                 sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
         fprintf(f, "model %s  device %s  git %.12s%s\n", sqlite3_column_text(st, 6), sqlite3_column_text(st, 5),
                 sqlite3_column_text(st, 3), sqlite3_column_int(st, 4) == 1 ? " (dirty)" : "");
+        /* a shard, or a merge lacking shards, says so; a complete merge reads as the unsharded run */
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+            fprintf(f, "shard %d/%d of a run: `purbo-bench merge` joins the shards\n", sqlite3_column_int(st, 8),
+                    sqlite3_column_int(st, 9));
+        else if (sqlite3_column_int(st, 10) == 1)
+            fprintf(f, "incomplete: merged from %d of %d shards (merge --partial)\n", sqlite3_column_int(st, 11),
+                    sqlite3_column_int(st, 9));
     }
     db_finalize(st);
 }

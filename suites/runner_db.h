@@ -34,19 +34,28 @@ typedef struct {
     int has_tokens;
     int prompt_tokens, n_gen, n_decode;
     int64_t kv_bytes;           /* < 0: NULL */
+    int pair;                   /* the pair's number in the suite (shard.h); < 0: NULL */
 } rdb_case;
 
 /* Inserts the row; must be inside db_case_begin/commit. */
 void rdb_case_add(pb_db *db, const rdb_case *c);
-/* Links bench row bench_id to its task and method (inside the same case). */
+/* Links bench row bench_id to its task and method (inside the same case);
+ * pair: its number in the suite (shard.h), < 0: NULL. */
 void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite, const char *task, const char *method,
                     const char *policy, int case_index, const char *weights, int has_density, double density,
-                    int64_t kv_bytes);
+                    int64_t kv_bytes, int pair);
 /* 1 if run holds (task, method, case_index) in suite_cases (bench = 0) or
  * suite_bench (bench = 1). */
 int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench);
-/* The newest run whose config_hash is hash, or 0. */
-int64_t rdb_run_by_hash(pb_db *db, const char *hash);
+/* The newest run whose config_hash is hash and that is shard
+ * shard_index/shard_count (0/0: a run that is no shard), or 0. */
+int64_t rdb_run_by_hash(pb_db *db, const char *hash, int shard_index, int shard_count);
+/* Records on run what the runs columns of migration 8 say of it: the shard
+ * (shard_count 0: none) and the selection it was split over (scope), and
+ * Slurm's job ids from this process's environment (SLURM_JOB_ID,
+ * SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID; ids already recorded stay where
+ * the variable is unset). */
+void rdb_run_tag(pb_db *db, int64_t run, int shard_index, int shard_count, const char *scope);
 /* Sets a run back to running (status 'running', finished_at NULL); returns
  * its finish time (malloc'd) when it was done, else NULL. */
 char *rdb_run_reopen(pb_db *db, int64_t run);

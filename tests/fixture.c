@@ -146,6 +146,6 @@ void fixture_bench_row(pb_db *db, int64_t run, const char *task, const char *met
     r.throughput_unit = "tok/s";
     db_case_begin(db);
     int64_t id = db_bench_add(db, &r);
-    rdb_bench_link(db, id, run, "pal", task, method, method, index, "random", 1, 1.0, -1);
+    rdb_bench_link(db, id, run, "pal", task, method, method, index, "random", 1, 1.0, -1, -1);
     db_case_commit(db);
 }

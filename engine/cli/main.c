@@ -20,6 +20,7 @@ static const struct {
     {"bench", cmd_bench, "prefill and decode tokens/s (--backend cpu|cuda|auto), into SQLite"},
     {"bench-cpu", cmd_bench_cpu, "the same as bench --backend cpu"},
     {"run", cmd_run, "run a suite file (YAML) into the results database"},
+    {"merge", cmd_merge, "join the shards of a suite run (run --shard I/N) into one run"},
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
     {"export", cmd_export, "write a suite run as JSON Lines, JSON or CSV (cases, summary, throughput)"},

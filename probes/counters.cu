@@ -5,9 +5,10 @@
  * Open: dlopen (cupti_library) and resolve every entry point, then
  * cuptiProfilerInitialize, the chip name of device 0, the counter
  * availability image of the current context (the first call that needs the
- * privilege to read counters), one host object per metric to see which the
- * chip has (cuptiProfilerHostConfigAddMetrics on that metric alone), and the
- * configuration image of the metrics it has, with its pass count.
+ * privilege to read counters), one host object, the chip's base metrics
+ * from it (a metric is on the chip when its base, the name before the
+ * rollup, is listed), and the configuration image of the metrics it has,
+ * with its pass count.
  * Collect: enable the range profiler on the context, size and initialise a
  * counter data image for HWC_MAX_RANGES ranges, set the configuration (auto
  * range, kernel replay, one nesting level), start, run the function, wait,
@@ -45,7 +46,7 @@ extern "C" {
 #define HWC_API(X)                                                                                          \
     X(cuptiGetResultString) X(cuptiProfilerInitialize) X(cuptiProfilerDeInitialize) X(cuptiDeviceGetChipName) \
     X(cuptiProfilerGetCounterAvailability) X(cuptiProfilerHostInitialize) X(cuptiProfilerHostDeinitialize)   \
-    X(cuptiProfilerHostConfigAddMetrics) X(cuptiProfilerHostGetConfigImageSize)                               \
+    X(cuptiProfilerHostConfigAddMetrics) X(cuptiProfilerHostGetConfigImageSize) X(cuptiProfilerHostGetBaseMetrics) \
     X(cuptiProfilerHostGetConfigImage) X(cuptiProfilerHostGetNumOfPasses)                                     \
     X(cuptiProfilerHostEvaluateToGpuValues) X(cuptiRangeProfilerEnable) X(cuptiRangeProfilerDisable)          \
     X(cuptiRangeProfilerGetCounterDataSize) X(cuptiRangeProfilerCounterDataImageInitialize)                  \
@@ -69,6 +70,8 @@ struct hwc {
     int slot[HWM_N];          /* their HWM index */
     int n;
     CUpti_Profiler_Host_Object *host;
+    uint8_t *avail;           /* the counter availability image: the host object keeps
+                               * pointing into it, so it lives as long as host */
     uint8_t *config;
     size_t config_size;
     int passes;
@@ -236,36 +239,50 @@ extern "C" hwc *hwc_open(char *why, size_t why_len)
 
     hwc *h = (hwc *)pb_calloc(1, sizeof *h);
     h->ctx = ctx;
+    h->avail = avail;
     snprintf(h->chip, sizeof h->chip, "%s", cp.pChipName ? cp.pChipName : "?");
-    /* which metrics the chip has: each alone on a fresh host object */
+    /* one host object, over an availability image that outlives it (freeing
+     * the image before configuring crashed CUPTI 13.0 on an H200): which
+     * metrics the chip has from its base-metric lists, then the
+     * configuration of those */
+    h->host = host_new(h->chip, avail, why, why_len);
+    if (!h->host) {
+        hwc_close(h);
+        return NULL;
+    }
+    const char *const *base[CUPTI_METRIC_TYPE__COUNT];
+    size_t n_base[CUPTI_METRIC_TYPE__COUNT];
+    for (int t = 0; t < CUPTI_METRIC_TYPE__COUNT; t++) {
+        CUpti_Profiler_Host_GetBaseMetrics_Params bp = {CUpti_Profiler_Host_GetBaseMetrics_Params_STRUCT_SIZE};
+        bp.pHostObject = h->host;
+        bp.metricType = (CUpti_MetricType)t;
+        TRY(P.p_cuptiProfilerHostGetBaseMetrics(&bp), hwc_close(h); return NULL);
+        base[t] = bp.ppMetricNames;
+        n_base[t] = bp.numMetrics;
+    }
     for (int i = 0; i < HWM_N; i++) {
-        step(HWM_METRICS[i]);
-        CUpti_Profiler_Host_Object *o = host_new(h->chip, avail, why, why_len);
-        if (!o) {
-            free(avail);
-            free(h);
-            return NULL;
-        }
         const char *name = HWM_METRICS[i];
-        if (add_metrics(o, &name, 1)) {
+        size_t l = strcspn(name, "."); /* the base metric: the name before its rollup */
+        int has = 0;
+        for (int t = 0; t < CUPTI_METRIC_TYPE__COUNT && !has; t++)
+            for (size_t k = 0; k < n_base[t] && !has; k++)
+                has = base[t][k] && strlen(base[t][k]) == l && !strncmp(base[t][k], name, l);
+        if (has) {
             h->names[h->n] = name;
             h->slot[h->n++] = i;
         } else {
-            size_t l = strlen(h->missing);
-            snprintf(h->missing + l, sizeof h->missing - l, "%s%s", l ? " " : "", name);
+            size_t m = strlen(h->missing);
+            snprintf(h->missing + m, sizeof h->missing - m, "%s%s", m ? " " : "", name);
         }
-        host_free(o);
     }
     if (!h->n) {
         snprintf(why, why_len, "chip %s has none of the counters asked for", h->chip);
-        free(avail);
-        free(h);
+        hwc_close(h);
         return NULL;
     }
-    h->host = host_new(h->chip, avail, why, why_len);
-    free(avail);
-    if (!h->host || !add_metrics(h->host, h->names, (size_t)h->n)) {
-        if (h->host) snprintf(why, why_len, "chip %s: the counters it has do not configure together", h->chip);
+    step("cuptiProfilerHostConfigAddMetrics (the chip's metrics)");
+    if (!add_metrics(h->host, h->names, (size_t)h->n)) {
+        snprintf(why, why_len, "chip %s: the counters it has do not configure together", h->chip);
         hwc_close(h);
         return NULL;
     }
@@ -406,7 +423,9 @@ extern "C" int hwc_collect(hwc *h, void (*fn)(void *), void *arg, hwm_ranges *ou
 extern "C" void hwc_close(hwc *h)
 {
     if (!h) return;
+    step("cuptiProfilerHostDeinitialize");
     host_free(h->host);
+    free(h->avail);
     free(h->config);
     free(h);
 }

@@ -189,6 +189,8 @@ hwm_point *hwm_roofline(pb_db *db, int64_t run, int *n)
 void hwm_kernel_short(char *out, size_t n, const char *name)
 {
     if (!strncmp(name, "void ", 5)) name += 5;
+    static const char anon[] = "(anonymous namespace)::";
+    while (!strncmp(name, anon, sizeof anon - 1)) name += sizeof anon - 1;
     size_t l = strcspn(name, "(<");
     if (l == 0) l = strlen(name);
     if (l >= n) l = n - 1;

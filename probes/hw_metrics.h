@@ -105,8 +105,9 @@ typedef struct {
 int hwm_point_eval(const double *v, const hwm_ceilings *c, hwm_point *p);
 /* The rates, bound and pct of p from its time_s, flop and bytes. */
 void hwm_point_finish(hwm_point *p, const hwm_ceilings *c);
-/* A kernel's name for tables and plot keys: "void " dropped, cut at the
- * first '(' or '<', spaces and quotes made '_'. */
+/* A kernel's name for tables and plot keys: "void " and a leading
+ * "(anonymous namespace)::" dropped, cut at the first '(' or '<', spaces
+ * and quotes made '_'. */
 void hwm_kernel_short(char *out, size_t n, const char *name);
 
 /* Every kernel of every case of run with counters, as points (cases in the

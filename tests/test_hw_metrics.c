@@ -129,6 +129,8 @@ TEST(hw_metrics_point_eval)
     CHECK(!strcmp(k, "rmsnorm_kernel"));
     hwm_kernel_short(k, 8, "sm90_xmma_gemm_bf16");
     CHECK(!strcmp(k, "sm90_xm"));
+    hwm_kernel_short(k, sizeof k, "void (anonymous namespace)::gemv_kernel<2, 2>((anonymous namespace)::args, int)");
+    CHECK(!strcmp(k, "gemv_kernel"));
 }
 
 /* Two cases: a GEMM-like kernel launched twice and a copy-like one, with

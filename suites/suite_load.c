@@ -295,15 +295,59 @@ static int get_list(ld *L, node *map, const char *what, const char *key, int req
 
 static const char *const METHOD_KEYS[] = {"name", "policy", "impl", "params"};
 static const char *const IMPL_NAMES[] = {"purbo", PEER_IMPLS};
-static const char *const PARAM_KEYS[] = {"p", "window", "sinks", "rho", "top_k", "block", "plan"};
+/* Keys of method params that were renamed to the spec keys of --policy. */
+static const char *const RENAMED[][2] = {{"sinks", "sink"}, {"top_k", "k"}};
+
+/* A method's params: the spec keys (plan.h) in their ranges, and taken by
+ * the policy when this build knows it (else the runner refuses the policy),
+ * plus rho and plan; a rtpurbo window holds a block. */
+static int load_params(ld *L, node *pm, suite_method *out)
+{
+    if (!want_kind(L, pm, "params", YAML_MAPPING_NODE)) return 0;
+    const char *known[24];
+    int nk = 0;
+    for (int i = 0; i < plan_spec_n_keys; i++) known[nk++] = plan_spec_keys[i];
+    known[nk++] = "rho";
+    known[nk++] = "plan";
+    node *kn;
+    for (int r = 0; r < (int)COUNT(RENAMED); r++)
+        if (get(L, pm, RENAMED[r][0], &kn))
+            return FAIL(L, kn, "'%s' is now '%s' (the names of --policy)", RENAMED[r][0], RENAMED[r][1]);
+    if (!check_keys(L, pm, "method params", known, nk, NULL, 0, NULL)) return 0;
+    if (!(get_num(L, pm, "rho", 0, 1, 0, -1, &out->rho) && get_str(L, pm, "", "plan", 0, &out->plan))) return 0;
+    plan_spec sp;
+    pb_err e;
+    int policy_known = plan_spec_init(&sp, out->policy, &e);
+    for (yaml_node_pair_t *q = pm->data.mapping.pairs.start; q < pm->data.mapping.pairs.top; q++) {
+        node *k = nd(L, q->key), *v = nd(L, q->value);
+        int i = 0;
+        while (i < plan_spec_n_keys && strcmp(sval(k), plan_spec_keys[i])) i++;
+        if (i == plan_spec_n_keys) continue; /* rho, plan */
+        double x;
+        if (is_null(v)) return FAIL(L, v, "'%s' has no value", sval(k));
+        if (!scalar_num(L, v, sval(k), 0, -HUGE_VAL, HUGE_VAL, 0, &x)) return 0;
+        if (!plan_spec_value_ok(sval(k), x, &e)) return FAIL(L, v, "%s", e.msg);
+        if (policy_known && !plan_spec_set_real(&sp, sval(k), x, &e)) return FAIL(L, k, "%s", e.msg);
+        PB_CHECK(out->n_params < SUITE_MAX_PARAMS, "suite_load: more params than spec keys");
+        out->params[out->n_params++] = (suite_param){plan_spec_keys[i], x};
+    }
+    /* the block-sparse policies with a local window: the window holds at
+     * least one block. The block is the given one, else the policy's
+     * default when no plan file can bring its own (a plan's is checked when
+     * the runner reads it, runner_method.c). */
+    if (policy_known && (sp.given & PLAN_GIVEN_WINDOW) && plan_policy_has_window_blocks(sp.policy) &&
+        ((sp.given & PLAN_GIVEN_BLOCK) || !out->plan) && sp.prm.window < sp.prm.block)
+        return FAIL(L, get(L, pm, "window", NULL), "'window' is %d, below the block size %d%s", sp.prm.window,
+                    sp.prm.block, sp.given & PLAN_GIVEN_BLOCK ? "" : " (the policy's default block)");
+    return 1;
+}
 
 static int load_method(ld *L, node *m, suite_method *out)
 {
     memset(out, 0, sizeof *out);
     out->line = (int)m->start_mark.line + 1;
     out->col = (int)m->start_mark.column + 1;
-    out->p = out->rho = -1;
-    out->window = out->sinks = out->top_k = out->block = -1;
+    out->rho = -1;
     if (!want_kind(L, m, "methods item", YAML_MAPPING_NODE)) return 0;
     if (!check_keys(L, m, "a method", METHOD_KEYS, COUNT(METHOD_KEYS), NULL, 0, NULL)) return 0;
     if (!get_name(L, m, "a method", "policy", 1, NULL, &out->policy)) return 0;
@@ -316,30 +360,7 @@ static int load_method(ld *L, node *m, suite_method *out)
                     out->impl, out->policy);
     node *pm;
     if (!field(L, m, "", "params", 0, &pm)) return 0;
-    if (!pm) return 1;
-    if (!want_kind(L, pm, "params", YAML_MAPPING_NODE)) return 0;
-    if (!check_keys(L, pm, "method params", PARAM_KEYS, COUNT(PARAM_KEYS), NULL, 0, NULL)) return 0;
-    if (!(get_num(L, pm, "p", 0, 1, 1, -1, &out->p) && get_num(L, pm, "rho", 0, 1, 0, -1, &out->rho) &&
-          get_int(L, pm, "", "window", 0, 1, MAX_CONTEXT, -1, &out->window) &&
-          get_int(L, pm, "", "sinks", 0, 0, 1 << 20, -1, &out->sinks) &&
-          get_int(L, pm, "", "top_k", 0, 1, MAX_CONTEXT, -1, &out->top_k) &&
-          get_int(L, pm, "", "block", 0, 1, 1 << 16, -1, &out->block) &&
-          get_str(L, pm, "", "plan", 0, &out->plan)))
-        return 0;
-    /* the block-sparse policies with a local window: the window holds at
-     * least one block. The block is the given one, else the policy's
-     * default when no plan file can bring its own (a plan's is checked when
-     * the runner reads it, runner_method.c). */
-    plan_spec sp;
-    pb_err ignored;
-    if (out->window >= 0 && plan_spec_init(&sp, out->policy, &ignored) && plan_policy_has_window_blocks(sp.policy) &&
-        (out->block >= 0 || !out->plan)) {
-        int block = out->block >= 0 ? out->block : plan_defaults.block;
-        if (out->window < block)
-            return FAIL(L, get(L, pm, "window", NULL), "'window' is %d, below the block size %d%s", out->window, block,
-                        out->block >= 0 ? "" : " (the policy's default block)");
-    }
-    return 1;
+    return !pm || load_params(L, pm, out);
 }
 
 /* ---- tasks ----------------------------------------------------------------- */

@@ -115,7 +115,7 @@ TEST(runner_density_split_by_phase)
     char text[1024];
     snprintf(text, sizeof text,
              "name: phases\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\n"
-             "  - {name: win, policy: streaming, params: {sinks: 4, window: 64}}\n"
+             "  - {name: win, policy: streaming, params: {sink: 4, window: 64}}\n"
              "tasks:\n  - {type: passkey, contexts: [256], samples: 1, max_new: 6}\n",
              test_model_path);
     char *suite = rt_write("phases.yaml", text);

@@ -59,8 +59,10 @@ TEST(suite_load_shipped)
     CHECK(s->n_methods == 9 && !strcmp(s->methods[0].name, "dense") && !strcmp(s->methods[0].impl, "purbo"));
     CHECK(!strcmp(s->methods[7].name, "rtpurbo-trained") && strstr(s->methods[7].plan, ".purbo"));
     const suite_method *rt = &s->methods[6];
-    CHECK(!strcmp(rt->policy, "rtpurbo") && rt->p == 0.9 && rt->rho == 0.15 && rt->window == 256 && rt->sinks == 4);
-    CHECK(rt->top_k == -1 && rt->block == 64); /* top_k not given: the policy's default */
+    CHECK(!strcmp(rt->policy, "rtpurbo") && rt->rho == 0.15 && rt->n_params == 4);
+    const char *keys[4] = {"p", "sink", "window", "block"};
+    const double vals[4] = {0.9, 4, 256, 64};
+    for (int i = 0; i < 4; i++) CHECK(!strcmp(rt->params[i].key, keys[i]) && rt->params[i].v == vals[i]);
     CHECK(rt->plan && !strcmp(rt->plan, "suites/heads/smollm2-135m.txt"));
     int seen[TASK_N_TYPES] = {0};
     for (int i = 0; i < s->n_tasks; i++) seen[s->tasks[i].type]++;
@@ -172,11 +174,22 @@ TEST(suite_load_types_and_ranges)
     EXPECT(HEAD "tasks: [{type: niah, contexts: [64]}]\n", 4, 33, "'contexts' is 64, out of range [128, 16777216]");
     EXPECT(HEAD "tasks: [{type: niah, contexts: [512], depths: [0, 101]}]\n", 4, 51, "'depths' is 101, out of range [0, 100]");
     EXPECT(HEAD "tasks: [{type: niah, contexts: [512], samples: 0}]\n", 4, 48, "'samples' is 0, out of range");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "'p' is 0, out of range (0, 1]");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "'window' is 0");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "p 0 is out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "window 0 is out of range [1, ");
     /* the knobs of a sweep: p in (0, 1], rho in [0, 1], a window of at least one block */
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 1.5}}]\ntasks: []\n", 3, 35, "'p' is 1.5, out of range (0, 1]");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: -0.2}}]\ntasks: []\n", 3, 35, "'p' is -0.2, out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 1.5}}]\ntasks: []\n", 3, 35, "p 1.5 is out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: -0.2}}]\ntasks: []\n", 3, 35, "p -0.2 is out of range (0, 1]");
+    /* one set of names with --policy: the spec keys, each where its policy takes it */
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 2.5}}]\ntasks: []\n", 3, 40,
+           "window 2.5 is not an integer");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {block: 16}}]\ntasks: []\n", 3, 36,
+           "quest has no parameter 'block' (page,budget,k)");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: streaming, params: {sinks: 4}}]\ntasks: []\n", 3, 40,
+           "'sinks' is now 'sink' (the names of --policy)");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {top_k: 4}}]\ntasks: []\n", 3, 36,
+           "'top_k' is now 'k'");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {page: 16, kk: 4}}]\ntasks: []\n", 3, 46,
+           "unknown key 'kk' in method params (did you mean 'k'?)");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: 1.2}}]\ntasks: []\n", 3, 39,
            "'rho' is 1.2, out of range [0, 1]");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: -0.1}}]\ntasks: []\n", 3, 39,

@@ -9,8 +9,8 @@
 #   is the i-th policy's (set ahead of the script from plots/plot_palette.c).
 data = ARG1; out = ARG2; ttl = ARG3; policies = ARG4
 n = words(policies)
-set terminal pngcairo noenhanced size 1000, 640 font "sans,10"
-set output out
+set terminal @purbo_term noenhanced size 1300, 640 font "sans,10"
+set output purbo_out(out)
 set title ttl font "sans,12"
 set xlabel "attention density (query-key pairs computed / causally visible)"
 set ylabel "score (x100), 95% interval"
@@ -19,5 +19,5 @@ set xtics 0, 0.2, 1
 set yrange [-5:105]
 set grid
 set key outside right top title "policy"
-plot for [i = 1:n] data index (i - 1) using 1:2:3:4 with yerrorlines lt i ps 1.4 title word(policies, i), \
+plot for [i = 1:n] data index (i - 1) using 1:2:3:4 with yerrorlines lt i ps 1.4 title purbo_label[i], \
      for [i = 1:n] data index (i - 1) using 1:2:5 with labels offset char 0.6, char 0.6 left font "sans,7" notitle

@@ -8,14 +8,14 @@
 #   (plots/plot_palette.c) and a dash type per task:phase:shape.
 data = ARG1; out = ARG2; ttl = ARG3; series = ARG4
 n = words(series)
-set terminal pngcairo enhanced size 1400, 560 font "sans,10"
-set output out
+set terminal @purbo_term enhanced size 1400, 560 font "sans,10"
+set output purbo_out(out)
 set multiplot layout 1, 2 title ttl font "sans,12"
 set logscale x 2
 set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.02
 set xlabel "context length (tokens)"
 set grid
-set key bottom left font "sans,8" noenhanced
+set key below font "sans,8" noenhanced
 set title "throughput (prefill: prompt tok/s; decode: generated tok/s)"
 set logscale y
 set ylabel "tokens / s"

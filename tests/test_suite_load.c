@@ -182,6 +182,8 @@ TEST(suite_load_types_and_ranges)
     /* one set of names with --policy: the spec keys, each where its policy takes it */
     EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 2.5}}]\ntasks: []\n", 3, 40,
            "window 2.5 is not an integer");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 1e300}}]\ntasks: []\n", 3, 40,
+           "window 1e+300 is out of range [1, ");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {block: 16}}]\ntasks: []\n", 3, 36,
            "quest has no parameter 'block' (page,budget,k)");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: streaming, params: {sinks: 4}}]\ntasks: []\n", 3, 40,

@@ -163,11 +163,11 @@ int plan_spec_set(plan_spec *sp, const char *key, const char *text, pb_err *err)
 int plan_spec_value_ok(const char *key, double v, pb_err *err)
 {
     int i = int_field(key);
-    if (i >= 0) {
-        if (v != (double)(long)v) return pb_errf(err, NULL, -1, "%s %g is not an integer", key, v);
-        if (v < int_fields[i].lo || v > int_fields[i].hi)
+    if (i >= 0) { /* the range first: (long)v of a huge v is undefined */
+        if (!(v >= int_fields[i].lo && v <= int_fields[i].hi))
             return pb_errf(err, NULL, -1, "%s %g is out of range [%ld, %ld]", key, v, int_fields[i].lo,
                            int_fields[i].hi);
+        if (v != (double)(long)v) return pb_errf(err, NULL, -1, "%s %g is not an integer", key, v);
         return 1;
     }
     if (strcmp(key, "p")) return pb_errf(err, NULL, -1, "unknown parameter '%s'", key);

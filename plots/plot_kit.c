@@ -88,9 +88,11 @@ static void run_gnuplot(const char *dir, const char *const *argv, const char *fi
 
 /* Ahead of every script: the output format, PNG unless gnuplot was started
  * with -e "purbo_svg=1"; the scripts take their terminal and output name
- * from it. */
+ * from it. And gnuplot's colour-blind-safe default colours (podo: Okabe and
+ * Ito's), for the lines a script does not colour itself. */
 static const char FORMAT_LINES[] =
     "# the format: PNG; gnuplot -e \"purbo_svg=1\" draws the same chart as NAME.svg\n"
+    "set colorsequence podo\n"
     "if (!exists(\"purbo_svg\")) purbo_svg = 0\n"
     "purbo_term = purbo_svg ? \"svg\" : \"pngcairo\"\n"
     "purbo_out(f) = purbo_svg ? f[1:strlen(f) - 4] . \".svg\" : f\n";

@@ -417,6 +417,10 @@ TEST(plot_suite_zero_apart_from_not_run)
             const char *z = strstr(svg, "fill=\"rgb(0,158,115)\" font-family=\"sans\" font-size=\"9.00\"");
             CHECK_MSG(z && !strncmp(strchr(z, '>'), ">\n\t\t<text>0</text>", 18), "%s: no zero label", p);
         }
+        snprintf(p, sizeof p, "%s/%s.gp", out, c == 3 ? "suite_niah" : charts[c]);
+        char *gp = fixture_read(p, NULL); /* gnuplot's own colours, where a script leaves them: Okabe-Ito's */
+        CHECK_MSG(gp && strstr(gp, "set colorsequence podo\n"), "%s", p);
+        free(gp);
         if (c == 3) /* quest's depth 50 did not run; dense's scored 0 */
             CHECK_MSG(count_of(svg, "<text>n/r</text>") == 1 && count_of(svg, "<text>0</text>") >= 1, "%s", p);
         free(svg);

@@ -5,9 +5,9 @@
 # Data: convert_loss.dat, one block per head (two blank lines between) =
 # step, loss, layer, head; convert_loss_mean.dat = step, mean loss, min,
 # max, lr.
-set terminal pngcairo size 1100,650 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1100,650 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'convert_loss.png'
+set output purbo_out('convert_loss.png')
 set title sprintf("Indexer distillation: loss per step, %d retrieval heads (r = %d)\n%s, ctx %d, run %d", nret, r, model, ctx, run)
 set xlabel 'step'
 set ylabel 'KL(teacher || student) on the minibatch (nats)'
@@ -16,7 +16,7 @@ set ytics nomirror
 set y2tics
 set format y2 '%.1e'
 set grid
-set key top right
+set key outside right top
 set style fill transparent solid 0.15 noborder
 plot 'convert_loss_mean.dat' using 1:3:4 with filledcurves lc rgb '#3b528b' title 'range over heads', \
      'convert_loss.dat' using 1:2 with lines lw 0.5 lc rgb '#a0a0c0' notitle, \

@@ -5,9 +5,9 @@
 # top-p oracle needs (middle), and KL(teacher || student) (bottom).
 # Data: convert_quality.dat = index, label (L.H), recall init, trained,
 # blocks init, trained, teacher, kl init, trained.
-set terminal pngcairo size 1400,1100 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1400,1100 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'convert_quality.png'
+set output purbo_out('convert_quality.png')
 stats 'convert_quality.dat' using 1 nooutput
 n = STATS_records
 set multiplot layout 3,1 title sprintf("Indexer quality per retrieval head, held-out windows: PCA init vs trained (r = %d, p = %g)\n%s, ctx %d, run %d", r, p, model, ctx, run) font ',12'

@@ -4,15 +4,15 @@
 # the full context (the probe's largest context length). Log x.
 # Data: demand_cdf_token.dat, demand_cdf_block.dat = p, n, cumulative
 # fraction; one block per p (0.5, 0.8, 0.9, 0.95).
-set terminal pngcairo size 1400,600 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1400,600 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'demand_cdf.png'
+set output purbo_out('demand_cdf.png')
 set multiplot layout 1,2 title sprintf("Token demand: how many keys a query needs to hold p of its attention mass (CDF over heads and queries)\n%s, queries seeing about %d keys, %d windows x 32 queries x %d heads, run %d", model, dlen, windows, nheads, run) font ',12'
 set logscale x 10
 set yrange [0:1]
 set ytics 0.1
 set grid
-set key bottom right
+set key below
 set ylabel 'fraction of (head, query) pairs'
 ps = '0.5 0.8 0.9 0.95'
 set title 'tokens needed'

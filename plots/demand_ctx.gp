@@ -3,16 +3,16 @@
 # mass, with the 10th-90th percentile band, for queries seeing about L keys.
 # The dashed diagonal is L itself (every key). Log-log.
 # Data: demand_ctx.dat = p, L, median, p10, p90; one block per p.
-set terminal pngcairo size 1000,650 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1000,650 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'demand_ctx.png'
+set output purbo_out('demand_ctx.png')
 set title sprintf("Token demand against context length (median, band: 10th-90th percentile of heads x queries)\n%s, %d windows, run %d", model, windows, run)
 set xlabel 'context length L (keys seen by the query, log scale)'
 set ylabel 'tokens needed (log scale)'
 set logscale xy 2
 set xrange [200:dlen * 1.25]
 set grid
-set key top left
+set key outside right top
 set style fill transparent solid 0.15 noborder
 ps = '0.5 0.8 0.9 0.95'
 plot for [i=0:3] 'demand_ctx.dat' index i using 2:4:5 with filledcurves lc i+1 notitle, \

@@ -9,8 +9,8 @@
 #   from plots/plot_palette.c).
 data = ARG1; out = ARG2; ttl = ARG3; methods = ARG4; ylab = ARG5
 n = words(methods)
-set terminal pngcairo noenhanced size 1000, 600 font "sans,10"
-set output out
+set terminal @purbo_term noenhanced size 1300, 600 font "sans,10"
+set output purbo_out(out)
 set title ttl font "sans,12"
 set xlabel "commit (runs in order; * = uncommitted changes)"
 set ylabel ylab
@@ -18,4 +18,4 @@ set xtics rotate by -45 font "sans,8"
 set offsets 0.5, 0.5, 0, 0
 set grid
 set key outside right top
-plot for [i = 1:n] data index (i - 1) using 1:3:xtic(2) with linespoints lt i lw 1.5 ps 1.4 title word(methods, i)
+plot for [i = 1:n] data index (i - 1) using 1:3:xtic(2) with linespoints lt i lw 1.5 ps 1.4 title purbo_label[i]

@@ -4,9 +4,9 @@
 # averaged over queries in the last half of each window.
 # Data: locality_heads.dat = head, layer, w90, w95 (one line per head).
 # Set by purbo-bench plot: run, model, ctx, windows, nlayer, nhead.
-set terminal pngcairo size 1000,1000 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1000,1000 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'locality.png'
+set output purbo_out('locality.png')
 set multiplot layout 1,2 title sprintf("Locality: smallest window W (tokens) with sink 4 + W holding the attention mass\n%s, ctx %d, %d windows, run %d; queries: last half of each window", model, ctx, windows, run) font ',12'
 set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')
 set logscale cb 2

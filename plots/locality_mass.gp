@@ -2,9 +2,9 @@
 # one curve per (layer, query head), coloured by layer; mean over queries in
 # the last half of each window.
 # Data: locality_mass.dat = head id, W, mass, layer; one block per head.
-set terminal pngcairo size 1000,650 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1000,650 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'locality_mass.png'
+set output purbo_out('locality_mass.png')
 set title sprintf("Attention mass inside sink (4) + window W, per head\n%s, ctx %d, %d windows, run %d", model, ctx, windows, run)
 set xlabel 'window W (tokens, log scale)'
 set ylabel 'mean attention mass kept (fraction)'

@@ -66,30 +66,10 @@ int plot_dump(pb_db *db, const char *dir, const char *file, const char *sql, int
     return n;
 }
 
-int plot_gnuplot(const char *dir, const char *script, const char *vars, const char *const *args, const char *png)
+/* Runs argv (gnuplot ...) in dir, stdout discarded; gnuplot missing or
+ * failing is a runtime error naming file. */
+static void run_gnuplot(const char *dir, const char *const *argv, const char *file)
 {
-    const plot_script *s = plot_scripts;
-    while (s->name && strcmp(s->name, script)) s++;
-    PB_CHECK(s->name, "no embedded plot script %s.gp", script);
-    char file[300], path[4096];
-    plot_fmt(file, sizeof file, "%s.gp", script);
-    FILE *f = plot_open(dir, file, path, sizeof path);
-    if (vars) fprintf(f, "# written by purbo-bench plot: the run's settings, then plots/%s.gp\n%s\n", script, vars);
-    fputs(s->text, f);
-    PB_CHECK(fclose(f) == 0, "%s: %s", path, strerror(errno));
-
-    const char *argv[16] = {"gnuplot"};
-    int n = 1;
-    if (args) argv[n++] = "-c";
-    argv[n++] = file;
-    for (int i = 0; args && args[i]; i++) {
-        PB_CHECK(n < 15, "gnuplot %s: too many arguments", file);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    if (png) plot_path(path, sizeof path, dir, png);
-    else plot_fmt(path, sizeof path, "%s/%s.png", dir, script);
-    unlink(path);
     fflush(NULL);
     pid_t pid = fork();
     PB_CHECK(pid >= 0, "fork: %s", strerror(errno));
@@ -104,6 +84,54 @@ int plot_gnuplot(const char *dir, const char *script, const char *vars, const ch
     PB_CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 127),
              "gnuplot not found (Debian package gnuplot-nox; make deps installs it)");
     PB_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "gnuplot failed on %s/%s", dir, file);
+}
+
+/* Ahead of every script: the output format, PNG unless gnuplot was started
+ * with -e "purbo_svg=1"; the scripts take their terminal and output name
+ * from it. And gnuplot's colour-blind-safe default colours (podo: Okabe and
+ * Ito's), for the lines a script does not colour itself. */
+static const char FORMAT_LINES[] =
+    "# the format: PNG; gnuplot -e \"purbo_svg=1\" draws the same chart as NAME.svg\n"
+    "set colorsequence podo\n"
+    "if (!exists(\"purbo_svg\")) purbo_svg = 0\n"
+    "purbo_term = purbo_svg ? \"svg\" : \"pngcairo\"\n"
+    "purbo_out(f) = purbo_svg ? f[1:strlen(f) - 4] . \".svg\" : f\n";
+
+int plot_gnuplot(const char *dir, const char *script, const char *vars, const char *const *args, const char *png)
+{
+    const plot_script *s = plot_scripts;
+    while (s->name && strcmp(s->name, script)) s++;
+    PB_CHECK(s->name, "no embedded plot script %s.gp", script);
+    char file[300], path[4096], svg[4096];
+    plot_fmt(file, sizeof file, "%s.gp", script);
+    FILE *f = plot_open(dir, file, path, sizeof path);
+    fputs(FORMAT_LINES, f);
+    if (vars) fprintf(f, "# written by purbo-bench plot: the run's settings, then plots/%s.gp\n%s\n", script, vars);
+    fputs(s->text, f);
+    PB_CHECK(fclose(f) == 0, "%s: %s", path, strerror(errno));
+
+    const char *argv[20] = {"gnuplot", "-e", "purbo_svg=1"};
+    int n = 3;
+    if (args) argv[n++] = "-c";
+    argv[n++] = file;
+    for (int i = 0; args && args[i]; i++) {
+        PB_CHECK(n < 19, "gnuplot %s: too many arguments", file);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    if (png) plot_path(path, sizeof path, dir, png);
+    else plot_fmt(path, sizeof path, "%s/%s.png", dir, script);
+    size_t pl = strlen(path);
+    PB_CHECK(pl > 4 && !strcmp(path + pl - 4, ".png"), "plot %s: the output %s is not a .png", script, path);
+    plot_fmt(svg, sizeof svg, "%.*s.svg", (int)(pl - 4), path);
+    unlink(path);
+    unlink(svg);
+    argv[2] = "purbo_svg=0";
+    run_gnuplot(dir, argv, file);
     struct stat sb;
-    return stat(path, &sb) == 0 && sb.st_size > 0;
+    if (!(stat(path, &sb) == 0 && sb.st_size > 0)) return 0;
+    argv[2] = "purbo_svg=1";
+    run_gnuplot(dir, argv, file);
+    PB_CHECK(stat(svg, &sb) == 0 && sb.st_size > 0, "gnuplot drew %s but not %s", path, svg);
+    return 1;
 }

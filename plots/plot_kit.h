@@ -7,8 +7,9 @@
  *   data files            plot_dump (rows of a query), plot_open (any file)
  *   output names          plot_fmt, plot_path: DIR/NAME, truncation a runtime error
  *   the gnuplot runner    plot_gnuplot: writes DIR/NAME.gp and runs gnuplot in DIR
- *   the palette           plot_style_of: a method's colour and point type
- *                         (plots/plot_palette.c), the same in every chart
+ *   the palette           plot_style_of: a method's colour, point type and
+ *                         legend words (plots/plot_palette.c), the same in
+ *                         every chart
  *   the families          plot_probes (probe_plot.c), plot_convert
  *                         (convert_plot.c), plot_suite_charts (plot_suite.c),
  *                         plot_roofline (roofline_plot.c), run in that
@@ -76,20 +77,24 @@ FILE *plot_open(const char *dir, const char *file, char *path, size_t n);
 int plot_dump(pb_db *db, const char *dir, const char *file, const char *sql, int64_t case_id, int64_t case2,
               int group, int blank);
 
-/* The gnuplot runner. Writes DIR/SCRIPT.gp (with vars: a comment line,
- * vars, then the embedded plots/SCRIPT.gp; without: the script alone) and
- * runs gnuplot on it in DIR, stdout discarded: `gnuplot SCRIPT.gp`, or with
- * args (NULL-terminated, at most 12, names relative to DIR) `gnuplot -c
- * SCRIPT.gp ARGS...`. Returns 1 when DIR/png (png NULL: DIR/SCRIPT.png) came
- * out non-empty, else 0. */
+/* The gnuplot runner. Writes DIR/SCRIPT.gp (the output format's lines, then
+ * with vars: a comment line and vars; then the embedded plots/SCRIPT.gp)
+ * and runs gnuplot on it in DIR twice, stdout discarded: `gnuplot
+ * SCRIPT.gp`, or with args (NULL-terminated, at most 12, names relative to
+ * DIR) `gnuplot -c SCRIPT.gp ARGS...`, for the PNG; then the same with
+ * `-e purbo_svg=1` for the SVG beside it (NAME.svg for NAME.png: a scalable
+ * copy for papers). The scripts set `terminal @purbo_term` and `output
+ * purbo_out(NAME.png)`. Returns 1 when DIR/png (png NULL: DIR/SCRIPT.png)
+ * came out non-empty (its SVG missing then is a runtime error), else 0. */
 int plot_gnuplot(const char *dir, const char *script, const char *vars, const char *const *args, const char *png);
 
 /* ---- the palette (plot_palette.c) ----------------------------------------- */
 
 typedef struct {
-    const char *name; /* a suite method, or an attention kernel implementation */
-    const char *rgb;  /* "#rrggbb" */
-    int pt;           /* gnuplot point type (pngcairo: 1..15) */
+    const char *name;  /* a suite method, or an attention kernel implementation */
+    const char *rgb;   /* "#rrggbb", of a colour-blind-safe scheme */
+    int pt;            /* gnuplot point type (pngcairo: 1..15) */
+    const char *words; /* the legend: "NAME: what it is in words" (no double quote) */
 } plot_style;
 
 /* The fixed styles, then {NULL, NULL, 0}: no two share a colour or a point type. */
@@ -97,7 +102,8 @@ extern const plot_style plot_palette[];
 
 /* The style of name: its entry of plot_palette, or for any other name a
  * colour of a spare list (none of them a fixed one) and a spare point type,
- * both picked by a hash of the name, so the same everywhere. */
+ * both picked by a hash of the name, so the same everywhere, and the name
+ * itself as its words. */
 plot_style plot_style_of(const char *name);
 
 /* Appends to out[n] the gnuplot line that gives linetype k (from 1) name's
@@ -106,7 +112,8 @@ plot_style plot_style_of(const char *name);
 void plot_linetype(char *out, size_t n, int k, const char *name, int dt);
 
 /* plot_linetype for each space-separated word of names, k = 1, 2, ... (the
- * scripts draw their i-th block or column with linetype i). */
+ * scripts draw their i-th block or column with linetype i), then the line
+ * "array purbo_label[K] = [\"WORDS\", ...]": the legend titles, in words. */
 void plot_linetypes(char *out, size_t n, const char *names);
 
 #endif

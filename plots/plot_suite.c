@@ -137,7 +137,9 @@ static void niah_task(ctx *c, const char *task)
     plot_fmt(title, sizeof title, "NIAH %s: mean score by needle depth and context length (suite %s, run %lld)",
              task, c->suite, (long long)c->run);
     const char *args[] = {dat, png, title, methods, xt, yt, NULL};
-    draw(c, "suite_niah", NULL, args); /* colour is the score here: no method styles */
+    char styles[16384] = ""; /* colour is the score here: the styles bring the panels' titles in words */
+    plot_linetypes(styles, sizeof styles, methods);
+    draw(c, "suite_niah", styles, args);
 }
 
 static void niah(ctx *c)
@@ -366,6 +368,7 @@ static void throughput(ctx *c)
         " ORDER BY s.task, b.phase DESC, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, min(s.bench_id)"
         "   OVER (PARTITION BY s.method), b.n_ctx", c->run);
     char dat[40], path[PATH_MAX], title[400], series[4096] = "", cur[512] = "", styles[16384] = "";
+    char labels[16384] = "";
     char groups[TP_GROUPS][512]; /* the series' task:phase:shape, a dash type each */
     int n_series = 0, n_groups = 0;
     FILE *f = NULL;
@@ -385,6 +388,9 @@ static void throughput(ctx *c)
             while (g < n_groups && strcmp(groups[g], group)) g++;
             if (g == n_groups && n_groups < TP_GROUPS) snprintf(groups[n_groups++], sizeof groups[0], "%s", group);
             plot_linetype(styles, sizeof styles, ++n_series, col(st, 1), g % 5 + 1);
+            size_t l = strlen(labels); /* the legend: the group, then the method in words */
+            plot_fmt(labels + l, sizeof labels - l, "%s\"%s %s %s: %s\"", n_series > 1 ? ", " : "", col(st, 0),
+                     col(st, 2), col(st, 3), plot_style_of(col(st, 1)).words);
         }
         fprintf(f, "%d %.4g %.4g %.4g ", sqlite3_column_int(st, 4), sqlite3_column_double(st, 5),
                 sqlite3_column_double(st, 6), sqlite3_column_double(st, 7));
@@ -398,6 +404,8 @@ static void throughput(ctx *c)
     run_device(c, dev, sizeof dev);
     plot_fmt(title, sizeof title, "Engine throughput vs context length (suite %s, run %lld; %s, median of repeats)",
         c->suite, (long long)c->run, dev);
+    size_t l = strlen(styles);
+    plot_fmt(styles + l, sizeof styles - l, "array purbo_label[%d] = [%s]\n", n_series, labels);
     const char *args[] = {dat, "suite_throughput.png", title, series, NULL};
     draw(c, "suite_throughput", styles, args);
 }

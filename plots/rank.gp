@@ -11,9 +11,9 @@
 # Data: rank.dat, one block per method (joint, kpca, qpca) = method, r,
 # recall median p10 p90, mass recall median p10 p90, ev median p10 p90;
 # rank_retrieval.dat, the same for the joint method on the retrieval heads.
-set terminal pngcairo size 1500,550 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1500,550 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'rank.png'
+set output purbo_out('rank.png')
 set multiplot layout 1,3 title sprintf("Low-rank indexer on pre-RoPE q, k: rank r against recall of the exact top-0.9 set\n%s, ctx %d, fit on window 0, evaluated on windows 1-%d, run %d", model, ctx, windows - 1, run) font ',12'
 set logscale x 2
 set xrange [2:head_dim]
@@ -21,7 +21,7 @@ set xlabel 'projection rank r (dimensions, log scale)'
 set yrange [0:1]
 set ytics 0.1
 set grid
-set key bottom right
+set key below
 set style fill transparent solid 0.18 noborder
 names = 'joint kpca qpca'
 cols = '3 6 9'

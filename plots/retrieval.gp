@@ -5,9 +5,9 @@
 # the top 15% (METHOD.md §2: the retrieval-head candidates). Right: the top
 # 30 heads by name (L = layer, H = query head, both from 0).
 # Data: retrieval.dat = rank, score, score_next, layer, head.
-set terminal pngcairo size 1400,700 noenhanced font 'DejaVu Sans,10'
+set terminal @purbo_term size 1400,700 noenhanced font 'DejaVu Sans,10'
 set encoding utf8
-set output 'retrieval.png'
+set output purbo_out('retrieval.png')
 stats 'retrieval.dat' using 2 nooutput
 nheads = STATS_records
 ncut = floor(0.15 * nheads + 0.5)
@@ -20,7 +20,7 @@ set xlabel 'head rank (1 = highest score)'
 set ylabel 'mean attention mass (fraction)'
 set xrange [0:nheads + 1]
 set yrange [0:ymax]
-set key top right
+set key below
 set arrow 1 from ncut + 0.5, graph 0 to ncut + 0.5, graph 1 nohead dt 2 lc rgb 'red'
 set label 1 sprintf('top 15%% (%d heads)', ncut) at ncut + 3, graph 0.9 tc rgb 'red'
 plot 'retrieval.dat' using 1:2 with boxes lc rgb '#3b528b' title 'on the whole first copy', \
@@ -34,7 +34,7 @@ set xrange [0:ymax]
 set yrange [30.5:0.5]
 set grid x
 set ytics font ',8'
-set key bottom right
+set key below
 plot 'retrieval.dat' every ::0::29 using (0.5 * $2):1:(0.5 * $2):(0.35):ytic(sprintf('L%d.H%d', $4, $5)) with boxxyerror lc rgb '#3b528b' title 'on the whole first copy', \
      '' every ::0::29 using 3:1 with points pt 7 ps 0.8 lc rgb '#e07000' title 'on the next token'
 unset multiplot

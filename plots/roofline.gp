@@ -10,8 +10,8 @@
 #   string argument).
 data = ARG1; out = ARG2; ttl = ARG3; series = ARG4
 n = words(series)
-set terminal pngcairo enhanced size 1400, 860 font "sans,10"
-set output out
+set terminal @purbo_term enhanced size 1400, 860 font "sans,10"
+set output purbo_out(out)
 set title ttl noenhanced font "sans,12"
 set logscale xy
 set xrange [xmin:xmax]

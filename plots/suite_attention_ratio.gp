@@ -8,8 +8,8 @@ data = ARG1; out = ARG2; ttl = ARG3; panels = ARG4; impls = ARG5
 np = words(panels); ni = words(impls)
 cols = np < 2 ? np : 2
 rows = (np + cols - 1) / cols
-set terminal pngcairo noenhanced size 80 + 640 * cols, 90 + 420 * rows font "sans,10"
-set output out
+set terminal @purbo_term noenhanced size 80 + 640 * cols, 90 + 420 * rows font "sans,10"
+set output purbo_out(out)
 set logscale x 2
 eval("set xtics " . ARG6)
 set xrange [real(ARG7) : real(ARG8)]
@@ -18,7 +18,7 @@ set offsets 0, 0, graph 0.08, 0
 set xlabel "context length (tokens)"
 set ylabel "t(sdpa_cudnn) / t(impl)"
 set grid
-set key top left font "sans,9"
+set key below font "sans,9"
 set multiplot layout rows, cols title ttl font "sans,12"
 do for [p = 1:np] {
     pn = word(panels, p)
@@ -27,6 +27,6 @@ do for [p = 1:np] {
               ", heads/kv_heads/head_dim " . pn[strstrt(pn, ":") + 1:]
     plot 1 with lines dt 2 lc "gray40" notitle, \
          for [j = 1:ni] data index ((p - 1) * ni + j - 1) using 1:2 \
-             with linespoints lt j lw 1.5 ps 0.7 title word(impls, j)
+             with linespoints lt j lw 1.5 ps 0.7 title purbo_label[j]
 }
 unset multiplot

@@ -1,5 +1,6 @@
 /* cmd_passkey.c — `purbo-bench passkey`: hides a random key in filler text
- * of a chosen length (model tokens), asks for it, and reports the answer,
+ * of a chosen length (exactly --tokens model tokens, the chat template and
+ * question included: passkey_build_exact), asks for it, and reports the answer,
  * whether it is right, and the prefill/decode speed. Exit status 0 when
  * every case is right, 1 when any is wrong (scripts can test it), 2 on bad
  * input. Depth is in percent of the filler, as a suite's `depths`. */
@@ -22,7 +23,7 @@ int cmd_passkey(int argc, char **argv)
         if (arg_flag(argv, i, "--help")) {
             printf("usage: purbo-bench passkey --model M [options]\n"
                    "  Passkey retrieval: a 5-digit key hidden in filler text, then the question.\n"
-                   "  --tokens N   prompt length in model tokens (default 1500)\n"
+                   "  --tokens N   prompt length in model tokens, exactly (default 1500)\n"
                    "  --depth D    key position in percent of the filler, 0-100 (as a suite's depths;\n"
                    "               default: drawn from the seed)\n"
                    "  --seed S     seed of the key and depth (default 1)\n"
@@ -64,7 +65,10 @@ int cmd_passkey(int argc, char **argv)
     int right = 0;
     for (int c = 0; c < n_cases; c++) {
         passkey_case pc;
-        passkey_build(tok, tokens, depth, (uint64_t)seed + (uint64_t)c, &pc);
+        PB_CHECK(passkey_build_exact(tok, tokens, depth, (uint64_t)seed + (uint64_t)c, &pc), "passkey: no case");
+        if (pc.n_ids != tokens)
+            fprintf(stderr, "purbo-bench passkey: no filler cut gives exactly %d tokens; %d instead\n", tokens,
+                    pc.n_ids);
         session_reset(cs.s);
         gen_stats st;
         int n = generate_greedy(cs.s, pc.ids, pc.n_ids, max_new, stop, stop[1] >= 0 ? 2 : 1, out, &st, NULL, NULL);

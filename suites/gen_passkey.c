@@ -1,9 +1,9 @@
 /* gen_passkey.c — the passkey task as suite cases, on top of passkey.c.
  *
  * passkey_build sizes its filler from a per-sentence estimate, which can miss
- * the budget by a few sentences either way; here its target is searched
- * (corrected by the measured miss, then bisected) so the prompt is the
- * largest that fits context - max_new. The depth is the case's (percent) or, with no depths
+ * the budget by a few sentences either way; passkey_build_fit searches its
+ * target so the prompt is the largest of whole sentences that fits
+ * context - max_new. The depth is the case's (percent) or, with no depths
  * in the task, passkey.c's draw from the case seed. Metric: exact.
  */
 #include <string.h>
@@ -14,34 +14,8 @@
 int gen_passkey(gen_job *j, suite_case *out, pb_err *err)
 {
     double depth = j->depth < 0 ? -1 : j->depth / 100;
-    passkey_case best = {0}, pc;
-    /* targets: lo gave a prompt that fits, hi one that does not; bisect between */
-    int target = j->budget, lo = -1, hi = -1, have = 0;
-    for (int it = 0; it < 16; it++) {
-        passkey_build(j->tok, target, depth, j->seed, &pc);
-        int n = pc.n_ids;
-        if (n <= j->budget) {
-            lo = target;
-            if (!have || n > best.n_ids) {
-                if (have) passkey_free(&best);
-                best = pc;
-                have = 1;
-            } else {
-                passkey_free(&pc);
-            }
-            if (n == j->budget) break;
-        } else {
-            hi = target;
-            passkey_free(&pc);
-        }
-        if (lo >= 0 && hi >= 0) {
-            if (hi - lo <= 1) break;
-            target = lo + (hi - lo) / 2;
-        } else {
-            target += j->budget - n;
-            if (target < 1) break;
-        }
-    }
+    passkey_case best;
+    int have = passkey_build_fit(j->tok, j->budget, depth, j->seed, &best);
     if (!have)
         return gen_fail(j, err, "at context %d the passkey prompt does not fit context - max_new = %d", j->context,
                         j->budget);

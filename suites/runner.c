@@ -600,8 +600,8 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     attn_time_case ac = {.phase = tc->phase == TP_PREFILL ? ATTN_TIME_PREFILL : ATTN_TIME_DECODE,
                          .n_ctx = tc->context, .n_head = tc->shape.heads, .n_kv_head = tc->shape.kv_heads,
                          .d = tc->shape.head_dim, .sparse = !strcmp(m->policy, "rtpurbo"),
-                         .p = m->p > 0 ? m->p : 0.9, .sink = m->sinks >= 0 ? m->sinks : 4,
-                         .local = m->window > 0 ? m->window : 64};
+                         .p = suite_method_param(m, "p", 0.9), .sink = (int)suite_method_param(m, "sink", 4),
+                         .local = (int)suite_method_param(m, "window", 64)};
     char what[200], why[300] = "", gqa[16] = "native";
     snprintf(what, sizeof what, "%s/%s %d/%d/%d ctx %d %s", t->name, m->name, ac.n_head, ac.n_kv_head, ac.d, ac.n_ctx,
              tc->phase == TP_PREFILL ? "prefill" : "decode");

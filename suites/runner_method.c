@@ -1,8 +1,8 @@
 /* runner_method.c — suite methods as plans on sessions (runner_method.h).
  *
- * A method's spec is built from its typed fields through the policy layer's
- * typed API (plan_spec_set_*), the same calls the CLI's --policy text goes
- * through; the policy layer's messages name the field, and this file adds
+ * A method's spec is built from its params (the spec keys of --policy)
+ * through the policy layer's typed API (plan_spec_set_*), the same calls
+ * the CLI's --policy text goes through; the policy layer's messages name the field, and this file adds
  * the suite's FILE:LINE:COL, the method and, for the heads, params.plan. */
 #include "suites/runner_method.h"
 
@@ -22,19 +22,12 @@ static int method_err(pb_err *err, const char *where, const suite_method *sm, co
     return pb_errf(err, where, -1, "method '%s': %s%s", sm->name, key, msg);
 }
 
-/* The method's spec from its typed fields: sinks -> sink, window, block ->
- * block (page for quest), top_k -> k, p, kmin, rank -> r; those left out
- * keep the defaults. */
+/* The method's spec from its params, the spec keys of --policy through the
+ * same calls; those left out keep the defaults. */
 static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
 {
-    if (sm->sinks >= 0 && !plan_spec_set_int(sp, "sink", sm->sinks, err)) return 0;
-    if (sm->window >= 0 && !plan_spec_set_int(sp, "window", sm->window, err)) return 0;
-    if (sm->block >= 0 && !plan_spec_set_int(sp, sp->policy == PLAN_QUEST ? "page" : "block", sm->block, err))
-        return 0;
-    if (sm->top_k >= 0 && !plan_spec_set_int(sp, "k", sm->top_k, err)) return 0;
-    if (sm->p >= 0 && !plan_spec_set_real(sp, "p", sm->p, err)) return 0;
-    if (sm->kmin >= 0 && !plan_spec_set_int(sp, "kmin", sm->kmin, err)) return 0;
-    if (sm->rank >= 0 && !plan_spec_set_int(sp, "r", sm->rank, err)) return 0;
+    for (int i = 0; i < sm->n_params; i++)
+        if (!plan_spec_set_real(sp, sm->params[i].key, sm->params[i].v, err)) return 0;
     return plan_spec_check(sp, err);
 }
 
@@ -65,13 +58,14 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, met
     if (sm->plan && is_plan_file(sm->plan)) { /* a converted model: heads, S, W, p, r and indexers */
         plan_file f;
         if (!plan_file_read(sm->plan, mdl, &f, err)) return method_err(err, where, sm, "params.plan: ");
-        if (sm->rho >= 0 || (sm->rank >= 0 && sm->rank != f.r)) {
+        int r = (int)suite_method_param(sm, "r", 0);
+        if (sm->rho >= 0 || (r > 0 && r != f.r)) {
             plan_file_free(&f);
             if (sm->rho >= 0)
                 return pb_errf(err, where, -1, "method '%s': rho picks heads from a list of heads; the converted plan "
                                "%s brings its own", sm->name, sm->plan);
-            return pb_errf(err, where, -1, "method '%s': rank %d: the converted plan %s holds indexers of rank %d",
-                           sm->name, sm->rank, sm->plan, f.r);
+            return pb_errf(err, where, -1, "method '%s': r %d: the converted plan %s holds indexers of rank %d",
+                           sm->name, r, sm->plan, f.r);
         }
         int ok = plan_from_file(&me->pl, c, &f, &me->spec, sm->plan, err);
         plan_file_free(&f);

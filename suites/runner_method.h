@@ -2,9 +2,9 @@
  * params, suites/SCHEMA.md) onto the engine: a plan (engine/policy/plan.h) built
  * once per method, and a fresh session per (case, method) with it applied.
  *
- * Params map onto the spec's fields (plan_spec_set_*, the typed API the
- * CLI's --policy goes through too): sinks -> sink, window, block -> block
- * (page for quest), top_k -> k (blocks or pages), p. The retrieval heads of
+ * Params are the spec's fields by the names --policy uses (sink, window,
+ * block, local, page, budget, k, p, kmin, r, calib), set through the same
+ * typed API (plan_spec_set_*). The retrieval heads of
  * duo, rtpurbo and rtpurbo-topk come from params.plan, a file of LAYER.HEAD
  * items (plan_parse_heads; `purbo-bench probe retrieval` prints the top 15%
  * as one, best first); with rho, only the first rho * H heads listed (H the

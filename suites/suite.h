@@ -63,24 +63,33 @@ enum {
     SM_ALL = 15
 };
 
+/* One policy parameter of a method: key is one of plan_spec_keys (a static string). */
+#define SUITE_MAX_PARAMS 16
+typedef struct {
+    const char *key;
+    double v;
+} suite_param;
+
 typedef struct {
     char *name;   /* unique label (a results-table key) */
     char *policy; /* policy name: dense, streaming, duo, quest, topk-oracle, ... */
-    /* policy parameters; negative (or NULL) = not given: the policy's default */
-    double p;     /* top-p mass, (0, 1] */
-    int window;   /* local window W, >= 1 */
-    int sinks;    /* sink tokens S, >= 0 */
-    double rho;   /* share of retrieval heads, [0, 1] */
-    int top_k;    /* fixed budget (blocks or pages), >= 1 */
-    int block;    /* block / page size in tokens, >= 1 */
-    int kmin;     /* rtpurbo: blocks kept by indexer rank at least, >= 0 */
-    int rank;     /* indexer rank r, >= 1 (PCA indexers only: a .purbo plan brings its own) */
+    /* policy parameters by the spec keys of --policy (plan.h: sink, window,
+     * block, local, page, budget, k, p, kmin, r, calib), in file order, each
+     * in its range and taken by the policy; those left out keep the
+     * policy's defaults */
+    suite_param params[SUITE_MAX_PARAMS];
+    int n_params;
+    double rho;   /* share of retrieval heads, [0, 1]; negative: not given */
     char *plan;   /* head plan / indexer file (path as written), or NULL */
     char *impl;   /* whose attention: "purbo" (ours, default) or a peer of
                    * peer.h ("sdpa_cudnn", "sdpa_fa2", "flex"; dense only,
                    * attention-level throughput tasks only) */
     int line, col;
 } suite_method;
+
+/* The value of a method's param key (a spec key, or "rho"), or def when the
+ * method does not set it. */
+double suite_method_param(const suite_method *m, const char *key, double def);
 
 typedef struct {
     task_type type;

@@ -1,6 +1,6 @@
 /* suite_yaml.h — the suite loader's typed getters over libyaml's document
  * API (suite_yaml.c), shared by the files that read a suite (suite_load.c,
- * suite_sweep.c); nothing outside the loader includes this.
+ * suite_methods.c); nothing outside the loader includes this.
  *
  * Every getter returns 1 on success and 0 with L->err set to one line
  * "FILE:LINE:COL: what is wrong" (1-based, from the offending node's start

@@ -86,7 +86,7 @@ TEST(compare_streaming_window_16_fails_the_gate)
     char text[1024], args[1400], db[600], *out, *err;
     snprintf(text, sizeof text,
              "name: tiny\nmodel: %s\nbackend: cpu\nseed: 7\nlimits:\n  max_new: 10\nmethods:\n"
-             "  - {name: dense, policy: streaming, params: {sinks: 4, window: 16}}\ntasks:\n"
+             "  - {name: dense, policy: streaming, params: {sink: 4, window: 16}}\ntasks:\n"
              "  - {type: passkey, contexts: [256], samples: 2}\n"
              "  - {type: niah, contexts: [256], depths: [0, 100]}\n", test_model_path);
     const char *suite = rt_write("w16.yaml", text);

@@ -230,6 +230,8 @@ TEST(hw_metrics_roofline_plot_data)
     if (access("/usr/bin/gnuplot", X_OK) == 0) {
         snprintf(file, sizeof file, "%s/roofline.png", dir);
         CHECK(drawn == 1 && access(file, R_OK) == 0);
+        snprintf(file, sizeof file, "%s/roofline.svg", dir); /* the scalable copy beside it */
+        CHECK(access(file, R_OK) == 0);
     }
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

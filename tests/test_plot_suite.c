@@ -84,6 +84,27 @@ static int plot_in_child(const char *dbpath, int64_t run, const char *out)
     return WEXITSTATUS(st) - 10;
 }
 
+/* How often needle occurs in text. */
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* The SVG beside a PNG (NAME.svg for NAME.png): a whole SVG document, or NULL. */
+static char *svg_beside(const char *png)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%.*s.svg", (int)(strlen(png) - 4), png);
+    char *svg = fixture_read(p, NULL);
+    if (svg && !(strstr(svg, "<svg") && strstr(svg, "</svg>"))) {
+        free(svg);
+        svg = NULL;
+    }
+    return svg;
+}
+
 static int png_ok(const char *path)
 {
     size_t n = 0;
@@ -242,7 +263,8 @@ TEST(plot_suite_method_styles)
     const char *charts[] = {"suite_scores", "suite_density", "suite_frontier"};
     /* the score bars take 3 columns per method (score, interval low, high): titles from the method list;
      * the frontier's series are the method families (here each method its own) */
-    const char *uses[] = {"lt i title word(methods, i)", "with points lt i ", "with yerrorlines lt i "};
+    const char *uses[] = {"with boxerrorbars lt i title purbo_label[i]", "with points lt i ",
+                          "with yerrorlines lt i ps 1.4 title purbo_label[i]"};
     for (int c = 0; c < 3; c++) {
         snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
         CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
@@ -292,8 +314,11 @@ TEST(plot_suite_method_styles)
     snprintf(p, sizeof p, "%s/suite_throughput.gp", out);
     char *gp = fixture_read(p, NULL);
     CHECK(gp);
-    const char *want[] = {t[0], t[1], t[2], t[3], "with yerrorlines lt i ", "with linespoints lt i "};
-    miss = missing_in_order(gp, want, 6);
+    const char *want[] = {t[0], t[1], t[2], t[3],
+                          "array purbo_label[4] = [\"tp_a prefill 2/4/2/64: dense: full attention\", "
+                          "\"tp_a prefill 2/4/2/64: rtpurbo: RTPurbo, top-p blocks by a PCA indexer\", ",
+                          "with yerrorlines lt i ", "with linespoints lt i "};
+    miss = missing_in_order(gp, want, 7);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
     free(gp);
     fixture_rmtree(dir);
@@ -362,5 +387,62 @@ TEST(plot_suite_frontier_joins_a_sweep)
     miss = missing_in_order(gp, want, 6);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);
     free(gp);
+    fixture_rmtree(dir);
+}
+
+/* Charts for a paper: every PNG has its SVG beside it; the legends name the
+ * methods in words; a score of 0 is drawn apart from a case that did not
+ * run (the bars: a "0" in the method's colour against a grey x; the NIAH
+ * heatmap: a "0" cell against a hatched "n/r" one). */
+TEST(plot_suite_zero_apart_from_not_run)
+{
+    char *dir = fixture_tmpdir("plotzero"), dbpath[600], out[600], p[700];
+    snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
+    pb_err e;
+    pb_db *db = db_open(dbpath, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    run_meta meta = {.command = "purbo-test zero plot", .device = "cpu"};
+    int64_t run = db_run_begin(db, &meta);
+    fixture_case_row(db, run, "passkey", "dense", NULL, 0, 256, 1, 1.0);
+    fixture_case_row(db, run, "passkey", "quest", NULL, 0, 256, 0, 0.4); /* zero */
+    fixture_case_row(db, run, "vt", "dense", NULL, 0, 256, 0.5, 1.0);   /* quest: not run */
+    /* NIAH at 2 contexts x 2 depths (case_index = 2 context + depth): dense's
+     * (512, 50%) scored 0; quest has no (512, 50%) case */
+    for (int k = 0; k < 4; k++) {
+        fixture_case_row(db, run, "niah", "dense", NULL, k, 256 << (k / 2), k != 3, 1.0);
+        if (k < 3) fixture_case_row(db, run, "niah", "quest", NULL, k, 256 << (k / 2), 1, 0.4);
+    }
+    DB_CHECK(db_sqlite(db), sqlite3_exec(db_sqlite(db), "UPDATE suite_cases SET depth = 50.0 * (case_index % 2)",
+                                         NULL, NULL, NULL));
+    db_close(db);
+    snprintf(out, sizeof out, "%s/png", dir);
+    int n = plot_in_child(dbpath, run, out);
+    CHECK_MSG(n >= 4, "plot_suite drew %d PNGs (-1: failed)", n);
+    snprintf(p, sizeof p, "%s/suite_scores.dat", out);
+    char *dat = fixture_read(p, NULL);
+    CHECK_MSG(dat && strstr(dat, "\npasskey 100.00 20.65 100.00 0.00 0.00 79.35\n") &&
+                  strstr(dat, "\nvt 50.00 50.00 50.00 NaN NaN NaN\n"), "%s", dat ? dat : "(none)");
+    free(dat);
+    const char *charts[] = {"suite_scores", "suite_density", "suite_frontier", "suite_niah_niah"};
+    for (int c = 0; c < 4; c++) {
+        snprintf(p, sizeof p, "%s/%s.png", out, charts[c]);
+        char *svg = svg_beside(p);
+        CHECK_MSG(png_ok(p) && svg, "%s: no PNG or no SVG beside it", p);
+        CHECK_MSG(strstr(svg, "dense: full attention") && strstr(svg, "quest: Quest, top-k pages in decode"),
+                  "%s: the methods are not named in words", p);
+        if (c == 0) {
+            /* one grey x for quest's vt and one in the legend; a "0" in quest's colour (#009e73) */
+            CHECK_MSG(count_of(svg, "color='rgb(119, 119, 119)'") == 2 && strstr(svg, "x: not run"), "%s", p);
+            const char *z = strstr(svg, "fill=\"rgb(0,158,115)\" font-family=\"sans\" font-size=\"9.00\"");
+            CHECK_MSG(z && !strncmp(strchr(z, '>'), ">\n\t\t<text>0</text>", 18), "%s: no zero label", p);
+        }
+        snprintf(p, sizeof p, "%s/%s.gp", out, c == 3 ? "suite_niah" : charts[c]);
+        char *gp = fixture_read(p, NULL); /* gnuplot's own colours, where a script leaves them: Okabe-Ito's */
+        CHECK_MSG(gp && strstr(gp, "set colorsequence podo\n"), "%s", p);
+        free(gp);
+        if (c == 3) /* quest's depth 50 did not run; dense's scored 0 */
+            CHECK_MSG(count_of(svg, "<text>n/r</text>") == 1 && count_of(svg, "<text>0</text>") >= 1, "%s", p);
+        free(svg);
+    }
     fixture_rmtree(dir);
 }

@@ -375,11 +375,16 @@ TEST(runner_bad_input_exits_2_before_writing)
     snprintf(args, sizeof args, "run %s --db %s", bad, db);
     snprintf(want, sizeof want, "%s:9:49: ", bad);
     CHECK_MSG(bad_input(args, want, "'window' is 32, below the block size 64", msg, sizeof msg), "%s", msg);
-    /* a policy this build lacks, params a policy does not take, duo without
-     * its retrieval heads: the method's line and column */
+    /* a param the policy does not take: the loader, at the key's place */
+    snprintf(wmethods, sizeof wmethods, "%s  - {name: q, policy: quest, params: {p: 0.5}}\n", DENSE);
+    bad = suite_file("badq", wmethods, "  - {type: passkey, contexts: [256]}\n");
+    snprintf(args, sizeof args, "run %s --db %s", bad, db);
+    snprintf(want, sizeof want, "%s:9:39: ", bad);
+    CHECK_MSG(bad_input(args, want, "quest has no parameter 'p' (page,budget,k)", msg, sizeof msg), "%s", msg);
+    /* a policy this build lacks, duo without its retrieval heads: the
+     * method's line and column */
     const struct { const char *method, *what; } bad_methods[] = {
         {"  - {name: w16, policy: sliding, params: {window: 16}}\n", "policy 'sliding' is not available"},
-        {"  - {name: q, policy: quest, params: {p: 0.5}}\n", "method 'q': quest has no parameter 'p'"},
         {"  - {name: d, policy: duo, params: {rho: 0.15}}\n", "method 'd': policy duo needs params.plan"},
         {"  - {name: s, policy: streaming, params: {rho: 0.15}}\n", "method 's': 'rho' does not apply"},
         {"  - {name: r, policy: rtpurbo, params: {plan: '99.0'}}\n", "method 'r': params.plan: head 99.0 out of range"},
@@ -517,9 +522,9 @@ TEST(runner_converted_plan_file)
     snprintf(args, sizeof args, "run %s --db %s", suite, db);
     snprintf(want, sizeof want, "%s:8:5: method 'conv': window 16 is below the plan's block size 32", suite);
     CHECK_MSG(bad_input(args, want, "", msg, sizeof msg), "%s", msg);
-    /* the plan's heads and indexers are its own: rho, and a rank other than its r (8), are refused */
+    /* the plan's heads and indexers are its own: rho, and an r other than its own (8), are refused */
     const char *own[][2] = {{"rho: 0.1", "rho picks heads from a list of heads"},
-                            {"rank: 4", "rank 4: the converted plan"}};
+                            {"r: 4", "r 4: the converted plan"}};
     for (int i = 0; i < 2; i++) {
         snprintf(methods, sizeof methods, "  - {name: conv, policy: rtpurbo, params: {%s, plan: %s}}\n", own[i][0], path);
         suite = suite_file("conv4", methods, "  - {type: niah, contexts: [256], depths: [50]}\n");

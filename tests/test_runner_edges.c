@@ -69,7 +69,10 @@ TEST(runner_repeat_rule_times_until_the_spread_is_met)
         CHECK_MSG(st == 0, "status %d: %s", st, err);
         free(err);
         long long reps = rt_query(db, "SELECT repeats FROM bench");
-        CHECK_MSG(reps == (k ? 3 : 7), "target %d: %lld repeats", k, reps);
+        /* target 10: the 3 asked, or a few more when a loaded machine
+         * stretched one of those microsecond timings tenfold (seen on 2
+         * shared cores), never the 7 of a target not met */
+        CHECK_MSG(k ? reps >= 3 && reps < 7 : reps == 7, "target %d: %lld repeats", k, reps);
     }
 }
 
@@ -117,7 +120,7 @@ TEST(runner_density_split_by_phase)
     char text[1024];
     snprintf(text, sizeof text,
              "name: phases\nmodel: %s\nbackend: cpu\nseed: 7\nmethods:\n  - {name: dense, policy: dense}\n"
-             "  - {name: win, policy: streaming, params: {sinks: 4, window: 64}}\n"
+             "  - {name: win, policy: streaming, params: {sink: 4, window: 64}}\n"
              "tasks:\n  - {type: passkey, contexts: [256], samples: 1, max_new: 6}\n",
              test_model_path);
     char *suite = rt_write("phases.yaml", text);

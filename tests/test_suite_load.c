@@ -1,8 +1,10 @@
 /* test_suite_load.c — the suite loader: the shipped suites load, defaults
  * resolve as SCHEMA.md says, and every class of schema error is reported as
  * "FILE:LINE:COL: what" at the right place (snippets written to /tmp). */
+#include <glob.h>
 #include <unistd.h>
 
+#include "policy/plan.h"
 #include "suites/suite.h"
 #include "tests/test.h"
 
@@ -41,6 +43,22 @@ static int at(const pb_err *e, int line, int col, const char *what)
         CHECK_MSG(at(&e_, line, col, what), "got \"%s\", want %d:%d ... %s", e_.msg, line, col, what); \
     } while (0)
 
+/* Every suite the repository ships loads (their params by --policy's names,
+ * their sweeps expanded). */
+TEST(suite_load_every_shipped)
+{
+    glob_t g;
+    CHECK(glob("suites/*.yaml", 0, NULL, &g) == 0);
+    CHECK_MSG(g.gl_pathc >= 7, "%zu suites", (size_t)g.gl_pathc);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        pb_err e;
+        suite *s = suite_load(g.gl_pathv[i], &e);
+        CHECK_MSG(s, "%s", e.msg);
+        if (s) suite_free(s);
+    }
+    globfree(&g);
+}
+
 TEST(suite_load_shipped)
 {
     pb_err e;
@@ -59,8 +77,10 @@ TEST(suite_load_shipped)
     CHECK(s->n_methods == 9 && !strcmp(s->methods[0].name, "dense") && !strcmp(s->methods[0].impl, "purbo"));
     CHECK(!strcmp(s->methods[7].name, "rtpurbo-trained") && strstr(s->methods[7].plan, ".purbo"));
     const suite_method *rt = &s->methods[6];
-    CHECK(!strcmp(rt->policy, "rtpurbo") && rt->p == 0.9 && rt->rho == 0.15 && rt->window == 256 && rt->sinks == 4);
-    CHECK(rt->top_k == -1 && rt->block == 64); /* top_k not given: the policy's default */
+    CHECK(!strcmp(rt->policy, "rtpurbo") && rt->rho == 0.15 && rt->n_params == 4);
+    const char *keys[4] = {"p", "sink", "window", "block"};
+    const double vals[4] = {0.9, 4, 256, 64};
+    for (int i = 0; i < 4; i++) CHECK(!strcmp(rt->params[i].key, keys[i]) && rt->params[i].v == vals[i]);
     CHECK(rt->plan && !strcmp(rt->plan, "suites/heads/smollm2-135m.txt"));
     int seen[TASK_N_TYPES] = {0};
     for (int i = 0; i < s->n_tasks; i++) seen[s->tasks[i].type]++;
@@ -172,11 +192,24 @@ TEST(suite_load_types_and_ranges)
     EXPECT(HEAD "tasks: [{type: niah, contexts: [64]}]\n", 4, 33, "'contexts' is 64, out of range [128, 16777216]");
     EXPECT(HEAD "tasks: [{type: niah, contexts: [512], depths: [0, 101]}]\n", 4, 51, "'depths' is 101, out of range [0, 100]");
     EXPECT(HEAD "tasks: [{type: niah, contexts: [512], samples: 0}]\n", 4, 48, "'samples' is 0, out of range");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "'p' is 0, out of range (0, 1]");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "'window' is 0");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 0}}]\ntasks: []\n", 3, 35, "p 0 is out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 0}}]\ntasks: []\n", 3, 40, "window 0 is out of range [1, ");
     /* the knobs of a sweep: p in (0, 1], rho in [0, 1], a window of at least one block */
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 1.5}}]\ntasks: []\n", 3, 35, "'p' is 1.5, out of range (0, 1]");
-    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: -0.2}}]\ntasks: []\n", 3, 35, "'p' is -0.2, out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: 1.5}}]\ntasks: []\n", 3, 35, "p 1.5 is out of range (0, 1]");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {p: -0.2}}]\ntasks: []\n", 3, 35, "p -0.2 is out of range (0, 1]");
+    /* one set of names with --policy: the spec keys, each where its policy takes it */
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 2.5}}]\ntasks: []\n", 3, 40,
+           "window 2.5 is not an integer");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 1e300}}]\ntasks: []\n", 3, 40,
+           "window 1e+300 is out of range [1, ");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {block: 16}}]\ntasks: []\n", 3, 36,
+           "quest has no parameter 'block' (page,budget,k)");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: streaming, params: {sinks: 4}}]\ntasks: []\n", 3, 40,
+           "'sinks' is now 'sink' (the names of --policy)");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {top_k: 4}}]\ntasks: []\n", 3, 36,
+           "'top_k' is now 'k'");
+    EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {page: 16, kk: 4}}]\ntasks: []\n", 3, 46,
+           "unknown key 'kk' in method params (did you mean 'k'?)");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: 1.2}}]\ntasks: []\n", 3, 39,
            "'rho' is 1.2, out of range [0, 1]");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: duo, params: {rho: -0.1}}]\ntasks: []\n", 3, 39,
@@ -295,49 +328,79 @@ TEST(suite_load_bad_bytes_located)
 }
 
 /* A sweep: the method itself, then every other combination of the listed
- * values, knobs in the order written, the last varying fastest; each point
- * named METHOD@KNOB=VALUE[+...] with the method's other params. */
+ * values, keys in the order written, the last varying fastest; each point
+ * named METHOD@KEY=VALUE[+...] by --policy's key names, its params the
+ * method's with the point's values in place. */
+static double param_of(const suite_method *m, const char *key) { return suite_method_param(m, key, -1); }
+
 TEST(suite_load_sweep_points)
 {
     pb_err e;
     suite *s = load("name: t\nmodel: m\nmethods:\n  - {policy: dense}\n"
                     "  - name: rt\n    policy: rtpurbo\n"
-                    "    params: {window: 256, p: 0.9, sinks: 4, plan: x.purbo}\n"
+                    "    params: {window: 256, p: 0.9, sink: 4, plan: x.purbo}\n"
                     "    sweep: {window: [128, 256], p: [0.8, 0.9]}\n"
                     "  - {name: top, policy: topp-oracle, params: {block: 64}, sweep: {p: [0.5, 0.95]}}\n"
-                    "  - {name: h, policy: duo, params: {plan: h.txt}, sweep: {rho: [0.05, 0.1], sinks: [0]}}\n"
-                    "  - {name: k, policy: rtpurbo, params: {plan: h.txt}, sweep: {kmin: [0, 8], rank: [4]}}\n"
+                    "  - {name: h, policy: duo, params: {plan: h.txt}, sweep: {rho: [0.05, 0.1], sink: [0]}}\n"
+                    "  - {name: k, policy: rtpurbo, params: {plan: h.txt}, sweep: {kmin: [0, 8], r: [4]}}\n"
+                    "  - {name: q, policy: quest, params: {page: 16, k: 16}, sweep: {page: [8, 16], k: [4, 16]}}\n"
                     "tasks: [{type: niah, contexts: [512]}]\n", &e);
     CHECK_MSG(s, "%s", e.msg);
     const char *want[] = {"dense", "rt", "rt@window=128+p=0.8", "rt@window=128+p=0.9", "rt@window=256+p=0.8",
-                          "top", "top@p=0.5", "top@p=0.95", "h", "h@rho=0.05+sinks=0", "h@rho=0.1+sinks=0",
-                          "k", "k@kmin=0+rank=4", "k@kmin=8+rank=4"};
+                          "top", "top@p=0.5", "top@p=0.95", "h", "h@rho=0.05+sink=0", "h@rho=0.1+sink=0",
+                          "k", "k@kmin=0+r=4", "k@kmin=8+r=4", "q", "q@page=8+k=4", "q@page=8+k=16", "q@page=16+k=4"};
     int nw = (int)(sizeof want / sizeof want[0]);
     CHECK_MSG(s->n_methods == nw, "%d methods, want %d", s->n_methods, nw);
     for (int i = 0; i < nw && i < s->n_methods; i++)
         CHECK_MSG(!strcmp(s->methods[i].name, want[i]), "method %d is '%s', want '%s'", i, s->methods[i].name, want[i]);
     if (s->n_methods == nw) {
         const suite_method *m = &s->methods[3]; /* rt@window=128+p=0.9: the swept values, the rest the method's */
-        CHECK(m->window == 128 && m->p == 0.9 && m->sinks == 4 && !strcmp(m->policy, "rtpurbo"));
+        CHECK(param_of(m, "window") == 128 && param_of(m, "p") == 0.9 && param_of(m, "sink") == 4 &&
+              !strcmp(m->policy, "rtpurbo"));
+        /* the params list keeps the method's order, its values replaced in place */
+        CHECK(m->n_params == 3 && !strcmp(m->params[0].key, "window") && !strcmp(m->params[1].key, "p") &&
+              !strcmp(m->params[2].key, "sink"));
         CHECK(m->plan && !strcmp(m->plan, "x.purbo") && !strcmp(m->impl, "purbo") && m->plan != s->methods[1].plan);
-        CHECK(s->methods[1].window == 256 && s->methods[1].p == 0.9); /* the method itself is untouched */
-        CHECK(s->methods[6].p == 0.5 && s->methods[6].block == 64 && s->methods[5].p == -1);
-        CHECK(s->methods[9].rho == 0.05 && s->methods[9].sinks == 0 && s->methods[8].rho == -1);
-        CHECK(s->methods[13].kmin == 8 && s->methods[13].rank == 4 && s->methods[11].kmin == -1);
+        CHECK(param_of(&s->methods[1], "window") == 256 && param_of(&s->methods[1], "p") == 0.9); /* untouched */
+        CHECK(param_of(&s->methods[6], "p") == 0.5 && param_of(&s->methods[6], "block") == 64 &&
+              param_of(&s->methods[5], "p") == -1);
+        /* a key the method does not set comes after its own */
+        CHECK(s->methods[6].n_params == 2 && !strcmp(s->methods[6].params[1].key, "p"));
+        CHECK(s->methods[9].rho == 0.05 && param_of(&s->methods[9], "sink") == 0 && s->methods[8].rho == -1);
+        CHECK(s->methods[9].n_params == 1); /* rho is no spec key: kept apart */
+        CHECK(param_of(&s->methods[13], "kmin") == 8 && param_of(&s->methods[13], "r") == 4 &&
+              param_of(&s->methods[11], "kmin") == -1);
+        CHECK(param_of(&s->methods[15], "page") == 8 && param_of(&s->methods[15], "k") == 4);
+        /* every point's params build the policy's spec, as the runner does it */
+        for (int i = 0; i < s->n_methods; i++) {
+            plan_spec sp;
+            CHECK(plan_spec_init(&sp, s->methods[i].policy, &e));
+            for (int j = 0; j < s->methods[i].n_params; j++)
+                CHECK_MSG(plan_spec_set_real(&sp, s->methods[i].params[j].key, s->methods[i].params[j].v, &e),
+                          "%s: %s", s->methods[i].name, e.msg);
+            CHECK_MSG(plan_spec_check(&sp, &e), "%s: %s", s->methods[i].name, e.msg);
+        }
     }
     suite_free(s);
 }
 
 /* Every swept value is checked where it is written: range, the policy
- * takes the knob, no repeats, a window of at least one block, the size. */
+ * takes the key, no repeats, a window of at least one block, the size;
+ * the former names are refused naming the new one. */
 TEST(suite_load_sweep_errors)
 {
 #define M "name: t\nmodel: m\nmethods:\n  - "
 #define T "\ntasks: [{type: niah, contexts: [512]}]\n"
-    EXPECT(M "{policy: topp-oracle, sweep: {p: [0.5, 0]}}" T, 4, 44, "'p' is 0, out of range (0, 1]");
+    EXPECT(M "{policy: topp-oracle, sweep: {p: [0.5, 0]}}" T, 4, 44, "p 0 is out of range (0, 1]");
     EXPECT(M "{policy: duo, params: {plan: h}, sweep: {rho: [1.5]}}" T, 4, 52, "'rho' is 1.5, out of range [0, 1]");
+    EXPECT(M "{policy: streaming, sweep: {window: [64, 2.5]}}" T, 4, 46, "window 2.5 is not an integer");
+    EXPECT(M "{policy: streaming, sweep: {sink: [1e300]}}" T, 4, 40, "sink 1e+300 is out of range [0, ");
     EXPECT(M "{policy: streaming, sweep: {rho: [0.1]}}" T, 4, 33, "'rho' does not apply to policy streaming");
     EXPECT(M "{policy: streaming, sweep: {p: [0.5]}}" T, 4, 33, "cannot sweep 'p': streaming has no parameter 'p'");
+    EXPECT(M "{policy: quest, sweep: {block: [8]}}" T, 4, 29, "cannot sweep 'block': quest has no parameter 'block'");
+    EXPECT(M "{policy: streaming, sweep: {sinks: [0]}}" T, 4, 33, "'sinks' is now 'sink' (the names of --policy)");
+    EXPECT(M "{policy: quest, sweep: {top_k: [4]}}" T, 4, 29, "'top_k' is now 'k'");
+    EXPECT(M "{policy: rtpurbo, params: {plan: h}, sweep: {rank: [4]}}" T, 4, 50, "'rank' is now 'r'");
     EXPECT(M "{policy: rtpurbo, params: {block: 64}, sweep: {window: [256, 48]}}" T, 4, 66,
            "'window' is 48, below the block size 64");
     EXPECT(M "{policy: rtpurbo, params: {window: 128}, sweep: {block: [64, 256]}}" T, 4, 66,
@@ -345,13 +408,13 @@ TEST(suite_load_sweep_errors)
     EXPECT(M "{policy: topp-oracle, sweep: {p: [0.5, 0.5]}}" T, 4, 44, "'p' lists 0.5 twice (first at column 39)");
     EXPECT(M "{policy: topp-oracle, sweep: {p: []}}" T, 4, 38, "'p' is an empty list");
     EXPECT(M "{policy: topp-oracle, sweep: {p: 0.5}}" T, 4, 38, "'p' must be a list");
-    EXPECT(M "{policy: topp-oracle, sweep: {q: [0.5]}}" T, 4, 35, "unknown key 'q' in a sweep (did you mean 'p'?)");
+    EXPECT(M "{policy: topp-oracle, sweep: {pp: [0.5]}}" T, 4, 35, "unknown key 'pp' in a sweep (did you mean 'p'?)");
     EXPECT(M "{policy: topp-oracle, sweep: {plan: [a]}}" T, 4, 35, "unknown key 'plan' in a sweep");
     EXPECT(M "{policy: rtpurbo, params: {plan: h}, sweep: {p: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],"
              " kmin: [1, 2, 3, 4, 5, 6, 7, 8, 9]}}" T, 4, 49, "more than 64 points");
     EXPECT(M "{name: a1234567890123456789012345678901234567890123456789012345678901, policy: rtpurbo,"
-             " params: {plan: h}, sweep: {window: [1000000, 2000000], sinks: [1000000], kmin: [1000000],"
-             " rank: [4000], p: [0.123456], block: [65536]}}" T, 4, 119, "more than 127");
+             " params: {plan: h}, sweep: {window: [1000000, 2000000], sink: [1000000], kmin: [1000000],"
+             " calib: [1000000], r: [4000], p: [0.123456], block: [65536]}}" T, 4, 119, "more than 127");
     EXPECT(M "{name: a, policy: topp-oracle, sweep: {p: [0.5]}}\n  - {name: a@p=0.5, policy: dense}" T, 5, 12,
            "'name' must be 1-64 characters");
 #undef M
@@ -391,8 +454,8 @@ TEST(suite_load_long_suite)
         points += strchr(m->name, '@') != NULL;
         if (!strcmp(m->policy, "rtpurbo") && m->plan && strstr(m->plan, ".purbo")) {
             trained++;
-            CHECK_MSG(m->window > 0 && m->window < 2048, "%s: window %d leaves 2K prompts' local heads dense", m->name,
-                      m->window);
+            int w = (int)suite_method_param(m, "window", -1);
+            CHECK_MSG(w > 0 && w < 2048, "%s: window %d leaves 2K prompts' local heads dense", m->name, w);
         }
     }
     CHECK(trained >= 2 && points >= 3);

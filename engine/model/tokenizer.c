@@ -693,6 +693,17 @@ char *tok_chat_prompt(const tokenizer *t, const char *system, const char *user)
     return out;
 }
 
+char *tok_chat_turn(const tokenizer *t, const char *user)
+{
+    int gemma = tok_find(t, "<start_of_turn>") >= 0 && tok_find(t, "<end_of_turn>") >= 0;
+    const char *fmt = gemma ? "<end_of_turn>\n<start_of_turn>user\n%s<end_of_turn>\n<start_of_turn>model\n"
+                            : "<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
+    size_t n = strlen(fmt) + strlen(user) + 1;
+    char *out = pb_malloc(n);
+    snprintf(out, n, fmt, user);
+    return out;
+}
+
 int tok_chat_stop(const tokenizer *t)
 {
     int id = tok_find(t, "<end_of_turn>");

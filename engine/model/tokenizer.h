@@ -83,6 +83,13 @@ size_t tok_decode_append(const tokenizer *t, int id, char **buf, size_t len, siz
  * (system NULL: none for Gemma, the default system prompt for ChatML).
  * Returns a malloc'ed string. */
 char *tok_chat_prompt(const tokenizer *t, const char *system, const char *user);
+/* The next user turn of a conversation after the model's reply: closes
+ * that reply and opens the model's next turn,
+ *   <end_of_turn>\n<start_of_turn>user\nMSG<end_of_turn>\n<start_of_turn>model\n   (Gemma)
+ *   <|im_end|>\n<|im_start|>user\nMSG<|im_end|>\n<|im_start|>assistant\n      (ChatML)
+ * so tok_chat_prompt(first) + reply + tok_chat_turn(second) + ... is the
+ * template's whole conversation. Returns a malloc'ed string. */
+char *tok_chat_turn(const tokenizer *t, const char *user);
 /* The token that ends the model's turn (<end_of_turn> or <|im_end|>), or -1. */
 int tok_chat_stop(const tokenizer *t);
 

@@ -103,6 +103,13 @@ int plan_spec_set_int(plan_spec *sp, const char *field, long v, pb_err *err);
 int plan_spec_set_real(plan_spec *sp, const char *field, double v, pb_err *err);
 int plan_spec_set(plan_spec *sp, const char *field, const char *text, pb_err *err);
 int plan_spec_check(plan_spec *sp, pb_err *err);
+/* The spec keys of every policy (one set of names: --policy, suite files),
+ * and whether v is in key's range whatever the policy (1, or 0 with err as
+ * above; an unknown key too): for readers that check values before they
+ * know the policy. */
+extern const char *const plan_spec_keys[];
+extern const int plan_spec_n_keys;
+int plan_spec_value_ok(const char *key, double v, pb_err *err);
 
 /* "NAME[:field=val,...]" (the --policy text) through the calls above;
  * out->text keeps the whole text. 1, or 0 with err naming the bad part. */

@@ -49,6 +49,10 @@ static const struct {
 };
 enum { N_INT_FIELDS = sizeof int_fields / sizeof int_fields[0] };
 
+const char *const plan_spec_keys[] = {"sink", "window", "block", "local", "page", "budget",
+                                      "k",    "p",      "kmin",  "r",     "calib"};
+const int plan_spec_n_keys = sizeof plan_spec_keys / sizeof plan_spec_keys[0];
+
 const char *plan_policy_name(int policy)
 {
     return policy >= 0 && policy < PLAN_POLICIES ? policies[policy].name : "?";
@@ -154,6 +158,21 @@ int plan_spec_set(plan_spec *sp, const char *key, const char *text, pb_err *err)
     double x = strtod(text, &end);
     if (errno || end == text || *end) return pb_errf(err, NULL, -1, "%s '%s' is not a number", key, text);
     return plan_spec_set_real(sp, key, x, err);
+}
+
+int plan_spec_value_ok(const char *key, double v, pb_err *err)
+{
+    int i = int_field(key);
+    if (i >= 0) { /* the range first: (long)v of a huge v is undefined */
+        if (!(v >= int_fields[i].lo && v <= int_fields[i].hi))
+            return pb_errf(err, NULL, -1, "%s %g is out of range [%ld, %ld]", key, v, int_fields[i].lo,
+                           int_fields[i].hi);
+        if (v != (double)(long)v) return pb_errf(err, NULL, -1, "%s %g is not an integer", key, v);
+        return 1;
+    }
+    if (strcmp(key, "p")) return pb_errf(err, NULL, -1, "unknown parameter '%s'", key);
+    if (!(v > 0.0 && v <= 1.0)) return pb_errf(err, NULL, -1, "p %g is out of range (0, 1]", v);
+    return 1;
 }
 
 int plan_spec_check(plan_spec *sp, pb_err *err)

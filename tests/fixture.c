@@ -105,6 +105,17 @@ void fixture_rmtree(char *dir)
     free(dir);
 }
 
+int fixture_shell(const char *cmd, char *out, size_t cap)
+{
+    out[0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines)
 {
     char cmd[2048], tmp[] = "/tmp/purbo-cli-XXXXXX";

@@ -28,6 +28,11 @@ void fixture_rmtree(char *dir);
  * stderr and *lines with its line count. */
 int fixture_run_bin(const char *args, char *err, size_t errlen, int *lines);
 
+/* Runs the shell line cmd with its stdout captured into out (at most cap - 1
+ * bytes, NUL-terminated); returns the exit status, -1 if it did not start or
+ * exit. */
+int fixture_shell(const char *cmd, char *out, size_t cap);
+
 /* One synthetic accuracy case of run (a suite_cases row of suite 'pal':
  * task, method, its policy (NULL: the method's name), case_index, context,
  * score, density; the rest fixed). */

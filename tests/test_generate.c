@@ -5,7 +5,6 @@
  * as the whole conversation run from scratch does. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "base/rng.h"
 #include "kernels/ops.h"
@@ -18,12 +17,7 @@ static int run_out(const char *args, char *out, size_t cap)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", test_bin_path, args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fixture_shell(cmd, out, cap);
 }
 
 TEST(sample_greedy_cases_are_argmax)

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "base/common.h"
 #include "tests/fixture.h"
@@ -32,12 +31,7 @@ static int check(const char *root, char *out, size_t cap)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "python3 scripts/layers.py --root %s 2>&1", root);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fixture_shell(cmd, out, cap);
 }
 
 TEST(layers_clean_tree_passes)

@@ -123,17 +123,19 @@ TEST(gpu_op_rope)
     CHECK(e.n_bad == 0 && e.rel_l2 < 1e-6);
 }
 
-TEST(gpu_op_swiglu)
+/* One gated activation (swiglu, or geglu when geglu != 0) on both backends:
+ * out (n) act = act(g) * u, gates drawn from [-glim, glim], u from [-2, 2]. */
+static void gated_case(int geglu, float glim)
 {
     OPEN_BACKENDS(G, C);
     const long n = 100003;
     float *g = pb_malloc((size_t)n * sizeof(float)), *u = pb_malloc((size_t)n * sizeof(float));
-    gpu_fill(g, (size_t)n, -8.0f, 8.0f);
+    gpu_fill(g, (size_t)n, -glim, glim);
     gpu_fill(u, (size_t)n, -2.0f, 2.0f);
     pair pg = pair_up(G, C, g, (size_t)n), pu = pair_up(G, C, u, (size_t)n), y = pair_out(G, C, (size_t)n, 1);
-    G->swiglu(G, y.g, pg.g, pu.g, n);
-    C->swiglu(C, y.c, pg.c, pu.c, n);
-    gpu_err e = pair_compare(G, C, y, (size_t)n, 1, "swiglu");
+    (geglu ? G->geglu : G->swiglu)(G, y.g, pg.g, pu.g, n);
+    (geglu ? C->geglu : C->swiglu)(C, y.c, pg.c, pu.c, n);
+    gpu_err e = pair_compare(G, C, y, (size_t)n, 1, geglu ? "geglu" : "swiglu");
     pair_free(G, C, pg);
     pair_free(G, C, pu);
     pair_free(G, C, y);
@@ -141,6 +143,8 @@ TEST(gpu_op_swiglu)
     free(u);
     CHECK(e.n_bad == 0 && e.rel_l2 < TOL_ROUND);
 }
+
+TEST(gpu_op_swiglu) { gated_case(0, 8.0f); }
 
 TEST(gpu_op_add)
 {
@@ -359,24 +363,7 @@ TEST(gpu_op_scale)
     CHECK(e.n_bad == 0 && e.max_abs == 0.0);  /* one rounded product each */
 }
 
-TEST(gpu_op_geglu)
-{
-    OPEN_BACKENDS(G, C);
-    const long n = 100003;
-    float *g = pb_malloc((size_t)n * sizeof(float)), *u = pb_malloc((size_t)n * sizeof(float));
-    gpu_fill(g, (size_t)n, -6.0f, 6.0f);
-    gpu_fill(u, (size_t)n, -2.0f, 2.0f);
-    pair pg = pair_up(G, C, g, (size_t)n), pu = pair_up(G, C, u, (size_t)n), y = pair_out(G, C, (size_t)n, 1);
-    G->geglu(G, y.g, pg.g, pu.g, n);
-    C->geglu(C, y.c, pg.c, pu.c, n);
-    gpu_err e = pair_compare(G, C, y, (size_t)n, 1, "geglu");
-    pair_free(G, C, pg);
-    pair_free(G, C, pu);
-    pair_free(G, C, y);
-    free(g);
-    free(u);
-    CHECK(e.n_bad == 0 && e.rel_l2 < TOL_ROUND);
-}
+TEST(gpu_op_geglu) { gated_case(1, 6.0f); }
 
 TEST(gpu_op_rope_neox)
 {

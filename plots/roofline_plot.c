@@ -72,7 +72,9 @@ int plot_roofline(plot_job *j)
     }
     PB_CHECK(fclose(f) == 0, "%s: write failed", path);
     char ttl[512];
-    plot_fmt(ttl, sizeof ttl, "roofline: run %lld (%s), every kernel per case", (long long)j->run, j->model);
+    plot_fmt(ttl, sizeof ttl, j->model[0] == '(' ? "roofline: run %lld %s, every kernel per case"
+                                                : "roofline: run %lld (%s), every kernel per case",
+             (long long)j->run, j->model);
     plot_fmt(vars, sizeof vars, "bw = %.6g\npeak = %.6g\nxmin = %.3g\nxmax = %.3g\n", c.bw, c.flops, xmin, xmax);
     const char *args[] = {"roofline.dat", "roofline.png", ttl, series, NULL};
     free(p);

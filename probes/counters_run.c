@@ -35,8 +35,10 @@ static void gemm_probe(void (*fn)(void *), void *arg, void *ctx)
     hwr *r = ctx;
     char name[64];
     snprintf(name, sizeof name, "ceiling bf16 gemm %d", HWR_GEMM_N);
+    /* the GEMM is one cuBLAS kernel: name its range (auto ranges are numbered) */
+    static const char *const kernel[] = {"cuBLAS bf16 GEMM"};
     db_case_begin(r->db);
-    int rows = hwr_case(r, 0, name, fn, arg, NULL, 0, 0);
+    int rows = hwr_case(r, 0, name, fn, arg, kernel, 1, 0);
     db_case_commit(r->db);
     if (rows <= 0) return;
     /* the check: tensor ops of the GEMM's kernels against 2 n^3 */

@@ -16,10 +16,16 @@ D=${D:-/tmp/pb}
 M=${M:-/tmp/model.gguf}
 O=${OUT:-/tmp}/san
 mkdir -p "$O"
-OWN=${TESTS:-"gpu_op_embed gpu_op_rmsnorm gpu_op_rope gpu_op_swiglu gpu_op_add gpu_op_kv_append_attention gpu_op_logits gpu_decode_matches_prefill"}
+# The project's own kernels: ops, dense/window/d256 attention, the fused
+# decode kernels, the policies' row kernels and the sparse pipeline's timer.
+OWN=${TESTS:-"gpu_op_embed gpu_op_rmsnorm gpu_op_rope gpu_op_rope_neox gpu_op_swiglu gpu_op_geglu gpu_op_add
+ gpu_op_scale gpu_op_norm_rows gpu_op_kv_append_attention gpu_op_attention_window gpu_op_logits
+ gpu_attn_window_d64_d128 gpu_attn_d256_window gpu_decode_fused_qkv gpu_decode_fused_mlp_logits
+ gpu_decode_attention_device_length gpu_decode_matches_prefill gpu_policy_rows_local gpu_policy_rows_quest
+ gpu_policy_rows_topk_oracle gpu_policy_rows_topp_oracle gpu_policy_rows_rtpurbo gpu_policy_rows_rtpurbo_topk
+ gpu_sparse_timer_selects"}
 ALL="$OWN gpu_op_matmul gpu_forward_golden_short"
 EXCL="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=cutlass --kernel-name-exclude kns=sm90_xmma"
-clean=0; bad=0
 run_one() { # tool test
     log="$O/$1_$2.log"
     excl=""; case $1 in racecheck|synccheck) excl=$EXCL ;; esac
@@ -31,8 +37,22 @@ run_one() { # tool test
     else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "=========  (Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
 }
 TOOLS=${TOOLS:-"memcheck initcheck racecheck synccheck"}
+# One tool after another, or (PARALLEL=1) the four tools at once, each in its
+# own process on the same GPU; each tool's lines are printed together.
+tool_loop() { # tool
+    clean=0; bad=0
+    case $1 in memcheck|initcheck) list=${TESTS:-$ALL} ;; *) list=$OWN ;; esac
+    for x in $list; do run_one $1 $x; done
+    echo "$clean $bad" > "$O/$1.count"
+}
 for t in $TOOLS; do
-    case $t in memcheck|initcheck) list=${TESTS:-$ALL} ;; *) list=$OWN ;; esac
-    for x in $list; do run_one $t $x; done
+    if [ -n "$PARALLEL" ]; then tool_loop $t > "$O/$t.lines" & else tool_loop $t; fi
 done
+[ -n "$PARALLEL" ] && wait
+n_clean=0; n_bad=0
+for t in $TOOLS; do
+    [ -n "$PARALLEL" ] && cat "$O/$t.lines"
+    read c b < "$O/$t.count"; n_clean=$((n_clean + c)); n_bad=$((n_bad + b))
+done
+clean=$n_clean; bad=$n_bad
 echo "sanitizer: $clean clean, $bad with errors"

@@ -334,8 +334,12 @@ static int speed_gate(pb_db *db, int64_t base, int64_t run, double tol, int *n_c
         snprintf(spread, sizeof spread, "p10..p90 %.3f..%.3f ms vs %.3f..%.3f ms", 1e3 * x->p10_b, 1e3 * x->p90_b,
                  1e3 * x->p10_a, 1e3 * x->p90_a);
         const char *what = x->v == RD_REGRESSION ? "REGRESSION" : x->v == RD_IMPROVED ? "improved"
-                         : x->v == RD_NOISE      ? "noise"      : "ok";
-        if (x->v == RD_SAME)
+                         : x->v == RD_NOISE      ? "noise"      : x->v == RD_NOISY ? "noisy" : "ok";
+        if (x->v == RD_NOISY)
+            say(what, pair, "median %.3f ms, %.3fx the baseline's %.3f ms: too noisy to judge (spread %.1f%% > %g x the"
+                " %g%% tolerance; %s): rerun with more repeats",
+                1e3 * x->med_b, x->ratio, 1e3 * x->med_a, 100 * x->noise, RD_MAX_NOISE, 100 * tol, spread);
+        else if (x->v == RD_SAME)
             say(what, pair, "median %.3f ms, %.3fx the baseline's (within %g%%; noise %.1f%%)", 1e3 * x->med_b, x->ratio,
                 100 * tol, 100 * x->noise);
         else
@@ -440,7 +444,8 @@ int cmd_compare(int argc, char **argv)
                    "              score (the paired rule), and its throughput cases: a case is slower\n"
                    "              only when its median time rises more than `speed` (a fraction) AND\n"
                    "              its p10..p90 spread lies wholly above the baseline's (beyond the\n"
-                   "              noise both runs measured)\n"
+                   "              noise both runs measured); a case whose spread exceeds 1.5x `speed`\n"
+                   "              in either run cannot resolve such a change: `noisy`, not failed\n"
                    "  --per-case  write every case's score too (index:score,...)\n"
                    "  --run R     run id, or 'last' (default): the newest run with suite results\n"
                    "  --db D      results database (default out/results.db)\n"

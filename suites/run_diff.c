@@ -19,6 +19,17 @@ rd_verdict rd_speed_verdict(double med_a, double p10_a, double p90_a, double med
     return RD_SAME;
 }
 
+static double rel_spread(double med, double p10, double p90) { return med > 0 ? (p90 - p10) / med : 0; }
+
+rd_verdict rd_speed_verdict_noise(double med_a, double p10_a, double p90_a, double med_b, double p10_b,
+                                  double p90_b, double tol)
+{
+    rd_verdict v = rd_speed_verdict(med_a, p10_a, p90_a, med_b, p10_b, p90_b, tol);
+    double sa = rel_spread(med_a, p10_a, p90_a), sb = rel_spread(med_b, p10_b, p90_b);
+    if ((v == RD_REGRESSION || v == RD_IMPROVED) && (sa > sb ? sa : sb) > RD_MAX_NOISE * tol) return RD_NOISY;
+    return v;
+}
+
 rd_verdict rd_score_verdict(const stats_diff *d, double tol)
 {
     if (100 * d->diff < -tol) return d->significant ? RD_REGRESSION : RD_NOISE;
@@ -28,7 +39,7 @@ rd_verdict rd_score_verdict(const stats_diff *d, double tol)
 
 const char *rd_verdict_name(rd_verdict v)
 {
-    static const char *const names[] = {"same", "REGRESSION", "improved", "noise", "missing", "new"};
+    static const char *const names[] = {"same", "REGRESSION", "improved", "noise", "missing", "new", "noisy"};
     return names[v];
 }
 
@@ -113,8 +124,6 @@ static sqlite3_stmt *speed_query(pb_db *db, int64_t run)
         " ORDER BY s.task, b.n_layer, b.n_head, b.n_kv_head, b.head_dim, b.phase DESC, b.n_ctx, s.bench_id", run);
 }
 
-static double rel_spread(double med, double p10, double p90) { return med > 0 ? (p90 - p10) / med : 0; }
-
 int rd_speed_rows(pb_db *db, int64_t a, int64_t b, double tol_speed, rd_speed **out)
 {
     int n = 0, cap = 16;
@@ -153,7 +162,7 @@ int rd_speed_rows(pb_db *db, int64_t a, int64_t b, double tol_speed, rd_speed **
             x->ratio = x->med_b / x->med_a;
             double sa = rel_spread(x->med_a, x->p10_a, x->p90_a), sb = rel_spread(x->med_b, x->p10_b, x->p90_b);
             x->noise = sa > sb ? sa : sb;
-            x->v = rd_speed_verdict(x->med_a, x->p10_a, x->p90_a, x->med_b, x->p10_b, x->p90_b, tol_speed);
+            x->v = rd_speed_verdict_noise(x->med_a, x->p10_a, x->p90_a, x->med_b, x->p10_b, x->p90_b, tol_speed);
         }
     }
     *out = r;

@@ -18,6 +18,12 @@
  * faster the same way round is improved; beyond the tolerance with
  * overlapping spreads is noise. With one repeat p10 = p90 = the time: the
  * tolerance alone decides.
+ * Too noisy to judge: when the larger of the two relative spreads
+ * ((p90 - p10) / median) exceeds RD_MAX_NOISE times the tolerance, a change
+ * beyond the tolerance is `noisy`, not a regression: a spread that wide
+ * cannot resolve a change of the tolerance's size (nvbench's rule of an
+ * unknown verdict under too much noise). Rerun with more repeats or a
+ * spread target.
  */
 #ifndef PURBO_RUN_DIFF_H
 #define PURBO_RUN_DIFF_H
@@ -28,7 +34,11 @@
 #include "base/stats.h"
 #include "results/db.h"
 
-typedef enum { RD_SAME, RD_REGRESSION, RD_IMPROVED, RD_NOISE, RD_MISSING, RD_NEW } rd_verdict;
+typedef enum { RD_SAME, RD_REGRESSION, RD_IMPROVED, RD_NOISE, RD_MISSING, RD_NEW, RD_NOISY } rd_verdict;
+
+/* The largest relative spread that can judge a speed change, as a multiple
+ * of the speed tolerance. */
+#define RD_MAX_NOISE 1.5
 
 typedef struct {
     char *task, *method;
@@ -55,6 +65,10 @@ typedef struct {
 /* The speed rule above on two (median, p10, p90) triples. */
 rd_verdict rd_speed_verdict(double med_a, double p10_a, double p90_a, double med_b, double p10_b, double p90_b,
                             double tol);
+/* The same, with a spread beyond RD_MAX_NOISE * tol (either run) making a
+ * change beyond tol `noisy`. */
+rd_verdict rd_speed_verdict_noise(double med_a, double p10_a, double p90_a, double med_b, double p10_b,
+                                  double p90_b, double tol);
 /* The accuracy rule above on a paired difference (tol in points of 100). */
 rd_verdict rd_score_verdict(const stats_diff *d, double tol);
 const char *rd_verdict_name(rd_verdict v);

@@ -28,6 +28,15 @@ TEST(run_diff_speed_rule)
     CHECK(rd_speed_verdict(12, 9.5, 12.1, 10, 9.9, 10.1, 0.10) == RD_NOISE);
     /* one repeat: p10 = p90 = the time, the tolerance decides */
     CHECK(rd_speed_verdict(10, 10, 10, 11.5, 11.5, 11.5, 0.10) == RD_REGRESSION);
+    /* too noisy to judge: B's spread (4.2 of 12.6, 33%) is beyond 1.5 x 10% */
+    CHECK(rd_speed_verdict_noise(10, 9.9, 10.1, 12.6, 12.2, 16.4, 0.10) == RD_NOISY);
+    CHECK(rd_speed_verdict(10, 9.9, 10.1, 12.6, 12.2, 16.4, 0.10) == RD_REGRESSION);
+    /* a spread of 14% (under 15%) still judges; so does a noisy case within the tolerance */
+    CHECK(rd_speed_verdict_noise(10, 9.3, 10.7, 12, 11.9, 12.1, 0.10) == RD_REGRESSION);
+    CHECK(rd_speed_verdict_noise(10, 9.95, 10.05, 12, 11.5, 13.2, 0.10) == RD_REGRESSION);
+    CHECK(rd_speed_verdict_noise(10, 5, 15, 10.2, 5, 15, 0.10) == RD_SAME);
+    CHECK(rd_speed_verdict_noise(12, 11.9, 12.1, 10, 9.9, 10.1, 0.10) == RD_IMPROVED);
+    CHECK(!strcmp(rd_verdict_name(RD_NOISY), "noisy"));
     stats_diff d = {.diff = -0.5, .significant = 1};
     CHECK(rd_score_verdict(&d, 5) == RD_REGRESSION);
     d.significant = 0;

@@ -39,8 +39,10 @@ extern "C" {
 #include "probes/cupti.h"
 }
 
-/* Launches one collection can hold: a prefill and a few decode steps of
- * the forward pass; more are dropped (hwm_ranges.dropped counts them). */
+/* Launches one collection can hold at most: a prefill and a few decode
+ * steps of the forward pass; more are dropped (hwm_ranges.dropped counts
+ * them). A collect asks for fewer when it knows its launch count: the
+ * counter data image, its initialisation and its decoding grow with it. */
 #define HWC_MAX_RANGES 16384
 
 #define HWC_API(X)                                                                                          \
@@ -84,8 +86,13 @@ struct hwc {
 static void step(const char *what)
 {
     static int trace = -1;
+    static double last;
     if (trace < 0) trace = getenv("PURBO_COUNTERS_TRACE") != NULL;
-    if (trace) fprintf(stderr, "counters: step %s\n", what);
+    if (!trace) return;
+    double now = pb_now();
+    if (last > 0) fprintf(stderr, "counters: (previous step %.3f s)\n", now - last);
+    last = now;
+    fprintf(stderr, "counters: step %s\n", what);
 }
 
 static const char *res_str(CUptiResult r)
@@ -309,15 +316,16 @@ extern "C" const char *hwc_missing(const hwc *h) { return h->missing; }
 extern "C" int hwc_passes(const hwc *h) { return h->passes; }
 
 /* The profiled part of hwc_collect, between enable and disable. */
-static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(void *), void *arg,
+static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, int max_ranges, void (*fn)(void *), void *arg,
                            hwm_ranges *out, char *why, size_t why_len)
 {
+    step("size the counter data image");
     CUpti_RangeProfiler_GetCounterDataSize_Params sp = {CUpti_RangeProfiler_GetCounterDataSize_Params_STRUCT_SIZE};
     sp.pRangeProfilerObject = obj;
     sp.pMetricNames = h->names;
     sp.numMetrics = (size_t)h->n;
-    sp.maxNumOfRanges = HWC_MAX_RANGES;
-    sp.maxNumRangeTreeNodes = HWC_MAX_RANGES;
+    sp.maxNumOfRanges = (size_t)max_ranges;
+    sp.maxNumRangeTreeNodes = (size_t)max_ranges;
     TRY(P.p_cuptiRangeProfilerGetCounterDataSize(&sp), return 0);
     size_t size = sp.counterDataSize;
     uint8_t *image = (uint8_t *)pb_calloc(1, size);
@@ -326,6 +334,7 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     ip.pRangeProfilerObject = obj;
     ip.counterDataSize = size;
     ip.pCounterData = image;
+    step("initialise the counter data image");
     TRY(P.p_cuptiRangeProfilerCounterDataImageInitialize(&ip), free(image); return 0);
 
     CUpti_RangeProfiler_SetConfig_Params cp = {CUpti_RangeProfiler_SetConfig_Params_STRUCT_SIZE};
@@ -336,11 +345,12 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     cp.pCounterDataImage = image;
     cp.range = CUPTI_AutoRange;
     cp.replayMode = CUPTI_KernelReplay;
-    cp.maxRangesPerPass = HWC_MAX_RANGES;
+    cp.maxRangesPerPass = (size_t)max_ranges;
     cp.numNestingLevels = 1;
     cp.minNestingLevel = 1;
     cp.passIndex = 0;
     cp.targetNestingLevel = 1;
+    step("set the configuration");
     TRY(P.p_cuptiRangeProfilerSetConfig(&cp), free(image); return 0);
 
     CUpti_RangeProfiler_Start_Params st = {CUpti_RangeProfiler_Start_Params_STRUCT_SIZE};
@@ -352,6 +362,7 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     PB_CHECK(e == cudaSuccess, "cudaDeviceSynchronize: %s", cudaGetErrorString(e));
     CUpti_RangeProfiler_Stop_Params sq = {CUpti_RangeProfiler_Stop_Params_STRUCT_SIZE};
     sq.pRangeProfilerObject = obj;
+    step("stop");
     TRY(P.p_cuptiRangeProfilerStop(&sq), free(image); return 0);
     if (!sq.isAllPassSubmitted) { /* kernel replay submits every pass in the one run */
         snprintf(why, why_len, "the range profiler did not submit every replay pass");
@@ -360,6 +371,7 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
     }
     CUpti_RangeProfiler_DecodeData_Params dp = {CUpti_RangeProfiler_DecodeData_Params_STRUCT_SIZE};
     dp.pRangeProfilerObject = obj;
+    step("decode");
     TRY(P.p_cuptiRangeProfilerDecodeData(&dp), free(image); return 0);
     out->dropped = dp.numOfRangeDropped;
 
@@ -400,18 +412,21 @@ static int collect_enabled(hwc *h, CUpti_RangeProfiler_Object *obj, void (*fn)(v
             for (int i = 0; i < h->n; i++) row[h->slot[i]] = v[i];
     }
     free(image);
+    step("done");
     return 1;
 }
 
-extern "C" int hwc_collect(hwc *h, void (*fn)(void *), void *arg, hwm_ranges *out, char *why, size_t why_len)
+extern "C" int hwc_collect(hwc *h, int max_ranges, void (*fn)(void *), void *arg, hwm_ranges *out, char *why,
+                           size_t why_len)
 {
     memset(out, 0, sizeof *out);
+    if (max_ranges <= 0 || max_ranges > HWC_MAX_RANGES) max_ranges = HWC_MAX_RANGES;
     cudaError_t e = cudaDeviceSynchronize();
     PB_CHECK(e == cudaSuccess, "cudaDeviceSynchronize: %s", cudaGetErrorString(e));
     CUpti_RangeProfiler_Enable_Params ep = {CUpti_RangeProfiler_Enable_Params_STRUCT_SIZE};
     ep.ctx = h->ctx;
     TRY(P.p_cuptiRangeProfilerEnable(&ep), return 0);
-    int ok = collect_enabled(h, ep.pRangeProfilerObject, fn, arg, out, why, why_len);
+    int ok = collect_enabled(h, ep.pRangeProfilerObject, max_ranges, fn, arg, out, why, why_len);
     CUpti_RangeProfiler_Disable_Params dp = {CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE};
     dp.pRangeProfilerObject = ep.pRangeProfilerObject;
     CUptiResult r = P.p_cuptiRangeProfilerDisable(&dp);

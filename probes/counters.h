@@ -41,9 +41,10 @@ const char *hwc_missing(const hwc *h);
 /* Replay passes per kernel of the configuration. */
 int hwc_passes(const hwc *h);
 /* Runs fn(arg) profiled, waits for the device, fills out (metrics the chip
- * lacks NaN). 1, or 0 and why (out empty); after a failure h stays usable
- * for hwc_close only. */
-int hwc_collect(hwc *h, void (*fn)(void *), void *arg, hwm_ranges *out, char *why, size_t why_len);
+ * lacks NaN). max_ranges: the launches to make room for (<= 0: the most,
+ * 16384; launches past it are dropped and counted). 1, or 0 and why (out
+ * empty); after a failure h stays usable for hwc_close only. */
+int hwc_collect(hwc *h, int max_ranges, void (*fn)(void *), void *arg, hwm_ranges *out, char *why, size_t why_len);
 void hwc_close(hwc *h);
 
 #ifdef __cplusplus

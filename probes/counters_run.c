@@ -192,7 +192,9 @@ int hwr_case(hwr *r, int64_t bench_id, const char *case_name, void (*fn)(void *)
     char why[512];
     hwm_ranges hr;
     double t0 = pb_now();
-    if (!hwc_collect(r->h, fn, arg, &hr, why, sizeof why)) {
+    /* room for the launches the kernel trace counted, with a margin */
+    int max_ranges = names && n_names > 0 ? 2 * n_names + 16 : 0;
+    if (!hwc_collect(r->h, max_ranges, fn, arg, &hr, why, sizeof why)) {
         off(r, why);
         return -1;
     }
@@ -208,7 +210,7 @@ int hwr_case(hwr *r, int64_t bench_id, const char *case_name, void (*fn)(void *)
     fprintf(stderr, "counters: %s: %d kernels%s, %d rows, replay %.3f s%s%s\n", case_name, hr.n_range,
             names && n_names != hr.n_range ? " (launch count differs from the kernel timings: range names kept)"
                                            : "",
-            rows, t, slow, hr.dropped ? " (ranges dropped: raise HWC_MAX_RANGES)" : "");
+            rows, t, slow, hr.dropped ? " (ranges dropped)" : "");
     hwm_ranges_free(&hr);
     return rows;
 }
@@ -247,7 +249,7 @@ static void probe_gemm(void (*fn)(void *), void *arg, void *ctx)
         int nk = 0;
         cupti_kernels_free(cupti_end(&nk, NULL), nk);
     }
-    if (!(p->ok = hwc_collect(p->h, fn, arg, &r, p->why, sizeof p->why))) return;
+    if (!(p->ok = hwc_collect(p->h, 64, fn, arg, &r, p->why, sizeof p->why))) return;
     double ops = 0;
     for (int i = 0; i < r.n_range; i++) {
         printf("range %d %s:\n", i, r.range[i]);

@@ -27,7 +27,7 @@ typedef struct {
 static void collect(void (*fn)(void *), void *arg, void *ctx)
 {
     gemm_ctx *g = ctx;
-    g->ok = hwc_collect(g->h, fn, arg, &g->r, g->why, sizeof g->why);
+    g->ok = hwc_collect(g->h, 64, fn, arg, &g->r, g->why, sizeof g->why);
 }
 
 TEST(gpu_counters_gemm_flops)

@@ -120,7 +120,6 @@ index_prefill_kernel(const float *__restrict__ qx, const __nv_bfloat16 *__restri
 #pragma unroll
         for (int i = 0; i < WR; i++) bq[nt][i] = pack_bf16(__ldg(xr + 2 * i), __ldg(xr + 2 * i + 1));
     }
-    /* positions of the accumulator columns (rows nt*8 + 2t, +1, clamped) relative to f */
     const __nv_bfloat16 *kh = kx + (size_t)h * kv_len * R;
     float *out = blse + ((size_t)qb * n_head + h) * ld;
 

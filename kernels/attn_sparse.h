@@ -53,6 +53,17 @@ void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t
                             const int64_t *off, const int32_t *idx, float *out, float *lse,
                             int kv_len, int n_head, int n_kv_head, int d);
 
+/* The union of decode lists per KV head (the twin of
+ * attn_sparse_union_cuda): uidx[uoff[g] .. uoff[g+1]) lists, ascending,
+ * every block that some query head h of kv head g (h / G == g, G =
+ * n_head / n_kv_head <= 32) lists; umask holds, per entry, bit h % G for
+ * each such h. uoff: (n_kv_head + 1); uidx, umask: room for n_kv_head *
+ * ceil(kv_len / 64) entries. The per-group sparse decode attends, for
+ * each query head, exactly the blocks whose mask has its bit: the blocks
+ * of its own list, so its output is attn_sparse_decode_ref's. */
+void attn_sparse_union_ref(const int64_t *off, const int32_t *idx, int kv_len, int n_head, int n_kv_head,
+                           int64_t *uoff, int32_t *uidx, uint32_t *umask);
+
 /* Top-p block selection (the rtpurbo policy's rule, one list per item).
  * Item i (prefill items as above; decode: n_q = 1, q_offset = kv_len - 1)
  * sees blocks 0 .. V-1, V = (q_offset + its last row) / 64 + 1; its first
@@ -165,10 +176,14 @@ int attn_kv_append_index_cuda(uint16_t *kc, uint16_t *vc, uint16_t *kx, long kx_
  * LSEs, a 4-pass radix select (256-bin histograms of count, non-forced
  * count and mass over the masses' float bits, each pass scanned from the
  * top) finds the boundary mass exactly; then a scan of the counts and an
- * ordered compaction write the lists. blse, off, idx on the device; idx has
- * room for idx_cap entries (entries past it are not written: compare
- * off[n_items] with idx_cap after the call). V_i <= 32768. work: device
- * scratch of attn_select_workspace(...) bytes. */
+ * ordered compaction write the lists. Few items over many blocks (decode,
+ * short prefill chunks at long context) split each item over a cluster of
+ * up to 8 CTAs (histograms merged through distributed shared memory);
+ * many items run one CTA each; the choice is automatic and the lists the
+ * same. blse, off, idx on the device; idx has room for idx_cap entries
+ * (entries past it are not written: compare off[n_items] with idx_cap
+ * after the call). V_i <= 32768. work: device scratch of
+ * attn_select_workspace(...) bytes. */
 size_t attn_select_workspace(int n_q, int n_head);
 int attn_select_topp_cuda(const float *blse, size_t ld, int n_q, int q_offset, int n_head,
                           const attn_select_params *prm, int64_t *off, int32_t *idx, int64_t idx_cap,
@@ -190,17 +205,36 @@ int attn_sparse_prefill_cuda_version(int version, const void *q, const void *k, 
                                      int d, void *stream);
 int attn_sparse_prefill_versions(void);
 
-/* Sparse split-KV decode: each head's block list cut into n_split chunks
- * (one warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),
+/* Sparse split-KV decode: the block lists cut into n_split chunks (one
+ * warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),
  * k, v: (kv_len, n_kv_head, d), out: (n_head, d) bf16; lse: (n_head) f32
  * (may be NULL); off, idx: decode block lists; max_blocks: the longest
  * list (sizes the split); work: device scratch of
- * attn_sparse_decode_workspace(...) bytes. All on the device. */
-size_t attn_sparse_decode_workspace(int max_blocks, int n_head, int d);
+ * attn_sparse_decode_workspace(...) bytes. All on the device. Version 1
+ * reads each query head's blocks; version 2 (G = n_head / n_kv_head <=
+ * 16) builds each KV head's union (attn_sparse_union_cuda) and reads each
+ * of its blocks once for the G heads, each head still attending only its
+ * own blocks (the same output). The plain entry picks (attn_sparse_decode.cu
+ * states the rule); the versioned one is for the dev harness. */
+size_t attn_sparse_decode_workspace(int max_blocks, int kv_len, int n_head, int n_kv_head, int d);
 int attn_sparse_decode_cuda(const void *q, const void *k, const void *v, const int64_t *off,
                             const int32_t *idx, int max_blocks, void *out, float *lse, int kv_len,
                             int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                             void *stream);
+int attn_sparse_decode_cuda_version(int version, const void *q, const void *k, const void *v,
+                                    const int64_t *off, const int32_t *idx, int max_blocks, void *out,
+                                    float *lse, int kv_len, int n_head, int n_kv_head, int d, void *work,
+                                    size_t work_bytes, void *stream);
+int attn_sparse_decode_versions(void);
+
+/* The union step of version 2 (see attn_sparse_union_ref): off, idx: decode
+ * lists (n_head items, each list at most max_blocks long); uoff, uidx,
+ * umask: outputs as the twin's; work: device scratch of
+ * attn_sparse_union_workspace(...) bytes. All on the device. */
+size_t attn_sparse_union_workspace(int kv_len, int n_kv_head);
+int attn_sparse_union_cuda(const int64_t *off, const int32_t *idx, int max_blocks, int kv_len, int n_head,
+                           int n_kv_head, int64_t *uoff, int32_t *uidx, uint32_t *umask, void *work,
+                           size_t work_bytes, void *stream);
 
 #ifdef __cplusplus
 }

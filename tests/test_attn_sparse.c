@@ -243,3 +243,79 @@ TEST(attn_select_ref_rules)
     CHECK_MSG(off[1] == 6, "%lld blocks", (long long)off[1]);
     for (int i = 0; i < 6; i++) CHECK_MSG(idx[i] == want2[i], "entry %d: %d, want %d", i, idx[i], want2[i]);
 }
+
+/* ---- the per-group union of decode lists (attn_sparse_union_ref) ---- */
+
+TEST(attn_sparse_union_ref_rules)
+{
+    /* heads 0..3 (kv heads 0, 0, 1, 1) list {0, 2}, {1}, {}, {2, 0, 1} of 3 blocks */
+    const int64_t off[NH + 1] = {0, 2, 3, 3, 6};
+    const int32_t idx[6] = {0, 2, 1, 2, 0, 1};
+    int64_t uoff[NKV + 1];
+    int32_t uidx[NKV * NQB];
+    uint32_t umask[NKV * NQB];
+    attn_sparse_union_ref(off, idx, NQ, NH, NKV, uoff, uidx, umask);
+    const int32_t want_idx[6] = {0, 1, 2, 0, 1, 2};
+    const uint32_t want_mask[6] = {1, 2, 1, 2, 2, 2};
+    CHECK(uoff[0] == 0 && uoff[1] == 3 && uoff[2] == 6);
+    for (int e = 0; e < 6; e++)
+        CHECK_MSG(uidx[e] == want_idx[e] && umask[e] == want_mask[e], "entry %d: block %d mask %u", e, uidx[e],
+                  umask[e]);
+}
+
+/* Random lists (any order, empty ones) of 12 heads on 3 kv heads: each
+ * union ascending, no empty mask, and per head the blocks whose mask has
+ * its bit are exactly its list; the decode over those equals the decode
+ * over the list. */
+TEST(attn_sparse_union_ref_is_each_heads_list)
+{
+    enum { H = 12, KVH = 3, G = H / KVH, KV = 1000, NKB = (KV + 63) / 64, DD = 16 };
+    static int64_t off[H + 1], uoff[KVH + 1], hoff[H + 1];
+    static int32_t idx[H * NKB], uidx[KVH * NKB], hidx[H * NKB];
+    static uint32_t umask[KVH * NKB];
+    static uint16_t qq[H * DD], kk[KV * KVH * DD], vv[KV * KVH * DD];
+    static float o1[H * DD], l1[H], o2[H * DD], l2[H];
+    rng_state = 77;
+    for (int trial = 0; trial < 20; trial++) {
+        off[0] = 0;
+        for (int h = 0; h < H; h++) {
+            int64_t n = off[h];
+            const float rho = (float)((trial + h) % 5) * 0.2f; /* 0 (empty) .. 0.8 */
+            for (int b = NKB - 1; b >= 0; b--) /* descending */
+                if (0.5f * (rnd() + 1.0f) < rho) idx[n++] = b;
+            off[h + 1] = n;
+        }
+        attn_sparse_union_ref(off, idx, KV, H, KVH, uoff, uidx, umask);
+        CHECK(uoff[0] == 0);
+        for (int g = 0; g < KVH; g++)
+            for (int64_t e = uoff[g]; e < uoff[g + 1]; e++) {
+                CHECK(umask[e] != 0 && umask[e] < (1u << G));
+                CHECK(e == uoff[g] || uidx[e] > uidx[e - 1]);
+            }
+        /* per head: the masked blocks, rebuilt as a list */
+        hoff[0] = 0;
+        for (int h = 0; h < H; h++) {
+            int64_t n = hoff[h];
+            const int g = h / G;
+            for (int64_t e = uoff[g]; e < uoff[g + 1]; e++)
+                if (umask[e] >> (h % G) & 1u) hidx[n++] = uidx[e];
+            hoff[h + 1] = n;
+            CHECK_MSG(n - hoff[h] == off[h + 1] - off[h], "head %d: %lld blocks, list %lld", h,
+                      (long long)(n - hoff[h]), (long long)(off[h + 1] - off[h]));
+            for (int64_t e = off[h]; e < off[h + 1]; e++) {
+                int found = 0;
+                for (int64_t x = hoff[h]; x < n; x++) found |= hidx[x] == idx[e];
+                CHECK_MSG(found, "head %d block %d missing from the union", h, idx[e]);
+            }
+        }
+        if (trial < 3) {
+            fill(qq, H * DD, 3.0f);
+            fill(kk, KV * KVH * DD, 3.0f);
+            fill(vv, KV * KVH * DD, 1.0f);
+            attn_sparse_decode_ref(qq, kk, vv, off, idx, o1, l1, KV, H, KVH, DD);
+            attn_sparse_decode_ref(qq, kk, vv, hoff, hidx, o2, l2, KV, H, KVH, DD);
+            CHECK(max_diff(o1, o2, H * DD) < 1e-6);
+            for (int h = 0; h < H; h++) CHECK(l1[h] == l2[h] || fabsf(l1[h] - l2[h]) < 1e-6f);
+        }
+    }
+}

@@ -156,3 +156,32 @@ void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t
     free(pos);
     free(s);
 }
+
+void attn_sparse_union_ref(const int64_t *off, const int32_t *idx, int kv_len, int n_head, int n_kv_head,
+                           int64_t *uoff, int32_t *uidx, uint32_t *umask)
+{
+    if (kv_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head || n_head / n_kv_head > 32) abort();
+    const int group = n_head / n_kv_head;
+    const int n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    uint32_t *bits = calloc((size_t)n_kb, sizeof *bits);
+    if (!bits) abort();
+    uoff[0] = 0;
+    for (int g = 0; g < n_kv_head; g++) {
+        for (int r = 0; r < group; r++) {
+            const int h = g * group + r;
+            for (int64_t e = off[h]; e < off[h + 1]; e++) {
+                if (idx[e] < 0 || idx[e] >= n_kb) abort(); /* a caller bug */
+                bits[idx[e]] |= 1u << r;
+            }
+        }
+        int64_t n = uoff[g];
+        for (int b = 0; b < n_kb; b++) {
+            if (!bits[b]) continue;
+            uidx[n] = b;
+            umask[n++] = bits[b];
+            bits[b] = 0;
+        }
+        uoff[g + 1] = n;
+    }
+    free(bits);
+}

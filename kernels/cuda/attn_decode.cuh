@@ -11,6 +11,9 @@
  * Invariants: d in {64, 128, 256}; G <= 16; keys.key(t, r) is -1 or a key
  * < kv_len, and the same for every call with the same (t, r); a split that
  * sees no key writes o = 0, lse = -inf, which the combine ignores.
+ * Per-head masks: key_heads(keys, t) is the set of the G heads (bit r:
+ * head head0 + r) that see tile t; all by default, a key source that
+ * feeds several heads from one union list overloads it (found by ADL).
  */
 #ifndef PURBO_ATTN_DECODE_CUH
 #define PURBO_ATTN_DECODE_CUH
@@ -18,6 +21,12 @@
 #include "kernels/cuda/attn_common.cuh"
 
 typedef __nv_bfloat16 bf16;
+
+template <class Keys>
+__device__ __forceinline__ unsigned key_heads(const Keys &, int)
+{
+    return 0xffffffffu;
+}
 
 /* One warp = one split: query heads head0 .. head0+G-1 (G <= 16, all of
  * kv head kvh) over the keys keys.key(t, r) (row r of tile t, -1: none)
@@ -99,12 +108,14 @@ __device__ __forceinline__ void decode_split_warp(const bf16 *__restrict__ q, co
                 mma16816(acc[2 * np], qa[ks], b[0], b[1]);
                 mma16816(acc[2 * np + 1], qa[ks], b[2], b[3]);
             }
+        const unsigned hm = key_heads(keys, t);
+        const bool see_lo = (hm >> g) & 1u, see_hi = (hm >> (g + 8)) & 1u;
 #pragma unroll
         for (int nt = 0; nt < NT; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 s[nt][e] += s2[nt][e];
-                if (keys.key(t, nt * 8 + tq * 2 + (e & 1)) < 0) s[nt][e] = -INFINITY;
+                if (keys.key(t, nt * 8 + tq * 2 + (e & 1)) < 0 || !(e < 2 ? see_lo : see_hi)) s[nt][e] = -INFINITY;
             }
 
 #pragma unroll

@@ -199,7 +199,7 @@ extern "C" void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, cha
             b.n_items = c->n_head;
             b.cap = (int64_t)c->n_head * b.nb;
             b.swork_bytes = attn_select_workspace(1, c->n_head);
-            t->work_bytes = attn_sparse_decode_workspace(b.nb, c->n_head, c->d);
+            t->work_bytes = attn_sparse_decode_workspace(b.nb, c->n_ctx, c->n_head, c->n_kv_head, c->d);
             e = cudaMalloc(&b.qx, (size_t)c->n_head * b.r * sizeof(float));
             if (e == cudaSuccess) e = cudaMalloc(&b.kx, (size_t)c->n_head * c->n_ctx * b.r * 2);
         }

@@ -5,7 +5,13 @@
  *
  *   attn_sparse [--quick] [--pipelines] [--versions 1,2] [--shapes llama3-8b,smollm2]
  *               [--prefill-n 32768,131072] [--decode-n 131072,1048576]
- *               [--density 0.03,0.1] [--dump DIR]
+ *               [--density 0.03,0.1] [--corr 0,0.75] [--dump DIR]
+ *               [--select-only | --decode-only]
+ * --select-only: the selection and the decode pipeline (indexer, selection,
+ * attend), checked and timed; --decode-only: the sparse decode versions
+ * and the union step, checked, then the decode versions timed over
+ * --decode-n x --density x --corr (corr: the chance that a head's draw
+ * for a block is its kv group's, shared by the group's heads).
  *
  * Block lists: item (query block qb, head h) keeps block 0 (the sink), the
  * two newest causal blocks (the diagonal and the one before) and each other
@@ -69,14 +75,19 @@ __host__ __device__ static inline int last_block(int qb, int n_q, int q_offset)
 
 /* count (write == false) or write the kept blocks of each item */
 __global__ static void gen_lists_kernel(int n_items, int n_head, int n_q, int q_offset, float rho, uint32_t seed,
-                                        const int64_t *off, int32_t *idx, int64_t *count)
+                                        int group, float corr, const int64_t *off, int32_t *idx, int64_t *count)
 {
     int it = blockIdx.x * blockDim.x + threadIdx.x;
     if (it >= n_items) return;
     const int qb = it / n_head, lb = last_block(qb, n_q, q_offset);
+    const uint64_t git = (uint64_t)qb * n_head + (it % n_head) / group; /* the item's group */
     int64_t n = 0, o = off ? off[it] : 0;
     for (int b = 0; b <= lb; b++) {
-        bool keep = b == 0 || b >= lb - 1 || 0.5f * (dev_hash_unit(seed, (uint64_t)it * 1048576u + b) + 1.f) < rho;
+        /* with probability corr the draw of the group (shared by its heads), else the head's own */
+        const bool shared = corr > 0.f && 0.5f * (dev_hash_unit(seed ^ 0x9e3779b9u, (uint64_t)it * 1048576u + b) + 1.f) < corr;
+        const float u = shared ? dev_hash_unit(seed ^ 0x85ebca6bu, git * 1048576u + b)
+                               : dev_hash_unit(seed, (uint64_t)it * 1048576u + b);
+        bool keep = b == 0 || b >= lb - 1 || 0.5f * (u + 1.f) < rho;
         if (!keep) continue;
         if (off) idx[o + n] = b;
         n++;
@@ -85,13 +96,14 @@ __global__ static void gen_lists_kernel(int n_items, int n_head, int n_q, int q_
 }
 
 /* Lists on the device (and their offsets on the host), generated there. */
-static lists make_lists(int n_q, int q_offset, int n_head, float rho, uint32_t seed)
+static lists make_lists(int n_q, int q_offset, int n_head, float rho, uint32_t seed, int group = 1, float corr = 0.f)
 {
     lists L;
     const int n_qb = (n_q + 63) / 64, n_items = n_qb * n_head;
     int64_t *d_cnt;
     CK(cudaMalloc(&d_cnt, sizeof(int64_t) * n_items));
-    gen_lists_kernel<<<(n_items + 255) / 256, 256>>>(n_items, n_head, n_q, q_offset, rho, seed, NULL, NULL, d_cnt);
+    gen_lists_kernel<<<(n_items + 255) / 256, 256>>>(n_items, n_head, n_q, q_offset, rho, seed, group, corr, NULL, NULL,
+                                                     d_cnt);
     CK(cudaGetLastError());
     std::vector<int64_t> cnt(n_items);
     CK(cudaMemcpy(cnt.data(), d_cnt, sizeof(int64_t) * n_items, cudaMemcpyDeviceToHost));
@@ -106,8 +118,8 @@ static lists make_lists(int n_q, int q_offset, int n_head, float rho, uint32_t s
     CK(cudaMalloc(&L.d_off, sizeof(int64_t) * (n_items + 1)));
     CK(cudaMalloc(&L.d_idx, sizeof(int32_t) * std::max<int64_t>(1, L.off[n_items])));
     CK(cudaMemcpy(L.d_off, L.off.data(), sizeof(int64_t) * (n_items + 1), cudaMemcpyHostToDevice));
-    gen_lists_kernel<<<(n_items + 255) / 256, 256>>>(n_items, n_head, n_q, q_offset, rho, seed, L.d_off, L.d_idx,
-                                                     NULL);
+    gen_lists_kernel<<<(n_items + 255) / 256, 256>>>(n_items, n_head, n_q, q_offset, rho, seed, group, corr, L.d_off,
+                                                     L.d_idx, NULL);
     CK(cudaGetLastError());
     CK(cudaFree(d_cnt));
     return L;
@@ -227,7 +239,7 @@ static int check_prefill(int ver, const dev_shape &sh, int n_q, int kv_len, int 
     return ok;
 }
 
-static int check_decode(const dev_shape &sh, int kv_len, float rho, bool host)
+static int check_decode(int ver, const dev_shape &sh, int kv_len, float rho, bool host)
 {
     const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d;
     const size_t nkv_el = (size_t)kv_len * KVH * D;
@@ -238,7 +250,7 @@ static int check_decode(const dev_shape &sh, int kv_len, float rho, bool host)
     std::vector<float> lse(H), ref((size_t)H * D), rlse(H);
     void *dq, *dk, *dv, *dout, *work;
     float *dlse;
-    size_t wb = attn_sparse_decode_workspace(L.max_len, H, D);
+    size_t wb = attn_sparse_decode_workspace(L.max_len, kv_len, H, KVH, D);
     CK(cudaMalloc(&dq, (size_t)H * D * 2));
     CK(cudaMalloc(&dk, nkv_el * 2));
     CK(cudaMalloc(&dv, nkv_el * 2));
@@ -251,8 +263,8 @@ static int check_decode(const dev_shape &sh, int kv_len, float rho, bool host)
     CK(cudaMemset(dout, 0xff, (size_t)H * D * 2));
     CK(cudaMemset(dlse, 0xff, H * 4));
     CK(cudaMemset(work, 0xff, wb));
-    CK(attn_sparse_decode_cuda(dq, dk, dv, L.d_off, L.d_idx, L.max_len, dout, dlse, kv_len, H, KVH, D, work, wb,
-                               NULL));
+    CK(attn_sparse_decode_cuda_version(ver, dq, dk, dv, L.d_off, L.d_idx, L.max_len, dout, dlse, kv_len, H, KVH, D,
+                                       work, wb, NULL));
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(q.data(), dq, (size_t)H * D * 2, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(k.data(), dk, nkv_el * 2, cudaMemcpyDeviceToHost));
@@ -263,11 +275,55 @@ static int check_decode(const dev_shape &sh, int kv_len, float rho, bool host)
                            H, KVH, D);
     cmp_out c = compare_rows(out, lse, ref, rlse, std::vector<int>{0}, H, D);
     int ok = c.nan == 0 && c.c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
-    printf("VALID kernel=sparse_decode_v1 card=%s shape=%s kv_len=%d lists=%s blocks=%lld rel=%.3e lse_maxabs=%.3e "
+    printf("VALID kernel=sparse_decode_v%d card=%s shape=%s kv_len=%d lists=%s blocks=%lld rel=%.3e lse_maxabs=%.3e "
            "nan=%ld %s\n",
-           dev_card, sh.name, kv_len, host ? "host" : "gen", (long long)L.off.back(), c.c.rel, c.lse_err, c.nan,
+           ver, dev_card, sh.name, kv_len, host ? "host" : "gen", (long long)L.off.back(), c.c.rel, c.lse_err, c.nan,
            ok ? "PASS" : "FAIL");
     CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dout)); CK(cudaFree(dlse)); CK(cudaFree(work));
+    lists_free(L);
+    return ok;
+}
+
+/* The union step (attn_sparse_union_cuda) against its twin: uoff, uidx,
+ * umask equal entry by entry (outputs poisoned first). */
+static int check_union(const dev_shape &sh, int kv_len, float rho, bool host, float corr)
+{
+    const int H = sh.n_head, KVH = sh.n_kv_head, n_kb = (kv_len + 63) / 64;
+    uint32_t seed = dev_seed();
+    lists L = host ? host_lists(H, H, 1, kv_len - 1, rho, true, seed)
+                   : make_lists(1, kv_len - 1, H, rho, seed, H / KVH, corr);
+    if (!host) host_copy_idx(L);
+    const size_t cap = (size_t)KVH * n_kb, wb = attn_sparse_union_workspace(kv_len, KVH);
+    int64_t *duoff;
+    int32_t *duidx;
+    uint32_t *dumask;
+    void *work;
+    CK(cudaMalloc(&duoff, (KVH + 1) * 8));
+    CK(cudaMalloc(&duidx, cap * 4));
+    CK(cudaMalloc(&dumask, cap * 4));
+    CK(cudaMalloc(&work, wb));
+    CK(cudaMemset(duoff, 0xff, (KVH + 1) * 8));
+    CK(cudaMemset(duidx, 0xff, cap * 4));
+    CK(cudaMemset(dumask, 0xff, cap * 4));
+    CK(cudaMemset(work, 0xff, wb));
+    CK(attn_sparse_union_cuda(L.d_off, L.d_idx, L.max_len, kv_len, H, KVH, duoff, duidx, dumask, work, wb, NULL));
+    CK(cudaDeviceSynchronize());
+    std::vector<int64_t> uoff(KVH + 1), roff(KVH + 1);
+    std::vector<int32_t> uidx(cap), ridx(cap);
+    std::vector<uint32_t> umask(cap), rmask(cap);
+    CK(cudaMemcpy(uoff.data(), duoff, (KVH + 1) * 8, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(uidx.data(), duidx, cap * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(umask.data(), dumask, cap * 4, cudaMemcpyDeviceToHost));
+    attn_sparse_union_ref(L.off.data(), L.idx.data(), kv_len, H, KVH, roff.data(), ridx.data(), rmask.data());
+    long diff = 0;
+    for (int g = 0; g <= KVH; g++) diff += uoff[g] != roff[g];
+    for (int64_t e = 0; !diff && e < roff[KVH]; e++) diff += uidx[e] != ridx[e] || umask[e] != rmask[e];
+    const int ok = diff == 0;
+    printf("VALID kernel=sparse_union card=%s shape=%s kv_len=%d lists=%s%s corr=%g blocks=%lld union=%lld "
+           "differing=%ld %s\n",
+           dev_card, sh.name, kv_len, host ? "host" : "gen", host ? "_desc" : "", corr, (long long)L.off.back(),
+           (long long)roff[KVH], diff, ok ? "PASS" : "FAIL");
+    CK(cudaFree(duoff)); CK(cudaFree(duidx)); CK(cudaFree(dumask)); CK(cudaFree(work));
     lists_free(L);
     return ok;
 }
@@ -342,7 +398,7 @@ static void time_prefill(const std::vector<int> &vers, const dev_shape &sh, cons
 }
 
 static void time_decode(const dev_shape &sh, const std::vector<int> &ns, const std::vector<float> &rhos,
-                        const char *dump)
+                        const std::vector<float> &corrs, const char *dump)
 {
     const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d;
     for (int n : ns) {
@@ -357,7 +413,8 @@ static void time_decode(const dev_shape &sh, const std::vector<int> &ns, const s
         dev_fill(dq, (size_t)H * D, 2.f, seed);
         dev_fill(dk, (size_t)n * KVH * D, 2.f, seed + 1);
         dev_fill(dv, (size_t)n * KVH * D, 1.f, seed + 2);
-        size_t wb = std::max(attn_decode_workspace(n, H, KVH, D), attn_sparse_decode_workspace(n / 64 + 1, H, D));
+        size_t wb = std::max(attn_decode_workspace(n, H, KVH, D),
+                             attn_sparse_decode_workspace(n / 64 + 1, n, H, KVH, D));
         CK(cudaMalloc(&work, wb));
         const double dense_bytes = 2.0 * n * KVH * D * 2;
         float dense_us = dev_time_us([&](int) {
@@ -365,25 +422,35 @@ static void time_decode(const dev_shape &sh, const std::vector<int> &ns, const s
         }, 2, 20);
         printf("RESULT op=decode kernel=decode_v1 card=%s shape=%s n=%d us=%.2f gbs=%.0f\n", dev_card, sh.name, n,
                dense_us, dense_bytes / (dense_us * 1e-6) / 1e9);
+        for (float corr : corrs)
         for (float rho : rhos) {
             enum { SETS = 4 };
             lists L[SETS];
             int max_len = 0;
             for (int s = 0; s < SETS; s++) {
-                L[s] = make_lists(1, n - 1, H, rho, seed + 11 * (s + 1));
+                L[s] = make_lists(1, n - 1, H, rho, seed + 11 * (s + 1), H / KVH, corr);
                 max_len = std::max(max_len, L[s].max_len);
             }
             const double bytes = (double)L[0].off.back() * 64 * D * 2 * 2;
-            float us = dev_time_us([&](int i) {
-                const lists &l = L[i % SETS];
-                CK(attn_sparse_decode_cuda(dq, dk, dv, l.d_off, l.d_idx, max_len, dout, dlse, n, H, KVH, D, work, wb,
-                                           NULL));
-            }, 2, 20);
-            printf("RESULT op=sparse_decode kernel=sparse_decode_v1 card=%s shape=%s n=%d rho=%g density=%.4f "
-                   "blocks=%lld us=%.2f gbs=%.0f dense_us=%.2f speedup_vs_dense=%.2f\n",
-                   dev_card, sh.name, n, rho, L[0].off.back() / L[0].causal_blocks, (long long)L[0].off.back(), us,
-                   bytes / (us * 1e-6) / 1e9, dense_us, dense_us / us);
-            fflush(stdout);
+            const int n_ver = H / KVH <= 16 ? attn_sparse_decode_versions() : 1;
+            for (int ver = 0; ver <= n_ver; ver++) { /* 0: the plain entry's choice */
+                float us = dev_time_us([&](int i) {
+                    const lists &l = L[i % SETS];
+                    if (ver == 0)
+                        CK(attn_sparse_decode_cuda(dq, dk, dv, l.d_off, l.d_idx, max_len, dout, dlse, n, H, KVH, D,
+                                                   work, wb, NULL));
+                    else
+                        CK(attn_sparse_decode_cuda_version(ver, dq, dk, dv, l.d_off, l.d_idx, max_len, dout, dlse, n,
+                                                           H, KVH, D, work, wb, NULL));
+                }, 2, 20);
+                char kname[32];
+                snprintf(kname, sizeof kname, ver ? "sparse_decode_v%d" : "sparse_decode_auto", ver);
+                printf("RESULT op=sparse_decode kernel=%s card=%s shape=%s n=%d rho=%g corr=%g density=%.4f "
+                       "blocks=%lld max_len=%d us=%.2f gbs=%.0f dense_us=%.2f speedup_vs_dense=%.2f\n",
+                       kname, dev_card, sh.name, n, rho, corr, L[0].off.back() / L[0].causal_blocks,
+                       (long long)L[0].off.back(), max_len, us, bytes / (us * 1e-6) / 1e9, dense_us, dense_us / us);
+                fflush(stdout);
+            }
             if (dump) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_decode", sh.name);
@@ -516,7 +583,8 @@ static int decode_pipeline(const dev_shape &sh, int kv_len, int R, float frac, b
     float *dqx, *dblse, *dlse;
     int64_t *doff;
     int32_t *didx;
-    const size_t wb = std::max(attn_sparse_decode_workspace(V, H, D), attn_decode_workspace(kv_len, H, KVH, D));
+    const size_t wb =
+        std::max(attn_sparse_decode_workspace(V, kv_len, H, KVH, D), attn_decode_workspace(kv_len, H, KVH, D));
     const size_t swb = attn_select_workspace(1, H);
     CK(cudaMalloc(&dq, (size_t)H * D * 2));
     CK(cudaMalloc(&dk, nkv * 2));
@@ -758,9 +826,9 @@ static std::vector<T> parse_list(const char *s)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, pipe_only = 0;
+    int quick = 0, pipe_only = 0, select_only = 0, decode_only = 0;
     std::vector<int> vers, pn = {32768, 131072}, dn = {131072, 1048576};
-    std::vector<float> rhos = {0.03f, 0.1f};
+    std::vector<float> rhos = {0.03f, 0.1f}, corrs = {0.f};
     const char *shapes = "llama3-8b,smollm2", *dump = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
@@ -771,9 +839,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--decode-n") && i + 1 < argc) dn = parse_list<int>(argv[++i]);
         else if (!strcmp(argv[i], "--density") && i + 1 < argc) rhos = parse_list<float>(argv[++i]);
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
+        else if (!strcmp(argv[i], "--corr") && i + 1 < argc) corrs = parse_list<float>(argv[++i]);
+        else if (!strcmp(argv[i], "--select-only")) select_only = 1;
+        else if (!strcmp(argv[i], "--decode-only")) decode_only = 1;
         else {
-            fprintf(stderr, "usage: %s [--quick] [--pipelines] [--versions 1,2] [--shapes a,b] [--prefill-n N,..] [--decode-n N,..] "
-                            "[--density r,..] [--dump DIR]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--pipelines] [--versions 1,2] [--shapes a,b] [--prefill-n N,..] "
+                            "[--decode-n N,..] [--density r,..] [--corr c,..] [--select-only] [--decode-only] "
+                            "[--dump DIR]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -782,8 +855,9 @@ int main(int argc, char **argv)
     dev_init();
     int ok = 1;
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name) || pipe_only) continue;
+        if (!strstr(shapes, sh.name) || pipe_only || select_only) continue;
         for (int ver : vers) {
+            if (decode_only) break;
             ok &= check_prefill(ver, sh, 1, 1, 0, 0.5f, true, false, 0);
             ok &= check_prefill(ver, sh, 300, 300, 0, 0.5f, true, false, 0);
             ok &= check_prefill(ver, sh, 256, 256, 0, 0.3f, true, true, 0);
@@ -791,24 +865,38 @@ int main(int argc, char **argv)
             ok &= check_prefill(ver, sh, 1024, 1024, 0, 0.2f, false, false, 0);
             if (!quick) ok &= check_prefill(ver, sh, 16384, 16384, 0, 0.1f, false, false, 48);
         }
-        ok &= check_decode(sh, 1, 0.5f, true);
-        ok &= check_decode(sh, 1000, 0.5f, true);
-        ok &= check_decode(sh, 4133, 0.2f, false);
-        if (!quick) ok &= check_decode(sh, 65536, 0.05f, false);
+        for (int ver = 1; ver <= (sh.n_head / sh.n_kv_head <= 16 ? attn_sparse_decode_versions() : 1); ver++) {
+            ok &= check_decode(ver, sh, 1, 0.5f, true);
+            ok &= check_decode(ver, sh, 1000, 0.5f, true);
+            ok &= check_decode(ver, sh, 4133, 0.2f, false);
+            if (!quick) ok &= check_decode(ver, sh, 65536, 0.05f, false);
+            if (!quick) ok &= check_decode(ver, sh, 262144, 0.03f, false);
+        }
+        ok &= check_union(sh, 1000, 0.5f, true, 0.f);
+        ok &= check_union(sh, 4133, 0.2f, false, 0.f);
+        ok &= check_union(sh, 300000, 0.1f, false, 0.7f);
     }
-    if (!pipe_only) {
+    if (!decode_only && !pipe_only) {
+        /* decode and short chunks run the cluster path (1 CTA an item at
+         * V <= 512, up to 8 above); 4096 rows x 32 heads the one-CTA path */
         ok &= check_select(1, 999, 32, 20.f, 0.f, false);
         ok &= check_select(1, 999, 32, 20.f, 4.f, false); /* ties */
+        ok &= check_select(1, 99999, 32, 20.f, 0.f, false);
+        ok &= check_select(1, 99999, 32, 20.f, 4.f, false);
+        ok &= check_select(1, 99999, 32, 3.f, 1.f, false);   /* ties everywhere, across the cluster */
+        ok &= check_select(1, 1048575, 32, 20.f, 4.f, false);
         ok &= check_select(1000, 0, 9, 20.f, 0.f, false);
         ok &= check_select(300, 577, 9, 8.f, 2.f, false);
+        ok &= check_select(64, 262080, 32, 20.f, 4.f, false); /* a 64-row chunk at 256K */
+        ok &= check_select(4096, 0, 32, 20.f, 4.f, false);
     }
-    if (!quick && !pipe_only) {
+    if (!quick && !decode_only && !pipe_only) {
         ok &= check_select(1, 1048575, 32, 20.f, 0.f, true);
         ok &= check_select(1, 131071, 32, 20.f, 0.f, true);
         ok &= check_select(32768, 0, 32, 20.f, 0.f, true);
     }
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name)) continue;
+        if (!strstr(shapes, sh.name) || decode_only) continue;
         const int R = sh.d / 8;
         ok &= decode_pipeline(sh, 4133, R, 0.05f, true, false);
         if (!quick) ok &= decode_pipeline(sh, 65536, R, 0.03f, true, false);
@@ -820,7 +908,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (quick) return ok ? 0 : 1;
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name)) continue;
+        if (!strstr(shapes, sh.name) || decode_only) continue;
         for (int n : dn)
             for (float f : {0.01f, 0.03f, 0.1f}) decode_pipeline(sh, n, sh.d / 8, f, false, true);
         for (int n : pn) {
@@ -830,9 +918,9 @@ int main(int argc, char **argv)
         }
     }
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name) || pipe_only) continue;
-        time_prefill(vers, sh, pn, rhos, dump);
-        time_decode(sh, dn, rhos, dump);
+        if (!strstr(shapes, sh.name) || pipe_only || select_only) continue;
+        if (!decode_only) time_prefill(vers, sh, pn, rhos, dump);
+        time_decode(sh, dn, rhos, corrs, dump);
     }
     return ok ? 0 : 1;
 }

@@ -44,7 +44,7 @@ ifneq ($(LIB_CU),)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
 endif
 build/probes/cupti.o: CPPFLAGS += -I$(CUDA_HOME)/include
-build/tests/gpu/test_cuda_attn.o: CPPFLAGS += -I$(CUDA_HOME)/include
+build/tests/gpu/test_cuda_attn.o build/tests/gpu/test_cuda_local.o: CPPFLAGS += -I$(CUDA_HOME)/include
 
 BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test

@@ -424,3 +424,35 @@ CREATE TABLE run_parts (
     pairs               INTEGER NOT NULL,                       -- suite pairs it held
     PRIMARY KEY (run_id, source, part_run_id)
 );
+
+-- migration 9: layer_bench: one RTPurbo attention layer per throughput case of level layer
+-- One row per (case, method) of a `level: layer` task (suites/SCHEMA.md,
+-- kernels/layer_time.h), beside its bench row (the whole layer's times)
+-- and suite_bench row. Dense methods (ours and the peers) have NULL stage
+-- times and selection columns. Stage times are medians of the stage timed
+-- alone (seconds per launch); density is what the selection listed over
+-- what the retrieval heads could see; needles count the planted needle
+-- blocks the last query's (prefill: last query block's) lists kept.
+CREATE TABLE layer_bench (
+    bench_id         INTEGER PRIMARY KEY REFERENCES bench(id),
+    run_id           INTEGER NOT NULL REFERENCES runs(id),
+    density_target   REAL NOT NULL,           -- the planted selected fraction of the case
+    density_source   TEXT NOT NULL,           -- 'sweep', or where the demand value was measured
+    density          REAL,                    -- realised: listed / visible blocks, retrieval heads
+    rho              REAL NOT NULL,           -- asked share of retrieval heads
+    retrieval_heads  INTEGER NOT NULL,        -- query heads that retrieve (whole KV groups)
+    local_heads      INTEGER NOT NULL,
+    sink             INTEGER NOT NULL,
+    window           INTEGER NOT NULL,
+    p                REAL NOT NULL,
+    index_kind       TEXT,                    -- 'indexer' or 'synthetic' (planted scores written directly)
+    local_kind       TEXT,                    -- 'window' (no sinks) or 'sink+window'
+    t_index          REAL,
+    t_select         REAL,
+    t_attend         REAL,
+    t_local          REAL,
+    needles          INTEGER,
+    needles_found    INTEGER,
+    kv_bytes         INTEGER NOT NULL,        -- RTPurbo's KV bytes per layer at n_ctx (layer_kv_bytes)
+    kv_bytes_dense   INTEGER NOT NULL
+);

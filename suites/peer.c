@@ -92,15 +92,17 @@ peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
     return p;
 }
 
-int peer_time(peer *p, const char *impl, const attn_time_case *c, int warmup, int repeats, double *t_s, char *gqa,
-              size_t gqa_len, char *why, size_t why_len)
+/* Sends request kind (time, lists) for c, with " path" when path is not
+ * NULL, and reads the answer. */
+static int ask(peer *p, const char *kind, const char *impl, const attn_time_case *c, const char *path, int warmup,
+               int repeats, double *t_s, char *gqa, size_t gqa_len, char *why, size_t why_len)
 {
     if (p->dead) {
         snprintf(why, why_len, "the peer process has exited");
         return 0;
     }
-    fprintf(p->to, "time %s %s %d %d %d %d %d %d\n", impl, c->phase == ATTN_TIME_PREFILL ? "prefill" : "decode",
-            c->n_head, c->n_kv_head, c->d, c->n_ctx, warmup, repeats);
+    fprintf(p->to, "%s %s %s %d %d %d %d %d %d%s%s\n", kind, impl, c->phase == ATTN_TIME_PREFILL ? "prefill" : "decode",
+            c->n_head, c->n_kv_head, c->d, c->n_ctx, warmup, repeats, path ? " " : "", path ? path : "");
     const char *l = fflush(p->to) ? NULL : read_line(p);
     if (!l) {
         p->dead = 1;
@@ -129,6 +131,35 @@ int peer_time(peer *p, const char *impl, const attn_time_case *c, int warmup, in
 bad:
     snprintf(why, why_len, "the peer answered \"%.120s\" (wanted \"ok gqa=... \" and %d times)", l, repeats);
     return 0;
+}
+
+int peer_time(peer *p, const char *impl, const attn_time_case *c, int warmup, int repeats, double *t_s, char *gqa,
+              size_t gqa_len, char *why, size_t why_len)
+{
+    return ask(p, "time", impl, c, NULL, warmup, repeats, t_s, gqa, gqa_len, why, why_len);
+}
+
+int peer_time_lists(peer *p, const char *impl, const attn_time_case *c, const char *path, int warmup, int repeats,
+                    double *t_s, char *gqa, size_t gqa_len, char *why, size_t why_len)
+{
+    if (strchr(path, ' ') || strchr(path, '\n')) {
+        snprintf(why, why_len, "the lists' path '%s' has a blank", path);
+        return 0;
+    }
+    return ask(p, "lists", impl, c, path, warmup, repeats, t_s, gqa, gqa_len, why, why_len);
+}
+
+peer *peer_get(peer **p, int *failed)
+{
+    if (*p || *failed) return *p;
+    char info[256], why[300];
+    if (!(*p = peer_open(info, sizeof info, why, sizeof why))) {
+        fprintf(stderr, "peers not run: %s\n", why);
+        *failed = 1;
+    } else {
+        fprintf(stderr, "peers: %s\n", info);
+    }
+    return *p;
 }
 
 void peer_close(peer *p)

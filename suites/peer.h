@@ -6,6 +6,8 @@
  * Protocol (one line each way, the script's header has it too):
  *   start:  "ready card=C torch=V device=D"   (or "error REASON", exit 3)
  *   ask:    "time IMPL PHASE N_HEAD N_KV_HEAD D N_CTX WARMUP REPEATS"
+ *   or:     "lists IMPL PHASE N_HEAD N_KV_HEAD D N_CTX WARMUP REPEATS PATH" (flex
+ *           on the block lists in PATH: peer_time_lists)
  *   answer: "ok gqa=native|repeat T1 .. Trepeats" (us per launch) or "err REASON"
  * The script times the way attn_time.h does: warm-up, a burst sized by one
  * launch, event-timed bursts, inputs rotated over > 150 MB.
@@ -33,6 +35,15 @@ peer *peer_open(char *info, size_t info_len, char *why, size_t why_len);
  * keeps serving) or died (later calls fail too). */
 int peer_time(peer *p, const char *impl, const attn_time_case *c, int warmup, int repeats, double *t_s, char *gqa,
               size_t gqa_len, char *why, size_t why_len);
+/* The same for FlexAttention (impl "flex") over the block lists in file
+ * path (layer_timer_write_lists' format; c gives the shape, n_ctx and the
+ * phase): request "lists IMPL PHASE N_HEAD N_KV_HEAD D N_CTX WARMUP REPEATS
+ * PATH", the same answer. */
+int peer_time_lists(peer *p, const char *impl, const attn_time_case *c, const char *path, int warmup, int repeats,
+                    double *t_s, char *gqa, size_t gqa_len, char *why, size_t why_len);
+/* The peers' process of a run, started at the first call (*p NULL and
+ * *failed 0); NULL once it would not start (one line on stderr, *failed set). */
+peer *peer_get(peer **p, int *failed);
 void peer_close(peer *p);
 
 #endif

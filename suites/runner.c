@@ -41,6 +41,7 @@
 #include "suites/peer.h"
 #include "plots/plot_suite.h"
 #include "suites/runner_db.h"
+#include "suites/runner_layer.h"
 #include "suites/runner_method.h"
 #include "policy/policy.h"
 #include "suites/score.h"
@@ -123,12 +124,16 @@ typedef struct {
 static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0; }
 
 static int is_attention(const suite_task *t) { return t->type == TASK_THROUGHPUT && t->level == TP_LEVEL_ATTENTION; }
+static int is_layer(const suite_task *t) { return t->type == TASK_THROUGHPUT && t->level == TP_LEVEL_LAYER; }
+/* A kernel level (attention, layer): no model, shapes of its own. */
+static int is_kernels(const suite_task *t) { return is_attention(t) || is_layer(t); }
 
 /* Whether method m runs on task t: model tasks take our methods; the
  * attention level takes dense attention, ours and (on the GPU) the peers',
  * and on the GPU our rtpurbo as the sparse pipeline (attn_time.h). */
 static int applies(const R *r, const suite_task *t, const suite_method *m)
 {
+    if (is_layer(t)) return r->on_cuda && rl_method_ok(m);
     if (!is_attention(t)) return !is_peer(m);
     if (!strcmp(m->policy, "rtpurbo")) return !is_peer(m) && r->on_cuda;
     return !strcmp(m->policy, "dense") && (!is_peer(m) || r->on_cuda);
@@ -140,6 +145,7 @@ static int wanted(const R *r, int ti, int ci, int mi)
 {
     const suite_task *t = &r->s->tasks[ti];
     return r->task_on[ti] && r->method_on[mi] && applies(r, t, &r->s->methods[mi]) &&
+           (!is_layer(t) || rl_case_applies(t, ci, &r->s->methods[mi])) &&
            (!r->plan || r->plan[shard_pair(r->s, ti, ci, mi)] == r->o->shard_index);
 }
 
@@ -156,7 +162,9 @@ static void plan_shards(R *r)
                 const suite_task *t = &s->tasks[ti];
                 const suite_method *m = &s->methods[mi];
                 on[p] = r->task_on[ti] && r->method_on[mi] &&
-                        (is_attention(t) ? !strcmp(m->policy, "dense") : !is_peer(m));
+                        (is_layer(t)       ? rl_case_applies(t, ci, m)
+                         : is_attention(t) ? !strcmp(m->policy, "dense")
+                                           : !is_peer(m));
             }
     r->plan = shard_plan(s, on, r->o->shard_count, NULL);
     free(on);
@@ -289,8 +297,8 @@ static int validate(R *r, pb_err *err)
     int model_tasks = 0, need_model = 0;
     for (int i = 0; i < s->n_tasks; i++)
         if (r->task_on[i]) {
-            model_tasks |= !is_attention(&s->tasks[i]);
-            need_model |= !is_attention(&s->tasks[i]) || !s->tasks[i].n_shapes;
+            model_tasks |= !is_kernels(&s->tasks[i]);
+            need_model |= !is_kernels(&s->tasks[i]) || !s->tasks[i].n_shapes;
         }
     if (!pick_device(r, err)) return 0;
     r->me = pb_calloc((size_t)s->n_methods, sizeof *r->me);
@@ -611,16 +619,7 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     attn_timer *timer = NULL;
     int ok;
     if (is_peer(m)) {
-        if (!r->peer && !r->peer_failed) {
-            char info[256];
-            if (!(r->peer = peer_open(info, sizeof info, why, sizeof why))) {
-                fprintf(stderr, "peers not run: %s\n", why);
-                r->peer_failed = 1;
-            } else {
-                fprintf(stderr, "peers: %s\n", info);
-            }
-        }
-        ok = r->peer && peer_time(r->peer, m->impl, &ac, t->warmup, t->repeats, tm, gqa, sizeof gqa, why, sizeof why);
+        ok = peer_get(&r->peer, &r->peer_failed) && peer_time(r->peer, m->impl, &ac, t->warmup, t->repeats, tm, gqa, sizeof gqa, why, sizeof why);
         if (!r->peer) snprintf(why, sizeof why, "the peers' process did not start");
     } else {
         ok = (timer = attn_timer_new(&ac, r->on_cuda, seed, why, sizeof why)) != NULL;
@@ -662,6 +661,25 @@ static int run_attention(R *r, int ti, int ci, const tp_case *tc, int mi)
     return 1;
 }
 
+/* One layer-level case with one method (runner_layer.h). */
+static int run_layer(R *r, int ti, int ci, const tp_case *tc, int mi)
+{
+    const suite_method *m = &r->s->methods[mi];
+    char what[200], res[300] = "", why[300] = "";
+    snprintf(what, sizeof what, "%s/%s %d/%d/%d ctx %d %s density %g", r->s->tasks[ti].name, m->name, tc->shape.heads,
+             tc->shape.kv_heads, tc->shape.head_dim, tc->context, tc->phase == TP_PREFILL ? "prefill" : "decode",
+             tc->density);
+    prog_show(&r->prog, what, NULL);
+    rl_ctx x = {.db = r->db, .run = r->run, .su = r->s, .t = &r->s->tasks[ti], .m = m, .ci = ci, .tc = tc,
+                .pair = shard_pair(r->s, ti, ci, mi), .kt = &r->kt,
+                .peer = is_peer(m) ? peer_get(&r->peer, &r->peer_failed) : NULL};
+    int ok = rl_run(&x, res, sizeof res, why, sizeof why);
+    if (g_stop) return 0;
+    r->prog.done++;
+    prog_show(&r->prog, what, ok ? res : why);
+    return ok;
+}
+
 static int run_throughput_task(R *r, int ti)
 {
     const suite_task *t = &r->s->tasks[ti];
@@ -680,8 +698,8 @@ static int run_throughput_task(R *r, int ti)
             if (!wanted(r, ti, ci, mi) || rdb_committed(r->db, r->run, t->name, r->s->methods[mi].name, ci, 1))
                 continue;
             if (g_stop || !budget_left(r)) { r->not_run++; continue; }
-            if (is_attention(t)) {
-                if (!run_attention(r, ti, ci, &tc, mi)) {
+            if (is_kernels(t)) {
+                if (!(is_layer(t) ? run_layer : run_attention)(r, ti, ci, &tc, mi)) {
                     if (g_stop) r->not_run++;
                     else r->failed++;
                 }

@@ -88,6 +88,33 @@ void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite,
     db_step_done(st);
 }
 
+void rdb_layer_add(pb_db *db, const rdb_layer *l)
+{
+    sqlite3_stmt *st = db_prepare(db,
+        "INSERT INTO layer_bench(bench_id, run_id, density_target, density_source, density, rho, retrieval_heads,"
+        " local_heads, sink, window, p, index_kind, local_kind, t_index, t_select, t_attend, t_local, needles,"
+        " needles_found, kv_bytes, kv_bytes_dense) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    db_bind_int(st, 1, l->bench_id);
+    db_bind_int(st, 2, l->run);
+    db_bind_real(st, 3, l->density_target);
+    db_bind_text(st, 4, l->density_source);
+    db_bind_real_if(st, 5, l->density >= 0, l->density);
+    db_bind_real(st, 6, l->rho);
+    db_bind_int(st, 7, l->ret_heads);
+    db_bind_int(st, 8, l->loc_heads);
+    db_bind_int(st, 9, l->sink);
+    db_bind_int(st, 10, l->window);
+    db_bind_real(st, 11, l->p);
+    db_bind_text(st, 12, l->index_kind);
+    db_bind_text(st, 13, l->local_kind);
+    for (int i = 0; i < 4; i++) db_bind_real_if(st, 14 + i, l->has_stages, l->t_stage[i]);
+    db_bind_int_if(st, 18, l->needles >= 0, l->needles);
+    db_bind_int_if(st, 19, l->needles >= 0, l->needles_found);
+    db_bind_int(st, 20, l->kv_bytes);
+    db_bind_int(st, 21, l->kv_bytes_dense);
+    db_step_done(st);
+}
+
 int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench)
 {
     sqlite3_stmt *st = db_prepare(db, bench ? "SELECT 1 FROM suite_bench WHERE run_id = ? AND task = ? AND method = ?"

@@ -44,6 +44,22 @@ void rdb_case_add(pb_db *db, const rdb_case *c);
 void rdb_bench_link(pb_db *db, int64_t bench_id, int64_t run, const char *suite, const char *task, const char *method,
                     const char *policy, int case_index, const char *weights, int has_density, double density,
                     int64_t kv_bytes, int pair);
+/* A layer_bench row (migration 9); t_stage NULL when has_stages is 0,
+ * density and needles NULL when negative. */
+typedef struct {
+    int64_t bench_id, run;
+    double density_target;
+    const char *density_source;
+    double density, rho, p;
+    int ret_heads, loc_heads, sink, window;
+    const char *index_kind, *local_kind; /* NULL: NULL */
+    int has_stages;
+    double t_stage[4];                   /* index, select, attend, local */
+    int needles, needles_found;
+    int64_t kv_bytes, kv_bytes_dense;
+} rdb_layer;
+/* Inserts the row; inside the case's transaction. */
+void rdb_layer_add(pb_db *db, const rdb_layer *l);
 /* 1 if run holds (task, method, case_index) in suite_cases (bench = 0) or
  * suite_bench (bench = 1). */
 int rdb_committed(pb_db *db, int64_t run, const char *task, const char *method, int case_index, int bench);

@@ -25,7 +25,7 @@
 
 typedef enum { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA } suite_backend;
 
-enum { TP_LEVEL_MODEL, TP_LEVEL_ATTENTION };
+enum { TP_LEVEL_MODEL, TP_LEVEL_ATTENTION, TP_LEVEL_LAYER };
 
 typedef enum {
     TASK_PASSKEY,
@@ -130,13 +130,24 @@ typedef struct {
     int vocab_size;     /* < 0: auto = (context - max_new) / 50 */
 
     /* throughput (run by the runner; no generator) */
-    int level;          /* TP_LEVEL_MODEL: the whole forward pass; TP_LEVEL_ATTENTION: one attention kernel */
+    int level;          /* TP_LEVEL_MODEL: the whole forward pass; TP_LEVEL_ATTENTION: one attention kernel;
+                         * TP_LEVEL_LAYER: one RTPurbo attention layer (kernels/layer_time.h) */
     int phases;         /* bit 0: prefill, bit 1: decode */
     int repeats, warmup, decode_tokens;
     int max_repeats;        /* the repeat rule (throughput.h, tp_stop): repeats when not given */
     double target_spread, max_seconds; /* 0: off */
     struct suite_shape { int layers, heads, kv_heads, head_dim; } *shapes; /* NULL: the model's */
     int n_shapes;
+    /* level layer only: the planted selected fractions, in (0, 1), each a
+     * case dimension; then demand (> 0: one more density, the real model's,
+     * with demand_source saying where it was measured; < 0: none); needles
+     * planted per retrieval head (0: none); peer_max_context: contexts above
+     * it run our methods only (0: no limit) */
+    double *densities;
+    int n_densities;
+    double demand;
+    char *demand_source;
+    int needles, peer_max_context;
 
     int line, col;
 } suite_task;

@@ -57,8 +57,10 @@ static const char *const K_VT[] = {"haystack", "num_chains", "num_hops", "fewsho
 static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewshot"};
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
 static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
-                                     "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds"};
-static const char *const LEVEL_NAMES[] = {"model", "attention"};
+                                     "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds",
+                                     "densities", "demand", "demand_source", "needles", "peer_max_context"};
+static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "peer_max_context"};
+static const char *const LEVEL_NAMES[] = {"model", "attention", "layer"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
 static int is_ruler_niah(task_type t) { return t >= TASK_NIAH_SINGLE_1 && t <= TASK_NIAH_MULTIQUERY; }
@@ -208,6 +210,51 @@ static int load_ruler(sy_ld *L, sy_node *t, suite_task *out)
     return 1;
 }
 
+/* The level-layer keys (suites/SCHEMA.md): densities, demand and its
+ * source, needles, peer_max_context; on any other level they are errors. */
+static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
+{
+    static const double def_dens[] = {0.01, 0.03, 0.1, 0.3};
+    out->demand = -1;
+    if (out->level != TP_LEVEL_LAYER) {
+        for (size_t i = 0; i < COUNT(K_LAYER); i++) {
+            sy_node *k = NULL;
+            if (sy_get(L, t, K_LAYER[i], &k))
+                return FAIL(L, k, "'%s' belongs to level: layer, not level: %s", K_LAYER[i], LEVEL_NAMES[out->level]);
+        }
+        return 1;
+    }
+    sy_node *v;
+    if (!sy_get_list(L, t, "", "densities", 0, &v)) return 0;
+    out->n_densities = v ? N_ITEMS(v) : (int)COUNT(def_dens);
+    out->densities = pb_calloc((size_t)out->n_densities, sizeof(double));
+    for (int i = 0; i < out->n_densities; i++) {
+        if (!v) {
+            out->densities[i] = def_dens[i];
+            continue;
+        }
+        sy_node *it = ITEM(L, v, i);
+        if (!sy_scalar_num(L, it, "densities", 0, 0, 1, 1, &out->densities[i])) return 0;
+        if (out->densities[i] >= 1) return FAIL(L, it, "a density must be below 1 (1 is the dense layer), not %g", out->densities[i]);
+        for (int j = 0; j < i; j++)
+            if (out->densities[j] == out->densities[i]) return FAIL(L, it, "density %g is listed twice", out->densities[i]);
+    }
+    sy_node *dv = sy_get(L, t, "demand", NULL);
+    int has_demand = dv != NULL;
+    if (!sy_get_num(L, t, "demand", 0, 1, 1, -1, &out->demand) ||
+        !sy_get_str(L, t, "a layer task", "demand_source", has_demand, &out->demand_source) ||
+        !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) ||
+        !sy_get_int(L, t, "", "peer_max_context", 0, 0, MAX_CONTEXT, 0, &out->peer_max_context))
+        return 0;
+    if (has_demand && out->demand >= 1) return FAIL(L, dv, "'demand' must be below 1, not %g", out->demand);
+    if (!has_demand && out->demand_source) {
+        sy_node *k = NULL;
+        sy_get(L, t, "demand_source", &k);
+        return FAIL(L, k, "'demand_source' without 'demand'");
+    }
+    return 1;
+}
+
 static int load_throughput(sy_ld *L, sy_node *t, suite_task *out)
 {
     sy_node *v;
@@ -230,7 +277,8 @@ static int load_throughput(sy_ld *L, sy_node *t, suite_task *out)
         !sy_get_num(L, t, "max_seconds", 0, 86400, 0, 0, &out->max_seconds) ||
         !sy_get_list(L, t, "", "shapes", 0, &v))
         return 0;
-    if (!v) return 1;
+    if (!load_layer(L, t, out)) return 0;
+    if (!v) return out->level != TP_LEVEL_LAYER ? 1 : FAIL(L, t, "a throughput task of level layer needs 'shapes'");
     out->n_shapes = N_ITEMS(v);
     out->shapes = pb_calloc((size_t)out->n_shapes, sizeof *out->shapes);
     for (int i = 0; i < out->n_shapes; i++) {
@@ -460,6 +508,8 @@ void suite_free(suite *s)
         for (int j = 0; j < t->n_answers; j++) free(t->answers[j]);
         free(t->answers);
         free(t->shapes);
+        free(t->densities);
+        free(t->demand_source);
     }
     free(s->methods);
     free(s->tasks);

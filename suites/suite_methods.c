@@ -162,9 +162,11 @@ static int load_method(sy_ld *L, sy_node *m, suite_method *out)
     int impl = 0;
     if (!sy_get_enum(L, m, "impl", IMPL_NAMES, COUNT(IMPL_NAMES), 0, &impl)) return 0;
     out->impl = sy_dup(IMPL_NAMES[impl]);
-    if (impl && strcmp(out->policy, "dense"))
+    /* flex also takes rtpurbo: FlexAttention on the layer's own block lists (level layer) */
+    if (impl && strcmp(out->policy, "dense") && !(!strcmp(out->impl, "flex") && !strcmp(out->policy, "rtpurbo")))
         return FAIL(L, sy_get(L, m, "impl", NULL),
-                    "impl '%s' is a peer's dense attention: the policy must be dense, not '%s'", out->impl, out->policy);
+                    "impl '%s' is a peer's dense attention: the policy must be dense, not '%s'%s", out->impl,
+                    out->policy, strcmp(out->impl, "flex") ? "" : " (or rtpurbo: flex on the layer's lists)");
     sy_node *pm;
     if (!sy_field(L, m, "", "params", 0, &pm)) return 0;
     return !pm || load_params(L, pm, out);

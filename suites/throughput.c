@@ -17,17 +17,27 @@ static int n_phases(const suite_task *t)
     return (t->phases & 1) + ((t->phases >> 1) & 1);
 }
 
+int tp_n_densities(const suite_task *t)
+{
+    if (t->level != TP_LEVEL_LAYER) return 1;
+    return t->n_densities + (t->demand > 0);
+}
+
 int tp_n_cases(const suite_task *t)
 {
     if (t->type != TASK_THROUGHPUT) return 0;
-    return (t->n_shapes ? t->n_shapes : 1) * t->n_contexts * n_phases(t);
+    return (t->n_shapes ? t->n_shapes : 1) * t->n_contexts * tp_n_densities(t) * n_phases(t);
 }
 
 void tp_case_get(const suite_task *t, const model_config *mc, int index, tp_case *out)
 {
     int np = n_phases(t);
     PB_CHECK(index >= 0 && index < tp_n_cases(t), "throughput case %d of task '%s' does not exist", index, t->name);
-    int ph = index % np, ci = (index / np) % t->n_contexts, si = index / (np * t->n_contexts);
+    int nd = tp_n_densities(t);
+    int ph = index % np, di = (index / np) % nd, ci = (index / (np * nd)) % t->n_contexts,
+        si = index / (np * nd * t->n_contexts);
+    out->density_index = t->level == TP_LEVEL_LAYER ? di : 0;
+    out->density = t->level != TP_LEVEL_LAYER ? 0 : di < t->n_densities ? t->densities[di] : t->demand;
     if (t->n_shapes) out->shape = t->shapes[si];
     else out->shape = (struct suite_shape){mc->n_layer, mc->n_head, mc->n_head_kv, mc->head_dim};
     out->context = t->contexts[ci];

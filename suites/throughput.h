@@ -1,8 +1,10 @@
 /* throughput.h — the `throughput` task type: engine speed per (shape,
  * context length, phase), no prompt and no answer.
  *
- * A task's cases are shapes x contexts x phases, numbered shape-major
- * (index = (shape * n_contexts + context) * n_phases + phase); a task
+ * A task's cases are shapes x contexts x densities x phases, numbered
+ * shape-major (index = ((shape * n_contexts + context) * n_dens + density)
+ * * n_phases + phase; n_dens is 1 except on level layer, where it is the
+ * densities plus the demand when given, tp_n_densities); a task
  * without shapes has one, the model's. A shape that equals the model's
  * (layers, heads, kv heads, head dim) runs on the model itself; any other
  * on a llama model of that shape with seeded random weights (throughput does
@@ -41,7 +43,13 @@ typedef struct {
     int context;
     int phase;                /* TP_PREFILL or TP_DECODE */
     int tokens;               /* tokens timed per repeat: context or decode_tokens */
+    int density_index;        /* level layer: index into the task's densities (n_densities: the demand); else 0 */
+    double density;           /* level layer: the planted selected fraction; else 0 */
 } tp_case;
+
+/* The density points of a task: level layer, its densities plus the demand
+ * when given; any other level 1 (no density dimension). */
+int tp_n_densities(const suite_task *t);
 
 int tp_n_cases(const suite_task *t);
 /* Case `index` of task t; mc is the model's configuration (the default shape). */

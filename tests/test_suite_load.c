@@ -120,6 +120,56 @@ TEST(suite_load_gpu_throughput_suite)
     EXPECT(HEAD "tasks: [{type: passkey, level: attention, contexts: [512]}]\n", 4, 25, "'level' does not apply to task type passkey");
 }
 
+/* level layer: the shipped suite, its keys' defaults, and each bad value
+ * at its place. */
+TEST(suite_load_layer_level)
+{
+    pb_err e;
+    suite *s = suite_load("suites/layer.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->backend == BACKEND_CUDA && s->n_tasks == 2 && !strcmp(s->methods[1].impl, "flex") &&
+          !strcmp(s->methods[1].policy, "rtpurbo"));
+    for (int i = 0; s && i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        CHECK(t->level == TP_LEVEL_LAYER && t->n_contexts == 6 && t->contexts[5] == 1 << 20 && t->n_shapes == 2);
+        CHECK(t->n_densities == 4 && t->densities[2] == 0.1 && t->demand > 0 && t->demand < 1 && t->demand_source);
+    }
+    suite_free(s);
+    const char *shape = ", shapes: [{heads: 8, kv_heads: 2, head_dim: 64}]";
+    char text[600];
+    snprintf(text, sizeof text, HEAD "tasks: [{type: throughput, level: layer, contexts: [4096]%s}]\n", shape);
+    s = load(text, &e);
+    CHECK_MSG(s, "%s", e.msg);
+    if (s) {
+        const suite_task *t = &s->tasks[0];
+        CHECK(t->n_densities == 4 && t->densities[0] == 0.01 && t->densities[3] == 0.3 && t->demand < 0 &&
+              !t->demand_source && t->needles == 4 && t->peer_max_context == 0);
+        suite_free(s);
+    }
+    snprintf(text, sizeof text, HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], densities: [0.2],"
+             " demand: 0.07, demand_source: \"probe\", needles: 0, peer_max_context: 65536%s}]\n", shape);
+    s = load(text, &e);
+    CHECK_MSG(s, "%s", e.msg);
+    if (s) {
+        const suite_task *t = &s->tasks[0];
+        CHECK(t->n_densities == 1 && t->densities[0] == 0.2 && t->demand == 0.07 &&
+              !strcmp(t->demand_source, "probe") && t->needles == 0 && t->peer_max_context == 65536);
+        suite_free(s);
+    }
+#define LAYER_T HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], shapes: [{heads: 8, kv_heads: 2, head_dim: 64}], "
+    EXPECT(LAYER_T "densities: [0.1, 1]}]\n", 4, 126, "a density must be below 1");
+    EXPECT(LAYER_T "densities: [0]}]\n", 4, 121, "densities");
+    EXPECT(LAYER_T "densities: [0.1, 0.1]}]\n", 4, 126, "density 0.1 is listed twice");
+    EXPECT(LAYER_T "demand: 0.05}]\n", 4, 9, "demand_source");
+    EXPECT(LAYER_T "demand_source: x}]\n", 4, 109, "'demand_source' without 'demand'");
+    EXPECT(LAYER_T "demand: 1, demand_source: x}]\n", 4, 117, "'demand' must be below 1");
+    EXPECT(LAYER_T "needles: 65}]\n", 4, 118, "needles");
+    EXPECT(HEAD "tasks: [{type: throughput, level: layer, contexts: [4096]}]\n", 4, 9, "needs 'shapes'");
+    EXPECT(HEAD "tasks: [{type: throughput, level: attention, contexts: [512], densities: [0.1]}]\n", 4, 63,
+           "'densities' belongs to level: layer, not level: attention");
+#undef LAYER_T
+}
+
 TEST(suite_load_defaults)
 {
     pb_err e;

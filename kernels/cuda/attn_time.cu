@@ -18,6 +18,7 @@
 #include "kernels/attn_sparse.h"
 #include "kernels/attn_time.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/fill.cuh"
 
 namespace {
 
@@ -47,32 +48,11 @@ struct timer {
     cudaEvent_t a, b;
 };
 
-/* splitmix64 of (seed, i) -> uniform in [-amp, amp) */
-__global__ void fill_uniform(__nv_bfloat16 *x, size_t n, float amp, uint64_t seed)
-{
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        x[i] = __float2bfloat16(amp * ((float)(z >> 40) * (1.0f / 8388608.0f) - 1.0f));
-    }
-}
-
-__device__ float hash_unit(uint64_t seed, size_t i) /* uniform in [0, 1) */
-{
-    uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (1.0f / 16777216.0f);
-}
-
 /* blse = amp * u^8: most blocks near 0, a few far above (peaked scores) */
 __global__ void fill_blse(float *x, size_t n, float amp, uint64_t seed)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float u = hash_unit(seed, i), u2 = u * u, u4 = u2 * u2;
+        float u = fill_hash_unit(seed, i), u2 = u * u, u4 = u2 * u2;
         x[i] = amp * u4 * u4;
     }
 }
@@ -85,19 +65,19 @@ __global__ void fill_index(float *qx, __nv_bfloat16 *kx, int n, int H, int R, in
     size_t total = (size_t)n * H * R;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((size_t)R * n));
-        float v = 2 * hash_unit(seed, i) - 1;
-        if (hash_unit(seed ^ 0x5bd1e995ull, (size_t)(j / 64) * H + h) < 1.0f / 16) {
+        float v = 2 * fill_hash_unit(seed, i) - 1;
+        if (fill_hash_unit(seed ^ 0x5bd1e995ull, (size_t)(j / 64) * H + h) < 1.0f / 16) {
             float q2 = 0;
             for (int e = 0; e < R; e++) {
-                float qe = 2 * hash_unit(seed + 7, (size_t)h * R + e) - 1;
+                float qe = 2 * fill_hash_unit(seed + 7, (size_t)h * R + e) - 1;
                 q2 += qe * qe;
             }
-            v += boost * sqrtf((float)d) / q2 * (2 * hash_unit(seed + 7, (size_t)h * R + c) - 1);
+            v += boost * sqrtf((float)d) / q2 * (2 * fill_hash_unit(seed + 7, (size_t)h * R + c) - 1);
         }
         kx[i] = __float2bfloat16(v);
     }
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)H * R; i += (size_t)gridDim.x * blockDim.x)
-        qx[i] = 2 * hash_unit(seed + 7, i) - 1;
+        qx[i] = 2 * fill_hash_unit(seed + 7, i) - 1;
 }
 
 void launch_sparse(timer *t)

@@ -30,6 +30,10 @@ Three modes:
           answer  "ok gqa=native|repeat T1 ... TREPEATS": REPEATS samples, each
                   the time of one launch in microseconds (%.3f); or
                   "err REASON" (one line), after which it keeps serving
+          or      "lists flex PHASE N_HEAD N_KV_HEAD HEAD_DIM N_CTX WARMUP REPEATS PATH":
+                  FlexAttention on the block lists in PATH (sparse_peer.py's
+                  format, 64-token blocks: the RTPurbo layer's lists of every
+                  head, suites/runner_layer.c), the same answer
           "quit" or end of input: exit 0.
         Per request: one untimed launch checks that the backend takes the
         case (and picks the GQA path; for flex it compiles, once per
@@ -295,8 +299,8 @@ class Request:
     """One "time ..." line, validated."""
     FIELDS = ("impl", "phase", "n_head", "n_kv_head", "head_dim", "n_ctx", "warmup", "repeats")
 
-    def __init__(self, impl, phase, n_head, n_kv_head, head_dim, n_ctx, warmup, repeats):
-        self.impl, self.phase = impl, phase
+    def __init__(self, impl, phase, n_head, n_kv_head, head_dim, n_ctx, warmup, repeats, lists=None):
+        self.impl, self.phase, self.lists = impl, phase, lists
         self.n_head, self.n_kv_head, self.head_dim, self.n_ctx = n_head, n_kv_head, head_dim, n_ctx
         self.warmup, self.repeats = warmup, repeats
 
@@ -313,8 +317,15 @@ def parse_request(line):
     w = line.split()
     if w == ["quit"]:
         return "quit", None
-    if not w or w[0] != "time":
+    if not w or w[0] not in ("time", "lists"):
         raise ValueError(f"unknown request {line.strip()[:60]!r} (wanted 'time ...' or 'quit')")
+    lists = None
+    if w[0] == "lists":
+        if len(w) != 10:
+            raise ValueError(f"'lists' takes 9 fields ({' '.join(Request.FIELDS)} path), got {len(w) - 1}")
+        if w[1] != "flex":
+            raise ValueError(f"'lists' is for flex, not {w[1]!r}")
+        lists = w.pop()
     if len(w) != 9:
         raise ValueError(f"'time' takes 8 fields ({' '.join(Request.FIELDS)}), got {len(w) - 1}")
     impl, phase = w[1], w[2]
@@ -331,7 +342,7 @@ def parse_request(line):
         if x < (0 if name == "warmup" else 1):
             raise ValueError(f"{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {x}")
         nums.append(x)
-    r = Request(impl, phase, *nums)
+    r = Request(impl, phase, *nums, lists=lists)
     if r.n_head % r.n_kv_head:
         raise ValueError(f"n_head {r.n_head} is not a multiple of n_kv_head {r.n_kv_head}")
     return "time", r
@@ -398,7 +409,7 @@ class Peer:
         return [(views(qb, nq, H, D, s), views(kb, n, KVH, D, s), views(vb, n, KVH, D, s)) for s in range(sets)]
 
     def flex_fn(self, r):
-        key = (r.phase, r.n_head, r.n_kv_head, r.head_dim, r.n_ctx)
+        key = (r.phase, r.n_head, r.n_kv_head, r.head_dim, r.n_ctx, r.lists is not None)
         if key not in self.flex:
             from torch.nn.attention.flex_attention import flex_attention
             self.flex[key] = torch.compile(flex_attention, dynamic=False)
@@ -410,7 +421,15 @@ class Peer:
         causal = r.phase == "prefill"
         if r.impl == "flex":
             fa = self.flex_fn(r)
-            bm = causal_block_mask(r.n_ctx) if causal else decode_block_mask(r.n_ctx)
+            if r.lists:
+                import sparse_peer
+                sparse_peer.sp = sys.modules[__name__]  # this module, torch loaded (not a second copy)
+                n, H, KVH, D, n_items, off, idx = sparse_peer.read_lists(r.lists)
+                if (n, H, KVH, D) != (r.n_ctx, r.n_head, r.n_kv_head, r.head_dim):
+                    raise ValueError(f"{r.lists} holds {H}/{KVH}/{D} at {n}, not the request's shape")
+                bm = sparse_peer.block_mask(n if causal else 1, n, H, n_items, off, idx, not causal)
+            else:
+                bm = causal_block_mask(r.n_ctx) if causal else decode_block_mask(r.n_ctx)
 
             def run(s, gqa):
                 q, k, v = sets[s]
@@ -497,6 +516,16 @@ def selftest():
     k, r = parse_request("time flex decode 9 3 64 1048576 0 1")
     check(r == Request("flex", "decode", 9, 3, 64, 1048576, 0, 1), f"parse warmup 0: {r}")
     check(parse_request("quit\n") == ("quit", None), "parse quit")
+    k, r = parse_request("lists flex prefill 32 8 128 32768 1 3 /tmp/l.bin")
+    check(k == "time" and r == Request("flex", "prefill", 32, 8, 128, 32768, 1, 3) and r.lists == "/tmp/l.bin",
+          f"parse lists: {r}")
+    for bad, want in [("lists flex prefill 32 8 128 32768 1 3", "9 fields"),
+                      ("lists sdpa_cudnn prefill 32 8 128 32768 1 3 /x", "is for flex")]:
+        try:
+            parse_request(bad)
+            check(False, f"parse accepted {bad!r}")
+        except ValueError as e:
+            check(want in str(e), f"parse {bad!r}: {e}")
     for bad, want in [("", "unknown request"), ("tme x", "unknown request"), ("time sdpa_cudnn prefill 32 8 128", "8 fields"),
                       ("time sdpa prefill 32 8 128 4096 3 10", "unknown impl"),
                       ("time flex both 32 8 128 4096 3 10", "unknown phase"),

@@ -52,12 +52,24 @@ static void pass_name(const mux *m, char *out, size_t len)
     for (int i = 0; i < m->n; i++) snprintf(out + strlen(out), len - strlen(out), " %s", m->ps[i]->name);
 }
 
+/* 1 when some probe of m reads a row of these queries (one without
+ * want_rows reads them all). */
+static int mux_want(void *user, int layer, int q_pos0, int n_q)
+{
+    mux *m = user;
+    for (int i = 0; i < m->n; i++) {
+        const attn_observer *o = &m->ps[i]->obs;
+        if (o->on_rows && (!o->want_rows || o->want_rows(m->ps[i]->st, layer, q_pos0, n_q))) return 1;
+    }
+    return 0;
+}
+
 /* One pass: every window through the session with the probes in m attached.
  * On CUDA with a database, its kernels timed by CUPTI and stored. */
 static double run_pass(session *s, const calib *c, uint64_t seed, mux *m, const probe_geom *g, pb_db *db,
                        int64_t run_id, FILE *log)
 {
-    attn_observer obs = {m, mux_qk, mux_rows};
+    attn_observer obs = {m, mux_qk, mux_rows, mux_want};
     const attn_observer *saved = s->obs;
     s->obs = &obs;
     char why[256];

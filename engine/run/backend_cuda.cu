@@ -25,8 +25,9 @@
  * downloads q and k); for on_rows every head of the layer must be dense, and
  * the exact probability rows (kernels/attn_probs.h, the rows the CPU's dense
  * policy shows) are computed on the device in sub-blocks of ATTN_QBLOCK
- * queries, downloaded into pinned host memory and handed to the observer
- * per head, the next sub-block computing while the observer reads this one.
+ * queries (those the observer wants, want_rows), downloaded into pinned
+ * host memory and handed to the observer per head, the next sub-block
+ * computing while the observer reads this one.
  * Their attn_call carries positions and shapes only: q, k, v, out are NULL.
  *
  * Everything runs on one stream in issue order; download, download_act and
@@ -361,13 +362,13 @@ static void rows_grow(cuda_state *s, size_t n)
 }
 
 /* Sub-block k of call a (ATTN_QBLOCK queries from q0 = k * ATTN_QBLOCK):
- * its rows (n_head, nb, kv_end) computed into slot k % 2 and copied to the
+ * its rows (n_head, nb, kv_end) computed into slot `slot` and copied to the
  * host, the slot's event recorded after the copy. */
-static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k)
+static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k, int slot)
 {
     const model_config *c = &b->m->cfg;
     cuda_state *s = state(b);
-    const int H = c->n_head, d = c->head_dim, q0 = k * ATTN_QBLOCK, slot = k % 2;
+    const int H = c->n_head, d = c->head_dim, q0 = k * ATTN_QBLOCK;
     const int nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK, kv_end = a->pos0 + q0 + nb;
     const size_t n = (size_t)H * nb * kv_end;
     CUDA_CHECK((cudaError_t)attn_probs_cuda(s->rows_d[slot], kv_end, a->q + (size_t)q0 * H * d,
@@ -378,8 +379,8 @@ static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k)
 }
 
 /* The observer's rows of every head of call a (all dense: the rows are the
- * dense policy's), sub-block by sub-block, block k+1 in flight while the
- * observer reads block k. */
+ * dense policy's), sub-block by sub-block, only the sub-blocks the observer
+ * wants (want_rows), the next one in flight while the observer reads one. */
 static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
@@ -389,11 +390,17 @@ static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
         PB_CHECK(a->policy[h]->desc.kind == ATTN_DENSE,
                  "layer %d head %d: the CUDA backend shows attention rows of dense heads only (policy '%s'; "
                  "use --backend cpu)", a->layer, h, a->policy[h]->name);
-    rows_grow(s, (size_t)H * ATTN_QBLOCK * (a->pos0 + a->n));
-    rows_issue(b, kv, a, 0);
+    int *want = (int *)pb_malloc((size_t)nblk * sizeof *want), nw = 0;
     for (int k = 0; k < nblk; k++) {
-        if (k + 1 < nblk) rows_issue(b, kv, a, k + 1);
-        CUDA_CHECK(cudaEventSynchronize(s->rows_ev[k % 2]));
+        const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
+        if (!a->obs->want_rows || a->obs->want_rows(a->obs->user, a->layer, a->pos0 + q0, nb)) want[nw++] = k;
+    }
+    if (nw) rows_grow(s, (size_t)H * ATTN_QBLOCK * kv->n_ctx);
+    if (nw) rows_issue(b, kv, a, want[0], 0);
+    for (int w = 0; w < nw; w++) {
+        const int k = want[w];
+        if (w + 1 < nw) rows_issue(b, kv, a, want[w + 1], (w + 1) % 2);
+        CUDA_CHECK(cudaEventSynchronize(s->rows_ev[w % 2]));
         const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
         const int kv_end = a->pos0 + q0 + nb;
         for (int h = 0; h < H; h++) {
@@ -408,9 +415,10 @@ static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
             call.n_kv = kv_end;
             call.window = a->window;
             call.scale = 1.0f / sqrtf((float)d);
-            a->obs->on_rows(a->obs->user, &call, s->rows_h[k % 2] + (size_t)h * nb * kv_end, kv_end);
+            a->obs->on_rows(a->obs->user, &call, s->rows_h[w % 2] + (size_t)h * nb * kv_end, kv_end);
         }
     }
+    free(want);
 }
 
 /* Dense causal attention of every head of call a (the policy heads' rows are rewritten after). */

@@ -5,7 +5,9 @@
  * Input is checked before the model loads (a bad name, option or database
  * path costs nothing): one line, exit 2. The run row records the probe
  * settings and the calibration text's identity (calib_describe) as its
- * config, and the seed.
+ * config, and the seed. --backend picks where the forward pass runs (as
+ * generate's does); on CUDA the probes read the rows the GPU computes
+ * (backend.h) and the kernels of each pass are timed by CUPTI (probe_run.h).
  */
 #include <string.h>
 
@@ -17,7 +19,7 @@
 int cmd_probe(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "cupti")) return cmd_probe_cupti(argc - 1, argv + 1);
-    const char *model_path = NULL, *name = NULL;
+    const char *model_path = NULL, *name = NULL, *backend_kind = "auto";
     arg_results ro = {.db = ARG_DB_DEFAULT};
     int ctx = 4096, windows = 4;
     long long seed = 1;
@@ -35,10 +37,13 @@ int cmd_probe(int argc, char **argv)
                    "  --windows N   windows per pass (default 4); rank fits its projections on\n"
                    "                window 0 and evaluates on the others, so it needs 2 or more\n"
                    "  --seed S      seed of the windows and documents (default 1)\n"
+                   "  --backend B   cpu, cuda or auto (default auto: cuda when a GPU is usable); on\n"
+                   "                cuda each pass's kernels are timed (CUPTI, kernel_timings)\n"
                    "  --db PATH     results database (default out/results.db)\n");
             return 0;
         } else if ((v = arg_val("probe", argc, argv, &i, "--model"))) model_path = v;
         else if ((v = arg_val("probe", argc, argv, &i, "--probe"))) name = v;
+        else if ((v = arg_val("probe", argc, argv, &i, "--backend"))) backend_kind = v;
         else if ((v = arg_val("probe", argc, argv, &i, "--ctx"))) ctx = (int)arg_long("probe", "--ctx", v, 256, 1 << 20);
         else if ((v = arg_val("probe", argc, argv, &i, "--windows"))) windows = (int)arg_long("probe", "--windows", v, 1, 100000);
         else if ((v = arg_val("probe", argc, argv, &i, "--seed"))) seed = arg_long("probe", "--seed", v, 0, (1L << 62));
@@ -53,6 +58,7 @@ int cmd_probe(int argc, char **argv)
     if ((all || !strcmp(name, "rank")) && windows < 2)
         arg_bad("probe", "rank needs --windows 2 or more (window 0 fits, the others evaluate)");
     if (!model_path) arg_bad("probe", "--model is required");
+    cli_check_backend("probe", backend_kind);
     const char *db_path = ro.db;
 
     pb_err err;
@@ -64,6 +70,10 @@ int cmd_probe(int argc, char **argv)
     if (ctx > m->cfg.n_ctx_train) arg_bad("probe", "--ctx %d exceeds the model's context %d", ctx, m->cfg.n_ctx_train);
     calib *cal = calib_open(tok, &err);
     if (!cal) pb_die_input(&err);
+    backend *b = cli_open_backend("probe", backend_kind, m);
+    const int on_cuda = !strcmp(b->name, "cuda");
+    char rt[32] = "", drv[32] = "";
+    if (on_cuda) backend_cuda_versions(rt, drv, sizeof rt);
 
     char ctx_s[32], win_s[32], seed_s[32];
     snprintf(ctx_s, sizeof ctx_s, "%d", ctx);
@@ -71,8 +81,9 @@ int cmd_probe(int argc, char **argv)
     snprintf(seed_s, sizeof seed_s, "%lld", seed);
     const char *kv[] = {"probe", name, "ctx", ctx_s, "windows", win_s, "seed", seed_s, "calib", calib_describe(cal)};
     char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmd = db_command_line(argc, argv);
-    run_meta meta = {.command = cmd, .device = "cpu", .model_path = model_path, .config = config,
-                     .has_seed = 1, .seed = seed};
+    run_meta meta = {.command = cmd, .device = b->device, .model_path = model_path, .config = config,
+                     .has_seed = 1, .seed = seed, .cuda_runtime = on_cuda ? rt : NULL,
+                     .cuda_driver = on_cuda && drv[0] ? drv : NULL};
     int64_t run = db_run_begin(db, &meta);
     free(config);
     free(cmd);
@@ -84,10 +95,10 @@ int cmd_probe(int argc, char **argv)
     int n = 0;
     for (int k = 0; k < 4; k++)
         if (all || !strcmp(name, probe_names[k])) probe_make(probe_names[k], &g, &ps[n++]);
-    printf("probe %s: %s, ctx %d, %d windows, seed %lld, run %lld in %s\n", name, model_path, ctx, windows, seed,
-           (long long)run, db_path);
+    printf("probe %s: %s, ctx %d, %d windows, seed %lld, backend %s (%s), run %lld in %s\n", name, model_path, ctx,
+           windows, seed, b->name, b->device, (long long)run, db_path);
     fflush(stdout);
-    session *s = session_new(m, ctx);
+    session *s = session_new_on(b, ctx);
     double t0 = pb_now();
     probe_run(s, cal, (uint64_t)seed, ps, n, &g, db, run, stdout);
     printf("done in %.1f s\n\n", pb_now() - t0);
@@ -100,6 +111,7 @@ int cmd_probe(int argc, char **argv)
            (long long)run, db_path, (long long)run);
     db_close(db);
     session_free(s);
+    backend_close(b);
     calib_free(cal);
     tok_free(tok);
     model_free(m);

@@ -68,6 +68,18 @@ static void dem_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
+/* Rows read: for each length L the span L-1-(NQ-1)*stride .. L-1 (a superset of its NQ queries). */
+static int dem_want(void *user, int layer, int q_pos0, int n_q)
+{
+    const demand *D = user;
+    (void)layer;
+    for (int li = 0; li < D->n_len; li++) {
+        int L = D->len[li], lo = L - 1 - (NQ - 1) * stride_of(L);
+        if (q_pos0 + n_q > lo && q_pos0 < L) return 1;
+    }
+    return 0;
+}
+
 /* Summary of n values: min, p10, median, p90, max (as bench_stats), mean. */
 static void summarise(const int *v, int n, double out[6], double *tmp)
 {
@@ -192,6 +204,6 @@ probe probe_demand(const probe_geom *g)
     D->hist = pb_calloc((size_t)D->n_len * NUNIT * NP * (size_t)(g->n_ctx + 1), sizeof *D->hist);
     D->work = pb_malloc((size_t)g->n_ctx * sizeof *D->work);
     D->blocks = pb_malloc((size_t)g->n_ctx * sizeof *D->blocks);
-    return (probe){.name = "demand", .st = D, .obs = {D, NULL, dem_rows}, .window_begin = dem_begin,
+    return (probe){.name = "demand", .st = D, .obs = {D, NULL, dem_rows, dem_want}, .window_begin = dem_begin,
                    .store = dem_store, .print = dem_print, .free = dem_free};
 }

@@ -64,6 +64,14 @@ static void loc_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
+/* Rows read: queries in [n_ctx/2, n_ctx). */
+static int loc_want(void *user, int layer, int q_pos0, int n_q)
+{
+    const locality *L = user;
+    (void)layer;
+    return q_pos0 + n_q > L->g.n_ctx / 2 && q_pos0 < L->g.n_ctx;
+}
+
 static void loc_finish(locality *L)
 {
     for (int h = 0; h < L->g.n_layer * L->g.n_head; h++) {
@@ -164,6 +172,6 @@ probe probe_locality(const probe_geom *g)
     for (int k = 0; k < L->n_w; k++) L->grid[k] = STEP * (k + 1);
     L->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .w90 = L->w90, .w95 = L->w95,
                            .grid = L->grid, .n_grid = L->n_w};
-    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows}, .store = loc_store,
+    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows, loc_want}, .store = loc_store,
                    .print = loc_print, .heads = loc_heads, .free = loc_free};
 }

@@ -14,8 +14,8 @@
  *
  * A probe sees the model only through the attention observer (attention.h):
  * pre-RoPE q/k per layer (on_qk) and the dense policy's probability rows
- * (on_rows). Whatever backend produces those (the CPU forward pass today, a
- * CUDA one later) can run the probes unchanged. Each probe file documents
+ * (on_rows). Whatever backend produces those (the CPU forward pass, or the
+ * CUDA one's rows computed on the device) runs the probes unchanged. Each probe file documents
  * exactly which queries it measures.
  *
  * The runner and the table of probes by name are probe_run.h; what the

@@ -7,6 +7,9 @@
  * read them, and one pass over its own documents for each probe that builds
  * them (retrieval). After each pass it asks the pass's probes to store their
  * cases. Their results stay in the probes (probe.h: heads) for the caller.
+ * The session may be on any backend that shows observers its rows (CUDA
+ * included, backend.h); on CUDA, with a database, every pass's kernels are
+ * timed by CUPTI into kernel_timings (case "probe pass NAMES").
  */
 #ifndef PURBO_PROBE_RUN_H
 #define PURBO_PROBE_RUN_H

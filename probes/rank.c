@@ -274,6 +274,16 @@ static void rank_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
+/* Rows read: none of window 0 (the fit reads q and k only); then the span
+ * n_ctx-1-(NQ-1)*stride .. n_ctx-1 of the evaluated queries. */
+static int rank_want(void *user, int layer, int q_pos0, int n_q)
+{
+    const rank *R = user;
+    const int stride = R->g.n_ctx / 64, lo = R->g.n_ctx - 1 - (NQ - 1) * stride;
+    (void)layer;
+    return R->cur != 0 && q_pos0 + n_q > lo && q_pos0 < R->g.n_ctx;
+}
+
 static void rank_store(void *user, pb_db *db, const probe_case_info *ci)
 {
     rank *R = user;
@@ -367,6 +377,6 @@ probe probe_rank(const probe_geom *g)
     R->S = pb_malloc((size_t)g->n_ctx * na * sizeof *R->S);
     R->work = pb_malloc((size_t)g->n_ctx * sizeof *R->work);
     R->q_layer = -1;
-    return (probe){.name = "rank", .st = R, .obs = {R, rank_qk, rank_rows}, .window_begin = rank_begin,
+    return (probe){.name = "rank", .st = R, .obs = {R, rank_qk, rank_rows, rank_want}, .window_begin = rank_begin,
                    .window_end = rank_end, .store = rank_store, .print = rank_print, .free = rank_free};
 }

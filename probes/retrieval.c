@@ -82,6 +82,15 @@ static void ret_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
+/* Rows read: the second copy, queries in [n_ctx - 64, n_ctx). */
+static int ret_want(void *user, int layer, int q_pos0, int n_q)
+{
+    const retrieval *R = user;
+    const int b = R->g.n_ctx - SPAN;
+    (void)layer;
+    return q_pos0 + n_q > b && q_pos0 < b + SPAN;
+}
+
 /* 1 when head x may be a retrieval head: a head of a global layer (those
  * of sliding layers see their window only, whatever they score). */
 static int eligible(const retrieval *R, int x)
@@ -210,7 +219,7 @@ probe probe_retrieval(const probe_geom *g)
     R->order = pb_calloc(nh, sizeof *R->order);
     R->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .score = R->score,
                            .score_next = R->score_next, .rank = R->rank};
-    return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows}, .doc = ret_doc,
+    return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows, ret_want}, .doc = ret_doc,
                    .window_begin = ret_begin, .store = ret_store, .print = ret_print, .heads = ret_heads,
                    .free = ret_free};
 }

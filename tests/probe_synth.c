@@ -19,10 +19,13 @@ pb_db *synth_db(const char *dir, const char *name, int64_t *run)
     return db;
 }
 
-void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
-                  const float *k)
+/* synth_window, with NaN rows for the blocks want_rows declines when
+ * `poison` is set; returns the declined blocks. */
+static int synth_feed(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                      const float *k, int poison)
 {
     const int n = g->n_ctx;
+    int declined = 0;
     float *rows = pb_malloc((size_t)ATTN_QBLOCK * n * sizeof *rows);
     if (p->window_begin) p->window_begin(p->st, w);
     for (int l = 0; l < g->n_layer; l++) {
@@ -32,6 +35,10 @@ void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *c
                 int b = n - q0 < ATTN_QBLOCK ? n - q0 : ATTN_QBLOCK, kv_end = q0 + b;
                 memset(rows, 0, (size_t)b * kv_end * sizeof *rows);
                 for (int r = 0; r < b; r++) fn(w, l, h, q0 + r, rows + (size_t)r * kv_end, ctx);
+                if (poison && p->obs.want_rows && !p->obs.want_rows(p->st, l, q0, b)) {
+                    for (size_t x = 0; x < (size_t)b * kv_end; x++) rows[x] = NAN;
+                    declined++;
+                }
                 attn_call c = {.layer = l, .head = h, .kv_head = h / (g->n_head / g->n_head_kv), .d = g->d,
                                .q_pos0 = q0, .n_q = b, .n_kv = kv_end, .scale = 1.0f / sqrtf((float)g->d)};
                 if (p->obs.on_rows) p->obs.on_rows(p->st, &c, rows, kv_end);
@@ -39,11 +46,24 @@ void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *c
     }
     if (p->window_end) p->window_end(p->st, w);
     free(rows);
+    return declined;
+}
+
+void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                  const float *k)
+{
+    synth_feed(p, g, w, fn, ctx, q, k, 0);
+}
+
+int synth_window_want(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                      const float *k)
+{
+    return synth_feed(p, g, w, fn, ctx, q, k, 1);
 }
 
 /* A head-dependent mix: mass on the sink, a decaying recent window whose
  * length grows with the head, and a few random far keys. */
-static void mixed_row(int w, int layer, int head, int i, float *row, void *ctx)
+void synth_mixed_row(int w, int layer, int head, int i, float *row, void *ctx)
 {
     (void)ctx;
     pb_rng r = {(uint64_t)(w * 7919 + layer * 131 + head * 17 + i)};
@@ -69,7 +89,7 @@ void synth_all_probes(pb_db *db, int64_t run)
     for (int n = 0; n < 4; n++) {
         probe p;
         probe_make(probe_names[n], &g, &p);
-        for (int w = 0; w < g.n_windows; w++) synth_window(&p, &g, w, mixed_row, NULL, q, k);
+        for (int w = 0; w < g.n_windows; w++) synth_window(&p, &g, w, synth_mixed_row, NULL, q, k);
         p.store(p.st, db, &ci);
         p.free(p.st);
     }

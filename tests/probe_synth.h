@@ -19,6 +19,13 @@ typedef void (*synth_row_fn)(int w, int layer, int head, int i, float *row, void
  * and each head, on_rows in blocks of ATTN_QBLOCK queries, then window_end. */
 void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
                   const float *k);
+/* The same, but the blocks the probe's want_rows declines get NaN rows (a
+ * probe that read them would show it); returns how many blocks it declined. */
+int synth_window_want(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                      const float *k);
+
+/* A synth_row_fn: a head-dependent mix of sink, recent window and a few far keys. */
+void synth_mixed_row(int w, int layer, int head, int i, float *row, void *ctx);
 
 /* Fills a store of every probe with small synthetic results in run of db
  * (the tiny run the plot test draws). */

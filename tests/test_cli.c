@@ -193,10 +193,22 @@ TEST(cli_backend_selection)
     snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend gpu", test_model_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--backend"), "status %d: %s", st, err);
+    /* probe and convert take --backend as generate does, checked before the model loads */
+    const char *cmds[] = {"probe locality", "convert"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s --model %s --backend gpu", cmds[i], test_model_path);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, "--backend 'gpu'"), "%s: status %d: %s", cmds[i], st, err);
+    }
     if (backend_cuda_available(NULL, 0)) return;   /* the rest is about machines without one */
     snprintf(args, sizeof args, "passkey --model %s --backend cuda", test_model_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no CUDA device"), "status %d: %s", st, err);
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s --model %s --backend cuda", cmds[i], test_model_path);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, "no CUDA device"), "%s: status %d: %s", cmds[i], st, err);
+    }
     snprintf(args, sizeof args, "generate --model %s --prompt hi --max-new 1 --backend auto", test_model_path);
     st = fixture_run_bin(args, err, sizeof err, &lines);
     CHECK_MSG(st == 0 && strstr(err, "cpu: prompt"), "status %d: %s", st, err);

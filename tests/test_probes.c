@@ -506,3 +506,42 @@ TEST(probes_real_model_invariants)
     calib_free(cal);
     fixture_rmtree(dir);
 }
+
+/* The rows a probe declines (want_rows, what the CUDA backend skips) are
+ * rows it never reads: every probe fed NaN rows where it declines prints
+ * the same results as fed every row, and declines some. */
+TEST(probes_want_rows_are_the_rows_read)
+{
+    probe_geom g = {.n_layer = 2, .n_head = 3, .n_head_kv = 1, .d = 16, .n_ctx = 1024, .n_windows = 2};
+    size_t nq = (size_t)g.n_ctx * g.n_head * g.d, nk = (size_t)g.n_ctx * g.n_head_kv * g.d;
+    float *q = pb_malloc(nq * sizeof *q), *k = pb_malloc(nk * sizeof *k);
+    pb_rng r = {7};
+    for (size_t i = 0; i < nq; i++) q[i] = (float)(rng_unit(&r) - 0.5);
+    for (size_t i = 0; i < nk; i++) k[i] = (float)(rng_unit(&r) - 0.5) * (float)(1 + i % g.d);
+    for (int n = 0; n < 4; n++) {
+        char *text[2];
+        size_t len[2];
+        int declined = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            probe p;
+            probe_make(probe_names[n], &g, &p);
+            CHECK_MSG(p.obs.want_rows, "%s has no want_rows", probe_names[n]);
+            for (int w = 0; w < g.n_windows; w++) {
+                if (pass) declined += synth_window_want(&p, &g, w, synth_mixed_row, NULL, q, k);
+                else synth_window(&p, &g, w, synth_mixed_row, NULL, q, k);
+            }
+            FILE *f = open_memstream(&text[pass], &len[pass]);
+            p.print(p.st, f);
+            fclose(f);
+            p.free(p.st);
+        }
+        int same = len[0] == len[1] && !memcmp(text[0], text[1], len[0]) && !strstr(text[1], "nan");
+        if (!same) printf("%s, every row:\n%s\nwanted rows only:\n%s\n", probe_names[n], text[0], text[1]);
+        free(text[0]);
+        free(text[1]);
+        CHECK_MSG(same, "%s reads rows its want_rows declines", probe_names[n]);
+        CHECK_MSG(declined > 0, "%s declines no row", probe_names[n]);
+    }
+    free(q);
+    free(k);
+}

@@ -13,7 +13,10 @@
  *   4. the plan file (written whole, then renamed into place) and its row.
  * Input is checked before the model loads; the output path is tried before
  * any work, so a bad --out costs nothing. Progress on stderr: one redrawn
- * line on a terminal, a line per head otherwise.
+ * line on a terminal, a line per head otherwise. --backend picks where the
+ * dense passes of 1 and 2 run (CUDA: the probes read the GPU's rows and
+ * CUPTI times each pass, probe_run.h); the indexer training of 3 runs on the
+ * CPU either way.
  */
 #include <cblas.h>
 #include <errno.h>
@@ -81,6 +84,8 @@ static const char *HELP =
     "  --queries N        query positions per window (default 256, at most ctx/2)\n"
     "  --probe-docs N     retrieval-probe documents, also training data (default 2)\n"
     "  --seed S           windows, documents, queries and minibatches (default 1)\n"
+    "  --backend B        where the dense passes run: cpu, cuda or auto (default auto: cuda when\n"
+    "                     a GPU is usable); the indexers train on the CPU\n"
     "  --db PATH          results database (default out/results.db)\n";
 
 /* Checks that path can be created (then removes the probe file). */
@@ -169,6 +174,7 @@ int cmd_convert(int argc, char **argv)
     convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
     int probe_docs = 2, warmup_set = 0, queries_set = 0;
+    const char *backend_kind = "auto";
     for (int i = 1; i < argc; i++) {
         const char *v;
         const char *C = "convert";
@@ -177,6 +183,7 @@ int cmd_convert(int argc, char **argv)
             return 0;
         } else if ((v = arg_val(C, argc, argv, &i, "--model"))) cfg.model_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--out"))) cfg.out_path = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--backend"))) backend_kind = v;
         else if ((v = arg_val(C, argc, argv, &i, "--db"))) cfg.db_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--rho"))) cfg.rho = arg_double(C, "--rho", v, 1e-6, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--retrieval-heads"))) cfg.heads = v;
@@ -200,6 +207,7 @@ int cmd_convert(int argc, char **argv)
         else arg_bad(C, "unknown option %s", argv[i]);
     }
     if (!cfg.model_path) arg_bad("convert", "--model is required");
+    cli_check_backend("convert", backend_kind);
     if (cfg.ctx % 64) arg_bad("convert", "--ctx %d is not a multiple of 64", cfg.ctx);
     if (!queries_set && cfg.queries > cfg.ctx / 2) cfg.queries = cfg.ctx / 2;
     if (cfg.queries > cfg.ctx / 2) arg_bad("convert", "--queries %d exceeds --ctx / 2 = %d", cfg.queries, cfg.ctx / 2);
@@ -233,6 +241,10 @@ int cmd_convert(int argc, char **argv)
                     x % c->n_head);
     calib *cal = calib_open(tok, &err);
     if (!cal) pb_die_input(&err);
+    backend *b = cli_open_backend("convert", backend_kind, m);
+    const int on_cuda = !strcmp(b->name, "cuda");
+    char rt[32] = "", drv[32] = "";
+    if (on_cuda) backend_cuda_versions(rt, drv, sizeof rt);
 
     /* the run row: every setting, the calibration text's identity */
     char sv[16][48];
@@ -257,14 +269,16 @@ int cmd_convert(int argc, char **argv)
                         "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14], "local", sv[15],
                         "retrieval_heads", cfg.heads ? cfg.heads : "probe", "calib", calib_describe(cal)};
     char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmdline = db_command_line(argc, argv);
-    run_meta meta = {.command = cmdline, .device = "cpu", .model_path = cfg.model_path, .config = config,
-                     .has_seed = 1, .seed = (int64_t)cfg.seed};
+    run_meta meta = {.command = cmdline, .device = b->device, .model_path = cfg.model_path, .config = config,
+                     .has_seed = 1, .seed = (int64_t)cfg.seed, .cuda_runtime = on_cuda ? rt : NULL,
+                     .cuda_driver = on_cuda && drv[0] ? drv : NULL};
     int64_t run = db_run_begin(db, &meta);
     free(config);
     free(cmdline);
-    fprintf(stderr, "convert: %s -> %s (run %lld in %s)\n", cfg.model_path, cfg.out_path, (long long)run, cfg.db_path);
+    fprintf(stderr, "convert: %s -> %s (run %lld in %s), dense passes on %s (%s)\n", cfg.model_path, cfg.out_path,
+            (long long)run, cfg.db_path, b->name, b->device);
 
-    session *s = session_new(m, cfg.ctx);
+    session *s = session_new_on(b, cfg.ctx);
     probe_geom g = {.cfg = c, .n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .d = c->head_dim,
                     .n_ctx = cfg.ctx, .n_windows = probe_docs};
     /* 1. retrieval heads; the probe's documents join the training set */
@@ -294,6 +308,7 @@ int cmd_convert(int argc, char **argv)
     ps[n_ps++] = convert_capture_windows(cc, retr);
     probe_run(s, cal, cfg.seed, ps, n_ps, &g, db, run, stderr);
     session_free(s);
+    backend_close(b);
     int *w90 = NULL;
     if (!cfg.window) {
         const probe_heads *ph = ps[0].heads(ps[0].st);

@@ -133,6 +133,12 @@ static void doc_rows(void *user, const attn_call *c, const float *p, int ldp)
     if (cc->inner.obs.on_rows) cc->inner.obs.on_rows(cc->inner.st, c, p, ldp);
 }
 
+static int doc_want(void *user, int layer, int q_pos0, int n_q)
+{
+    convert_capture *cc = user;
+    return !cc->inner.obs.want_rows || cc->inner.obs.want_rows(cc->inner.st, layer, q_pos0, n_q);
+}
+
 static void doc_store(void *user, pb_db *db, const probe_case_info *ci)
 {
     convert_capture *cc = user;
@@ -169,7 +175,7 @@ probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_do
     }
     cc->dk = pb_malloc((size_t)n_docs * c->n_layer * c->n_head_kv * cc->n_ctx * c->head_dim * sizeof(float));
     cc->dq = pb_malloc((size_t)n_docs * c->n_layer * doc_queries * c->n_head * c->head_dim * sizeof(float));
-    return (probe){.name = retrieval->name, .st = cc, .obs = {cc, doc_qk, doc_rows}, .doc = doc_doc,
+    return (probe){.name = retrieval->name, .st = cc, .obs = {cc, doc_qk, doc_rows, doc_want}, .doc = doc_doc,
                    .window_begin = doc_begin, .window_end = doc_end, .store = doc_store, .print = doc_print,
                    .heads = doc_heads, .free = doc_free};
 }

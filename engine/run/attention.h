@@ -18,7 +18,8 @@
  * Observers see what probes need without touching the policies' code:
  * on_qk gets the pre-RoPE q and k of every layer; on_rows gets the
  * attention probabilities a policy computed as dense rows over positions
- * (entries the policy did not attend to, masked or causal, are exactly 0).
+ * (entries the policy did not attend to, masked or causal, are exactly 0);
+ * want_rows, when given, says which query rows on_rows reads at all.
  *
  * Density: run returns how many (query, key) pairs it attended; the session
  * adds that up per head next to the causally visible count (forward.h).
@@ -72,6 +73,11 @@ typedef struct {
      * keys 0 .. c->q_pos0 + i (later entries are 0). c->n_q may be a
      * sub-block of the call; c->k may be NULL (ring). */
     void (*on_rows)(void *user, const attn_call *c, const float *p, int ldp);
+    /* May be NULL (every row is read). 0 when on_rows reads no row of the
+     * queries q_pos0 .. q_pos0+n_q-1 of layer `layer`: a backend that
+     * computes rows only for observers (CUDA) may then skip them; one that
+     * has them anyway (the CPU) may still show them. */
+    int (*want_rows)(void *user, int layer, int q_pos0, int n_q);
 } attn_observer;
 
 /* The rules a policy can describe (attn_desc.kind). For a query at position p:

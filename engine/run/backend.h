@@ -63,7 +63,7 @@ typedef struct {
     const float *k_pre;             /* (n, n_head_kv, d) f32, pre-RoPE (policies' on_append) */
     void *out;                      /* (n, n_head, d) act */
     const attn_policy *const *policy; /* [n_head] of this layer (CUDA: described kinds only) */
-    const attn_observer *obs;       /* may be NULL (CUDA: must be NULL) */
+    const attn_observer *obs;       /* may be NULL (CUDA: rows of dense heads only) */
     attn_count *count;              /* [n_head] of this layer, host: kept/visible added (a backend
                                      * may hold kept back until count_flush) */
 } bk_attn;

@@ -11,8 +11,8 @@
  * policies and may give a KV head a ring (S sinks + the last W positions)
  * instead of a full cache; the forward pass only asks the backend for that
  * storage. The CUDA backend runs every policy that describes itself
- * (attention.h) and keeps full caches where a ring was asked; row observers
- * need the CPU backend.
+ * (attention.h) and keeps full caches where a ring was asked; it shows row
+ * observers the rows of dense heads (the probes' sessions are all dense).
  * A decode step (n = 1) goes to the backend's whole-step hook (backend.h,
  * decode) when it has one and every head is dense with no observer.
  *

@@ -13,11 +13,16 @@
  * Correctness first: this is a plain kernel, not a fast one; the block-sparse
  * kernels of attn_sparse.h are the fast path where their rule matches.
  * Invariants: d is 64 or 128, r <= d; a row's position p < q_pos0 + n_q.
+ *
+ * Also here, sharing the row helpers: probs_kernel, the exact dense
+ * probability rows an attention observer is shown (kernels/attn_probs.h;
+ * d up to 256, sliding windows; CPU twin kernels/cpu/attn_probs_ref.c).
  */
 #include <cuda_bf16.h>
 #include <limits.h>
 #include <math.h>
 
+#include "kernels/attn_probs.h"
 #include "kernels/attn_rows.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -370,4 +375,56 @@ int attn_rows_quest_bounds_cuda(float *lo, float *hi, int n_pages, const uint16_
 int attn_rows_wait(void)
 {
     return (int)cudaDeviceSynchronize();
+}
+
+/* ---- the observers' probability rows (kernels/attn_probs.h) ----
+ * probs_kernel: one CTA of RT threads per (query row, head). Thread t owns
+ * keys t, t+RT, ...: it writes their scores (0 outside the row's keys),
+ * then after the CTA's max their exponentials, then after the sum the
+ * probabilities, always re-reading only what it wrote itself, so a row of
+ * any length needs no shared memory beyond q. */
+__global__ void __launch_bounds__(RT) probs_kernel(float *p, long ldp, const float *q, const uint16_t *k, int n_q,
+                                                   int q_pos0, int n_head, int n_kv_head, int d, int window)
+{
+    __shared__ float qs[256], red[32];
+    const int tid = threadIdx.x, i = blockIdx.x, h = blockIdx.y;
+    const int pos = q_pos0 + i, kv_end = q_pos0 + n_q, lo = window && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    const int g = h / (n_head / n_kv_head);
+    const float scale = 1.0f / sqrtf((float)d);
+    const uint16_t *kb = k + (size_t)g * d;
+    const size_t ks = (size_t)n_kv_head * d;
+    float *row = p + ((size_t)h * n_q + i) * ldp;
+    for (int e = tid; e < d; e += RT) qs[e] = q[((size_t)i * n_head + h) * d + e];
+    __syncthreads();
+    float m = -INFINITY;
+    for (int j = tid; j < kv_end; j += RT) {
+        float s = 0.f;
+        if (j >= lo && j <= pos) {
+            s = dot_qk(qs, kb + (size_t)j * ks, d) * scale;
+            m = fmaxf(m, s);
+        }
+        row[j] = s;
+    }
+    m = block_max(m, red);
+    float sum = 0.f;
+    for (int j = tid; j < kv_end; j += RT)
+        if (j >= lo && j <= pos) {
+            float e = expf(row[j] - m);
+            row[j] = e;
+            sum += e;
+        }
+    const float inv = 1.0f / block_sum(sum, red);
+    for (int j = tid; j < kv_end; j += RT)
+        if (j >= lo && j <= pos) row[j] *= inv;
+}
+
+int attn_probs_cuda(float *p, long ldp, const float *q, const uint16_t *k, int n_q, int q_pos0, int n_head,
+                    int n_kv_head, int d, int window, void *stream)
+{
+    if (n_q <= 0 || q_pos0 < 0 || n_head <= 0 || n_kv_head <= 0 || n_head % n_kv_head || (d != 64 && d != 128 &&
+        d != 256) || window < 0 || ldp < q_pos0 + n_q || n_q > 65535 || n_head > 65535)
+        return (int)cudaErrorInvalidValue;
+    probs_kernel<<<dim3(n_q, n_head), RT, 0, (cudaStream_t)stream>>>(p, ldp, q, k, n_q, q_pos0, n_head, n_kv_head,
+                                                                     d, window);
+    return (int)cudaGetLastError();
 }

@@ -8,6 +8,7 @@
 
 #include "kernels/attn_kernels.h"
 #include "tests/fixture.h"
+#include "tests/test.h"
 
 static backend *cpu, *cuda;
 static char why[256];
@@ -39,6 +40,31 @@ backend *gpu_cuda(void)
 const char *gpu_why(void)
 {
     return why;
+}
+
+static backend *gcpu, *gcuda;
+static char gwhy[256];
+
+static void open_gemma(void)
+{
+    static int opened;
+    if (opened) return;
+    opened = 1;
+    gcpu = backend_cpu_new(fixture_gemma());
+    gcuda = backend_cuda_new(fixture_gemma(), gwhy, sizeof gwhy);
+}
+
+backend *gpu_gemma_cpu(void)
+{
+    open_gemma();
+    return gcpu;
+}
+
+backend *gpu_gemma_cuda(void)
+{
+    open_gemma();
+    if (!gcuda) test_fail(__FILE__, __LINE__, "no CUDA backend for Gemma: %s", gwhy);
+    return gcuda;
 }
 
 pb_rng *gpu_rng(void)

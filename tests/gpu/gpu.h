@@ -18,6 +18,10 @@
 backend *gpu_cpu(void);
 backend *gpu_cuda(void);
 const char *gpu_why(void);
+/* The same two over Gemma-3-270M (fixture_gemma), opened at the first call;
+ * gpu_gemma_cuda records a test failure naming the reason when it is NULL. */
+backend *gpu_gemma_cpu(void);
+backend *gpu_gemma_cuda(void);
 /* The generator of this run, seeded once (time, or $PURBO_SEED). */
 pb_rng *gpu_rng(void);
 

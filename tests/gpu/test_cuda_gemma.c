@@ -37,18 +37,12 @@
 #define TOPK 8
 
 static backend *gcpu, *gcuda;
-static char gwhy[256];
 
-/* The two backends over Gemma, opened once. 1 ok; 0 after a test failure. */
+/* The two backends over Gemma (gpu.h). 1 ok; 0 after a test failure. */
 static int open_gemma(void)
 {
-    static int opened;
-    if (!opened) {
-        opened = 1;
-        gcpu = backend_cpu_new(fixture_gemma());
-        gcuda = backend_cuda_new(fixture_gemma(), gwhy, sizeof gwhy);
-    }
-    if (!gcuda) test_fail(__FILE__, __LINE__, "no CUDA backend for Gemma: %s", gwhy);
+    gcpu = gpu_gemma_cpu();
+    gcuda = gpu_gemma_cuda();
     return gcuda != NULL;
 }
 

@@ -186,6 +186,8 @@ void attn_sparse_union_ref(const int64_t *off, const int32_t *idx, int kv_len, i
         uoff[g + 1] = n;
     }
     free(bits);
+}
+
 /* ---- local heads over the ring (attn_kernels.h, attn_local_*) ---- */
 
 /* Rows i of a chunk at q_offset: keys of position j >= chunk0 come from the

@@ -212,7 +212,7 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     t->cap = pre ? (int64_t)s.ret_heads * t->nb * (t->nb + 1) / 2 : (int64_t)s.ret_heads * t->nb;
     t->swork_bytes = attn_select_workspace(t->n_q, s.ret_heads);
     if (!pre) {
-        t->work_ret_bytes = attn_sparse_decode_workspace(t->nb, s.ret_heads, d);
+        t->work_ret_bytes = attn_sparse_decode_workspace(t->nb, n, s.ret_heads, s.ret_kv, d);
         if (s.loc_heads) t->work_loc_bytes = attn_decode_workspace(std::min(t->kv_loc, c->window), s.loc_heads, s.loc_kv, d);
     }
     const size_t nq = (size_t)t->n_q, kvr = (size_t)n * s.ret_kv * d, kvl = (size_t)t->kv_loc * s.loc_kv * d;

@@ -24,8 +24,8 @@
  *      arithmetic, so the same answers), an ordered compaction (warp ballots
  *      and a scan of the warps' counts) into idx[off[i] ..].
  * Few items (n_items <= SEL_MULTI_ITEMS: decode, a short chunk at long
- * context) take the cluster path instead, C = ceil(V / SEL_MCHUNK) CTAs an
- * item (1 .. 8), two launches:
+ * context) take the cluster path instead, C CTAs an item (the power of two
+ * of at least V / SEL_MCHUNK, 1 .. 8), two launches:
  *   1. select_multi_kernel, one cluster of C <= 8 CTAs per item, CTA r
  *      owning blocks r*chunk .. (r+1)*chunk-1: the max, the sum of exps and
  *      the non-forced count each summed over the cluster through
@@ -621,7 +621,8 @@ static int select_multi(const float *blse, size_t ld, int n_q, int q_offset, int
                         int64_t *off, int32_t *idx, int64_t idx_cap, void *work, int n_items, int v_max,
                         cudaStream_t st)
 {
-    const int C = std::min<int>(SEL_MAXC, std::max(1, (v_max + SEL_MCHUNK - 1) / SEL_MCHUNK));
+    int C = 1; /* a power of two, 1 .. SEL_MAXC */
+    while (C < SEL_MAXC && C * SEL_MCHUNK < v_max) C *= 2;
     const int chunk = (v_max + C - 1) / C; /* <= SEL_MAXCHUNK */
     sel_state *state = (sel_state *)work;
     int *count = (int *)(state + (size_t)n_items * C);

@@ -235,5 +235,6 @@ TEST(gpu_sparse_decode_union)
     ok &= check_group(9, 3, 64, 5000, 0.3, 0.0, 1);
     ok &= check_group(9, 3, 64, 200000, 0.03, 0.5, 0);
     ok &= check_group(16, 1, 64, 3000, 0.2, 0.0, 0);     /* G 16: the whole m16 tile */
+    ok &= check_group(32, 16, 64, 5000, 0.3, 0.0, 1);    /* 16 kv heads: the union's multi-launch path */
     CHECK(ok);
 }

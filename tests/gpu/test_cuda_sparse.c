@@ -80,6 +80,8 @@ static int check_select(int n_q, int q_offset, int H, float amp, float quant)
     if (ok) {
         cudaMemcpy(off, doff, (size_t)(n_items + 1) * 8, cudaMemcpyDeviceToHost);
         ok = off[0] == 0 && off[n_items] >= 0 && off[n_items] <= cap;
+        if (!ok) printf("    select %d q @%d: offsets off[0] %lld, off[n] %lld (cap %lld)\n", n_q, q_offset,
+                        (long long)off[0], (long long)off[n_items], (long long)cap);
         if (ok) cudaMemcpy(idx, didx, (size_t)off[n_items] * 4, cudaMemcpyDeviceToHost);
     }
     if (ok) {

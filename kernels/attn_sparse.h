@@ -188,6 +188,11 @@ size_t attn_select_workspace(int n_q, int n_head);
 int attn_select_topp_cuda(const float *blse, size_t ld, int n_q, int q_offset, int n_head,
                           const attn_select_params *prm, int64_t *off, int32_t *idx, int64_t idx_cap,
                           void *work, size_t work_bytes, void *stream);
+/* The same with the path named (for the dev harness): 1 one CTA an item,
+ * 2 a cluster an item (at most 256 items), 0 the automatic choice. */
+int attn_select_topp_cuda_version(int version, const float *blse, size_t ld, int n_q, int q_offset,
+                                  int n_head, const attn_select_params *prm, int64_t *off, int32_t *idx,
+                                  int64_t idx_cap, void *work, size_t work_bytes, void *stream);
 
 
 /* Block-sparse causal prefill (Hopper: TMA + wgmma). q: (n_q, n_head, d),

@@ -24,8 +24,8 @@
  *      arithmetic, so the same answers), an ordered compaction (warp ballots
  *      and a scan of the warps' counts) into idx[off[i] ..].
  * Few items (n_items <= SEL_MULTI_ITEMS: decode, a short chunk at long
- * context) take the cluster path instead, C = ceil(V / SEL_MCHUNK) CTAs an
- * item (1 .. 8), two launches:
+ * context) take the cluster path instead, C CTAs an item (the power of two
+ * of at least V / SEL_MCHUNK, 1 .. 8), two launches:
  *   1. select_multi_kernel, one cluster of C <= 8 CTAs per item, CTA r
  *      owning blocks r*chunk .. (r+1)*chunk-1: the max, the sum of exps and
  *      the non-forced count each summed over the cluster through
@@ -621,7 +621,8 @@ static int select_multi(const float *blse, size_t ld, int n_q, int q_offset, int
                         int64_t *off, int32_t *idx, int64_t idx_cap, void *work, int n_items, int v_max,
                         cudaStream_t st)
 {
-    const int C = std::min<int>(SEL_MAXC, std::max(1, (v_max + SEL_MCHUNK - 1) / SEL_MCHUNK));
+    int C = 1; /* a power of two, 1 .. SEL_MAXC */
+    while (C < SEL_MAXC && C * SEL_MCHUNK < v_max) C *= 2;
     const int chunk = (v_max + C - 1) / C; /* <= SEL_MAXCHUNK */
     sel_state *state = (sel_state *)work;
     int *count = (int *)(state + (size_t)n_items * C);
@@ -657,13 +658,22 @@ int attn_select_topp_cuda(const float *blse, size_t ld, int n_q, int q_offset, i
                           const attn_select_params *prm, int64_t *off, int32_t *idx, int64_t idx_cap, void *work,
                           size_t work_bytes, void *stream)
 {
+    return attn_select_topp_cuda_version(0, blse, ld, n_q, q_offset, n_head, prm, off, idx, idx_cap, work, work_bytes,
+                                         stream);
+}
+
+int attn_select_topp_cuda_version(int version, const float *blse, size_t ld, int n_q, int q_offset, int n_head,
+                                  const attn_select_params *prm, int64_t *off, int32_t *idx, int64_t idx_cap,
+                                  void *work, size_t work_bytes, void *stream)
+{
     if (n_q <= 0 || n_head <= 0 || q_offset < 0 || !prm) return (int)cudaErrorInvalidValue;
     const int64_t n_items = (int64_t)((n_q + ATTN_SBLOCK - 1) / ATTN_SBLOCK) * n_head;
     const int v_max = (q_offset + n_q - 1) / ATTN_SBLOCK + 1;
     if (v_max > SEL_MAXV || (size_t)v_max > ld || n_items > INT_MAX - 1) return (int)cudaErrorInvalidValue;
     if (work_bytes < attn_select_workspace(n_q, n_head)) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
-    if (n_items <= SEL_MULTI_ITEMS)
+    if (version < 0 || version > 2 || (version == 2 && n_items > SEL_MULTI_ITEMS)) return (int)cudaErrorInvalidValue;
+    if (version == 2 || (version == 0 && n_items <= SEL_MULTI_ITEMS))
         return select_multi(blse, ld, n_q, q_offset, n_head, prm, off, idx, idx_cap, work, (int)n_items, v_max, st);
     sel_state *state = (sel_state *)work;
     int64_t *count = (int64_t *)(state + n_items);

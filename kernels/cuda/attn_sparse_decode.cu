@@ -17,8 +17,8 @@
  * n_split: about one wave of resident warps over all heads (v1) or KV
  * heads (v2), at most half the longest list (chunks of >= 2 blocks). The
  * plain entry takes v2 when 2 <= G <= 16 and the longest list has at least
- * SD_UNION_MIN blocks (below, the union's three small launches cost more
- * than the re-reads they save). Contract: kernels/attn_sparse.h. Versions:
+ * SD_UNION_MIN blocks (below, the union's launch costs more than the
+ * re-reads it saves). Contract: kernels/attn_sparse.h. Versions:
  * bench/sparse.md.
  */
 #include "kernels/attn_kernels.h"
@@ -126,7 +126,7 @@ static int sparse_decode_split(int max_len, int units)
     return n > 0 ? n : 1;
 }
 
-enum { SD_UNION_MIN = 128 };
+enum { SD_UNION_MIN = 64 };
 
 /* The longest union of a group: G lists, at most n_kb blocks. */
 static int union_max_len(int max_blocks, int kv_len, int n_head, int n_kv_head)

@@ -3,7 +3,13 @@
  * attn_sparse_union_ref in kernels/cpu/attn_ref.c; contract in
  * kernels/attn_sparse.h).
  *
- * Three launches after a memset:
+ * One launch where n_kv_head <= 8 and n_kb <= UN_SMEM_KB (every decode the
+ * selection serves): union_cluster_kernel, one cluster of CTAs (n_kv_head
+ * rounded up to a power of two),
+ * CTA g building kv head g's bitmap in shared memory (shared atomics),
+ * counting its non-zero words, taking its offset from the counts of the
+ * CTAs before it (distributed shared memory) and compacting in order.
+ * Otherwise three launches after a memset:
  *   1. scatter: every list entry of query head h sets bit h % G of its
  *      block's word in a (n_kv_head, n_kb) bitmap (atomicOr: any order of
  *      the lists, the same bitmap);
@@ -18,7 +24,9 @@
 #include "kernels/attn_sparse.h"
 #include "kernels/cuda/attn_common.cuh"
 
-enum { UN_T = 256, UN_CHUNK = 2048 };
+#include <cooperative_groups.h>
+
+enum { UN_T = 256, UN_CHUNK = 2048, UN_CT = 1024, UN_SMEM_KB = 32768, UN_MAXCL = 8 };
 
 static inline int64_t un_align(int64_t x)
 {
@@ -102,6 +110,65 @@ union_write_kernel(const uint32_t *__restrict__ bits, int n_kb, const int *__res
     }
 }
 
+/* Grid: one cluster of P CTAs (P: a power of two >= n_kv; CTAs g >= n_kv
+ * only take part in the barriers), UN_CT threads; dynamic smem: n_kb
+ * words. */
+__global__ void __launch_bounds__(UN_CT)
+union_cluster_kernel(const int64_t *__restrict__ off, const int32_t *__restrict__ idx, int n_kb, int G, int n_kv,
+                     int64_t *__restrict__ uoff, int32_t *__restrict__ uidx, uint32_t *__restrict__ umask)
+{
+    namespace cg = cooperative_groups;
+    cg::cluster_group cl = cg::this_cluster();
+    extern __shared__ uint32_t bits[];
+    __shared__ int wsum[UN_CT / 32];
+    __shared__ int x_count;
+    const int g = (int)cl.block_rank(), tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int nb = g < n_kv ? n_kb : 0; /* an idle CTA: no blocks */
+    for (int b = tid; b < nb; b += UN_CT) bits[b] = 0u;
+    __syncthreads();
+    for (int r = 0; r < G && g < n_kv; r++) {
+        const int h = g * G + r;
+        const int64_t e1 = off[h + 1];
+        for (int64_t e = off[h] + tid; e < e1; e += UN_CT) atomicOr(bits + __ldg(idx + e), 1u << r);
+    }
+    __syncthreads();
+    int n = 0;
+    for (int b = tid; b < nb; b += UN_CT) n += bits[b] != 0u;
+    for (int o = 16; o; o >>= 1) n += __shfl_xor_sync(0xffffffffu, n, o);
+    if (lane == 0) wsum[warp] = n;
+    __syncthreads();
+    if (tid == 0) {
+        int t = 0;
+        for (int w = 0; w < UN_CT / 32; w++) t += wsum[w];
+        x_count = t;
+    }
+    cl.sync(); /* every kv head's count written */
+    long long base = 0;
+    for (int r = 0; r < g; r++) base += *cl.map_shared_rank(&x_count, r);
+    if (tid == 0 && g < n_kv) uoff[g] = base;
+    if (tid == 0 && g == n_kv - 1) uoff[n_kv] = base + x_count;
+    for (int bb = 0; bb < nb; bb += UN_CT) {
+        const int b = bb + tid;
+        const uint32_t w = b < nb ? bits[b] : 0u;
+        const unsigned bal = __ballot_sync(0xffffffffu, w != 0);
+        __syncthreads(); /* wsum free (its last readers above or in the previous round) */
+        if (lane == 0) wsum[warp] = __popc(bal);
+        __syncthreads();
+        int before = 0, total = 0;
+        for (int x = 0; x < UN_CT / 32; x++) {
+            before += x < warp ? wsum[x] : 0;
+            total += wsum[x];
+        }
+        if (w) {
+            const long long pos = base + before + __popc(bal & ((1u << lane) - 1));
+            uidx[pos] = b;
+            umask[pos] = w;
+        }
+        base += total;
+    }
+    cl.sync(); /* no CTA leaves while another may read its count */
+}
+
 int attn_sparse_union_cuda(const int64_t *off, const int32_t *idx, int max_blocks, int kv_len, int n_head,
                            int n_kv_head, int64_t *uoff, int32_t *uidx, uint32_t *umask, void *work, size_t work_bytes,
                            void *stream)
@@ -111,6 +178,33 @@ int attn_sparse_union_cuda(const int64_t *off, const int32_t *idx, int max_block
     if (work_bytes < attn_sparse_union_workspace(kv_len, n_kv_head)) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
     const int n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK, n_ch = (n_kb + UN_CHUNK - 1) / UN_CHUNK;
+    if (n_kv_head <= UN_MAXCL && n_kb <= UN_SMEM_KB) {
+        static int smem_set;
+        cudaError_t e;
+        if (!smem_set) {
+            e = cudaFuncSetAttribute(union_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     UN_SMEM_KB * (int)sizeof(uint32_t));
+            if (e != cudaSuccess) return (int)e;
+            smem_set = 1;
+        }
+        unsigned P = 1;
+        while (P < (unsigned)n_kv_head) P *= 2;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(P, 1, 1);
+        cfg.blockDim = dim3(UN_CT, 1, 1);
+        cfg.dynamicSmemBytes = (size_t)n_kb * sizeof(uint32_t);
+        cfg.stream = st;
+        cudaLaunchAttribute at[1];
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = P;
+        at[0].val.clusterDim.y = 1;
+        at[0].val.clusterDim.z = 1;
+        cfg.attrs = at;
+        cfg.numAttrs = 1;
+        e = cudaLaunchKernelEx(&cfg, union_cluster_kernel, off, idx, n_kb, n_head / n_kv_head, n_kv_head, uoff, uidx,
+                               umask);
+        return (int)e;
+    }
     uint32_t *bits = (uint32_t *)work;
     int *cnt = (int *)((char *)work + un_align((int64_t)n_kv_head * n_kb * 4));
     cudaError_t e = cudaMemsetAsync(bits, 0, (size_t)n_kv_head * n_kb * 4, st);

@@ -80,6 +80,8 @@ static int check_select(int n_q, int q_offset, int H, float amp, float quant)
     if (ok) {
         cudaMemcpy(off, doff, (size_t)(n_items + 1) * 8, cudaMemcpyDeviceToHost);
         ok = off[0] == 0 && off[n_items] >= 0 && off[n_items] <= cap;
+        if (!ok) printf("    select %d q @%d: offsets off[0] %lld, off[n] %lld (cap %lld)\n", n_q, q_offset,
+                        (long long)off[0], (long long)off[n_items], (long long)cap);
         if (ok) cudaMemcpy(idx, didx, (size_t)off[n_items] * 4, cudaMemcpyDeviceToHost);
     }
     if (ok) {
@@ -98,16 +100,25 @@ static int check_select(int n_q, int q_offset, int H, float amp, float quant)
     return ok;
 }
 
-TEST(gpu_select_topp_paths)
+/* small cases (the sanitizers run these) */
+TEST(gpu_select_topp_small)
 {
     int ok = 1;
     ok &= check_select(1, 999, 32, 20.f, 0.f);        /* decode, one CTA a cluster */
     ok &= check_select(1, 999, 32, 20.f, 4.f);        /* ties */
     ok &= check_select(1, 99999, 32, 20.f, 0.f);      /* 1563 blocks: 4 CTAs, a short last one */
     ok &= check_select(1, 99999, 9, 3.f, 1.f);        /* ties in every chunk, the cut inside the cluster */
-    ok &= check_select(1, 1048575, 32, 20.f, 4.f);    /* 1M: 8 CTAs */
-    ok &= check_select(64, 262080, 32, 20.f, 0.f);    /* a 64-row chunk at 256K */
     ok &= check_select(300, 577, 9, 8.f, 2.f);        /* few prefill items */
+    ok &= check_select(1024, 0, 32, 20.f, 4.f);       /* 512 items: one CTA each */
+    CHECK(ok);
+}
+
+TEST(gpu_select_topp_large)
+{
+    int ok = 1;
+    ok &= check_select(1, 1048575, 32, 20.f, 4.f);    /* 1M: 8 CTAs */
+    ok &= check_select(1, 1048575, 32, 20.f, 0.f);
+    ok &= check_select(64, 262080, 32, 20.f, 0.f);    /* a 64-row chunk at 256K */
     ok &= check_select(4096, 0, 32, 20.f, 4.f);       /* many items: one CTA each */
     CHECK(ok);
 }
@@ -226,14 +237,21 @@ static int check_group(int H, int KVH, int d, int kv_len, double rho, double cor
     return ok;
 }
 
-TEST(gpu_sparse_decode_union)
+TEST(gpu_sparse_decode_union_small)
 {
     int ok = 1;
     ok &= check_group(32, 8, 128, 1000, 0.5, 0.0, 1);    /* descending lists, a tail block */
+    ok &= check_group(9, 3, 64, 5000, 0.3, 0.0, 1);
+    ok &= check_group(16, 1, 64, 3000, 0.2, 0.0, 0);     /* G 16: the whole m16 tile */
+    ok &= check_group(32, 16, 64, 5000, 0.3, 0.0, 1);    /* 16 kv heads: the union's multi-launch path */
+    CHECK(ok);
+}
+
+TEST(gpu_sparse_decode_union_large)
+{
+    int ok = 1;
     ok &= check_group(32, 8, 128, 70000, 0.1, 0.0, 0);   /* independent heads */
     ok &= check_group(32, 8, 128, 70001, 0.1, 0.8, 0);   /* heads of a group alike */
-    ok &= check_group(9, 3, 64, 5000, 0.3, 0.0, 1);
     ok &= check_group(9, 3, 64, 200000, 0.03, 0.5, 0);
-    ok &= check_group(16, 1, 64, 3000, 0.2, 0.0, 0);     /* G 16: the whole m16 tile */
     CHECK(ok);
 }

@@ -529,14 +529,16 @@ static int check_select(int n_q, int q_offset, int H, float amp, float quant, bo
         printf("#  item %ld: gpu %lld blocks, twin %lld blocks\n", first, (long long)(off[first + 1] - off[first]),
                (long long)(roff[first + 1] - roff[first]));
     }
-    if (time) {
+    for (int ver = 0; time && ver <= 2; ver++) { /* 0: the automatic choice; 1: one CTA an item; 2: a cluster */
+        if (ver == 2 && n_items > 256) break;
         float us = dev_time_us([&](int) {
-            CK(attn_select_topp_cuda(d_blse, ld, n_q, q_offset, H, &prm, d_off, d_idx, cap, work, wb, NULL));
+            CK(attn_select_topp_cuda_version(ver, d_blse, ld, n_q, q_offset, H, &prm, d_off, d_idx, cap, work, wb,
+                                             NULL));
         }, 2, 20);
-        printf("RESULT op=select kernel=select_topp card=%s n_q=%d kv_len=%d n_head=%d items=%lld density=%.4f "
+        printf("RESULT op=select kernel=select_topp_%s card=%s n_q=%d kv_len=%d n_head=%d items=%lld density=%.4f "
                "us=%.1f gbs=%.0f\n",
-               dev_card, n_q, q_offset + n_q, H, (long long)n_items, (double)roff[n_items] / cap, us,
-               (double)cap * 4 * 2 / (us * 1e-6) / 1e9);
+               ver == 0 ? "auto" : ver == 1 ? "cta" : "cluster", dev_card, n_q, q_offset + n_q, H, (long long)n_items,
+               (double)roff[n_items] / cap, us, (double)cap * 4 * 2 / (us * 1e-6) / 1e9);
     }
     fflush(stdout);
     CK(cudaFree(d_blse)); CK(cudaFree(d_off)); CK(cudaFree(d_idx)); CK(cudaFree(work));
@@ -893,6 +895,9 @@ int main(int argc, char **argv)
     if (!quick && !decode_only && !pipe_only) {
         ok &= check_select(1, 1048575, 32, 20.f, 0.f, true);
         ok &= check_select(1, 131071, 32, 20.f, 0.f, true);
+        ok &= check_select(1, 32767, 32, 20.f, 0.f, true);
+        ok &= check_select(1, 1048575, 9, 20.f, 0.f, true);
+        ok &= check_select(64, 1048512, 32, 20.f, 0.f, true); /* a 64-row prefill chunk at 1M */
         ok &= check_select(32768, 0, 32, 20.f, 0.f, true);
     }
     for (const dev_shape &sh : dev_shapes) {

@@ -29,7 +29,8 @@ int rl_case_applies(const suite_task *t, int ci, const suite_method *m)
     tp_case_get(t, &none, ci, &c);
     if (!rl_method_ok(m)) return 0;
     if (!is_rtpurbo(m) && c.density_index != 0) return 0;
-    return !is_peer(m) || !t->peer_max_context || c.context <= t->peer_max_context;
+    /* the baselines (all but our layer) stop at baseline_max_context */
+    return (is_rtpurbo(m) && !is_peer(m)) || !t->baseline_max_context || c.context <= t->baseline_max_context;
 }
 
 static layer_case case_of(const rl_ctx *x)

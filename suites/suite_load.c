@@ -58,8 +58,8 @@ static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewsho
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
 static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
                                      "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds",
-                                     "densities", "demand", "demand_source", "needles", "peer_max_context"};
-static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "peer_max_context"};
+                                     "densities", "demand", "demand_source", "needles", "baseline_max_context"};
+static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "baseline_max_context"};
 static const char *const LEVEL_NAMES[] = {"model", "attention", "layer"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
@@ -211,7 +211,7 @@ static int load_ruler(sy_ld *L, sy_node *t, suite_task *out)
 }
 
 /* The level-layer keys (suites/SCHEMA.md): densities, demand and its
- * source, needles, peer_max_context; on any other level they are errors. */
+ * source, needles, baseline_max_context; on any other level they are errors. */
 static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
 {
     static const double def_dens[] = {0.01, 0.03, 0.1, 0.3};
@@ -244,7 +244,7 @@ static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
     if (!sy_get_num(L, t, "demand", 0, 1, 1, -1, &out->demand) ||
         !sy_get_str(L, t, "a layer task", "demand_source", has_demand, &out->demand_source) ||
         !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) ||
-        !sy_get_int(L, t, "", "peer_max_context", 0, 0, MAX_CONTEXT, 0, &out->peer_max_context))
+        !sy_get_int(L, t, "", "baseline_max_context", 0, 0, MAX_CONTEXT, 0, &out->baseline_max_context))
         return 0;
     if (has_demand && out->demand >= 1) return FAIL(L, dv, "'demand' must be below 1, not %g", out->demand);
     if (!has_demand && out->demand_source) {

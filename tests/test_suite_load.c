@@ -143,17 +143,17 @@ TEST(suite_load_layer_level)
     if (s) {
         const suite_task *t = &s->tasks[0];
         CHECK(t->n_densities == 4 && t->densities[0] == 0.01 && t->densities[3] == 0.3 && t->demand < 0 &&
-              !t->demand_source && t->needles == 4 && t->peer_max_context == 0);
+              !t->demand_source && t->needles == 4 && t->baseline_max_context == 0);
         suite_free(s);
     }
     snprintf(text, sizeof text, HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], densities: [0.2],"
-             " demand: 0.07, demand_source: \"probe\", needles: 0, peer_max_context: 65536%s}]\n", shape);
+             " demand: 0.07, demand_source: \"probe\", needles: 0, baseline_max_context: 65536%s}]\n", shape);
     s = load(text, &e);
     CHECK_MSG(s, "%s", e.msg);
     if (s) {
         const suite_task *t = &s->tasks[0];
         CHECK(t->n_densities == 1 && t->densities[0] == 0.2 && t->demand == 0.07 &&
-              !strcmp(t->demand_source, "probe") && t->needles == 0 && t->peer_max_context == 65536);
+              !strcmp(t->demand_source, "probe") && t->needles == 0 && t->baseline_max_context == 65536);
         suite_free(s);
     }
 #define LAYER_T HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], shapes: [{heads: 8, kv_heads: 2, head_dim: 64}], "

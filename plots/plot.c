@@ -19,7 +19,7 @@
 #include "plots/plot_kit.h"
 
 /* The families in drawing order; each skips what the run has no data for. */
-static int (*const CHARTS[])(plot_job *) = {plot_probes, plot_suite_charts, plot_convert, plot_roofline};
+static int (*const CHARTS[])(plot_job *) = {plot_probes, plot_suite_charts, plot_layer, plot_convert, plot_roofline};
 
 /* Draws run (0: the newest with results) into out; returns the PNG count. */
 static int plot_one(pb_db *db, const char *db_path, long long run, const char *out)

@@ -54,6 +54,8 @@ typedef struct {
 int plot_probes(plot_job *job);
 int plot_convert(plot_job *job);
 int plot_suite_charts(plot_job *job);
+/* The layer-level throughput charts (plot_layer.c). */
+int plot_layer(plot_job *job);
 /* The roofline of a run with hardware counters (roofline_plot.c). */
 int plot_roofline(plot_job *job);
 /* The history charts of suite (every run of it in db, in run order, against

@@ -581,5 +581,5 @@ int plot_suite(pb_db *db, int64_t run, const char *outdir, pb_err *err)
         return -1;
     }
     plot_job job = {.db = db, .run = run, .dir = outdir};
-    return plot_suite_charts(&job);
+    return plot_suite_charts(&job) + plot_layer(&job);
 }

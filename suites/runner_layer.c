@@ -29,7 +29,8 @@ int rl_case_applies(const suite_task *t, int ci, const suite_method *m)
     tp_case_get(t, &none, ci, &c);
     if (!rl_method_ok(m)) return 0;
     if (!is_rtpurbo(m) && c.density_index != 0) return 0;
-    return !is_peer(m) || !t->peer_max_context || c.context <= t->peer_max_context;
+    int max = tp_max_context(t, m->name);
+    return !max || c.context <= max;
 }
 
 static layer_case case_of(const rl_ctx *x)
@@ -57,6 +58,7 @@ static double median(double *t, int n)
 
 int rl_run(const rl_ctx *x, char *res, size_t res_len, char *why, size_t why_len)
 {
+    const double t0 = pb_now();
     const suite_task *t = x->t;
     const suite_method *m = x->m;
     const layer_case lc = case_of(x);
@@ -143,11 +145,11 @@ int rl_run(const rl_ctx *x, char *res, size_t res_len, char *why, size_t why_len
     if (lt && !is_peer(m)) tp_trace_kernels(x->kt, id, what, layer_once_fn, lt);
     if (at) tp_trace_kernels(x->kt, id, what, attn_once_fn, at);
     db_case_commit(x->db);
-    snprintf(res, res_len, "median %.1f us", 1e6 * row.t_median);
+    snprintf(res, res_len, "median %.1f us; case %.1f s", 1e6 * row.t_median, pb_now() - t0);
     if (lt && !is_peer(m))
         snprintf(res, res_len, "median %.1f us (index %.1f, select %.1f, attend %.1f, local %.1f); density %.4f; "
-                 "needles %d/%d", 1e6 * row.t_median, 1e6 * stages[0], 1e6 * stages[1], 1e6 * stages[2],
-                 1e6 * stages[3], density, found, needles);
+                 "needles %d/%d; case %.1f s", 1e6 * row.t_median, 1e6 * stages[0], 1e6 * stages[1],
+                 1e6 * stages[2], 1e6 * stages[3], density, found, needles, pb_now() - t0);
     layer_timer_free(lt);
     attn_timer_free(at);
     free(tm);

@@ -11,8 +11,8 @@
  *   policy dense, impl purbo: our dense kernel over every head;
  *   policy dense, impl sdpa_cudnn / sdpa_fa2: torch SDPA dense.
  * Dense methods do not depend on the density: they run on the first
- * density point only. Peers run at contexts up to the task's
- * peer_max_context (0: all).
+ * density point only. A method named in the task's max_context runs at
+ * contexts up to its entry only.
  */
 #ifndef PURBO_RUNNER_LAYER_H
 #define PURBO_RUNNER_LAYER_H

@@ -141,13 +141,15 @@ typedef struct {
     /* level layer only: the planted selected fractions, in (0, 1), each a
      * case dimension; then demand (> 0: one more density, the real model's,
      * with demand_source saying where it was measured; < 0: none); needles
-     * planted per retrieval head (0: none); peer_max_context: contexts above
-     * it run our methods only (0: no limit) */
+     * planted per retrieval head (0: none); max_ctx: per method (by name)
+     * the longest context it runs at (methods not listed: no limit) */
     double *densities;
     int n_densities;
     double demand;
     char *demand_source;
-    int needles, peer_max_context;
+    int needles;
+    struct suite_cap { char *method; int max; } *max_ctx;
+    int n_max_ctx;
 
     int line, col;
 } suite_task;

@@ -58,8 +58,8 @@ static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewsho
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
 static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
                                      "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds",
-                                     "densities", "demand", "demand_source", "needles", "peer_max_context"};
-static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "peer_max_context"};
+                                     "densities", "demand", "demand_source", "needles", "max_context"};
+static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "max_context"};
 static const char *const LEVEL_NAMES[] = {"model", "attention", "layer"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
@@ -210,9 +210,40 @@ static int load_ruler(sy_ld *L, sy_node *t, suite_task *out)
     return 1;
 }
 
+/* max_context: a mapping of the suite's method names to contexts. */
+static int load_max_context(sy_ld *L, sy_node *t, const suite *s, suite_task *out)
+{
+    sy_node *v = sy_get(L, t, "max_context", NULL);
+    if (!v) return 1;
+    if (!sy_want_kind(L, v, "max_context", YAML_MAPPING_NODE)) return 0;
+    int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    out->max_ctx = pb_calloc((size_t)(n ? n : 1), sizeof *out->max_ctx);
+    const char **names = pb_malloc((size_t)(s->n_methods ? s->n_methods : 1) * sizeof *names);
+    for (int i = 0; i < s->n_methods; i++) names[i] = s->methods[i].name;
+    int ok = 1;
+    for (int i = 0; ok && i < n; i++) {
+        sy_node *k = sy_nd(L, v->data.mapping.pairs.start[i].key), *x = sy_nd(L, v->data.mapping.pairs.start[i].value);
+        const char *name = k->type == YAML_SCALAR_NODE ? sy_sval(k) : "";
+        int known = 0;
+        for (int m = 0; m < s->n_methods; m++) known |= !strcmp(names[m], name);
+        double c = 0;
+        if (!known) {
+            char hint[96];
+            pb_suggest(name, names, s->n_methods, hint, sizeof hint);
+            ok = FAIL(L, k, "max_context: no method '%s' in the suite%s", name, hint);
+        } else if ((ok = sy_scalar_num(L, x, "max_context", 1, 1, MAX_CONTEXT, 0, &c))) {
+            for (int j = 0; j < out->n_max_ctx; j++)
+                if (!strcmp(out->max_ctx[j].method, name)) ok = FAIL(L, k, "max_context names '%s' twice", name);
+            out->max_ctx[out->n_max_ctx++] = (struct suite_cap){sy_dup(name), (int)c};
+        }
+    }
+    free(names);
+    return ok;
+}
+
 /* The level-layer keys (suites/SCHEMA.md): densities, demand and its
- * source, needles, peer_max_context; on any other level they are errors. */
-static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
+ * source, needles, max_context; on any other level they are errors. */
+static int load_layer(sy_ld *L, sy_node *t, const suite *s, suite_task *out)
 {
     static const double def_dens[] = {0.01, 0.03, 0.1, 0.3};
     out->demand = -1;
@@ -243,8 +274,7 @@ static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
     int has_demand = dv != NULL;
     if (!sy_get_num(L, t, "demand", 0, 1, 1, -1, &out->demand) ||
         !sy_get_str(L, t, "a layer task", "demand_source", has_demand, &out->demand_source) ||
-        !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) ||
-        !sy_get_int(L, t, "", "peer_max_context", 0, 0, MAX_CONTEXT, 0, &out->peer_max_context))
+        !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) || !load_max_context(L, t, s, out))
         return 0;
     if (has_demand && out->demand >= 1) return FAIL(L, dv, "'demand' must be below 1, not %g", out->demand);
     if (!has_demand && out->demand_source) {
@@ -255,7 +285,7 @@ static int load_layer(sy_ld *L, sy_node *t, suite_task *out)
     return 1;
 }
 
-static int load_throughput(sy_ld *L, sy_node *t, suite_task *out)
+static int load_throughput(sy_ld *L, sy_node *t, const suite *s, suite_task *out)
 {
     sy_node *v;
     out->phases = 3;
@@ -277,7 +307,7 @@ static int load_throughput(sy_ld *L, sy_node *t, suite_task *out)
         !sy_get_num(L, t, "max_seconds", 0, 86400, 0, 0, &out->max_seconds) ||
         !sy_get_list(L, t, "", "shapes", 0, &v))
         return 0;
-    if (!load_layer(L, t, out)) return 0;
+    if (!load_layer(L, t, s, out)) return 0;
     if (!v) return out->level != TP_LEVEL_LAYER ? 1 : FAIL(L, t, "a throughput task of level layer needs 'shapes'");
     out->n_shapes = N_ITEMS(v);
     out->shapes = pb_calloc((size_t)out->n_shapes, sizeof *out->shapes);
@@ -326,7 +356,7 @@ static int load_task(sy_ld *L, sy_node *t, const suite *s, suite_task *out)
     if (!sy_check_keys(L, t, what, ok, n_ok, other, n_other, TYPE_NAMES[ty])) return 0;
     if (!sy_get_name(L, t, what, "name", 0, TYPE_NAMES[ty], &out->name) || !sy_get_seed(L, t, s->seed, &out->seed))
         return 0;
-    if (out->type == TASK_THROUGHPUT) return load_contexts(L, t, what, out, 0) && load_throughput(L, t, out);
+    if (out->type == TASK_THROUGHPUT) return load_contexts(L, t, what, out, 0) && load_throughput(L, t, s, out);
 
     int def_new = s->max_new > 0 ? s->max_new : task_default_max_new(out->type), m = 0;
     if (!sy_get_int(L, t, what, "max_new", 0, 1, 1 << 16, def_new, &out->max_new) ||
@@ -509,6 +539,8 @@ void suite_free(suite *s)
         free(t->answers);
         free(t->shapes);
         free(t->densities);
+        for (int j = 0; j < t->n_max_ctx; j++) free(t->max_ctx[j].method);
+        free(t->max_ctx);
         free(t->demand_source);
     }
     free(s->methods);

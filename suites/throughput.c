@@ -23,6 +23,13 @@ int tp_n_densities(const suite_task *t)
     return t->n_densities + (t->demand > 0);
 }
 
+int tp_max_context(const suite_task *t, const char *method)
+{
+    for (int i = 0; i < t->n_max_ctx; i++)
+        if (!strcmp(t->max_ctx[i].method, method)) return t->max_ctx[i].max;
+    return 0;
+}
+
 int tp_n_cases(const suite_task *t)
 {
     if (t->type != TASK_THROUGHPUT) return 0;

@@ -50,6 +50,9 @@ typedef struct {
 /* The density points of a task: level layer, its densities plus the demand
  * when given; any other level 1 (no density dimension). */
 int tp_n_densities(const suite_task *t);
+/* The longest context method (by name) runs at in task t (its max_context
+ * entry), or 0: no limit. */
+int tp_max_context(const suite_task *t, const char *method);
 
 int tp_n_cases(const suite_task *t);
 /* Case `index` of task t; mc is the model's configuration (the default shape). */

@@ -121,9 +121,10 @@ TEST(layer_case_grid)
     double dens[] = {0.01, 0.1};
     int ctx[] = {32768, 65536};
     struct suite_shape sh[] = {{1, 32, 8, 128}};
+    struct suite_cap caps[] = {{"c", 32768}, {"d", 32768}, {"f", 32768}};
     suite_task t = {.type = TASK_THROUGHPUT, .name = "l", .level = TP_LEVEL_LAYER, .phases = 3, .contexts = ctx,
                     .n_contexts = 2, .shapes = sh, .n_shapes = 1, .densities = dens, .n_densities = 2,
-                    .demand = 0.04, .peer_max_context = 32768};
+                    .demand = 0.04, .max_ctx = caps, .n_max_ctx = 3};
     static const model_config none;
     CHECK(tp_n_densities(&t) == 3 && tp_n_cases(&t) == 2 * 3 * 2);
     tp_case c;
@@ -140,8 +141,9 @@ TEST(layer_case_grid)
     CHECK(rl_method_ok(&rt) && rl_method_ok(&fl) && rl_method_ok(&dn) && rl_method_ok(&cu) && !rl_method_ok(&st));
     CHECK(rl_case_applies(&t, 2, &rt) && rl_case_applies(&t, 2, &fl)); /* density 1 */
     CHECK(!rl_case_applies(&t, 2, &dn) && rl_case_applies(&t, 0, &dn) && rl_case_applies(&t, 1, &cu));
-    CHECK(rl_case_applies(&t, 6, &rt) && rl_case_applies(&t, 6, &dn)); /* 64K: ours */
-    CHECK(!rl_case_applies(&t, 6, &cu) && !rl_case_applies(&t, 8, &fl)); /* 64K: past peer_max_context */
+    CHECK(rl_case_applies(&t, 6, &rt) && rl_case_applies(&t, 8, &rt)); /* 64K: our layer */
+    CHECK(!rl_case_applies(&t, 6, &cu) && !rl_case_applies(&t, 6, &dn) && !rl_case_applies(&t, 8, &fl)); /* past max_context */
+    CHECK(tp_max_context(&t, "d") == 32768 && tp_max_context(&t, "r") == 0);
     /* other levels have no density dimension */
     t.level = TP_LEVEL_ATTENTION;
     CHECK(tp_n_densities(&t) == 1 && tp_n_cases(&t) == 4);

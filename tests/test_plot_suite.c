@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kernels/layer_time.h"
+#include "suites/runner_db.h"
 #include "tests/fixture.h"
 #include "plots/plot_kit.h"
 #include "plots/plot_suite.h"
@@ -444,5 +446,79 @@ TEST(plot_suite_zero_apart_from_not_run)
             CHECK_MSG(count_of(svg, "<text>n/r</text>") == 1 && count_of(svg, "<text>0</text>") >= 1, "%s", p);
         free(svg);
     }
+    fixture_rmtree(dir);
+}
+
+/* One layer-level row (bench + suite_bench + layer_bench) of run, prefill
+ * 32/8/128: t seconds; stages (ours: 1, 1, 6, 2 parts of t / 10; the
+ * baselines: none). */
+static void layer_row(pb_db *db, int64_t run, const char *impl, const char *policy, int n, double dens, double t)
+{
+    bench_row r = {.run_id = run, .bench = "layer", .impl = impl, .phase = "prefill", .n_layer = 1, .n_head = 32,
+                   .n_kv_head = 8, .head_dim = 128, .n_ctx = n, .n_tokens = n, .repeats = 2, .t_median = t,
+                   .t_min = t, .t_max = t, .t_p10 = t, .t_p90 = t, .throughput = n / t, .throughput_unit = "tok/s"};
+    int64_t id = db_bench_add(db, &r);
+    int ours = !strcmp(policy, "rtpurbo") && !strcmp(impl, "purbo");
+    static int ci; /* a case index per row (method names repeat) */
+    rdb_bench_link(db, id, run, "layer", "layer_prefill", impl, policy, ci++, "random", 1, dens, 1, -1);
+    layer_case lc = {.n_ctx = n, .n_head = 32, .n_kv_head = 8, .d = 128, .rho = 0.15, .sink = 4, .window = 8192};
+    int64_t dense, kv = layer_kv_bytes(&lc, &dense);
+    rdb_layer l = {.bench_id = id, .run = run, .density_target = dens, .density_source = "sweep", .density = dens,
+                   .rho = 0.15, .p = 0.9, .ret_heads = 4, .loc_heads = 28, .sink = 4, .window = 8192,
+                   .has_stages = ours, .t_stage = {0.1 * t, 0.1 * t, 0.6 * t, 0.2 * t}, .needles = -1,
+                   .kv_bytes = kv, .kv_bytes_dense = dense};
+    rdb_layer_add(db, &l);
+}
+
+TEST(plot_layer_charts)
+{
+    char *dir = fixture_tmpdir("plotlayer"), dbpath[600], out[600], p[700];
+    snprintf(dbpath, sizeof dbpath, "%s/r.db", dir);
+    pb_err e;
+    pb_db *db = db_open(dbpath, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    run_meta meta = {.command = "purbo-test layer plot", .device = "NVIDIA H200"};
+    int64_t run = db_run_begin(db, &meta);
+    /* 32K: cuDNN 100 ms, ours 10 ms at 1%, 20 ms at 10%; 1M: ours alone (no cuDNN: NaN) */
+    layer_row(db, run, "sdpa_cudnn", "dense", 32768, 0.01, 0.1);
+    layer_row(db, run, "purbo", "dense", 32768, 0.01, 0.095);
+    layer_row(db, run, "purbo", "rtpurbo", 32768, 0.01, 0.01);
+    layer_row(db, run, "purbo", "rtpurbo", 32768, 0.1, 0.02);
+    layer_row(db, run, "purbo", "rtpurbo", 1 << 20, 0.01, 0.5);
+    layer_row(db, run, "purbo", "rtpurbo", 1 << 20, 0.1, 1.0);
+    db_close(db);
+    snprintf(out, sizeof out, "%s/png", dir);
+    int n = plot_in_child(dbpath, run, out);
+    CHECK_MSG(n == 3, "plot_suite drew %d PNGs (want the three layer charts)", n);
+    const char *names[] = {"layer_speedup", "layer_stages", "layer_kv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s.png", out, names[i]);
+        CHECK_MSG(png_ok(p), "%s is not a PNG of some size", p);
+    }
+    snprintf(p, sizeof p, "%s/layer_speedup.dat", out);
+    char *dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *sp[] = {"# prefill:32/8/128 density 0.01", "32768 10.0000 0.01000\n", "1048576 NaN 0.01000\n",
+                        "# prefill:32/8/128 density 0.1", "32768 5.0000 0.10000\n", "1048576 NaN"};
+    const char *miss = missing_in_order(dat, sp, sizeof sp / sizeof sp[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+    /* stages at the sweep's nearest to 0.1: shares 0.1 0.1 0.6 0.2 */
+    snprintf(p, sizeof p, "%s/layer_stages.dat", out);
+    dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *st[] = {"density 0.1;", "32K 0.1000 0.1000 0.6000 0.2000 20.0000\n",
+                        "1M 0.1000 0.1000 0.6000 0.2000 1000.0000\n"};
+    miss = missing_in_order(dat, st, sizeof st / sizeof st[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
+    /* KV MiB: dense 8 heads x n x 128 x 4 B; RTPurbo 640 n B + 8196 x 7 x 512 B */
+    snprintf(p, sizeof p, "%s/layer_kv.dat", out);
+    dat = fixture_read(p, NULL);
+    CHECK(dat);
+    const char *kv[] = {"32/8/128\t32768\t", "\t128.0\n", "32/8/128\t1048576\t668.0", "\t4096.0\n"};
+    miss = missing_in_order(dat, kv, sizeof kv / sizeof kv[0]);
+    CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, dat);
+    free(dat);
     fixture_rmtree(dir);
 }

@@ -419,6 +419,8 @@ class Peer:
         from contextlib import nullcontext
         sets = self.inputs(r)
         causal = r.phase == "prefill"
+        # flex on 64-token block lists needs 64 x 64 tiles (its default refuses them)
+        opts_tries = (None, {"BLOCK_M": 64, "BLOCK_N": 64}) if r.lists else (None,)
         if r.impl == "flex":
             fa = self.flex_fn(r)
             if r.lists:
@@ -431,36 +433,39 @@ class Peer:
             else:
                 bm = causal_block_mask(r.n_ctx) if causal else decode_block_mask(r.n_ctx)
 
-            def run(s, gqa):
+            def run(s, gqa, opts=None):
                 q, k, v = sets[s]
                 if gqa == "native":
-                    return fa(q, k, v, block_mask=bm, enable_gqa=True)
+                    return fa(q, k, v, block_mask=bm, enable_gqa=True, kernel_options=opts)
                 g = q.shape[1] // k.shape[1]
-                return fa(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1), block_mask=bm)
+                return fa(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1), block_mask=bm,
+                          kernel_options=opts)
 
             ctx = nullcontext()
         else:
-            def run(s, gqa):
+            def run(s, gqa, opts=None):
                 q, k, v = sets[s]
                 return attend(q, k, v, causal, gqa)
 
             ctx = sdpa_kernel([dict(backends())[r.impl]])
         with ctx:
-            gqa, why = None, []
-            for g in ("native", "repeat"):  # the check launch: does the backend take it?
+            gqa, opts, why = None, None, []
+            for g, o in [(g, o) for g in ("native", "repeat") for o in opts_tries]:  # the check launch
                 try:
-                    run(0, g)
+                    run(0, g, o)
                     torch.cuda.synchronize()
-                    gqa = g
+                    gqa, opts = g, o
                     break
                 except Exception as e:  # noqa: BLE001
-                    why.append(f"gqa={g}: {first_line(e, 200)}")
-                    print(f"# {r.impl} {r.phase}: gqa={g} refused: {first_line(e)}", file=sys.stderr, flush=True)
+                    why.append(f"gqa={g} options={o}: {first_line(e, 200)}")
+                    print(f"# {r.impl} {r.phase}: gqa={g} options={o} refused: {first_line(e)}", file=sys.stderr,
+                          flush=True)
             if gqa is None:
                 raise RuntimeError("; ".join(why))
-            ts, burst = timed_samples(lambda i: run(i % len(sets), gqa), r.warmup, r.repeats, cuda_elapsed_ms)
-        print(f"# {r.impl} {r.phase} {r.n_head}/{r.n_kv_head}/{r.head_dim} n={r.n_ctx}: gqa={gqa} "
-              f"sets={len(sets)} burst={burst}", file=sys.stderr, flush=True)
+            ts, burst = timed_samples(lambda i: run(i % len(sets), gqa, opts), r.warmup, r.repeats,
+                                      cuda_elapsed_ms)
+        print(f"# {r.impl} {r.phase} {r.n_head}/{r.n_kv_head}/{r.head_dim} n={r.n_ctx}: gqa={gqa} options={opts} "
+              f"lists={r.lists} sets={len(sets)} burst={burst}", file=sys.stderr, flush=True)
         return gqa, ts
 
 

@@ -26,8 +26,9 @@
  * the exact probability rows (kernels/attn_probs.h, the rows the CPU's dense
  * policy shows) are computed on the device in sub-blocks of ATTN_QBLOCK
  * queries (those the observer wants, want_rows), downloaded into pinned
- * host memory and handed to the observer per head, the next sub-block
- * computing while the observer reads this one.
+ * host memory and handed to the observer per head (on several threads when
+ * the observer takes heads in parallel), the next sub-block computing while
+ * the observer reads this one.
  * Their attn_call carries positions and shapes only: q, k, v, out are NULL.
  *
  * Everything runs on one stream in issue order; download, download_act and
@@ -38,6 +39,8 @@
 #include <cuda_bf16.h>
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "kernels/attn_kernels.h"
@@ -378,6 +381,45 @@ static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k, int slot)
     CUDA_CHECK(cudaEventRecord(s->rows_ev[slot], s->st));
 }
 
+/* Hands the rows of heads (n_head, nb, kv_end) of one sub-block to the
+ * observer, head by head, or on up to OBS_THREADS threads at once when it
+ * takes heads in parallel (attention.h, parallel_heads). */
+enum { OBS_THREADS = 16 };
+
+typedef struct {
+    const attn_observer *obs;
+    attn_call call;         /* the sub-block's call; head and kv_head set per head */
+    const float *rows;
+    int n_head, group, next;  /* next: the next head to hand over (atomic) */
+} obs_job;
+
+static void *obs_worker(void *arg)
+{
+    obs_job *j = (obs_job *)arg;
+    for (int h; (h = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n_head;) {
+        attn_call c = j->call;
+        c.head = h;
+        c.kv_head = h / j->group;
+        j->obs->on_rows(j->obs->user, &c, j->rows + (size_t)h * c.n_q * c.n_kv, c.n_kv);
+    }
+    return NULL;
+}
+
+static void observe_heads(obs_job *j)
+{
+    static int n_cpu;
+    if (!n_cpu) n_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    int nt = j->obs->parallel_heads ? j->n_head : 1;
+    if (nt > n_cpu) nt = n_cpu;
+    if (nt > OBS_THREADS) nt = OBS_THREADS;
+    pthread_t th[OBS_THREADS];
+    int started[OBS_THREADS] = {0};
+    for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, obs_worker, j) == 0;
+    obs_worker(j);  /* this thread too; a thread not started leaves its heads to the others */
+    for (int i = 1; i < nt; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+}
+
 /* The observer's rows of every head of call a (all dense: the rows are the
  * dense policy's), sub-block by sub-block, only the sub-blocks the observer
  * wants (want_rows), the next one in flight while the observer reads one. */
@@ -402,21 +444,20 @@ static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
         if (w + 1 < nw) rows_issue(b, kv, a, want[w + 1], (w + 1) % 2);
         CUDA_CHECK(cudaEventSynchronize(s->rows_ev[w % 2]));
         const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
-        const int kv_end = a->pos0 + q0 + nb;
-        for (int h = 0; h < H; h++) {
-            attn_call call;
-            memset(&call, 0, sizeof call);
-            call.layer = a->layer;
-            call.head = h;
-            call.kv_head = h / (H / c->n_head_kv);
-            call.d = d;
-            call.q_pos0 = a->pos0 + q0;
-            call.n_q = nb;
-            call.n_kv = kv_end;
-            call.window = a->window;
-            call.scale = 1.0f / sqrtf((float)d);
-            a->obs->on_rows(a->obs->user, &call, s->rows_h[w % 2] + (size_t)h * nb * kv_end, kv_end);
-        }
+        obs_job j;
+        memset(&j, 0, sizeof j);
+        j.obs = a->obs;
+        j.call.layer = a->layer;
+        j.call.d = d;
+        j.call.q_pos0 = a->pos0 + q0;
+        j.call.n_q = nb;
+        j.call.n_kv = a->pos0 + q0 + nb;
+        j.call.window = a->window;
+        j.call.scale = 1.0f / sqrtf((float)d);
+        j.rows = s->rows_h[w % 2];
+        j.n_head = H;
+        j.group = H / c->n_head_kv;
+        observe_heads(&j);
     }
     free(want);
 }

@@ -4,10 +4,13 @@
  *                            (attn_probs_ref) on fresh random inputs, output
  *                            NaN-poisoned: global and sliding rows, GQA, d
  *                            64/128/256, first and later chunks. Tolerance:
- *                            |p_gpu - p_cpu| <= 2e-6 per entry (same bf16
- *                            keys; only the order of f32 sums and expf
- *                            differ), entries outside a row's keys exactly 0,
- *                            padding past kv_end left as it was.
+ *                            |p_gpu - p_cpu| <= 1e-5 per entry (same bf16
+ *                            keys; the f32 dot products of up to 256 terms
+ *                            (fused on the GPU), the sums and expf round
+ *                            differently, ~1e-6 on a score; a wrong key or
+ *                            mask moves an entry by far more), entries
+ *                            outside a row's keys exactly 0, padding past
+ *                            kv_end left as it was.
  *   cuda_probs_probe_agree   locality, demand, rank and retrieval on the
  *   cuda_probs_probe_agree_gemma  model, CPU and CUDA sessions over the same
  *                            windows (SmolLM2 at 512 tokens, Gemma at 1024 so
@@ -75,7 +78,7 @@ static int kernel_case(backend *G, const probs_shape *sh)
                     continue;
                 }
                 double dd = fabs((double)g[j] - r[j]);
-                if (!(dd <= 2e-6)) bad++;
+                if (!(dd <= 1e-5)) bad++;
                 if (dd > worst || isnan(dd)) worst = isnan(dd) ? INFINITY : dd;
             }
         }

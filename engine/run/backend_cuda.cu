@@ -22,14 +22,8 @@
  * global and sliding), either pairing.
  *
  * Observers (attention.h): on_qk needs nothing here (the forward pass
- * downloads q and k); for on_rows every head of the layer must be dense, and
- * the exact probability rows (kernels/attn_probs.h, the rows the CPU's dense
- * policy shows) are computed on the device in sub-blocks of ATTN_QBLOCK
- * queries (those the observer wants, want_rows), downloaded into pinned
- * host memory and handed to the observer per head (on several threads when
- * the observer takes heads in parallel), the next sub-block computing while
- * the observer reads this one.
- * Their attn_call carries positions and shapes only: q, k, v, out are NULL.
+ * downloads q and k); on_rows gets the dense heads' exact probability rows
+ * computed on the device (backend_cuda_obs.h).
  *
  * Everything runs on one stream in issue order; download, download_act and
  * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
@@ -38,15 +32,12 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <dlfcn.h>
-#include <math.h>
-#include <pthread.h>
-#include <unistd.h>
 #include <string.h>
 
 #include "kernels/attn_kernels.h"
-#include "kernels/attn_probs.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "run/backend_cuda_obs.h"
 #include "run/backend_cuda_policy.h"
 
 extern "C" {
@@ -136,10 +127,7 @@ typedef struct {
     void **owned;           /* weight allocations */
     int n_owned;
     cu_decode *dec;         /* whole-step decode (NULL: the model is not the llama block) */
-    float *rows_d[2];       /* observer rows: two device sub-block buffers ... */
-    float *rows_h[2];       /* ... and their pinned host copies, (n_head, ATTN_QBLOCK, kv_end) each */
-    size_t rows_cap;        /* floats each of the four holds */
-    cudaEvent_t rows_ev[2]; /* a sub-block's copy has landed */
+    cuda_obs *obs;          /* the observers' row buffers, NULL until rows are shown */
 } cuda_state;
 
 static cuda_state *state(backend *b)
@@ -324,7 +312,6 @@ static void cu_kv_append(backend *b, bk_kv *kv, int layer, int pos0, int n, cons
 }
 
 static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a);
-static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a);
 
 static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
@@ -333,7 +320,8 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
     int dense = 0;
     for (int h = 0; h < c->n_head; h++) dense += cuda_pol_is_dense(a->policy[h], a->n, a->layer, h);
     if (dense) cu_attention_dense(b, kv, a);
-    if (a->obs && a->obs->on_rows) cu_observe_rows(b, kv, a);
+    if (a->obs && a->obs->on_rows)
+        cuda_obs_rows(&s->obs, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->n_ctx, s->st);
     cuda_pol_attend(&kv->pol, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->vc + kv_at(b, kv, a->layer, 0),
                     kv->n_ctx, s->st);
     if (a->count)  /* dense heads: every visible pair */
@@ -348,118 +336,6 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 static void cu_count_flush(backend *b, bk_kv *kv, attn_count *count)
 {
     cuda_pol_flush(kv->pol, count, state(b)->st);
-}
-
-/* Room for two sub-blocks of `n` floats of observer rows, on the device and pinned on the host. */
-static void rows_grow(cuda_state *s, size_t n)
-{
-    if (n <= s->rows_cap) return;
-    for (int i = 0; i < 2; i++) {
-        if (s->rows_d[i]) CUDA_CHECK(cudaFree(s->rows_d[i]));
-        if (s->rows_h[i]) CUDA_CHECK(cudaFreeHost(s->rows_h[i]));
-        CUDA_CHECK(cudaMalloc(&s->rows_d[i], n * sizeof(float)));
-        CUDA_CHECK(cudaMallocHost(&s->rows_h[i], n * sizeof(float)));
-        if (!s->rows_ev[i]) CUDA_CHECK(cudaEventCreateWithFlags(&s->rows_ev[i], cudaEventDisableTiming));
-    }
-    s->rows_cap = n;
-}
-
-/* Sub-block k of call a (ATTN_QBLOCK queries from q0 = k * ATTN_QBLOCK):
- * its rows (n_head, nb, kv_end) computed into slot `slot` and copied to the
- * host, the slot's event recorded after the copy. */
-static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k, int slot)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    const int H = c->n_head, d = c->head_dim, q0 = k * ATTN_QBLOCK;
-    const int nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK, kv_end = a->pos0 + q0 + nb;
-    const size_t n = (size_t)H * nb * kv_end;
-    CUDA_CHECK((cudaError_t)attn_probs_cuda(s->rows_d[slot], kv_end, a->q + (size_t)q0 * H * d,
-                                            kv->kc + kv_at(b, kv, a->layer, 0), nb, a->pos0 + q0, H, c->n_head_kv, d,
-                                            a->window, s->st));
-    CUDA_CHECK(cudaMemcpyAsync(s->rows_h[slot], s->rows_d[slot], n * sizeof(float), cudaMemcpyDeviceToHost, s->st));
-    CUDA_CHECK(cudaEventRecord(s->rows_ev[slot], s->st));
-}
-
-/* Hands the rows of heads (n_head, nb, kv_end) of one sub-block to the
- * observer, head by head, or on up to OBS_THREADS threads at once when it
- * takes heads in parallel (attention.h, parallel_heads). */
-enum { OBS_THREADS = 16 };
-
-typedef struct {
-    const attn_observer *obs;
-    attn_call call;         /* the sub-block's call; head and kv_head set per head */
-    const float *rows;
-    int n_head, group, next;  /* next: the next head to hand over (atomic) */
-} obs_job;
-
-static void *obs_worker(void *arg)
-{
-    obs_job *j = (obs_job *)arg;
-    for (int h; (h = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n_head;) {
-        attn_call c = j->call;
-        c.head = h;
-        c.kv_head = h / j->group;
-        j->obs->on_rows(j->obs->user, &c, j->rows + (size_t)h * c.n_q * c.n_kv, c.n_kv);
-    }
-    return NULL;
-}
-
-static void observe_heads(obs_job *j)
-{
-    static int n_cpu;
-    if (!n_cpu) n_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
-    int nt = j->obs->parallel_heads ? j->n_head : 1;
-    if (nt > n_cpu) nt = n_cpu;
-    if (nt > OBS_THREADS) nt = OBS_THREADS;
-    pthread_t th[OBS_THREADS];
-    int started[OBS_THREADS] = {0};
-    for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, obs_worker, j) == 0;
-    obs_worker(j);  /* this thread too; a thread not started leaves its heads to the others */
-    for (int i = 1; i < nt; i++)
-        if (started[i]) pthread_join(th[i], NULL);
-}
-
-/* The observer's rows of every head of call a (all dense: the rows are the
- * dense policy's), sub-block by sub-block, only the sub-blocks the observer
- * wants (want_rows), the next one in flight while the observer reads one. */
-static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    const int H = c->n_head, d = c->head_dim, nblk = (a->n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
-    for (int h = 0; h < H; h++)
-        PB_CHECK(a->policy[h]->desc.kind == ATTN_DENSE,
-                 "layer %d head %d: the CUDA backend shows attention rows of dense heads only (policy '%s'; "
-                 "use --backend cpu)", a->layer, h, a->policy[h]->name);
-    int *want = (int *)pb_malloc((size_t)nblk * sizeof *want), nw = 0;
-    for (int k = 0; k < nblk; k++) {
-        const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
-        if (!a->obs->want_rows || a->obs->want_rows(a->obs->user, a->layer, a->pos0 + q0, nb)) want[nw++] = k;
-    }
-    if (nw) rows_grow(s, (size_t)H * ATTN_QBLOCK * kv->n_ctx);
-    if (nw) rows_issue(b, kv, a, want[0], 0);
-    for (int w = 0; w < nw; w++) {
-        const int k = want[w];
-        if (w + 1 < nw) rows_issue(b, kv, a, want[w + 1], (w + 1) % 2);
-        CUDA_CHECK(cudaEventSynchronize(s->rows_ev[w % 2]));
-        const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
-        obs_job j;
-        memset(&j, 0, sizeof j);
-        j.obs = a->obs;
-        j.call.layer = a->layer;
-        j.call.d = d;
-        j.call.q_pos0 = a->pos0 + q0;
-        j.call.n_q = nb;
-        j.call.n_kv = a->pos0 + q0 + nb;
-        j.call.window = a->window;
-        j.call.scale = 1.0f / sqrtf((float)d);
-        j.rows = s->rows_h[w % 2];
-        j.n_head = H;
-        j.group = H / c->n_head_kv;
-        observe_heads(&j);
-    }
-    free(want);
 }
 
 /* Dense causal attention of every head of call a (the policy heads' rows are rewritten after). */
@@ -528,13 +404,10 @@ static void cu_close(backend *b)
     cu_decode_free(s->dec);
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
     for (int t = 0; t < s->n_rope; t++) CUDA_CHECK(cudaFree(s->inv_freq[t]));
-    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg, s->rows_d[0], s->rows_d[1]};
+    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
-    for (int i = 0; i < 2; i++) {
-        if (s->rows_h[i]) CUDA_CHECK(cudaFreeHost(s->rows_h[i]));
-        if (s->rows_ev[i]) CUDA_CHECK(cudaEventDestroy(s->rows_ev[i]));
-    }
+    cuda_obs_free(s->obs);
     CUBLAS_CHECK(cublas.destroy(s->blas));
     CUDA_CHECK(cudaStreamDestroy(s->st));
     free(s->owned);

@@ -13,7 +13,9 @@
  * sees exactly what the last query of an L-token window sees: attention is
  * causal.) Per (layer, head, L, p, unit) the spread over those queries
  * (min, p10, median, p90, max, mean); the same pooled over all heads (layer
- * and head NULL); and the pooled histogram for the CDF plots.
+ * and head NULL); and the pooled histogram for the CDF plots. Rows of
+ * different heads may arrive on several threads at once (attention.h,
+ * parallel_heads): scratch per head, the pooled histogram counted atomically.
  */
 #include "probes/probe_impl.h"
 
@@ -28,7 +30,7 @@ typedef struct {
     int cur;                /* window being run */
     int *vals;              /* (n_layer*n_head, n_len, NUNIT, NP, n_windows*NQ) */
     long *hist;             /* (n_len, NUNIT, NP, n_ctx+1) */
-    float *work, *blocks;   /* (n_ctx) scratch */
+    float *work, *blocks;   /* (n_head, n_ctx) scratch, one row per head of a layer (heads may run at once) */
 } demand;
 
 static int stride_of(int L) { return L / 256 > 1 ? L / 256 : 1; }
@@ -49,6 +51,7 @@ static void dem_rows(void *user, const attn_call *c, const float *p, int ldp)
 {
     demand *D = user;
     const int x = c->layer * D->g.n_head + c->head;
+    float *work = D->work + (size_t)c->head * D->g.n_ctx, *blocks = D->blocks + (size_t)c->head * D->g.n_ctx;
     for (int r = 0; r < c->n_q; r++) {
         int i = c->q_pos0 + r;
         for (int li = 0; li < D->n_len; li++) {
@@ -56,13 +59,13 @@ static void dem_rows(void *user, const attn_call *c, const float *p, int ldp)
             if (i >= L || (L - 1 - i) % s || k >= NQ) continue;
             const float *row = p + (size_t)r * ldp;
             int cnt[NUNIT][NP];
-            topp_counts(row, i + 1, P, NP, cnt[0], D->work);
-            int nb = block_sums(row, i + 1, D->blocks);
-            topp_counts(D->blocks, nb, P, NP, cnt[1], D->work);
+            topp_counts(row, i + 1, P, NP, cnt[0], work);
+            int nb = block_sums(row, i + 1, blocks);
+            topp_counts(blocks, nb, P, NP, cnt[1], work);
             for (int u = 0; u < NUNIT; u++)
                 for (int pi = 0; pi < NP; pi++) {
                     D->vals[vi(D, x, li, u, pi) + (size_t)D->cur * NQ + k] = cnt[u][pi];
-                    hist_of(D, li, u, pi)[cnt[u][pi]]++;
+                    __atomic_fetch_add(&hist_of(D, li, u, pi)[cnt[u][pi]], 1, __ATOMIC_RELAXED);
                 }
         }
     }
@@ -202,8 +205,8 @@ probe probe_demand(const probe_geom *g)
     size_t nh = (size_t)g->n_layer * g->n_head;
     D->vals = pb_calloc(nh * D->n_len * NUNIT * NP * (size_t)g->n_windows * NQ, sizeof *D->vals);
     D->hist = pb_calloc((size_t)D->n_len * NUNIT * NP * (size_t)(g->n_ctx + 1), sizeof *D->hist);
-    D->work = pb_malloc((size_t)g->n_ctx * sizeof *D->work);
-    D->blocks = pb_malloc((size_t)g->n_ctx * sizeof *D->blocks);
-    return (probe){.name = "demand", .st = D, .obs = {D, NULL, dem_rows, dem_want}, .window_begin = dem_begin,
+    D->work = pb_malloc((size_t)g->n_head * g->n_ctx * sizeof *D->work);
+    D->blocks = pb_malloc((size_t)g->n_head * g->n_ctx * sizeof *D->blocks);
+    return (probe){.name = "demand", .st = D, .obs = {D, NULL, dem_rows, dem_want, 1}, .window_begin = dem_begin,
                    .store = dem_store, .print = dem_print, .free = dem_free};
 }

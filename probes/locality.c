@@ -9,7 +9,9 @@
  * (layer, head): mass(W) averaged over those queries, and the smallest W
  * whose average reaches 0.9 (w90) and 0.95 (w95); W = n_ctx always holds
  * the whole row. w90, w95 and the grid of W are also the probe's per-head
- * results in memory (probe_heads).
+ * results in memory (probe_heads). Rows of different heads may arrive on
+ * several threads at once (attention.h, parallel_heads): each head's sums
+ * are its own.
  */
 #include "probes/probe_impl.h"
 
@@ -172,6 +174,6 @@ probe probe_locality(const probe_geom *g)
     for (int k = 0; k < L->n_w; k++) L->grid[k] = STEP * (k + 1);
     L->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .w90 = L->w90, .w95 = L->w95,
                            .grid = L->grid, .n_grid = L->n_w};
-    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows, loc_want}, .store = loc_store,
+    return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows, loc_want, 1}, .store = loc_store,
                    .print = loc_print, .heads = loc_heads, .free = loc_free};
 }

@@ -69,7 +69,10 @@ static int mux_want(void *user, int layer, int q_pos0, int n_q)
 static double run_pass(session *s, const calib *c, uint64_t seed, mux *m, const probe_geom *g, pb_db *db,
                        int64_t run_id, FILE *log)
 {
-    attn_observer obs = {m, mux_qk, mux_rows, mux_want};
+    int parallel = 1; /* heads at once when every probe reading rows takes them so */
+    for (int i = 0; i < m->n; i++)
+        if (m->ps[i]->obs.on_rows && !m->ps[i]->obs.parallel_heads) parallel = 0;
+    attn_observer obs = {m, mux_qk, mux_rows, mux_want, parallel};
     const attn_observer *saved = s->obs;
     s->obs = &obs;
     char why[256];

@@ -31,11 +31,14 @@
  * m = |T|; S_r = the m keys with the highest projected score (ties taken in
  * position order). recall =
  * |T ∩ S_r| / m; mass_recall = mass(S_r) / mass(T). Averaged per head.
+ * Rows of different heads may arrive on several threads at once
+ * (attention.h, parallel_heads): scratch per head, BLAS under a lock.
  */
 #include "probes/probe_impl.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "policy/indexer.h"
@@ -59,7 +62,8 @@ typedef struct {
     int q_layer, q_pos0, q_n, q_cap;
     double *rec, *mrec;     /* (n_layer*n_head, NM, n_r) sums */
     long *n_eval;           /* (n_layer*n_head) */
-    float *A, *S, *work;    /* scratch: (NM*n_r, d), (n_ctx, NM*n_r), (n_ctx) */
+    float *A, *S, *work;    /* scratch per head of a layer: (n_head, NM*n_r, d), (n_head, n_ctx, NM*n_r),
+                             * (n_head, n_ctx) (heads may run at once) */
 } rank;
 
 static void rank_qk(void *user, int layer, int pos0, int n, const float *q, const float *k)
@@ -195,21 +199,28 @@ static void rank_end(void *user, int w)
     if (w == 0) rank_fit(user);
 }
 
-/* One evaluated query: row p (n keys), pre-RoPE q (d), keys K (n, d). */
-static void eval_query(rank *R, int x, const float *p, int n, const float *q, const float *K)
+/* BLAS is called by one head at a time (rows of several heads may arrive
+ * at once; not every BLAS build takes concurrent callers). */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One evaluated query of head h (x = layer * n_head + h): row p (n keys),
+ * pre-RoPE q (d), keys K (n, d). */
+static void eval_query(rank *R, int x, int h, const float *p, int n, const float *q, const float *K)
 {
     const int d = R->g.d, na = NM * R->n_r;
+    float *A = R->A + (size_t)h * na * d, *S = R->S + (size_t)h * R->g.n_ctx * na;
+    float *work = R->work + (size_t)h * R->g.n_ctx;
     int m;
-    topp_counts(p, n, &TOPP, 1, &m, R->work);
-    memcpy(R->work, p, (size_t)n * sizeof(float));
-    float tau = kth_largest(R->work, n, m);
+    topp_counts(p, n, &TOPP, 1, &m, work);
+    memcpy(work, p, (size_t)n * sizeof(float));
+    float tau = kth_largest(work, n, m);
     double exact = 0;
     for (int j = 0; j < n; j++)
         if (p[j] >= tau) exact += p[j];
     /* effective queries a_r = G[:, :r] (H[:r, :] q), cumulative in r */
     for (int mt = 0; mt < NM; mt++) {
         const float *G = R->G + ((size_t)x * NM + mt) * d * d, *H = R->H + ((size_t)x * NM + mt) * d * d;
-        float *a = R->A + (size_t)mt * R->n_r * d, acc[256];
+        float *a = A + (size_t)mt * R->n_r * d, acc[256];
         memset(acc, 0, (size_t)d * sizeof *acc);
         for (int ri = 0, i = 0; ri < R->n_r; ri++) {
             for (; i < R->r[ri]; i++) {
@@ -221,21 +232,23 @@ static void eval_query(rank *R, int x, const float *p, int n, const float *q, co
         }
     }
     /* S (n, na) = K A^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, na, d, 1.0f, K, d, R->A, d, 0.0f, R->S, na);
+    pthread_mutex_lock(&blas_lock);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, na, d, 1.0f, K, d, A, d, 0.0f, S, na);
+    pthread_mutex_unlock(&blas_lock);
     for (int c = 0; c < na; c++) {
-        for (int j = 0; j < n; j++) R->work[j] = R->S[(size_t)j * na + c];
-        float sigma = kth_largest(R->work, n, m);
+        for (int j = 0; j < n; j++) work[j] = S[(size_t)j * na + c];
+        float sigma = kth_largest(work, n, m);
         long hits = 0;
         double mass = 0;
         int need = m; /* exactly m keys: those above sigma, then ties in index order */
         for (int j = 0; j < n; j++)
-            if (R->S[(size_t)j * na + c] > sigma) {
+            if (S[(size_t)j * na + c] > sigma) {
                 hits += p[j] >= tau;
                 mass += p[j];
                 need--;
             }
         for (int j = 0; j < n && need > 0; j++)
-            if (R->S[(size_t)j * na + c] == sigma) {
+            if (S[(size_t)j * na + c] == sigma) {
                 hits += p[j] >= tau;
                 mass += p[j];
                 need--;
@@ -270,7 +283,7 @@ static void rank_rows(void *user, const attn_call *c, const float *p, int ldp)
                          "does not match the attention's (squared norms %g, %g)", v ? "k" : "q", c->layer, c->head, i, a, b);
             }
         }
-        eval_query(R, c->layer * R->g.n_head + c->head, p + (size_t)r * ldp, i + 1, q, K);
+        eval_query(R, c->layer * R->g.n_head + c->head, c->head, p + (size_t)r * ldp, i + 1, q, K);
     }
 }
 
@@ -373,10 +386,10 @@ probe probe_rank(const probe_geom *g)
     R->rec = pb_calloc(nh * na, sizeof *R->rec);
     R->mrec = pb_calloc(nh * na, sizeof *R->mrec);
     R->n_eval = pb_calloc(nh, sizeof *R->n_eval);
-    R->A = pb_malloc(na * g->d * sizeof *R->A);
-    R->S = pb_malloc((size_t)g->n_ctx * na * sizeof *R->S);
-    R->work = pb_malloc((size_t)g->n_ctx * sizeof *R->work);
+    R->A = pb_malloc((size_t)g->n_head * na * g->d * sizeof *R->A);
+    R->S = pb_malloc((size_t)g->n_head * g->n_ctx * na * sizeof *R->S);
+    R->work = pb_malloc((size_t)g->n_head * g->n_ctx * sizeof *R->work);
     R->q_layer = -1;
-    return (probe){.name = "rank", .st = R, .obs = {R, rank_qk, rank_rows, rank_want}, .window_begin = rank_begin,
+    return (probe){.name = "rank", .st = R, .obs = {R, rank_qk, rank_rows, rank_want, 1}, .window_begin = rank_begin,
                    .window_end = rank_end, .store = rank_store, .print = rank_print, .free = rank_free};
 }

@@ -219,7 +219,7 @@ probe probe_retrieval(const probe_geom *g)
     R->order = pb_calloc(nh, sizeof *R->order);
     R->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .score = R->score,
                            .score_next = R->score_next, .rank = R->rank};
-    return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows, ret_want}, .doc = ret_doc,
+    return (probe){.name = "retrieval", .st = R, .obs = {R, NULL, ret_rows, ret_want, 1}, .doc = ret_doc,
                    .window_begin = ret_begin, .store = ret_store, .print = ret_print, .heads = ret_heads,
                    .free = ret_free};
 }

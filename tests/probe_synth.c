@@ -3,6 +3,7 @@
 #include "tests/probe_synth.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "base/rng.h"
@@ -59,6 +60,50 @@ int synth_window_want(probe *p, const probe_geom *g, int w, synth_row_fn fn, voi
                       const float *k)
 {
     return synth_feed(p, g, w, fn, ctx, q, k, 1);
+}
+
+typedef struct {
+    probe *p;
+    attn_call c;
+    const float *rows;
+} synth_head;
+
+static void *synth_head_rows(void *arg)
+{
+    synth_head *t = arg;
+    t->p->obs.on_rows(t->p->st, &t->c, t->rows, t->c.n_kv);
+    return NULL;
+}
+
+void synth_window_parallel(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                           const float *k)
+{
+    const int n = g->n_ctx, H = g->n_head;
+    float *rows = pb_malloc((size_t)H * ATTN_QBLOCK * n * sizeof *rows);
+    synth_head *t = pb_malloc((size_t)H * sizeof *t);
+    pthread_t *th = pb_malloc((size_t)H * sizeof *th);
+    if (p->window_begin) p->window_begin(p->st, w);
+    for (int l = 0; l < g->n_layer; l++) {
+        if (p->obs.on_qk && q && k) p->obs.on_qk(p->st, l, 0, n, q, k);
+        for (int q0 = 0; q0 < n && p->obs.on_rows; q0 += ATTN_QBLOCK) {
+            int b = n - q0 < ATTN_QBLOCK ? n - q0 : ATTN_QBLOCK, kv_end = q0 + b;
+            for (int h = 0; h < H; h++) {
+                float *rh = rows + (size_t)h * ATTN_QBLOCK * n;
+                memset(rh, 0, (size_t)b * kv_end * sizeof *rows);
+                for (int r = 0; r < b; r++) fn(w, l, h, q0 + r, rh + (size_t)r * kv_end, ctx);
+                t[h] = (synth_head){p, {.layer = l, .head = h, .kv_head = h / (H / g->n_head_kv), .d = g->d,
+                                        .q_pos0 = q0, .n_q = b, .n_kv = kv_end, .scale = 1.0f / sqrtf((float)g->d)},
+                                    rh};
+            }
+            for (int h = 0; h < H; h++)
+                if (pthread_create(&th[h], NULL, synth_head_rows, &t[h])) pb_die_runtime(__FILE__, __LINE__, "thread");
+            for (int h = 0; h < H; h++) pthread_join(th[h], NULL);
+        }
+    }
+    if (p->window_end) p->window_end(p->st, w);
+    free(rows);
+    free(t);
+    free(th);
 }
 
 /* A head-dependent mix: mass on the sink, a decaying recent window whose

@@ -23,6 +23,11 @@ void synth_window(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *c
  * probe that read them would show it); returns how many blocks it declined. */
 int synth_window_want(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
                       const float *k);
+/* synth_window as the CUDA backend feeds a probe that takes heads in
+ * parallel (attention.h, parallel_heads): per layer and block of queries,
+ * on_rows of every head at once, one thread per head. */
+void synth_window_parallel(probe *p, const probe_geom *g, int w, synth_row_fn fn, void *ctx, const float *q,
+                           const float *k);
 
 /* A synth_row_fn: a head-dependent mix of sink, recent window and a few far keys. */
 void synth_mixed_row(int w, int layer, int head, int i, float *row, void *ctx);

@@ -246,7 +246,7 @@ TEST(convert_teacher_is_dense_attention)
     pb_rng r = {11};
     for (int i = 0; i < n; i++) ids[i] = 100 + (int)rng_below(&r, 20000);
     session *ss = session_new(m, n);
-    attn_observer obs = {&c, cap_qk, cap_rows, NULL};
+    attn_observer obs = {&c, cap_qk, cap_rows, NULL, 0};
     ss->obs = &obs;
     session_eval(ss, ids, 100, NULL, 0); /* two evals: the second at pos0 = 100 */
     session_eval(ss, ids + 100, n - 100, NULL, 0);

@@ -507,6 +507,43 @@ TEST(probes_real_model_invariants)
     fixture_rmtree(dir);
 }
 
+/* Every probe takes heads in parallel (parallel_heads, as the CUDA backend
+ * hands them over): fed every head of a block at once, one thread each, it
+ * prints exactly what it prints fed head by head. */
+TEST(probes_parallel_heads_same_results)
+{
+    probe_geom g = {.n_layer = 2, .n_head = 6, .n_head_kv = 2, .d = 16, .n_ctx = 512, .n_windows = 2};
+    size_t nq = (size_t)g.n_ctx * g.n_head * g.d, nk = (size_t)g.n_ctx * g.n_head_kv * g.d;
+    float *q = pb_malloc(nq * sizeof *q), *k = pb_malloc(nk * sizeof *k);
+    pb_rng r = {11};
+    for (size_t i = 0; i < nq; i++) q[i] = (float)(rng_unit(&r) - 0.5);
+    for (size_t i = 0; i < nk; i++) k[i] = (float)(rng_unit(&r) - 0.5) * (float)(1 + i % g.d);
+    for (int n = 0; n < 4; n++) {
+        char *text[2];
+        size_t len[2];
+        for (int pass = 0; pass < 2; pass++) {
+            probe p;
+            probe_make(probe_names[n], &g, &p);
+            CHECK_MSG(p.obs.parallel_heads, "%s does not take heads in parallel", probe_names[n]);
+            for (int w = 0; w < g.n_windows; w++) {
+                if (pass) synth_window_parallel(&p, &g, w, synth_mixed_row, NULL, q, k);
+                else synth_window(&p, &g, w, synth_mixed_row, NULL, q, k);
+            }
+            FILE *f = open_memstream(&text[pass], &len[pass]);
+            p.print(p.st, f);
+            fclose(f);
+            p.free(p.st);
+        }
+        int same = len[0] == len[1] && !memcmp(text[0], text[1], len[0]);
+        if (!same) printf("%s, head by head:\n%s\nin parallel:\n%s\n", probe_names[n], text[0], text[1]);
+        free(text[0]);
+        free(text[1]);
+        CHECK_MSG(same, "%s: parallel heads change its results", probe_names[n]);
+    }
+    free(q);
+    free(k);
+}
+
 /* The rows a probe declines (want_rows, what the CUDA backend skips) are
  * rows it never reads: every probe fed NaN rows where it declines prints
  * the same results as fed every row, and declines some. */

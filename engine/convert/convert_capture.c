@@ -175,7 +175,8 @@ probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_do
     }
     cc->dk = pb_malloc((size_t)n_docs * c->n_layer * c->n_head_kv * cc->n_ctx * c->head_dim * sizeof(float));
     cc->dq = pb_malloc((size_t)n_docs * c->n_layer * doc_queries * c->n_head * c->head_dim * sizeof(float));
-    return (probe){.name = retrieval->name, .st = cc, .obs = {cc, doc_qk, doc_rows, doc_want}, .doc = doc_doc,
+    return (probe){.name = retrieval->name, .st = cc,
+                   .obs = {cc, doc_qk, doc_rows, doc_want, retrieval->obs.parallel_heads}, .doc = doc_doc,
                    .window_begin = doc_begin, .window_end = doc_end, .store = doc_store, .print = doc_print,
                    .heads = doc_heads, .free = doc_free};
 }
@@ -266,7 +267,7 @@ probe convert_capture_windows(convert_capture *cc, const unsigned char *retr)
     free(cc->dk);
     free(cc->dq);
     cc->dk = cc->dq = NULL;
-    return (probe){.name = "convert-capture", .st = cc, .obs = {cc, cap_qk, NULL}, .window_begin = cap_begin,
+    return (probe){.name = "convert-capture", .st = cc, .obs = {cc, cap_qk, NULL, NULL, 0}, .window_begin = cap_begin,
                    .store = cap_store, .print = cap_print, .free = cap_free};
 }
 

@@ -78,6 +78,11 @@ typedef struct {
      * computes rows only for observers (CUDA) may then skip them; one that
      * has them anyway (the CPU) may still show them. */
     int (*want_rows)(void *user, int layer, int q_pos0, int n_q);
+    /* 1: on_rows may run on several threads at once for different heads of
+     * one layer (never twice at once for the same head, never alongside
+     * on_qk), so a backend holding many heads' rows (CUDA) may hand them
+     * over in parallel; 0: one call at a time. */
+    int parallel_heads;
 } attn_observer;
 
 /* The rules a policy can describe (attn_desc.kind). For a query at position p:

@@ -31,13 +31,8 @@
  * global and sliding), either pairing.
  *
  * Observers (attention.h): on_qk needs nothing here (the forward pass
- * downloads q and k); for on_rows every head of the layer must be dense, and
- * the exact probability rows (kernels/attn_probs.h, the rows the CPU's dense
- * policy shows) are computed on the device in sub-blocks of ATTN_QBLOCK
- * queries (those the observer wants, want_rows), downloaded into pinned
- * host memory and handed to the observer per head, the next sub-block
- * computing while the observer reads this one.
- * Their attn_call carries positions and shapes only: q, k, v, out are NULL.
+ * downloads q and k); on_rows gets the dense heads' exact probability rows
+ * computed on the device (backend_cuda_obs.h).
  *
  * Everything runs on one stream in issue order; download, download_act and
  * logits synchronise it. Every CUDA call goes through CUDA_CHECK, every
@@ -46,13 +41,12 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <dlfcn.h>
-#include <math.h>
 #include <string.h>
 
 #include "kernels/attn_kernels.h"
-#include "kernels/attn_probs.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "run/backend_cuda_obs.h"
 #include "run/backend_cuda_policy.h"
 
 extern "C" {
@@ -147,10 +141,7 @@ typedef struct {
     void **owned;           /* weight allocations */
     int n_owned;
     cu_decode *dec;         /* whole-step decode (NULL: the model is not the llama block) */
-    float *rows_d[2];       /* observer rows: two device sub-block buffers ... */
-    float *rows_h[2];       /* ... and their pinned host copies, (n_head, ATTN_QBLOCK, kv_end) each */
-    size_t rows_cap;        /* floats each of the four holds */
-    cudaEvent_t rows_ev[2]; /* a sub-block's copy has landed */
+    cuda_obs *obs;          /* the observers' row buffers, NULL until rows are shown */
 } cuda_state;
 
 static cuda_state *state(backend *b)
@@ -396,7 +387,6 @@ static void cu_kv_append(backend *b, bk_kv *kv, int layer, int pos0, int n, cons
 }
 
 static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a);
-static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a);
 
 /* A ring layer: every head local with the ring's S and W; the local kernels
  * (kernels/attn_kernels.h, attn_local_*) over the ring and the chunk, then
@@ -452,7 +442,8 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
     int dense = 0;
     for (int h = 0; h < c->n_head; h++) dense += cuda_pol_is_dense(a->policy[h], a->n, a->layer, h);
     if (dense) cu_attention_dense(b, kv, a);
-    if (a->obs && a->obs->on_rows) cu_observe_rows(b, kv, a);
+    if (a->obs && a->obs->on_rows)
+        cuda_obs_rows(&s->obs, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->n_ctx, s->st);
     cuda_pol_attend(&kv->pol, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->vc + kv_at(b, kv, a->layer, 0),
                     kv->n_ctx, s->st);
     if (a->count)  /* dense heads: every visible pair */
@@ -467,80 +458,6 @@ static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 static void cu_count_flush(backend *b, bk_kv *kv, attn_count *count)
 {
     cuda_pol_flush(kv->pol, count, state(b)->st);
-}
-
-/* Room for two sub-blocks of `n` floats of observer rows, on the device and pinned on the host. */
-static void rows_grow(cuda_state *s, size_t n)
-{
-    if (n <= s->rows_cap) return;
-    for (int i = 0; i < 2; i++) {
-        if (s->rows_d[i]) CUDA_CHECK(cudaFree(s->rows_d[i]));
-        if (s->rows_h[i]) CUDA_CHECK(cudaFreeHost(s->rows_h[i]));
-        CUDA_CHECK(cudaMalloc(&s->rows_d[i], n * sizeof(float)));
-        CUDA_CHECK(cudaMallocHost(&s->rows_h[i], n * sizeof(float)));
-        if (!s->rows_ev[i]) CUDA_CHECK(cudaEventCreateWithFlags(&s->rows_ev[i], cudaEventDisableTiming));
-    }
-    s->rows_cap = n;
-}
-
-/* Sub-block k of call a (ATTN_QBLOCK queries from q0 = k * ATTN_QBLOCK):
- * its rows (n_head, nb, kv_end) computed into slot `slot` and copied to the
- * host, the slot's event recorded after the copy. */
-static void rows_issue(backend *b, bk_kv *kv, const bk_attn *a, int k, int slot)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    const int H = c->n_head, d = c->head_dim, q0 = k * ATTN_QBLOCK;
-    const int nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK, kv_end = a->pos0 + q0 + nb;
-    const size_t n = (size_t)H * nb * kv_end;
-    CUDA_CHECK((cudaError_t)attn_probs_cuda(s->rows_d[slot], kv_end, a->q + (size_t)q0 * H * d,
-                                            kv->kc + kv_at(b, kv, a->layer, 0), nb, a->pos0 + q0, H, c->n_head_kv, d,
-                                            a->window, s->st));
-    CUDA_CHECK(cudaMemcpyAsync(s->rows_h[slot], s->rows_d[slot], n * sizeof(float), cudaMemcpyDeviceToHost, s->st));
-    CUDA_CHECK(cudaEventRecord(s->rows_ev[slot], s->st));
-}
-
-/* The observer's rows of every head of call a (all dense: the rows are the
- * dense policy's), sub-block by sub-block, only the sub-blocks the observer
- * wants (want_rows), the next one in flight while the observer reads one. */
-static void cu_observe_rows(backend *b, bk_kv *kv, const bk_attn *a)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    const int H = c->n_head, d = c->head_dim, nblk = (a->n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
-    for (int h = 0; h < H; h++)
-        PB_CHECK(a->policy[h]->desc.kind == ATTN_DENSE,
-                 "layer %d head %d: the CUDA backend shows attention rows of dense heads only (policy '%s'; "
-                 "use --backend cpu)", a->layer, h, a->policy[h]->name);
-    int *want = (int *)pb_malloc((size_t)nblk * sizeof *want), nw = 0;
-    for (int k = 0; k < nblk; k++) {
-        const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
-        if (!a->obs->want_rows || a->obs->want_rows(a->obs->user, a->layer, a->pos0 + q0, nb)) want[nw++] = k;
-    }
-    if (nw) rows_grow(s, (size_t)H * ATTN_QBLOCK * kv->n_ctx);
-    if (nw) rows_issue(b, kv, a, want[0], 0);
-    for (int w = 0; w < nw; w++) {
-        const int k = want[w];
-        if (w + 1 < nw) rows_issue(b, kv, a, want[w + 1], (w + 1) % 2);
-        CUDA_CHECK(cudaEventSynchronize(s->rows_ev[w % 2]));
-        const int q0 = k * ATTN_QBLOCK, nb = a->n - q0 < ATTN_QBLOCK ? a->n - q0 : ATTN_QBLOCK;
-        const int kv_end = a->pos0 + q0 + nb;
-        for (int h = 0; h < H; h++) {
-            attn_call call;
-            memset(&call, 0, sizeof call);
-            call.layer = a->layer;
-            call.head = h;
-            call.kv_head = h / (H / c->n_head_kv);
-            call.d = d;
-            call.q_pos0 = a->pos0 + q0;
-            call.n_q = nb;
-            call.n_kv = kv_end;
-            call.window = a->window;
-            call.scale = 1.0f / sqrtf((float)d);
-            a->obs->on_rows(a->obs->user, &call, s->rows_h[w % 2] + (size_t)h * nb * kv_end, kv_end);
-        }
-    }
-    free(want);
 }
 
 /* Dense causal attention of every head of call a (the policy heads' rows are rewritten after). */
@@ -609,13 +526,10 @@ static void cu_close(backend *b)
     cu_decode_free(s->dec);
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
     for (int t = 0; t < s->n_rope; t++) CUDA_CHECK(cudaFree(s->inv_freq[t]));
-    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg, s->rows_d[0], s->rows_d[1]};
+    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
-    for (int i = 0; i < 2; i++) {
-        if (s->rows_h[i]) CUDA_CHECK(cudaFreeHost(s->rows_h[i]));
-        if (s->rows_ev[i]) CUDA_CHECK(cudaEventDestroy(s->rows_ev[i]));
-    }
+    cuda_obs_free(s->obs);
     CUBLAS_CHECK(cublas.destroy(s->blas));
     CUDA_CHECK(cudaStreamDestroy(s->st));
     free(s->owned);

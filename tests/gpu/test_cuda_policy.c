@@ -157,7 +157,7 @@ static int rows_case(const char *spec, int kind)
         /* CPU: on_append per head, then one call per head */
         capture cp = {rows_c, pos0, n, kv_end};
         memset(rows_c, 0, (size_t)RH * n * kv_end * F);
-        attn_observer obs = {&cp, NULL, take_rows, NULL};
+        attn_observer obs = {&cp, NULL, take_rows, NULL, 0};
         long long kept_c[RH];
         for (int h = 0; h < RH && pol->on_append; h++) {
             int g = h / (RH / RHKV);

@@ -4,10 +4,13 @@
  *                            (attn_probs_ref) on fresh random inputs, output
  *                            NaN-poisoned: global and sliding rows, GQA, d
  *                            64/128/256, first and later chunks. Tolerance:
- *                            |p_gpu - p_cpu| <= 2e-6 per entry (same bf16
- *                            keys; only the order of f32 sums and expf
- *                            differ), entries outside a row's keys exactly 0,
- *                            padding past kv_end left as it was.
+ *                            |p_gpu - p_cpu| <= 1e-5 per entry (same bf16
+ *                            keys; the f32 dot products of up to 256 terms
+ *                            (fused on the GPU), the sums and expf round
+ *                            differently, ~1e-6 on a score; a wrong key or
+ *                            mask moves an entry by far more), entries
+ *                            outside a row's keys exactly 0, padding past
+ *                            kv_end left as it was.
  *   cuda_probs_probe_agree   locality, demand, rank and retrieval on the
  *   cuda_probs_probe_agree_gemma  model, CPU and CUDA sessions over the same
  *                            windows (SmolLM2 at 512 tokens, Gemma at 1024 so
@@ -75,7 +78,7 @@ static int kernel_case(backend *G, const probs_shape *sh)
                     continue;
                 }
                 double dd = fabs((double)g[j] - r[j]);
-                if (!(dd <= 2e-6)) bad++;
+                if (!(dd <= 1e-5)) bad++;
                 if (dd > worst || isnan(dd)) worst = isnan(dd) ? INFINITY : dd;
             }
         }
@@ -136,14 +139,15 @@ static int64_t probe_on(backend *b, const model *m, const tokenizer *tok, int ct
     return run;
 }
 
-/* The single value of a query over runs a (?1) and b (?2). */
+/* The single value of a query over runs a (?1) and b (?2); NaN when NULL or no row. */
 static double q1(pb_db *db, const char *sql, int64_t a, int64_t b)
 {
     sqlite3 *h = db_sqlite(db);
     sqlite3_stmt *st = db_prepare(db, sql);
     DB_CHECK(h, sqlite3_bind_int64(st, 1, a));
     DB_CHECK(h, sqlite3_bind_int64(st, 2, b));
-    double v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0) : NAN;
+    double v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_double(st, 0)
+                                                                                            : NAN;
     DB_CHECK(h, sqlite3_finalize(st));
     return v;
 }
@@ -194,13 +198,25 @@ static int probes_agree(backend *cpu, backend *cuda, const model *m, const token
     double ret = q1(db, "SELECT MAX(ABS(x.score - y.score)) FROM probe_retrieval x JOIN probe_retrieval y ON"
                         " x.layer = y.layer AND x.head = y.head WHERE x.run_id = ?1 AND y.run_id = ?2", a, b);
     double kern = q1(db, "SELECT COUNT(*) + 0 * ?1 FROM kernel_timings WHERE run_id = ?2", a, b);
+    /* every probe stored rows on both runs (an empty join would compare nothing) */
+    int stored = 1;
+    const char *tables[] = {"probe_locality", "probe_demand", "probe_rank", "probe_retrieval"};
+    for (int t = 0; t < 4; t++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM %s WHERE run_id = ?1 UNION ALL"
+                 " SELECT COUNT(*) FROM %s WHERE run_id = ?2)", tables[t], tables[t]);
+        if (!(q1(db, sql, a, b) > 0)) {
+            printf("    %s: no rows on one of the runs\n", tables[t]);
+            stored = 0;
+        }
+    }
     printf("    locality mass |diff| max %.4f mean %.5f; w90 equal %.1f%% of heads (max %.0f steps of 64)\n", loc_max,
            loc_mean, 100 * w90, w90_steps);
     printf("    demand p=0.9 L=%d: median within 20%%+2 for %.1f%% of heads, mean rel |diff| %.4f\n", ctx, 100 * dem,
            dem_rel);
     printf("    rank recall (joint, r=%d) mean |diff| %.4f; retrieval score max |diff| %.4f; %.0f CUDA kernels timed\n",
            m->cfg.head_dim / 8, rank, ret, kern);
-    int ok = loc_max <= 0.05 && loc_mean <= 0.01 && w90 >= 0.85 && dem >= 0.90 && rank <= 0.05 && ret <= 0.05;
+    int ok = stored && loc_max <= 0.05 && loc_mean <= 0.01 && w90 >= 0.85 && dem >= 0.90 && rank <= 0.05 && ret <= 0.05;
     db_close(db);
     fixture_rmtree(dir);
     return ok;

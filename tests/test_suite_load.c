@@ -481,10 +481,13 @@ TEST(suite_load_long_conv_suite)
         CHECK_MSG(per >= 20, "task %s: %d cases per length", t->name, per);
         CHECK_MSG(t->n_contexts == 3 && t->contexts[0] == 2048 && t->contexts[2] == 8192, "task %s", t->name);
     }
-    CHECK(s->n_methods == 3 && !strcmp(s->methods[0].policy, "dense") &&
-          !strcmp(s->methods[1].policy, "topp-oracle") && !strcmp(s->methods[2].policy, "rtpurbo"));
+    CHECK(s->n_methods == 4 && !strcmp(s->methods[0].policy, "dense") &&
+          !strcmp(s->methods[1].policy, "topp-oracle") && !strcmp(s->methods[2].policy, "rtpurbo") &&
+          !strcmp(s->methods[3].policy, "rtpurbo"));
     const suite_method *m = &s->methods[2];
-    CHECK(m->plan && suite_method_param(m, "window", -1) < 0);
+    CHECK(m->plan && suite_method_param(m, "window", -1) < 0 && suite_method_param(m, "local", -1) < 0);
+    CHECK(s->methods[3].plan && !strcmp(s->methods[3].plan, m->plan) &&
+          suite_method_param(&s->methods[3], "local", -1) == 64);
     const model *mod = fixture_model();
     CHECK(mod);
     plan_file f;

@@ -27,7 +27,9 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wa
              -I. -Iengine
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA    := models/gemma-3-270m-q4_k_m.gguf
-PLAN     := models/SmolLM2-135M-Instruct.Q4_1.purbo
+# the converted plan (`convert`'s default need rule); its name changed with the
+# rule, so a plan of the earlier fixed-share rule is not reused
+PLAN     := models/SmolLM2-135M-Instruct.Q4_1.need.purbo
 
 SRC_DIRS := engine/base kernels/cpu results engine/model engine/run engine/policy engine/cli \
             probes engine/convert plots suites

@@ -8,10 +8,10 @@
  * n_ctx/2 keys and no window below n_ctx/2 is trivially complete. Per
  * (layer, head): mass(W) averaged over those queries, and the smallest W
  * whose average reaches 0.9 (w90) and 0.95 (w95); W = n_ctx always holds
- * the whole row. w90, w95 and the grid of W are also the probe's per-head
- * results in memory (probe_heads). Rows of different heads may arrive on
- * several threads at once (attention.h, parallel_heads): each head's sums
- * are its own.
+ * the whole row. w90, w95, the grid of W and mass(W) of every head and W
+ * are also the probe's per-head results in memory (probe_heads). Rows of
+ * different heads may arrive on several threads at once (attention.h,
+ * parallel_heads): each head's sums are its own.
  */
 #include "probes/probe_impl.h"
 
@@ -25,6 +25,7 @@ typedef struct {
     double *acc;        /* (n_layer, n_head, n_w) summed mass */
     long *n_q;          /* (n_layer, n_head) queries summed */
     int *w90, *w95;     /* (n_layer, n_head), filled by finish */
+    double *mass;       /* (n_layer, n_head, n_w) mean mass, filled by finish */
     int *grid;          /* (n_w) the windows W */
     probe_heads res;    /* w90, w95, grid */
 } locality;
@@ -80,6 +81,7 @@ static void loc_finish(locality *L)
         L->w90[h] = L->w95[h] = L->n_w * STEP;
         for (int k = L->n_w - 1; k >= 0; k--) {
             double m = L->n_q[h] ? L->acc[(size_t)h * L->n_w + k] / L->n_q[h] : 0;
+            L->mass[(size_t)h * L->n_w + k] = m;
             if (m >= 0.9) L->w90[h] = STEP * (k + 1);
             if (m >= 0.95) L->w95[h] = STEP * (k + 1);
         }
@@ -156,6 +158,7 @@ static void loc_free(void *user)
     free(L->n_q);
     free(L->w90);
     free(L->w95);
+    free(L->mass);
     free(L->grid);
     free(L);
 }
@@ -170,10 +173,11 @@ probe probe_locality(const probe_geom *g)
     L->n_q = pb_calloc(nh, sizeof *L->n_q);
     L->w90 = pb_calloc(nh, sizeof *L->w90);
     L->w95 = pb_calloc(nh, sizeof *L->w95);
+    L->mass = pb_calloc(nh * L->n_w, sizeof *L->mass);
     L->grid = pb_malloc((size_t)L->n_w * sizeof *L->grid);
     for (int k = 0; k < L->n_w; k++) L->grid[k] = STEP * (k + 1);
     L->res = (probe_heads){.n_layer = g->n_layer, .n_head = g->n_head, .w90 = L->w90, .w95 = L->w95,
-                           .grid = L->grid, .n_grid = L->n_w};
+                           .grid = L->grid, .n_grid = L->n_w, .mass = L->mass};
     return (probe){.name = "locality", .st = L, .obs = {L, NULL, loc_rows, loc_want, 1}, .store = loc_store,
                    .print = loc_print, .heads = loc_heads, .free = loc_free};
 }

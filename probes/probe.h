@@ -64,6 +64,7 @@ typedef struct {
     const int *w90, *w95;       /* smallest W of the grid holding 0.9 / 0.95 of the mass */
     const int *grid;            /* the windows W measured, ascending: n_grid entries */
     int n_grid;
+    const double *mass;         /* (n_layer * n_head, n_grid) mean mass within the sinks + grid[k] recent tokens */
 } probe_heads;
 
 typedef struct probe probe;

@@ -392,3 +392,32 @@ TEST(convert_select_heads)
     unsigned char e10[10] = {1, 1, 1, 1, 1, 1, 1, 0, 0, 1};   /* the 512 and 2048 heads are sliding */
     CHECK(select_window(w90, r10, e10, 10, grid, 5, 0.9) == 256); /* 8 local: all within 256 */
 }
+
+/* The need rule on synthetic probe results: a head is a retrieval head when
+ * the locality probe's mass within W is below `keep` (it needs far keys) or
+ * its repeated-span score reaches min_score; no fixed share, ties at the
+ * threshold stay local, sliding heads never count. */
+TEST(convert_select_need)
+{
+    /* 8 heads: mass within W (locality) and repeated-span score (retrieval) */
+    const double mass[8] = {0.999, 0.35, 0.98, 0.99, 0.995, 0.60, 1.0, 0.991};
+    const double score[8] = {0.001, 0.0, 0.30, 0.0, 0.02, 0.5, 0.019, 0.0};
+    unsigned char retr[8];
+    /* keep 0.99: heads 1, 2, 5 below it (3 at exactly 0.99 stays local); score >= 0.02 adds 4 */
+    CHECK(select_need(mass, score, NULL, 8, 0.99, 0.02, retr) == 4);
+    for (int i = 0; i < 8; i++) CHECK_MSG(retr[i] == (i == 1 || i == 2 || i == 4 || i == 5), "head %d: %d", i, retr[i]);
+    /* no score: the locality alone */
+    CHECK(select_need(mass, NULL, NULL, 8, 0.99, 0.02, retr) == 3);
+    CHECK(!retr[4] && retr[1] && retr[2] && retr[5]);
+    /* a looser keep lets the broad-tailed heads stay local; the copy heads stay retrieval */
+    CHECK(select_need(mass, score, NULL, 8, 0.5, 0.02, retr) == 4);
+    for (int i = 0; i < 8; i++) CHECK_MSG(retr[i] == (i == 1 || i == 2 || i == 4 || i == 5), "head %d: %d", i, retr[i]);
+    CHECK(select_need(mass, score, NULL, 8, 0.5, 0.4, retr) == 2); /* head 1 (0.35 mass) and 5 (score 0.5) */
+    CHECK(retr[1] && retr[5]);
+    /* the count follows the measurements: keep 1.0 makes every head short of all its mass a retrieval head */
+    CHECK(select_need(mass, NULL, NULL, 8, 1.0, 1.0, retr) == 7 && !retr[6]);
+    /* sliding heads (ineligible) are never chosen, whatever they measure */
+    const unsigned char elig[8] = {1, 0, 1, 1, 1, 0, 1, 1};
+    CHECK(select_need(mass, score, elig, 8, 0.99, 0.02, retr) == 2);
+    CHECK(retr[2] && retr[4] && !retr[1] && !retr[5]);
+}

@@ -69,6 +69,9 @@ TEST(convert_cli_refusals)
         {"convert --model x --ctx 1000", "multiple of 64"},
         {"convert --model x --queries 5000", "--queries"},
         {"convert --model x --rho 2", "--rho"},
+        {"convert --model x --keep 1.5", "--keep"},
+        {"convert --model x --window 100", "multiples of 64 up to --ctx 2048"},
+        {"convert --model x --window 4096", "multiples of 64 up to --ctx 2048"},
         {"convert --model x --out /nonexistent/dir/a.purbo", "/nonexistent/dir/a.purbo: cannot write"},
         {"convert --model /nonexistent.gguf --out %s/a.purbo --db %s/r.db", "/nonexistent.gguf"},
     };
@@ -161,6 +164,62 @@ TEST(convert_end_to_end_small)
     st = fixture_run_bin(args, err, sizeof err, &lines);
     /* accepted and run: one token cannot hold the key, so the answer is wrong (exit 1), with nothing on stderr */
     CHECK_MSG(st == 1 && lines == 0, "passkey --plan: status %d: %s", st, err);
+    fixture_rmtree(dir);
+}
+
+/* The need rule, the default, end to end: the plan's retrieval heads are
+ * exactly the heads whose locality mass within W (probe_locality of the same
+ * run, measured on the probe documents) is below --keep or whose
+ * repeated-span score (probe_retrieval) reaches --min-score, and the plan's
+ * window is W. */
+TEST(convert_need_rule_plan)
+{
+    char *dir = fixture_tmpdir("convert-need");
+    char args[2048], err[4096], plan_path[512], db_path[512];
+    snprintf(plan_path, sizeof plan_path, "%s/m.purbo", dir);
+    snprintf(db_path, sizeof db_path, "%s/r.db", dir);
+    snprintf(args, sizeof args,
+             "convert --model %s --out %s --db %s --ctx 256 --windows 1 --eval-windows 1 --queries 32"
+             " --probe-docs 1 --window 128 --keep 0.8 --min-score 0.05 --steps 2 --batch 16",
+             test_model_path, plan_path, db_path);
+    int lines, st = fixture_run_bin(args, err, sizeof err, &lines);
+    CHECK_MSG(st == 0, "convert: status %d: %s", st, err);
+    const model *m = fixture_model();
+    plan_file f;
+    pb_err e;
+    CHECK_MSG(plan_file_read(plan_path, m, &f, &e), "%s", e.msg);
+    CHECK(f.window == 128 && f.sink == 4);
+    pb_db *db = db_open(db_path, &e);
+    CHECK_MSG(db, "%s", e.msg);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(db_sqlite(db),
+                       "SELECT l.layer, l.head, l.mass, r.score, h.class FROM probe_locality l"
+                       " JOIN probe_retrieval r USING (run_id, layer, head)"
+                       " JOIN convert_head h USING (run_id, layer, head) WHERE l.window = 128"
+                       " ORDER BY l.layer, l.head",
+                       -1, &q, NULL);
+    int n = 0, n_retr = 0, n_mass = 0, n_score = 0, bad = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        int x = sqlite3_column_int(q, 0) * m->cfg.n_head + sqlite3_column_int(q, 1);
+        double mass = sqlite3_column_double(q, 2), score = sqlite3_column_double(q, 3);
+        int want = mass < 0.8 || score >= 0.05;
+        int in_db = !strcmp((const char *)sqlite3_column_text(q, 4), "retrieval");
+        bad += (f.cls[x] == PLAN_CLASS_RETRIEVAL) != want || in_db != want;
+        n++;
+        n_retr += want;
+        n_mass += mass < 0.8;
+        n_score += score >= 0.05 && mass >= 0.8;
+    }
+    sqlite3_finalize(q);
+    CHECK_MSG(n == m->cfg.n_layer * m->cfg.n_head && bad == 0, "%d heads, %d disagree", n, bad);
+    /* both measurements decide some heads, and neither all of them: the rule is not a fixed share */
+    CHECK_MSG(n_mass > 0 && n_retr < n && plan_file_n_retrieval(&f) == n_retr, "%d retrieval (%d by mass, %d by score)",
+              n_retr, n_mass, n_score);
+    sqlite3_prepare_v2(db_sqlite(db), "SELECT n_retrieval FROM convert_plan", -1, &q, NULL);
+    CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == n_retr);
+    sqlite3_finalize(q);
+    db_close(db);
+    plan_file_free(&f);
     fixture_rmtree(dir);
 }
 

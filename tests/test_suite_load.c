@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include "policy/plan.h"
+#include "policy/planfile.h"
 #include "suites/suite.h"
+#include "tests/fixture.h"
 #include "tests/test.h"
 
 static char path[256];
@@ -514,5 +516,40 @@ TEST(suite_load_long_suite)
         }
     }
     CHECK(trained >= 2 && points >= 3);
+    suite_free(s);
+}
+
+/* The GPU target run of the converter (suites/long-conv.yaml): 2K/4K/8K with
+ * 20 cases per task and length, dense, the top-p oracle and rtpurbo with the
+ * committed plan, which reads for the bundled model, is the need rule's
+ * (most heads retrieval, the rest local at a window below 2K) and runs at its
+ * own window. */
+TEST(suite_load_long_conv_suite)
+{
+    pb_err e;
+    suite *s = suite_load("suites/long-conv.yaml", &e);
+    CHECK_MSG(s, "%s", e.msg);
+    CHECK(s->backend == BACKEND_CUDA && s->time_budget_s > 0 && s->time_budget_s <= 300);
+    for (int i = 0; i < s->n_tasks; i++) {
+        const suite_task *t = &s->tasks[i];
+        int per = t->samples * (t->n_depths ? t->n_depths : 1);
+        CHECK_MSG(per >= 20, "task %s: %d cases per length", t->name, per);
+        CHECK_MSG(t->n_contexts == 3 && t->contexts[0] == 2048 && t->contexts[2] == 8192, "task %s", t->name);
+    }
+    CHECK(s->n_methods == 4 && !strcmp(s->methods[0].policy, "dense") &&
+          !strcmp(s->methods[1].policy, "topp-oracle") && !strcmp(s->methods[2].policy, "rtpurbo") &&
+          !strcmp(s->methods[3].policy, "rtpurbo"));
+    const suite_method *m = &s->methods[2];
+    CHECK(m->plan && suite_method_param(m, "window", -1) < 0 && suite_method_param(m, "local", -1) < 0);
+    CHECK(s->methods[3].plan && !strcmp(s->methods[3].plan, m->plan) &&
+          suite_method_param(&s->methods[3], "local", -1) == 64);
+    const model *mod = fixture_model();
+    CHECK(mod);
+    plan_file f;
+    CHECK_MSG(plan_file_read(m->plan, mod, &f, &e), "%s", e.msg);
+    int n = f.n_layer * f.n_head, n_retr = plan_file_n_retrieval(&f);
+    CHECK_MSG(n_retr > n / 2 && n_retr < n && f.window >= 64 && f.window < 2048, "%d of %d retrieval, W %d", n_retr, n,
+              f.window);
+    plan_file_free(&f);
     suite_free(s);
 }

@@ -1,13 +1,18 @@
 /* cmd_convert.c — `purbo-bench convert`: a dense model in, an RTPurbo plan
  * file out (METHOD.md §3, engine/convert/CONVERT.md).
  *
- *   1. retrieval heads: the retrieval probe's repeated-span score over
- *      --probe-docs documents of --ctx tokens; the top --rho of query heads
- *      (or --retrieval-heads as given);
+ *   1. retrieval heads: one dense pass over --probe-docs documents of --ctx
+ *      tokens (a span placed twice) feeds the retrieval probe (repeated-span
+ *      score) and the locality probe (mass within sinks + W recent tokens).
+ *      The need rule (the default): every head that holds less than --keep
+ *      of its mass within the local window W, or whose repeated-span score
+ *      is at least --min-score, is a retrieval head; the rest are local.
+ *      With --rho: the top --rho of query heads by score instead (and W from
+ *      the locality of the calibration pass). Or --retrieval-heads as given;
  *   2. one dense pass over --windows + --eval-windows calibration windows
- *      with the locality probe (unless --window is given) and the capture
- *      of the retrieval heads' pre-RoPE q/k (convert_capture.c); W from the
- *      locality probe (convert_select.c's rule);
+ *      with the capture of the retrieval heads' pre-RoPE q/k
+ *      (convert_capture.c) and, under --rho without --window, the locality
+ *      probe for W (convert_select.c's rule);
  *   3. per retrieval head: teacher rows, PCA/SVD initialisation, quality,
  *      --steps of AdamW on the KL, quality again; both into the database;
  *   4. the plan file (written whole, then renamed into place) and its row.
@@ -55,27 +60,39 @@ static void on_step(void *user, int step, double loss, double lr, float log_tau)
             pg->n_heads, pg->layer, pg->head, step + 1, loss, el, eta);
 }
 
+/* the need rule's default W; steps per head: the rule makes most of SmolLM2's
+ * heads retrieval heads (249 of 270), and 100 steps keep the conversion near
+ * 4 minutes on two cores (300 would take about 9) */
+enum { NEED_WINDOW = 256, DEFAULT_STEPS = 100 };
+
 static const char *HELP =
     "usage: purbo-bench convert --model M [--out M.purbo] [options]\n"
-    "  Turns a dense model into an RTPurbo plan: retrieval heads (top --rho by the\n"
-    "  retrieval probe) get a trained rank-r indexer and top-p block selection; the\n"
-    "  others keep S sinks + a window of W tokens. Quality and curves go to the database.\n"
-    "  A model's sliding-window layers (Gemma 3) stay as they are: the heads decided\n"
-    "  about, and --rho's share, are those of its global layers.\n"
+    "  Turns a dense model into an RTPurbo plan: retrieval heads get a trained rank-r\n"
+    "  indexer and top-p block selection; the others keep S sinks + a window of W tokens.\n"
+    "  Which heads: by measured need (default): a head is local only when it holds\n"
+    "  --keep of its attention mass within S sinks + W recent tokens and its repeated-span\n"
+    "  score is below --min-score (locality and retrieval probes on the probe documents).\n"
+    "  Quality and curves go to the database. A model's sliding-window layers (Gemma 3)\n"
+    "  stay as they are: the heads decided about are those of its global layers.\n"
     "  --out F            plan file (default: the model path with .purbo for .gguf)\n"
-    "  --rho F            share of the global layers' query heads made retrieval heads\n"
-    "                     (default 0.15)\n"
+    "  --keep F           need rule: mass a local head must hold within W (default 0.99)\n"
+    "  --min-score F      need rule: a repeated-span score this high makes a retrieval head\n"
+    "                     (default 0.02)\n"
+    "  --rho F            instead of the need rule: the top share F of the global layers'\n"
+    "                     query heads by repeated-span score (W from --window-cover)\n"
     "  --retrieval-heads SPEC  L.H,L.H,... | all | a file: use these instead of the probe\n"
     "  --sinks S          sink tokens (default 4)\n"
-    "  --window W         local window in tokens (default: from the locality probe, the\n"
+    "  --window W         local window in tokens (need rule: default 256, a multiple of 64\n"
+    "                     up to --ctx; with --rho: default from the locality probe, the\n"
     "                     smallest W in 64,128,256,... at which --window-cover of the local\n"
     "                     heads hold 0.9 of their attention mass)\n"
-    "  --window-cover F   (default 0.9)\n"
+    "  --window-cover F   (with --rho; default 0.9)\n"
     "  --r R              indexer rank (default head_dim / 8)\n"
     "  --p P              top-p mass of the retrieval heads' block selection (default 0.9)\n"
     "  --local N          retrieval heads always keep the blocks of the last N tokens (default 256:\n"
     "                     the indexer sees no positions, so the recent tokens RoPE favours are kept)\n"
-    "  --steps N          AdamW steps per retrieval head (default 300; 0: PCA indexers only)\n"
+    "  --steps N          AdamW steps per retrieval head (default 100: the need rule makes\n"
+    "                     most heads retrieval heads; 0: PCA indexers only)\n"
     "  --lr F             peak learning rate, cosine to 0.1x after 10% warm-up (default 3e-3)\n"
     "  --batch N          query positions per step (default 256)\n"
     "  --fixed-tau        keep the temperature at sqrt(head_dim) instead of learning it\n"
@@ -171,10 +188,11 @@ static void train_heads(convert_capture *cc, const unsigned char *retr, const mo
 
 int cmd_convert(int argc, char **argv)
 {
-    convert_cfg cfg = {.db_path = "out/results.db", .rho = 0.15, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
+    convert_cfg cfg = {.db_path = "out/results.db", .keep = 0.99, .min_score = 0.02, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
     int probe_docs = 2, warmup_set = 0, queries_set = 0;
     const char *backend_kind = "auto";
+    cfg.opt.steps = DEFAULT_STEPS;
     for (int i = 1; i < argc; i++) {
         const char *v;
         const char *C = "convert";
@@ -186,6 +204,8 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--backend"))) backend_kind = v;
         else if ((v = arg_val(C, argc, argv, &i, "--db"))) cfg.db_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--rho"))) cfg.rho = arg_double(C, "--rho", v, 1e-6, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--keep"))) cfg.keep = arg_double(C, "--keep", v, 0.0, 1.0);
+        else if ((v = arg_val(C, argc, argv, &i, "--min-score"))) cfg.min_score = arg_double(C, "--min-score", v, 0.0, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--retrieval-heads"))) cfg.heads = v;
         else if ((v = arg_val(C, argc, argv, &i, "--sinks"))) cfg.sink = (int)arg_long(C, "--sinks", v, 0, 1 << 20);
         else if ((v = arg_val(C, argc, argv, &i, "--window"))) cfg.window = (int)arg_long(C, "--window", v, 1, 1 << 24);
@@ -212,6 +232,11 @@ int cmd_convert(int argc, char **argv)
     if (!queries_set && cfg.queries > cfg.ctx / 2) cfg.queries = cfg.ctx / 2;
     if (cfg.queries > cfg.ctx / 2) arg_bad("convert", "--queries %d exceeds --ctx / 2 = %d", cfg.queries, cfg.ctx / 2);
     if (!warmup_set) cfg.opt.warmup = cfg.opt.steps / 10;
+    const int need = !cfg.heads && !(cfg.rho > 0); /* the need rule decides the heads */
+    if (need && !cfg.window) cfg.window = NEED_WINDOW;
+    if (need && (cfg.window % 64 || cfg.window > cfg.ctx))
+        arg_bad("convert", "--window %d: the need rule measures windows that are multiples of 64 up to --ctx %d",
+                cfg.window, cfg.ctx);
     char out_buf[4096];
     if (!cfg.out_path) {
         size_t n = strlen(cfg.model_path);
@@ -247,8 +272,10 @@ int cmd_convert(int argc, char **argv)
     if (on_cuda) backend_cuda_versions(rt, drv, sizeof rt);
 
     /* the run row: every setting, the calibration text's identity */
-    char sv[16][48];
+    char sv[18][48];
     snprintf(sv[0], 48, "%g", cfg.rho);
+    snprintf(sv[16], 48, "%g", cfg.keep);
+    snprintf(sv[17], 48, "%g", cfg.min_score);
     snprintf(sv[1], 48, "%d", cfg.sink);
     snprintf(sv[2], 48, "%d", cfg.window);
     snprintf(sv[3], 48, "%g", cfg.cover);
@@ -267,7 +294,8 @@ int cmd_convert(int argc, char **argv)
     const char *kv[] = {"rho", sv[0], "sinks", sv[1], "window", sv[2], "window_cover", sv[3], "r", sv[4], "p", sv[5],
                         "steps", sv[6], "lr", sv[7], "batch", sv[8], "ctx", sv[9], "windows", sv[10], "queries", sv[11],
                         "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14], "local", sv[15],
-                        "retrieval_heads", cfg.heads ? cfg.heads : "probe", "calib", calib_describe(cal)};
+                        "retrieval_heads", cfg.heads ? cfg.heads : need ? "need" : "rho", "keep", sv[16],
+                        "min_score", sv[17], "calib", calib_describe(cal)};
     char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmdline = db_command_line(argc, argv);
     run_meta meta = {.command = cmdline, .device = b->device, .model_path = cfg.model_path, .config = config,
                      .has_seed = 1, .seed = (int64_t)cfg.seed, .cuda_runtime = on_cuda ? rt : NULL,
@@ -284,15 +312,38 @@ int cmd_convert(int argc, char **argv)
     /* 1. retrieval heads; the probe's documents join the training set */
     convert_capture *cc = convert_capture_new(c, cfg.ctx, cfg.n_train, cfg.n_eval, cfg.queries, cfg.seed);
     double *score = NULL, t = pb_now();
+    int *w90 = NULL;
     if (!cfg.heads) {
-        probe pr = probe_retrieval(&g), tee = convert_capture_docs(cc, &pr, probe_docs, 2 * 64);
+        probe pr = probe_retrieval(&g), pl = need ? probe_locality(&g) : (probe){0};
+        probe tee = convert_capture_docs(cc, &pr, need ? &pl : NULL, probe_docs, 2 * 64);
         probe_run(s, cal, cfg.seed, &tee, 1, &g, db, run, stderr);
         const probe_heads *ph = pr.heads(pr.st);
         PB_CHECK(ph->n_layer * ph->n_head == nh && ph->score, "retrieval probe: no scores for %d heads", nh);
         score = pb_malloc((size_t)nh * sizeof(double));
         memcpy(score, ph->score, (size_t)nh * sizeof(double));
         pr.free(pr.st);
-        select_heads(score, elig, nh, cfg.rho, retr);
+        if (need) {
+            const probe_heads *lh = pl.heads(pl.st);
+            int k = cfg.window / 64 - 1; /* the grid is 64, 128, ..., ctx */
+            PB_CHECK(lh->mass && lh->n_grid == cfg.ctx / 64 && lh->grid[k] == cfg.window,
+                     "locality probe: no mass at W = %d", cfg.window);
+            double *mass_w = pb_malloc((size_t)nh * sizeof(double));
+            for (int x = 0; x < nh; x++) mass_w[x] = lh->mass[(size_t)x * lh->n_grid + k];
+            w90 = pb_malloc((size_t)nh * sizeof(int));
+            memcpy(w90, lh->w90, (size_t)nh * sizeof(int));
+            select_need(mass_w, score, elig, nh, cfg.keep, cfg.min_score, retr);
+            int by_mass = 0;
+            for (int x = 0; x < nh; x++) by_mass += retr[x] && mass_w[x] < cfg.keep;
+            int n_r = 0;
+            for (int x = 0; x < nh; x++) n_r += retr[x];
+            snprintf(cfg.window_rule, sizeof cfg.window_rule,
+                     "need rule at W %d: %d heads below %g mass within it, %d more with score >= %g", cfg.window,
+                     by_mass, cfg.keep, n_r - by_mass, cfg.min_score);
+            free(mass_w);
+            pl.free(pl.st);
+        } else {
+            select_heads(score, elig, nh, cfg.rho, retr);
+        }
     }
     cfg.s_probe = pb_now() - t;
     int n_ret = 0;
@@ -309,24 +360,24 @@ int cmd_convert(int argc, char **argv)
     probe_run(s, cal, cfg.seed, ps, n_ps, &g, db, run, stderr);
     session_free(s);
     backend_close(b);
-    int *w90 = NULL;
     if (!cfg.window) {
         const probe_heads *ph = ps[0].heads(ps[0].st);
         PB_CHECK(ph->n_layer * ph->n_head == nh && ph->w90 && ph->n_grid > 0, "locality probe: no windows for %d heads",
                  nh);
         w90 = pb_malloc((size_t)nh * sizeof(int));
         memcpy(w90, ph->w90, (size_t)nh * sizeof(int));
-        int pow2[64], n_pow2 = 0, n_grid = ph->n_grid < 64 ? ph->n_grid : 64; /* the grid's first 64: W <= 4096 */
+        int *pow2 = pb_malloc((size_t)ph->n_grid * sizeof(int)), n_pow2 = 0;
         const int *grid = ph->grid;
-        for (int k = 0; k < n_grid; k++) /* 64, 128, 256, ... of the measured grid, and its largest */
-            if ((grid[k] & (grid[k] - 1)) == 0 || k == n_grid - 1) pow2[n_pow2++] = grid[k];
+        for (int k = 0; k < ph->n_grid; k++) /* 64, 128, 256, ... of the measured grid, and its largest */
+            if ((grid[k] & (grid[k] - 1)) == 0 || k == ph->n_grid - 1) pow2[n_pow2++] = grid[k];
         cfg.window = select_window(w90, retr, elig, nh, pow2, n_pow2, cfg.cover);
+        free(pow2);
         int ok = 0;
         for (int x = 0; x < nh; x++) ok += !retr[x] && elig[x] && w90[x] <= cfg.window;
         snprintf(cfg.window_rule, sizeof cfg.window_rule,
                  "locality at ctx %d: smallest W in 64,128,... with >= %.0f%% of local heads at 0.9 mass (%d of %d)",
                  cfg.ctx, 100 * cfg.cover, ok, n_elig - n_ret);
-    } else {
+    } else if (!need) {
         snprintf(cfg.window_rule, sizeof cfg.window_rule, "given (--window)");
     }
     for (int k = 0; k < n_ps; k++) ps[k].free(ps[k].st);

@@ -142,6 +142,15 @@ int select_eligible(const model_config *c, unsigned char *elig);
  * rho is thus a share of the global layers' heads. Returns that count. */
 int select_heads(const double *score, const unsigned char *elig, int n, double rho, unsigned char *retr);
 
+/* The need rule: retr[i] = 1 for every eligible head that needs keys beyond a
+ * local window W: its mean attention mass within the sinks + W recent tokens,
+ * mass_w[i] (the locality probe at W), is below `keep`, or its repeated-span
+ * score (the retrieval probe: mass on a copy 3/4 of the context back) is at
+ * least min_score (score NULL: not used). Heads with elig[i] == 0 are never
+ * chosen (elig NULL: all are eligible). Returns the count. */
+int select_need(const double *mass_w, const double *score, const unsigned char *elig, int n, double keep,
+                double min_score, unsigned char *retr);
+
 /* The local window: the smallest W of grid[0..n_grid) (ascending) such that
  * at least `cover` (a fraction) of the local heads (retr[i] == 0) have
  * w90[i] <= W; w90[i] is the smallest window holding 0.9 of head i's mass

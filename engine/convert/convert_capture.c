@@ -11,7 +11,9 @@
  *              retrieval heads copy from far back, and the rest drawn from
  *              [n_ctx/8, n_ctx - 64). These documents join the training
  *              set: calibration text alone has few long-range copies, the
- *              behaviour retrieval heads are kept for.
+ *              behaviour retrieval heads are kept for. A second probe
+ *              (the locality probe) may see the same rows, so the head
+ *              split can use both before phase 2.
  *   windows    (phase 2, the calibration pass, shared with the locality
  *              probe) — windows 0 .. n_train-1 train, the next n_eval
  *              evaluate. Per retrieval query head x (KV head g): every
@@ -41,6 +43,7 @@ struct convert_capture {
     int cur;                    /* window or document being run */
     /* phase 1: documents */
     probe inner;                /* the retrieval probe the tee runs */
+    probe also;                 /* a probe of the calibration kind (locality) fed the same rows, or name NULL */
     int n_docs, doc_q;
     int *doc_pos;               /* (n_docs, doc_q) sorted query positions */
     float *dk;                  /* (n_docs, n_layer, n_head_kv, n_ctx, d) every key */
@@ -103,12 +106,14 @@ static void doc_begin(void *user, int w)
     convert_capture *cc = user;
     cc->cur = w;
     if (cc->inner.window_begin) cc->inner.window_begin(cc->inner.st, w);
+    if (cc->also.name && cc->also.window_begin) cc->also.window_begin(cc->also.st, w);
 }
 
 static void doc_end(void *user, int w)
 {
     convert_capture *cc = user;
     if (cc->inner.window_end) cc->inner.window_end(cc->inner.st, w);
+    if (cc->also.name && cc->also.window_end) cc->also.window_end(cc->also.st, w);
 }
 
 static void doc_qk(void *user, int layer, int pos0, int n, const float *q, const float *k)
@@ -116,6 +121,7 @@ static void doc_qk(void *user, int layer, int pos0, int n, const float *q, const
     convert_capture *cc = user;
     const int H = cc->c.n_head, HKV = cc->c.n_head_kv, d = cc->c.head_dim, L = cc->c.n_layer, w = cc->cur;
     if (cc->inner.obs.on_qk) cc->inner.obs.on_qk(cc->inner.st, layer, pos0, n, q, k);
+    if (cc->also.name && cc->also.obs.on_qk) cc->also.obs.on_qk(cc->also.st, layer, pos0, n, q, k);
     for (int g = 0; g < HKV; g++)
         for (int t = 0; t < n; t++)
             memcpy(cc->dk + ((((size_t)w * L + layer) * HKV + g) * cc->n_ctx + pos0 + t) * d,
@@ -131,6 +137,7 @@ static void doc_rows(void *user, const attn_call *c, const float *p, int ldp)
 {
     convert_capture *cc = user;
     if (cc->inner.obs.on_rows) cc->inner.obs.on_rows(cc->inner.st, c, p, ldp);
+    if (cc->also.name && cc->also.obs.on_rows) cc->also.obs.on_rows(cc->also.st, c, p, ldp);
 }
 
 static int doc_want(void *user, int layer, int q_pos0, int n_q)
@@ -143,12 +150,14 @@ static void doc_store(void *user, pb_db *db, const probe_case_info *ci)
 {
     convert_capture *cc = user;
     cc->inner.store(cc->inner.st, db, ci);
+    if (cc->also.name) cc->also.store(cc->also.st, db, ci);
 }
 
 static void doc_print(void *user, FILE *f)
 {
     convert_capture *cc = user;
     cc->inner.print(cc->inner.st, f);
+    if (cc->also.name) cc->also.print(cc->also.st, f);
 }
 
 static const probe_heads *doc_heads(void *user)
@@ -159,9 +168,12 @@ static const probe_heads *doc_heads(void *user)
 
 static void doc_free(void *user) { (void)user; /* the caller frees the inner probe and the capture */ }
 
-probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_docs, int doc_queries)
+probe convert_capture_docs(convert_capture *cc, const probe *retrieval, const probe *also, int n_docs,
+                           int doc_queries)
 {
     const model_config *c = &cc->c;
+    PB_CHECK(!also || !also->doc, "capture_docs: %s builds its own documents", also ? also->name : "");
+    if (also) cc->also = *also;
     PB_CHECK(retrieval->doc && n_docs >= 1 && doc_queries > SPAN && doc_queries - SPAN <= cc->n_ctx - SPAN - cc->n_ctx / 8,
              "capture_docs: %d documents, %d queries", n_docs, doc_queries);
     cc->inner = *retrieval;

@@ -88,7 +88,8 @@ void report_plan(pb_db *db, int64_t run, const convert_cfg *cfg, const model_con
     DB_CHECK(h, sqlite3_bind_text(st, i++, fps, -1, SQLITE_TRANSIENT));
     DB_CHECK(h, sqlite3_bind_int(st, i++, c->n_layer * c->n_head));
     DB_CHECK(h, sqlite3_bind_int(st, i++, n_retrieval));
-    DB_CHECK(h, sqlite3_bind_double(st, i++, cfg->rho));
+    /* the need rule asks for no share: the row holds the share it chose */
+    DB_CHECK(h, sqlite3_bind_double(st, i++, cfg->rho > 0 ? cfg->rho : (double)n_retrieval / (c->n_layer * c->n_head)));
     DB_CHECK(h, sqlite3_bind_int(st, i++, cfg->sink));
     DB_CHECK(h, sqlite3_bind_int(st, i++, cfg->window));
     DB_CHECK(h, sqlite3_bind_text(st, i++, cfg->window_rule, -1, SQLITE_TRANSIENT));

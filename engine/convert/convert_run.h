@@ -15,9 +15,11 @@
 typedef struct {
     const char *model_path, *out_path, *db_path;
     const char *heads;      /* --retrieval-heads, or NULL: the retrieval probe chooses */
-    double rho;             /* retrieval fraction [0.15] */
+    double rho;             /* retrieval fraction; 0: the need rule [0] */
+    double keep;            /* need rule: a head stays local when it holds this mass within W [0.99] */
+    double min_score;       /* need rule: and its repeated-span score is below this [0.02] */
     int sink;               /* S [4] */
-    int window;             /* W; 0: from the locality probe */
+    int window;             /* W; 0: the need rule's 256, or from the locality probe under --rho */
     double cover;           /* the window rule's share of local heads [0.9] */
     int block, local;       /* selection granularity and always-kept recent tokens [64, 256] */
     double p;               /* top-p [0.9] */
@@ -45,8 +47,11 @@ void convert_capture_free(convert_capture *cc);
 /* Phase 1 (optional): a probe that runs `retrieval` (the retrieval probe,
  * for n_docs documents; the caller still owns and frees it) and keeps its
  * documents for training: doc_queries query positions per document, the
- * last 64 of them the second copy of the span. */
-probe convert_capture_docs(convert_capture *cc, const probe *retrieval, int n_docs, int doc_queries);
+ * last 64 of them the second copy of the span. `also` (NULL: none; a probe
+ * without documents of its own, e.g. the locality probe; the caller owns
+ * it) is fed the same documents' rows and stored with it. */
+probe convert_capture_docs(convert_capture *cc, const probe *retrieval, const probe *also, int n_docs,
+                           int doc_queries);
 /* Phase 2: the probe for the calibration pass (n_train + n_eval windows)
  * capturing the heads marked in retr [n_layer * n_head] (must outlive cc).
  * Its free does nothing: call convert_capture_free. */

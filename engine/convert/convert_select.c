@@ -48,6 +48,17 @@ int select_heads(const double *score, const unsigned char *elig, int n, double r
     return k;
 }
 
+int select_need(const double *mass_w, const double *score, const unsigned char *elig, int n, double keep,
+                double min_score, unsigned char *retr)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        retr[i] = (!elig || elig[i]) && (mass_w[i] < keep || (score && score[i] >= min_score));
+        k += retr[i];
+    }
+    return k;
+}
+
 int select_window(const int *w90, const unsigned char *retr, const unsigned char *elig, int n, const int *grid,
                   int n_grid, double cover)
 {

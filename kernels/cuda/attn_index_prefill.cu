@@ -254,10 +254,11 @@ int attn_index_prefill_cuda(const float *qx, const void *kx, const void *q, cons
 }
 
 /* ---- the mean-pooled variant (attn_index_prefill_mean_cuda) ----
- * One CTA per (item, IXM_WARPS * 64/R key blocks): its threads pool the
+ * One CTA per (item, IXM_WARPS * 64/R key blocks): its warps pool the
  * item's qx rows (and, when a forced block is in range, its q rows) into
- * shared memory, each value summed over the rows in order and divided as
- * the twin does (bit-equal means); then each warp scores 64/R blocks as the
+ * shared memory (a warp sum a dim, so the means differ from the twin's
+ * ordered sums by rounding; a 1-row block's are exact); then each warp
+ * scores 64/R blocks as the
  * decode indexer does: two keys a lane, the index keys loaded (16-byte
  * loads) before any is used, forced blocks exact against the real keys. */
 enum { IXM_WARPS = 8 };
@@ -281,16 +282,19 @@ index_prefill_mean_kernel(const float *__restrict__ qx, const __nv_bfloat16 *__r
     const int local_lo = prm.local > 0 ? max(0, f - prm.local + 1) / ATTN_SBLOCK : V;
     auto forced = [&](int b) { return b * ATTN_SBLOCK < sink_end || b >= local_lo; };
     const int b_end = min(b_cta + IXM_WARPS * NB, V);
-    for (int c = threadIdx.x; c < R; c += blockDim.x) {
+    /* a warp per dim, a lane per two rows, then a warp sum: two loads of latency, not 64 */
+    for (int c = warp; c < R; c += IXM_WARPS) {
         float sum = 0.f;
-        for (int t = 0; t < rows; t++) sum += qx[((size_t)(row0 + t) * n_head + h) * R + c];
-        xs[c] = sum / (float)rows;
+        for (int t = lane; t < rows; t += 32) sum += qx[((size_t)(row0 + t) * n_head + h) * R + c];
+        for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        if (lane == 0) xs[c] = sum / (float)rows;
     }
     if (b_cta * ATTN_SBLOCK < sink_end || b_end - 1 >= local_lo)
-        for (int c = threadIdx.x; c < D; c += blockDim.x) {
+        for (int c = warp; c < D; c += IXM_WARPS) {
             float sum = 0.f;
-            for (int t = 0; t < rows; t++) sum += __bfloat162float(q[((size_t)(row0 + t) * n_head + h) * D + c]);
-            qs[c] = sum / (float)rows;
+            for (int t = lane; t < rows; t += 32) sum += __bfloat162float(q[((size_t)(row0 + t) * n_head + h) * D + c]);
+            for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            if (lane == 0) qs[c] = sum / (float)rows;
         }
     __syncthreads();
     const int b_first = b_cta + warp * NB;

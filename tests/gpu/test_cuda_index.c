@@ -73,8 +73,9 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     ok = ok && up(dq, q, nq * 2) && up(dk, k, nk * 2) && up(dkx, kx, nkx * 2) && up(dqx, qx, nqx * 4);
     if (ok) {
         cudaMemset(dblse, 0xff, nb * 4);
-        int rc = (mean ? attn_index_prefill_mean_cuda : attn_index_prefill_cuda)(dqx, dkx, dq, dk, dblse, ld, n_q, kv_len,
-                                                                                  q_offset, H, HKV, d, r, prm, NULL);
+        int rc = (mean ? attn_index_prefill_mean_cuda
+                       : attn_index_prefill_cuda)(dqx, dkx, dq, dk, dblse, ld, n_q, kv_len, q_offset, H, HKV, d, r, prm,
+                                                  NULL);
         int rs = rc ? rc
                     : attn_select_topp_cuda(dblse, ld, n_q, q_offset, H, prm, doff, didx, (int64_t)nb, work, wb, NULL);
         cudaError_t e = cudaDeviceSynchronize();
@@ -120,7 +121,8 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
         }
         printf("    %s d %3d r %2d  %5d q @%5d  kv %5d  H %d/%d  sink %d local %d  blse max|d| %.2e  bad %ld  "
                "poison lost %ld  lists differ %ld/%d  kept %.3f\n",
-               mean ? "mean" : "envl", d, r, n_q, q_offset, kv_len, H, HKV, prm->sink, prm->local, err, bad, poison_lost, diff, n_items,
+               mean ? "mean" : "envl", d, r, n_q, q_offset, kv_len, H, HKV, prm->sink, prm->local, err, bad,
+               poison_lost, diff, n_items,
                (double)off[n_items] / ((double)n_items * ld));
         ok = bad == 0 && poison_lost == 0 && err < TOL_BLSE && diff == 0;
     }

@@ -132,6 +132,21 @@ void attn_index_prefill_ref(const float *qx, const uint16_t *kx, const uint16_t 
                             float *blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
                             int n_kv_head, int d, int r, const attn_select_params *prm);
 
+/* The cheap pooling (64 times fewer scores): the block's rows pooled into
+ * one query before scoring, x = mean over its rows of qx_t (f32) and, for
+ * forced blocks, qm = mean of q_t (f32); each key j <= L (L = the block's
+ * last row position), j < kv_len, scores s_j = scale * x . kx_j (not
+ * forced) or scale * qm . k_j (forced, from f as above), and blse[i][b] =
+ * log(sum over j in b of exp(s_j)). exp(x . kx) is the geometric mean of
+ * the rows' weights, so a key that only one row wants is weakened (its
+ * logit divided by the rows); it suits blocks whose rows share their
+ * targets, at a cost the sparse attention hides. A 1-row block is the
+ * decode rule bit for bit (qx need not be exact in bf16 here). Same
+ * shapes as attn_index_prefill_ref. */
+void attn_index_prefill_mean_ref(const float *qx, const uint16_t *kx, const uint16_t *q, const uint16_t *k,
+                                 float *blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
+                                 int n_kv_head, int d, int r, const attn_select_params *prm);
+
 /* KV append with index keys: token t (0 .. n-1) lands in cache row pos0 + t:
  * kc[pos0+t] = bf16(k[t]), vc[pos0+t] = bf16(v[t]) (every KV head), and for
  * each listed query head h, kx[h][pos0+t][c] = bf16(sum over e of
@@ -162,6 +177,13 @@ int attn_index_decode_cuda(const float *qx, const void *kx, const void *q, const
 int attn_index_prefill_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse,
                             size_t ld, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
                             int d, int r, const attn_select_params *prm, void *stream);
+
+/* attn_index_prefill_mean_ref on the GPU: one warp per (item, 64/r key
+ * blocks), the pooled query in shared memory, two keys a lane as in
+ * decode; r in {8, 16, 32}, d in {64, 128, 256}; all on the device. */
+int attn_index_prefill_mean_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse,
+                                 size_t ld, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                                 int d, int r, const attn_select_params *prm, void *stream);
 
 /* attn_kv_append_index_ref on the GPU, one launch: one CTA per token;
  * kc, vc, kx, k, v, k_pre, wk on the device, heads on the host; n_sel <=

@@ -1,12 +1,15 @@
 /* test_attn_index.c — tests of the indexer twins and the index-key append
- * (attn_index_prefill_ref, attn_kv_append_index_ref in
+ * (attn_index_prefill_ref, attn_index_prefill_mean_ref,
+ * attn_kv_append_index_ref in
  * kernels/cpu/attn_select_ref.c), the oracles of their CUDA kernels.
  *
  * The prefill indexer is checked against the decode indexer where the
  * answer is known another way: a 1-row block is the decode rule bit for
  * bit; a block's pooled mass is at least each row's own (the decode rule
  * at that row's position, over the keys it sees) and at most their sum;
- * keys past the block's last row change nothing. The append is checked
+ * keys past the block's last row change nothing. The mean pool of rows
+ * that agree is the decode rule of that row at the block's last position.
+ * The append is checked
  * against the plain conversion and a double-precision projection.
  */
 #include "tests/test.h"
@@ -72,6 +75,10 @@ TEST(attn_index_prefill_one_row_is_decode)
             attn_index_prefill_ref(qx + t * NH * R, kxn, q + t * NH * D, k, b, V, 1, n, n - 1, NH, NKV, D, R,
                                    &prms[c]);
             CHECK_MSG(!memcmp(a, b, sizeof a), "params %zu, kv %d: prefill's 1-row block differs from decode", c, n);
+            for (size_t i = 0; i < NH * V; i++) b[i] = 0.5f;
+            attn_index_prefill_mean_ref(qx + t * NH * R, kxn, q + t * NH * D, k, b, V, 1, n, n - 1, NH, NKV, D, R,
+                                        &prms[c]);
+            CHECK_MSG(!memcmp(a, b, sizeof a), "params %zu, kv %d: the mean pool's 1-row block differs", c, n);
         }
 }
 
@@ -149,6 +156,33 @@ TEST(attn_index_prefill_is_causal)
     for (int c = 0; c < R; c++) kx[(size_t)j * R + c] = attn_f32_to_bf16(qx[63 * NH * R + c] > 0 ? 50.0f : -50.0f);
     attn_index_prefill_ref(qx, kx, q, k, b, LD, NQ, KV, QOFF, NH, NKV, D, R, &sink_only);
     CHECK_MSG(b[j / 64] > a[j / 64] + 1.0f, "head 0 block %d: %g, was %g", j / 64, b[j / 64], a[j / 64]);
+}
+
+/* Rows that agree (128 rows at positions 64 .. 191; every row of block 1
+ * a copy of its last, at position 191):
+ * the mean pool is the decode rule of that row at kv_len 192, up to the
+ * rounding of the mean (a sum of 64 copies, then / 64), when the blocks
+ * are forced alike (none, or all). */
+TEST(attn_index_prefill_mean_of_equal_rows_is_decode)
+{
+    inputs(555);
+    enum { NQ2 = 128, L = 191, LD = L / 64 + 1 };
+    static uint16_t kxn[NH * KV * R];
+    float a[NH * LD], b[2 * NH * LD];
+    for (int t = 64; t < NQ2 - 1; t++) {
+        memcpy(qx + (size_t)t * NH * R, qx + (size_t)(NQ2 - 1) * NH * R, sizeof(float) * NH * R);
+        memcpy(q + (size_t)t * NH * D, q + (size_t)(NQ2 - 1) * NH * D, 2 * NH * D);
+    }
+    kx_prefix(kxn, L + 1);
+    const attn_select_params prms[] = {{0, 0, 4, 0.9}, {0, 1 << 30, 4, 0.9}};
+    for (int c = 0; c < 2; c++) {
+        attn_index_decode_ref(qx + (size_t)(NQ2 - 1) * NH * R, kxn, q + (size_t)(NQ2 - 1) * NH * D, k, a, LD, L + 1,
+                              NH, NKV, D, R, &prms[c]);
+        attn_index_prefill_mean_ref(qx, kxn, q, k, b, LD, NQ2, L + 1, L + 1 - NQ2, NH, NKV, D, R, &prms[c]);
+        double err = 0.0;
+        for (int i = 0; i < NH * LD; i++) err = fmax(err, fabs((double)a[i] - b[NH * LD + i]));
+        CHECK_MSG(err < 1e-4, "params %d: max |mean pool - decode| %g", c, err);
+    }
 }
 
 TEST(attn_kv_append_index_ref_values)

@@ -165,6 +165,58 @@ void attn_index_prefill_ref(const float *qx, const uint16_t *kx, const uint16_t 
     free(x);
 }
 
+void attn_index_prefill_mean_ref(const float *qx, const uint16_t *kx, const uint16_t *q, const uint16_t *k,
+                                 float *blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
+                                 int n_kv_head, int d, int r, const attn_select_params *prm)
+{
+    if (n_q <= 0 || kv_len <= 0 || q_offset < 0 || n_kv_head <= 0 || n_head % n_kv_head || d <= 0 || r <= 0)
+        abort();
+    const int G = n_head / n_kv_head, n_qb = (n_q + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    const float scale = 1.0f / sqrtf((float)d);
+    float *x = malloc(sizeof *x * (size_t)(r + d)), *qm = x + r;
+    if (!x) abort();
+    for (int qb = 0; qb < n_qb; qb++) {
+        const int row0 = qb * ATTN_SBLOCK, rows = n_q - row0 < ATTN_SBLOCK ? n_q - row0 : ATTN_SBLOCK;
+        const int f = q_offset + row0, last = f + rows - 1, V = last / ATTN_SBLOCK + 1;
+        const int sink_end = prm->sink < f + 1 ? prm->sink : f + 1;
+        const int local_lo = prm->local > 0 ? (f - prm->local + 1 > 0 ? f - prm->local + 1 : 0) / ATTN_SBLOCK : V;
+        for (int h = 0; h < n_head; h++) {
+            for (int c = 0; c < r; c++) {
+                float sum = 0.0f;
+                for (int t = 0; t < rows; t++) sum += qx[((size_t)(row0 + t) * n_head + h) * r + c];
+                x[c] = sum / (float)rows;
+            }
+            for (int c = 0; c < d; c++) {
+                float sum = 0.0f;
+                for (int t = 0; t < rows; t++) sum += attn_bf16_to_f32(q[((size_t)(row0 + t) * n_head + h) * d + c]);
+                qm[c] = sum / (float)rows;
+            }
+            float *out = blse + ((size_t)qb * n_head + h) * ld;
+            for (int b = 0; b < V; b++) {
+                const int forced = b * ATTN_SBLOCK < sink_end || b >= local_lo;
+                float e[ATTN_SBLOCK];
+                for (int j = b * ATTN_SBLOCK; j < (b + 1) * ATTN_SBLOCK; j++) {
+                    float dot = 0.0f;
+                    if (j > last || j >= kv_len) {
+                        e[j - b * ATTN_SBLOCK] = -INFINITY;
+                        continue;
+                    }
+                    if (forced) {
+                        const uint16_t *kj = k + ((size_t)j * n_kv_head + h / G) * d;
+                        for (int c = 0; c < d; c++) dot += qm[c] * attn_bf16_to_f32(kj[c]);
+                    } else {
+                        const uint16_t *kxj = kx + ((size_t)h * kv_len + j) * r;
+                        for (int c = 0; c < r; c++) dot += x[c] * attn_bf16_to_f32(kxj[c]);
+                    }
+                    e[j - b * ATTN_SBLOCK] = dot * scale;
+                }
+                out[b] = block_lse(e, ATTN_SBLOCK);
+            }
+        }
+    }
+    free(x);
+}
+
 void attn_kv_append_index_ref(uint16_t *kc, uint16_t *vc, uint16_t *kx, long kx_ld, const float *k,
                               const float *v, const float *k_pre, const float *wk, int pos0, int n,
                               int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel)

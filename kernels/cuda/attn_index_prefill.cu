@@ -26,6 +26,8 @@
  * last row (the max is unchanged). scale > 0 is applied after the max.
  * Invariants: r in {8, 16, 32}; d in {64, 128, 256}; 16-byte aligned
  * rows (kx, q, k as cudaMalloc gives them).
+ * Also here (end of file): the mean-pooled variant, one pooled query a
+ * block scored like a decode query, 64 times fewer scores.
  */
 #include "kernels/attn_sparse.h"
 #include "kernels/cuda/attn_common.cuh"
@@ -248,5 +250,135 @@ int attn_index_prefill_cuda(const float *qx, const void *kx, const void *q, cons
     IXP_CASE(8, 128) IXP_CASE(16, 128) IXP_CASE(32, 128)
     IXP_CASE(8, 256) IXP_CASE(16, 256) IXP_CASE(32, 256)
 #undef IXP_CASE
+    return (int)cudaErrorInvalidValue;
+}
+
+/* ---- the mean-pooled variant (attn_index_prefill_mean_cuda) ----
+ * One CTA per (item, IXM_WARPS * 64/R key blocks): its warps pool the
+ * item's qx rows (and, when a forced block is in range, its q rows) into
+ * shared memory (a warp sum a dim, so the means differ from the twin's
+ * ordered sums by rounding; a 1-row block's are exact); then each warp
+ * scores 64/R blocks as the
+ * decode indexer does: two keys a lane, the index keys loaded (16-byte
+ * loads) before any is used, forced blocks exact against the real keys. */
+enum { IXM_WARPS = 8 };
+
+template <int R, int D>
+__global__ void __launch_bounds__(IXM_WARPS * 32)
+index_prefill_mean_kernel(const float *__restrict__ qx, const __nv_bfloat16 *__restrict__ kx,
+                          const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
+                          float *__restrict__ blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
+                          int n_kv_head, attn_select_params prm, float scale)
+{
+    constexpr int NB = 64 / R, CH = R / 8;
+    __shared__ float xs[R];
+    __shared__ float qs[D];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, h = blockIdx.z, qb = blockIdx.y;
+    const int row0 = qb * ATTN_SBLOCK, rows = min(ATTN_SBLOCK, n_q - row0);
+    const int f = q_offset + row0, last = f + rows - 1, V = last / ATTN_SBLOCK + 1;
+    const int b_cta = blockIdx.x * IXM_WARPS * NB;
+    if (b_cta >= V) return; /* the whole CTA: before any barrier */
+    const int sink_end = min(prm.sink, f + 1);
+    const int local_lo = prm.local > 0 ? max(0, f - prm.local + 1) / ATTN_SBLOCK : V;
+    auto forced = [&](int b) { return b * ATTN_SBLOCK < sink_end || b >= local_lo; };
+    const int b_end = min(b_cta + IXM_WARPS * NB, V);
+    /* a warp per dim, a lane per two rows, then a warp sum: two loads of latency, not 64 */
+    for (int c = warp; c < R; c += IXM_WARPS) {
+        float sum = 0.f;
+        for (int t = lane; t < rows; t += 32) sum += qx[((size_t)(row0 + t) * n_head + h) * R + c];
+        for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        if (lane == 0) xs[c] = sum / (float)rows;
+    }
+    if (b_cta * ATTN_SBLOCK < sink_end || b_end - 1 >= local_lo)
+        for (int c = warp; c < D; c += IXM_WARPS) {
+            float sum = 0.f;
+            for (int t = lane; t < rows; t += 32) sum += __bfloat162float(q[((size_t)(row0 + t) * n_head + h) * D + c]);
+            for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            if (lane == 0) qs[c] = sum / (float)rows;
+        }
+    __syncthreads();
+    const int b_first = b_cta + warp * NB;
+    if (b_first >= V) return;
+    const __nv_bfloat16 *kh = kx + (size_t)h * kv_len * R;
+    const int j_end = min(last + 1, kv_len); /* keys the pooled query sees */
+    uint4 buf[NB][2][CH];
+#pragma unroll
+    for (int i = 0; i < NB; i++)
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int b = b_first + i, j = b * ATTN_SBLOCK + e * 32 + lane;
+            const bool ok = b < V && !forced(b) && j < j_end;
+#pragma unroll
+            for (int c = 0; c < CH; c++)
+                buf[i][e][c] = ok ? __ldg((const uint4 *)(kh + (size_t)j * R) + c) : make_uint4(0, 0, 0, 0);
+        }
+    float x[R];
+#pragma unroll
+    for (int c = 0; c < R; c++) x[c] = xs[c];
+    const int kvh = h / (n_head / n_kv_head);
+    float *out = blse + ((size_t)qb * n_head + h) * ld;
+#pragma unroll
+    for (int i = 0; i < NB; i++) {
+        const int b = b_first + i;
+        if (b >= V) break;
+        float s[2];
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int j = b * ATTN_SBLOCK + e * 32 + lane;
+            float acc = 0.f;
+            if (j < j_end) {
+                if (!forced(b)) {
+                    const __nv_bfloat162 *p = (const __nv_bfloat162 *)buf[i][e];
+#pragma unroll
+                    for (int c = 0; c < R / 2; c++) {
+                        float2 kf = __bfloat1622float2(p[c]);
+                        acc = fmaf(kf.x, x[2 * c], acc);
+                        acc = fmaf(kf.y, x[2 * c + 1], acc);
+                    }
+                } else {
+                    const __nv_bfloat162 *kj = (const __nv_bfloat162 *)(k + ((size_t)j * n_kv_head + kvh) * D);
+#pragma unroll 8
+                    for (int c = 0; c < D / 2; c++) {
+                        float2 kf = __bfloat1622float2(kj[c]);
+                        acc = fmaf(kf.x, qs[2 * c], acc);
+                        acc = fmaf(kf.y, qs[2 * c + 1], acc);
+                    }
+                }
+            }
+            s[e] = j < j_end ? scale * acc : -INFINITY;
+        }
+        float mx = fmaxf(s[0], s[1]);
+        for (int o = 16; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        float sum = mx == -INFINITY ? 0.f : expf(s[0] - mx) + expf(s[1] - mx);
+        for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        if (lane == 0) out[b] = mx == -INFINITY ? -INFINITY : mx + logf(sum);
+    }
+}
+
+int attn_index_prefill_mean_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse,
+                                 size_t ld, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                                 int d, int r, const attn_select_params *prm, void *stream)
+{
+    if (n_q <= 0 || kv_len <= 0 || q_offset < 0 || n_kv_head <= 0 || n_head <= 0 || n_head % n_kv_head || !prm ||
+        n_head > 65535)
+        return (int)cudaErrorInvalidValue;
+    const int V_max = (q_offset + n_q - 1) / ATTN_SBLOCK + 1, n_qb = (n_q + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    if ((size_t)V_max > ld || n_qb > 65535 || r < 8 || 64 % r) return (int)cudaErrorInvalidValue;
+    const int per_cta = IXM_WARPS * (64 / r);
+    dim3 grid((V_max + per_cta - 1) / per_cta, n_qb, n_head);
+    cudaStream_t st = (cudaStream_t)stream;
+    const float scale = 1.0f / sqrtf((float)d);
+    typedef const __nv_bfloat16 *cb;
+#define IXM_CASE(RR, DD)                                                                                   \
+    if (r == RR && d == DD) {                                                                              \
+        index_prefill_mean_kernel<RR, DD><<<grid, IXM_WARPS * 32, 0, st>>>(qx, (cb)kx, (cb)q, (cb)k, blse, ld, \
+                                                                          n_q, kv_len, q_offset, n_head,   \
+                                                                          n_kv_head, *prm, scale);         \
+        return (int)cudaGetLastError();                                                                    \
+    }
+    IXM_CASE(8, 64) IXM_CASE(16, 64) IXM_CASE(32, 64)
+    IXM_CASE(8, 128) IXM_CASE(16, 128) IXM_CASE(32, 128)
+    IXM_CASE(8, 256) IXM_CASE(16, 256) IXM_CASE(32, 256)
+#undef IXM_CASE
     return (int)cudaErrorInvalidValue;
 }

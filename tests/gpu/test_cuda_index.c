@@ -1,9 +1,10 @@
 /* test_cuda_index.c — the prefill indexer (attn_index_prefill_cuda) and the
- * KV append with index keys (attn_kv_append_index_cuda) against their CPU
+ * KV append with index keys (attn_kv_append_index_cuda), and the mean-pooled
+ * indexer (attn_index_prefill_mean_cuda) against their CPU
  * twins (kernels/cpu/attn_select_ref.c) on fresh random inputs, outputs
  * poisoned (NaN / 0xffff) before each call.
  *
- * Prefill indexer: several shapes (r 8, 16, 32; d 64, 128, 256; GQA; a
+ * Prefill indexer (the envelope, and the mean pool): several shapes (r 8, 16, 32; d 64, 128, 256; GQA; a
  * first chunk and chunks over a longer cache, n_q not a multiple of 64, a
  * 1-row block), each with the forcing of the layer (sink 4, recent 64),
  * none, and a wide recent window. Pass: every written entry finite where
@@ -52,7 +53,7 @@ static int down(void *h, const void *d, size_t bytes)
 /* One prefill indexer call and the selection chained on it; 1 when all
  * checks pass. */
 static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, int r,
-                      const attn_select_params *prm)
+                      const attn_select_params *prm, int mean)
 {
     const int n_qb = (n_q + 63) / 64, ld = (q_offset + n_q - 1) / 64 + 1, n_items = n_qb * H;
     const size_t nq = (size_t)n_q * H * d, nk = (size_t)kv_len * HKV * d, nkx = (size_t)H * kv_len * r;
@@ -72,7 +73,9 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     ok = ok && up(dq, q, nq * 2) && up(dk, k, nk * 2) && up(dkx, kx, nkx * 2) && up(dqx, qx, nqx * 4);
     if (ok) {
         cudaMemset(dblse, 0xff, nb * 4);
-        int rc = attn_index_prefill_cuda(dqx, dkx, dq, dk, dblse, ld, n_q, kv_len, q_offset, H, HKV, d, r, prm, NULL);
+        int rc = (mean ? attn_index_prefill_mean_cuda
+                       : attn_index_prefill_cuda)(dqx, dkx, dq, dk, dblse, ld, n_q, kv_len, q_offset, H, HKV, d, r, prm,
+                                                  NULL);
         int rs = rc ? rc
                     : attn_select_topp_cuda(dblse, ld, n_q, q_offset, H, prm, doff, didx, (int64_t)nb, work, wb, NULL);
         cudaError_t e = cudaDeviceSynchronize();
@@ -85,7 +88,8 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
         ok = ok && off[n_items] <= (int64_t)nb && down(idx, didx, (size_t)off[n_items] * 4);
     }
     if (ok) {
-        attn_index_prefill_ref(qx, kx, q, k, ref, ld, n_q, kv_len, q_offset, H, HKV, d, r, prm);
+        (mean ? attn_index_prefill_mean_ref : attn_index_prefill_ref)(qx, kx, q, k, ref, ld, n_q, kv_len, q_offset, H,
+                                                                      HKV, d, r, prm);
         double err = 0.0;
         long bad = 0, poison_lost = 0;
         for (int it = 0; it < n_items; it++) {
@@ -115,9 +119,10 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
             for (int64_t e = 0; same && e < off[it + 1] - off[it]; e++) same = idx[off[it] + e] == ridx[roff[it] + e];
             diff += !same;
         }
-        printf("    d %3d r %2d  %5d q @%5d  kv %5d  H %d/%d  sink %d local %d  blse max|d| %.2e  bad %ld  "
+        printf("    %s d %3d r %2d  %5d q @%5d  kv %5d  H %d/%d  sink %d local %d  blse max|d| %.2e  bad %ld  "
                "poison lost %ld  lists differ %ld/%d  kept %.3f\n",
-               d, r, n_q, q_offset, kv_len, H, HKV, prm->sink, prm->local, err, bad, poison_lost, diff, n_items,
+               mean ? "mean" : "envl", d, r, n_q, q_offset, kv_len, H, HKV, prm->sink, prm->local, err, bad,
+               poison_lost, diff, n_items,
                (double)off[n_items] / ((double)n_items * ld));
         ok = bad == 0 && poison_lost == 0 && err < TOL_BLSE && diff == 0;
     }
@@ -132,15 +137,32 @@ TEST(gpu_index_prefill)
 {
     const attn_select_params layer = {4, 64, 4, 0.9}, none = {0, 0, 4, 0.9}, wide = {4, 1000, 8, 0.8};
     int ok = 1;
-    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &layer);       /* a first chunk, tail of 44 rows */
-    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &none);
-    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &layer);   /* a chunk over a longer cache, mid-block offset */
-    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &wide);
-    ok &= index_case(1000, 1000, 0, 4, 1, 128, 32, &layer);
-    ok &= index_case(130, 2130, 2000, 2, 2, 256, 16, &layer); /* d 256 */
-    ok &= index_case(1, 500, 499, 4, 2, 64, 16, &layer);      /* one row: the decode case */
-    ok &= index_case(64, 4160, 4096, 8, 8, 64, 32, &none);    /* one whole block, far from the start */
-    ok &= index_case(777, 3000, 2223, 4, 2, 128, 8, &layer);  /* many query blocks, folded grid */
+    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &layer, 0);       /* a first chunk, tail of 44 rows */
+    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &none, 0);
+    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &layer, 0);   /* a chunk over a longer cache, mid-block offset */
+    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &wide, 0);
+    ok &= index_case(1000, 1000, 0, 4, 1, 128, 32, &layer, 0);
+    ok &= index_case(130, 2130, 2000, 2, 2, 256, 16, &layer, 0); /* d 256 */
+    ok &= index_case(1, 500, 499, 4, 2, 64, 16, &layer, 0);      /* one row: the decode case */
+    ok &= index_case(64, 4160, 4096, 8, 8, 64, 32, &none, 0);    /* one whole block, far from the start */
+    ok &= index_case(777, 3000, 2223, 4, 2, 128, 8, &layer, 0);  /* many query blocks, folded grid */
+    CHECK(ok);
+}
+
+/* The same cases through the mean-pooled indexer. */
+TEST(gpu_index_prefill_mean)
+{
+    const attn_select_params layer = {4, 64, 4, 0.9}, none = {0, 0, 4, 0.9}, wide = {4, 1000, 8, 0.8};
+    int ok = 1;
+    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &layer, 1);       /* a first chunk, tail of 44 rows */
+    ok &= index_case(300, 300, 0, 4, 2, 64, 8, &none, 1);
+    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &layer, 1);   /* a chunk over a longer cache, mid-block offset */
+    ok &= index_case(200, 777, 577, 8, 2, 128, 16, &wide, 1);
+    ok &= index_case(1000, 1000, 0, 4, 1, 128, 32, &layer, 1);
+    ok &= index_case(130, 2130, 2000, 2, 2, 256, 16, &layer, 1); /* d 256 */
+    ok &= index_case(1, 500, 499, 4, 2, 64, 16, &layer, 1);      /* one row: the decode case */
+    ok &= index_case(64, 4160, 4096, 8, 8, 64, 32, &none, 1);    /* one whole block, far from the start */
+    ok &= index_case(777, 3000, 2223, 4, 2, 128, 8, &layer, 1);  /* many query blocks, folded grid */
     CHECK(ok);
 }
 

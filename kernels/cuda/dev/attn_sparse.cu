@@ -38,7 +38,8 @@
  * sparse twin's on them); then each stage and the three together timed.
  * Prefill pipeline: the same for a prefill chunk from position 0 (index
  * rows with planted blocks; attn_index_prefill.cu, then the selection and
- * the block-sparse prefill on its lists), timed beside the dense prefill.
+ * the block-sparse prefill on its lists), timed beside the dense prefill;
+ * kernel=..._mean: the same with the mean-pooled indexer.
  * --pipelines: the two pipelines alone (their validation and timing).
  * --dump DIR: writes each timed case's lists (DIR/lists_SHAPE_N_RHO.bin:
  * int32 n_q, n_head, n_kv_head, d, n_items, pad; int64 off[n_items + 1];
@@ -697,7 +698,7 @@ __global__ static void fill_qx_rows_kernel(float *qx, const float *base, int n_q
  * block LSEs), block-sparse prefill (vs its twin on the GPU's lists, on
  * sampled rows); then each stage timed and the three together, beside the
  * dense prefill. One chunk of n queries from position 0. */
-static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool check, bool time)
+static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool check, bool time, bool mean = false)
 {
     const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d, V = (n - 1) / 64 + 1, n_items = V * H;
     const attn_select_params prm = {4, 64, 4, 0.9};
@@ -731,7 +732,10 @@ static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool 
     CK(cudaMemset(dblse, 0xff, nb * 4));
     CK(cudaMemset(dout, 0xff, nq * 2));
     CK(cudaMemset(dlse, 0xff, (size_t)n * H * 4));
-    auto index = [&]() { CK(attn_index_prefill_cuda(dqx, dkx, dq, dk, dblse, V, n, n, 0, H, KVH, D, R, &prm, NULL)); };
+    auto index = [&]() {
+        CK((mean ? attn_index_prefill_mean_cuda : attn_index_prefill_cuda)(dqx, dkx, dq, dk, dblse, V, n, n, 0, H, KVH,
+                                                                          D, R, &prm, NULL));
+    };
     auto select = [&]() { CK(attn_select_topp_cuda(dblse, V, n, 0, H, &prm, doff, didx, (int64_t)nb, swork, swb, NULL)); };
     auto attend = [&]() {
         CK(attn_sparse_prefill_cuda(dq, dk, dv, doff, didx, dout, dlse, n, n, 0, H, KVH, D, NULL));
@@ -759,7 +763,8 @@ static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool 
         CK(cudaMemcpy(lse.data(), dlse, lse.size() * 4, cudaMemcpyDeviceToHost));
         std::vector<int32_t> idx(std::max<int64_t>(1, off[n_items]));
         CK(cudaMemcpy(idx.data(), didx, off[n_items] * 4, cudaMemcpyDeviceToHost));
-        attn_index_prefill_ref(qx.data(), kx.data(), q.data(), k.data(), rblse.data(), V, n, n, 0, H, KVH, D, R, &prm);
+        (mean ? attn_index_prefill_mean_ref : attn_index_prefill_ref)(qx.data(), kx.data(), q.data(), k.data(),
+                                                                      rblse.data(), V, n, n, 0, H, KVH, D, R, &prm);
         double berr = 0;
         long bnan = 0;
         for (int it = 0; it < n_items; it++)
@@ -787,9 +792,9 @@ static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool 
         }
         cmp_out c = compare_rows(out, lse, ref, rlse, rows, H, D);
         ok = bnan == 0 && berr < 1e-3 && same && c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
-        printf("VALID kernel=prefill_pipeline card=%s shape=%s n=%d r=%d planted=%g blse_maxabs=%.3e lists_equal=%d "
+        printf("VALID kernel=prefill_pipeline%s card=%s shape=%s n=%d r=%d planted=%g blse_maxabs=%.3e lists_equal=%d "
                "density=%.4f rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
-               dev_card, sh.name, n, R, frac, berr, (int)same, density, c.c.rel, c.lse_err, c.nan + bnan,
+               mean ? "_mean" : "", dev_card, sh.name, n, R, frac, berr, (int)same, density, c.c.rel, c.lse_err, c.nan + bnan,
                ok ? "PASS" : "FAIL");
     }
     if (time) {
@@ -801,10 +806,10 @@ static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool 
         float t_att = dev_time_us([&](int) { attend(); }, 1, 5);
         float t_all = dev_time_us([&](int) { index(); select(); attend(); }, 1, 5);
         const double pairs = (double)n * (n + 1) / 2 * H;
-        printf("RESULT op=prefill_layer kernel=rtpurbo_prefill card=%s shape=%s n=%d r=%d planted=%g density=%.4f "
+        printf("RESULT op=prefill_layer kernel=rtpurbo_prefill%s card=%s shape=%s n=%d r=%d planted=%g density=%.4f "
                "index_us=%.1f select_us=%.1f attend_us=%.1f total_us=%.1f dense_us=%.1f speedup_vs_dense=%.2f "
                "index_select_share=%.3f index_tscores=%.2f\n",
-               dev_card, sh.name, n, R, frac, density, t_idx, t_sel, t_att, t_all, t_dense, t_dense / t_all,
+               mean ? "_mean" : "", dev_card, sh.name, n, R, frac, density, t_idx, t_sel, t_att, t_all, t_dense, t_dense / t_all,
                (t_idx + t_sel) / t_all, pairs / (t_idx * 1e-6) / 1e12);
     }
     fflush(stdout);
@@ -907,6 +912,8 @@ int main(int argc, char **argv)
         if (!quick) ok &= decode_pipeline(sh, 65536, R, 0.03f, true, false);
         ok &= prefill_pipeline(sh, 1000, R, 0.05f, true, false);
         ok &= prefill_pipeline(sh, 777, R == 8 ? 32 : 8, 0.05f, true, false);
+        ok &= prefill_pipeline(sh, 1000, R, 0.05f, true, false, true);
+        ok &= prefill_pipeline(sh, 777, R == 8 ? 32 : 8, 0.05f, true, false, true);
         if (!quick) ok &= prefill_pipeline(sh, 2100, R, 0.05f, true, false);
     }
     printf("validation: %s\n", ok ? "all PASS" : "FAILURES");
@@ -917,9 +924,10 @@ int main(int argc, char **argv)
         for (int n : dn)
             for (float f : {0.01f, 0.03f, 0.1f}) decode_pipeline(sh, n, sh.d / 8, f, false, true);
         for (int n : pn) {
-            for (float f : {0.01f, 0.03f, 0.1f}) prefill_pipeline(sh, n, sh.d / 8, f, false, true);
+            for (float f : {0.01f, 0.03f, 0.1f}) prefill_pipeline(sh, n, sh.d / 8, f, false, true, true);
+            prefill_pipeline(sh, n, sh.d / 8, 0.03f, false, true); /* the envelope, for comparison */
             for (int R : {8, 16, 32})
-                if (R != sh.d / 8) prefill_pipeline(sh, n, R, 0.03f, false, true);
+                if (R != sh.d / 8) prefill_pipeline(sh, n, R, 0.03f, false, true, true);
         }
     }
     for (const dev_shape &sh : dev_shapes) {

@@ -16,9 +16,15 @@
  * G <= 16.
  * n_split: about one wave of resident warps over all heads (v1) or KV
  * heads (v2), at most half the longest list (chunks of >= 2 blocks). The
- * plain entry takes v2 when 2 <= G <= 16 and the longest list has at least
- * SD_UNION_MIN blocks (below, the union's launch costs more than the
- * re-reads it saves). Contract: kernels/attn_sparse.h. Versions:
+ * plain entry takes v2 when 2 <= G <= 16, the longest list holds at least
+ * a fifth of the blocks (max_blocks * 5 >= n_kb) and the lists' K + V by
+ * that bound (n_head * max_blocks blocks) reach SD_UNION_BYTES; else v1.
+ * Why (H200, bench/sparse.md run 5): the union step and v2's finer split
+ * cost about 10-25 us, which the saved re-reads repay only at high density
+ * on large lists (llama 32/8/128 at 30%: v2 1.4x faster at 128K, 1.9x at
+ * 1M; at 3% v1 is 1.1-1.4x faster; smollm2 9/3/64 at 128K: v1 faster even
+ * at 30%). A caller passing only a bound as max_blocks (say every block)
+ * gets v2 on large caches. Contract: kernels/attn_sparse.h. Versions:
  * bench/sparse.md.
  */
 #include "kernels/attn_kernels.h"
@@ -126,7 +132,7 @@ static int sparse_decode_split(int max_len, int units)
     return n > 0 ? n : 1;
 }
 
-enum { SD_UNION_MIN = 64 };
+enum { SD_UNION_BYTES = 256 << 20 };
 
 /* The longest union of a group: G lists, at most n_kb blocks. */
 static int union_max_len(int max_blocks, int kv_len, int n_head, int n_kv_head)
@@ -250,7 +256,10 @@ int attn_sparse_decode_cuda(const void *q, const void *k, const void *v, const i
 {
     if (n_kv_head <= 0) return (int)cudaErrorInvalidValue;
     const int G = n_head / n_kv_head;
-    const int version = G >= 2 && G <= 16 && max_blocks >= SD_UNION_MIN ? 2 : 1;
+    const int64_t n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    const double listed_bytes = (double)n_head * max_blocks * ATTN_SBLOCK * d * 2 * 2;
+    const int version =
+        G >= 2 && G <= 16 && (int64_t)max_blocks * 5 >= n_kb && listed_bytes >= (double)SD_UNION_BYTES ? 2 : 1;
     return attn_sparse_decode_cuda_version(version, q, k, v, off, idx, max_blocks, out, lse, kv_len, n_head, n_kv_head,
                                            d, work, work_bytes, stream);
 }

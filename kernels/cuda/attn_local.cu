@@ -140,18 +140,23 @@ local_prefill_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ kr, co
             }
         }
 
-        /* the rule, on every tile (a few compares per score) */
+        /* the rule, on the tiles where some key of the warp's rows is hidden
+         * (a tile every row sees whole needs no mask) */
+        const bool whole = sink ? n0 + BN <= s_end && n0 + BN - 1 <= wq_first
+                                : n0 >= w_lo && n0 + BN - 1 <= p_last && n0 + BN - 1 <= wq_first && n0 > wq_last - W;
+        if (!whole) {
 #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
+            for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-            for (int nt = 0; nt < NT; nt++)
+                for (int nt = 0; nt < NT; nt++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int pos = wq_first + mt * 16 + (lane >> 2) + (e >> 1) * 8;
-                    int col = n0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-                    bool vis = col <= pos && col <= p_last && (sink ? col < S : col >= S && col > pos - W);
-                    if (!vis) s[mt][nt][e] = -INFINITY;
-                }
+                    for (int e = 0; e < 4; e++) {
+                        int pos = wq_first + mt * 16 + (lane >> 2) + (e >> 1) * 8;
+                        int col = n0 + nt * 8 + (lane & 3) * 2 + (e & 1);
+                        bool vis = col <= pos && col <= p_last && (sink ? col < S : col >= S && col > pos - W);
+                        if (!vis) s[mt][nt][e] = -INFINITY;
+                    }
+        }
 
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
@@ -275,17 +280,21 @@ struct ld_cfg {
 };
 
 /* The visible keys of the query at pos in position order: key i < n_sink is
- * position i, key i >= n_sink position lo + i - n_sink; this split reads
- * keys i0 .. i1-1, as ring rows. */
+ * position i (ring row i), key i >= n_sink position lo + i - n_sink, whose
+ * ring row is r0 + i - n_sink (r0 = the row of position lo) wrapped once
+ * past S + W (the window holds at most W positions: no modulo per key);
+ * this split reads keys i0 .. i1-1, as ring rows. */
 template <int BN>
 struct local_keys {
-    int i0, i1, n_sink, lo, S, W;
+    int i0, i1, n_sink, r0, S, W;
     __device__ int n_tiles() const { return i1 > i0 ? (i1 - i0 + BN - 1) / BN : 0; }
     __device__ int key(int t, int r) const
     {
         int i = i0 + t * BN + r;
         if (i >= i1) return -1;
-        return i < n_sink ? i : attn_local_row(lo + i - n_sink, S, W);
+        if (i < n_sink) return i;
+        int row = r0 + i - n_sink;
+        return row >= S + W ? row - W : row;
     }
 };
 
@@ -315,7 +324,7 @@ local_decode_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ kr, con
     const int G = n_head / n_kv_head;
     int n_sink, lo;
     const int n_keys = local_n_keys(pos, S, W, &n_sink, &lo);
-    const local_keys<BN> keys{split * chunk, min(n_keys, split * chunk + chunk), n_sink, lo, S, W};
+    const local_keys<BN> keys{split * chunk, min(n_keys, split * chunk + chunk), n_sink, attn_local_row(lo, S, W), S, W};
     decode_split_warp<D, BN, STAGES>(q, kr, vr, part_o, part_lse, n_head, n_kv_head, kvh, kvh * G, G, split, keys, sK,
                                      sV, scale_log2);
 }

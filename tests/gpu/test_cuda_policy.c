@@ -466,8 +466,9 @@ TEST(gpu_policy_model_plan_file)
 /* ---- bounded KV: local layers keep S + W rows on CUDA as on the CPU ---- */
 
 /* The KV bytes of both backends under a plan: CUDA's bf16 cache must hold
- * the same rows as the CPU's f32 one (half its bytes), and `want_rows` rows
- * of n_head_kv * d values in all; 1 or 0 after a recorded failure. */
+ * the same rows as the CPU's f32 one (half its bytes), and `want_rows`
+ * (layer, position) rows of n_head_kv * d keys and as many values in all;
+ * 1 or 0 after a recorded failure. */
 static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t want_rows)
 {
     backend *G = gpu_cuda();
@@ -502,7 +503,7 @@ static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t wan
 TEST(gpu_policy_streaming_bounded_kv)
 {
     const model_config *c = &fixture_model()->cfg;
-    CHECK(kv_bytes_case("streaming:sink=4,window=128", NULL, (size_t)c->n_layer * c->n_head_kv * (4 + 128)));
+    CHECK(kv_bytes_case("streaming:sink=4,window=128", NULL, (size_t)c->n_layer * (4 + 128)));
     CHECK(model_case("streaming:sink=4,window=128", NULL, 1));
     CHECK(model_case("streaming:sink=0,window=200", NULL, 1));
 }
@@ -518,7 +519,7 @@ TEST(gpu_policy_duo_mixed_rings)
     size_t rows = 0;
     for (int l = 0; l < c->n_layer; l++) {
         for (int h = 0; l % 2 == 0 && h < H; h += 3) retr[l * H + h] = 1;
-        rows += (size_t)c->n_head_kv * (l % 2 ? 4 + 128 : MP + MDEC);
+        rows += (size_t)(l % 2 ? 4 + 128 : MP + MDEC);
     }
     int ok = kv_bytes_case("duo:sink=4,window=128", retr, rows);
     ok = ok && model_case_retr("duo:sink=4,window=128", NULL, retr, 1);

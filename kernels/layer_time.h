@@ -28,8 +28,9 @@
  * mass and top-p keeps about them: the selected fraction comes out near f
  * (plus the forced sink and recent blocks). Needles: `needles` blocks per
  * retrieval head, spread over the context and not planted, each with one
- * key scoring B + ln 64 (alone as heavy as a planted block): a query must
- * find them; layer_timer_needles counts the ones the last query's (block's)
+ * key scoring B + ln 64 + 1 (alone e times as heavy as a planted block, so
+ * the noise of a single key cannot rank it below the planted blocks): a
+ * query must find them; layer_timer_needles counts the ones the last query's (block's)
  * lists kept. q, k, v are uniform random bf16 (q, k in [-2, 2), v in
  * [-1, 1)); one set of inputs (no rotation over copies: at short decode
  * contexts the retrieval KV can sit in L2).
@@ -124,15 +125,51 @@ static inline LAYER_HD int layer_planted(uint64_t seed, int b, int h, float f, i
            !layer_is_needle(b, needles, nb);
 }
 
+/* The lift of key j of retrieval head h under the indexer: B on every key
+ * of a planted block, B + ln 64 + 1 on key 37 of a needle block, else 0. */
+static inline LAYER_HD float layer_key_lift(uint64_t seed, int j, int h, float f, float boost, int needles, int nb)
+{
+    const int b = j / 64;
+    if (layer_planted(seed, b, h, f, needles, nb)) return boost;
+    if (j % 64 == 37 && layer_is_needle(b, needles, nb)) return boost + 5.158883f; /* + ln 64 + 1 */
+    return 0.0f;
+}
+
+/* Planted index keys, element i of qx (n_q, H, R) (every row of head h the
+ * same vector qx_h, uniform in [-1, 1)) and of kx (H, n, R): uniform in
+ * [-1, 1) plus lift * sqrt(d) / |qx_h|^2 * qx_h (layer_key_lift), so that
+ * key j scores exactly its lift more under scale 1/sqrt(d); kx before its
+ * bf16 rounding. */
+static inline LAYER_HD float layer_planted_qx(uint64_t seed, uint64_t i, int H, int R)
+{
+    return 2 * layer_hash_unit(seed + 7, i % ((uint64_t)H * R)) - 1;
+}
+static inline LAYER_HD float layer_planted_kx(uint64_t seed, uint64_t i, int n, int H, int R, int d, float f,
+                                              float boost, int needles, int nb)
+{
+    const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((uint64_t)R * n));
+    float v = 2 * layer_hash_unit(seed + 1, i) - 1;
+    const float lift = layer_key_lift(seed, j, h, f, boost, needles, nb);
+    if (lift != 0) {
+        float q2 = 0;
+        for (int e = 0; e < R; e++) {
+            const float qe = layer_planted_qx(seed, (uint64_t)h * R + e, H, R);
+            q2 += qe * qe;
+        }
+        v += lift * sqrtf((float)d) / q2 * layer_planted_qx(seed, (uint64_t)h * R + c, H, R);
+    }
+    return v;
+}
+
 /* The planted block score (log-sum-exp of its 64 keys' indexer scores)
  * of block b of retrieval head h: ln 64 for a plain block, ln 64 + B for a
- * planted one, ln(63 + 64 e^B) for a needle's, plus a jitter in [0, 0.05). */
+ * planted one, ln(63 + 64 e^(B+1)) for a needle's, plus a jitter in [0, 0.05). */
 static inline LAYER_HD float layer_planted_blse(uint64_t seed, int b, int h, float f, float boost, int needles,
                                                 int nb)
 {
     float base = 4.158883f; /* ln 64 */
     float j = 0.05f * layer_hash_unit(seed ^ 0x27d4eb2full, (uint64_t)b * 4099u + (uint64_t)h);
-    if (layer_is_needle(b, needles, nb)) return logf(63.0f + 64.0f * expf(boost)) + j;
+    if (layer_is_needle(b, needles, nb)) return logf(63.0f + 64.0f * expf(boost + 1.0f)) + j;
     return base + (layer_planted(seed, b, h, f, needles, nb) ? boost : 0.0f) + j;
 }
 
@@ -141,6 +178,11 @@ static inline LAYER_HD float layer_planted_blse(uint64_t seed, int b, int h, flo
  * pairs whose needle block is listed; *total gets n_items * needles (the
  * needles that exist at nb blocks). */
 int layer_needles_found(const int64_t *off, const int32_t *idx, int n_items, int needles, int nb, int *total);
+
+/* Planted index keys on the host (the device's values; kx rounded to
+ * bf16): qx (n_q, H, R) f32, kx (H, n, R) bf16. */
+void layer_planted_index_host(float *qx, uint16_t *kx, int n_q, int n, int H, int R, int d, uint64_t seed, float f,
+                              float boost, int needles, int nb);
 
 /* Planted block scores on the host for the CPU tests: blse (n_items, ld)
  * of prefill items i = qb * heads + h (decode: n_q = 1), blocks 0 .. V_i-1 */

@@ -65,6 +65,14 @@ int layer_needles_found(const int64_t *off, const int32_t *idx, int n_items, int
     return found;
 }
 
+void layer_planted_index_host(float *qx, uint16_t *kx, int n_q, int n, int H, int R, int d, uint64_t seed, float f,
+                              float boost, int needles, int nb)
+{
+    for (size_t i = 0; i < (size_t)n_q * H * R; i++) qx[i] = layer_planted_qx(seed, i, H, R);
+    for (size_t i = 0; i < (size_t)n * H * R; i++)
+        kx[i] = attn_f32_to_bf16(layer_planted_kx(seed, i, n, H, R, d, f, boost, needles, nb));
+}
+
 void layer_planted_blse_host(float *blse, size_t ld, int n_q, int q_offset, int heads, uint64_t seed, float f,
                              float boost, int needles, int nb)
 {

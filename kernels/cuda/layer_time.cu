@@ -56,31 +56,16 @@ __global__ void fill_planted_blse(float *blse, int nqb, int nb, int H, uint64_t 
     }
 }
 
-/* qx: (H, R) uniform [-1, 1); kx: (H, n, R) uniform [-1, 1), plus
- * boost * sqrt(d) / |qx_h|^2 * qx_h on every key of a planted block and
- * (boost + ln 64) times that on key 37 of a needle block: their indexer
- * scores rise by exactly boost (boost + ln 64). */
-__global__ void fill_planted_index(float *qx, __nv_bfloat16 *kx, int n, int H, int R, int d, uint64_t seed, float f,
-                                   float boost, int needles, int nb)
+/* planted qx (n_q, H, R) and kx (H, n, R): layer_planted_qx, layer_planted_kx */
+__global__ void fill_planted_index(float *qx, __nv_bfloat16 *kx, int n_q, int n, int H, int R, int d, uint64_t seed,
+                                   float f, float boost, int needles, int nb)
 {
     const size_t total = (size_t)n * H * R;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((size_t)R * n)), b = j / ATTN_SBLOCK;
-        float v = 2 * fill_hash_unit(seed + 1, i) - 1, lift = 0;
-        if (layer_planted(seed, b, h, f, needles, nb)) lift = boost;
-        else if (j % ATTN_SBLOCK == 37 && layer_is_needle(b, needles, nb)) lift = boost + 4.158883f;
-        if (lift != 0) {
-            float q2 = 0;
-            for (int e = 0; e < R; e++) {
-                float qe = 2 * fill_hash_unit(seed + 7, (size_t)h * R + e) - 1;
-                q2 += qe * qe;
-            }
-            v += lift * sqrtf((float)d) / q2 * (2 * fill_hash_unit(seed + 7, (size_t)h * R + c) - 1);
-        }
-        kx[i] = __float2bfloat16(v);
-    }
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)H * R; i += (size_t)gridDim.x * blockDim.x)
-        qx[i] = 2 * fill_hash_unit(seed + 7, i) - 1;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+        kx[i] = __float2bfloat16(layer_planted_kx(seed, i, n, H, R, d, f, boost, needles, nb));
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)n_q * H * R;
+         i += (size_t)gridDim.x * blockDim.x)
+        qx[i] = layer_planted_qx(seed, i, H, R);
 }
 
 void stage(layer_timer *t, int st)
@@ -261,8 +246,8 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     }
     CUDA_CHECK_LAUNCH();
     if (!pre) {
-        fill_planted_index<<<1024, 256>>>(t->qx, t->kx, n, s.ret_heads, s.r, d, t->seed, (float)c->density, t->boost,
-                                          c->needles, t->nb);
+        fill_planted_index<<<1024, 256>>>(t->qx, t->kx, 1, n, s.ret_heads, s.r, d, t->seed, (float)c->density,
+                                          t->boost, c->needles, t->nb);
         CUDA_CHECK_LAUNCH();
     }
     CUDA_CHECK(cudaMemset(t->out_ret, 0, nq * s.ret_heads * d * 2));

@@ -44,7 +44,7 @@ ifneq ($(LIB_CU),)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
 endif
 build/probes/cupti.o: CPPFLAGS += -I$(CUDA_HOME)/include
-build/tests/gpu/test_cuda_attn.o: CPPFLAGS += -I$(CUDA_HOME)/include
+build/tests/gpu/test_cuda_attn.o build/tests/gpu/test_cuda_index.o: CPPFLAGS += -I$(CUDA_HOME)/include
 
 BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
@@ -258,8 +258,11 @@ DEV_DENSE_O := build/dev/attn_ref.o build/kernels/cuda/attn_prefill.cu.o build/k
                build/kernels/cuda/attn_decode.cu.o
 build/dev/attn_sparse: kernels/cuda/dev/attn_sparse.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O) \
                        build/kernels/cuda/attn_sparse_prefill.cu.o build/kernels/cuda/attn_sparse_prefill_item.cu.o \
-                       build/kernels/cuda/attn_sparse_decode.cu.o build/kernels/cuda/attn_select.cu.o build/kernels/cuda/attn_index.cu.o build/dev/attn_select_ref.o
+                       build/kernels/cuda/attn_sparse_decode.cu.o build/kernels/cuda/attn_select.cu.o build/kernels/cuda/attn_index.cu.o \
+                       build/kernels/cuda/attn_index_prefill.cu.o build/dev/attn_select_ref.o
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
+# the GPU round runs the sparse harness beside the device bundle
+device: build/dev/attn_sparse
 build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O)
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 

@@ -91,13 +91,97 @@ void attn_index_decode_ref(const float *qx, const uint16_t *kx, const uint16_t *
                            float *blse, size_t ld, int kv_len, int n_head, int n_kv_head, int d, int r,
                            const attn_select_params *prm);
 
-/* ---- CUDA (kernels/cuda/attn_sparse_*.cu, attn_select.cu, attn_index.cu) ---- */
+/* Indexer scores of a prefill query block, pooled per key block: the
+ * envelope of its rows. Item i = qb * n_head + h holds rows qb*64 ..
+ * min(qb*64 + 64, n_q) - 1; row t sits at position f + t, f = q_offset +
+ * qb*64, and scores the keys j <= f + t, j < kv_len:
+ *   s_tj = scale * bf16(qx_t) . kx_j  when j's block is not forced for the
+ *          item (forced as in attn_select_params, from f: the same blocks
+ *          the selection forces), qx rounded to bf16 as the tensor cores
+ *          take it;
+ *   s_tj = scale * q_t . k_j  (exact) when it is.
+ * Pool: each key takes its best row, e_j = max over the rows t that see j
+ * of s_tj, and blse[i][b] = log(sum over j in b of exp(e_j)); -inf when no
+ * row sees a key of b (keys >= kv_len). Entries 0 .. V_i-1 written.
+ * Why the envelope suits top-p: one list serves all 64 rows, so a block
+ * must rank as high as the row that needs it most. exp(e_j) >= exp(s_tj)
+ * for every row t, so each row's weight on a block is bounded by the pooled
+ * weight, and a key that only one row finds (a needle) enters the ranking
+ * with that row's score; a mean over rows, or a mean-pooled query, would
+ * shrink it about 64-fold, below the sink and recent blocks that every row
+ * shares. The rows are 64 neighbouring positions of one head, whose score
+ * scales agree, so no row drowns the others. The forced blocks carry exact
+ * envelopes and anchor the masses as in decode. A 1-row block (n_q = 1,
+ * q_offset = kv_len - 1, qx exact in bf16) gives attn_index_decode_ref's
+ * values bit for bit.
+ * qx: (n_q, n_head, r) f32; kx: (n_head, kv_len, r) bf16 (head-major, as in
+ * decode); q: (n_q, n_head, d) bf16; k: (kv_len, n_kv_head, d) bf16; blse:
+ * (n_items, ld) f32, ld >= (q_offset + n_q - 1) / 64 + 1; scale 1/sqrt(d). */
+void attn_index_prefill_ref(const float *qx, const uint16_t *kx, const uint16_t *q, const uint16_t *k,
+                            float *blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
+                            int n_kv_head, int d, int r, const attn_select_params *prm);
+
+/* The cheap pooling (64 times fewer scores): the block's rows pooled into
+ * one query before scoring, x = mean over its rows of qx_t (f32) and, for
+ * forced blocks, qm = mean of q_t (f32); each key j <= L (L = the block's
+ * last row position), j < kv_len, scores s_j = scale * x . kx_j (not
+ * forced) or scale * qm . k_j (forced, from f as above), and blse[i][b] =
+ * log(sum over j in b of exp(s_j)). exp(x . kx) is the geometric mean of
+ * the rows' weights, so a key that only one row wants is weakened (its
+ * logit divided by the rows); it suits blocks whose rows share their
+ * targets, at a cost the sparse attention hides. A 1-row block is the
+ * decode rule bit for bit (qx need not be exact in bf16 here). Same
+ * shapes as attn_index_prefill_ref. */
+void attn_index_prefill_mean_ref(const float *qx, const uint16_t *kx, const uint16_t *q, const uint16_t *k,
+                                 float *blse, size_t ld, int n_q, int kv_len, int q_offset, int n_head,
+                                 int n_kv_head, int d, int r, const attn_select_params *prm);
+
+/* KV append with index keys: token t (0 .. n-1) lands in cache row pos0 + t:
+ * kc[pos0+t] = bf16(k[t]), vc[pos0+t] = bf16(v[t]) (every KV head), and for
+ * each listed query head h, kx[h][pos0+t][c] = bf16(sum over e of
+ * wk[h][c][e] * k_pre[t][h / G][e]) for c < r, the sum in f32 fused
+ * multiply-adds in order of e (the CUDA kernel matches it bit for bit).
+ * kc, vc: (n_ctx, n_kv_head, d) bf16; k (post-RoPE), v, k_pre (pre-RoPE):
+ * (n, n_kv_head, d) f32; wk: (n_head, r, d) f32; kx: (n_head, kx_ld, r)
+ * bf16, kx_ld >= pos0 + n (the indexers read it with kx_ld = kv_len);
+ * heads: n_sel distinct query heads (host memory; rows of other heads are
+ * not written). */
+void attn_kv_append_index_ref(uint16_t *kc, uint16_t *vc, uint16_t *kx, long kx_ld, const float *k,
+                              const float *v, const float *k_pre, const float *wk, int pos0, int n,
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel);
+
+/* ---- CUDA (kernels/cuda/attn_sparse_*.cu, attn_select.cu, attn_index.cu,
+ * attn_index_prefill.cu) ---- */
 
 /* The decode indexer on the GPU (one warp per 64-key block, two keys a
  * lane); r in {8, 16, 32}, d in {64, 128}; all pointers on the device. */
 int attn_index_decode_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse, size_t ld,
                            int kv_len, int n_head, int n_kv_head, int d, int r, const attn_select_params *prm,
                            void *stream);
+
+/* The prefill indexer on the GPU: one warp per item, four items (query
+ * blocks) a CTA sharing each key block; the 64 x 64 score tiles on tensor
+ * cores (mma m16n8k16 / m16n8k8, bf16 in, f32 out); r in {8, 16, 32}, d in
+ * {64, 128, 256}; all pointers on the device. */
+int attn_index_prefill_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse,
+                            size_t ld, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                            int d, int r, const attn_select_params *prm, void *stream);
+
+/* attn_index_prefill_mean_ref on the GPU: one warp per (item, 64/r key
+ * blocks), the pooled query in shared memory, two keys a lane as in
+ * decode; r in {8, 16, 32}, d in {64, 128, 256}; all on the device. */
+int attn_index_prefill_mean_cuda(const float *qx, const void *kx, const void *q, const void *k, float *blse,
+                                 size_t ld, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                                 int d, int r, const attn_select_params *prm, void *stream);
+
+/* attn_kv_append_index_ref on the GPU, one launch: one CTA per token;
+ * kc, vc, kx, k, v, k_pre, wk on the device, heads on the host; n_sel <=
+ * ATTN_APPEND_MAX_HEADS. */
+enum { ATTN_APPEND_MAX_HEADS = 128 };
+int attn_kv_append_index_cuda(uint16_t *kc, uint16_t *vc, uint16_t *kx, long kx_ld, const float *k,
+                              const float *v, const float *k_pre, const float *wk, int pos0, int n,
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel,
+                              void *stream);
 
 /* The same selection without sorting: per item, masses from the block
  * LSEs, a 4-pass radix select (256-bin histograms of count, non-forced

@@ -13,6 +13,7 @@
  * (kv_len * n_head * r * 2 bytes; head-major, so a warp reads 64 * r * 2
  * contiguous bytes); nothing is staged in shared memory.
  * Invariants: r in {8, 16, 32}; d in {64, 128}; keys >= kv_len score -inf.
+ * Also here: the KV append that writes the index keys (end of file).
  */
 #include "kernels/attn_sparse.h"
 #include "kernels/cuda/attn_common.cuh"
@@ -140,4 +141,56 @@ int attn_index_decode_cuda(const float *qx, const void *kx, const void *q, const
     IDX_CASE(8, 64) IDX_CASE(16, 64) IDX_CASE(32, 64) IDX_CASE(8, 128) IDX_CASE(16, 128) IDX_CASE(32, 128)
 #undef IDX_CASE
     return (int)cudaErrorInvalidValue;
+}
+
+/* ---- KV append with index keys (attn_kv_append_index_cuda) ----
+ * One CTA per token: the threads convert the token's K and V rows into the
+ * cache, then each takes (listed head, index dim) outputs: a d-long dot of
+ * W_K's row with the pre-RoPE key of the head's KV head, fused
+ * multiply-adds in order of e as the twin does, so kx matches it bit for
+ * bit. */
+struct append_heads {
+    int h[ATTN_APPEND_MAX_HEADS];
+};
+
+__global__ void kv_append_index_kernel(uint16_t *__restrict__ kc, uint16_t *__restrict__ vc,
+                                       uint16_t *__restrict__ kx, long kx_ld, const float *__restrict__ k,
+                                       const float *__restrict__ v, const float *__restrict__ k_pre,
+                                       const float *__restrict__ wk, int pos0, int n_head, int n_kv_head, int d,
+                                       int r, append_heads hl, int n_sel)
+{
+    const int t = blockIdx.x;
+    const size_t row = (size_t)n_kv_head * d;
+    for (size_t e = threadIdx.x; e < row; e += blockDim.x) {
+        __nv_bfloat16 kb = __float2bfloat16_rn(k[t * row + e]), vb = __float2bfloat16_rn(v[t * row + e]);
+        kc[(pos0 + t) * row + e] = *(uint16_t *)&kb;
+        vc[(pos0 + t) * row + e] = *(uint16_t *)&vb;
+    }
+    const int G = n_head / n_kv_head;
+    for (int o = threadIdx.x; o < n_sel * r; o += blockDim.x) {
+        const int h = hl.h[o / r], c = o % r;
+        const float *kp = k_pre + ((size_t)t * n_kv_head + h / G) * d, *w = wk + ((size_t)h * r + c) * d;
+        float acc = 0.f;
+        for (int e = 0; e < d; e++) acc = fmaf(__ldg(w + e), __ldg(kp + e), acc);
+        __nv_bfloat16 xb = __float2bfloat16_rn(acc);
+        kx[((size_t)h * kx_ld + pos0 + t) * r + c] = *(uint16_t *)&xb;
+    }
+}
+
+int attn_kv_append_index_cuda(uint16_t *kc, uint16_t *vc, uint16_t *kx, long kx_ld, const float *k,
+                              const float *v, const float *k_pre, const float *wk, int pos0, int n,
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel,
+                              void *stream)
+{
+    if (n <= 0 || pos0 < 0 || n_kv_head <= 0 || n_head % n_kv_head || d <= 0 || r <= 0 || n_sel < 0 ||
+        n_sel > ATTN_APPEND_MAX_HEADS || (n_sel && pos0 + n > kx_ld))
+        return (int)cudaErrorInvalidValue;
+    append_heads hl;
+    for (int s = 0; s < n_sel; s++) {
+        if (heads[s] < 0 || heads[s] >= n_head) return (int)cudaErrorInvalidValue;
+        hl.h[s] = heads[s];
+    }
+    kv_append_index_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(kc, vc, kx, kx_ld, k, v, k_pre, wk, pos0, n_head,
+                                                                n_kv_head, d, r, hl, n_sel);
+    return (int)cudaGetLastError();
 }

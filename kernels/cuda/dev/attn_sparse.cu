@@ -3,7 +3,7 @@
  * lists): validates every version against the CPU twin, then times them
  * with the dense kernels of this tree in the same process.
  *
- *   attn_sparse [--quick] [--versions 1,2] [--shapes llama3-8b,smollm2]
+ *   attn_sparse [--quick] [--pipelines] [--versions 1,2] [--shapes llama3-8b,smollm2]
  *               [--prefill-n 32768,131072] [--decode-n 131072,1048576]
  *               [--density 0.03,0.1] [--dump DIR]
  *
@@ -30,6 +30,11 @@
  * blocks that top-p should find) against its twin, its blocks selected and
  * attended (the lists equal to the twin's selection, the output to the
  * sparse twin's on them); then each stage and the three together timed.
+ * Prefill pipeline: the same for a prefill chunk from position 0 (index
+ * rows with planted blocks; attn_index_prefill.cu, then the selection and
+ * the block-sparse prefill on its lists), timed beside the dense prefill;
+ * kernel=..._mean: the same with the mean-pooled indexer.
+ * --pipelines: the two pipelines alone (their validation and timing).
  * --dump DIR: writes each timed case's lists (DIR/lists_SHAPE_N_RHO.bin:
  * int32 n_q, n_head, n_kv_head, d, n_items, pad; int64 off[n_items + 1];
  * int32 idx[]) for the torch peers (suites/peers/sparse_peer.py).
@@ -607,6 +612,143 @@ static int decode_pipeline(const dev_shape &sh, int kv_len, int R, float frac, b
     return ok;
 }
 
+/* ---- the prefill pipeline: indexer, selection, block-sparse prefill ---- */
+
+/* qx (n_q, H, R): the head's base direction base[h] plus noise of amp 0.5,
+ * so the planted blocks of fill_kx_kernel (aligned with base) score high
+ * for every row. */
+__global__ static void fill_qx_rows_kernel(float *qx, const float *base, int n_q, int H, int R, uint32_t seed)
+{
+    size_t n = (size_t)n_q * H * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        qx[i] = base[i % ((size_t)H * R)] + 0.5f * dev_hash_unit(seed, i);
+}
+
+/* Indexer (vs its twin), selection (vs the twin selection on the GPU's
+ * block LSEs), block-sparse prefill (vs its twin on the GPU's lists, on
+ * sampled rows); then each stage timed and the three together, beside the
+ * dense prefill. One chunk of n queries from position 0. */
+static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool check, bool time, bool mean = false)
+{
+    const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d, V = (n - 1) / 64 + 1, n_items = V * H;
+    const attn_select_params prm = {4, 64, 4, 0.9};
+    const size_t nq = (size_t)n * H * D, nkv = (size_t)n * KVH * D, nkx = (size_t)n * H * R, nb = (size_t)n_items * V;
+    void *dq, *dk, *dv, *dout, *swork;
+    __nv_bfloat16 *dkx;
+    float *dqx, *dbase, *dblse, *dlse;
+    int64_t *doff;
+    int32_t *didx;
+    const size_t swb = attn_select_workspace(n, H);
+    CK(cudaMalloc(&dq, nq * 2));
+    CK(cudaMalloc(&dk, nkv * 2));
+    CK(cudaMalloc(&dv, nkv * 2));
+    CK(cudaMalloc(&dout, nq * 2));
+    CK(cudaMalloc(&dlse, (size_t)n * H * 4));
+    CK(cudaMalloc(&dkx, nkx * 2));
+    CK(cudaMalloc(&dqx, (size_t)n * H * R * 4));
+    CK(cudaMalloc(&dbase, (size_t)H * R * 4));
+    CK(cudaMalloc(&dblse, nb * 4));
+    CK(cudaMalloc(&doff, (n_items + 1) * 8));
+    CK(cudaMalloc(&didx, nb * 4));
+    CK(cudaMalloc(&swork, swb));
+    uint32_t seed = dev_seed();
+    dev_fill(dq, nq, 2.f, seed);
+    dev_fill(dk, nkv, 2.f, seed + 1);
+    dev_fill(dv, nkv, 1.f, seed + 2);
+    fill_f32_kernel<<<64, 256>>>(dbase, (size_t)H * R, 1.f, seed + 3);
+    fill_qx_rows_kernel<<<1024, 256>>>(dqx, dbase, n, H, R, seed + 5);
+    fill_kx_kernel<<<1024, 256>>>(dkx, dbase, n, H, R, D, frac, 8.f, seed + 4);
+    CK(cudaGetLastError());
+    CK(cudaMemset(dblse, 0xff, nb * 4));
+    CK(cudaMemset(dout, 0xff, nq * 2));
+    CK(cudaMemset(dlse, 0xff, (size_t)n * H * 4));
+    auto index = [&]() {
+        CK((mean ? attn_index_prefill_mean_cuda : attn_index_prefill_cuda)(dqx, dkx, dq, dk, dblse, V, n, n, 0, H, KVH,
+                                                                          D, R, &prm, NULL));
+    };
+    auto select = [&]() { CK(attn_select_topp_cuda(dblse, V, n, 0, H, &prm, doff, didx, (int64_t)nb, swork, swb, NULL)); };
+    auto attend = [&]() {
+        CK(attn_sparse_prefill_cuda(dq, dk, dv, doff, didx, dout, dlse, n, n, 0, H, KVH, D, NULL));
+    };
+    index();
+    select();
+    attend();
+    CK(cudaDeviceSynchronize());
+    int ok = 1;
+    std::vector<int64_t> off(n_items + 1);
+    CK(cudaMemcpy(off.data(), doff, (n_items + 1) * 8, cudaMemcpyDeviceToHost));
+    double causal = 0;
+    for (int it = 0; it < n_items; it++) causal += it / H + 1;
+    const double density = (double)off[n_items] / causal;
+    if (check) {
+        std::vector<uint16_t> q(nq), k(nkv), v(nkv), kx(nkx), out(nq);
+        std::vector<float> qx((size_t)n * H * R), blse(nb), rblse(nb), lse((size_t)n * H);
+        CK(cudaMemcpy(q.data(), dq, nq * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(k.data(), dk, nkv * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(v.data(), dv, nkv * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(kx.data(), dkx, nkx * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(qx.data(), dqx, qx.size() * 4, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(blse.data(), dblse, nb * 4, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(out.data(), dout, nq * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(lse.data(), dlse, lse.size() * 4, cudaMemcpyDeviceToHost));
+        std::vector<int32_t> idx(std::max<int64_t>(1, off[n_items]));
+        CK(cudaMemcpy(idx.data(), didx, off[n_items] * 4, cudaMemcpyDeviceToHost));
+        (mean ? attn_index_prefill_mean_ref : attn_index_prefill_ref)(qx.data(), kx.data(), q.data(), k.data(),
+                                                                      rblse.data(), V, n, n, 0, H, KVH, D, R, &prm);
+        double berr = 0;
+        long bnan = 0;
+        for (int it = 0; it < n_items; it++)
+            for (int b = 0; b <= it / H; b++) {
+                const size_t i = (size_t)it * V + b;
+                bnan += !isfinite(blse[i]);
+                berr = std::max(berr, (double)fabsf(blse[i] - rblse[i]));
+            }
+        for (size_t i = 0; i < nb; i++)
+            if (isnan(blse[i])) blse[i] = -INFINITY; /* past an item's blocks: never read */
+        std::vector<int64_t> roff(n_items + 1);
+        std::vector<int32_t> ridx(nb);
+        attn_select_topp_ref(blse.data(), V, n, 0, H, &prm, roff.data(), ridx.data());
+        bool same = roff[n_items] == off[n_items];
+        for (int64_t e = 0; same && e < off[n_items]; e++) same = idx[e] == ridx[e];
+        std::vector<int> rows;
+        for (int i = 0; i < n; i += 37) rows.push_back(i);
+        rows.push_back(n - 1);
+        std::vector<float> ref, rlse, r1(nq), l1((size_t)n * H);
+        for (int i : rows) {
+            attn_sparse_prefill_ref(q.data(), k.data(), v.data(), off.data(), idx.data(), r1.data(), l1.data(), n, n,
+                                    0, H, KVH, D, i, 1);
+            ref.insert(ref.end(), &r1[(size_t)i * H * D], &r1[(size_t)(i + 1) * H * D]);
+            rlse.insert(rlse.end(), &l1[(size_t)i * H], &l1[(size_t)(i + 1) * H]);
+        }
+        cmp_out c = compare_rows(out, lse, ref, rlse, rows, H, D);
+        ok = bnan == 0 && berr < 1e-3 && same && c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
+        printf("VALID kernel=prefill_pipeline%s card=%s shape=%s n=%d r=%d planted=%g blse_maxabs=%.3e lists_equal=%d "
+               "density=%.4f rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
+               mean ? "_mean" : "", dev_card, sh.name, n, R, frac, berr, (int)same, density, c.c.rel, c.lse_err, c.nan + bnan,
+               ok ? "PASS" : "FAIL");
+    }
+    if (time) {
+        float t_dense = dev_time_us([&](int) {
+            CK(attn_prefill_cuda(dq, dk, dv, dout, dlse, n, n, 0, H, KVH, D, NULL));
+        }, 1, 5);
+        float t_idx = dev_time_us([&](int) { index(); }, 1, 5);
+        float t_sel = dev_time_us([&](int) { select(); }, 1, 5);
+        float t_att = dev_time_us([&](int) { attend(); }, 1, 5);
+        float t_all = dev_time_us([&](int) { index(); select(); attend(); }, 1, 5);
+        const double pairs = (double)n * (n + 1) / 2 * H;
+        printf("RESULT op=prefill_layer kernel=rtpurbo_prefill%s card=%s shape=%s n=%d r=%d planted=%g density=%.4f "
+               "index_us=%.1f select_us=%.1f attend_us=%.1f total_us=%.1f dense_us=%.1f speedup_vs_dense=%.2f "
+               "index_select_share=%.3f index_tscores=%.2f\n",
+               mean ? "_mean" : "", dev_card, sh.name, n, R, frac, density, t_idx, t_sel, t_att, t_all, t_dense, t_dense / t_all,
+               (t_idx + t_sel) / t_all, pairs / (t_idx * 1e-6) / 1e12);
+    }
+    fflush(stdout);
+    CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dout)); CK(cudaFree(dlse)); CK(cudaFree(dkx));
+    CK(cudaFree(dqx)); CK(cudaFree(dbase)); CK(cudaFree(dblse)); CK(cudaFree(doff)); CK(cudaFree(didx));
+    CK(cudaFree(swork));
+    return ok;
+}
+
 template <typename T>
 static std::vector<T> parse_list(const char *s)
 {
@@ -621,12 +763,13 @@ static std::vector<T> parse_list(const char *s)
 
 int main(int argc, char **argv)
 {
-    int quick = 0;
+    int quick = 0, pipe_only = 0;
     std::vector<int> vers, pn = {32768, 131072}, dn = {131072, 1048576};
     std::vector<float> rhos = {0.03f, 0.1f};
     const char *shapes = "llama3-8b,smollm2", *dump = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--pipelines")) pipe_only = 1;
         else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes = argv[++i];
         else if (!strcmp(argv[i], "--versions") && i + 1 < argc) vers = parse_list<int>(argv[++i]);
         else if (!strcmp(argv[i], "--prefill-n") && i + 1 < argc) pn = parse_list<int>(argv[++i]);
@@ -634,7 +777,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--density") && i + 1 < argc) rhos = parse_list<float>(argv[++i]);
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick] [--versions 1,2] [--shapes a,b] [--prefill-n N,..] [--decode-n N,..] "
+            fprintf(stderr, "usage: %s [--quick] [--pipelines] [--versions 1,2] [--shapes a,b] [--prefill-n N,..] [--decode-n N,..] "
                             "[--density r,..] [--dump DIR]\n", argv[0]);
             return 2;
         }
@@ -644,7 +787,7 @@ int main(int argc, char **argv)
     dev_init();
     int ok = 1;
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name)) continue;
+        if (!strstr(shapes, sh.name) || pipe_only) continue;
         for (int ver : vers) {
             ok &= check_prefill(ver, sh, 1, 1, 0, 0.5f, true, false, 0);
             ok &= check_prefill(ver, sh, 300, 300, 0, 0.5f, true, false, 0);
@@ -658,11 +801,13 @@ int main(int argc, char **argv)
         ok &= check_decode(sh, 4133, 0.2f, false);
         if (!quick) ok &= check_decode(sh, 65536, 0.05f, false);
     }
-    ok &= check_select(1, 999, 32, 20.f, 0.f, false);
-    ok &= check_select(1, 999, 32, 20.f, 4.f, false); /* ties */
-    ok &= check_select(1000, 0, 9, 20.f, 0.f, false);
-    ok &= check_select(300, 577, 9, 8.f, 2.f, false);
-    if (!quick) {
+    if (!pipe_only) {
+        ok &= check_select(1, 999, 32, 20.f, 0.f, false);
+        ok &= check_select(1, 999, 32, 20.f, 4.f, false); /* ties */
+        ok &= check_select(1000, 0, 9, 20.f, 0.f, false);
+        ok &= check_select(300, 577, 9, 8.f, 2.f, false);
+    }
+    if (!quick && !pipe_only) {
         ok &= check_select(1, 1048575, 32, 20.f, 0.f, true);
         ok &= check_select(1, 131071, 32, 20.f, 0.f, true);
         ok &= check_select(32768, 0, 32, 20.f, 0.f, true);
@@ -672,6 +817,11 @@ int main(int argc, char **argv)
         const int R = sh.d / 8;
         ok &= decode_pipeline(sh, 4133, R, 0.05f, true, false);
         if (!quick) ok &= decode_pipeline(sh, 65536, R, 0.03f, true, false);
+        ok &= prefill_pipeline(sh, 1000, R, 0.05f, true, false);
+        ok &= prefill_pipeline(sh, 777, R == 8 ? 32 : 8, 0.05f, true, false);
+        ok &= prefill_pipeline(sh, 1000, R, 0.05f, true, false, true);
+        ok &= prefill_pipeline(sh, 777, R == 8 ? 32 : 8, 0.05f, true, false, true);
+        if (!quick) ok &= prefill_pipeline(sh, 2100, R, 0.05f, true, false);
     }
     printf("validation: %s\n", ok ? "all PASS" : "FAILURES");
     fflush(stdout);
@@ -680,9 +830,15 @@ int main(int argc, char **argv)
         if (!strstr(shapes, sh.name)) continue;
         for (int n : dn)
             for (float f : {0.01f, 0.03f, 0.1f}) decode_pipeline(sh, n, sh.d / 8, f, false, true);
+        for (int n : pn) {
+            for (float f : {0.01f, 0.03f, 0.1f}) prefill_pipeline(sh, n, sh.d / 8, f, false, true, true);
+            prefill_pipeline(sh, n, sh.d / 8, 0.03f, false, true); /* the envelope, for comparison */
+            for (int R : {8, 16, 32})
+                if (R != sh.d / 8) prefill_pipeline(sh, n, R, 0.03f, false, true, true);
+        }
     }
     for (const dev_shape &sh : dev_shapes) {
-        if (!strstr(shapes, sh.name)) continue;
+        if (!strstr(shapes, sh.name) || pipe_only) continue;
         time_prefill(vers, sh, pn, rhos, dump);
         time_decode(sh, dn, rhos, dump);
     }

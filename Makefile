@@ -44,7 +44,7 @@ ifneq ($(LIB_CU),)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lculibos -ldl -lrt -lstdc++
 endif
 build/probes/cupti.o: CPPFLAGS += -I$(CUDA_HOME)/include
-build/tests/gpu/test_cuda_attn.o build/tests/gpu/test_cuda_index.o: CPPFLAGS += -I$(CUDA_HOME)/include
+build/tests/gpu/test_cuda_attn.o build/tests/gpu/test_cuda_index.o build/tests/gpu/test_cuda_local.o: CPPFLAGS += -I$(CUDA_HOME)/include
 
 BIN      := build/purbo-bench
 TEST_BIN := build/purbo-test
@@ -77,9 +77,11 @@ gpu-test: $(GPU_TEST_BIN)
 $(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-# Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test).
-device: build/engine/cli/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
+# Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test),
+# and the local heads' dev harness (attn_local).
+device: build/engine/cli/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) build/dev/attn_local
 	@mkdir -p $(DEVICE_DIR)
+	cp build/dev/attn_local $(DEVICE_DIR)/attn_local
 	$(CC) $(CFLAGS) build/engine/cli/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)
 	$(CC) $(CFLAGS) $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-gpu-test $(LDFLAGS) $(DEVICE_LIBS)
 	strip $(DEVICE_DIR)/purbo-bench $(DEVICE_DIR)/purbo-gpu-test
@@ -245,7 +247,7 @@ build/results/meta.o: CPPFLAGS += -DPB_BUILD_CFLAGS='"$(CC) $(CFLAGS)"' \
 # habit), statically linked to cudart so the binaries run on the GPU machine.
 # build/dev/attn_sparse: the block-sparse prefill and sparse decode, timed
 # beside the dense kernels.
-DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode build/dev/attn_sparse
+DEV_ATTN := build/dev/attn_prefill build/dev/attn_decode build/dev/attn_sparse build/dev/attn_local
 .PHONY: dev-attn
 dev-attn: $(DEV_ATTN)
 build/dev/attn_ref.o: kernels/cpu/attn_ref.c kernels/attn_kernels.h kernels/attn_sparse.h
@@ -263,6 +265,11 @@ build/dev/attn_sparse: kernels/cuda/dev/attn_sparse.cu kernels/cuda/dev/dev_comm
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 # the GPU round runs the sparse harness beside the device bundle
 device: build/dev/attn_sparse
+# build/dev/attn_local: the local heads' kernels (sinks + window over a ring),
+# timed beside the dense windowed ones; also copied into the device bundle.
+build/dev/attn_local: kernels/cuda/dev/attn_local.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O) \
+                      build/kernels/cuda/attn_local.cu.o
+	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O)
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 

@@ -15,6 +15,8 @@
  *   - sliding window (the _window forms; 0 = none): query position p also
  *     needs j > p - window, i.e. it sees p-window+1 .. p.
  *   - scale 1/sqrt(d); lse[i][h] = log(sum_j exp(scale * q.k_j)).
+ *   - local heads (sinks + window over a bounded ring cache): the
+ *     attn_local_* section below states its own row mapping and order.
  *   - CUDA kernels: d is 64, 128 or 256; they return 0 or a cudaError_t
  *     value, and launch on the given stream (a cudaStream_t, NULL for the
  *     default).
@@ -127,6 +129,71 @@ static inline ATTN_HD int attn_dev_chunk(int kv_len)
 size_t attn_decode_dev_workspace(int n_head, int d);
 int attn_decode_dev_cuda(const void *q, const void *k, const void *v, void *out, const int *kv_len_dev,
                          int n_head, int n_kv_head, int d, void *work, size_t work_bytes, int pdl, void *stream);
+
+/* ---- Local heads: sinks + a sliding window over a bounded cache ----
+ *
+ * Rule: a query at position p sees keys 0 .. min(S, p+1)-1 (the sinks) and
+ * max(p-W+1, S) .. p (the window); S >= 0, W >= 1 (engine/run/attention.h,
+ * ATTN_LOCAL).
+ * The ring: one layer's bounded cache of S + W rows, token-major like a full
+ * cache, (S + W, n_kv_head, d) bf16. Position j < S lives in row j, position
+ * j >= S in row S + (j - S) mod W (attn_local_row). After positions 0 .. P-1
+ * were stored it holds the sinks 0 .. min(S, P)-1 and the positions
+ * max(S, P-W) .. P-1: exactly what a query at P needs besides its own key.
+ * Every pointer is a plain bf16 device pointer (void *; uint16_t * in the
+ * CPU twins); S, W, positions are ints; `stream` a cudaStream_t (NULL: the
+ * default). d 64, 128 or 256; n_head a multiple of n_kv_head (GQA as above).
+ *
+ * A chunk of n_q >= 1 queries at positions q_offset .. q_offset+n_q-1:
+ *   1. attn_local_prefill_*: keys < q_offset come from the ring (it holds
+ *      positions < q_offset), keys >= q_offset from the chunk's own k, v;
+ *   2. then attn_local_store_*: the chunk's rows that the ring keeps (sinks,
+ *      the chunk's last W positions) are written into it.
+ * Decode (one query at position pos): store its k, v first (n = 1), then
+ * attn_local_decode_*, which reads only the ring (S + W rows).
+ * Storing a chunk before its prefill would be wrong once n_q > 1: a later
+ * token of the chunk overwrites the row an earlier query still needs.
+ */
+static inline ATTN_HD int attn_local_row(int j, int S, int W)
+{
+    return j < S ? j : S + (j - S) % W;
+}
+
+/* CPU twins (kernels/cpu/attn_ref.c).
+ * q: (n_q, n_head, d); kr, vr: the ring (S + W, n_kv_head, d) holding the
+ * positions < q_offset; kc, vc: the chunk's keys (n_q, n_kv_head, d) at
+ * positions q_offset ..; out: (n_q, n_head, d) f32; lse: (n_q, n_head) f32
+ * (may be NULL). */
+void attn_local_prefill_ref(const uint16_t *q, const uint16_t *kr, const uint16_t *vr, const uint16_t *kc,
+                            const uint16_t *vc, float *out, float *lse, int n_q, int q_offset, int S, int W,
+                            int n_head, int n_kv_head, int d);
+/* q: (n_head, d) at position pos; kr, vr: the ring holding positions
+ * 0 .. pos (pos's own k, v stored); out: (n_head, d) f32; lse (n_head) or NULL. */
+void attn_local_decode_ref(const uint16_t *q, const uint16_t *kr, const uint16_t *vr, float *out, float *lse,
+                           int pos, int S, int W, int n_head, int n_kv_head, int d);
+/* Stores the chunk kc, vc: (n, n_kv_head, d) at positions pos0 .. pos0+n-1
+ * into the ring kr, vr: rows of positions < S and of the last W positions
+ * of the chunk (the others would be overwritten within the chunk). */
+void attn_local_store_ref(uint16_t *kr, uint16_t *vr, const uint16_t *kc, const uint16_t *vc, int pos0, int n,
+                          int S, int W, int n_kv_head, int d);
+
+/* CUDA (kernels/cuda/attn_local.cu). Same arguments, on the device; out
+ * bf16; lse f32 or NULL. The prefill is the FA2-style kernel of
+ * attn_prefill.cu walking the sink tiles, then the window's tiles (each key
+ * loaded from the ring or the chunk by position): O(S + W) per query.
+ * The decode is split-KV (the warp body of attn_decode.cuh over the ring's
+ * rows in position order, cut into chunks of >= 128 keys so a long window
+ * fills the device), then attn_combine_cuda; it needs n_head / n_kv_head
+ * <= 16 and work: device scratch of attn_local_decode_workspace bytes
+ * (enough for every pos with the same S, W). */
+int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
+                            void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
+                            int d, void *stream);
+size_t attn_local_decode_workspace(int S, int W, int n_head, int n_kv_head, int d);
+int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
+                           int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream);
+int attn_local_store_cuda(void *kr, void *vr, const void *kc, const void *vc, int pos0, int n, int S, int W,
+                          int n_kv_head, int d, void *stream);
 
 /* Combine of partial attention results over splits of the keys.
  * part_o: (n_split, n_head, d) f32, each split's normalised output;

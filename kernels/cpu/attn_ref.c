@@ -1,6 +1,7 @@
 /* attn_ref.c — the CPU twins of the attention kernels: the oracle every fast
  * attention path is checked against (kernels/attn_kernels.h has the dense
- * contract, kernels/attn_sparse.h the block-sparse one).
+ * contract and the local heads' ring, kernels/attn_sparse.h the block-sparse
+ * one).
  *
  * Straightforward on purpose: for each query row and head, all scores, their
  * max, exp, sum, then the weighted sum of v. Scores in f32, sums in double,
@@ -12,6 +13,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One query vector (d values, f32) against kv head kvh of the cache:
  * attends positions pos[0 .. n_keys-1] (pos NULL: j0 .. j0+n_keys-1; n_keys >= 1).
@@ -155,4 +157,72 @@ void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t
     }
     free(pos);
     free(s);
+}
+
+/* ---- local heads over the ring (attn_kernels.h, attn_local_*) ---- */
+
+/* Rows i of a chunk at q_offset: keys of position j >= chunk0 come from the
+ * chunk kc, vc (row j - chunk0), the others from the ring. Each (row, kv
+ * head) gathers its keys in position order into kg, vg, then attend_one. */
+static void local_rows(const uint16_t *q, const uint16_t *kr, const uint16_t *vr, const uint16_t *kc,
+                       const uint16_t *vc, float *out, float *lse, int n_q, int q_offset, int chunk0, int S, int W,
+                       int n_head, int n_kv_head, int d)
+{
+    if (n_q <= 0 || q_offset < 0 || S < 0 || W < 1 || d <= 0 || d > 256 || n_kv_head <= 0 || n_head % n_kv_head)
+        abort(); /* a caller bug, not user input */
+    const int group = n_head / n_kv_head, cap = S + W;
+    uint16_t *kg = malloc(sizeof(uint16_t) * (size_t)cap * d), *vg = malloc(sizeof(uint16_t) * (size_t)cap * d);
+    float *s = malloc(sizeof(float) * (size_t)cap);
+    float qf[256];
+    if (!kg || !vg || !s) abort();
+    for (int i = 0; i < n_q; i++) {
+        const int p = q_offset + i, n_sink = S < p + 1 ? S : p + 1, lo = p - W + 1 > S ? p - W + 1 : S;
+        for (int g = 0; g < n_kv_head; g++) {
+            int n = 0;
+            for (int j = 0; j <= p; j++) {
+                if (j == n_sink && j < lo) j = lo; /* skip the gap between the sinks and the window */
+                const size_t at = j >= chunk0 ? ((size_t)(j - chunk0) * n_kv_head + g) * d
+                                              : ((size_t)attn_local_row(j, S, W) * n_kv_head + g) * d;
+                const uint16_t *ks = j >= chunk0 ? kc : kr, *vs = j >= chunk0 ? vc : vr;
+                memcpy(kg + (size_t)n * d, ks + at, sizeof(uint16_t) * d);
+                memcpy(vg + (size_t)n * d, vs + at, sizeof(uint16_t) * d);
+                n++;
+            }
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                const uint16_t *qi = q + ((size_t)i * n_head + h) * d;
+                for (int c = 0; c < d; c++) qf[c] = attn_bf16_to_f32(qi[c]);
+                float l = attend_one(qf, kg, vg, out + ((size_t)i * n_head + h) * d, NULL, 0, n, 0, 1, d, s);
+                if (lse) lse[(size_t)i * n_head + h] = l;
+            }
+        }
+    }
+    free(kg);
+    free(vg);
+    free(s);
+}
+
+void attn_local_prefill_ref(const uint16_t *q, const uint16_t *kr, const uint16_t *vr, const uint16_t *kc,
+                            const uint16_t *vc, float *out, float *lse, int n_q, int q_offset, int S, int W,
+                            int n_head, int n_kv_head, int d)
+{
+    local_rows(q, kr, vr, kc, vc, out, lse, n_q, q_offset, q_offset, S, W, n_head, n_kv_head, d);
+}
+
+void attn_local_decode_ref(const uint16_t *q, const uint16_t *kr, const uint16_t *vr, float *out, float *lse,
+                           int pos, int S, int W, int n_head, int n_kv_head, int d)
+{
+    local_rows(q, kr, vr, NULL, NULL, out, lse, 1, pos, pos + 1, S, W, n_head, n_kv_head, d);
+}
+
+void attn_local_store_ref(uint16_t *kr, uint16_t *vr, const uint16_t *kc, const uint16_t *vc, int pos0, int n,
+                          int S, int W, int n_kv_head, int d)
+{
+    if (pos0 < 0 || n < 0 || S < 0 || W < 1) abort();
+    const size_t row = (size_t)n_kv_head * d;
+    for (int t = 0; t < n; t++) {
+        const int p = pos0 + t;
+        if (p >= S && p < pos0 + n - W) continue; /* overwritten later in the chunk */
+        memcpy(kr + (size_t)attn_local_row(p, S, W) * row, kc + (size_t)t * row, sizeof(uint16_t) * row);
+        memcpy(vr + (size_t)attn_local_row(p, S, W) * row, vc + (size_t)t * row, sizeof(uint16_t) * row);
+    }
 }

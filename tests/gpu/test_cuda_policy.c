@@ -297,9 +297,10 @@ TEST(gpu_policy_rows_rtpurbo_topk)
 enum { MP = 1024, MDEC = 8, MCMP = 64 };
 
 /* A plan for the model from spec (retrieval heads: the plan file's when
- * given, else every third head); rtpurbo kinds get PCA indexers fitted on
- * the first 512 tokens of ids. 1 or 0 after a recorded failure. */
-static int model_plan(plan *pl, const char *spec, const char *plan_path, const int *ids)
+ * given, else retr_in's [n_layer * n_head] when not NULL, else every third
+ * head); rtpurbo kinds get PCA indexers fitted on the first 512 tokens of
+ * ids. 1 or 0 after a recorded failure. */
+static int model_plan(plan *pl, const char *spec, const char *plan_path, const unsigned char *retr_in, const int *ids)
 {
     const model *m = fixture_model();
     const model_config *c = &m->cfg;
@@ -320,6 +321,7 @@ static int model_plan(plan *pl, const char *spec, const char *plan_path, const i
     }
     unsigned char *retr = pb_calloc((size_t)c->n_layer * c->n_head, 1);
     for (int i = 0; i < c->n_layer * c->n_head; i += 3) retr[i] = 1;
+    if (retr_in) memcpy(retr, retr_in, (size_t)c->n_layer * c->n_head);
     int ok = plan_make(pl, c, &sp, plan_policy_uses_heads(sp.policy) ? retr : NULL, &err);
     free(retr);
     if (!ok) {
@@ -347,8 +349,9 @@ static void logit_cmp(const float *g, const float *c, int V, double *rel, int *a
     *agree += cpu_argmax(g, V) == cpu_argmax(c, V);
 }
 
-/* exact: the kept counts do not depend on the scores (compare them exactly). */
-static int model_case(const char *spec, const char *plan_path, int exact)
+/* exact: the kept counts do not depend on the scores (compare them exactly).
+ * retr: as model_plan's retr_in. */
+static int model_case_retr(const char *spec, const char *plan_path, const unsigned char *retr, int exact)
 {
     backend *G = gpu_cuda();
     if (!G) {
@@ -361,7 +364,7 @@ static int model_case(const char *spec, const char *plan_path, int exact)
     const model_config *c = &m->cfg;
     const int V = c->n_vocab, NH = c->n_layer * c->n_head, N = MP + MDEC;
     plan pl;
-    if (gd.n < N || !model_plan(&pl, spec, plan_path, gd.ids)) {
+    if (gd.n < N || !model_plan(&pl, spec, plan_path, retr, gd.ids)) {
         golden_free(&gd);
         return 0;
     }
@@ -413,6 +416,11 @@ static int model_case(const char *spec, const char *plan_path, int exact)
     return ok;
 }
 
+static int model_case(const char *spec, const char *plan_path, int exact)
+{
+    return model_case_retr(spec, plan_path, NULL, exact);
+}
+
 TEST(gpu_policy_model_dense_streaming_duo)
 {
     CHECK(model_case("dense", NULL, 1));
@@ -453,4 +461,67 @@ TEST(gpu_policy_model_plan_file)
     CHECK_MSG(f != NULL, "no plan file at %s (set PURBO_PLAN)", path);
     fclose(f);
     CHECK(model_case("rtpurbo:window=256", path, 0));
+}
+
+/* ---- bounded KV: local layers keep S + W rows on CUDA as on the CPU ---- */
+
+/* The KV bytes of both backends under a plan: CUDA's bf16 cache must hold
+ * the same rows as the CPU's f32 one (half its bytes), and `want_rows` rows
+ * of n_head_kv * d values in all; 1 or 0 after a recorded failure. */
+static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t want_rows)
+{
+    backend *G = gpu_cuda();
+    if (!G) {
+        test_fail(__FILE__, __LINE__, "no CUDA backend: %s", gpu_why());
+        return 0;
+    }
+    const model_config *c = &fixture_model()->cfg;
+    plan pl;
+    if (!model_plan(&pl, spec, NULL, retr, NULL)) return 0;
+    session *sg = session_new_on(G, MP + MDEC), *sc = session_new_on(gpu_cpu(), MP + MDEC);
+    plan_apply(&pl, sg, 1);
+    plan_apply(&pl, sc, 1);
+    const size_t per_row = 2 * (size_t)c->n_head_kv * c->head_dim;  /* k and v values of one position */
+    size_t bg = session_kv_bytes(sg), bc = session_kv_bytes(sc), fg = session_kv_bytes_full(sg),
+           fc = session_kv_bytes_full(sc);
+    printf("    %-28s KV cache cuda %.2f of %.2f MiB, cpu %.2f of %.2f MiB (%zu rows expected)\n", spec,
+           bg / 1048576.0, fg / 1048576.0, bc / 1048576.0, fc / 1048576.0, want_rows);
+    int ok = bg == want_rows * per_row * 2 && bc == want_rows * per_row * 4 && 2 * fg == fc;
+    if (!ok)
+        test_fail(__FILE__, __LINE__, "%s: KV bytes cuda %zu (want %zu), cpu %zu (want %zu), full %zu / %zu", spec, bg,
+                  want_rows * per_row * 2, bc, want_rows * per_row * 4, fg, fc);
+    session_free(sg);
+    session_free(sc);
+    plan_free(&pl);
+    return ok;
+}
+
+/* streaming: every layer a ring of S + W = 132 rows; a 1,024-token prompt
+ * (chunks of 256, longer than the window: the ring wraps inside a chunk)
+ * then decode, logits and counts against the CPU. */
+TEST(gpu_policy_streaming_bounded_kv)
+{
+    const model_config *c = &fixture_model()->cfg;
+    CHECK(kv_bytes_case("streaming:sink=4,window=128", NULL, (size_t)c->n_layer * c->n_head_kv * (4 + 128)));
+    CHECK(model_case("streaming:sink=4,window=128", NULL, 1));
+    CHECK(model_case("streaming:sink=0,window=200", NULL, 1));
+}
+
+/* duo with retrieval heads (every third head) in the even layers only: the
+ * odd layers are all local (rings), the even ones mix local and dense KV
+ * heads (full on both backends): caches of two sizes side by side. */
+TEST(gpu_policy_duo_mixed_rings)
+{
+    const model_config *c = &fixture_model()->cfg;
+    const int H = c->n_head;
+    unsigned char *retr = pb_calloc((size_t)c->n_layer * H, 1);
+    size_t rows = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        for (int h = 0; l % 2 == 0 && h < H; h += 3) retr[l * H + h] = 1;
+        rows += (size_t)c->n_head_kv * (l % 2 ? 4 + 128 : MP + MDEC);
+    }
+    int ok = kv_bytes_case("duo:sink=4,window=128", retr, rows);
+    ok = ok && model_case_retr("duo:sink=4,window=128", NULL, retr, 1);
+    free(retr);
+    CHECK(ok);
 }

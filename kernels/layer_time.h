@@ -10,16 +10,14 @@
  * its own token-major tensors (the layer's q projection ordered that way).
  *
  * Stages (LAYER_*), launched in this order on one stream:
- *   index:  block scores of the retrieval heads, blse (items, nb) f32:
- *           decode: the indexer (attn_index_decode_cuda, r = d / 8) on
- *           planted index keys; prefill: the planted scores written directly
- *           (synthetic: no prefill indexer here yet; layer_timer_kinds says
- *           which), with the values the indexer would give them;
+ *   index:  block scores of the retrieval heads, blse (items, nb) f32: the
+ *           indexer (attn_index_prefill_cuda: a query block's envelope;
+ *           attn_index_decode_cuda; r = d / 8) on planted index keys;
  *   select: sort-free top-p (attn_select_topp_cuda) into block lists;
  *   attend: block-sparse prefill or sparse split-KV decode on the lists;
- *   local:  the local heads, sliding window W (attn_*_window_cuda; their
- *           decode KV holds min(n, S + W) rows; sinks not attended yet:
- *           layer_timer_kinds says "window").
+ *   local:  the local heads, S sinks and a window of W (attn_local_prefill_cuda
+ *           over the context as one chunk; attn_local_decode_cuda over the
+ *           ring of S + W rows).
  *
  * Planted structure (identical on host and device: the hashes below): a
  * fraction f (the case's density) of each retrieval head's 64-key blocks is
@@ -222,8 +220,8 @@ int layer_timer_write_lists(layer_timer *t, const char *path, char *why, size_t 
 /* The device buffers copied to the host, for the GPU test (malloc'd; free
  * with layer_host_free). Shapes: q_ret (n_q, ret_heads, d), k_ret, v_ret
  * (n_ctx, ret_kv, d), q_loc (n_q, loc_heads, d), k_loc, v_loc (kv_loc,
- * loc_kv, d) with kv_loc = n_ctx (prefill) or min(n_ctx, S + W) (decode),
- * bf16; qx (ret_heads, r) f32 and kx (ret_heads, n_ctx, r) bf16 (decode);
+ * loc_kv, d) with kv_loc = n_ctx (prefill) or S + W (decode: the ring),
+ * bf16; qx (n_q, ret_heads, r) f32 and kx (ret_heads, n_ctx, r) bf16;
  * blse (items, nb); off (items + 1), idx; out_ret, out_loc bf16 like q. */
 typedef struct {
     int n_q, kv_loc, nb, items;
@@ -236,13 +234,14 @@ void layer_timer_host(layer_timer *t, layer_host *h);
 void layer_host_free(layer_host *h);
 
 /* The CPU twin of one launch (kernels/cpu/layer_ref.c), composed of the
- * twins: on h's inputs, when index is 1 the block scores (decode:
- * attn_index_decode_ref on qx, kx; prefill: layer_planted_blse_host with
- * the timer's seed) into blse (items, nb) (index 0: blse is given), the selection (attn_select_topp_ref) into off (items + 1)
+ * twins: on h's inputs, when index is 1 the block scores (the indexer
+ * twins attn_index_prefill_ref / attn_index_decode_ref on qx, kx; seed
+ * unused) into blse (items, nb) (index 0: blse is given), the selection (attn_select_topp_ref) into off (items + 1)
  * and idx (room for every visible block), then rows row0 .. row0+n_rows-1
  * (decode: 0, 1) of the sparse attention into out_ret (n_q, ret_heads, d)
  * f32 and of the window attention into out_loc (n_q, loc_heads, d) f32
- * (other rows not written). */
+ * (other rows not written; the local heads' keys before row0 reach the
+ * twin through a ring, as in the engine). */
 void layer_ref(const layer_case *c, const layer_host *h, uint32_t seed, int index, float *blse, int64_t *off,
                int32_t *idx, float *out_ret, float *out_loc, int row0, int n_rows);
 /* The select parameters of the retrieval heads (sink, local, kmin, p). */

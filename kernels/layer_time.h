@@ -196,7 +196,8 @@ typedef struct layer_timer layer_timer;
 layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char *why, size_t why_len);
 /* The whole layer: warmup untimed launches, then t_s[0 .. repeats). */
 void layer_timer_run(layer_timer *t, int warmup, int repeats, double *t_s);
-/* One stage alone (LAYER_*), timed the same way (after one untimed launch);
+/* One stage alone (LAYER_*), timed the same way but without warm-up (call
+ * it after layer_timer_run: the inputs and code are warm);
  * all zeros for a stage with no work (no local heads). */
 void layer_timer_stage(layer_timer *t, int stage, int repeats, double *t_s);
 /* Fills the outputs of every stage (block scores, lists, attention

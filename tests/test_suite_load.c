@@ -129,11 +129,12 @@ TEST(suite_load_layer_level)
     CHECK_MSG(s, "%s", e.msg);
     CHECK(s->backend == BACKEND_CUDA && s->n_tasks == 3 && !strcmp(s->methods[3].impl, "flex") &&
           !strcmp(s->methods[3].policy, "rtpurbo"));
-    CHECK(s->tasks[0].n_contexts == 6 && s->tasks[0].contexts[5] == 1 << 20 && s->tasks[2].contexts[1] == 1 << 20);
+    CHECK(s->tasks[0].n_contexts == 6 && s->tasks[0].contexts[5] == 1 << 20 && s->tasks[1].contexts[1] == 1 << 20);
     for (int i = 0; s && i < s->n_tasks; i++) {
         const suite_task *t = &s->tasks[i];
-        CHECK(t->level == TP_LEVEL_LAYER && t->n_shapes == (i == 2 ? 1 : 2) && t->n_max_ctx >= 1);
-        CHECK(t->n_densities == 4 && t->densities[2] == 0.1 && t->demand > 0 && t->demand < 1 && t->demand_source);
+        CHECK(t->level == TP_LEVEL_LAYER && t->n_shapes == (i == 1 ? 1 : 2) && t->n_max_ctx >= 1);
+        CHECK(t->n_densities == (i == 1 ? 2 : 4) && t->densities[i == 1 ? 1 : 2] == 0.1 && t->demand > 0 &&
+              t->demand < 1 && t->demand_source);
     }
     suite_free(s);
     const char *shape = ", shapes: [{heads: 8, kv_heads: 2, head_dim: 64}]";

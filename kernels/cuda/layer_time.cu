@@ -249,7 +249,7 @@ extern "C" void layer_timer_stage(layer_timer *t, int st, int repeats, double *t
         for (int i = 0; i < repeats; i++) t_s[i] = 0;
         return;
     }
-    burst_time(t, [t, st] { stage(t, st); }, 1, repeats, t_s);
+    burst_time(t, [t, st] { stage(t, st); }, 0, repeats, t_s); /* warm: the layer ran just before */
 }
 
 extern "C" void layer_timer_poison(layer_timer *t)

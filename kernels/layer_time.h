@@ -11,8 +11,9 @@
  *
  * Stages (LAYER_*), launched in this order on one stream:
  *   index:  block scores of the retrieval heads, blse (items, nb) f32: the
- *           indexer (attn_index_prefill_cuda: a query block's envelope;
- *           attn_index_decode_cuda; r = d / 8) on planted index keys;
+ *           indexer (prefill: attn_index_prefill_cuda, a query block's
+ *           envelope, or with index_mean attn_index_prefill_mean_cuda;
+ *           decode: attn_index_decode_cuda; r = d / 8) on planted index keys;
  *   select: sort-free top-p (attn_select_topp_cuda) into block lists;
  *   attend: block-sparse prefill or sparse split-KV decode on the lists;
  *   local:  the local heads, S sinks and a window of W (attn_local_prefill_cuda
@@ -67,6 +68,8 @@ typedef struct {
     int kmin;            /* retrieval heads: non-forced blocks at least */
     double density;      /* planted selected fraction, in (0, 1) */
     int needles;         /* needle blocks per retrieval head, 0 .. 64 */
+    int index_mean;      /* prefill index: 0 the rows' envelope (attn_index_prefill_cuda),
+                          * 1 the mean-pooled query (attn_index_prefill_mean_cuda) */
 } layer_case;
 
 typedef struct {
@@ -210,7 +213,7 @@ double layer_timer_density(layer_timer *t);
 /* Needles kept by the last query's (decode) or last query block's
  * (prefill) lists of the retrieval heads; *total: needles planted there. */
 int layer_timer_needles(layer_timer *t, int *total);
-/* What ran: index "indexer" or "synthetic"; local "window" or "sink+window". */
+/* What ran: index "envelope", "mean" (prefill) or "indexer" (decode); local "sink+window". */
 void layer_timer_kinds(const layer_timer *t, const char **index_kind, const char **local_kind);
 /* Writes the whole layer's block lists (every head: the retrieval heads'
  * selection; the local heads' sink blocks and window blocks) in the format

@@ -105,8 +105,8 @@ void layer_ref(const layer_case *c, const layer_host *h, uint32_t seed, int inde
     }
     (void)seed;
     if (index)
-        attn_index_prefill_ref(h->qx, h->kx, h->q_ret, h->k_ret, blse, (size_t)nb, n, n, 0, s.ret_heads, s.ret_kv, d,
-                               s.r, &prm);
+        (c->index_mean ? attn_index_prefill_mean_ref : attn_index_prefill_ref)(
+            h->qx, h->kx, h->q_ret, h->k_ret, blse, (size_t)nb, n, n, 0, s.ret_heads, s.ret_kv, d, s.r, &prm);
     attn_select_topp_ref(blse, (size_t)nb, n, 0, s.ret_heads, &prm, off, idx);
     attn_sparse_prefill_ref(h->q_ret, h->k_ret, h->v_ret, off, idx, out_ret, NULL, n, n, 0, s.ret_heads, s.ret_kv, d,
                             row0, n_rows);

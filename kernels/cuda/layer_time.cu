@@ -64,8 +64,9 @@ void stage(layer_timer *t, int st)
     switch (st) {
     case LAYER_INDEX:
         if (pre)
-            CUDA_CHECK((cudaError_t)attn_index_prefill_cuda(t->qx, t->kx, t->q_ret, t->k_ret, t->blse, t->nb, n, n, 0,
-                                                            s.ret_heads, s.ret_kv, d, s.r, &t->prm, NULL));
+            CUDA_CHECK((cudaError_t)(c.index_mean ? attn_index_prefill_mean_cuda : attn_index_prefill_cuda)(
+                t->qx, t->kx, t->q_ret, t->k_ret, t->blse, t->nb, n, n, 0, s.ret_heads, s.ret_kv, d, s.r, &t->prm,
+                NULL));
         else
             CUDA_CHECK((cudaError_t)attn_index_decode_cuda(t->qx, t->kx, t->q_ret, t->k_ret, t->blse, t->nb, n,
                                                            s.ret_heads, s.ret_kv, d, s.r, &t->prm, NULL));
@@ -292,8 +293,7 @@ extern "C" int layer_timer_needles(layer_timer *t, int *total)
 
 extern "C" void layer_timer_kinds(const layer_timer *t, const char **index_kind, const char **local_kind)
 {
-    (void)t;
-    *index_kind = "indexer";
+    *index_kind = t->c.phase != ATTN_TIME_PREFILL ? "indexer" : t->c.index_mean ? "mean" : "envelope";
     *local_kind = "sink+window";
 }
 

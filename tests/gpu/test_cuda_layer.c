@@ -47,10 +47,11 @@ static size_t non_finite_bf16(const uint16_t *x, size_t n)
     return bad;
 }
 
-static int check_layer(int phase, int n, int H, int HKV, int d, int window, double rho)
+static int check_layer(int phase, int n, int H, int HKV, int d, int window, double rho, int mean)
 {
     layer_case c = {.phase = phase, .n_ctx = n, .n_head = H, .n_kv_head = HKV, .d = d, .rho = rho, .p = 0.9,
-                    .sink = 4, .window = window, .local = 64, .kmin = 4, .density = 0.1, .needles = 4};
+                    .sink = 4, .window = window, .local = 64, .kmin = 4, .density = 0.1, .needles = 4,
+                    .index_mean = mean};
     uint32_t seed = (uint32_t)rng_next(gpu_rng());
     char why[300];
     layer_timer *t = layer_timer_new(&c, seed, why, sizeof why);
@@ -124,15 +125,16 @@ static int check_layer(int phase, int n, int H, int HKV, int d, int window, doub
 TEST(gpu_layer_prefill)
 {
     int ok = 1;
-    ok &= check_layer(ATTN_TIME_PREFILL, 4096, 8, 2, 128, 512, 0.15);
-    ok &= check_layer(ATTN_TIME_PREFILL, 4096, 9, 3, 64, 512, 0.15);
+    ok &= check_layer(ATTN_TIME_PREFILL, 4096, 8, 2, 128, 512, 0.15, 0);
+    ok &= check_layer(ATTN_TIME_PREFILL, 4096, 9, 3, 64, 512, 0.15, 0);
+    ok &= check_layer(ATTN_TIME_PREFILL, 4096, 8, 2, 128, 512, 0.15, 1); /* the mean-pooled indexer */
     CHECK(ok);
 }
 
 TEST(gpu_layer_decode)
 {
     int ok = 1;
-    ok &= check_layer(ATTN_TIME_DECODE, 8192, 8, 2, 128, 1024, 0.15);
-    ok &= check_layer(ATTN_TIME_DECODE, 8192, 9, 3, 64, 1024, 0.15);
+    ok &= check_layer(ATTN_TIME_DECODE, 8192, 8, 2, 128, 1024, 0.15, 0);
+    ok &= check_layer(ATTN_TIME_DECODE, 8192, 9, 3, 64, 1024, 0.15, 0);
     CHECK(ok);
 }

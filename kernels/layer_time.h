@@ -10,16 +10,15 @@
  * its own token-major tensors (the layer's q projection ordered that way).
  *
  * Stages (LAYER_*), launched in this order on one stream:
- *   index:  block scores of the retrieval heads, blse (items, nb) f32:
- *           decode: the indexer (attn_index_decode_cuda, r = d / 8) on
- *           planted index keys; prefill: the planted scores written directly
- *           (synthetic: no prefill indexer here yet; layer_timer_kinds says
- *           which), with the values the indexer would give them;
+ *   index:  block scores of the retrieval heads, blse (items, nb) f32: the
+ *           indexer (prefill: attn_index_prefill_cuda, a query block's
+ *           envelope, or with index_mean attn_index_prefill_mean_cuda;
+ *           decode: attn_index_decode_cuda; r = d / 8) on planted index keys;
  *   select: sort-free top-p (attn_select_topp_cuda) into block lists;
  *   attend: block-sparse prefill or sparse split-KV decode on the lists;
- *   local:  the local heads, sliding window W (attn_*_window_cuda; their
- *           decode KV holds min(n, S + W) rows; sinks not attended yet:
- *           layer_timer_kinds says "window").
+ *   local:  the local heads, S sinks and a window of W (attn_local_prefill_cuda
+ *           over the context as one chunk; attn_local_decode_cuda over the
+ *           ring of S + W rows).
  *
  * Planted structure (identical on host and device: the hashes below): a
  * fraction f (the case's density) of each retrieval head's 64-key blocks is
@@ -28,8 +27,9 @@
  * mass and top-p keeps about them: the selected fraction comes out near f
  * (plus the forced sink and recent blocks). Needles: `needles` blocks per
  * retrieval head, spread over the context and not planted, each with one
- * key scoring B + ln 64 (alone as heavy as a planted block): a query must
- * find them; layer_timer_needles counts the ones the last query's (block's)
+ * key scoring B + ln 64 + 1 (alone e times as heavy as a planted block, so
+ * the noise of a single key cannot rank it below the planted blocks): a
+ * query must find them; layer_timer_needles counts the ones the last query's (block's)
  * lists kept. q, k, v are uniform random bf16 (q, k in [-2, 2), v in
  * [-1, 1)); one set of inputs (no rotation over copies: at short decode
  * contexts the retrieval KV can sit in L2).
@@ -68,6 +68,8 @@ typedef struct {
     int kmin;            /* retrieval heads: non-forced blocks at least */
     double density;      /* planted selected fraction, in (0, 1) */
     int needles;         /* needle blocks per retrieval head, 0 .. 64 */
+    int index_mean;      /* prefill index: 0 the rows' envelope (attn_index_prefill_cuda),
+                          * 1 the mean-pooled query (attn_index_prefill_mean_cuda) */
 } layer_case;
 
 typedef struct {
@@ -124,15 +126,51 @@ static inline LAYER_HD int layer_planted(uint64_t seed, int b, int h, float f, i
            !layer_is_needle(b, needles, nb);
 }
 
+/* The lift of key j of retrieval head h under the indexer: B on every key
+ * of a planted block, B + ln 64 + 1 on key 37 of a needle block, else 0. */
+static inline LAYER_HD float layer_key_lift(uint64_t seed, int j, int h, float f, float boost, int needles, int nb)
+{
+    const int b = j / 64;
+    if (layer_planted(seed, b, h, f, needles, nb)) return boost;
+    if (j % 64 == 37 && layer_is_needle(b, needles, nb)) return boost + 5.158883f; /* + ln 64 + 1 */
+    return 0.0f;
+}
+
+/* Planted index keys, element i of qx (n_q, H, R) (every row of head h the
+ * same vector qx_h, uniform in [-1, 1)) and of kx (H, n, R): uniform in
+ * [-1, 1) plus lift * sqrt(d) / |qx_h|^2 * qx_h (layer_key_lift), so that
+ * key j scores exactly its lift more under scale 1/sqrt(d); kx before its
+ * bf16 rounding. */
+static inline LAYER_HD float layer_planted_qx(uint64_t seed, uint64_t i, int H, int R)
+{
+    return 2 * layer_hash_unit(seed + 7, i % ((uint64_t)H * R)) - 1;
+}
+static inline LAYER_HD float layer_planted_kx(uint64_t seed, uint64_t i, int n, int H, int R, int d, float f,
+                                              float boost, int needles, int nb)
+{
+    const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((uint64_t)R * n));
+    float v = 2 * layer_hash_unit(seed + 1, i) - 1;
+    const float lift = layer_key_lift(seed, j, h, f, boost, needles, nb);
+    if (lift != 0) {
+        float q2 = 0;
+        for (int e = 0; e < R; e++) {
+            const float qe = layer_planted_qx(seed, (uint64_t)h * R + e, H, R);
+            q2 += qe * qe;
+        }
+        v += lift * sqrtf((float)d) / q2 * layer_planted_qx(seed, (uint64_t)h * R + c, H, R);
+    }
+    return v;
+}
+
 /* The planted block score (log-sum-exp of its 64 keys' indexer scores)
  * of block b of retrieval head h: ln 64 for a plain block, ln 64 + B for a
- * planted one, ln(63 + 64 e^B) for a needle's, plus a jitter in [0, 0.05). */
+ * planted one, ln(63 + 64 e^(B+1)) for a needle's, plus a jitter in [0, 0.05). */
 static inline LAYER_HD float layer_planted_blse(uint64_t seed, int b, int h, float f, float boost, int needles,
                                                 int nb)
 {
     float base = 4.158883f; /* ln 64 */
     float j = 0.05f * layer_hash_unit(seed ^ 0x27d4eb2full, (uint64_t)b * 4099u + (uint64_t)h);
-    if (layer_is_needle(b, needles, nb)) return logf(63.0f + 64.0f * expf(boost)) + j;
+    if (layer_is_needle(b, needles, nb)) return logf(63.0f + 64.0f * expf(boost + 1.0f)) + j;
     return base + (layer_planted(seed, b, h, f, needles, nb) ? boost : 0.0f) + j;
 }
 
@@ -141,6 +179,11 @@ static inline LAYER_HD float layer_planted_blse(uint64_t seed, int b, int h, flo
  * pairs whose needle block is listed; *total gets n_items * needles (the
  * needles that exist at nb blocks). */
 int layer_needles_found(const int64_t *off, const int32_t *idx, int n_items, int needles, int nb, int *total);
+
+/* Planted index keys on the host (the device's values; kx rounded to
+ * bf16): qx (n_q, H, R) f32, kx (H, n, R) bf16. */
+void layer_planted_index_host(float *qx, uint16_t *kx, int n_q, int n, int H, int R, int d, uint64_t seed, float f,
+                              float boost, int needles, int nb);
 
 /* Planted block scores on the host for the CPU tests: blse (n_items, ld)
  * of prefill items i = qb * heads + h (decode: n_q = 1), blocks 0 .. V_i-1 */
@@ -156,7 +199,8 @@ typedef struct layer_timer layer_timer;
 layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char *why, size_t why_len);
 /* The whole layer: warmup untimed launches, then t_s[0 .. repeats). */
 void layer_timer_run(layer_timer *t, int warmup, int repeats, double *t_s);
-/* One stage alone (LAYER_*), timed the same way (after one untimed launch);
+/* One stage alone (LAYER_*), timed the same way but without warm-up (call
+ * it after layer_timer_run: the inputs and code are warm);
  * all zeros for a stage with no work (no local heads). */
 void layer_timer_stage(layer_timer *t, int stage, int repeats, double *t_s);
 /* Fills the outputs of every stage (block scores, lists, attention
@@ -169,7 +213,7 @@ double layer_timer_density(layer_timer *t);
 /* Needles kept by the last query's (decode) or last query block's
  * (prefill) lists of the retrieval heads; *total: needles planted there. */
 int layer_timer_needles(layer_timer *t, int *total);
-/* What ran: index "indexer" or "synthetic"; local "window" or "sink+window". */
+/* What ran: index "envelope", "mean" (prefill) or "indexer" (decode); local "sink+window". */
 void layer_timer_kinds(const layer_timer *t, const char **index_kind, const char **local_kind);
 /* Writes the whole layer's block lists (every head: the retrieval heads'
  * selection; the local heads' sink blocks and window blocks) in the format
@@ -180,8 +224,8 @@ int layer_timer_write_lists(layer_timer *t, const char *path, char *why, size_t 
 /* The device buffers copied to the host, for the GPU test (malloc'd; free
  * with layer_host_free). Shapes: q_ret (n_q, ret_heads, d), k_ret, v_ret
  * (n_ctx, ret_kv, d), q_loc (n_q, loc_heads, d), k_loc, v_loc (kv_loc,
- * loc_kv, d) with kv_loc = n_ctx (prefill) or min(n_ctx, S + W) (decode),
- * bf16; qx (ret_heads, r) f32 and kx (ret_heads, n_ctx, r) bf16 (decode);
+ * loc_kv, d) with kv_loc = n_ctx (prefill) or S + W (decode: the ring),
+ * bf16; qx (n_q, ret_heads, r) f32 and kx (ret_heads, n_ctx, r) bf16;
  * blse (items, nb); off (items + 1), idx; out_ret, out_loc bf16 like q. */
 typedef struct {
     int n_q, kv_loc, nb, items;
@@ -194,13 +238,14 @@ void layer_timer_host(layer_timer *t, layer_host *h);
 void layer_host_free(layer_host *h);
 
 /* The CPU twin of one launch (kernels/cpu/layer_ref.c), composed of the
- * twins: on h's inputs, when index is 1 the block scores (decode:
- * attn_index_decode_ref on qx, kx; prefill: layer_planted_blse_host with
- * the timer's seed) into blse (items, nb) (index 0: blse is given), the selection (attn_select_topp_ref) into off (items + 1)
+ * twins: on h's inputs, when index is 1 the block scores (the indexer
+ * twins attn_index_prefill_ref / attn_index_decode_ref on qx, kx; seed
+ * unused) into blse (items, nb) (index 0: blse is given), the selection (attn_select_topp_ref) into off (items + 1)
  * and idx (room for every visible block), then rows row0 .. row0+n_rows-1
  * (decode: 0, 1) of the sparse attention into out_ret (n_q, ret_heads, d)
  * f32 and of the window attention into out_loc (n_q, loc_heads, d) f32
- * (other rows not written). */
+ * (other rows not written; the local heads' keys before row0 reach the
+ * twin through a ring, as in the engine). */
 void layer_ref(const layer_case *c, const layer_host *h, uint32_t seed, int index, float *blse, int64_t *off,
                int32_t *idx, float *out_ret, float *out_loc, int row0, int n_rows);
 /* The select parameters of the retrieval heads (sink, local, kmin, p). */

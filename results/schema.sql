@@ -445,8 +445,8 @@ CREATE TABLE layer_bench (
     sink             INTEGER NOT NULL,
     window           INTEGER NOT NULL,
     p                REAL NOT NULL,
-    index_kind       TEXT,                    -- 'indexer' or 'synthetic' (planted scores written directly)
-    local_kind       TEXT,                    -- 'window' (no sinks) or 'sink+window'
+    index_kind       TEXT,                    -- prefill 'envelope' or 'mean' (the indexer's pooling), decode 'indexer'
+    local_kind       TEXT,                    -- 'sink+window' (attn_local_*)
     t_index          REAL,
     t_select         REAL,
     t_attend         REAL,

@@ -43,7 +43,7 @@ static layer_case case_of(const rl_ctx *x)
                         .p = suite_method_param(m, "p", 0.9), .sink = (int)suite_method_param(m, "sink", 4),
                         .window = (int)suite_method_param(m, "window", 8192),
                         .local = (int)suite_method_param(m, "local", 64), .kmin = (int)suite_method_param(m, "kmin", 4),
-                        .density = tc->density, .needles = x->t->needles};
+                        .density = tc->density, .needles = x->t->needles, .index_mean = x->t->index_mean};
 }
 
 static void layer_once_fn(void *a) { layer_timer_once(a); }

@@ -148,6 +148,7 @@ typedef struct {
     double demand;
     char *demand_source;
     int needles;
+    int index_mean;     /* index_pool: 0 envelope, 1 mean (the prefill indexer) */
     struct suite_cap { char *method; int max; } *max_ctx;
     int n_max_ctx;
 

@@ -58,8 +58,10 @@ static const char *const K_CWE[] = {"freq_cw", "freq_ucw", "num_cw", "num_fewsho
 static const char *const K_FWE[] = {"alpha", "coded_wordlen", "vocab_size"};
 static const char *const K_TPUT[] = {"type", "name", "contexts", "seed", "level", "phases", "repeats", "warmup",
                                      "decode_tokens", "shapes", "max_repeats", "target_spread", "max_seconds",
-                                     "densities", "demand", "demand_source", "needles", "max_context"};
-static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "max_context"};
+                                     "densities", "demand", "demand_source", "needles", "max_context", "index_pool"};
+static const char *const K_LAYER[] = {"densities", "demand", "demand_source", "needles", "max_context",
+                                      "index_pool"};
+static const char *const POOL_NAMES[] = {"envelope", "mean"};
 static const char *const LEVEL_NAMES[] = {"model", "attention", "layer"};
 static const char *const SHAPE_KEYS[] = {"layers", "heads", "kv_heads", "head_dim"};
 
@@ -274,7 +276,8 @@ static int load_layer(sy_ld *L, sy_node *t, const suite *s, suite_task *out)
     int has_demand = dv != NULL;
     if (!sy_get_num(L, t, "demand", 0, 1, 1, -1, &out->demand) ||
         !sy_get_str(L, t, "a layer task", "demand_source", has_demand, &out->demand_source) ||
-        !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) || !load_max_context(L, t, s, out))
+        !sy_get_int(L, t, "", "needles", 0, 0, 64, 4, &out->needles) || !load_max_context(L, t, s, out) ||
+        !sy_get_enum(L, t, "index_pool", POOL_NAMES, COUNT(POOL_NAMES), 0, &out->index_mean))
         return 0;
     if (has_demand && out->demand >= 1) return FAIL(L, dv, "'demand' must be below 1, not %g", out->demand);
     if (!has_demand && out->demand_source) {

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/rng.h"
+#include "kernels/attn_kernels.h"
 #include "kernels/attn_sparse.h"
 #include "kernels/attn_time.h"
 #include "kernels/layer_time.h"
@@ -149,4 +151,35 @@ TEST(layer_case_grid)
     CHECK(tp_n_densities(&t) == 1 && tp_n_cases(&t) == 4);
     tp_case_get(&t, &none, 3, &c);
     CHECK(c.density == 0 && c.density_index == 0 && c.context == 65536 && c.phase == TP_DECODE);
+}
+
+/* The planted index keys through the decode indexer's twin and the
+ * selection: the fraction kept lands near the target and every needle is
+ * kept (the device fills the same keys: layer_planted_kx). 64K tokens, 4
+ * retrieval heads on one KV head, d 128 (r 16); q, k uniform [-2, 2) as the
+ * timer's (the forced blocks' exact scores). */
+TEST(layer_planted_index_density)
+{
+    const int n = 65536, H = 4, R = 16, d = 128, nb = n / ATTN_SBLOCK, needles = 4;
+    float *qx = pb_malloc((size_t)H * R * sizeof *qx), *blse = pb_malloc((size_t)H * nb * sizeof *blse);
+    uint16_t *kx = pb_malloc((size_t)H * n * R * sizeof *kx), *q = pb_malloc((size_t)H * d * sizeof *q);
+    uint16_t *k = pb_malloc((size_t)n * d * sizeof *k);
+    pb_rng rng = {11};
+    for (int i = 0; i < H * d; i++) q[i] = attn_f32_to_bf16((float)(4 * rng_unit(&rng) - 2));
+    for (size_t i = 0; i < (size_t)n * d; i++) k[i] = attn_f32_to_bf16((float)(4 * rng_unit(&rng) - 2));
+    int64_t *off = pb_malloc(((size_t)H + 1) * sizeof *off);
+    int32_t *idx = pb_malloc((size_t)H * nb * sizeof *idx);
+    attn_select_params prm = {.sink = 4, .local = 64, .kmin = 4, .p = 0.9};
+    static const double fs[] = {0.01, 0.03, 0.1, 0.3};
+    for (size_t t = 0; t < sizeof fs / sizeof fs[0]; t++) {
+        float boost = (float)layer_boost(fs[t], prm.p);
+        layer_planted_index_host(qx, kx, 1, n, H, R, d, layer_plant_seed(5), (float)fs[t], boost, needles, nb);
+        attn_index_decode_ref(qx, kx, q, k, blse, (size_t)nb, n, H, 1, d, R, &prm);
+        attn_select_topp_ref(blse, (size_t)nb, 1, n - 1, H, &prm, off, idx);
+        double got = (double)off[H] / ((double)H * nb);
+        int total, found = layer_needles_found(off, idx, H, needles, nb, &total);
+        CHECK_MSG(got > 0.85 * fs[t] && got < 1.15 * fs[t] + 8.0 / nb, "f %g: selected %g", fs[t], got);
+        CHECK_MSG(found == total && total == H * needles, "f %g: needles %d/%d", fs[t], found, total);
+    }
+    free(qx), free(blse), free(kx), free(q), free(k), free(off), free(idx);
 }

@@ -131,11 +131,12 @@ TEST(suite_load_layer_level)
     CHECK_MSG(s, "%s", e.msg);
     CHECK(s->backend == BACKEND_CUDA && s->n_tasks == 3 && !strcmp(s->methods[3].impl, "flex") &&
           !strcmp(s->methods[3].policy, "rtpurbo"));
-    CHECK(s->tasks[0].n_contexts == 6 && s->tasks[0].contexts[5] == 1 << 20 && s->tasks[2].contexts[1] == 1 << 20);
+    CHECK(s->tasks[0].n_contexts == 6 && s->tasks[0].contexts[5] == 1 << 20 && s->tasks[1].contexts[1] == 1 << 20);
     for (int i = 0; s && i < s->n_tasks; i++) {
         const suite_task *t = &s->tasks[i];
-        CHECK(t->level == TP_LEVEL_LAYER && t->n_shapes == 2 && t->n_max_ctx >= 1);
-        CHECK(t->n_densities == 4 && t->densities[2] == 0.1 && t->demand > 0 && t->demand < 1 && t->demand_source);
+        CHECK(t->level == TP_LEVEL_LAYER && t->n_shapes == (i == 1 ? 1 : 2) && t->n_max_ctx >= 1);
+        CHECK(t->n_densities == (i == 1 ? 2 : 4) && t->densities[i == 1 ? 1 : 2] == 0.1 && t->demand > 0 &&
+              t->demand < 1 && t->demand_source);
     }
     suite_free(s);
     const char *shape = ", shapes: [{heads: 8, kv_heads: 2, head_dim: 64}]";
@@ -150,14 +151,15 @@ TEST(suite_load_layer_level)
         suite_free(s);
     }
     snprintf(text, sizeof text, HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], densities: [0.2],"
-             " demand: 0.07, demand_source: \"probe\", needles: 0, max_context: {dense: 65536}%s}]\n", shape);
+             " demand: 0.07, demand_source: \"probe\", needles: 0, max_context: {dense: 65536}, index_pool: mean%s}]\n",
+             shape);
     s = load(text, &e);
     CHECK_MSG(s, "%s", e.msg);
     if (s) {
         const suite_task *t = &s->tasks[0];
         CHECK(t->n_densities == 1 && t->densities[0] == 0.2 && t->demand == 0.07 &&
               !strcmp(t->demand_source, "probe") && t->needles == 0 && t->n_max_ctx == 1 &&
-              !strcmp(t->max_ctx[0].method, "dense") && t->max_ctx[0].max == 65536);
+              !strcmp(t->max_ctx[0].method, "dense") && t->max_ctx[0].max == 65536 && t->index_mean == 1);
         suite_free(s);
     }
 #define LAYER_T HEAD "tasks: [{type: throughput, level: layer, contexts: [4096], shapes: [{heads: 8, kv_heads: 2, head_dim: 64}], "
@@ -171,6 +173,7 @@ TEST(suite_load_layer_level)
     EXPECT(LAYER_T "max_context: {dens: 4096}}]\n", 4, 123, "max_context: no method 'dens' in the suite (did you mean 'dense'?)");
     EXPECT(LAYER_T "max_context: {dense: 0}}]\n", 4, 130, "max_context");
     EXPECT(LAYER_T "max_context: [dense]}]\n", 4, 122, "max_context");
+    EXPECT(LAYER_T "index_pool: max}]\n", 4, 121, "unknown index_pool 'max'");
     EXPECT(HEAD "tasks: [{type: throughput, level: layer, contexts: [4096]}]\n", 4, 9, "needs 'shapes'");
     EXPECT(HEAD "tasks: [{type: throughput, level: attention, contexts: [512], densities: [0.1]}]\n", 4, 63,
            "'densities' belongs to level: layer, not level: attention");

@@ -65,6 +65,14 @@ int layer_needles_found(const int64_t *off, const int32_t *idx, int n_items, int
     return found;
 }
 
+void layer_planted_index_host(float *qx, uint16_t *kx, int n_q, int n, int H, int R, int d, uint64_t seed, float f,
+                              float boost, int needles, int nb)
+{
+    for (size_t i = 0; i < (size_t)n_q * H * R; i++) qx[i] = layer_planted_qx(seed, i, H, R);
+    for (size_t i = 0; i < (size_t)n * H * R; i++)
+        kx[i] = attn_f32_to_bf16(layer_planted_kx(seed, i, n, H, R, d, f, boost, needles, nb));
+}
+
 void layer_planted_blse_host(float *blse, size_t ld, int n_q, int q_offset, int heads, uint64_t seed, float f,
                              float boost, int needles, int nb)
 {
@@ -91,18 +99,26 @@ void layer_ref(const layer_case *c, const layer_host *h, uint32_t seed, int inde
         attn_select_topp_ref(blse, (size_t)nb, 1, n - 1, s.ret_heads, &prm, off, idx);
         attn_sparse_decode_ref(h->q_ret, h->k_ret, h->v_ret, off, idx, out_ret, NULL, n, s.ret_heads, s.ret_kv, d);
         if (s.loc_heads)
-            attn_decode_window_ref(h->q_loc, h->k_loc, h->v_loc, out_loc, NULL, h->kv_loc, s.loc_heads, s.loc_kv, d,
-                                   c->window);
+            attn_local_decode_ref(h->q_loc, h->k_loc, h->v_loc, out_loc, NULL, n - 1, c->sink, c->window, s.loc_heads,
+                                  s.loc_kv, d);
         return;
     }
+    (void)seed;
     if (index)
-        layer_planted_blse_host(blse, (size_t)nb, n, 0, s.ret_heads, layer_plant_seed(seed), (float)c->density,
-                                (float)layer_boost(c->density, c->p), c->needles, nb);
+        (c->index_mean ? attn_index_prefill_mean_ref : attn_index_prefill_ref)(
+            h->qx, h->kx, h->q_ret, h->k_ret, blse, (size_t)nb, n, n, 0, s.ret_heads, s.ret_kv, d, s.r, &prm);
     attn_select_topp_ref(blse, (size_t)nb, n, 0, s.ret_heads, &prm, off, idx);
     attn_sparse_prefill_ref(h->q_ret, h->k_ret, h->v_ret, off, idx, out_ret, NULL, n, n, 0, s.ret_heads, s.ret_kv, d,
                             row0, n_rows);
-    if (s.loc_heads)
-        attn_prefill_window_ref(h->q_loc + (size_t)row0 * s.loc_heads * d, h->k_loc, h->v_loc,
-                                out_loc + (size_t)row0 * s.loc_heads * d, NULL, n_rows, n, row0, s.loc_heads, s.loc_kv,
-                                d, c->window);
+    if (!s.loc_heads) return;
+    /* the ring of the positions before row0, then rows row0 .. as a chunk */
+    const size_t ring = (size_t)(c->sink + c->window) * s.loc_kv * d;
+    uint16_t *kr = pb_calloc(ring, sizeof *kr), *vr = pb_calloc(ring, sizeof *vr);
+    if (row0) attn_local_store_ref(kr, vr, h->k_loc, h->v_loc, 0, row0, c->sink, c->window, s.loc_kv, d);
+    const size_t at = (size_t)row0 * s.loc_kv * d;
+    attn_local_prefill_ref(h->q_loc + (size_t)row0 * s.loc_heads * d, kr, vr, h->k_loc + at, h->v_loc + at,
+                           out_loc + (size_t)row0 * s.loc_heads * d, NULL, n_rows, row0, c->sink, c->window,
+                           s.loc_heads, s.loc_kv, d);
+    free(kr);
+    free(vr);
 }

@@ -43,44 +43,16 @@ struct layer_timer {
 
 namespace {
 
-/* Prefill items i = qb * H + h: blse[i][b] for the visible b <= qb. */
-__global__ void fill_planted_blse(float *blse, int nqb, int nb, int H, uint64_t seed, float f, float boost,
-                                  int needles)
-{
-    const size_t total = (size_t)nqb * H * nb;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int b = (int)(i % nb);
-        const size_t item = i / nb;
-        const int h = (int)(item % H), qb = (int)(item / H);
-        if (b <= qb) blse[i] = layer_planted_blse(seed, b, h, f, boost, needles, nb);
-    }
-}
-
-/* qx: (H, R) uniform [-1, 1); kx: (H, n, R) uniform [-1, 1), plus
- * boost * sqrt(d) / |qx_h|^2 * qx_h on every key of a planted block and
- * (boost + ln 64) times that on key 37 of a needle block: their indexer
- * scores rise by exactly boost (boost + ln 64). */
-__global__ void fill_planted_index(float *qx, __nv_bfloat16 *kx, int n, int H, int R, int d, uint64_t seed, float f,
-                                   float boost, int needles, int nb)
+/* planted qx (n_q, H, R) and kx (H, n, R): layer_planted_qx, layer_planted_kx */
+__global__ void fill_planted_index(float *qx, __nv_bfloat16 *kx, int n_q, int n, int H, int R, int d, uint64_t seed,
+                                   float f, float boost, int needles, int nb)
 {
     const size_t total = (size_t)n * H * R;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % R), j = (int)((i / R) % n), h = (int)(i / ((size_t)R * n)), b = j / ATTN_SBLOCK;
-        float v = 2 * fill_hash_unit(seed + 1, i) - 1, lift = 0;
-        if (layer_planted(seed, b, h, f, needles, nb)) lift = boost;
-        else if (j % ATTN_SBLOCK == 37 && layer_is_needle(b, needles, nb)) lift = boost + 4.158883f;
-        if (lift != 0) {
-            float q2 = 0;
-            for (int e = 0; e < R; e++) {
-                float qe = 2 * fill_hash_unit(seed + 7, (size_t)h * R + e) - 1;
-                q2 += qe * qe;
-            }
-            v += lift * sqrtf((float)d) / q2 * (2 * fill_hash_unit(seed + 7, (size_t)h * R + c) - 1);
-        }
-        kx[i] = __float2bfloat16(v);
-    }
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)H * R; i += (size_t)gridDim.x * blockDim.x)
-        qx[i] = 2 * fill_hash_unit(seed + 7, i) - 1;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+        kx[i] = __float2bfloat16(layer_planted_kx(seed, i, n, H, R, d, f, boost, needles, nb));
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)n_q * H * R;
+         i += (size_t)gridDim.x * blockDim.x)
+        qx[i] = layer_planted_qx(seed, i, H, R);
 }
 
 void stage(layer_timer *t, int st)
@@ -91,14 +63,13 @@ void stage(layer_timer *t, int st)
     const bool pre = c.phase == ATTN_TIME_PREFILL;
     switch (st) {
     case LAYER_INDEX:
-        if (pre) {
-            fill_planted_blse<<<1024, 256>>>(t->blse, t->nqb, t->nb, s.ret_heads, t->seed, (float)c.density, t->boost,
-                                             c.needles);
-            CUDA_CHECK_LAUNCH();
-        } else {
+        if (pre)
+            CUDA_CHECK((cudaError_t)(c.index_mean ? attn_index_prefill_mean_cuda : attn_index_prefill_cuda)(
+                t->qx, t->kx, t->q_ret, t->k_ret, t->blse, t->nb, n, n, 0, s.ret_heads, s.ret_kv, d, s.r, &t->prm,
+                NULL));
+        else
             CUDA_CHECK((cudaError_t)attn_index_decode_cuda(t->qx, t->kx, t->q_ret, t->k_ret, t->blse, t->nb, n,
                                                            s.ret_heads, s.ret_kv, d, s.r, &t->prm, NULL));
-        }
         break;
     case LAYER_SELECT:
         CUDA_CHECK((cudaError_t)attn_select_topp_cuda(t->blse, t->nb, t->n_q, pre ? 0 : n - 1, s.ret_heads, &t->prm,
@@ -115,13 +86,14 @@ void stage(layer_timer *t, int st)
         break;
     case LAYER_LOCAL:
         if (!s.loc_heads) break;
-        if (pre)
-            CUDA_CHECK((cudaError_t)attn_prefill_window_cuda(t->q_loc, t->k_loc, t->v_loc, t->out_loc, t->lse_loc, n,
-                                                             n, 0, s.loc_heads, s.loc_kv, d, c.window, NULL));
+        if (pre) /* the chunk is the whole context: nothing read from the ring (passed the chunk's keys) */
+            CUDA_CHECK((cudaError_t)attn_local_prefill_cuda(t->q_loc, t->k_loc, t->v_loc, t->k_loc, t->v_loc,
+                                                            t->out_loc, t->lse_loc, n, 0, c.sink, c.window,
+                                                            s.loc_heads, s.loc_kv, d, NULL));
         else
-            CUDA_CHECK((cudaError_t)attn_decode_window_cuda(t->q_loc, t->k_loc, t->v_loc, t->out_loc, t->lse_loc,
-                                                            t->kv_loc, s.loc_heads, s.loc_kv, d, c.window,
-                                                            t->work_loc, t->work_loc_bytes, NULL));
+            CUDA_CHECK((cudaError_t)attn_local_decode_cuda(t->q_loc, t->k_loc, t->v_loc, t->out_loc, t->lse_loc,
+                                                           n - 1, c.sink, c.window, s.loc_heads, s.loc_kv, d,
+                                                           t->work_loc, t->work_loc_bytes, NULL));
         break;
     }
 }
@@ -205,7 +177,7 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     t->nb = (n + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
     t->n_q = pre ? n : 1;
     t->nqb = pre ? t->nb : 1;
-    t->kv_loc = pre ? n : std::min(n, c->sink + c->window);
+    t->kv_loc = pre ? n : c->sink + c->window; /* decode: the ring, S + W rows */
     t->boost = (float)layer_boost(c->density, c->p);
     t->prm = layer_select_params(c);
     t->items = (int64_t)t->nqb * s.ret_heads;
@@ -213,7 +185,7 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     t->swork_bytes = attn_select_workspace(t->n_q, s.ret_heads);
     if (!pre) {
         t->work_ret_bytes = attn_sparse_decode_workspace(t->nb, n, s.ret_heads, s.ret_kv, d);
-        if (s.loc_heads) t->work_loc_bytes = attn_decode_workspace(std::min(t->kv_loc, c->window), s.loc_heads, s.loc_kv, d);
+        if (s.loc_heads) t->work_loc_bytes = attn_local_decode_workspace(c->sink, c->window, s.loc_heads, s.loc_kv, d);
     }
     const size_t nq = (size_t)t->n_q, kvr = (size_t)n * s.ret_kv * d, kvl = (size_t)t->kv_loc * s.loc_kv * d;
     cudaError_t e = cudaSuccess;
@@ -238,10 +210,8 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     alloc(&t->swork, t->swork_bytes);
     alloc(&t->work_ret, t->work_ret_bytes);
     alloc(&t->work_loc, t->work_loc_bytes);
-    if (!pre) {
-        alloc((void **)&t->qx, (size_t)s.ret_heads * s.r * 4);
-        alloc((void **)&t->kx, (size_t)s.ret_heads * n * s.r * 2);
-    }
+    alloc((void **)&t->qx, nq * s.ret_heads * s.r * 4);
+    alloc((void **)&t->kx, (size_t)s.ret_heads * n * s.r * 2);
     if (e == cudaSuccess) e = cudaEventCreate(&t->a);
     if (e == cudaSuccess) e = cudaEventCreate(&t->b);
     if (e != cudaSuccess) {
@@ -260,11 +230,9 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
         fill_uniform<<<1024, 256>>>(t->v_loc, kvl, 1.0f, sd + 5);
     }
     CUDA_CHECK_LAUNCH();
-    if (!pre) {
-        fill_planted_index<<<1024, 256>>>(t->qx, t->kx, n, s.ret_heads, s.r, d, t->seed, (float)c->density, t->boost,
-                                          c->needles, t->nb);
-        CUDA_CHECK_LAUNCH();
-    }
+    fill_planted_index<<<1024, 256>>>(t->qx, t->kx, t->n_q, n, s.ret_heads, s.r, d, t->seed, (float)c->density,
+                                      t->boost, c->needles, t->nb);
+    CUDA_CHECK_LAUNCH();
     CUDA_CHECK(cudaMemset(t->out_ret, 0, nq * s.ret_heads * d * 2));
     layer(t); /* lists and outputs exist from here on */
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -282,7 +250,7 @@ extern "C" void layer_timer_stage(layer_timer *t, int st, int repeats, double *t
         for (int i = 0; i < repeats; i++) t_s[i] = 0;
         return;
     }
-    burst_time(t, [t, st] { stage(t, st); }, 1, repeats, t_s);
+    burst_time(t, [t, st] { stage(t, st); }, 0, repeats, t_s); /* warm: the layer ran just before */
 }
 
 extern "C" void layer_timer_poison(layer_timer *t)
@@ -325,8 +293,8 @@ extern "C" int layer_timer_needles(layer_timer *t, int *total)
 
 extern "C" void layer_timer_kinds(const layer_timer *t, const char **index_kind, const char **local_kind)
 {
-    *index_kind = t->c.phase == ATTN_TIME_PREFILL ? "synthetic" : "indexer";
-    *local_kind = "window";
+    *index_kind = t->c.phase != ATTN_TIME_PREFILL ? "indexer" : t->c.index_mean ? "mean" : "envelope";
+    *local_kind = "sink+window";
 }
 
 extern "C" int layer_timer_write_lists(layer_timer *t, const char *path, char *why, size_t why_len)
@@ -388,8 +356,8 @@ extern "C" void layer_timer_host(layer_timer *t, layer_host *h)
     to_host(&h->k_loc, (const uint16_t *)t->k_loc, (size_t)t->kv_loc * s.loc_kv * d);
     to_host(&h->v_loc, (const uint16_t *)t->v_loc, (size_t)t->kv_loc * s.loc_kv * d);
     to_host(&h->out_loc, (const uint16_t *)t->out_loc, nq * s.loc_heads * d);
-    to_host(&h->kx, (const uint16_t *)t->kx, t->kx ? (size_t)s.ret_heads * n * s.r : 0);
-    to_host(&h->qx, (const float *)t->qx, t->qx ? (size_t)s.ret_heads * s.r : 0);
+    to_host(&h->kx, (const uint16_t *)t->kx, (size_t)s.ret_heads * n * s.r);
+    to_host(&h->qx, (const float *)t->qx, nq * s.ret_heads * s.r);
     to_host(&h->blse, (const float *)t->blse, (size_t)t->items * t->nb);
     to_host(&h->off, (const int64_t *)t->off, (size_t)t->items + 1);
     int64_t used = h->off[t->items];

@@ -122,6 +122,23 @@ TEST(convert_cli_refusals)
     fixture_rmtree(dir);
 }
 
+/* `convert` at a tiny size (256 tokens, one window each, one probe
+ * document, batch 16) into dir/m.purbo and dir/r.db, with the extra
+ * options; returns its exit status, stderr in err. */
+static int convert_small(const char *dir, const char *extra, char plan_path[512], char db_path[512], char *err,
+                         size_t err_len)
+{
+    char args[2048];
+    snprintf(plan_path, 512, "%s/m.purbo", dir);
+    snprintf(db_path, 512, "%s/r.db", dir);
+    snprintf(args, sizeof args,
+             "convert --model %s --out %s --db %s --ctx 256 --windows 1 --eval-windows 1 --queries 32"
+             " --probe-docs 1 --batch 16 %s",
+             test_model_path, plan_path, db_path, extra);
+    int lines;
+    return fixture_run_bin(args, err, err_len, &lines);
+}
+
 /* The whole command on the model at a tiny size: the plan loads, the
  * database holds a curve per head and two quality rows, and passkey runs
  * the plan (the answer is not checked: 5 steps on 256 tokens). */
@@ -129,13 +146,7 @@ TEST(convert_end_to_end_small)
 {
     char *dir = fixture_tmpdir("convert");
     char args[2048], err[4096], plan_path[512], db_path[512];
-    snprintf(plan_path, sizeof plan_path, "%s/m.purbo", dir);
-    snprintf(db_path, sizeof db_path, "%s/r.db", dir);
-    snprintf(args, sizeof args,
-             "convert --model %s --out %s --db %s --ctx 256 --windows 1 --eval-windows 1 --queries 32"
-             " --probe-docs 1 --rho 0.01 --steps 5 --batch 16",
-             test_model_path, plan_path, db_path);
-    int lines, st = fixture_run_bin(args, err, sizeof err, &lines);
+    int lines, st = convert_small(dir, "--rho 0.01 --steps 5", plan_path, db_path, err, sizeof err);
     CHECK_MSG(st == 0, "convert: status %d: %s", st, err);
     const model *m = fixture_model();
     plan_file f;
@@ -175,14 +186,9 @@ TEST(convert_end_to_end_small)
 TEST(convert_need_rule_plan)
 {
     char *dir = fixture_tmpdir("convert-need");
-    char args[2048], err[4096], plan_path[512], db_path[512];
-    snprintf(plan_path, sizeof plan_path, "%s/m.purbo", dir);
-    snprintf(db_path, sizeof db_path, "%s/r.db", dir);
-    snprintf(args, sizeof args,
-             "convert --model %s --out %s --db %s --ctx 256 --windows 1 --eval-windows 1 --queries 32"
-             " --probe-docs 1 --window 128 --keep 0.8 --min-score 0.05 --steps 2 --batch 16",
-             test_model_path, plan_path, db_path);
-    int lines, st = fixture_run_bin(args, err, sizeof err, &lines);
+    char err[4096], plan_path[512], db_path[512];
+    int st = convert_small(dir, "--window 128 --keep 0.8 --min-score 0.05 --steps 2", plan_path, db_path, err,
+                           sizeof err);
     CHECK_MSG(st == 0, "convert: status %d: %s", st, err);
     const model *m = fixture_model();
     plan_file f;

@@ -62,7 +62,7 @@ typedef struct {
     float *rows;            /* NULL, or (n_sel, n_q, rows_ld) probabilities over positions
                              * 0 .. q_pos0+n_q-1 (exactly 0 where a row attends nothing) */
     long rows_ld;
-    int n_q, q_pos0, n_head, n_kv_head, d;   /* d 64 or 128 */
+    int n_q, q_pos0, n_head, n_kv_head, d;   /* d 64, 128 or 256 */
     int n_sel;              /* heads run: heads[0 .. n_sel) */
     int heads[ATTN_ROWS_MAX_HEADS];
 } attn_rows_args;

@@ -12,7 +12,7 @@
  * against the bf16 cache, P·V with RT/d groups of keys per output dimension.
  * Correctness first: this is a plain kernel, not a fast one; the block-sparse
  * kernels of attn_sparse.h are the fast path where their rule matches.
- * Invariants: d is 64 or 128, r <= d; a row's position p < q_pos0 + n_q.
+ * Invariants: d is 64, 128 or 256, r <= d; a row's position p < q_pos0 + n_q.
  *
  * Also here, sharing the row helpers: probs_kernel, the exact dense
  * probability rows an attention observer is shown (kernels/attn_probs.h;
@@ -108,7 +108,7 @@ struct rows_geom {
 __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_args A, rows_geom G)
 {
     extern __shared__ float dyn[];
-    __shared__ float qs[128], qx[128], red[32], acc[RT];
+    __shared__ float qs[256], qx[256], red[32], acc[RT];   /* q, its index projection (r <= d <= 256) */
     __shared__ int nkeep_s;
     float *sc = dyn;                                /* [kv_end] scores, then probabilities */
     float *mass = sc + G.kv_end;                    /* [nu_max] */
@@ -284,7 +284,8 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
 
 int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream)
 {
-    if (!rule || !a || a->n_q <= 0 || a->n_sel <= 0 || a->n_sel > ATTN_ROWS_MAX_HEADS || (a->d != 64 && a->d != 128) ||
+    if (!rule || !a || a->n_q <= 0 || a->n_sel <= 0 || a->n_sel > ATTN_ROWS_MAX_HEADS ||
+        (a->d != 64 && a->d != 128 && a->d != 256) ||
         a->n_kv_head <= 0 || a->n_head % a->n_kv_head)
         return (int)cudaErrorInvalidValue;
     rows_geom g;
@@ -306,7 +307,7 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
         if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
         if (e != cudaSuccess) return (int)e;
     }
-    if (bytes + 4 * (128 + 128 + 32 + RT) + 64 > (size_t)optin) return (int)cudaErrorInvalidValue;
+    if (bytes + 4 * (256 + 256 + 32 + RT) + 64 > (size_t)optin) return (int)cudaErrorInvalidValue;
     if (bytes > (size_t)allowed) {
         e = cudaFuncSetAttribute(rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;

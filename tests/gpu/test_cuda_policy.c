@@ -44,7 +44,7 @@
 #include "tests/gpu/gpu.h"
 #include "tests/test.h"
 
-enum { RH = 4, RHKV = 2, RD = 64, RN = 262 };
+enum { RH = 4, RHKV = 2, RD = 64, RN = 262 };  /* RD: the row cases' default head dimension */
 
 /* A failed expectation inside a case: recorded, and the case fails. */
 #define EXPECT(cond, ...)                                        \
@@ -70,15 +70,16 @@ static void take_rows(void *user, const attn_call *c, const float *p, int ldp)
     }
 }
 
-/* One random-input case: the policy of spec (all heads of kind `kind`). */
-static int rows_case(const char *spec, int kind)
+/* One random-input case: the policy of spec (all heads of kind `kind`),
+ * head dimension d (64, 128 or 256). */
+static int rows_case_d(const char *spec, int kind, int d)
 {
     backend *G = gpu_cuda();
     if (!G) {
         test_fail(__FILE__, __LINE__, "no CUDA backend: %s", gpu_why());
         return 0;
     }
-    model_config c = {.n_layer = 1, .n_head = RH, .n_head_kv = RHKV, .head_dim = RD};
+    model_config c = {.n_layer = 1, .n_head = RH, .n_head_kv = RHKV, .head_dim = d};
     plan_spec sp;
     plan pl;
     pb_err err;
@@ -88,7 +89,7 @@ static int rows_case(const char *spec, int kind)
         test_fail(__FILE__, __LINE__, "%s: %s", spec, err.msg);
         return 0;
     }
-    const int d = RD, r = pl.rank, HD = RH * d, KD = RHKV * d;
+    const int r = pl.rank, HD = RH * d, KD = RHKV * d;
     const size_t F = sizeof(float);
     if (kind == HEAD_RTPURBO || kind == HEAD_RTPURBO_TOPK) {
         plan_alloc_indexers(&pl);
@@ -262,6 +263,11 @@ static int rows_case(const char *spec, int kind)
     return ok;
 }
 
+static int rows_case(const char *spec, int kind)
+{
+    return rows_case_d(spec, kind, RD);
+}
+
 TEST(gpu_policy_rows_local)
 {
     CHECK(rows_case("streaming:sink=4,window=48", HEAD_LOCAL));
@@ -290,6 +296,14 @@ TEST(gpu_policy_rows_rtpurbo)
 TEST(gpu_policy_rows_rtpurbo_topk)
 {
     CHECK(rows_case("rtpurbo-topk:block=16,sink=4,local=32,k=4,r=8,window=64", HEAD_RTPURBO_TOPK));
+}
+
+/* Head dimension 256 (Gemma 3's global layers): the same rules, r = d/8. */
+TEST(gpu_policy_rows_d256)
+{
+    CHECK(rows_case_d("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE, 256));
+    CHECK(rows_case_d("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=32,window=64", HEAD_RTPURBO, 256));
+    CHECK(rows_case_d("quest:page=16,k=4", HEAD_QUEST, 256));
 }
 
 /* ---- the model under every policy ---- */

@@ -178,6 +178,43 @@ TEST(convert_end_to_end_small)
     fixture_rmtree(dir);
 }
 
+/* The indexers train on a pool of threads: one thread and three give the
+ * same plan file, byte for byte, and the same loss curves in the database
+ * (each head has its own seed and buffers; rows are written in head order). */
+TEST(convert_threads_same_plan)
+{
+    char *dir1 = fixture_tmpdir("convert-t1"), *dir3 = fixture_tmpdir("convert-t3");
+    char err[4096], plan1[512], db1[512], plan3[512], db3[512];
+    int st = convert_small(dir1, "--rho 0.03 --steps 3 --threads 1", plan1, db1, err, sizeof err);
+    CHECK_MSG(st == 0, "convert --threads 1: status %d: %s", st, err);
+    st = convert_small(dir3, "--rho 0.03 --steps 3 --threads 3", plan3, db3, err, sizeof err);
+    CHECK_MSG(st == 0, "convert --threads 3: status %d: %s", st, err);
+    size_t n1 = 0, n3 = 0;
+    char *a = fixture_read(plan1, &n1), *b = fixture_read(plan3, &n3);
+    CHECK(a && b && n1 > 0 && n1 == n3 && !memcmp(a, b, n1));
+    free(a);
+    free(b);
+    double sum[2] = {0, 0};
+    int rows[2] = {0, 0};
+    const char *dbs[2] = {db1, db3};
+    for (int k = 0; k < 2; k++) {
+        pb_err e;
+        pb_db *db = db_open(dbs[k], &e);
+        CHECK_MSG(db, "%s", e.msg);
+        sqlite3_stmt *q;
+        sqlite3_prepare_v2(db_sqlite(db), "SELECT count(*), total(loss * (step + 1) + layer * 1000 + head) FROM convert_loss", -1, &q, NULL);
+        CHECK(sqlite3_step(q) == SQLITE_ROW);
+        rows[k] = sqlite3_column_int(q, 0);
+        sum[k] = sqlite3_column_double(q, 1);
+        sqlite3_finalize(q);
+        db_close(db);
+    }
+    CHECK_MSG(rows[0] == rows[1] && rows[0] >= 3 * 8 && sum[0] == sum[1], "rows %d %d, sums %.17g %.17g", rows[0],
+              rows[1], sum[0], sum[1]);
+    fixture_rmtree(dir1);
+    fixture_rmtree(dir3);
+}
+
 /* The need rule, the default, end to end: the plan's retrieval heads are
  * exactly the heads whose locality mass within W (probe_locality of the same
  * run, measured on the probe documents) is below --keep or whose

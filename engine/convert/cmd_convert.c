@@ -14,7 +14,9 @@
  *      (convert_capture.c) and, under --rho without --window, the locality
  *      probe for W (convert_select.c's rule);
  *   3. per retrieval head: teacher rows, PCA/SVD initialisation, quality,
- *      --steps of AdamW on the KL, quality again; both into the database;
+ *      --steps of AdamW on the KL, quality again; both into the database
+ *      (convert_heads.c: the heads on --threads threads, the same plan for
+ *      any count);
  *   4. the plan file (written whole, then renamed into place) and its row.
  * Input is checked before the model loads; the output path is tried before
  * any work, so a bad --out costs nothing. Progress on stderr: one redrawn
@@ -34,31 +36,6 @@
 #include "convert/convert_run.h"
 #include "policy/planfile.h"
 #include "probes/probe_run.h"
-
-typedef struct {
-    int tty;
-    double t0, last;
-    long done, total;       /* steps over all heads */
-    int head_i, n_heads, layer, head;
-    double *loss, *lr, *tau; /* [steps] of the head in training */
-} progress;
-
-static void on_step(void *user, int step, double loss, double lr, float log_tau)
-{
-    progress *pg = user;
-    pg->loss[step] = loss;
-    pg->lr[step] = lr;
-    pg->tau[step] = exp(log_tau);
-    pg->done++;
-    double now = pb_now();
-    if (!pg->tty || now - pg->last < 0.25) return;
-    pg->last = now;
-    char el[32], eta[32];
-    pb_fmt_secs(el, sizeof el, now - pg->t0);
-    pb_fmt_secs(eta, sizeof eta, (now - pg->t0) / pg->done * (pg->total - pg->done));
-    fprintf(stderr, "\r\033[Kconvert: head %d/%d (L%d.H%d) step %d loss %.4f | %s elapsed, ETA %s", pg->head_i + 1,
-            pg->n_heads, pg->layer, pg->head, step + 1, loss, el, eta);
-}
 
 /* the need rule's default W; steps per head: the rule makes most of SmolLM2's
  * heads retrieval heads (249 of 270), and 100 steps keep the conversion near
@@ -101,6 +78,8 @@ static const char *HELP =
     "  --queries N        query positions per window (default 256, at most ctx/2)\n"
     "  --probe-docs N     retrieval-probe documents, also training data (default 2)\n"
     "  --seed S           windows, documents, queries and minibatches (default 1)\n"
+    "  --threads N        indexers trained at once, one head per thread (default: the CPUs\n"
+    "                     online); the plan is the same bytes for any N\n"
     "  --backend B        where the dense passes run: cpu, cuda or auto (default auto: cuda when\n"
     "                     a GPU is usable); the indexers train on the CPU\n"
     "  --db PATH          results database (default out/results.db)\n";
@@ -117,80 +96,13 @@ static void check_writable(const char *path)
     unlink(tmp);
 }
 
-/* Steps 3: teacher, PCA, train, evaluate every retrieval head into pf. */
-static void train_heads(convert_capture *cc, const unsigned char *retr, const model *m, convert_cfg *cfg, int r,
-                        pb_db *db, int64_t run, plan_file *pf)
-{
-    const model_config *c = &m->cfg;
-    const int nh = c->n_layer * c->n_head, d = c->head_dim, steps = cfg->opt.steps;
-    plan_params prm = plan_defaults;
-    prm.sink = cfg->sink;
-    prm.block = cfg->block;
-    prm.local = cfg->local;
-    prm.p = cfg->p;
-    int n_ret = 0;
-    for (int x = 0; x < nh; x++) n_ret += retr[x];
-    progress pg = {.tty = isatty(2), .t0 = pb_now(), .total = (long)n_ret * (steps > 0 ? steps : 1),
-                   .n_heads = n_ret};
-    int alloc = steps > 0 ? steps : 1;
-    pg.loss = pb_malloc((size_t)alloc * sizeof(double));
-    pg.lr = pb_malloc((size_t)alloc * sizeof(double));
-    pg.tau = pb_malloc((size_t)alloc * sizeof(double));
-    float *wq = pb_malloc((size_t)r * d * sizeof(float)), *wk = pb_malloc((size_t)r * d * sizeof(float));
-    for (int x = 0; x < nh; x++) {
-        if (!retr[x]) continue;
-        pg.layer = x / c->n_head;
-        pg.head = x % c->n_head;
-        kd_set *tr = convert_capture_set(cc, x, 0), *ev = convert_capture_set(cc, x, 1);
-        kd_set_teacher(tr, c->rope_base);
-        kd_set_teacher(ev, c->rope_base);
-        kd_set_anchor(tr, prm.block, prm.sink, prm.local); /* the rtpurbo policy's top-p row */
-        kd_set_anchor(ev, prm.block, prm.sink, prm.local);
-        convert_capture_pca(cc, x, r, wq, wk);
-        float lt = logf(sqrtf((float)d));
-        kd_quality q0, q1;
-        kd_evaluate(ev, r, wq, wk, lt, &prm, &q0);
-        kd_opts o = cfg->opt;
-        o.seed = cfg->seed * 1000003u + (uint64_t)x;
-        if (steps > 0) {
-            kd_train(tr, r, wq, wk, &lt, &o, on_step, &pg);
-            kd_evaluate(ev, r, wq, wk, lt, &prm, &q1);
-        } else {
-            q1 = q0;
-            pg.done++;
-        }
-        report_head(db, run, pg.layer, pg.head, steps, pg.loss, pg.lr, pg.tau, &q0, &q1, r, cfg->p);
-        /* the plan holds W_Q sqrt(d) / tau: the policy's 1/sqrt(d) scale then gives z = u / tau */
-        float fold = sqrtf((float)d) * expf(-lt);
-        for (int j = 0; j < r * d; j++) {
-            pf->idx_q[(size_t)x * r * d + j] = wq[j] * fold;
-            pf->idx_k[(size_t)x * r * d + j] = wk[j];
-        }
-        pf->cls[x] = PLAN_CLASS_RETRIEVAL;
-        kd_set_free(tr);
-        kd_set_free(ev);
-        char el[32], eta[32];
-        double now = pb_now();
-        pb_fmt_secs(el, sizeof el, now - pg.t0);
-        pb_fmt_secs(eta, sizeof eta, (now - pg.t0) / pg.done * (pg.total - pg.done));
-        fprintf(stderr, "%sconvert: head %d/%d L%d.H%d: KL %.3f -> %.3f, recall %.3f -> %.3f, blocks %.3f -> %.3f"
-                        " (teacher %.3f), tau %.2f | %s elapsed, ETA %s\n",
-                pg.tty ? "\r\033[K" : "", pg.head_i + 1, n_ret, pg.layer, pg.head, q0.kl, q1.kl, q0.recall, q1.recall,
-                q0.blocks_sel, q1.blocks_sel, q1.blocks_teacher, exp(lt), el, eta);
-        pg.head_i++;
-    }
-    free(wq);
-    free(wk);
-    free(pg.loss);
-    free(pg.lr);
-    free(pg.tau);
-}
-
 int cmd_convert(int argc, char **argv)
 {
     convert_cfg cfg = {.db_path = "out/results.db", .keep = 0.99, .min_score = 0.02, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
     int probe_docs = 2, warmup_set = 0, queries_set = 0;
+    long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = n_cpu > 0 ? (int)(n_cpu < 256 ? n_cpu : 256) : 1;
     const char *backend_kind = "auto";
     cfg.opt.steps = DEFAULT_STEPS;
     for (int i = 1; i < argc; i++) {
@@ -224,6 +136,7 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--queries"))) cfg.queries = (int)arg_long(C, "--queries", v, 1, 1 << 20), queries_set = 1;
         else if ((v = arg_val(C, argc, argv, &i, "--probe-docs"))) probe_docs = (int)arg_long(C, "--probe-docs", v, 1, 10000);
         else if ((v = arg_val(C, argc, argv, &i, "--seed"))) cfg.seed = (uint64_t)arg_long(C, "--seed", v, 0, (1L << 62));
+        else if ((v = arg_val(C, argc, argv, &i, "--threads"))) n_threads = (int)arg_long(C, "--threads", v, 1, 256);
         else arg_bad(C, "unknown option %s", argv[i]);
     }
     if (!cfg.model_path) arg_bad("convert", "--model is required");
@@ -404,11 +317,11 @@ int cmd_convert(int argc, char **argv)
     pf.block = cfg.block;
     pf.local = cfg.local;
     pf.p = (float)cfg.p;
-    /* the training's products are skinny (r columns): one BLAS thread does
-     * them faster than two that wait on each other */
+    /* the training's products are skinny (r columns): one BLAS thread per
+     * call, and the heads in parallel instead */
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    train_heads(cc, retr, m, &cfg, r, db, run, &pf);
+    convert_train_heads(cc, retr, &m->cfg, &cfg, r, n_threads, db, run, &pf);
     openblas_set_num_threads(blas_threads);
     convert_capture_free(cc);
     cfg.s_train = pb_now() - t;

@@ -8,6 +8,7 @@
 #include "convert/convert.h"
 #include "policy/indexer.h"
 #include "policy/plan.h"
+#include "policy/planfile.h"
 #include "probes/probe.h"
 
 /* What a conversion was asked to do (cmd_convert.c fills it; 0 = default
@@ -77,6 +78,16 @@ typedef struct {
 /* Uses prm->block, ->sink, ->local and ->p. */
 void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float log_tau, const plan_params *prm,
                  kd_quality *out);
+
+/* ---- indexer training (convert_heads.c) ---- */
+
+/* Step 3 for every head marked in retr [n_layer * n_head]: teacher rows,
+ * PCA/SVD initialisation, quality, cfg->opt.steps of AdamW, quality again,
+ * on up to n_threads threads (BLAS must be single-threaded per call). Then,
+ * in head order: each head's report_head rows into db (run), its folded
+ * matrices into pf->idx_q / idx_k and its class into pf->cls. */
+void convert_train_heads(convert_capture *cc, const unsigned char *retr, const model_config *c,
+                         const convert_cfg *cfg, int r, int n_threads, pb_db *db, int64_t run, plan_file *pf);
 
 /* ---- results database (convert_report.c) ---- */
 

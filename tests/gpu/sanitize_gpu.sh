@@ -39,7 +39,7 @@ run_one() { # tool test
     rc=$?
     summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed," "$log" | tr '\n' ' ')
     if [ $rc -eq 0 ]; then clean=$((clean + 1)); echo "  ok   $1 $2: $summary"
-    else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "=========  (Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
+    else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "========= +(Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
 }
 TOOLS=${TOOLS:-"memcheck initcheck racecheck synccheck"}
 # One tool after another, or (PARALLEL=1) the four tools at once, each in its

@@ -262,8 +262,10 @@ build/dev/attn_select_ref.o: kernels/cpu/attn_select_ref.c kernels/attn_sparse.h
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I. -Iengine -c $< -o $@
 DEV_DENSE_O := build/dev/attn_ref.o build/kernels/cuda/attn_prefill.cu.o build/kernels/cuda/attn_prefill_sm90.cu.o \
                build/kernels/cuda/attn_decode.cu.o
-build/dev/attn_sparse: kernels/cuda/dev/attn_sparse.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O) \
+build/dev/attn_sparse: kernels/cuda/dev/attn_sparse.cu kernels/cuda/dev/attn_sparse_union.cu \
+                       kernels/cuda/dev/dev_common.cuh kernels/cuda/dev/sparse_lists.cuh $(DEV_DENSE_O) \
                        build/kernels/cuda/attn_sparse_prefill.cu.o build/kernels/cuda/attn_sparse_prefill_item.cu.o \
+                       build/kernels/cuda/attn_sparse_prefill_union.cu.o \
                        build/kernels/cuda/attn_sparse_decode.cu.o build/kernels/cuda/attn_sparse_union.cu.o \
                        build/kernels/cuda/attn_select.cu.o build/kernels/cuda/attn_index.cu.o \
                        build/kernels/cuda/attn_index_prefill.cu.o build/dev/attn_select_ref.o

@@ -64,6 +64,26 @@ void attn_sparse_decode_ref(const uint16_t *q, const uint16_t *k, const uint16_t
 void attn_sparse_union_ref(const int64_t *off, const int32_t *idx, int kv_len, int n_head, int n_kv_head,
                            int64_t *uoff, int32_t *uidx, uint32_t *umask);
 
+/* The union of prefill lists per (query block, KV head): group u = qb *
+ * n_kv_head + g merges the lists of items qb * n_head + g * G + r (r < G,
+ * G = n_head / n_kv_head <= 32) as attn_sparse_union_ref merges decode
+ * lists; its ucnt[u] entries sit at uidx[off[qb * n_head + g * G]] on (the
+ * room of the group's own lists: a union is never longer than their sum),
+ * ascending, umask bit r set when query head g * G + r lists the block.
+ * uidx, umask: off[n_items] entries (those past each union not written);
+ * ucnt: ceil(n_q / 64) * n_kv_head. */
+void attn_sparse_prefill_union_lists_ref(const int64_t *off, const int32_t *idx, int n_q, int kv_len, int n_head,
+                                         int n_kv_head, int32_t *uidx, uint32_t *umask, int32_t *ucnt);
+
+/* Prefill attention over those unions (the twin of
+ * attn_sparse_prefill_union_attend_cuda): each query head attends the
+ * blocks of its group's union whose mask has its bit, i.e. its own list,
+ * so the result is attn_sparse_prefill_ref's; same shapes and row range. */
+void attn_sparse_prefill_union_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v, const int64_t *off,
+                                   const int32_t *uidx, const uint32_t *umask, const int32_t *ucnt, float *out,
+                                   float *lse, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                                   int row0, int n_rows);
+
 /* Top-p block selection (the rtpurbo policy's rule, one list per item).
  * Item i (prefill items as above; decode: n_q = 1, q_offset = kv_len - 1)
  * sees blocks 0 .. V-1, V = (q_offset + its last row) / 64 + 1; its first
@@ -231,6 +251,27 @@ int attn_sparse_prefill_cuda_version(int version, const void *q, const void *k, 
                                      int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
                                      int d, void *stream);
 int attn_sparse_prefill_versions(void);
+
+/* Block-sparse prefill with one pass per (query block, KV head) over the
+ * union of its query heads' lists (kernels/cuda/attn_sparse_prefill_union.cu):
+ * each K/V block is loaded once for the G heads of a group, each head
+ * still attending only its own blocks (the output of the per-head kernels).
+ * G = n_head / n_kv_head <= 4, d 64 or 128. _lists_cuda builds the unions
+ * (the twin: attn_sparse_prefill_union_lists_ref; uidx, umask: off[n_items]
+ * entries, ucnt: ceil(n_q / 64) * n_kv_head); _attend_cuda attends over
+ * them; _cuda does both in work (attn_sparse_prefill_union_workspace bytes,
+ * n_entries = off[n_items]). All on the device. */
+int attn_sparse_prefill_union_lists_cuda(const int64_t *off, const int32_t *idx, int n_q, int kv_len, int n_head,
+                                         int n_kv_head, int32_t *uidx, uint32_t *umask, int32_t *ucnt, void *stream);
+int attn_sparse_prefill_union_attend_cuda(const void *q, const void *k, const void *v, const int64_t *off,
+                                          const int32_t *uidx, const uint32_t *umask, const int32_t *ucnt, void *out,
+                                          float *lse, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head,
+                                          int d, void *stream);
+size_t attn_sparse_prefill_union_workspace(int64_t n_entries, int n_q, int n_kv_head);
+int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, const int64_t *off,
+                                   const int32_t *idx, int64_t n_entries, void *out, float *lse, int n_q, int kv_len,
+                                   int q_offset, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
+                                   void *stream);
 
 /* Sparse split-KV decode: the block lists cut into n_split chunks (one
  * warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),

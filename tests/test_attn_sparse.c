@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint32_t rng_state;
 static float rnd(void) /* uniform in [-1, 1) */
@@ -316,6 +317,67 @@ TEST(attn_sparse_union_ref_is_each_heads_list)
             attn_sparse_decode_ref(qq, kk, vv, hoff, hidx, o2, l2, KV, H, KVH, DD);
             CHECK(max_diff(o1, o2, H * DD) < 1e-6);
             for (int h = 0; h < H; h++) CHECK(l1[h] == l2[h] || fabsf(l1[h] - l2[h]) < 1e-6f);
+        }
+    }
+}
+
+/* Prefill unions per (query block, kv head), lists of NQB * NH items in any
+ * order: each union ascending inside its group's room, masks within G
+ * bits, and a head's bit on exactly its own blocks; attention over the
+ * unions equals the per-head twin (bit for bit on ascending lists, where
+ * the blocks come in the same order). */
+TEST(attn_sparse_prefill_union_ref_is_each_heads_list)
+{
+    enum { G = NH / NKV, NIT = NQB * NH };
+    static int64_t off[NIT + 1];
+    static int32_t idx[NIT * NQB], uidx[NIT * NQB], ucnt[NQB * NKV];
+    static uint32_t umask[NIT * NQB];
+    rng_state = 4242;
+    for (int trial = 0; trial < 6; trial++) {
+        const int desc = trial & 1;
+        off[0] = 0;
+        for (int it = 0; it < NIT; it++) {
+            int64_t n = off[it];
+            const int qb = it / NH, V = (qb * 64 + 63 < NQ ? qb * 64 + 63 : NQ - 1) / 64 + 1;
+            const float rho = (float)((trial + it) % 4) * 0.33f; /* 0 (empty) .. 1 */
+            for (int i = 0; i < V; i++)
+                if (0.5f * (rnd() + 1.0f) < rho) idx[n++] = desc ? V - 1 - i : i;
+            off[it + 1] = n;
+        }
+        memset(uidx, 0xff, sizeof uidx);
+        attn_sparse_prefill_union_lists_ref(off, idx, NQ, NQ, NH, NKV, uidx, umask, ucnt);
+        for (int qb = 0; qb < NQB; qb++)
+            for (int g = 0; g < NKV; g++) {
+                const int64_t at = off[qb * NH + g * G], room = off[qb * NH + g * G + G] - at;
+                const int32_t c = ucnt[qb * NKV + g];
+                CHECK(c >= 0 && c <= room);
+                for (int32_t e = 0; e < c; e++) {
+                    CHECK(umask[at + e] != 0 && umask[at + e] < (1u << G));
+                    CHECK(e == 0 || uidx[at + e] > uidx[at + e - 1]);
+                }
+                for (int r = 0; r < G; r++) { /* head r's bit: exactly its list */
+                    const int it = qb * NH + g * G + r;
+                    int64_t with_bit = 0;
+                    for (int32_t e = 0; e < c; e++) with_bit += umask[at + e] >> r & 1u;
+                    CHECK(with_bit == off[it + 1] - off[it]);
+                    for (int64_t x = off[it]; x < off[it + 1]; x++) {
+                        int found = 0;
+                        for (int32_t e = 0; e < c; e++) found |= uidx[at + e] == idx[x] && (umask[at + e] >> r & 1u);
+                        CHECK_MSG(found, "item %d block %d missing from the union", it, idx[x]);
+                    }
+                }
+            }
+        if (trial < 2) {
+            inputs(900 + trial);
+            attn_sparse_prefill_ref(q, k, v, off, idx, ref, rlse, NQ, NQ, 0, NH, NKV, D, 0, NQ);
+            attn_sparse_prefill_union_ref(q, k, v, off, uidx, umask, ucnt, out, lse, NQ, NQ, 0, NH, NKV, D, 0, NQ);
+            if (!desc) {
+                CHECK(memcmp(out, ref, sizeof out) == 0);
+                CHECK(memcmp(lse, rlse, sizeof lse) == 0);
+            } else {
+                CHECK(max_diff(out, ref, NQ * NH * D) < 1e-5);
+                for (int i = 0; i < NQ * NH; i++) CHECK(lse[i] == rlse[i] || fabsf(lse[i] - rlse[i]) < 1e-5f);
+            }
         }
     }
 }

@@ -188,6 +188,66 @@ void attn_sparse_union_ref(const int64_t *off, const int32_t *idx, int kv_len, i
     free(bits);
 }
 
+/* Prefill unions: the decode union of each query block's n_head lists (off
+ * shifted to the block's items: entries stay absolute), copied into the
+ * room of each group's own lists. */
+void attn_sparse_prefill_union_lists_ref(const int64_t *off, const int32_t *idx, int n_q, int kv_len, int n_head,
+                                         int n_kv_head, int32_t *uidx, uint32_t *umask, int32_t *ucnt)
+{
+    if (n_q <= 0 || kv_len <= 0 || n_kv_head <= 0 || n_head % n_kv_head) abort(); /* a caller bug */
+    const int group = n_head / n_kv_head, n_qb = (n_q + 63) / 64;
+    const int n_kb = (kv_len + ATTN_SBLOCK - 1) / ATTN_SBLOCK;
+    int64_t *uo = malloc(sizeof(int64_t) * (size_t)(n_kv_head + 1));
+    int32_t *ui = malloc(sizeof(int32_t) * (size_t)n_kv_head * n_kb);
+    uint32_t *um = malloc(sizeof(uint32_t) * (size_t)n_kv_head * n_kb);
+    if (!uo || !ui || !um) abort();
+    for (int qb = 0; qb < n_qb; qb++) {
+        const int64_t *o = off + (size_t)qb * n_head;
+        attn_sparse_union_ref(o, idx, kv_len, n_head, n_kv_head, uo, ui, um);
+        for (int g = 0; g < n_kv_head; g++) {
+            const int64_t at = o[g * group], n = uo[g + 1] - uo[g];
+            memcpy(uidx + at, ui + uo[g], sizeof(int32_t) * (size_t)n);
+            memcpy(umask + at, um + uo[g], sizeof(uint32_t) * (size_t)n);
+            ucnt[(size_t)qb * n_kv_head + g] = (int32_t)n;
+        }
+    }
+    free(uo);
+    free(ui);
+    free(um);
+}
+
+/* Each head's own list back from its group's union (the blocks with its
+ * bit), then the per-head twin. */
+void attn_sparse_prefill_union_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v, const int64_t *off,
+                                   const int32_t *uidx, const uint32_t *umask, const int32_t *ucnt, float *out,
+                                   float *lse, int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int d,
+                                   int row0, int n_rows)
+{
+    if (n_q <= 0 || n_kv_head <= 0 || n_head % n_kv_head) abort(); /* a caller bug */
+    const int group = n_head / n_kv_head, n_qb = (n_q + 63) / 64;
+    const size_t n_items = (size_t)n_qb * n_head;
+    int64_t *off2 = malloc(sizeof(int64_t) * (n_items + 1));
+    int32_t *idx2 = malloc(sizeof(int32_t) * (size_t)(off[n_items] > 0 ? off[n_items] : 1));
+    if (!off2 || !idx2) abort();
+    int64_t n = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        const int qb = (int)(i / n_head), h = (int)(i % n_head), g = h / group, r = h % group;
+        const int64_t at = off[(size_t)qb * n_head + (size_t)g * group];
+        const int32_t c = ucnt[(size_t)qb * n_kv_head + g];
+        off2[i] = n;
+        for (int32_t e = 0; e < c; e++)
+            if (umask[at + e] >> r & 1u) {
+                if (n >= off[n_items]) abort(); /* more blocks than the lists had */
+                idx2[n++] = uidx[at + e];
+            }
+    }
+    off2[n_items] = n;
+    attn_sparse_prefill_ref(q, k, v, off2, idx2, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, row0,
+                            n_rows);
+    free(off2);
+    free(idx2);
+}
+
 /* ---- local heads over the ring (attn_kernels.h, attn_local_*) ---- */
 
 /* Rows i of a chunk at q_offset: keys of position j >= chunk0 come from the

@@ -19,9 +19,13 @@
  * both items need are paired together, blocks only one needs are paired
  * with another of that item's, so few stages carry a half a warpgroup must
  * mask. Each stage carries a descriptor in shared memory (its two blocks,
- * which warpgroup needs which half, an end mark), written before the
- * stage's full barrier is armed (the arrive releases it, the consumers'
- * wait acquires it). A warpgroup waits for each stage, computes the ones it
+ * which warpgroup needs which half, an end mark) in the stage's own slot,
+ * written by the producer lane after the stage's empty barrier and before
+ * its full barrier is armed. In each consumer warp only lane 0 reads it
+ * (after the full wait, which acquires the write) and shuffles it to the
+ * warp; the same lane 0 later arrives on the stage's empty barrier, so the
+ * read precedes the slot's next write in that thread's own program order,
+ * with no other lane's read to order. A warpgroup waits for each stage, computes the ones it
  * needs and releases the others at once; a stage half it does not need (or
  * padding) is masked to -inf. Masks are applied only to stages that need
  * them (the diagonal block, the tail, a foreign half), decided before any
@@ -84,7 +88,7 @@ __device__ __forceinline__ void sp_producer(const CUtensorMap *tk, const CUtenso
         if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
         if (b1 < 0) b1 = b0; /* padding: finite data, never attended */
         if (lane == 0) {
-            desc[t % (2 * STAGES)] = sp_desc{b0, b1, m0 | (m1 << 2), 0};
+            desc[s] = sp_desc{b0, b1, m0 | (m1 << 2), 0};
             mbar_expect_tx(full(s), 2 * KV_BYTES);
 #pragma unroll
             for (int cb = 0; cb < CB; cb++) {
@@ -143,7 +147,7 @@ __device__ __forceinline__ void sp_producer(const CUtensorMap *tk, const CUtenso
     const int s = t % STAGES; /* the end mark: a phase of full with no bytes */
     if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
     if (lane == 0) {
-        desc[t % (2 * STAGES)] = sp_desc{0, 0, 0, 1};
+        desc[s] = sp_desc{0, 0, 0, 1};
         mbar_arrive(full(s));
     }
 }
@@ -294,8 +298,18 @@ __device__ __forceinline__ void sp_consumer(uint32_t sQ, uint32_t sK, uint32_t s
         if (prev >= 0 && t - prev >= STAGES) flush(); /* the producer needs prev's slot for t */
         const int s = t % STAGES;
         mbar_wait(full(s), (t / STAGES) & 1);
-        const volatile int *dv = (const volatile int *)&desc[t % (2 * STAGES)];
-        const sp_desc dd = {dv[0], dv[1], dv[2], dv[3]};
+        /* lane 0 alone reads the descriptor (the lane that later arrives on
+         * this stage's empty barrier) and hands it to its warp by shuffle */
+        const volatile int *dv = (const volatile int *)&desc[s];
+        int w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+        if (lane == 0) {
+            w0 = dv[0];
+            w1 = dv[1];
+            w2 = dv[2];
+            w3 = dv[3];
+        }
+        const sp_desc dd = {__shfl_sync(0xffffffffu, w0, 0), __shfl_sync(0xffffffffu, w1, 0),
+                            __shfl_sync(0xffffffffu, w2, 0), __shfl_sync(0xffffffffu, w3, 0)};
         if (dd.end) break;
         const bool m0 = (dd.need >> wg) & 1, m1 = (dd.need >> (2 + wg)) & 1;
         if (!m0 && !m1) {
@@ -349,8 +363,8 @@ sparse_prefill_kernel(const __grid_constant__ CUtensorMap tq, const __grid_const
     const uint32_t sQ = base;
     const uint32_t sK = sQ + Q_BYTES;
     const uint32_t sV = sK + STAGES * KV_BYTES;
-    const uint32_t sD = sV + STAGES * KV_BYTES;    /* 2 * STAGES descriptors */
-    const uint32_t bars = sD + 2 * STAGES * sizeof(sp_desc); /* q, full[STAGES], empty[STAGES] */
+    const uint32_t sD = sV + STAGES * KV_BYTES;    /* STAGES descriptors, one a stage */
+    const uint32_t bars = sD + STAGES * sizeof(sp_desc); /* q, full[STAGES], empty[STAGES] */
     sp_desc *desc = (sp_desc *)(smem_raw + (sD - raw));
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -413,7 +427,7 @@ static int launch_sparse(int mode, const void *q, const void *k, const void *v, 
         (e = sm90_make_map(&tv, v, kv_len, n_kv_head, D, 64)))
         return e;
     auto kern = sparse_prefill_kernel<D, STAGES>;
-    const int smem = 1024 + SP_BM * D * 2 + STAGES * 2 * SP_BN * D * 2 + 2 * STAGES * (int)sizeof(sp_desc) +
+    const int smem = 1024 + SP_BM * D * 2 + STAGES * 2 * SP_BN * D * 2 + STAGES * (int)sizeof(sp_desc) +
                      8 * (1 + 2 * STAGES);
     static bool attr_set;
     if (!attr_set) {

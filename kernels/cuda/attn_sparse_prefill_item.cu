@@ -17,7 +17,8 @@
  * registers); FA3's overlap: S of stage t and P V of stage t-1 in flight
  * together. The block of each stage is written by the producer into shared
  * memory before it arms the stage's full barrier (the consumers' wait
- * acquires it).
+ * acquires it); in each consumer warp lane 0 alone reads it and shuffles
+ * it to the warp, the lane that arrives on the stage's empty barrier.
  * Invariants: tiles 1024-byte aligned (128-byte swizzle); phase u of a
  * stage's barriers = its u-th use; every consumer warp arrives once on the
  * empty barrier of every stage; d in {64, 128}; q_offset >= 0; lists need
@@ -245,7 +246,8 @@ sparse_item_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant
     for (int t = 0; t < n; t++) {
         const int s = t % STAGES;
         mbar_wait(full(s), (t / STAGES) & 1);
-        kbase = blk[s] * BN;
+        /* lane 0, the lane that releases the stage, reads its block number */
+        kbase = __shfl_sync(0xffffffffu, lane == 0 ? blk[s] : 0, 0) * BN;
         const bool masked = kbase + BN - 1 > first_pos || kbase + BN > kv_len;
         if (t == 0) {
             if (masked) first(always_mask);

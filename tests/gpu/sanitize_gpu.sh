@@ -17,13 +17,18 @@ M=${M:-/tmp/model.gguf}
 O=${OUT:-/tmp}/san
 mkdir -p "$O"
 # The project's own kernels: ops, dense/window/d256 attention, the fused
-# decode kernels, the policies' row kernels and the sparse pipeline's timer.
+# decode kernels, the policies' row kernels, the sparse pipeline's timer,
+# and the RTPurbo layer's kernels on their small cases: both prefill
+# indexers (envelope and mean-pooled), the index-key append, the
+# selection, sparse decode per head and per group, block-sparse prefill per
+# query head and per kv group over the union, the local heads, the layer.
 OWN=${TESTS:-"gpu_op_embed gpu_op_rmsnorm gpu_op_rope gpu_op_rope_neox gpu_op_swiglu gpu_op_geglu gpu_op_add
  gpu_op_scale gpu_op_norm_rows gpu_op_kv_append_attention gpu_op_attention_window gpu_op_logits
  gpu_attn_window_d64_d128 gpu_attn_d256_window gpu_decode_fused_qkv gpu_decode_fused_mlp_logits
  gpu_decode_attention_device_length gpu_decode_matches_prefill gpu_policy_rows_local gpu_policy_rows_quest
  gpu_policy_rows_topk_oracle gpu_policy_rows_topp_oracle gpu_policy_rows_rtpurbo gpu_policy_rows_rtpurbo_topk
- gpu_sparse_timer_selects"}
+ gpu_sparse_timer_selects gpu_index_prefill gpu_index_prefill_mean gpu_kv_append_index gpu_select_topp_small
+ gpu_sparse_decode_union_small gpu_sparse_prefill_union_small gpu_local_small gpu_layer_"}
 ALL="$OWN gpu_op_matmul gpu_forward_golden_short"
 EXCL="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=cutlass --kernel-name-exclude kns=sm90_xmma"
 run_one() { # tool test
@@ -34,7 +39,7 @@ run_one() { # tool test
     rc=$?
     summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed," "$log" | tr '\n' ' ')
     if [ $rc -eq 0 ]; then clean=$((clean + 1)); echo "  ok   $1 $2: $summary"
-    else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "=========  (Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
+    else bad=$((bad + 1)); echo "  FAIL $1 $2 (rc $rc): $summary"; grep -m3 -E "========= +(Invalid|Race|Uninit|Barrier|Error)" "$log"; fi
 }
 TOOLS=${TOOLS:-"memcheck initcheck racecheck synccheck"}
 # One tool after another, or (PARALLEL=1) the four tools at once, each in its

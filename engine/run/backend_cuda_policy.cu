@@ -144,8 +144,10 @@ static void index_keys(cuda_pol *s, int l, const attn_desc *desc, const bk_attn 
                                                       s->n_head_kv, d, r, heads, n_sel, stream));
 }
 
-/* Quest page bounds of layer l for the call's keys (page size `page`). */
-static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const uint16_t *kc, cudaStream_t stream)
+/* Quest page bounds of layer l for the call's keys (page size `page`), of
+ * the n_kv KV heads a row of kc holds. */
+static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const uint16_t *kc, int n_kv,
+                         cudaStream_t stream)
 {
     if (s->page[l] != page) {
         if (s->plo[l]) {
@@ -160,33 +162,35 @@ static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const u
         PB_CHECK(a->pos0 == 0, "layer %d: quest page bounds begin at position %d, not 0", l, a->pos0);
     }
     CUDA_CHECK((cudaError_t)attn_rows_quest_bounds_cuda(s->plo[l], s->phi[l], s->n_pages[l], kc, a->pos0, a->n,
-                                                        s->n_head_kv, s->d, page, stream));
+                                                        n_kv, s->d, page, stream));
 }
 
-void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const uint16_t *kc, const uint16_t *vc,
-                     int n_ctx, cudaStream_t stream)
+void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const cuda_kv_view *kv,
+                     cudaStream_t stream)
 {
-    const int H = c->n_head, l = a->layer, n = a->n, pos0 = a->pos0;
+    const int H = c->n_head, l = a->layer, n = a->n, pos0 = a->pos0, group = H / c->n_head_kv;
     PB_CHECK(H <= ATTN_ROWS_MAX_HEADS, "%d query heads: the CUDA policies take at most %d", H, ATTN_ROWS_MAX_HEADS);
-    int any = 0;
-    for (int h = 0; h < H; h++) any |= a->policy[h]->desc.kind != ATTN_DENSE;
+    int done[ATTN_ROWS_MAX_HEADS] = {0}, any = 0;
+    for (int h = 0; h < H; h++) {
+        done[h] = kv->kv_ld && kv->kv_slot[h / group] < 0;  /* kept elsewhere: the caller's */
+        any |= !done[h] && a->policy[h]->desc.kind != ATTN_DENSE;
+    }
     if (!any) return;
-    if (!*st) *st = pol_new(c, n_ctx);
+    if (!*st) *st = pol_new(c, kv->n_ctx);
     cuda_pol *s = *st;
     /* quest bounds follow every call's keys, prefill included */
     for (int h = 0; h < H; h++)
-        if (a->policy[h]->desc.kind == ATTN_QUEST) {
-            quest_bounds(s, l, a->policy[h]->desc.page, a, kc, stream);
+        if (!done[h] && a->policy[h]->desc.kind == ATTN_QUEST) {
+            quest_bounds(s, l, a->policy[h]->desc.page, a, kv->kc, kv->kv_ld ? kv->kv_ld : c->n_head_kv, stream);
             break;
         }
-    int done[ATTN_ROWS_MAX_HEADS] = {0};
     for (int h0 = 0; h0 < H; h0++) {
         const attn_policy *pol = a->policy[h0];
         if (done[h0] || cuda_pol_is_dense(pol, n, l, h0)) continue;
         attn_rows_args g;
         memset(&g, 0, sizeof g);
         for (int h = h0; h < H; h++)
-            if (a->policy[h] == pol) {
+            if (!done[h] && a->policy[h] == pol) {
                 g.heads[g.n_sel++] = h;
                 done[h] = 1;
             }
@@ -207,8 +211,10 @@ void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, con
         }
         g.q = a->q;
         g.q_pre = a->q_pre;
-        g.k = kc;
-        g.v = vc;
+        g.k = kv->kc;
+        g.v = kv->vc;
+        g.kv_ld = kv->kv_ld;
+        memcpy(g.kv_slot, kv->kv_slot, sizeof g.kv_slot);
         g.out = (uint16_t *)a->out;
         g.kept = s->kept + (size_t)l * H;
         g.n_q = n;

@@ -117,7 +117,8 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     unsigned char *keep = (unsigned char *)(si + G.n2);  /* [nu_max] */
 
     const int tid = threadIdx.x, i = blockIdx.x, sel = blockIdx.y, h = A.heads[sel], d = A.d;
-    const int p = A.q_pos0 + i, n = p + 1, HKV = A.n_kv_head, g_kv = h / (A.n_head / HKV);
+    const int p = A.q_pos0 + i, n = p + 1, HKV = A.kv_ld ? A.kv_ld : A.n_kv_head;
+    const int g_kv = A.kv_ld ? A.kv_slot[h / (A.n_head / A.n_kv_head)] : h / (A.n_head / HKV);
     const float scale = 1.0f / sqrtf((float)d);
     const uint16_t *kb = A.k + (size_t)g_kv * d, *vb = A.v + (size_t)g_kv * d;
     const size_t ks = (size_t)HKV * d;
@@ -285,8 +286,13 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
 int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream)
 {
     if (!rule || !a || a->n_q <= 0 || a->n_sel <= 0 || a->n_sel > ATTN_ROWS_MAX_HEADS || (a->d != 64 && a->d != 128) ||
-        a->n_kv_head <= 0 || a->n_head % a->n_kv_head)
+        a->n_kv_head <= 0 || a->n_head % a->n_kv_head || a->kv_ld < 0)
         return (int)cudaErrorInvalidValue;
+    for (int i = 0; a->kv_ld && i < a->n_sel; i++) {
+        int g = a->heads[i] / (a->n_head / a->n_kv_head);
+        if (a->heads[i] < 0 || a->heads[i] >= a->n_head || a->kv_slot[g] < 0 || a->kv_slot[g] >= a->kv_ld)
+            return (int)cudaErrorInvalidValue;
+    }
     rows_geom g;
     g.kv_end = a->q_pos0 + a->n_q;
     int u_sz = rule->rule == ROWS_QUEST ? rule->page : rule->block;

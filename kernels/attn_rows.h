@@ -54,8 +54,11 @@ typedef struct {
     const uint16_t *k, *v;  /* bf16, key j of KV head g at (j * n_kv_head + g) * d, j < q_pos0 + n_q;
                              * with kv_ld > 0 at (j * kv_ld + kv_slot[g]) * d instead */
     const float *wq;        /* (n_head, r, d) W_Q of the layer (RTPURBO kinds) */
-    const float *kx;        /* (n_head, kx_ld, r) index keys of the layer (RTPURBO kinds) */
+    const float *kx;        /* (n_head, kx_ld, r) index keys of the layer (RTPURBO kinds); with
+                             * kx_rows > 0 (kx_rows, kx_ld, r), head h's at row kx_row[h] */
     long kx_ld;
+    int kx_rows;            /* 0: kx by head; else the heads keeping index keys, kx_row[h] < kx_rows */
+    int kx_row[ATTN_ROWS_MAX_HEADS];
     const float *page_lo, *page_hi;  /* (n_kv_head, n_pages, d) QUEST page bounds ((kv_ld, n_pages, d)
                                       * with kv_ld > 0: KV head g's at slot kv_slot[g]) */
     int n_pages;
@@ -78,10 +81,12 @@ typedef struct {
 int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream);
 
 /* Index keys of positions pos0 .. pos0+n-1 for the heads listed:
- * kx[h][pos0 + t] (r) = W_K[h] (r, d) · k_pre[t][h / group] (d).
- * kx: (n_head, kx_ld, r); k_pre: (n, n_kv_head, d); wk: (n_head, r, d). */
+ * kx[row(h)][pos0 + t] (r) = W_K[h] (r, d) · k_pre[t][h / group] (d), row(h)
+ * = kx_row[h] (host array [n_head]), or h when kx_row is NULL.
+ * kx: (rows, kx_ld, r); k_pre: (n, n_kv_head, d); wk: (n_head, r, d). */
 int attn_rows_index_keys_cuda(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n,
-                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel, void *stream);
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel,
+                              const int *kx_row, void *stream);
 
 /* Quest page bounds after keys pos0 .. pos0+n-1 arrived: every page they
  * touch is recomputed from its first position: lo/hi[g][u] (d) = element-wise

@@ -68,6 +68,6 @@ TEST(gpu_heads_gather_scatter)
     CHECK(heads_case(300, 32, 128, q32, 12));
     CHECK(heads_case(5, 8, 256, q32 + 2, 3));
     /* a bad map is refused before any launch */
-    const int dup_out[] = {0, 9};
-    CHECK(attn_heads_gather_cuda(NULL, NULL, 1, 9, dup_out, 2, 64, NULL) != 0);
+    const int out_of_range[] = {0, 9};
+    CHECK(attn_heads_gather_cuda(NULL, NULL, 1, 9, out_of_range, 2, 64, NULL) != 0);
 }

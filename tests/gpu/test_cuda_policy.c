@@ -76,9 +76,9 @@ static void take_rows(void *user, const attn_call *c, const float *p, int ldp)
  * slotted: the device cache rows hold RSLOT KV heads, KV head g in slot
  * rslot[g] and the slot nobody names NaN (a layer whose other KV heads live
  * in a ring: kv_ld, kv_slot of attn_rows_args), page bounds computed over
- * every slot. */
+ * every slot; index keys in rows rxrow[h] (kx_rows, kx_row). */
 enum { RSLOT = 3 };
-static const int rslot[RHKV] = {2, 0};
+static const int rslot[RHKV] = {2, 0}, rxrow[RH] = {3, 1, 0, 2};
 
 static int rows_case_at(const char *spec, int kind, int slotted)
 {
@@ -196,7 +196,8 @@ static int rows_case_at(const char *spec, int kind, int slotted)
         EXPECT(attn_rows_wait() == 0, "%s: device error before the call at %d", spec, pos0);
         if (rule.rule == ROWS_RTPURBO || rule.rule == ROWS_RTPURBO_TOPK)
             EXPECT(attn_rows_index_keys_cuda(dkx, RN, (float *)dkp + (size_t)pos0 * KD, dwk, pos0, n, RH, RHKV, d, r,
-                                             heads, RH, NULL) == 0, "%s: index keys at %d", spec, pos0);
+                                             heads, RH, slotted ? rxrow : NULL, NULL) == 0,
+                   "%s: index keys at %d", spec, pos0);
         if (rule.rule == ROWS_QUEST)
             EXPECT(attn_rows_quest_bounds_cuda(dlo, dhi, n_pages, dk, pos0, n, NS, d, page, NULL) == 0,
                    "%s: page bounds at %d", spec, pos0);
@@ -209,6 +210,8 @@ static int rows_case_at(const char *spec, int kind, int slotted)
         if (slotted) {
             a.kv_ld = RSLOT;
             memcpy(a.kv_slot, rslot, sizeof rslot);
+            a.kx_rows = RH;
+            memcpy(a.kx_row, rxrow, sizeof rxrow);
         }
         int e = attn_rows_cuda(&rule, &a, NULL);
         EXPECT(e == 0, "%s: attn_rows_cuda returned %d", spec, e);

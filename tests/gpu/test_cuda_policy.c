@@ -28,6 +28,10 @@
  *    kept/visible per head equal for the rules whose counts do not depend
  *    on the scores (local, quest, top-k), within 0.05 per head and 0.01
  *    overall for top-p.
+ * 3. Bounded KV: the bytes each backend holds when local KV heads keep S + W
+ *    rings (all-local layers, layers mixing rings and full KV heads, plan
+ *    files), CUDA's bf16 half the CPU's f32 for the same rows, and the model
+ *    on those layouts against the CPU as in 2.
  */
 #include <math.h>
 #include <stdlib.h>

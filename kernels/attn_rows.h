@@ -51,11 +51,16 @@ typedef struct {
 typedef struct {
     const float *q;         /* (n_q, n_head, d) post-RoPE */
     const float *q_pre;     /* (n_q, n_head, d) pre-RoPE (RTPURBO kinds) */
-    const uint16_t *k, *v;  /* bf16, key j of KV head g at (j * n_kv_head + g) * d, j < q_pos0 + n_q */
+    const uint16_t *k, *v;  /* bf16, key j of KV head g at (j * n_kv_head + g) * d, j < q_pos0 + n_q;
+                             * with kv_ld > 0 at (j * kv_ld + kv_slot[g]) * d instead */
     const float *wq;        /* (n_head, r, d) W_Q of the layer (RTPURBO kinds) */
-    const float *kx;        /* (n_head, kx_ld, r) index keys of the layer (RTPURBO kinds) */
+    const float *kx;        /* (n_head, kx_ld, r) index keys of the layer (RTPURBO kinds); with
+                             * kx_rows > 0 (kx_rows, kx_ld, r), head h's at row kx_row[h] */
     long kx_ld;
-    const float *page_lo, *page_hi;  /* (n_kv_head, n_pages, d) QUEST page bounds */
+    int kx_rows;            /* 0: kx by head; else the heads keeping index keys, kx_row[h] < kx_rows */
+    int kx_row[ATTN_ROWS_MAX_HEADS];
+    const float *page_lo, *page_hi;  /* (n_kv_head, n_pages, d) QUEST page bounds ((kv_ld, n_pages, d)
+                                      * with kv_ld > 0: KV head g's at slot kv_slot[g]) */
     int n_pages;
     uint16_t *out;          /* (n_q, n_head, d) bf16: the rows of the listed heads are written */
     unsigned long long *kept;  /* [n_head] (query, key) pairs attended, added; may be NULL */
@@ -65,6 +70,10 @@ typedef struct {
     int n_q, q_pos0, n_head, n_kv_head, d;   /* d 64, 128 or 256 */
     int n_sel;              /* heads run: heads[0 .. n_sel) */
     int heads[ATTN_ROWS_MAX_HEADS];
+    int kv_ld;              /* 0: a cache row holds every KV head in order; else it holds kv_ld heads, KV
+                             * head g (= h / (n_head / n_kv_head)) in slot kv_slot[g] (a layer whose other
+                             * KV heads live elsewhere); kv_slot[g] < kv_ld for every g of a head run */
+    int kv_slot[ATTN_ROWS_MAX_HEADS];
 } attn_rows_args;
 
 /* The rule over the rows of a->heads (grid: one CTA per row and head). The
@@ -72,10 +81,12 @@ typedef struct {
 int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream);
 
 /* Index keys of positions pos0 .. pos0+n-1 for the heads listed:
- * kx[h][pos0 + t] (r) = W_K[h] (r, d) · k_pre[t][h / group] (d).
- * kx: (n_head, kx_ld, r); k_pre: (n, n_kv_head, d); wk: (n_head, r, d). */
+ * kx[row(h)][pos0 + t] (r) = W_K[h] (r, d) · k_pre[t][h / group] (d), row(h)
+ * = kx_row[h] (host array [n_head]), or h when kx_row is NULL.
+ * kx: (rows, kx_ld, r); k_pre: (n, n_kv_head, d); wk: (n_head, r, d). */
 int attn_rows_index_keys_cuda(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n,
-                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel, void *stream);
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel,
+                              const int *kx_row, void *stream);
 
 /* Quest page bounds after keys pos0 .. pos0+n-1 arrived: every page they
  * touch is recomputed from its first position: lo/hi[g][u] (d) = element-wise

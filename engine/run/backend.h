@@ -131,11 +131,11 @@ struct backend {
     void (*kv_free)(backend *b, bk_kv *kv);
     /* Sets the storage of every (layer, KV head) (layout [n_layer * n_head_kv];
      * a ring no smaller than n_ctx is a full cache) and empties the cache.
-     * Returns 0 when the backend cannot take the layout. The CPU keeps a ring
-     * per KV head; CUDA per layer: a layer whose every KV head is the same
-     * ring keeps S + W rows, a layer mixing rings and full heads stays full
-     * (a ring is a memory saving, not a rule: the local policy reads only
-     * what a ring would hold); kv_bytes says what each holds. */
+     * Returns 0 when the backend cannot take the layout. Both keep a ring of
+     * S + W rows per KV head asked to be one (CUDA: when the layer's rings
+     * are all of one S and W, else that layer stays full), the other KV heads
+     * full (a ring is a memory saving, not a rule: the local policy reads
+     * only what a ring would hold); kv_bytes says what each holds. */
     int (*kv_layout)(backend *b, bk_kv *kv, const kv_ring *layout);
     /* Bytes of k + v the cache holds (full != 0: with full caches everywhere). */
     size_t (*kv_bytes)(backend *b, const bk_kv *kv, int full);

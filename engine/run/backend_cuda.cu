@@ -4,17 +4,12 @@
  * bf16 on the host and uploaded; norm vectors stay f32. A tied output matrix
  * is uploaded once. Activations: the residual stream and every matrix
  * product's output are f32; "act" buffers (matrix-product inputs) are bf16;
- * the KV cache is bf16, token-major per layer: (n_ctx, n_kv_head, d) for a
- * full layer, the layout the attention kernels read; layers one after the
- * other, so without rings the whole cache is (n_layer, n_ctx, n_kv_head, d).
- * Bounded KV: a layer whose every KV head the layout makes a ring (all its
- * heads local, as the plans give streaming and all-local layers) keeps S + W
- * rows, (S + W, n_kv_head, d), in the ring order of kernels/attn_kernels.h
- * (attn_local_*): its chunk waits in bf16 scratch from kv_append to the
- * attention call, which runs the local prefill over ring + chunk and then
- * stores the chunk into the ring (a decode token is stored first, then the
- * local decode reads only the ring). A layer mixing local and other KV heads
- * stays full (its local heads run the row kernels over the full cache).
+ * the KV cache is bf16, token-major per layer (backend_cuda_kv.h): a layer
+ * without rings is (n_ctx, n_kv_head, d), the layout the attention kernels
+ * read; the local KV heads of a layer (those the layout makes rings, as the
+ * plans give streaming, duo, rtpurbo and --plan runs) keep S + W rows in a
+ * ring beside the layer's full part for its other KV heads, and run the
+ * local kernels; the other heads of such a layer read the full part.
  *
  * Matrix products: cublasGemmEx, bf16 operands, f32 accumulation and f32
  * output. Row-major y (n, out) = x (n, in) W^T is, column-major, the
@@ -46,6 +41,7 @@
 #include "kernels/attn_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "run/backend_cuda_kv.h"
 #include "run/backend_cuda_obs.h"
 #include "run/backend_cuda_policy.h"
 
@@ -110,17 +106,6 @@ static int cublas_load(char *why, size_t why_len)
 
 /* ---- state ---- */
 
-struct bk_kv {
-    int n_ctx;
-    uint16_t *kc, *vc;      /* the layers' caches one after the other, bf16 */
-    size_t *off;            /* [n_layer] element offset of each layer's cache */
-    kv_ring *ring;          /* [n_layer] {0, 0}: full, n_ctx rows; else a ring of n_sink + window rows */
-    int n_ring;             /* layers kept as rings */
-    uint16_t *ck, *cv;      /* a ring layer's chunk, (ck_cap, n_head_kv, d) bf16, from kv_append to attention */
-    size_t ck_cap;          /* rows */
-    cuda_pol *pol;          /* the sparse policies' state, NULL until one runs */
-};
-
 typedef struct {
     cudaStream_t st;
     cublasHandle_t blas;
@@ -129,12 +114,7 @@ typedef struct {
     int n_rope;
     int *ids;               /* (ids_cap) token ids */
     size_t ids_cap;
-    uint16_t *qb;           /* (qb_cap) q in bf16 for attention */
-    size_t qb_cap;
-    float *lse;             /* (lse_cap) prefill log-sum-exp rows (n, n_head), unused after */
-    size_t lse_cap;
-    void *work;             /* decode split workspace */
-    size_t work_cap;
+    cuda_scratch sc;        /* attention's q, outputs, LSE rows and decode workspace */
     uint16_t *xn;           /* logits: (lg_cap, n_embd) bf16 */
     float *lg;              /* logits: (lg_cap, n_vocab) f32 */
     int lg_cap;
@@ -147,15 +127,6 @@ typedef struct {
 static cuda_state *state(backend *b)
 {
     return (cuda_state *)b->impl;
-}
-
-/* Grows a device scratch buffer to hold at least `need` elements of `size` bytes. */
-static void grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) return;
-    if (*p) CUDA_CHECK(cudaFree(*p));
-    CUDA_CHECK(cudaMalloc(p, need * size));
-    *cap = need;
 }
 
 /* ---- buffers ---- */
@@ -218,7 +189,7 @@ static void cu_download_act(backend *b, float *dst, const void *src, size_t n)
 static void cu_embed(backend *b, float *x, const int *ids, int n)
 {
     cuda_state *s = state(b);
-    grow((void **)&s->ids, &s->ids_cap, (size_t)n, sizeof(int));
+    cuda_grow((void **)&s->ids, &s->ids_cap, (size_t)n, sizeof(int));
     cu_upload(b, s->ids, ids, (size_t)n * sizeof(int));
     cuda_embed(x, (const uint16_t *)b->w.tok_embd, s->ids, n, b->m->cfg.n_embd, s->st);
 }
@@ -271,181 +242,60 @@ static void cu_add(backend *b, float *x, const float *y, long n)
 {
     cuda_add(x, y, n, state(b)->st);
 }
-
-/* Rows of layer l's cache. */
-static int kv_rows(const bk_kv *kv, int l)
-{
-    return kv->ring[l].window ? kv->ring[l].n_sink + kv->ring[l].window : kv->n_ctx;
-}
-
-/* (Re)allocates the caches for the layers' storage in kv->ring. */
-static void kv_alloc(backend *b, bk_kv *kv)
-{
-    const model_config *c = &b->m->cfg;
-    const size_t row = (size_t)c->n_head_kv * c->head_dim;
-    size_t n = 0;
-    kv->n_ring = 0;
-    for (int l = 0; l < c->n_layer; l++) {
-        kv->off[l] = n;
-        n += (size_t)kv_rows(kv, l) * row;
-        kv->n_ring += kv->ring[l].window != 0;
-    }
-    if (kv->kc) CUDA_CHECK(cudaFree(kv->kc));
-    if (kv->vc) CUDA_CHECK(cudaFree(kv->vc));
-    CUDA_CHECK(cudaMalloc(&kv->kc, n * sizeof(uint16_t)));
-    CUDA_CHECK(cudaMalloc(&kv->vc, n * sizeof(uint16_t)));
-}
+/* ---- the KV cache (backend_cuda_kv.h) and attention ---- */
 
 static bk_kv *cu_kv_new(backend *b, int n_ctx)
 {
-    const model_config *c = &b->m->cfg;
-    bk_kv *kv = (bk_kv *)pb_calloc(1, sizeof *kv);
-    kv->n_ctx = n_ctx;
-    kv->off = (size_t *)pb_calloc((size_t)c->n_layer, sizeof *kv->off);
-    kv->ring = (kv_ring *)pb_calloc((size_t)c->n_layer, sizeof *kv->ring);
-    kv_alloc(b, kv);
-    return kv;
+    return cuda_kv_new(&b->m->cfg, n_ctx);
 }
 
 static void cu_kv_free(backend *b, bk_kv *kv)
 {
     (void)b;
-    if (!kv) return;
-    CUDA_CHECK(cudaFree(kv->kc));
-    CUDA_CHECK(cudaFree(kv->vc));
-    if (kv->ck) CUDA_CHECK(cudaFree(kv->ck));
-    if (kv->cv) CUDA_CHECK(cudaFree(kv->cv));
-    cuda_pol_free(kv->pol);
-    free(kv->off);
-    free(kv->ring);
-    free(kv);
+    cuda_kv_free(kv);
 }
 
-/* A layer becomes a ring when every one of its KV heads is asked to be the
- * same ring smaller than the context (the CPU backend's rule per head); a
- * layer mixing rings and full heads stays full. */
 static int cu_kv_layout(backend *b, bk_kv *kv, const kv_ring *layout)
 {
-    const model_config *c = &b->m->cfg;
-    const int HKV = c->n_head_kv;
-    for (int l = 0; l < c->n_layer; l++) {
-        kv_ring r = layout[(size_t)l * HKV];
-        for (int g = 0; g < HKV; g++) {
-            kv_ring x = layout[(size_t)l * HKV + g];
-            PB_CHECK(x.n_sink >= 0 && x.window >= 0, "bad ring (%d, %d)", x.n_sink, x.window);
-            if (x.window == 0 || x.n_sink + x.window >= kv->n_ctx || x.n_sink != r.n_sink || x.window != r.window)
-                r = kv_ring{0, 0};
-        }
-        kv->ring[l] = r;
-    }
-    CUDA_CHECK(cudaStreamSynchronize(state(b)->st)); /* no kernel still reads the old caches */
-    kv_alloc(b, kv);
+    cuda_kv_set_layout(&b->m->cfg, kv, layout, state(b)->st);
     return 1;
 }
 
 static size_t cu_kv_bytes(backend *b, const bk_kv *kv, int full)
 {
-    const model_config *c = &b->m->cfg;
-    size_t rows = 0;
-    for (int l = 0; l < c->n_layer; l++) rows += full ? (size_t)kv->n_ctx : (size_t)kv_rows(kv, l);
-    return 2 * rows * c->n_head_kv * c->head_dim * sizeof(uint16_t);
+    return cuda_kv_bytes(&b->m->cfg, kv, full);
 }
 
-/* Element offset of (layer, position) in a full layer's cache. */
-static size_t kv_at(const backend *b, const bk_kv *kv, int layer, int pos)
-{
-    const model_config *c = &b->m->cfg;
-    return kv->off[layer] + (size_t)pos * c->n_head_kv * c->head_dim;
-}
-
-/* A full layer stores the chunk now; a ring layer keeps it in bf16 scratch
- * for its attention call, which stores it after attending (a single decode
- * token is stored at once: it overwrites only a position it does not see). */
 static void cu_kv_append(backend *b, bk_kv *kv, int layer, int pos0, int n, const float *k, const float *v)
 {
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    PB_CHECK(pos0 + n <= kv->n_ctx, "KV append at %d + %d beyond %d", pos0, n, kv->n_ctx);
-    const long elems = (long)n * c->n_head_kv * c->head_dim;
-    kv_ring r = kv->ring[layer];
-    if (!r.window) {
-        size_t at = kv_at(b, kv, layer, pos0);
-        cuda_kv_append(kv->kc + at, kv->vc + at, k, v, elems, s->st);
-        return;
-    }
-    if ((size_t)n > kv->ck_cap) {
-        if (kv->ck) CUDA_CHECK(cudaFree(kv->ck));
-        if (kv->cv) CUDA_CHECK(cudaFree(kv->cv));
-        CUDA_CHECK(cudaMalloc(&kv->ck, (size_t)elems * sizeof(uint16_t)));
-        CUDA_CHECK(cudaMalloc(&kv->cv, (size_t)elems * sizeof(uint16_t)));
-        kv->ck_cap = (size_t)n;
-    }
-    cuda_kv_append(kv->ck, kv->cv, k, v, elems, s->st);
-    if (n == 1)
-        CUDA_CHECK((cudaError_t)attn_local_store_cuda(kv->kc + kv->off[layer], kv->vc + kv->off[layer], kv->ck, kv->cv,
-                                                      pos0, 1, r.n_sink, r.window, c->n_head_kv, c->head_dim, s->st));
-}
-
-static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a);
-
-/* A ring layer: every head local with the ring's S and W; the local kernels
- * (kernels/attn_kernels.h, attn_local_*) over the ring and the chunk, then
- * the chunk stored. Counts on the host: the rule's pairs are known. */
-static void cu_attention_ring(backend *b, bk_kv *kv, const bk_attn *a)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, n = a->n, pos0 = a->pos0, l = a->layer;
-    const kv_ring r = kv->ring[l];
-    const int S = r.n_sink, W = r.window;
-    for (int h = 0; h < H; h++) {
-        const attn_desc *ds = &a->policy[h]->desc;
-        PB_CHECK(ds->kind == ATTN_LOCAL && ds->sink == S && ds->window == W,
-                 "layer %d head %d: policy '%s' on a ring of %d + %d rows (only local heads of the same sink and "
-                 "window run there)", l, h, a->policy[h]->name, S, W);
-    }
-    PB_CHECK(!a->obs, "attention observers (the probes' rows) run on the CPU backend only");
-    size_t nq = (size_t)n * H * d;
-    grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
-    cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
-    uint16_t *kr = kv->kc + kv->off[l], *vr = kv->vc + kv->off[l];
-    if (n == 1) { /* its k, v already stored (cu_kv_append) */
-        grow(&s->work, &s->work_cap, attn_local_decode_workspace(S, W, H, HKV, d), 1);
-        CUDA_CHECK((cudaError_t)attn_local_decode_cuda(s->qb, kr, vr, a->out, NULL, pos0, S, W, H, HKV, d, s->work,
-                                                       s->work_cap, s->st));
-    } else {
-        CUDA_CHECK((cudaError_t)attn_local_prefill_cuda(s->qb, kr, vr, kv->ck, kv->cv, a->out, NULL, n, pos0, S, W, H,
-                                                        HKV, d, s->st));
-        CUDA_CHECK((cudaError_t)attn_local_store_cuda(kr, vr, kv->ck, kv->cv, pos0, n, S, W, HKV, d, s->st));
-    }
-    if (!a->count) return;
-    long long kept = 0; /* per query p: min(S, p+1) sinks + the window positions >= S */
-    for (int p = pos0; p < pos0 + n; p++) {
-        int lo = p - W + 1 > S ? p - W + 1 : S;
-        kept += (S < p + 1 ? S : p + 1) + (p + 1 > lo ? p + 1 - lo : 0);
-    }
-    long long vis = attn_visible_pairs(pos0, n, a->window);
-    for (int h = 0; h < H; h++) {
-        a->count[h].kept += kept;
-        a->count[h].visible += vis;
-    }
+    cuda_kv_append_layer(&b->m->cfg, kv, layer, pos0, n, k, v, state(b)->st);
 }
 
 static void cu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
     cuda_state *s = state(b);
-    if (kv->ring[a->layer].window) {
-        cu_attention_ring(b, kv, a);
+    if (kv->n_loc[a->layer]) {
+        cuda_kv_attend_ring(c, kv, &s->sc, a, s->st);
         return;
     }
+    const uint16_t *kf = cuda_kv_full_k(c, kv, a->layer), *vf = cuda_kv_full_v(c, kv, a->layer);
     int dense = 0;
     for (int h = 0; h < c->n_head; h++) dense += cuda_pol_is_dense(a->policy[h], a->n, a->layer, h);
-    if (dense) cu_attention_dense(b, kv, a);
-    if (a->obs && a->obs->on_rows)
-        cuda_obs_rows(&s->obs, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->n_ctx, s->st);
-    cuda_pol_attend(&kv->pol, c, a, kv->kc + kv_at(b, kv, a->layer, 0), kv->vc + kv_at(b, kv, a->layer, 0),
-                    kv->n_ctx, s->st);
+    if (dense) {  /* every head (the policy heads' rows are rewritten after) */
+        size_t nq = (size_t)a->n * c->n_head * c->head_dim;
+        cuda_grow((void **)&s->sc.qb, &s->sc.qb_cap, nq, sizeof(uint16_t));
+        cuda_to_bf16(s->sc.qb, a->q, (long)nq, s->st);
+        cuda_attend_dense(&s->sc, s->sc.qb, kf, vf, a->out, a->n, a->pos0, c->n_head, c->n_head_kv, c->head_dim,
+                          a->window, s->st);
+    }
+    if (a->obs && a->obs->on_rows) cuda_obs_rows(&s->obs, c, a, kf, kv->n_ctx, s->st);
+    cuda_kv_view view;
+    memset(&view, 0, sizeof view);
+    view.kc = kf;
+    view.vc = vf;
+    view.n_ctx = kv->n_ctx;
+    cuda_pol_attend(&kv->pol, c, a, &view, s->st);
     if (a->count)  /* dense heads: every visible pair */
         for (int h = 0; h < c->n_head; h++)
             if (cuda_pol_is_dense(a->policy[h], a->n, a->layer, h)) {
@@ -460,27 +310,6 @@ static void cu_count_flush(backend *b, bk_kv *kv, attn_count *count)
     cuda_pol_flush(kv->pol, count, state(b)->st);
 }
 
-/* Dense causal attention of every head of call a (the policy heads' rows are rewritten after). */
-static void cu_attention_dense(backend *b, bk_kv *kv, const bk_attn *a)
-{
-    const model_config *c = &b->m->cfg;
-    cuda_state *s = state(b);
-    size_t nq = (size_t)a->n * c->n_head * c->head_dim;
-    grow((void **)&s->qb, &s->qb_cap, nq, sizeof(uint16_t));
-    cuda_to_bf16(s->qb, a->q, (long)nq, s->st);
-    size_t at = kv_at(b, kv, a->layer, 0);
-    const int H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, kv_len = a->pos0 + a->n, W = a->window;
-    if (a->n == 1) {
-        size_t need = attn_decode_workspace(W && W < kv_len ? W : kv_len, H, HKV, d);
-        grow(&s->work, &s->work_cap, need, 1);
-        CUDA_CHECK((cudaError_t)attn_decode_window_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, NULL, kv_len, H,
-                                                        HKV, d, W, s->work, s->work_cap, s->st));
-    } else {
-        grow((void **)&s->lse, &s->lse_cap, (size_t)a->n * H, sizeof(float));
-        CUDA_CHECK((cudaError_t)attn_prefill_window_cuda(s->qb, kv->kc + at, kv->vc + at, a->out, s->lse, a->n,
-                                                         kv_len, a->pos0, H, HKV, d, W, s->st));
-    }
-}
 
 static void cu_logits(backend *b, float *out, const float *x, int n)
 {
@@ -526,7 +355,8 @@ static void cu_close(backend *b)
     cu_decode_free(s->dec);
     for (int i = 0; i < s->n_owned; i++) CUDA_CHECK(cudaFree(s->owned[i]));
     for (int t = 0; t < s->n_rope; t++) CUDA_CHECK(cudaFree(s->inv_freq[t]));
-    void *scratch[] = {s->ids, s->qb, s->lse, s->work, s->xn, s->lg};
+    cuda_scratch_free(&s->sc);
+    void *scratch[] = {s->ids, s->xn, s->lg};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]) CUDA_CHECK(cudaFree(scratch[i]));
     cuda_obs_free(s->obs);

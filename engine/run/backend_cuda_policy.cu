@@ -4,8 +4,9 @@
  * kernels/attn_rows.h and run over the call's rows.
  *
  * State per KV cache and layer, allocated when a rule first needs it:
- *   index keys kx (n_head, n_ctx, r) f32 of the rtpurbo heads, written for
- *   the call's positions before its rows are scored (the CPU policy's
+ *   index keys kx (n_rows, n_ctx, r) f32 of the layer's rtpurbo heads only
+ *   (row kx_row[h] of head h, as the CPU keeps them for those heads), written
+ *   for the call's positions before its rows are scored (the CPU policy's
  *   on_append); the layer's W_Q, W_K (n_head, r, d), uploaded again whenever
  *   the host matrices differ from the copy last uploaded (a converter may
  *   train them in place); quest page bounds (n_head_kv, n_pages, d) of the
@@ -27,8 +28,10 @@ extern "C" {
 struct cuda_pol {
     int n_layer, n_head, n_head_kv, d, n_ctx;
     unsigned long long *kept;   /* device [n_layer * n_head] */
-    float **kx;                 /* [n_layer] device (n_head, n_ctx, kx_r[l]) or NULL */
+    float **kx;                 /* [n_layer] device (kx_rows[l], n_ctx, kx_r[l]) or NULL */
     int *kx_r;
+    int *kx_rows;               /* [n_layer] heads keeping index keys */
+    int *kx_row;                /* [n_layer * n_head] their rows in kx, -1 for other heads */
     float **wq, **wk;           /* [n_layer] device (n_head, r, d) */
     float **wq_h, **wk_h;       /* [n_layer] host copies of what was uploaded */
     float **plo, **phi;         /* [n_layer] device (n_head_kv, n_pages, d) */
@@ -57,6 +60,8 @@ static cuda_pol *pol_new(const model_config *c, int n_ctx)
     CUDA_CHECK(cudaMemset(s->kept, 0, L * c->n_head * sizeof *s->kept));
     s->kx = (float **)pb_calloc(L, sizeof *s->kx);
     s->kx_r = (int *)pb_calloc(L, sizeof *s->kx_r);
+    s->kx_rows = (int *)pb_calloc(L, sizeof *s->kx_rows);
+    s->kx_row = (int *)pb_calloc(L * c->n_head, sizeof *s->kx_row);
     s->wq = (float **)pb_calloc(L, sizeof *s->wq);
     s->wk = (float **)pb_calloc(L, sizeof *s->wk);
     s->wq_h = (float **)pb_calloc(L, sizeof *s->wq_h);
@@ -81,6 +86,8 @@ void cuda_pol_free(cuda_pol *s)
     CUDA_CHECK(cudaFree(s->kept));
     free(s->kx);
     free(s->kx_r);
+    free(s->kx_rows);
+    free(s->kx_row);
     free(s->wq);
     free(s->wk);
     free(s->wq_h);
@@ -124,10 +131,20 @@ static void index_keys(cuda_pol *s, int l, const attn_desc *desc, const bk_attn 
 {
     const int r = desc->rank, H = s->n_head, d = s->d;
     PB_CHECK(desc->idx_q && desc->idx_k && r >= 1 && r <= d, "layer %d: rtpurbo without indexers (rank %d)", l, r);
-    if (s->kx_r[l] != r) {
+    int row[ATTN_ROWS_MAX_HEADS], n_rows = 0;  /* the layer's heads of the rtpurbo kinds */
+    for (int h = 0; h < H; h++) {
+        int k = a->policy[h]->desc.kind;
+        row[h] = k == ATTN_RTPURBO || k == ATTN_RTPURBO_TOPK ? n_rows++ : -1;
+    }
+    int *rows_l = s->kx_row + (size_t)l * H;
+    if (s->kx_r[l] != r || s->kx_rows[l] != n_rows || memcmp(rows_l, row, (size_t)H * sizeof *row)) {
         PB_CHECK(a->pos0 == 0, "layer %d: index keys begin at position %d, not 0", l, a->pos0);
         if (s->kx[l]) CUDA_CHECK(cudaFree(s->kx[l]));
-        CUDA_CHECK(cudaMalloc(&s->kx[l], (size_t)H * s->n_ctx * r * sizeof(float)));
+        CUDA_CHECK(cudaMalloc(&s->kx[l], (size_t)n_rows * s->n_ctx * r * sizeof(float)));
+        memcpy(rows_l, row, (size_t)H * sizeof *row);
+        s->kx_rows[l] = n_rows;
+    }
+    if (s->kx_r[l] != r) {
         s->kx_r[l] = r;
         if (s->wq_h[l]) {  /* another rank: the matrices change size */
             free(s->wq_h[l]);
@@ -141,11 +158,13 @@ static void index_keys(cuda_pol *s, int l, const attn_desc *desc, const bk_attn 
     sync_matrix(&s->wq[l], &s->wq_h[l], desc->idx_q + off, nw, stream);
     sync_matrix(&s->wk[l], &s->wk_h[l], desc->idx_k + off, nw, stream);
     CUDA_CHECK((cudaError_t)attn_rows_index_keys_cuda(s->kx[l], s->n_ctx, a->k_pre, s->wk[l], a->pos0, a->n, H,
-                                                      s->n_head_kv, d, r, heads, n_sel, stream));
+                                                      s->n_head_kv, d, r, heads, n_sel, rows_l, stream));
 }
 
-/* Quest page bounds of layer l for the call's keys (page size `page`). */
-static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const uint16_t *kc, cudaStream_t stream)
+/* Quest page bounds of layer l for the call's keys (page size `page`), of
+ * the n_kv KV heads a row of kc holds. */
+static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const uint16_t *kc, int n_kv,
+                         cudaStream_t stream)
 {
     if (s->page[l] != page) {
         if (s->plo[l]) {
@@ -160,33 +179,35 @@ static void quest_bounds(cuda_pol *s, int l, int page, const bk_attn *a, const u
         PB_CHECK(a->pos0 == 0, "layer %d: quest page bounds begin at position %d, not 0", l, a->pos0);
     }
     CUDA_CHECK((cudaError_t)attn_rows_quest_bounds_cuda(s->plo[l], s->phi[l], s->n_pages[l], kc, a->pos0, a->n,
-                                                        s->n_head_kv, s->d, page, stream));
+                                                        n_kv, s->d, page, stream));
 }
 
-void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const uint16_t *kc, const uint16_t *vc,
-                     int n_ctx, cudaStream_t stream)
+void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const cuda_kv_view *kv,
+                     cudaStream_t stream)
 {
-    const int H = c->n_head, l = a->layer, n = a->n, pos0 = a->pos0;
+    const int H = c->n_head, l = a->layer, n = a->n, pos0 = a->pos0, group = H / c->n_head_kv;
     PB_CHECK(H <= ATTN_ROWS_MAX_HEADS, "%d query heads: the CUDA policies take at most %d", H, ATTN_ROWS_MAX_HEADS);
-    int any = 0;
-    for (int h = 0; h < H; h++) any |= a->policy[h]->desc.kind != ATTN_DENSE;
+    int done[ATTN_ROWS_MAX_HEADS] = {0}, any = 0;
+    for (int h = 0; h < H; h++) {
+        done[h] = kv->kv_ld && kv->kv_slot[h / group] < 0;  /* kept elsewhere: the caller's */
+        any |= !done[h] && a->policy[h]->desc.kind != ATTN_DENSE;
+    }
     if (!any) return;
-    if (!*st) *st = pol_new(c, n_ctx);
+    if (!*st) *st = pol_new(c, kv->n_ctx);
     cuda_pol *s = *st;
     /* quest bounds follow every call's keys, prefill included */
     for (int h = 0; h < H; h++)
-        if (a->policy[h]->desc.kind == ATTN_QUEST) {
-            quest_bounds(s, l, a->policy[h]->desc.page, a, kc, stream);
+        if (!done[h] && a->policy[h]->desc.kind == ATTN_QUEST) {
+            quest_bounds(s, l, a->policy[h]->desc.page, a, kv->kc, kv->kv_ld ? kv->kv_ld : c->n_head_kv, stream);
             break;
         }
-    int done[ATTN_ROWS_MAX_HEADS] = {0};
     for (int h0 = 0; h0 < H; h0++) {
         const attn_policy *pol = a->policy[h0];
         if (done[h0] || cuda_pol_is_dense(pol, n, l, h0)) continue;
         attn_rows_args g;
         memset(&g, 0, sizeof g);
         for (int h = h0; h < H; h++)
-            if (a->policy[h] == pol) {
+            if (!done[h] && a->policy[h] == pol) {
                 g.heads[g.n_sel++] = h;
                 done[h] = 1;
             }
@@ -198,6 +219,8 @@ void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, con
             g.wq = s->wq[l];
             g.kx = s->kx[l];
             g.kx_ld = s->n_ctx;
+            g.kx_rows = s->kx_rows[l];
+            memcpy(g.kx_row, s->kx_row + (size_t)l * H, (size_t)H * sizeof *g.kx_row);
         }
         if (rule.rule == ROWS_QUEST) {
             PB_CHECK(s->page[l] == ds->page, "layer %d: quest heads with pages of %d and %d", l, s->page[l], ds->page);
@@ -207,8 +230,10 @@ void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, con
         }
         g.q = a->q;
         g.q_pre = a->q_pre;
-        g.k = kc;
-        g.v = vc;
+        g.k = kv->kc;
+        g.v = kv->vc;
+        g.kv_ld = kv->kv_ld;
+        memcpy(g.kv_slot, kv->kv_slot, sizeof g.kv_slot);
         g.out = (uint16_t *)a->out;
         g.kept = s->kept + (size_t)l * H;
         g.n_q = n;

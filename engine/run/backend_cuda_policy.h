@@ -17,6 +17,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "kernels/attn_rows.h"
+
 extern "C" {
 #include "run/backend.h"
 }
@@ -29,12 +31,25 @@ typedef struct cuda_pol cuda_pol;
  * of one line naming the layer, head and policy. */
 int cuda_pol_is_dense(const attn_policy *pol, int n, int layer, int head);
 
-/* The non-dense heads of call a: kc, vc the layer's bf16 cache (n_ctx,
- * n_head_kv, d) holding positions 0 .. a->pos0 + a->n - 1; out rows of those
- * heads written (bf16, a->out). *st is created on first use (n_ctx: the
- * cache's capacity). Adds the heads' visible counts to a->count. */
-void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const uint16_t *kc, const uint16_t *vc,
-                     int n_ctx, cudaStream_t stream);
+/* Where the policies find a layer's keys and values: kc, vc the bf16 cache
+ * (n_ctx rows) holding positions 0 .. a->pos0 + a->n - 1 of the heads it
+ * keeps; n_ctx its capacity (the positions index keys and page bounds are
+ * sized for). kv_ld 0: a row holds every KV head in order, (n_ctx,
+ * n_head_kv, d); else kv_ld heads, KV head g in slot kv_slot[g], and
+ * kv_slot[g] < 0 for a KV head kept elsewhere, whose query heads (local
+ * heads of a ring, kernels/attn_kernels.h) are the caller's. */
+typedef struct {
+    const uint16_t *kc, *vc;
+    int n_ctx;
+    int kv_ld;
+    int kv_slot[ATTN_ROWS_MAX_HEADS];
+} cuda_kv_view;
+
+/* The non-dense heads of call a whose KV heads the view holds: their out
+ * rows written (bf16, a->out). *st is created on first use. Adds the heads'
+ * visible counts to a->count. */
+void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, const cuda_kv_view *kv,
+                     cudaStream_t stream);
 
 /* Adds the kept counts held on the device into count [n_layer * n_head] and
  * zeroes them (synchronises the stream). st may be NULL (nothing held). */

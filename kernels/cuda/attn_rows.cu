@@ -117,7 +117,8 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     unsigned char *keep = (unsigned char *)(si + G.n2);  /* [nu_max] */
 
     const int tid = threadIdx.x, i = blockIdx.x, sel = blockIdx.y, h = A.heads[sel], d = A.d;
-    const int p = A.q_pos0 + i, n = p + 1, HKV = A.n_kv_head, g_kv = h / (A.n_head / HKV);
+    const int p = A.q_pos0 + i, n = p + 1, HKV = A.kv_ld ? A.kv_ld : A.n_kv_head;
+    const int g_kv = A.kv_ld ? A.kv_slot[h / (A.n_head / A.n_kv_head)] : h / (A.n_head / HKV);
     const float scale = 1.0f / sqrtf((float)d);
     const uint16_t *kb = A.k + (size_t)g_kv * d, *vb = A.v + (size_t)g_kv * d;
     const size_t ks = (size_t)HKV * d;
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
             if (exact) {
                 s = scale * dot_qk(qs, kb + (size_t)j * ks, d);
             } else {
-                const float *x = A.kx + ((size_t)h * A.kx_ld + j) * R.r;
+                const float *x = A.kx + ((size_t)(A.kx_rows ? A.kx_row[h] : h) * A.kx_ld + j) * R.r;
                 float t = 0.f;
                 for (int c = 0; c < R.r; c++) t = fmaf(qx[c], x[c], t);
                 s = scale * t;
@@ -285,9 +286,15 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
 int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *stream)
 {
     if (!rule || !a || a->n_q <= 0 || a->n_sel <= 0 || a->n_sel > ATTN_ROWS_MAX_HEADS ||
-        (a->d != 64 && a->d != 128 && a->d != 256) ||
-        a->n_kv_head <= 0 || a->n_head % a->n_kv_head)
+        (a->d != 64 && a->d != 128 && a->d != 256) || a->n_kv_head <= 0 || a->n_head % a->n_kv_head || a->kv_ld < 0)
         return (int)cudaErrorInvalidValue;
+    for (int i = 0; i < a->n_sel; i++) {
+        const int h = a->heads[i];
+        if (h < 0 || h >= a->n_head) return (int)cudaErrorInvalidValue;
+        const int g = h / (a->n_head / a->n_kv_head);
+        if (a->kv_ld && (a->kv_slot[g] < 0 || a->kv_slot[g] >= a->kv_ld)) return (int)cudaErrorInvalidValue;
+        if (a->kx_rows && (a->kx_row[h] < 0 || a->kx_row[h] >= a->kx_rows)) return (int)cudaErrorInvalidValue;
+    }
     rows_geom g;
     g.kv_end = a->q_pos0 + a->n_q;
     int u_sz = rule->rule == ROWS_QUEST ? rule->page : rule->block;
@@ -320,28 +327,34 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
 
 struct head_list {
     int h[ATTN_ROWS_MAX_HEADS];
+    int row[ATTN_ROWS_MAX_HEADS];   /* the index-key row of h[i] */
 };
 
 __global__ void index_keys_kernel(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n_head,
                                   int n_kv_head, int d, int r, head_list hl)
 {
-    const int t = blockIdx.x, h = hl.h[blockIdx.y], g = h / (n_head / n_kv_head);
+    const int t = blockIdx.x, h = hl.h[blockIdx.y], row = hl.row[blockIdx.y], g = h / (n_head / n_kv_head);
     const float *kr = k_pre + ((size_t)t * n_kv_head + g) * d;
     for (int c = threadIdx.x; c < r; c += blockDim.x) {
         const float *w = wk + ((size_t)h * r + c) * d;
         float s = 0.f;
         for (int e = 0; e < d; e++) s = fmaf(w[e], kr[e], s);
-        kx[((size_t)h * kx_ld + pos0 + t) * r + c] = s;
+        kx[((size_t)row * kx_ld + pos0 + t) * r + c] = s;
     }
 }
 
 int attn_rows_index_keys_cuda(float *kx, long kx_ld, const float *k_pre, const float *wk, int pos0, int n,
-                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel, void *stream)
+                              int n_head, int n_kv_head, int d, int r, const int *heads, int n_sel,
+                              const int *kx_row, void *stream)
 {
     if (n <= 0 || n_sel <= 0 || n_sel > ATTN_ROWS_MAX_HEADS || r < 1 || r > d || pos0 + n > kx_ld)
         return (int)cudaErrorInvalidValue;
     head_list hl;
-    for (int s = 0; s < n_sel; s++) hl.h[s] = heads[s];
+    for (int s = 0; s < n_sel; s++) {
+        if (heads[s] < 0 || heads[s] >= n_head || (kx_row && kx_row[heads[s]] < 0)) return (int)cudaErrorInvalidValue;
+        hl.h[s] = heads[s];
+        hl.row[s] = kx_row ? kx_row[heads[s]] : heads[s];
+    }
     index_keys_kernel<<<dim3(n, n_sel), 32, 0, (cudaStream_t)stream>>>(kx, kx_ld, k_pre, wk, pos0, n_head, n_kv_head,
                                                                         d, r, hl);
     return (int)cudaGetLastError();

@@ -16,6 +16,8 @@
  *    may differ only where the CPU's and the GPU's masses, equal up to f32
  *    summation order, straddle a selection boundary: at most one row in 200
  *    (each reported).
+ *    The same with the device cache's rows holding the KV heads in other
+ *    slots beside a NaN slot (gpu_policy_rows_slotted).
  * 2. The model (SmolLM2) under every policy: 1,024 prompt tokens then 8
  *    decode steps on both backends, the logits of the last 64 prompt
  *    positions and of the decode steps compared (centred, as in
@@ -26,6 +28,10 @@
  *    kept/visible per head equal for the rules whose counts do not depend
  *    on the scores (local, quest, top-k), within 0.05 per head and 0.01
  *    overall for top-p.
+ * 3. Bounded KV: the bytes each backend holds when local KV heads keep S + W
+ *    rings (all-local layers, layers mixing rings and full KV heads, plan
+ *    files), CUDA's bf16 half the CPU's f32 for the same rows, and the model
+ *    on those layouts against the CPU as in 2.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -71,8 +77,15 @@ static void take_rows(void *user, const attn_call *c, const float *p, int ldp)
 }
 
 /* One random-input case: the policy of spec (all heads of kind `kind`),
- * head dimension d (64, 128 or 256). */
-static int rows_case_d(const char *spec, int kind, int d)
+ * head dimension d (64, 128 or 256).
+ * slotted: the device cache rows hold RSLOT KV heads, KV head g in slot
+ * rslot[g] and the slot nobody names NaN (a layer whose other KV heads live
+ * in a ring: kv_ld, kv_slot of attn_rows_args), page bounds computed over
+ * every slot; index keys in rows rxrow[h] (kx_rows, kx_row). */
+enum { RSLOT = 3 };
+static const int rslot[RHKV] = {2, 0}, rxrow[RH] = {3, 1, 0, 2};
+
+static int rows_case_at(const char *spec, int kind, int slotted, int d)
 {
     backend *G = gpu_cuda();
     if (!G) {
@@ -123,25 +136,30 @@ static int rows_case_d(const char *spec, int kind, int d)
             memcpy(vh[g] + (size_t)t * d, v + ((size_t)t * RHKV + g) * d, d * F);
         }
     }
-    uint16_t *kb = pb_malloc((size_t)RN * KD * 2), *vb = pb_malloc((size_t)RN * KD * 2);
-    for (size_t i = 0; i < (size_t)RN * KD; i++) {
-        kb[i] = attn_f32_to_bf16(k[i]);
-        vb[i] = attn_f32_to_bf16(v[i]);
-    }
+    const int NS = slotted ? RSLOT : RHKV, SD = NS * d;  /* KV heads a device cache row holds */
+    uint16_t *kb = pb_malloc((size_t)RN * SD * 2), *vb = pb_malloc((size_t)RN * SD * 2);
+    for (size_t i = 0; i < (size_t)RN * SD; i++) kb[i] = vb[i] = 0x7fc0;  /* bf16 NaN: a slot nobody names */
+    for (int t = 0; t < RN; t++)
+        for (int g = 0; g < RHKV; g++)
+            for (int e = 0; e < d; e++) {
+                size_t at = ((size_t)t * NS + (slotted ? rslot[g] : g)) * d + e, from = ((size_t)t * RHKV + g) * d + e;
+                kb[at] = attn_f32_to_bf16(k[from]);
+                vb[at] = attn_f32_to_bf16(v[from]);
+            }
     /* device buffers */
     const int page = rule.page > 0 ? rule.page : 1, n_pages = (RN + page - 1) / page;
     void *dq = G->alloc(G, (size_t)RN * HD * F), *dqp = G->alloc(G, (size_t)RN * HD * F);
-    void *dkp = G->alloc(G, (size_t)RN * KD * F), *dk = G->alloc(G, (size_t)RN * KD * 2);
-    void *dv = G->alloc(G, (size_t)RN * KD * 2), *dout = G->alloc(G, (size_t)RN * HD * 2);
+    void *dkp = G->alloc(G, (size_t)RN * KD * F), *dk = G->alloc(G, (size_t)RN * SD * 2);
+    void *dv = G->alloc(G, (size_t)RN * SD * 2), *dout = G->alloc(G, (size_t)RN * HD * 2);
     void *dwq = G->alloc(G, (size_t)RH * d * d * F), *dwk = G->alloc(G, (size_t)RH * d * d * F);
     void *dkx = G->alloc(G, (size_t)RH * RN * d * F), *dkept = G->alloc(G, RH * sizeof(unsigned long long));
-    void *dlo = G->alloc(G, (size_t)RHKV * n_pages * d * F), *dhi = G->alloc(G, (size_t)RHKV * n_pages * d * F);
+    void *dlo = G->alloc(G, (size_t)NS * n_pages * d * F), *dhi = G->alloc(G, (size_t)NS * n_pages * d * F);
     void *drows = G->alloc(G, (size_t)RH * RN * RN * F);
     G->upload(G, dq, q, (size_t)RN * HD * F);
     G->upload(G, dqp, qp, (size_t)RN * HD * F);
     G->upload(G, dkp, kp, (size_t)RN * KD * F);
-    G->upload(G, dk, kb, (size_t)RN * KD * 2);
-    G->upload(G, dv, vb, (size_t)RN * KD * 2);
+    G->upload(G, dk, kb, (size_t)RN * SD * 2);
+    G->upload(G, dv, vb, (size_t)RN * SD * 2);
     if (pl.idx_q) {
         G->upload(G, dwq, pl.idx_q, (size_t)RH * r * d * F);
         G->upload(G, dwk, pl.idx_k, (size_t)RH * r * d * F);
@@ -183,9 +201,10 @@ static int rows_case_d(const char *spec, int kind, int d)
         EXPECT(attn_rows_wait() == 0, "%s: device error before the call at %d", spec, pos0);
         if (rule.rule == ROWS_RTPURBO || rule.rule == ROWS_RTPURBO_TOPK)
             EXPECT(attn_rows_index_keys_cuda(dkx, RN, (float *)dkp + (size_t)pos0 * KD, dwk, pos0, n, RH, RHKV, d, r,
-                                             heads, RH, NULL) == 0, "%s: index keys at %d", spec, pos0);
+                                             heads, RH, slotted ? rxrow : NULL, NULL) == 0,
+                   "%s: index keys at %d", spec, pos0);
         if (rule.rule == ROWS_QUEST)
-            EXPECT(attn_rows_quest_bounds_cuda(dlo, dhi, n_pages, dk, pos0, n, RHKV, d, page, NULL) == 0,
+            EXPECT(attn_rows_quest_bounds_cuda(dlo, dhi, n_pages, dk, pos0, n, NS, d, page, NULL) == 0,
                    "%s: page bounds at %d", spec, pos0);
         if (rule.rule == ROWS_QUEST && n > 1) continue;
         attn_rows_args a = {.q = (float *)dq + (size_t)pos0 * HD, .q_pre = (float *)dqp + (size_t)pos0 * HD,
@@ -193,6 +212,12 @@ static int rows_case_d(const char *spec, int kind, int d)
                             .n_pages = n_pages, .out = dout, .kept = dkept, .rows = drows, .rows_ld = kv_end,
                             .n_q = n, .q_pos0 = pos0, .n_head = RH, .n_kv_head = RHKV, .d = d, .n_sel = RH};
         memcpy(a.heads, heads, sizeof heads);
+        if (slotted) {
+            a.kv_ld = RSLOT;
+            memcpy(a.kv_slot, rslot, sizeof rslot);
+            a.kx_rows = RH;
+            memcpy(a.kx_row, rxrow, sizeof rxrow);
+        }
         int e = attn_rows_cuda(&rule, &a, NULL);
         EXPECT(e == 0, "%s: attn_rows_cuda returned %d", spec, e);
         e = attn_rows_wait();
@@ -244,8 +269,8 @@ static int rows_case_d(const char *spec, int kind, int d)
             }
         }
     }
-    printf("    %-60s %4d rows, %d sets differ; max |dP| %.2e, worst out rel %.2e\n", spec, rows_cmp, rows_diff,
-           worst_p, worst_rel);
+    printf("    %-60s %4d rows, %d sets differ; max |dP| %.2e, worst out rel %.2e%s\n", spec, rows_cmp, rows_diff,
+           worst_p, worst_rel, slotted ? " (slotted cache)" : "");
     int ok = calls_ok && rows_cmp > 0 && rows_diff * 200 <= rows_cmp && worst_p < 1e-4 && worst_rel < 1e-2;
     if (!ok)
         test_fail(__FILE__, __LINE__, "%s: %d/%d sets differ (<= 1/200), max |dP| %.2e (< 1e-4), out rel %.2e (< 1e-2)",
@@ -265,7 +290,18 @@ static int rows_case_d(const char *spec, int kind, int d)
 
 static int rows_case(const char *spec, int kind)
 {
-    return rows_case_d(spec, kind, RD);
+    return rows_case_at(spec, kind, 0, RD);
+}
+
+/* The rules reading the cache through a slot map: a layer's global KV heads
+ * beside a ring (the local rule runs on the ring's own kernels instead). */
+TEST(gpu_policy_rows_slotted)
+{
+    CHECK(rows_case_at("quest:page=16,k=4", HEAD_QUEST, 1, RD));
+    CHECK(rows_case_at("topk-oracle:block=16,sink=4,local=32,k=4", HEAD_TOPK_ORACLE, 1, RD));
+    CHECK(rows_case_at("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE, 1, RD));
+    CHECK(rows_case_at("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=8,window=64", HEAD_RTPURBO, 1, RD));
+    CHECK(rows_case_at("rtpurbo-topk:block=16,sink=4,local=32,k=4,r=8,window=64", HEAD_RTPURBO_TOPK, 1, RD));
 }
 
 TEST(gpu_policy_rows_local)
@@ -301,9 +337,9 @@ TEST(gpu_policy_rows_rtpurbo_topk)
 /* Head dimension 256 (Gemma 3's global layers): the same rules, r = d/8. */
 TEST(gpu_policy_rows_d256)
 {
-    CHECK(rows_case_d("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE, 256));
-    CHECK(rows_case_d("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=32,window=64", HEAD_RTPURBO, 256));
-    CHECK(rows_case_d("quest:page=16,k=4", HEAD_QUEST, 256));
+    CHECK(rows_case_at("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE, 0, 256));
+    CHECK(rows_case_at("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=32,window=64", HEAD_RTPURBO, 0, 256));
+    CHECK(rows_case_at("quest:page=16,k=4", HEAD_QUEST, 0, 256));
 }
 
 /* ---- the model under every policy ---- */
@@ -477,13 +513,38 @@ TEST(gpu_policy_model_plan_file)
     CHECK(model_case("rtpurbo:window=256", path, 0));
 }
 
-/* ---- bounded KV: local layers keep S + W rows on CUDA as on the CPU ---- */
+/* ---- bounded KV: local KV heads keep S + W rows on CUDA as on the CPU ---- */
 
-/* The KV bytes of both backends under a plan: CUDA's bf16 cache must hold
- * the same rows as the CPU's f32 one (half its bytes), and `want_rows`
- * (layer, position) rows of n_head_kv * d keys and as many values in all;
- * 1 or 0 after a recorded failure. */
-static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t want_rows)
+/* Rows (positions) of every (layer, KV head) under plan pl in a context of
+ * n_ctx: S + W for a KV head whose query heads are all local (plan_apply's
+ * rings) when the ring is smaller than the context, else n_ctx; `layers`:
+ * the same with a layer's rings counted only when all its KV heads are
+ * local (the CUDA cache before mixed layers kept rings). */
+static size_t plan_head_rows(const plan *pl, const model_config *c, int n_ctx, int layers)
+{
+    const int H = c->n_head, HKV = c->n_head_kv, group = H / HKV, SW = pl->prm.sink + pl->prm.window;
+    size_t rows = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        int n_loc = 0;
+        for (int g = 0; g < HKV; g++) {
+            int local = SW < n_ctx;
+            for (int h = g * group; h < (g + 1) * group; h++) local &= pl->kind[l * H + h] == HEAD_LOCAL;
+            n_loc += local;
+        }
+        if (layers && n_loc < HKV) n_loc = 0;
+        rows += (size_t)n_loc * SW + (size_t)(HKV - n_loc) * n_ctx;
+    }
+    return rows;
+}
+
+/* The KV bytes of both backends under a plan (from spec, or the plan file
+ * at plan_path): CUDA's bf16 cache must hold the same rows as the CPU's f32
+ * one (half its bytes): `want` (KV head, position) rows of d keys and as
+ * many values in all (0: plan_head_rows of the plan); *mixed set to 1 when
+ * CUDA holds fewer bytes than with rings in all-local layers only (local KV
+ * heads of mixed layers bounded too). 1 or 0 after a recorded failure. */
+static int kv_bytes_case(const char *spec, const char *plan_path, const unsigned char *retr, size_t want,
+                         int *mixed)
 {
     backend *G = gpu_cuda();
     if (!G) {
@@ -491,20 +552,24 @@ static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t wan
         return 0;
     }
     const model_config *c = &fixture_model()->cfg;
+    const int N = MP + MDEC;
     plan pl;
-    if (!model_plan(&pl, spec, NULL, retr, NULL)) return 0;
-    session *sg = session_new_on(G, MP + MDEC), *sc = session_new_on(gpu_cpu(), MP + MDEC);
+    if (!model_plan(&pl, spec, plan_path, retr, NULL)) return 0;
+    if (!want) want = plan_head_rows(&pl, c, N, 0);
+    const size_t was = plan_head_rows(&pl, c, N, 1);
+    session *sg = session_new_on(G, N), *sc = session_new_on(gpu_cpu(), N);
     plan_apply(&pl, sg, 1);
     plan_apply(&pl, sc, 1);
-    const size_t per_row = 2 * (size_t)c->n_head_kv * c->head_dim;  /* k and v values of one position */
+    const size_t per_row = 2 * (size_t)c->head_dim;  /* k and v values of one KV head at one position */
     size_t bg = session_kv_bytes(sg), bc = session_kv_bytes(sc), fg = session_kv_bytes_full(sg),
            fc = session_kv_bytes_full(sc);
-    printf("    %-28s KV cache cuda %.2f of %.2f MiB, cpu %.2f of %.2f MiB (%zu rows expected)\n", spec,
-           bg / 1048576.0, fg / 1048576.0, bc / 1048576.0, fc / 1048576.0, want_rows);
-    int ok = bg == want_rows * per_row * 2 && bc == want_rows * per_row * 4 && 2 * fg == fc;
+    printf("    %-28s KV bytes cuda %zu (all-local layers only: %zu) of %zu full, cpu %zu of %zu\n", spec, bg,
+           was * per_row * 2, fg, bc, fc);
+    int ok = bg == want * per_row * 2 && bc == want * per_row * 4 && 2 * fg == fc;
     if (!ok)
         test_fail(__FILE__, __LINE__, "%s: KV bytes cuda %zu (want %zu), cpu %zu (want %zu), full %zu / %zu", spec, bg,
-                  want_rows * per_row * 2, bc, want_rows * per_row * 4, fg, fc);
+                  want * per_row * 2, bc, want * per_row * 4, fg, fc);
+    if (mixed) *mixed = bg < was * per_row * 2;
     session_free(sg);
     session_free(sc);
     plan_free(&pl);
@@ -517,26 +582,64 @@ static int kv_bytes_case(const char *spec, const unsigned char *retr, size_t wan
 TEST(gpu_policy_streaming_bounded_kv)
 {
     const model_config *c = &fixture_model()->cfg;
-    CHECK(kv_bytes_case("streaming:sink=4,window=128", NULL, (size_t)c->n_layer * (4 + 128)));
+    CHECK(kv_bytes_case("streaming:sink=4,window=128", NULL, NULL, (size_t)c->n_layer * c->n_head_kv * (4 + 128),
+                        NULL));
     CHECK(model_case("streaming:sink=4,window=128", NULL, 1));
     CHECK(model_case("streaming:sink=0,window=200", NULL, 1));
 }
 
-/* duo with retrieval heads (every third head) in the even layers only: the
- * odd layers are all local (rings), the even ones mix local and dense KV
- * heads (full on both backends): caches of two sizes side by side. */
+/* duo with retrieval heads 0 .. group-1 (KV head 0) in the even layers only:
+ * the odd layers are all local (rings), the even ones keep KV head 0 full
+ * and the others in a ring of 4 + 128 rows, on both backends: a full part
+ * and a ring side by side in one layer, the prompt in chunks of 256 that
+ * wrap the ring, then decode steps wrapping it further. */
 TEST(gpu_policy_duo_mixed_rings)
 {
     const model_config *c = &fixture_model()->cfg;
-    const int H = c->n_head;
+    const int H = c->n_head, HKV = c->n_head_kv, group = H / HKV;
     unsigned char *retr = pb_calloc((size_t)c->n_layer * H, 1);
     size_t rows = 0;
     for (int l = 0; l < c->n_layer; l++) {
-        for (int h = 0; l % 2 == 0 && h < H; h += 3) retr[l * H + h] = 1;
-        rows += (size_t)(l % 2 ? 4 + 128 : MP + MDEC);
+        for (int h = 0; l % 2 == 0 && h < group; h++) retr[l * H + h] = 1;
+        rows += l % 2 ? (size_t)HKV * (4 + 128) : (size_t)(MP + MDEC) + (size_t)(HKV - 1) * (4 + 128);
     }
-    int ok = kv_bytes_case("duo:sink=4,window=128", retr, rows);
+    int ok = kv_bytes_case("duo:sink=4,window=128", NULL, retr, rows, NULL);
     ok = ok && model_case_retr("duo:sink=4,window=128", NULL, retr, 1);
     free(retr);
     CHECK(ok);
+}
+
+/* One plan file with a window of 256 over 1,024 + 8 tokens: its local KV
+ * heads keep rings beside full retrieval heads in the same layers; rtpurbo
+ * and duo against the CPU (prompt in chunks of 256, then decode steps, the
+ * rings wrapping), the cache bounded alike on both. */
+static int plan_mixed_case(const char *path)
+{
+    int mixed = 0, ok = kv_bytes_case("rtpurbo:window=256", path, NULL, 0, &mixed);
+    if (ok && !mixed) {
+        test_fail(__FILE__, __LINE__, "%s: no mixed layer with a local KV head at window 256", path);
+        ok = 0;
+    }
+    ok = ok && model_case("rtpurbo:window=256", path, 0);
+    ok = ok && kv_bytes_case("duo:window=256", path, NULL, 0, NULL);
+    return ok && model_case("duo:window=256", path, 1);
+}
+
+/* The committed plan (suites/plans/smollm2-135m-need.purbo: two layers with
+ * one local KV head of three), and the plan beside the model when there is
+ * one (NAME.purbo beside NAME.gguf: many mixed layers). */
+TEST(gpu_policy_plan_mixed_rings)
+{
+    CHECK(plan_mixed_case("suites/plans/smollm2-135m-need.purbo"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", test_model_path);
+    char *dot = strrchr(path, '.');
+    if (dot) snprintf(dot, sizeof path - (size_t)(dot - path), ".purbo");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("    no plan at %s: the committed plan only\n", path);
+        return;
+    }
+    fclose(f);
+    CHECK(plan_mixed_case(path));
 }

@@ -3,7 +3,11 @@
  * decode, and the store of a chunk into the ring. Contract, the ring's row
  * mapping and the order of calls: kernels/attn_kernels.h (attn_local_*).
  *
- * Prefill: the scheme of attn_prefill.cu's sm_80-style kernel (mma.sync,
+ * Prefill, version 2 (the default where it applies: sm_90, d 64 or 128,
+ * q_offset 0, 16-byte aligned tensors): the whole context is the chunk, so
+ * the keys are the chunk's plain k, v and the Hopper kernel of
+ * attn_prefill_sm90.cu runs with the rule (its sink + window walk).
+ * Prefill, version 1 (every other call): the scheme of attn_prefill.cu's sm_80-style kernel (mma.sync,
  * ldmatrix, cp.async double buffering, online softmax in the log2 domain)
  * over a key walk of two parts per CTA of BM query rows (positions
  * p_first .. p_last): the sink tiles, positions 0 .. min(S, p_last+1)-1,
@@ -255,13 +259,33 @@ static int bad_local(int S, int W, int n_head, int n_kv_head)
     return S < 0 || W < 1 || n_kv_head <= 0 || n_head <= 0 || n_head % n_kv_head;
 }
 
-int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
-                            void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
-                            int d, void *stream)
+/* Version 2 applies: the chunk is the whole context, d 64 or 128, TMA's
+ * 16-byte alignment, a compute capability 9 device (checked once). */
+static bool sm90_local_fits(const void *q, const void *kc, const void *vc, int q_offset, int d)
+{
+    static int major = -1;
+    if (major < 0) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+            major = 0;
+    }
+    const uintptr_t mis = ((uintptr_t)q | (uintptr_t)kc | (uintptr_t)vc) & 15;
+    return major == 9 && q_offset == 0 && (d == 64 || d == 128) && !mis;
+}
+
+int attn_local_prefill_cuda_version(int version, const void *q, const void *kr, const void *vr, const void *kc,
+                                    const void *vc, void *out, float *lse, int n_q, int q_offset, int S, int W,
+                                    int n_head, int n_kv_head, int d, void *stream)
 {
     if (n_q <= 0 || q_offset < 0 || bad_local(S, W, n_head, n_kv_head)) return (int)cudaErrorInvalidValue;
     if (q_offset > 0 && (!kr || !vr)) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
+    if (version == 2) {
+        if (q_offset || (d != 64 && d != 128)) return (int)cudaErrorInvalidValue;
+        return attn_prefill_sm90_local(q, kc, vc, out, lse, n_q, n_q, 0, S, W, n_head, n_kv_head, d, st);
+    }
+    if (version != 1) return (int)cudaErrorInvalidValue;
 #define LP_ARGS q, kr, vr, kc, vc, out, lse, n_q, q_offset, S, W, n_head, n_kv_head, st
     /* the tiles of attn_prefill.cu's version 2 (32-key tiles; d 256: 64-row tiles) */
     if (d == 64) return launch_prefill<64, 128, 32, 4, 2, 2>(LP_ARGS);
@@ -269,6 +293,15 @@ int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const
     if (d == 256) return launch_prefill<256, 64, 32, 4, 1, 1>(LP_ARGS);
 #undef LP_ARGS
     return (int)cudaErrorInvalidValue;
+}
+
+int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
+                            void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
+                            int d, void *stream)
+{
+    const int version = sm90_local_fits(q, kc, vc, q_offset, d) ? 2 : 1;
+    return attn_local_prefill_cuda_version(version, q, kr, vr, kc, vc, out, lse, n_q, q_offset, S, W, n_head,
+                                           n_kv_head, d, stream);
 }
 
 /* ---- decode ---- */

@@ -17,9 +17,14 @@
  * every score is masked by the rule with sink tiles keeping j < S and window
  * tiles j >= S, so no key counts twice. Cost O(S + W) per query, whatever
  * the position.
- * Decode: decode_split_warp (attn_decode.cuh) over the visible keys in
- * position order (logical key i -> ring row), splits of >= 128 keys, about
- * one wave of warps over the kv heads, then attn_combine_cuda.
+ * Decode, version 2 (the default): after the query's own key is stored, the
+ * keys it sees are exactly the ring's rows 0 .. min(pos, S+W-1) (every row
+ * once the window is full: the sinks and W window positions, in rotated
+ * order), and softmax attention does not depend on the order of its keys:
+ * the dense split-KV decode (attn_decode_cuda) over that prefix of the ring.
+ * Decode, version 1: decode_split_warp (attn_decode.cuh) over the visible
+ * keys in position order (logical key i -> ring row), splits of >= 128 keys,
+ * about one wave of warps over the kv heads, then attn_combine_cuda.
  * Invariants: every query row sees its own key (l > 0 for rows < n_q); rows
  * past n_q run on zero queries and are never stored; d in {64, 128, 256};
  * the ring and chunk rows are read only inside the rule, so a ring row of a
@@ -403,7 +408,9 @@ size_t attn_local_decode_workspace(int S, int W, int n_head, int n_kv_head, int 
     if (bad_local(S, W, n_head, n_kv_head) || (d != 64 && d != 128 && d != 256)) return 0;
     long long cap = ((long long)S + W + LD_MIN_CHUNK - 1) / LD_MIN_CHUNK, want = want_for(d, n_kv_head);
     if (want < cap) cap = want;
-    return (size_t)cap * n_head * (d + 1) * sizeof(float);
+    const size_t v1 = (size_t)cap * n_head * (d + 1) * sizeof(float);
+    const size_t v2 = attn_decode_workspace_upto(S + W, n_head, n_kv_head, d);
+    return v1 > v2 ? v1 : v2;
 }
 
 template <int D>
@@ -425,10 +432,15 @@ static int launch_decode(const void *q, const void *kr, const void *vr, void *ou
     return attn_combine_cuda(part_o, part_lse, n_split, n_head, D, out, lse, st);
 }
 
-int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
-                           int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+int attn_local_decode_cuda_version(int version, const void *q, const void *kr, const void *vr, void *out, float *lse,
+                                   int pos, int S, int W, int n_head, int n_kv_head, int d, void *work,
+                                   size_t work_bytes, void *stream)
 {
     if (pos < 0 || bad_local(S, W, n_head, n_kv_head) || n_head / n_kv_head > 16) return (int)cudaErrorInvalidValue;
+    if (version == 2) /* the visible keys are exactly ring rows 0 .. min(pos, S+W-1) */
+        return attn_decode_cuda(q, kr, vr, out, lse, pos + 1 < S + W ? pos + 1 : S + W, n_head, n_kv_head, d, work,
+                                work_bytes, stream);
+    if (version != 1) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
 #define LD_ARGS q, kr, vr, out, lse, pos, S, W, n_head, n_kv_head, work, work_bytes, st
     if (d == 64) return launch_decode<64>(LD_ARGS);
@@ -436,6 +448,13 @@ int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *
     if (d == 256) return launch_decode<256>(LD_ARGS);
 #undef LD_ARGS
     return (int)cudaErrorInvalidValue;
+}
+
+int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
+                           int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+{
+    return attn_local_decode_cuda_version(2, q, kr, vr, out, lse, pos, S, W, n_head, n_kv_head, d, work, work_bytes,
+                                          stream);
 }
 
 /* ---- store ---- */

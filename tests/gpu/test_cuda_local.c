@@ -8,10 +8,12 @@
  * q_offset, then on the device: the prefill of a chunk of n_q queries over
  * ring + chunk, the store of that chunk into the ring (the device ring must
  * equal the twin's bit for bit), then the decode of one more query at the
- * chunk's last position over the ring alone. Shapes: S 0 and 4, W 64 to
- * 8192, q_offset past S + W (the ring wrapped), n_q not a multiple of 64,
- * chunks longer than W, a first chunk and one inside the sinks; d 64, 128
- * (GQA 32/8 and 9/3) and 256 (Gemma's 4/1).
+ * chunk's last position over the ring alone (decode versions 1 and 2 by
+ * name: the position-order split kernel, the dense decode over the ring's
+ * prefix). Shapes: S 0 and 4, W 64 to 8192, q_offset past S + W (the
+ * ring wrapped), n_q not a multiple of 64, chunks longer than W, a first
+ * chunk and one inside the sinks; d 64, 128 (GQA 32/8 and 9/3) and 256
+ * (Gemma's 4/1).
  *
  * First chunks (q_offset 0, no ring) also go through each prefill version
  * by name (attn_local_prefill_cuda_version: 1 the FA2-style kernel, 2 the
@@ -118,18 +120,22 @@ static int check_case(int S, int W, int q_offset, int n_q, int H, int HKV, int d
             ok = 0;
         }
     }
-    if (ok) { /* decode at the chunk's last position, over the ring alone */
+    if (ok) /* decode at the chunk's last position, over the ring alone: both versions */
+        attn_local_decode_ref(qd, kr, vr, ref, lref, T - 1, S, W, H, HKV, d);
+    for (int version = 1; ok && version <= 2; version++) {
         const int pos = T - 1;
         cudaMemset(dout, 0xff, (size_t)H * d * 2);
         cudaMemset(dlse, 0xff, (size_t)H * sizeof(float));
-        int rc = attn_local_decode_cuda(dqd, dkr, dvr, dout, dlse, pos, S, W, H, HKV, d, work, work_bytes, NULL);
+        int rc = attn_local_decode_cuda_version(version, dqd, dkr, dvr, dout, dlse, pos, S, W, H, HKV, d, work,
+                                                work_bytes, NULL);
         cudaError_t e = cudaDeviceSynchronize();
         if (rc || e != cudaSuccess) {
-            printf("    decode launch: %s / %s\n", cudaGetErrorString((cudaError_t)rc), cudaGetErrorString(e));
+            printf("    v%d decode launch: %s / %s\n", version, cudaGetErrorString((cudaError_t)rc),
+                   cudaGetErrorString(e));
             ok = 0;
         } else {
-            attn_local_decode_ref(qd, kr, vr, ref, lref, pos, S, W, H, HKV, d);
-            ok = compare("decode", dout, dlse, ref, lref, (size_t)H * d, (size_t)H, S, W, pos, 1, H, HKV, d);
+            ok = compare(version == 1 ? "v1 dec" : "v2 dec", dout, dlse, ref, lref, (size_t)H * d, (size_t)H, S, W,
+                         pos, 1, H, HKV, d);
         }
     }
     void *ps[] = {dq, dqd, dkr, dvr, dkc, dvc, dout, work, dlse};

@@ -19,8 +19,8 @@
  * kernel (window S + W) and the dense causal one (attn_prefill_cuda, the
  * Hopper kernel without a window: the rate version 2 aims at), each
  * TFLOP/s over the keys its own rule shows;
- * decode at position 2^20 (GB/s: the S + W rows of K and V read once), peer
- * attn_decode_window_cuda. --quick: the small validation only (for
+ * decode at position 2^20 (GB/s: the S + W rows of K and V read once),
+ * versions 1 and 2 (both validated first), peer attn_decode_window_cuda. --quick: the small validation only (for
  * compute-sanitizer).
  */
 #include <climits>
@@ -139,15 +139,17 @@ static int check_case(const dev_shape &sh, int S, int W, int q_offset, int n_q)
     /* decode over the ring alone, at a position whose own row the ring holds */
     const int pos = q_offset + n_q + 2 * W + 5;
     dev_fill(dq, (size_t)H * D, 2.f, seed + 5);
-    CK(cudaMemset(dout, 0xff, (size_t)H * D * 2));
-    CK(cudaMemset(dlse, 0xff, (size_t)H * 4));
-    CK(attn_local_decode_cuda(dq, dkr, dvr, dout, dlse, pos, S, W, H, KVH, D, work, wb, NULL));
-    CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(qd.data(), dq, qd.size() * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(out.data(), dout, (size_t)H * D * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(lse.data(), dlse, (size_t)H * 4, cudaMemcpyDeviceToHost));
     attn_local_decode_ref(qd.data(), kr.data(), vr.data(), ref.data(), rlse.data(), pos, S, W, H, KVH, D);
-    ok &= judge("decode", (size_t)H * D, (size_t)H, pos);
+    for (int version = 1; version <= 2; version++) {
+        CK(cudaMemset(dout, 0xff, (size_t)H * D * 2));
+        CK(cudaMemset(dlse, 0xff, (size_t)H * 4));
+        CK(attn_local_decode_cuda_version(version, dq, dkr, dvr, dout, dlse, pos, S, W, H, KVH, D, work, wb, NULL));
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(out.data(), dout, (size_t)H * D * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(lse.data(), dlse, (size_t)H * 4, cudaMemcpyDeviceToHost));
+        ok &= judge(version == 1 ? "decode_v1" : "decode_v2", (size_t)H * D, (size_t)H, pos);
+    }
     CK(cudaFree(dq)); CK(cudaFree(dkr)); CK(cudaFree(dvr)); CK(cudaFree(dkc)); CK(cudaFree(dvc));
     CK(cudaFree(dout)); CK(cudaFree(dlse)); CK(cudaFree(work));
     return ok;
@@ -187,14 +189,17 @@ static void time_shape(const dev_shape &sh, int S, int W, double tflops_ceiling,
            "peer_tflops=%.1f ceiling_gemm_tflops=%.0f\n", dev_card, sh.name, S, W, NQ, us, flop / (us * 1e-6) / 1e12,
            us_peer, flop / (us_peer * 1e-6) / 1e12, tflops_ceiling);
     const double bytes = 2.0 * L * row * 2;
-    us = dev_time_us([&](int) {
-        CK(attn_local_decode_cuda(dq, dk, dv, dout, NULL, P, S, W, H, KVH, D, work, wb, NULL));
-    }, 3, 30);
+    float us_v[3];
+    for (int version = 1; version <= 2; version++)
+        us_v[version] = dev_time_us([&](int) {
+            CK(attn_local_decode_cuda_version(version, dq, dk, dv, dout, NULL, P, S, W, H, KVH, D, work, wb, NULL));
+        }, 3, 30);
     us_peer = dev_time_us([&](int) {
         CK(attn_decode_window_cuda(dq, dk, dv, dout, NULL, L, H, KVH, D, L, dwork, dwb, NULL));
     }, 3, 30);
-    printf("RESULT op=decode kernel=local card=%s shape=%s S=%d W=%d us=%.1f gbs=%.0f peer_window_us=%.1f "
-           "peer_gbs=%.0f ceiling_read_gbs=%.0f\n", dev_card, sh.name, S, W, us, bytes / (us * 1e-6) / 1e9, us_peer,
+    printf("RESULT op=decode kernel=local card=%s shape=%s S=%d W=%d v1_us=%.1f v1_gbs=%.0f v2_us=%.1f v2_gbs=%.0f "
+           "peer_window_us=%.1f peer_gbs=%.0f ceiling_read_gbs=%.0f\n", dev_card, sh.name, S, W, us_v[1],
+           bytes / (us_v[1] * 1e-6) / 1e9, us_v[2], bytes / (us_v[2] * 1e-6) / 1e9, us_peer,
            bytes / (us_peer * 1e-6) / 1e9, read_gbs);
     CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dkc)); CK(cudaFree(dvc));
     CK(cudaFree(dout)); CK(cudaFree(dlse)); CK(cudaFree(work)); CK(cudaFree(dwork));

@@ -7,9 +7,9 @@
  * q_offset 0, 16-byte aligned tensors): the whole context is the chunk, so
  * the keys are the chunk's plain k, v and the Hopper kernel of
  * attn_prefill_sm90.cu runs with the rule (its sink + window walk).
- * Prefill, version 1 (every other call): the scheme of attn_prefill.cu's sm_80-style kernel (mma.sync,
- * ldmatrix, cp.async double buffering, online softmax in the log2 domain)
- * over a key walk of two parts per CTA of BM query rows (positions
+ * Prefill, version 1 (every other call): the scheme of attn_prefill.cu's
+ * sm_80-style kernel (mma.sync, ldmatrix, cp.async double buffering, online
+ * softmax in the log2 domain) over a key walk of two parts per CTA of BM query rows (positions
  * p_first .. p_last): the sink tiles, positions 0 .. min(S, p_last+1)-1,
  * then the tiles of positions max(p_first - W + 1, S) .. p_last, aligned to
  * BN in position space. A key is loaded from the ring (position < q_offset)

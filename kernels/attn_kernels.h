@@ -93,6 +93,8 @@ int attn_prefill_window_cuda(const void *q, const void *k, const void *v, void *
  * work: device scratch of attn_decode_workspace(...) bytes.
  * Needs n_head / n_kv_head <= 16. */
 size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d);
+/* Enough for every kv_len <= max_kv_len (a cache that grows to a bound). */
+size_t attn_decode_workspace_upto(int max_kv_len, int n_head, int n_kv_head, int d);
 int attn_decode_cuda(const void *q, const void *k, const void *v, void *out, float *lse,
                      int kv_len, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                      void *stream);
@@ -180,18 +182,38 @@ void attn_local_store_ref(uint16_t *kr, uint16_t *vr, const uint16_t *kc, const 
 /* CUDA (kernels/cuda/attn_local.cu). Same arguments, on the device; out
  * bf16; lse f32 or NULL. The prefill is the FA2-style kernel of
  * attn_prefill.cu walking the sink tiles, then the window's tiles (each key
- * loaded from the ring or the chunk by position): O(S + W) per query.
- * The decode is split-KV (the warp body of attn_decode.cuh over the ring's
- * rows in position order, cut into chunks of >= 128 keys so a long window
- * fills the device), then attn_combine_cuda; it needs n_head / n_kv_head
+ * loaded from the ring or the chunk by position): O(S + W) per query; a
+ * first chunk (q_offset 0) of d 64 or 128 on sm_90 runs the Hopper kernel
+ * with the same walk instead (version 2 below).
+ * The decode is split-KV: the dense decode over the ring's first
+ * min(pos+1, S+W) rows (version 2 below), or the warp body of
+ * attn_decode.cuh over the ring's rows in position order (version 1), cut
+ * into chunks of >= 128 keys so a long window fills the device, then
+ * attn_combine_cuda; it needs n_head / n_kv_head
  * <= 16 and work: device scratch of attn_local_decode_workspace bytes
  * (enough for every pos with the same S, W). */
 int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
                             void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
                             int d, void *stream);
+/* The same with a chosen prefill version, for the dev harness and tests:
+ * 1 the FA2-style kernel above (any call); 2 the Hopper kernel of
+ * attn_prefill_sm90.cu walking the sink tile(s), then the window's tiles,
+ * over kc, vc alone: only q_offset 0 (the chunk is the whole context; the
+ * ring is not read), d 64 or 128, 16-byte aligned q, kc, vc, an sm_90
+ * device. attn_local_prefill_cuda runs 2 where it applies, else 1. */
+int attn_local_prefill_cuda_version(int version, const void *q, const void *kr, const void *vr, const void *kc,
+                                    const void *vc, void *out, float *lse, int n_q, int q_offset, int S, int W,
+                                    int n_head, int n_kv_head, int d, void *stream);
 size_t attn_local_decode_workspace(int S, int W, int n_head, int n_kv_head, int d);
 int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
                            int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream);
+/* The same with a chosen decode version: 1 the split kernel walking the
+ * visible keys in position order; 2 (attn_local_decode_cuda's) the dense
+ * split-KV decode over ring rows 0 .. min(pos, S+W-1), which are exactly
+ * the keys the query sees (in another order: softmax does not care). */
+int attn_local_decode_cuda_version(int version, const void *q, const void *kr, const void *vr, void *out, float *lse,
+                                   int pos, int S, int W, int n_head, int n_kv_head, int d, void *work,
+                                   size_t work_bytes, void *stream);
 int attn_local_store_cuda(void *kr, void *vr, const void *kc, const void *vc, int pos0, int n, int S, int W,
                           int n_kv_head, int d, void *stream);
 

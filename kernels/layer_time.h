@@ -17,7 +17,8 @@
  *   select: sort-free top-p (attn_select_topp_cuda) into block lists;
  *   attend: block-sparse prefill or sparse split-KV decode on the lists;
  *   local:  the local heads, S sinks and a window of W (attn_local_prefill_cuda
- *           over the context as one chunk; attn_local_decode_cuda over the
+ *           over the context as one chunk: on sm_90 with d 64 or 128 the
+ *           Hopper kernel with the rule; attn_local_decode_cuda over the
  *           ring of S + W rows).
  *
  * Planted structure (identical on host and device: the hashes below): a

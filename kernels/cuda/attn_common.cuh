@@ -93,5 +93,11 @@ __device__ __forceinline__ float fast_exp2(float x)
  * overlapped with the products; 5 = the same with 2 stages. */
 int attn_prefill_sm90(int variant, const void *q, const void *k, const void *v, void *out, float *lse, int n_q,
                       int kv_len, int q_offset, int n_head, int n_kv_head, int d, cudaStream_t st);
+/* Variant 4 with the local heads' rule (sinks + sliding window, S >= 0,
+ * W >= 1: position p sees keys j <= p with j < S or j > p - W) over a plain
+ * token-major k, v; the same arguments otherwise, d 64 or 128, lse may be
+ * NULL. Called by attn_local.cu. */
+int attn_prefill_sm90_local(const void *q, const void *k, const void *v, void *out, float *lse, int n_q, int kv_len,
+                            int q_offset, int S, int W, int n_head, int n_kv_head, int d, cudaStream_t st);
 
 #endif

@@ -147,11 +147,10 @@ int attn_combine_cuda(const float *part_o, const float *part_lse, int n_split, i
     return (int)cudaGetLastError();
 }
 
-/* How the keys are cut: about one full wave of warps over all kv heads
- * (resident warps from the occupancy calculator), chunks a multiple of BN
- * and at least DEC_MIN_CHUNK keys. */
+/* Splits worth launching per kv head: about one full wave of warps over all
+ * kv heads (resident warps from the occupancy calculator). */
 template <int D>
-static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
+static long long decode_want(int n_kv_head)
 {
     static int resident_warps;
     if (!resident_warps) {
@@ -167,7 +166,15 @@ static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kern, DEC_NW * 32, smem);
         resident_warps = n_sm > 0 && blocks > 0 ? n_sm * blocks * DEC_NW : 132 * 8;
     }
-    long long want = ((long long)resident_warps + n_kv_head - 1) / n_kv_head;
+    return ((long long)resident_warps + n_kv_head - 1) / n_kv_head;
+}
+
+/* How the keys are cut: about decode_want splits, chunks a multiple of BN
+ * and at least DEC_MIN_CHUNK keys. */
+template <int D>
+static void decode_plan(int kv_len, int n_kv_head, int *chunk, int *n_split)
+{
+    const long long want = decode_want<D>(n_kv_head);
     long long c = ((long long)kv_len + want - 1) / want;
     c = (c + DEC_BN - 1) / DEC_BN * DEC_BN;
     if (c < DEC_MIN_CHUNK) c = DEC_MIN_CHUNK;
@@ -182,6 +189,17 @@ size_t attn_decode_workspace(int kv_len, int n_head, int n_kv_head, int d)
     else if (d == 128) decode_plan<128>(kv_len, n_kv_head, &chunk, &n_split);
     else decode_plan<64>(kv_len, n_kv_head, &chunk, &n_split);
     return (size_t)n_split * n_head * (d + 1) * sizeof(float);
+}
+
+/* n_split <= ceil(kv_len / DEC_MIN_CHUNK) (chunks of at least that many
+ * keys) and <= want (chunks of at least kv_len / want keys): both grow with
+ * kv_len, so their minimum at max_kv_len bounds every shorter call. */
+size_t attn_decode_workspace_upto(int max_kv_len, int n_head, int n_kv_head, int d)
+{
+    long long want = d == 256 ? decode_want<256>(n_kv_head) : d == 128 ? decode_want<128>(n_kv_head)
+                                                                       : decode_want<64>(n_kv_head);
+    long long by_len = ((long long)max_kv_len + DEC_MIN_CHUNK - 1) / DEC_MIN_CHUNK;
+    return (size_t)(want < by_len ? want : by_len) * n_head * (d + 1) * sizeof(float);
 }
 
 template <int D>

@@ -3,9 +3,13 @@
  * decode, and the store of a chunk into the ring. Contract, the ring's row
  * mapping and the order of calls: kernels/attn_kernels.h (attn_local_*).
  *
- * Prefill: the scheme of attn_prefill.cu's sm_80-style kernel (mma.sync,
- * ldmatrix, cp.async double buffering, online softmax in the log2 domain)
- * over a key walk of two parts per CTA of BM query rows (positions
+ * Prefill, version 2 (the default where it applies: sm_90, d 64 or 128,
+ * q_offset 0, 16-byte aligned tensors): the whole context is the chunk, so
+ * the keys are the chunk's plain k, v and the Hopper kernel of
+ * attn_prefill_sm90.cu runs with the rule (its sink + window walk).
+ * Prefill, version 1 (every other call): the scheme of attn_prefill.cu's
+ * sm_80-style kernel (mma.sync, ldmatrix, cp.async double buffering, online
+ * softmax in the log2 domain) over a key walk of two parts per CTA of BM query rows (positions
  * p_first .. p_last): the sink tiles, positions 0 .. min(S, p_last+1)-1,
  * then the tiles of positions max(p_first - W + 1, S) .. p_last, aligned to
  * BN in position space. A key is loaded from the ring (position < q_offset)
@@ -13,9 +17,14 @@
  * every score is masked by the rule with sink tiles keeping j < S and window
  * tiles j >= S, so no key counts twice. Cost O(S + W) per query, whatever
  * the position.
- * Decode: decode_split_warp (attn_decode.cuh) over the visible keys in
- * position order (logical key i -> ring row), splits of >= 128 keys, about
- * one wave of warps over the kv heads, then attn_combine_cuda.
+ * Decode, version 2 (the default): after the query's own key is stored, the
+ * keys it sees are exactly the ring's rows 0 .. min(pos, S+W-1) (every row
+ * once the window is full: the sinks and W window positions, in rotated
+ * order), and softmax attention does not depend on the order of its keys:
+ * the dense split-KV decode (attn_decode_cuda) over that prefix of the ring.
+ * Decode, version 1: decode_split_warp (attn_decode.cuh) over the visible
+ * keys in position order (logical key i -> ring row), splits of >= 128 keys,
+ * about one wave of warps over the kv heads, then attn_combine_cuda.
  * Invariants: every query row sees its own key (l > 0 for rows < n_q); rows
  * past n_q run on zero queries and are never stored; d in {64, 128, 256};
  * the ring and chunk rows are read only inside the rule, so a ring row of a
@@ -255,13 +264,33 @@ static int bad_local(int S, int W, int n_head, int n_kv_head)
     return S < 0 || W < 1 || n_kv_head <= 0 || n_head <= 0 || n_head % n_kv_head;
 }
 
-int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
-                            void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
-                            int d, void *stream)
+/* Version 2 applies: the chunk is the whole context, d 64 or 128, TMA's
+ * 16-byte alignment, a compute capability 9 device (checked once). */
+static bool sm90_local_fits(const void *q, const void *kc, const void *vc, int q_offset, int d)
+{
+    static int major = -1;
+    if (major < 0) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+            major = 0;
+    }
+    const uintptr_t mis = ((uintptr_t)q | (uintptr_t)kc | (uintptr_t)vc) & 15;
+    return major == 9 && q_offset == 0 && (d == 64 || d == 128) && !mis;
+}
+
+int attn_local_prefill_cuda_version(int version, const void *q, const void *kr, const void *vr, const void *kc,
+                                    const void *vc, void *out, float *lse, int n_q, int q_offset, int S, int W,
+                                    int n_head, int n_kv_head, int d, void *stream)
 {
     if (n_q <= 0 || q_offset < 0 || bad_local(S, W, n_head, n_kv_head)) return (int)cudaErrorInvalidValue;
     if (q_offset > 0 && (!kr || !vr)) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
+    if (version == 2) {
+        if (q_offset || (d != 64 && d != 128)) return (int)cudaErrorInvalidValue;
+        return attn_prefill_sm90_local(q, kc, vc, out, lse, n_q, n_q, 0, S, W, n_head, n_kv_head, d, st);
+    }
+    if (version != 1) return (int)cudaErrorInvalidValue;
 #define LP_ARGS q, kr, vr, kc, vc, out, lse, n_q, q_offset, S, W, n_head, n_kv_head, st
     /* the tiles of attn_prefill.cu's version 2 (32-key tiles; d 256: 64-row tiles) */
     if (d == 64) return launch_prefill<64, 128, 32, 4, 2, 2>(LP_ARGS);
@@ -269,6 +298,15 @@ int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const
     if (d == 256) return launch_prefill<256, 64, 32, 4, 1, 1>(LP_ARGS);
 #undef LP_ARGS
     return (int)cudaErrorInvalidValue;
+}
+
+int attn_local_prefill_cuda(const void *q, const void *kr, const void *vr, const void *kc, const void *vc,
+                            void *out, float *lse, int n_q, int q_offset, int S, int W, int n_head, int n_kv_head,
+                            int d, void *stream)
+{
+    const int version = sm90_local_fits(q, kc, vc, q_offset, d) ? 2 : 1;
+    return attn_local_prefill_cuda_version(version, q, kr, vr, kc, vc, out, lse, n_q, q_offset, S, W, n_head,
+                                           n_kv_head, d, stream);
 }
 
 /* ---- decode ---- */
@@ -370,7 +408,9 @@ size_t attn_local_decode_workspace(int S, int W, int n_head, int n_kv_head, int 
     if (bad_local(S, W, n_head, n_kv_head) || (d != 64 && d != 128 && d != 256)) return 0;
     long long cap = ((long long)S + W + LD_MIN_CHUNK - 1) / LD_MIN_CHUNK, want = want_for(d, n_kv_head);
     if (want < cap) cap = want;
-    return (size_t)cap * n_head * (d + 1) * sizeof(float);
+    const size_t v1 = (size_t)cap * n_head * (d + 1) * sizeof(float);
+    const size_t v2 = attn_decode_workspace_upto(S + W, n_head, n_kv_head, d);
+    return v1 > v2 ? v1 : v2;
 }
 
 template <int D>
@@ -392,10 +432,15 @@ static int launch_decode(const void *q, const void *kr, const void *vr, void *ou
     return attn_combine_cuda(part_o, part_lse, n_split, n_head, D, out, lse, st);
 }
 
-int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
-                           int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+int attn_local_decode_cuda_version(int version, const void *q, const void *kr, const void *vr, void *out, float *lse,
+                                   int pos, int S, int W, int n_head, int n_kv_head, int d, void *work,
+                                   size_t work_bytes, void *stream)
 {
     if (pos < 0 || bad_local(S, W, n_head, n_kv_head) || n_head / n_kv_head > 16) return (int)cudaErrorInvalidValue;
+    if (version == 2) /* the visible keys are exactly ring rows 0 .. min(pos, S+W-1) */
+        return attn_decode_cuda(q, kr, vr, out, lse, pos + 1 < S + W ? pos + 1 : S + W, n_head, n_kv_head, d, work,
+                                work_bytes, stream);
+    if (version != 1) return (int)cudaErrorInvalidValue;
     cudaStream_t st = (cudaStream_t)stream;
 #define LD_ARGS q, kr, vr, out, lse, pos, S, W, n_head, n_kv_head, work, work_bytes, st
     if (d == 64) return launch_decode<64>(LD_ARGS);
@@ -403,6 +448,13 @@ int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *
     if (d == 256) return launch_decode<256>(LD_ARGS);
 #undef LD_ARGS
     return (int)cudaErrorInvalidValue;
+}
+
+int attn_local_decode_cuda(const void *q, const void *kr, const void *vr, void *out, float *lse, int pos, int S,
+                           int W, int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+{
+    return attn_local_decode_cuda_version(2, q, kr, vr, out, lse, pos, S, W, n_head, n_kv_head, d, work, work_bytes,
+                                          stream);
 }
 
 /* ---- store ---- */

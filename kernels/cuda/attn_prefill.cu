@@ -18,7 +18,8 @@
  * keys past kv_len are zero-filled and never stored / masked.
  * attn_prefill_cuda runs the best version (PREFILL_BEST below, a Hopper one)
  * for d 64 and 128 without a window; d = 256 and every windowed call run
- * this file's kernel (the Hopper kernels keep 64 and 128, no window).
+ * this file's kernel (the Hopper kernels keep 64 and 128; their one windowed
+ * form, sinks + window, serves the local heads: attn_local.cu).
  * Shapes and contract: kernels/attn_kernels.h. Versions: bench/attention.md.
  */
 #include "kernels/attn_kernels.h"

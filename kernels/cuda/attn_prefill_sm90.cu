@@ -21,6 +21,13 @@
  * for rows past the end (TMA zero-fills them); phases: the u-th use of a
  * stage completes phase u of its full barrier and, once released, phase u
  * of its empty barrier. d in {64, 128}; q_offset >= 0.
+ * Sinks + sliding window (WIN, the local heads' rule: position p sees keys
+ * j <= p with j < S or j > p - W): a CTA walks its sink tiles (key tiles
+ * before its first row's window that hold a key < S), then the key tiles
+ * from its first row's window on (sm90_walk); the two parts never share a
+ * tile, and every tile that holds a hidden key of a row is masked by the
+ * whole rule, so a sink tile keeps only its first S columns and the left
+ * edge of the window is cut per row. Cost O(S + W) per query.
  * Shapes and contract: kernels/attn_kernels.h. Versions: bench/attention.md.
  * The Hopper primitives (wgmma, mbarriers, TMA): attn_sm90.cuh.
  */
@@ -33,6 +40,26 @@ typedef __nv_bfloat16 bf16;
 
 enum { SM90_BM = 128, SM90_BN = 128, SM90_THREADS = 384 };
 
+/* The key tiles a CTA walks, in order (producer and consumers alike): tile
+ * t of the walk is key tile kt(t): the n_st sink tiles 0 .. n_st-1, then
+ * key tiles wt0 .. (its last) with n_st <= wt0. Without a window: n_st = 0,
+ * wt0 = 0, the causal walk. */
+struct sm90_walk {
+    int n_st, wt0, n_tiles;
+    __device__ int kt(int t) const { return t < n_st ? t : t - n_st + wt0; }
+};
+
+/* The walk of the CTA whose rows sit at positions p_first .. p_first+BM-1,
+ * keys below kv_end; sink S and window W (W = 0: no window). */
+__device__ __forceinline__ sm90_walk sm90_make_walk(int p_first, int kv_end, int S, int W)
+{
+    const int kv_tiles = (kv_end + SM90_BN - 1) / SM90_BN;
+    if (!W) return sm90_walk{0, 0, kv_tiles};
+    const int wt0 = min(max(p_first - W + 1, 0) / SM90_BN, kv_tiles);
+    const int n_st = min((S + SM90_BN - 1) / SM90_BN, wt0);
+    return sm90_walk{n_st, wt0, n_st + kv_tiles - wt0};
+}
+
 /* ---- the kernel ---- */
 
 /* One consumer warpgroup (cwarp = its warp index among the consumer warps,
@@ -40,10 +67,11 @@ enum { SM90_BM = 128, SM90_BN = 128, SM90_THREADS = 384 };
  * and lse. OVERLAP (FA3's intra-warpgroup pipelining): S of tile t+1 and
  * O += P V of tile t are in flight together while the softmax of tile t+1
  * runs; P of tile t stays in its registers until that product completes. */
-template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP, bool WIN>
 __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, uint32_t bars, int cwarp, int lane,
                                          int q0, int h, bf16 *__restrict__ out, float *__restrict__ lse, int n_q,
-                                         int kv_len, int q_offset, int n_head, int n_tiles, float scale_log2)
+                                         int kv_len, int q_offset, int n_head, sm90_walk w, int S, int W,
+                                         float scale_log2)
 {
     constexpr int BM = SM90_BM, BN = SM90_BN, KV_BYTES = BN * D * 2, NO = D / 2, KK = BN / 16;
     auto full = [&](int s) { return bars + 8 + 8 * s; };
@@ -52,8 +80,9 @@ __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, 
     const int wg = cwarp >> 2, wl = cwarp & 3, g = lane >> 2, tq4 = lane & 3;
     const int row_lo = wg * 64 + wl * 16 + g; /* in the tile; row_hi = row_lo + 8 */
     const int wg_first = q_offset + q0 + wg * 64, wg_last = wg_first + 63;
-    /* tiles this warpgroup needs (the rest lie in its rows' future) */
-    const int n_wg = min(n_tiles, wg_last / BN + 1);
+    const int n_tiles = w.n_tiles;
+    /* tiles of the walk this warpgroup needs (the rest lie in its rows' future) */
+    const int n_wg = min(n_tiles, w.n_st + wg_last / BN - w.wt0 + 1);
     float o[NO], sc[64];
 #pragma unroll
     for (int i = 0; i < NO; i++) o[i] = 0.f;
@@ -98,16 +127,17 @@ __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, 
      * (a run-time test), 2 mask without a test (no branch may run while a
      * wgmma is in flight: ptxas would serialise them, C7520). */
     auto softmax = [&](int t, float alpha[2], auto mask_tag) {
-        const int n0 = t * BN;
+        const int n0 = w.kt(t) * BN;
         constexpr int MODE = decltype(mask_tag)::value;
-        if (MODE == 2 || (MODE == 1 && (n0 + BN - 1 > wg_first || n0 + BN > kv_len))) {
+        if (MODE == 2 || (MODE == 1 && ((WIN && (t < w.n_st || n0 + W <= wg_last)) || n0 + BN - 1 > wg_first ||
+                                        n0 + BN > kv_len))) {
 #pragma unroll
             for (int i = 0; i < 16; i++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int pos = q_offset + q0 + row_lo + (e >> 1) * 8;
                     int col = n0 + i * 8 + tq4 * 2 + (e & 1);
-                    if (col > pos || col >= kv_len) sc[4 * i + e] = -INFINITY;
+                    if (col > pos || col >= kv_len || (WIN && col >= S && col <= pos - W)) sc[4 * i + e] = -INFINITY;
                 }
         }
 #pragma unroll
@@ -174,8 +204,14 @@ __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, 
             release(t);
         }
     } else {
-        /* tiles [0, n_plain) need no mask; the rest (diagonal, tail) do */
-        const int n_plain = max(0, min(n_wg, min((wg_first + 1) / BN, kv_len / BN)));
+        /* walk tiles [t_lo, t_hi) need no mask; those before (sinks, the
+         * window's left edge) and after (diagonal, tail) do */
+        int t_lo = 0;
+        if constexpr (WIN) {
+            const int kt_plain = wg_last - W >= 0 ? (wg_last - W) / BN + 1 : 0; /* first key tile whole in every window */
+            t_lo = min(n_wg, w.n_st + max(0, kt_plain - w.wt0));
+        }
+        const int t_hi = max(t_lo, min(n_wg, w.n_st + min((wg_first + 1) / BN, kv_len / BN) - w.wt0));
         issue_s(0);
         wgmma_wait<0>();
         fence_regs(sc);
@@ -196,7 +232,9 @@ __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, 
                        * flight make ptxas serialise every wgmma (C7513) */
         };
         int t = 1;
-        for (; t < n_plain; t++) step(t, no_mask);
+        if constexpr (WIN)
+            for (; t < t_lo; t++) step(t, always_mask);
+        for (; t < t_hi; t++) step(t, no_mask);
         for (; t < n_wg; t++) step(t, always_mask);
         fence_regs(o);
         wgmma_fence();
@@ -224,18 +262,18 @@ __device__ __forceinline__ void consumer(uint32_t sQ, uint32_t sK, uint32_t sV, 
 #pragma unroll
         for (int i = 0; i < NO / 4; i++)
             *(uint32_t *)(orow + i * 8) = pack_bf16(o[4 * i + 2 * hr] * inv, o[4 * i + 2 * hr + 1] * inv);
-        if (tq4 == 0) lse[(size_t)row * n_head + h] = (m[hr] + __log2f(lt)) * ATTN_LN2;
+        if (tq4 == 0 && lse) lse[(size_t)row * n_head + h] = (m[hr] + __log2f(lt)) * ATTN_LN2;
     }
 }
 
 /* PV_SPLIT: O += P V as D/64 wgmma of N = 64 (one swizzle column block each)
  * instead of one of N = D (which strides column blocks by the descriptor's
  * leading byte offset). */
-template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP, bool WIN>
 __global__ void __launch_bounds__(SM90_THREADS, 1)
 prefill_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                     const __grid_constant__ CUtensorMap tv, bf16 *__restrict__ out, float *__restrict__ lse,
-                    int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, float scale_log2)
+                    int n_q, int kv_len, int q_offset, int n_head, int n_kv_head, int S, int W, float scale_log2)
 {
     constexpr int BM = SM90_BM, BN = SM90_BN, CB = D / 64;
     constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
@@ -256,7 +294,7 @@ prefill_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constan
     const int q0 = qb * BM;
     const int q_last = min(q0 + BM, n_q) - 1;
     const int kv_end = min(kv_len, q_offset + q_last + 1);
-    const int n_tiles = (kv_end + BN - 1) / BN;
+    const sm90_walk w = sm90_make_walk(q_offset + q0, kv_end, S, WIN ? W : 0);
 
     if (tid == 0) {
         mbar_init(qbar, 1);
@@ -273,36 +311,36 @@ prefill_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constan
         if (warp == 0 && lane == 0) {
             mbar_expect_tx(qbar, Q_BYTES);
             for (int cb = 0; cb < CB; cb++) tma_load3(sQ + cb * BM * 128, &tq, cb * 64, h, q0, qbar);
-            for (int t = 0; t < n_tiles; t++) {
-                const int s = t % STAGES;
+            for (int t = 0; t < w.n_tiles; t++) {
+                const int s = t % STAGES, n0 = w.kt(t) * BN;
                 if (t >= STAGES) mbar_wait(empty(s), ((t / STAGES) - 1) & 1);
                 mbar_expect_tx(full(s), 2 * KV_BYTES);
                 for (int cb = 0; cb < CB; cb++) {
-                    tma_load3(sK + s * KV_BYTES + cb * BN * 128, &tk, cb * 64, kvh, t * BN, full(s));
-                    tma_load3(sV + s * KV_BYTES + cb * BN * 128, &tv, cb * 64, kvh, t * BN, full(s));
+                    tma_load3(sK + s * KV_BYTES + cb * BN * 128, &tk, cb * 64, kvh, n0, full(s));
+                    tma_load3(sV + s * KV_BYTES + cb * BN * 128, &tv, cb * 64, kvh, n0, full(s));
                 }
             }
         }
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
-        consumer<D, STAGES, PV_SPLIT, OVERLAP>(sQ, sK, sV, bars, warp - 4, lane, q0, h, out, lse, n_q, kv_len, q_offset,
-                                      n_head, n_tiles, scale_log2);
+        consumer<D, STAGES, PV_SPLIT, OVERLAP, WIN>(sQ, sK, sV, bars, warp - 4, lane, q0, h, out, lse, n_q, kv_len,
+                                                    q_offset, n_head, w, S, W, scale_log2);
     }
 }
 
 /* ---- host ---- */
 
 
-template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP>
+template <int D, int STAGES, bool PV_SPLIT, bool OVERLAP, bool WIN = false>
 static int launch_sm90(const void *q, const void *k, const void *v, void *out, float *lse, int n_q, int kv_len,
-                       int q_offset, int n_head, int n_kv_head, cudaStream_t st)
+                       int q_offset, int n_head, int n_kv_head, cudaStream_t st, int S = 0, int W = 0)
 {
     CUtensorMap tq, tk, tv;
     int e;
     if ((e = sm90_make_map(&tq, q, n_q, n_head, D, SM90_BM)) || (e = sm90_make_map(&tk, k, kv_len, n_kv_head, D, SM90_BN)) ||
         (e = sm90_make_map(&tv, v, kv_len, n_kv_head, D, SM90_BN)))
         return e;
-    auto kern = prefill_sm90_kernel<D, STAGES, PV_SPLIT, OVERLAP>;
+    auto kern = prefill_sm90_kernel<D, STAGES, PV_SPLIT, OVERLAP, WIN>;
     const int smem = 1024 + SM90_BM * D * 2 + STAGES * 2 * SM90_BN * D * 2 + 8 * (1 + 2 * STAGES);
     static bool attr_set;
     if (!attr_set) {
@@ -312,7 +350,7 @@ static int launch_sm90(const void *q, const void *k, const void *v, void *out, f
     }
     dim3 grid((n_q + SM90_BM - 1) / SM90_BM, n_head);
     kern<<<grid, SM90_THREADS, smem, st>>>(tq, tk, tv, (bf16 *)out, lse, n_q, kv_len, q_offset, n_head,
-                                           n_kv_head, ATTN_LOG2E / sqrtf((float)D));
+                                           n_kv_head, S, W, ATTN_LOG2E / sqrtf((float)D));
     return (int)cudaGetLastError();
 }
 
@@ -328,5 +366,17 @@ int attn_prefill_sm90(int variant, const void *q, const void *k, const void *v, 
     SM90_CASE(4, 128, 3, false, true)  SM90_CASE(4, 64, 3, false, true)
     SM90_CASE(5, 128, 2, false, true)  SM90_CASE(5, 64, 2, false, true)
 #undef SM90_CASE
+    return (int)cudaErrorInvalidValue;
+}
+
+int attn_prefill_sm90_local(const void *q, const void *k, const void *v, void *out, float *lse, int n_q, int kv_len,
+                            int q_offset, int S, int W, int n_head, int n_kv_head, int d, cudaStream_t st)
+{
+    if (S < 0 || W < 1) return (int)cudaErrorInvalidValue;
+    /* variant 4's configuration (the best causal one) */
+    if (d == 128) return launch_sm90<128, 3, false, true, true>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head,
+                                                                n_kv_head, st, S, W);
+    if (d == 64) return launch_sm90<64, 3, false, true, true>(q, k, v, out, lse, n_q, kv_len, q_offset, n_head,
+                                                              n_kv_head, st, S, W);
     return (int)cudaErrorInvalidValue;
 }

@@ -8,10 +8,18 @@
  * q_offset, then on the device: the prefill of a chunk of n_q queries over
  * ring + chunk, the store of that chunk into the ring (the device ring must
  * equal the twin's bit for bit), then the decode of one more query at the
- * chunk's last position over the ring alone. Shapes: S 0 and 4, W 64 to
- * 8192, q_offset past S + W (the ring wrapped), n_q not a multiple of 64,
- * chunks longer than W, a first chunk and one inside the sinks; d 64, 128
- * (GQA 32/8 and 9/3) and 256 (Gemma's 4/1).
+ * chunk's last position over the ring alone (decode versions 1 and 2 by
+ * name: the position-order split kernel, the dense decode over the ring's
+ * prefix). Shapes: S 0 and 4, W 64 to 8192, q_offset past S + W (the
+ * ring wrapped), n_q not a multiple of 64, chunks longer than W, a first
+ * chunk and one inside the sinks; d 64, 128 (GQA 32/8 and 9/3) and 256
+ * (Gemma's 4/1).
+ *
+ * First chunks (q_offset 0, no ring) also go through each prefill version
+ * by name (attn_local_prefill_cuda_version: 1 the FA2-style kernel, 2 the
+ * Hopper one, d 64 and 128), both against one twin output: W below and
+ * above n_q, W 1, S 0, 4 and 130 (sinks past one 128-key tile), n_q not a
+ * multiple of 64, GQA 9/3, 32/8, 16/4, 4/1 and 2/1.
  *
  * Tolerances (as test_cuda_attn.c): out ‖Δ‖/‖ref‖ < 1e-2, LSE max |Δ| < 2e-3.
  */
@@ -112,18 +120,22 @@ static int check_case(int S, int W, int q_offset, int n_q, int H, int HKV, int d
             ok = 0;
         }
     }
-    if (ok) { /* decode at the chunk's last position, over the ring alone */
+    if (ok) /* decode at the chunk's last position, over the ring alone: both versions */
+        attn_local_decode_ref(qd, kr, vr, ref, lref, T - 1, S, W, H, HKV, d);
+    for (int version = 1; ok && version <= 2; version++) {
         const int pos = T - 1;
         cudaMemset(dout, 0xff, (size_t)H * d * 2);
         cudaMemset(dlse, 0xff, (size_t)H * sizeof(float));
-        int rc = attn_local_decode_cuda(dqd, dkr, dvr, dout, dlse, pos, S, W, H, HKV, d, work, work_bytes, NULL);
+        int rc = attn_local_decode_cuda_version(version, dqd, dkr, dvr, dout, dlse, pos, S, W, H, HKV, d, work,
+                                                work_bytes, NULL);
         cudaError_t e = cudaDeviceSynchronize();
         if (rc || e != cudaSuccess) {
-            printf("    decode launch: %s / %s\n", cudaGetErrorString((cudaError_t)rc), cudaGetErrorString(e));
+            printf("    v%d decode launch: %s / %s\n", version, cudaGetErrorString((cudaError_t)rc),
+                   cudaGetErrorString(e));
             ok = 0;
         } else {
-            attn_local_decode_ref(qd, kr, vr, ref, lref, pos, S, W, H, HKV, d);
-            ok = compare("decode", dout, dlse, ref, lref, (size_t)H * d, (size_t)H, S, W, pos, 1, H, HKV, d);
+            ok = compare(version == 1 ? "v1 dec" : "v2 dec", dout, dlse, ref, lref, (size_t)H * d, (size_t)H, S, W,
+                         pos, 1, H, HKV, d);
         }
     }
     void *ps[] = {dq, dqd, dkr, dvr, dkc, dvc, dout, work, dlse};
@@ -131,6 +143,71 @@ static int check_case(int S, int W, int q_offset, int n_q, int H, int HKV, int d
         if (ps[i]) cudaFree(ps[i]);
     free(q), free(qd), free(k), free(v), free(kr), free(vr), free(kg), free(vg), free(ref), free(lref);
     return ok;
+}
+
+/* A first chunk of n_q queries (positions 0 ..; no ring) through prefill
+ * versions 1 and 2 by name, each against the twin with out and lse poisoned. */
+static int check_first(int S, int W, int n_q, int H, int HKV, int d)
+{
+    const size_t row = (size_t)HKV * d, nq = (size_t)n_q * H * d, nl = (size_t)n_q * H;
+    uint16_t *q = rand_bf16(nq, 2.0f), *k = rand_bf16((size_t)n_q * row, 2.0f), *v = rand_bf16((size_t)n_q * row, 1.0f);
+    float *ref = pb_malloc(nq * sizeof(float)), *lref = pb_malloc(nl * sizeof(float));
+    void *dq = dev(nq * 2), *dk = dev((size_t)n_q * row * 2), *dv = dev((size_t)n_q * row * 2), *dout = dev(nq * 2);
+    float *dlse = dev(nl * sizeof(float));
+    int ok = dq && dk && dv && dout && dlse;
+    if (ok) {
+        cudaMemcpy(dq, q, nq * 2, cudaMemcpyHostToDevice);
+        cudaMemcpy(dk, k, (size_t)n_q * row * 2, cudaMemcpyHostToDevice);
+        cudaMemcpy(dv, v, (size_t)n_q * row * 2, cudaMemcpyHostToDevice);
+        attn_local_prefill_ref(q, NULL, NULL, k, v, ref, lref, n_q, 0, S, W, H, HKV, d);
+    }
+    for (int version = 1; ok && version <= 2; version++) {
+        cudaMemset(dout, 0xff, nq * 2);
+        cudaMemset(dlse, 0xff, nl * sizeof(float));
+        int rc = attn_local_prefill_cuda_version(version, dq, NULL, NULL, dk, dv, dout, dlse, n_q, 0, S, W, H, HKV,
+                                                 d, NULL);
+        cudaError_t e = cudaDeviceSynchronize();
+        if (rc || e != cudaSuccess) {
+            printf("    v%d prefill launch: %s / %s\n", version, cudaGetErrorString((cudaError_t)rc),
+                   cudaGetErrorString(e));
+            ok = 0;
+        } else {
+            ok = compare(version == 1 ? "v1 pre" : "v2 pre", dout, dlse, ref, lref, nq, nl, S, W, 0, n_q, H, HKV, d);
+        }
+    }
+    void *ps[] = {dq, dk, dv, dout, dlse};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        if (ps[i]) cudaFree(ps[i]);
+    free(q), free(k), free(v), free(ref), free(lref);
+    return ok;
+}
+
+/* Small first chunks through both versions (the compute-sanitizer's list). */
+TEST(gpu_local_first_chunk_small)
+{
+    int ok = 1;
+    ok &= check_first(4, 100, 300, 9, 3, 64);
+    ok &= check_first(0, 130, 200, 8, 2, 128);
+    CHECK(ok);
+}
+
+TEST(gpu_local_first_chunk_versions)
+{
+    int ok = 1;
+    ok &= check_first(4, 256, 1000, 9, 3, 64);    /* W < n_q: sink tile + window walk */
+    ok &= check_first(0, 100, 777, 9, 3, 64);     /* no sinks, window not a tile multiple */
+    ok &= check_first(4, 5000, 1000, 9, 3, 64);   /* W > n_q: causal */
+    ok &= check_first(4, 1, 200, 9, 3, 64);       /* each query: the sinks and itself */
+    ok &= check_first(130, 200, 700, 9, 3, 64);   /* sinks over two key tiles */
+    ok &= check_first(4, 300, 1100, 32, 8, 128);
+    ok &= check_first(0, 2000, 1100, 16, 4, 128); /* W > n_q */
+    ok &= check_first(4, 64, 333, 32, 8, 128);
+    ok &= check_first(4, 129, 65, 32, 8, 128);
+    ok &= check_first(4, 64, 1, 32, 8, 128);      /* one query */
+    ok &= check_first(4, 8192, 300, 4, 1, 128);   /* the layer benchmark's window, W > n_q */
+    ok &= check_first(4, 2048, 3000, 2, 1, 64);   /* a long window, W < n_q */
+    ok &= check_first(0, 1000, 2900, 2, 1, 128);
+    CHECK(ok);
 }
 
 /* A few small cases of every head dim (the compute-sanitizer's list). */

@@ -324,7 +324,7 @@ static void frontier(ctx *c)
         int low = envelope(f, cell, pol, n, "streaming", ord);
         fclose(f);
         plot_fmt(title, sizeof title,
-                 "Score against attention density per method family, all cases pooled, 95%% intervals (suite %s, run %lld)",
+                 "Score against density, all cases pooled, 95%% intervals (%s, run %lld)",
                  c->suite, (long long)c->run);
         char bounds[8];
         plot_fmt(bounds, sizeof bounds, "%d %d", up > 0, low > 0);

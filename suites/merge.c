@@ -116,6 +116,7 @@ static void stage_parts(pb_db *db, const merge_part *parts, int n)
         stage(db, "suite_bench", "s_sbench", "run_id", parts[k].run, k);
         stage(db, "bench", "s_bench", "run_id", parts[k].run, k);
         stage(db, "kernel_timings", "s_kt", "run_id", parts[k].run, k);
+        stage(db, "layer_bench", "s_lbench", "run_id", parts[k].run, k);
         exec_sql(db, "DETACH DATABASE src");
     }
 }
@@ -224,19 +225,22 @@ static int write_pairs(pb_db *db, int64_t run)
     free(c);
 
     char *bc = cols(db, "bench", NO_IDS, "$", ", "), *sc = cols(db, "suite_bench", SB_IDS, "$", ", "),
-         *kc = cols(db, "kernel_timings", KT_IDS, "$", ", ");
+         *kc = cols(db, "kernel_timings", KT_IDS, "$", ", "), *lc = cols(db, "layer_bench", SB_IDS, "$", ", ");
     char *ins_b = fmt("INSERT INTO main.bench(run_id, %s) SELECT ?1, %s FROM temp.s_bench WHERE part = ?2 AND id = ?3",
                       bc, bc);
     char *ins_s = fmt("INSERT INTO main.suite_bench(bench_id, run_id, %s) SELECT ?4, ?1, %s FROM temp.s_sbench"
                       " WHERE part = ?2 AND bench_id = ?3", sc, sc);
     char *ins_k = fmt("INSERT INTO main.kernel_timings(run_id, bench_id, %s) SELECT ?1, ?4, %s FROM temp.s_kt"
                       " WHERE part = ?2 AND bench_id = ?3 ORDER BY id", kc, kc);
+    char *ins_l = fmt("INSERT INTO main.layer_bench(bench_id, run_id, %s) SELECT ?4, ?1, %s FROM temp.s_lbench"
+                      " WHERE part = ?2 AND bench_id = ?3", lc, lc);
     sqlite3_stmt *sel = db_prepare_id(db,
         "SELECT a.part, a.bench_id FROM temp.s_sbench a"
         " WHERE a.part = (SELECT min(b.part) FROM temp.s_sbench b WHERE " SAME_PAIR("a", "b") ")"
         " AND NOT EXISTS (SELECT 1 FROM main.suite_bench m WHERE m.run_id = ?1 AND " SAME_PAIR("a", "m") ")"
         " ORDER BY a.pair, a.task, a.method, a.case_index", run);
-    sqlite3_stmt *sb = db_prepare(db, ins_b), *ss = db_prepare(db, ins_s), *sk = db_prepare(db, ins_k);
+    sqlite3_stmt *sb = db_prepare(db, ins_b), *ss = db_prepare(db, ins_s), *sk = db_prepare(db, ins_k),
+                 *sl = db_prepare(db, ins_l);
     while (db_step(sel) == SQLITE_ROW) {
         int part = sqlite3_column_int(sel, 0);
         int64_t old = sqlite3_column_int64(sel, 1);
@@ -245,13 +249,13 @@ static int write_pairs(pb_db *db, int64_t run)
         db_bind_int(sb, 3, old);
         db_step_reset(sb);
         int64_t id = sqlite3_last_insert_rowid(h);
-        sqlite3_stmt *two[] = {ss, sk};
-        for (int i = 0; i < 2; i++) {
-            db_bind_int(two[i], 1, run);
-            db_bind_int(two[i], 2, part);
-            db_bind_int(two[i], 3, old);
-            db_bind_int(two[i], 4, id);
-            db_step_reset(two[i]);
+        sqlite3_stmt *linked[] = {ss, sk, sl}; /* the case link, its kernel timings, its layer row */
+        for (int i = 0; i < 3; i++) {
+            db_bind_int(linked[i], 1, run);
+            db_bind_int(linked[i], 2, part);
+            db_bind_int(linked[i], 3, old);
+            db_bind_int(linked[i], 4, id);
+            db_step_reset(linked[i]);
         }
         added++;
     }
@@ -259,12 +263,15 @@ static int write_pairs(pb_db *db, int64_t run)
     db_finalize(sb);
     db_finalize(ss);
     db_finalize(sk);
+    db_finalize(sl);
     free(ins_b);
     free(ins_s);
     free(ins_k);
+    free(ins_l);
     free(bc);
     free(sc);
     free(kc);
+    free(lc);
     return added;
 }
 

@@ -31,7 +31,8 @@ static int64_t count_of(pb_db *db, const char *sql, int64_t run)
  * none of the shard run's. */
 static int placed(const char *table)
 {
-    static const char *const known[] = {"runs", "suite_cases", "suite_bench", "bench", "kernel_timings", "run_parts"};
+    static const char *const known[] = {"runs", "suite_cases", "suite_bench", "bench", "kernel_timings", "layer_bench",
+                                        "run_parts"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (!strcmp(table, known[i])) return 1;
     return 0;

@@ -99,7 +99,7 @@ TEST(shard_plan_balanced)
 /* A shard database at dir/name: shard i/n of a run with config cfg (status
  * done unless running), holding accuracy pairs 0..5 with index % n == i - 1
  * (score 1, or `score` for pair odd_pair) and, in shard 2, a throughput pair
- * with one kernel timing. */
+ * with one kernel timing and a layer row. */
 static char *make_shard(const char *name, int i, int n, const char *cfg, int running, int odd_pair, double score)
 {
     static char paths[16][600];
@@ -129,7 +129,11 @@ static char *make_shard(const char *name, int i, int n, const char *cfg, int run
             "UPDATE suite_bench SET pair = 6;"
             "INSERT INTO kernel_timings(run_id, bench_id, case_name, seq, name, mangled, grid_x, grid_y, grid_z,"
             " block_x, block_y, block_z, registers, static_smem, dynamic_smem, start_ns, end_ns)"
-            " SELECT run_id, bench_id, 'tp', 0, 'k', 'k', 1, 1, 1, 32, 1, 1, 16, 0, 0, 10, 20 FROM suite_bench",
+            " SELECT run_id, bench_id, 'tp', 0, 'k', 'k', 1, 1, 1, 32, 1, 1, 16, 0, 0, 10, 20 FROM suite_bench;"
+            "INSERT INTO layer_bench(bench_id, run_id, density_target, density_source, density, rho, retrieval_heads,"
+            " local_heads, sink, window, p, t_index, needles, needles_found, kv_bytes, kv_bytes_dense)"
+            " SELECT bench_id, run_id, 0.03, 'sweep', 0.031, 0.15, 4, 28, 4, 8192, 0.9, 0.001, 16, 16, 7, 9"
+            " FROM suite_bench",
             NULL, NULL, NULL));
     }
     if (!running) db_run_end(db, run, RUN_DONE);
@@ -208,6 +212,8 @@ TEST(merge_synthetic_shards)
                         " WHERE b.pair = a.pair + 1") == 5);
     CHECK(rt_query(out, "SELECT count(*) FROM suite_bench s JOIN bench b ON b.id = s.bench_id"
                         " JOIN kernel_timings k ON k.bench_id = b.id WHERE s.pair = 6 AND k.run_id = 1") == 1);
+    CHECK(rt_query(out, "SELECT count(*) FROM suite_bench s JOIN layer_bench l ON l.bench_id = s.bench_id"
+                        " WHERE s.pair = 6 AND l.run_id = 1 AND l.density = 0.031 AND l.needles_found = 16") == 1);
     CHECK(rt_query(out, "SELECT count(*) FROM run_parts WHERE run_id = 1 AND status = 'done'") == 3);
     CHECK(rt_query(out, "SELECT sum(pairs) FROM run_parts") == 7);
 

@@ -623,6 +623,72 @@ TEST(indexer_sym_eig)
     CHECK_NEAR(fabs(ev[0] * v[1] + ev[3] * v[4] + ev[6] * v[7]), 1.0, 1e-12);
 }
 
+/* A rank-deficient 256 x 256 covariance (a head of dimension 256): every
+ * eigenpair holds (|A v - w v| small against |A|), V is orthonormal, the
+ * eigenvalues are sorted, sum to the trace and equal the Jacobi solver's,
+ * and each vector's largest component is positive. */
+TEST(indexer_sym_eig_d256)
+{
+    enum { n = 256 };
+    double *a0 = pb_malloc(n * n * sizeof(double)), *a = pb_malloc(n * n * sizeof(double));
+    double *v = pb_malloc(n * n * sizeof(double)), w[n];
+    pb_rng rg = {11};
+    double tr = 0, norm = 0;
+    /* a covariance of 96 samples, as the probes fit: rank 96 of 256, the
+     * other 160 eigenvalues 0 up to rounding */
+    enum { m = 96 };
+    double *x = pb_malloc(m * n * sizeof(double));
+    for (int i = 0; i < m * n; i++) x[i] = (rng_unit(&rg) - 0.5) * (1 + (i % n) % 7);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double c = 0;
+            for (int t = 0; t < m; t++) c += x[t * n + i] * x[t * n + j];
+            a0[i * n + j] = a0[j * n + i] = c / m;
+        }
+    free(x);
+    for (int i = 0; i < n; i++) tr += a0[i * n + i];
+    for (int i = 0; i < n * n; i++) norm += a0[i] * a0[i];
+    norm = sqrt(norm);
+    memcpy(a, a0, n * n * sizeof(double));
+    pb_sym_eig(a, n, w, v);
+    double worst = 0, orth = 0, sum = 0;
+    int sorted = 1;
+    for (int c = 0; c < n; c++) {
+        sum += w[c];
+        if (c && w[c] > w[c - 1]) sorted = 0;
+        for (int i = 0; i < n; i++) {
+            double av = 0;
+            for (int k = 0; k < n; k++) av += a0[i * n + k] * v[k * n + c];
+            worst = fmax(worst, fabs(av - w[c] * v[i * n + c]));
+        }
+        for (int c2 = c; c2 < n; c2 += 17) {
+            double dot = 0;
+            for (int k = 0; k < n; k++) dot += v[k * n + c] * v[k * n + c2];
+            orth = fmax(orth, fabs(dot - (c == c2)));
+        }
+    }
+    CHECK_MSG(worst < 1e-10 * norm, "residual %.3g (|A| %.3g)", worst, norm);
+    CHECK_MSG(orth < 1e-10, "orthonormality %.3g", orth);
+    CHECK(sorted);
+    CHECK_NEAR(sum, tr, 1e-9 * norm);
+    int signs = 1;
+    for (int c = 0; c < n; c++) {
+        int big = 0;
+        for (int k = 1; k < n; k++)
+            if (fabs(v[k * n + c]) > fabs(v[big * n + c])) big = k;
+        signs &= v[big * n + c] > 0;
+    }
+    CHECK(signs);
+    double wj[n], dw = 0;
+    memcpy(a, a0, n * n * sizeof(double));
+    pb_sym_eig_jacobi(a, n, wj, v);
+    for (int c = 0; c < n; c++) dw = fmax(dw, fabs(w[c] - wj[c]));
+    CHECK_MSG(dw < 1e-10 * norm, "LAPACK against Jacobi: eigenvalues differ by %.3g", dw);
+    free(a0);
+    free(a);
+    free(v);
+}
+
 /* Relative RMS error of the indexer score against q·k (keys centred). */
 static double index_error(const float *q, const float *k, int n, int d, int r, const float *wq, const float *wk)
 {

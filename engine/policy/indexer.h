@@ -37,9 +37,13 @@ void indexer_moments_add_k(indexer_moments *m, const float *k, int n, int ld);
  * wq, wk: (r, d) receive the fit (r ≤ d). */
 void indexer_fit(const indexer_moments *mq, const indexer_moments *mk, int r, float *wq, float *wk);
 
-/* Symmetric eigen-decomposition by cyclic Jacobi. a: (n, n), destroyed;
- * w: [n] eigenvalues, descending; v: (n, n), column j the eigenvector of w[j]. */
+/* Symmetric eigen-decomposition (LAPACK dsyevd). a: (n, n), destroyed;
+ * w: [n] eigenvalues, descending; v: (n, n), column j the eigenvector of
+ * w[j], signed so that its largest component is positive. */
 void pb_sym_eig(double *a, int n, double *w, double *v);
+/* The same by cyclic Jacobi, without the sign rule: the fallback, and an
+ * independent solver for the tests (n 256: about 0.7 s against 0.01). */
+void pb_sym_eig_jacobi(double *a, int n, double *w, double *v);
 
 /* Runs the model densely over tokens[0..n), collects the pre-RoPE q and k of
  * every rtpurbo head of the plan and fits its indexer (plan_alloc_indexers

@@ -242,7 +242,8 @@ int attn_select_topp_cuda_version(int version, const float *blse, size_t ld, int
  * aligned; lse: (n_q, n_head) f32; off, idx: the prefill block lists; all
  * on the device. q_offset >= 0. The versioned entry is for the dev harness
  * and bench notes (1 .. attn_sparse_prefill_versions()); the plain one runs
- * the best version. */
+ * the best per-query-head version (with GQA, attn_sparse_prefill_auto_cuda
+ * below may take the per-group union instead). */
 int attn_sparse_prefill_cuda(const void *q, const void *k, const void *v, const int64_t *off,
                              const int32_t *idx, void *out, float *lse, int n_q, int kv_len,
                              int q_offset, int n_head, int n_kv_head, int d, void *stream);
@@ -272,6 +273,17 @@ int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, 
                                    const int32_t *idx, int64_t n_entries, void *out, float *lse, int n_q, int kv_len,
                                    int q_offset, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                                    void *stream);
+/* The faster of the two (the rule and its numbers in
+ * attn_sparse_prefill_union.cu and bench/sparse.md: the union for G = 4,
+ * d = 128; per query head otherwise): _pick says which (1: the union),
+ * _auto_workspace the bytes of work it needs (0 when per head; idx_cap:
+ * the room of idx, >= off[n_items]), and _auto_cuda runs it, per head
+ * when work is NULL or short. All on the device. */
+int attn_sparse_prefill_union_pick(int n_head, int n_kv_head, int d);
+size_t attn_sparse_prefill_auto_workspace(int64_t idx_cap, int n_q, int n_head, int n_kv_head, int d);
+int attn_sparse_prefill_auto_cuda(const void *q, const void *k, const void *v, const int64_t *off, const int32_t *idx,
+                                  int64_t idx_cap, void *out, float *lse, int n_q, int kv_len, int q_offset,
+                                  int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream);
 
 /* Sparse split-KV decode: the block lists cut into n_split chunks (one
  * warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),

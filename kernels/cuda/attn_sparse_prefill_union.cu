@@ -442,3 +442,34 @@ int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, 
     return attn_sparse_prefill_union_attend_cuda(q, k, v, off, uidx, umask, ucnt, out, lse, n_q, kv_len, q_offset,
                                                  n_head, n_kv_head, d, stream);
 }
+
+/* The choice (bench/sparse.md, H200, lists of correlated heads, corr 0.75):
+ * union over per head 1.10-1.27x for 32/8/128 (G 4, d 128) at 64K and
+ * 128K, densities 3% and 30%, the union step included; 0.70-0.90x for
+ * 9/3/64 (G 3, d 64: a warpgroup with one head, and the per-head d 64
+ * kernel is the one-item v3). So the union where G == 4 and d == 128, the
+ * only shape where it was measured faster. */
+int attn_sparse_prefill_union_pick(int n_head, int n_kv_head, int d)
+{
+    return d == 128 && n_kv_head > 0 && n_head == 4 * n_kv_head;
+}
+
+/* 0 (per head) also when the union's room, sized by idx_cap, would pass
+ * 16 GB (a whole-context prefill of many heads at 1M). */
+size_t attn_sparse_prefill_auto_workspace(int64_t idx_cap, int n_q, int n_head, int n_kv_head, int d)
+{
+    if (!attn_sparse_prefill_union_pick(n_head, n_kv_head, d)) return 0;
+    const size_t w = attn_sparse_prefill_union_workspace(idx_cap, n_q, n_kv_head);
+    return w <= ((size_t)16 << 30) ? w : 0;
+}
+
+int attn_sparse_prefill_auto_cuda(const void *q, const void *k, const void *v, const int64_t *off, const int32_t *idx,
+                                  int64_t idx_cap, void *out, float *lse, int n_q, int kv_len, int q_offset,
+                                  int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream)
+{
+    if (attn_sparse_prefill_union_pick(n_head, n_kv_head, d) && work &&
+        work_bytes >= attn_sparse_prefill_union_workspace(idx_cap, n_q, n_kv_head))
+        return attn_sparse_prefill_union_cuda(q, k, v, off, idx, idx_cap, out, lse, n_q, kv_len, q_offset, n_head,
+                                              n_kv_head, d, work, work_bytes, stream);
+    return attn_sparse_prefill_cuda(q, k, v, off, idx, out, lse, n_q, kv_len, q_offset, n_head, n_kv_head, d, stream);
+}

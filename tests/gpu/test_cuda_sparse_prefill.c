@@ -5,8 +5,9 @@
  *     attn_sparse_prefill_union_lists_ref: identical union lengths, blocks
  *     and masks per (query block, kv head);
  *   - attn_sparse_prefill_union_attend_cuda (one pass per kv head over the
- *     union) and attn_sparse_prefill_cuda (per query head, the default
- *     version) against attn_sparse_prefill_ref on the original lists, and
+ *     union), attn_sparse_prefill_cuda (per query head, the default
+ *     version) and attn_sparse_prefill_auto_cuda (the faster of the two by
+ *     the rule) against attn_sparse_prefill_ref on the original lists, and
  *     attn_sparse_prefill_union_ref on the unions against the same:
  *     out ||d||/||ref|| < 1e-2, lse max |d| < 2e-3 (-inf where the twin
  *     has -inf), no NaN.
@@ -156,19 +157,28 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
         if (!same) printf("    union twin differs from the per-head twin\n");
         ok = same;
     }
-    for (int pass = 0; ok && pass < 2; pass++) {
+    /* the auto entry with idx's room as its capacity (cap >= ne) */
+    const size_t awb = attn_sparse_prefill_auto_workspace(cap, n_q, H, KVH, d);
+    void *awork = awb ? dev(awb) : NULL;
+    if (awb && !awork) ok = 0;
+    static const char *names[3] = {"union", "perhead", "auto"};
+    for (int pass = 0; ok && pass < 3; pass++) {
         cudaMemset(dout, 0xff, nq * 2);
         cudaMemset(dlse, 0xff, nr * 4);
-        const int rc = pass == 0 ? attn_sparse_prefill_union_attend_cuda(dq, dk, dv, doff, duidx, dumask, ducnt, dout,
-                                                                         dlse, n_q, kv_len, q_offset, H, KVH, d, NULL)
-                                 : attn_sparse_prefill_cuda(dq, dk, dv, doff, didx, dout, dlse, n_q, kv_len, q_offset,
-                                                            H, KVH, d, NULL);
-        ok = launched(rc, pass == 0 ? "union attend" : "per head");
+        if (awork) cudaMemset(awork, 0xff, awb);
+        const int rc = pass == 0   ? attn_sparse_prefill_union_attend_cuda(dq, dk, dv, doff, duidx, dumask, ducnt, dout,
+                                                                           dlse, n_q, kv_len, q_offset, H, KVH, d, NULL)
+                       : pass == 1 ? attn_sparse_prefill_cuda(dq, dk, dv, doff, didx, dout, dlse, n_q, kv_len,
+                                                              q_offset, H, KVH, d, NULL)
+                                   : attn_sparse_prefill_auto_cuda(dq, dk, dv, doff, didx, cap, dout, dlse, n_q, kv_len,
+                                                                   q_offset, H, KVH, d, awork, awb, NULL);
+        ok = launched(rc, names[pass]);
         if (!ok) break;
         cudaMemcpy(og, dout, nq * 2, cudaMemcpyDeviceToHost);
         cudaMemcpy(lg, dlse, nr * 4, cudaMemcpyDeviceToHost);
-        ok = compare(pass == 0 ? "union" : "perhead", og, lg, ref, rlse, nq, nr, d);
+        ok = compare(names[pass], og, lg, ref, rlse, nq, nr, d);
     }
+    if (awork) cudaFree(awork);
     void *ps[] = {doff, didx, duidx, ducnt, dumask, dq, dk, dv, dout, dlse};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         if (ps[i]) cudaFree(ps[i]);

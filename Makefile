@@ -57,9 +57,10 @@ GPU_TEST_BIN := build/purbo-gpu-test
 .PHONY: all run test bench device gpu-test fuzz deps model model-gemma clean
 
 # The GPU machine has the CUDA libraries but no SQLite, libyaml or OpenBLAS:
-# the device bundle links those three statically and is stripped.
+# the device bundle links those three statically (and OpenBLAS's LAPACK
+# its Fortran runtime) and is stripped.
 DEVICE_DIR := build/device
-DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -Wl,-Bdynamic \
+DEVICE_LIBS = -Wl,-Bstatic -lsqlite3 -lyaml -lopenblas -lgfortran -lquadmath -Wl,-Bdynamic \
               $(filter-out -lopenblas -lsqlite3 -lyaml,$(LDLIBS))
 all: $(BIN) $(TEST_BIN) $(GPU_TEST_BIN)
 
@@ -84,6 +85,7 @@ $(GPU_TEST_BIN): $(GPU_TEST_C:%.c=build/%.o) $(LIB_O)
 # Both binaries of the bundle: purbo-bench and the GPU tests (purbo-gpu-test),
 # and the local heads' dev harness (attn_local).
 device: build/engine/cli/main.o $(GPU_TEST_C:%.c=build/%.o) $(LIB_O) build/dev/attn_local
+	@[ -f "$$($(CC) -print-file-name=libgfortran.a)" ] || sh scripts/deps.sh gfortran
 	@mkdir -p $(DEVICE_DIR)
 	cp build/dev/attn_local $(DEVICE_DIR)/attn_local
 	$(CC) $(CFLAGS) build/engine/cli/main.o $(LIB_O) $(SCHEMA_O) $(PLOTS_O) -o $(DEVICE_DIR)/purbo-bench $(LDFLAGS) $(DEVICE_LIBS)

@@ -20,16 +20,11 @@
 
 #include "kernels/attn_kernels.h"
 #include "tests/gpu/gpu.h"
+#include "tests/gpu/gpu_mem.h"
 #include "tests/test.h"
 
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
-
-static void *dev(size_t bytes)
-{
-    void *p = NULL;
-    return cudaMalloc(&p, bytes) == cudaSuccess ? p : NULL;
-}
 
 static void fill_bf16(uint16_t *x, size_t n, float amp)
 {
@@ -53,9 +48,9 @@ static int check_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     fill_bf16(v, nkv, 1.0f);
     int eff = window && window < kv_len ? window : kv_len;
     size_t work_bytes = decode ? attn_decode_workspace(eff, H, HKV, d) : 0;
-    void *dq = dev(nq * 2), *dk = dev(nkv * 2), *dv = dev(nkv * 2), *dout = dev(nq * 2);
-    float *dlse = dev(nl * sizeof(float));
-    void *work = decode ? dev(work_bytes) : NULL;
+    void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nkv * 2), *dv = gpu_dev(nkv * 2), *dout = gpu_dev(nq * 2);
+    float *dlse = gpu_dev(nl * sizeof(float));
+    void *work = decode ? gpu_dev(work_bytes) : NULL;
     int ok = dq && dk && dv && dout && dlse && (!decode || work);
     if (ok) {
         cudaMemcpy(dq, q, nq * 2, cudaMemcpyHostToDevice);

@@ -22,15 +22,10 @@
 #include "kernels/attn_kernels.h"
 #include "kernels/attn_sparse.h"
 #include "tests/gpu/gpu.h"
+#include "tests/gpu/gpu_mem.h"
 #include "tests/test.h"
 
 #define TOL_BLSE 1e-3
-
-static void *dev(size_t bytes)
-{
-    void *p = NULL;
-    return cudaMalloc(&p, bytes) == cudaSuccess ? p : NULL;
-}
 
 static void fill_bf16(uint16_t *x, size_t n, float amp)
 {
@@ -67,8 +62,8 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     fill_bf16(kx, nkx, 2.0f);
     gpu_fill(qx, nqx, -2.0f, 2.0f);
     const size_t wb = attn_select_workspace(n_q, H);
-    void *dq = dev(nq * 2), *dk = dev(nk * 2), *dkx = dev(nkx * 2), *dqx = dev(nqx * 4), *dblse = dev(nb * 4);
-    void *doff = dev((n_items + 1) * 8), *didx = dev(nb * 4), *work = dev(wb);
+    void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nk * 2), *dkx = gpu_dev(nkx * 2), *dqx = gpu_dev(nqx * 4), *dblse = gpu_dev(nb * 4);
+    void *doff = gpu_dev((n_items + 1) * 8), *didx = gpu_dev(nb * 4), *work = gpu_dev(wb);
     int ok = dq && dk && dkx && dqx && dblse && doff && didx && work;
     ok = ok && up(dq, q, nq * 2) && up(dk, k, nk * 2) && up(dkx, kx, nkx * 2) && up(dqx, qx, nqx * 4);
     if (ok) {
@@ -181,8 +176,8 @@ static int append_case(int n_ctx, int pos0, int n, int H, int HKV, int d, int r,
     memset(kc, 0xff, ncache * 2);
     memset(vc, 0xff, ncache * 2);
     memset(kx, 0xff, nkx * 2);
-    void *dk = dev(nin * 4), *dv = dev(nin * 4), *dkp = dev(nin * 4), *dwk = dev(nw * 4);
-    void *dkc = dev(ncache * 2), *dvc = dev(ncache * 2), *dkx = dev(nkx * 2);
+    void *dk = gpu_dev(nin * 4), *dv = gpu_dev(nin * 4), *dkp = gpu_dev(nin * 4), *dwk = gpu_dev(nw * 4);
+    void *dkc = gpu_dev(ncache * 2), *dvc = gpu_dev(ncache * 2), *dkx = gpu_dev(nkx * 2);
     int ok = dk && dv && dkp && dwk && dkc && dvc && dkx;
     ok = ok && up(dk, k, nin * 4) && up(dv, v, nin * 4) && up(dkp, kp, nin * 4) && up(dwk, wk, nw * 4);
     if (ok) {

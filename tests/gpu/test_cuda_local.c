@@ -29,16 +29,11 @@
 
 #include "kernels/attn_kernels.h"
 #include "tests/gpu/gpu.h"
+#include "tests/gpu/gpu_mem.h"
 #include "tests/test.h"
 
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
-
-static void *dev(size_t bytes)
-{
-    void *p = NULL;
-    return cudaMalloc(&p, bytes ? bytes : 1) == cudaSuccess ? p : NULL;
-}
 
 static uint16_t *rand_bf16(size_t n, float amp)
 {
@@ -81,9 +76,9 @@ static int check_case(int S, int W, int q_offset, int n_q, int H, int HKV, int d
     }
     float *ref = pb_malloc(nq * sizeof(float)), *lref = pb_malloc(nl * sizeof(float));
     size_t work_bytes = attn_local_decode_workspace(S, W, H, HKV, d);
-    void *dq = dev(nq * 2), *dqd = dev((size_t)H * d * 2), *dkr = dev(ring * 2), *dvr = dev(ring * 2);
-    void *dkc = dev((size_t)n_q * row * 2), *dvc = dev((size_t)n_q * row * 2), *dout = dev(nq * 2), *work = dev(work_bytes);
-    float *dlse = dev(nl * sizeof(float));
+    void *dq = gpu_dev(nq * 2), *dqd = gpu_dev((size_t)H * d * 2), *dkr = gpu_dev(ring * 2), *dvr = gpu_dev(ring * 2);
+    void *dkc = gpu_dev((size_t)n_q * row * 2), *dvc = gpu_dev((size_t)n_q * row * 2), *dout = gpu_dev(nq * 2), *work = gpu_dev(work_bytes);
+    float *dlse = gpu_dev(nl * sizeof(float));
     int ok = dq && dqd && dkr && dvr && dkc && dvc && dout && work && dlse && work_bytes > 0;
     if (ok) {
         cudaMemcpy(dq, q, nq * 2, cudaMemcpyHostToDevice);
@@ -152,8 +147,8 @@ static int check_first(int S, int W, int n_q, int H, int HKV, int d)
     const size_t row = (size_t)HKV * d, nq = (size_t)n_q * H * d, nl = (size_t)n_q * H;
     uint16_t *q = rand_bf16(nq, 2.0f), *k = rand_bf16((size_t)n_q * row, 2.0f), *v = rand_bf16((size_t)n_q * row, 1.0f);
     float *ref = pb_malloc(nq * sizeof(float)), *lref = pb_malloc(nl * sizeof(float));
-    void *dq = dev(nq * 2), *dk = dev((size_t)n_q * row * 2), *dv = dev((size_t)n_q * row * 2), *dout = dev(nq * 2);
-    float *dlse = dev(nl * sizeof(float));
+    void *dq = gpu_dev(nq * 2), *dk = gpu_dev((size_t)n_q * row * 2), *dv = gpu_dev((size_t)n_q * row * 2), *dout = gpu_dev(nq * 2);
+    float *dlse = gpu_dev(nl * sizeof(float));
     int ok = dq && dk && dv && dout && dlse;
     if (ok) {
         cudaMemcpy(dq, q, nq * 2, cudaMemcpyHostToDevice);

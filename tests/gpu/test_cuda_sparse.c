@@ -21,26 +21,11 @@
 #include "kernels/attn_kernels.h"
 #include "kernels/attn_sparse.h"
 #include "tests/gpu/gpu.h"
+#include "tests/gpu/gpu_mem.h"
 #include "tests/test.h"
 
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
-
-static void *dev(size_t bytes)
-{
-    void *p = NULL;
-    return cudaMalloc(&p, bytes ? bytes : 1) == cudaSuccess ? p : NULL;
-}
-
-static int launched(int rc, const char *what)
-{
-    cudaError_t e = cudaDeviceSynchronize();
-    if (rc || e != cudaSuccess) {
-        printf("    %s: %s / %s\n", what, cudaGetErrorString((cudaError_t)rc), cudaGetErrorString(e));
-        return 0;
-    }
-    return 1;
-}
 
 /* Selection of n_q rows at q_offset, H heads: block LSEs amp * u^8 (peaked;
  * quant > 0 rounds them to multiples of 1/quant: many exact ties). */
@@ -63,17 +48,17 @@ static int check_select(int n_q, int q_offset, int H, float amp, float quant)
         float u2 = blse[i] * blse[i], u4 = u2 * u2, x = amp * u4 * u4;
         blse[i] = quant > 0 ? rintf(x * quant) / quant : x;
     }
-    float *dblse = dev(n_el * sizeof(float));
-    int64_t *doff = dev((size_t)(n_items + 1) * 8);
-    int32_t *didx = dev((size_t)cap * 4);
-    void *work = dev(wb);
+    float *dblse = gpu_dev(n_el * sizeof(float));
+    int64_t *doff = gpu_dev((size_t)(n_items + 1) * 8);
+    int32_t *didx = gpu_dev((size_t)cap * 4);
+    void *work = gpu_dev(wb);
     int ok = dblse && doff && didx && work;
     if (ok) {
         cudaMemcpy(dblse, blse, n_el * sizeof(float), cudaMemcpyHostToDevice);
         cudaMemset(doff, 0xff, (size_t)(n_items + 1) * 8);
         cudaMemset(didx, 0xff, (size_t)cap * 4);
         cudaMemset(work, 0xff, wb);
-        ok = launched(attn_select_topp_cuda(dblse, (size_t)V, n_q, q_offset, H, &prm, doff, didx, cap, work, wb, NULL),
+        ok = gpu_launched(attn_select_topp_cuda(dblse, (size_t)V, n_q, q_offset, H, &prm, doff, didx, cap, work, wb, NULL),
                       "select");
     }
     long diff = 0;
@@ -174,12 +159,12 @@ static int check_group(int H, int KVH, int d, int kv_len, double rho, double cor
     fill_bf16(v, nkv, 1.0f);
     const size_t uwb = attn_sparse_union_workspace(kv_len, KVH),
                  wb = attn_sparse_decode_workspace(most, kv_len, H, KVH, d);
-    int64_t *doff = dev((size_t)(H + 1) * 8), *duoff = dev((size_t)(KVH + 1) * 8);
-    int32_t *didx = dev((size_t)off[H] * 4), *duidx = dev(ucap * 4);
-    uint32_t *dumask = dev(ucap * 4);
-    void *dq = dev(nq * 2), *dk = dev(nkv * 2), *dv = dev(nkv * 2), *dout = dev(nq * 2), *uwork = dev(uwb),
-         *work = dev(wb);
-    float *dlse = dev((size_t)H * 4);
+    int64_t *doff = gpu_dev((size_t)(H + 1) * 8), *duoff = gpu_dev((size_t)(KVH + 1) * 8);
+    int32_t *didx = gpu_dev((size_t)off[H] * 4), *duidx = gpu_dev(ucap * 4);
+    uint32_t *dumask = gpu_dev(ucap * 4);
+    void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nkv * 2), *dv = gpu_dev(nkv * 2), *dout = gpu_dev(nq * 2), *uwork = gpu_dev(uwb),
+         *work = gpu_dev(wb);
+    float *dlse = gpu_dev((size_t)H * 4);
     int ok = doff && duoff && didx && duidx && dumask && dq && dk && dv && dout && uwork && work && dlse;
     if (ok) {
         cudaMemcpy(doff, off, (size_t)(H + 1) * 8, cudaMemcpyHostToDevice);
@@ -191,7 +176,7 @@ static int check_group(int H, int KVH, int d, int kv_len, double rho, double cor
         cudaMemset(duidx, 0xff, ucap * 4);
         cudaMemset(dumask, 0xff, ucap * 4);
         cudaMemset(uwork, 0xff, uwb);
-        ok = launched(attn_sparse_union_cuda(doff, didx, most, kv_len, H, KVH, duoff, duidx, dumask, uwork, uwb, NULL),
+        ok = gpu_launched(attn_sparse_union_cuda(doff, didx, most, kv_len, H, KVH, duoff, duidx, dumask, uwork, uwb, NULL),
                       "union");
     }
     if (ok) {
@@ -211,7 +196,7 @@ static int check_group(int H, int KVH, int d, int kv_len, double rho, double cor
         cudaMemset(dout, 0xff, nq * 2);
         cudaMemset(dlse, 0xff, (size_t)H * 4);
         cudaMemset(work, 0xff, wb);
-        ok = launched(attn_sparse_decode_cuda_version(ver, dq, dk, dv, doff, didx, most, dout, dlse, kv_len, H, KVH, d,
+        ok = gpu_launched(attn_sparse_decode_cuda_version(ver, dq, dk, dv, doff, didx, most, dout, dlse, kv_len, H, KVH, d,
                                                       work, wb, NULL),
                       "decode");
         if (!ok) break;

@@ -22,26 +22,11 @@
 #include "kernels/attn_kernels.h"
 #include "kernels/attn_sparse.h"
 #include "tests/gpu/gpu.h"
+#include "tests/gpu/gpu_mem.h"
 #include "tests/test.h"
 
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
-
-static void *dev(size_t bytes)
-{
-    void *p = NULL;
-    return cudaMalloc(&p, bytes ? bytes : 1) == cudaSuccess ? p : NULL;
-}
-
-static int launched(int rc, const char *what)
-{
-    cudaError_t e = cudaDeviceSynchronize();
-    if (rc || e != cudaSuccess) {
-        printf("    %s: %s / %s\n", what, cudaGetErrorString((cudaError_t)rc), cudaGetErrorString(e));
-        return 0;
-    }
-    return 1;
-}
 
 static void fill_bf16(uint16_t *x, size_t n, float amp)
 {
@@ -111,11 +96,11 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
     fill_bf16(q, nq, 2.0f);
     fill_bf16(k, nkv, 2.0f);
     fill_bf16(v, nkv, 1.0f);
-    int64_t *doff = dev((size_t)(n_items + 1) * 8);
-    int32_t *didx = dev((size_t)ne * 4), *duidx = dev((size_t)ne * 4), *ducnt = dev((size_t)n_g * 4);
-    uint32_t *dumask = dev((size_t)ne * 4);
-    void *dq = dev(nq * 2), *dk = dev(nkv * 2), *dv = dev(nkv * 2), *dout = dev(nq * 2);
-    float *dlse = dev(nr * 4);
+    int64_t *doff = gpu_dev((size_t)(n_items + 1) * 8);
+    int32_t *didx = gpu_dev((size_t)ne * 4), *duidx = gpu_dev((size_t)ne * 4), *ducnt = gpu_dev((size_t)n_g * 4);
+    uint32_t *dumask = gpu_dev((size_t)ne * 4);
+    void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nkv * 2), *dv = gpu_dev(nkv * 2), *dout = gpu_dev(nq * 2);
+    float *dlse = gpu_dev(nr * 4);
     int ok = doff && didx && duidx && ducnt && dumask && dq && dk && dv && dout && dlse;
     if (ok) {
         cudaMemcpy(doff, off, (size_t)(n_items + 1) * 8, cudaMemcpyHostToDevice);
@@ -126,7 +111,7 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
         cudaMemset(duidx, 0xff, (size_t)ne * 4);
         cudaMemset(dumask, 0xff, (size_t)ne * 4);
         cudaMemset(ducnt, 0xff, (size_t)n_g * 4);
-        ok = launched(attn_sparse_prefill_union_lists_cuda(doff, didx, n_q, kv_len, H, KVH, duidx, dumask, ducnt, NULL),
+        ok = gpu_launched(attn_sparse_prefill_union_lists_cuda(doff, didx, n_q, kv_len, H, KVH, duidx, dumask, ducnt, NULL),
                       "union lists");
     }
     if (ok) {
@@ -159,7 +144,7 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
     }
     /* the auto entry with idx's room as its capacity (cap >= ne) */
     const size_t awb = attn_sparse_prefill_auto_workspace(cap, n_q, H, KVH, d);
-    void *awork = awb ? dev(awb) : NULL;
+    void *awork = awb ? gpu_dev(awb) : NULL;
     if (awb && !awork) ok = 0;
     static const char *names[3] = {"union", "perhead", "auto"};
     for (int pass = 0; ok && pass < 3; pass++) {
@@ -172,7 +157,7 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
                                                               q_offset, H, KVH, d, NULL)
                                    : attn_sparse_prefill_auto_cuda(dq, dk, dv, doff, didx, cap, dout, dlse, n_q, kv_len,
                                                                    q_offset, H, KVH, d, awork, awb, NULL);
-        ok = launched(rc, names[pass]);
+        ok = gpu_launched(rc, names[pass]);
         if (!ok) break;
         cudaMemcpy(og, dout, nq * 2, cudaMemcpyDeviceToHost);
         cudaMemcpy(lg, dlse, nr * 4, cudaMemcpyDeviceToHost);

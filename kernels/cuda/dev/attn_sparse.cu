@@ -81,22 +81,8 @@ static int check_prefill(int ver, const dev_shape &sh, int n_q, int kv_len, int 
     CK(cudaMemcpy(v.data(), dv, nkv_el * 2, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(out.data(), dout, nq_el * 2, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(lse.data(), dlse, (size_t)n_q * H * 4, cudaMemcpyDeviceToHost));
-    std::vector<int> rows;
-    if (n_sample <= 0 || n_sample >= n_q) {
-        for (int i = 0; i < n_q; i++) rows.push_back(i);
-    } else {
-        for (int i = 0; i < 8; i++) { rows.push_back(i); rows.push_back(n_q - 1 - i); }
-        srand(seed);
-        while ((int)rows.size() < n_sample) rows.push_back(rand() % n_q);
-    }
-    std::vector<float> ref, rlse, r1((size_t)n_q * H * D), l1((size_t)n_q * H);
-    for (int i : rows) {
-        attn_sparse_prefill_ref(q.data(), k.data(), v.data(), L.off.data(), L.idx.data(), r1.data(), l1.data(), n_q,
-                                kv_len, q_offset, H, KVH, D, i, 1);
-        ref.insert(ref.end(), &r1[(size_t)i * H * D], &r1[(size_t)(i + 1) * H * D]);
-        rlse.insert(rlse.end(), &l1[(size_t)i * H], &l1[(size_t)(i + 1) * H]);
-    }
-    cmp_out c = compare_rows(out, lse, ref, rlse, rows, H, D);
+    std::vector<int> rows = sample_rows(n_q, n_sample, seed);
+    cmp_out c = check_sparse_rows(q, k, v, L.off.data(), L.idx.data(), out, lse, rows, n_q, kv_len, q_offset, H, KVH, D);
     int ok = c.nan == 0 && c.c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
     printf("VALID kernel=sparse_prefill_v%d card=%s shape=%s n_q=%d kv_len=%d q_offset=%d lists=%s%s blocks=%lld "
            "rows=%zu rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
@@ -650,14 +636,7 @@ static int prefill_pipeline(const dev_shape &sh, int n, int R, float frac, bool 
         std::vector<int> rows;
         for (int i = 0; i < n; i += 37) rows.push_back(i);
         rows.push_back(n - 1);
-        std::vector<float> ref, rlse, r1(nq), l1((size_t)n * H);
-        for (int i : rows) {
-            attn_sparse_prefill_ref(q.data(), k.data(), v.data(), off.data(), idx.data(), r1.data(), l1.data(), n, n,
-                                    0, H, KVH, D, i, 1);
-            ref.insert(ref.end(), &r1[(size_t)i * H * D], &r1[(size_t)(i + 1) * H * D]);
-            rlse.insert(rlse.end(), &l1[(size_t)i * H], &l1[(size_t)(i + 1) * H]);
-        }
-        cmp_out c = compare_rows(out, lse, ref, rlse, rows, H, D);
+        cmp_out c = check_sparse_rows(q, k, v, off.data(), idx.data(), out, lse, rows, n, n, 0, H, KVH, D);
         ok = bnan == 0 && berr < 1e-3 && same && c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
         printf("VALID kernel=prefill_pipeline%s card=%s shape=%s n=%d r=%d planted=%g blse_maxabs=%.3e lists_equal=%d "
                "density=%.4f rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",

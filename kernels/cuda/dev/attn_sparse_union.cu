@@ -83,22 +83,8 @@ static int check_union(const dev_shape &sh, int n_q, int q_offset, float rho, fl
     CK(cudaMemcpy(v.data(), dv, nkv_el * 2, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(out.data(), dout, nq_el * 2, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(lse.data(), dlse, (size_t)n_q * H * 4, cudaMemcpyDeviceToHost));
-    std::vector<int> rows;
-    if (n_sample <= 0 || n_sample >= n_q) {
-        for (int i = 0; i < n_q; i++) rows.push_back(i);
-    } else {
-        for (int i = 0; i < 8; i++) { rows.push_back(i); rows.push_back(n_q - 1 - i); }
-        srand(seed);
-        while ((int)rows.size() < n_sample) rows.push_back(rand() % n_q);
-    }
-    std::vector<float> ref, rlse, r1((size_t)n_q * H * D), l1((size_t)n_q * H);
-    for (int i : rows) {
-        attn_sparse_prefill_ref(q.data(), k.data(), v.data(), L.off.data(), L.idx.data(), r1.data(), l1.data(), n_q,
-                                kv_len, q_offset, H, KVH, D, i, 1);
-        ref.insert(ref.end(), &r1[(size_t)i * H * D], &r1[(size_t)(i + 1) * H * D]);
-        rlse.insert(rlse.end(), &l1[(size_t)i * H], &l1[(size_t)(i + 1) * H]);
-    }
-    cmp_out c = compare_rows(out, lse, ref, rlse, rows, H, D);
+    std::vector<int> rows = sample_rows(n_q, n_sample, seed);
+    cmp_out c = check_sparse_rows(q, k, v, L.off.data(), L.idx.data(), out, lse, rows, n_q, kv_len, q_offset, H, KVH, D);
     int ok = gbad == 0 && c.nan == 0 && c.c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
     printf("VALID kernel=sparse_prefill_union card=%s shape=%s n_q=%d kv_len=%d q_offset=%d rho=%g corr=%g "
            "blocks=%lld ublocks=%lld groups_differing=%ld rows=%zu rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",

@@ -146,4 +146,37 @@ static cmp_out compare_rows(const std::vector<uint16_t> &out, const std::vector<
     return r;
 }
 
+/* Rows to check: all n_q, or the first and last 8 and random ones (seeded)
+ * up to n_sample. */
+static std::vector<int> sample_rows(int n_q, int n_sample, uint32_t seed)
+{
+    std::vector<int> rows;
+    if (n_sample <= 0 || n_sample >= n_q) {
+        for (int i = 0; i < n_q; i++) rows.push_back(i);
+    } else {
+        for (int i = 0; i < 8; i++) { rows.push_back(i); rows.push_back(n_q - 1 - i); }
+        srand(seed);
+        while ((int)rows.size() < n_sample) rows.push_back(rand() % n_q);
+    }
+    return rows;
+}
+
+/* A block-sparse prefill's out/lse over the lists (off, idx) against
+ * attn_sparse_prefill_ref on `rows`. q, k, v: the bf16 inputs as the
+ * kernel read them. */
+static cmp_out check_sparse_rows(const std::vector<uint16_t> &q, const std::vector<uint16_t> &k,
+                                 const std::vector<uint16_t> &v, const int64_t *off, const int32_t *idx,
+                                 const std::vector<uint16_t> &out, const std::vector<float> &lse,
+                                 const std::vector<int> &rows, int n_q, int kv_len, int q_offset, int H, int KVH, int D)
+{
+    std::vector<float> ref, rlse, r1((size_t)n_q * H * D), l1((size_t)n_q * H);
+    for (int i : rows) {
+        attn_sparse_prefill_ref(q.data(), k.data(), v.data(), off, idx, r1.data(), l1.data(), n_q, kv_len, q_offset, H,
+                                KVH, D, i, 1);
+        ref.insert(ref.end(), &r1[(size_t)i * H * D], &r1[(size_t)(i + 1) * H * D]);
+        rlse.insert(rlse.end(), &l1[(size_t)i * H], &l1[(size_t)(i + 1) * H]);
+    }
+    return compare_rows(out, lse, ref, rlse, rows, H, D);
+}
+
 #endif

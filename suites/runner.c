@@ -31,7 +31,6 @@
 #include "suites/runner.h"
 
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +42,7 @@
 #include "suites/runner_db.h"
 #include "suites/runner_layer.h"
 #include "suites/runner_method.h"
+#include "suites/runner_progress.h"
 #include "policy/policy.h"
 #include "suites/score.h"
 #include "suites/shard.h"
@@ -57,44 +57,6 @@ static void on_signal(int sig)
     g_stop = sig;
 }
 
-/* ---- progress on stderr --------------------------------------------------- */
-
-typedef struct {
-    int mode;            /* RUNNER_PROGRESS_BAR / _LINES / _NONE */
-    int total, done;     /* (case, method) pairs to run in this invocation */
-    double t0;
-} progress;
-
-/* Called before a case (result NULL) and after it. */
-static void prog_show(progress *p, const char *what, const char *result)
-{
-    if (p->mode == RUNNER_PROGRESS_NONE || (p->mode == RUNNER_PROGRESS_LINES && !result)) return;
-    double el = pb_now() - p->t0;
-    char eta[32];
-    pb_fmt_secs(eta, sizeof eta, p->done ? el / p->done * (p->total - p->done) : -1);
-    if (p->mode == RUNNER_PROGRESS_LINES) {
-        fprintf(stderr, "[%d/%d] %s: %s  (ETA %s)\n", p->done, p->total, what, result, eta);
-        return;
-    }
-    char bar[25];
-    int fill = p->total ? 24 * p->done / p->total : 24;
-    for (int i = 0; i < 24; i++) bar[i] = i < fill ? '#' : '.';
-    bar[24] = 0;
-    struct winsize ws;
-    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
-    char line[512];
-    int n = snprintf(line, sizeof line, "[%s] %d/%d  ETA %s  %s%s%s", bar, p->done, p->total, eta, what,
-                     result ? ": " : " ...", result ? result : "");
-    if (n >= cols) line[cols - 1 < (int)sizeof line ? cols - 1 : (int)sizeof line - 1] = 0;
-    fprintf(stderr, "\r\033[K%s", line);
-    fflush(stderr);
-}
-
-static void prog_end(progress *p)
-{
-    if (p->mode == RUNNER_PROGRESS_BAR) fputc('\n', stderr);
-}
-
 /* ---- the run -------------------------------------------------------------- */
 
 typedef struct {
@@ -107,7 +69,7 @@ typedef struct {
     unsigned char *task_on, *method_on; /* selected by --only / --methods */
     method_engine *me;                  /* [n_methods], prepared where selected */
     int stop_ids[2], n_stop;
-    progress prog;
+    run_progress prog;
     int skipped, not_run;
     char *was_done;           /* a resumed run's finish time when it was done */
     int failed;               /* pairs that could not run (a peer, a shape): the run is marked failed */
@@ -765,7 +727,7 @@ int runner_run(const runner_opts *o, int64_t *run_out, pb_err *err)
     else if (o->counters && hwr_open(&r.hw, r.db, r.run)) r.kt.hw = &r.hw;
     int mode = o->progress;
     if (mode == RUNNER_PROGRESS_AUTO) mode = isatty(2) ? RUNNER_PROGRESS_BAR : RUNNER_PROGRESS_LINES;
-    r.prog = (progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
+    r.prog = (run_progress){.mode = mode, .total = count_todo(&r), .t0 = pb_now()};
     fprintf(stderr, "run %lld: suite %s, %d (case, method) pairs to run%s", (long long)r.run, s->name, r.prog.total,
             r.skipped ? "" : "\n");
     if (r.skipped) fprintf(stderr, ", %d already committed\n", r.skipped);

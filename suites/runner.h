@@ -25,8 +25,7 @@
 #include <stdint.h>
 
 #include "results/db.h"
-
-enum { RUNNER_PROGRESS_AUTO, RUNNER_PROGRESS_BAR, RUNNER_PROGRESS_LINES, RUNNER_PROGRESS_NONE };
+#include "suites/runner_progress.h"
 
 typedef struct {
     const char *suite_path;  /* required */

@@ -18,6 +18,10 @@ void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out
  * cpu_gemv_supported says which (Q4_1, Q8_0, Q5_0, Q4_K, Q6_K). */
 int cpu_gemv_supported(uint32_t type);
 int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out);
+/* Whether cpu_gemv_quant takes its AVX-512 rows (the default where the CPU
+ * has AVX-512; bit-identical to the AVX2 ones): on 1 uses them where the
+ * CPU can, 0 the AVX2 rows, -1 only asks. Returns the setting before. */
+int cpu_gemv_avx512(int on);
 
 /* y = x / sqrt(mean(x^2) + eps) * w, row by row.  x, y: (n, dim), w: (dim). */
 void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps);

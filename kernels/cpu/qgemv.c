@@ -176,6 +176,7 @@ static void gemv_rows(const gemv_part *p)
     const float *x = p->x;
     for (int o = p->o0; o < p->o1; o++) {
         const uint8_t *row = (const uint8_t *)p->w + (size_t)o * row_bytes;
+        qgemv_prefetch_row(row, row_bytes, o, p->o1);
 #ifdef __AVX2__
         /* four accumulators: the fused multiply-adds of a block do not wait on each other */
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};

@@ -158,6 +158,7 @@ int qgemv_rows_avx512(float *y, const void *w, uint32_t type, const float *x, in
     const size_t nb = (size_t)in / be, row_bytes = nb * bb;
     for (int o = o0; o < o1; o++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)o * row_bytes;
+        qgemv_prefetch_row(row, row_bytes, o, o1);
         __m512 A = _mm512_setzero_ps(), B = _mm512_setzero_ps();
 #define ROW_DOT(T, fn) \
     for (size_t k = 0; k < nb; k++) fn((const T *)(row + k * bb), x + k * be, &A, &B)

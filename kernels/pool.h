@@ -6,8 +6,10 @@
  * them (each writes its own outputs: split a product by output rows, never a
  * sum), so a result is the same whatever the thread count. The workers are
  * started once (first use) and kept; between loops they spin a little, then
- * sleep. A loop started from inside a task, or while another thread's loop
- * runs, runs on the calling thread alone. $PURBO_THREADS sets the thread
+ * sleep. A loop started from inside a task runs on that thread alone, with
+ * its slot. A loop started by another thread while one runs also runs on
+ * its thread alone, as slot 0: callers with per-thread scratch keep to one
+ * calling thread (the engine does). $PURBO_THREADS sets the thread
  * count (default: the online CPUs, at most POOL_MAX_THREADS); 1 = no pool.
  */
 #ifndef PURBO_POOL_H

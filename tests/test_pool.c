@@ -1,7 +1,7 @@
 /* test_pool.c — the CPU worker pool (kernels/pool.h): every task of a loop
  * runs exactly once with a thread slot in range, loops follow each other
  * without losing or repeating tasks, and a loop started inside a task runs
- * on that thread alone.
+ * on that thread alone, with its slot.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ static void inner_task(void *arg, int i, int thread)
 {
     (void)i;
     pool_ctx *c = arg;
-    if (thread != 0) atomic_fetch_add(&c->inner_bad, 1);
+    if (thread != c->nested) atomic_fetch_add(&c->inner_bad, 1);     /* nested holds the outer slot */
 }
 
 static void count_task(void *arg, int i, int thread)
@@ -29,7 +29,7 @@ static void count_task(void *arg, int i, int thread)
     atomic_fetch_add(&c->hits[i], 1);
     if (thread < 0 || thread >= c->threads) atomic_fetch_add(&c->bad_slot, 1);
     if (c->nested) {
-        pool_ctx inner = {.threads = c->threads};
+        pool_ctx inner = {.threads = c->threads, .nested = thread};
         cpu_pool_for(3, inner_task, &inner);
         if (atomic_load(&inner.inner_bad)) atomic_fetch_add(&c->inner_bad, 1);
     }

@@ -49,6 +49,7 @@ static struct {
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static _Thread_local int in_task;       /* a worker, or a caller inside its own loop */
+static _Thread_local int my_slot;       /* a worker's slot (callers: 0) */
 
 /* Runs the tasks of generation g that are still free; fn, arg, n were read
  * for g (possibly stale: then the first claim fails). */
@@ -68,6 +69,7 @@ static void *worker(void *p)
 {
     const int thread = (int)(intptr_t)p;
     in_task = 1;
+    my_slot = thread;
     uint32_t seen = 0;
     for (;;) {
         uint32_t g;
@@ -132,7 +134,10 @@ void cpu_pool_for(int n, void (*fn)(void *arg, int i, int thread), void *arg)
 {
     if (n <= 0) return;
     if (n == 1 || in_task || cpu_pool_threads() == 1 || pthread_mutex_trylock(&pool.job) != 0) {
-        for (int i = 0; i < n; i++) fn(arg, i, 0);
+        int was = in_task;
+        in_task = 1;    /* loops inside these tasks stay on this thread too */
+        for (int i = 0; i < n; i++) fn(arg, i, my_slot);
+        in_task = was;
         return;
     }
     const uint32_t g = (uint32_t)(atomic_load(&pool.word) >> 32) + 1;

@@ -23,6 +23,15 @@ int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int i
  * CPU can, 0 the AVX2 rows, -1 only asks. Returns the setting before. */
 int cpu_gemv_avx512(int on);
 
+/* The same products and operations split over the CPU pool (kernels/pool.h;
+ * cpu/ops_par.c), each output computed exactly as the plain call computes
+ * it: cpu_matmul by output columns, cpu_rmsnorm by rows, RoPE by tokens
+ * (neox: the half-split form), SwiGLU / GeGLU (gelu 1) by elements. */
+void cpu_matmul_par(float *y, const float *x, const float *w, int n, int in, int out);
+void cpu_rmsnorm_par(float *y, const float *x, const float *w, int n, int dim, float eps);
+void cpu_rope_par(float *x, int n, int n_heads, int d, int pos0, float base, int neox);
+void cpu_gated_par(float *g, const float *u, long n, int gelu);
+
 /* y = x / sqrt(mean(x^2) + eps) * w, row by row.  x, y: (n, dim), w: (dim). */
 void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps);
 

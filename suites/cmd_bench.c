@@ -24,7 +24,8 @@
  * engine's pool (suites/bench_peer.h); its rows go into the same run with
  * impl 'llama.cpp', and a table gives both and their ratio. Where the peer
  * is missing one line says so and the engine's rows stand. Every CPU row's
- * notes carry the 1-minute load average when its case began.
+ * notes carry the 1-minute load average (the engine's: as its case began;
+ * the peer's: as its case ended).
  */
 #include <string.h>
 

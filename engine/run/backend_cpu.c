@@ -88,7 +88,7 @@ static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, in
     (void)b;
     const cpu_weight *cw = w;
     if (n == 1 && cw->q && cpu_gemv_quant(y, cw->q, cw->qtype, x, in, out)) return;
-    cpu_matmul(y, x, cw->f, n, in, out);
+    cpu_matmul_par(y, x, cw->f, n, in, out);
 }
 
 /* The handle of a matrix: its f32 copy, and its file blocks when the
@@ -107,20 +107,19 @@ static cpu_weight weight_of(const model *m, const float *f, const char *name)
 static void cpu_rmsnorm_op(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps)
 {
     (void)b;
-    cpu_rmsnorm(y, x, w, n, dim, eps);
+    cpu_rmsnorm_par(y, x, w, n, dim, eps);
 }
 
 static void cpu_rope_op(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style)
 {
     (void)b;
-    if (style == ROPE_NEOX) cpu_rope_neox(x, n, n_heads, d, pos0, base);
-    else cpu_rope(x, n, n_heads, d, pos0, base);
+    cpu_rope_par(x, n, n_heads, d, pos0, base, style == ROPE_NEOX);
 }
 
 static void cpu_norm_rows(backend *b, float *x, const void *w, int n, int dim, float eps)
 {
     (void)b;
-    cpu_rmsnorm(x, x, w, n, dim, eps);
+    cpu_rmsnorm_par(x, x, w, n, dim, eps);
 }
 
 static void cpu_scale_op(backend *b, float *x, long n, float s)
@@ -133,14 +132,14 @@ static void cpu_geglu_op(backend *b, void *out, const float *g, const float *u, 
 {
     (void)b;
     if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
-    cpu_geglu(out, u, n);
+    cpu_gated_par(out, u, n, 1);
 }
 
 static void cpu_swiglu_op(backend *b, void *out, const float *g, const float *u, long n)
 {
     (void)b;
     if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
-    cpu_swiglu(out, u, n);
+    cpu_gated_par(out, u, n, 0);
 }
 
 static void cpu_add(backend *b, float *x, const float *y, long n)
@@ -307,8 +306,9 @@ static attn_call head_call(backend *b, bk_kv *kv, const bk_attn *a, int h, int q
 
 /* Dense heads split over the CPU pool: one task per (head, run of
  * ATTN_QBLOCK-aligned query blocks). The dense policy forms each block of
- * queries alone (its own products, softmax and mask), so a block computes the
- * same values in whichever task it lands. BLAS runs one thread per task. */
+ * queries alone (its own products, softmax and mask), and BLAS runs on one
+ * thread inside a task, so a block computes the same values in whichever
+ * task it lands, whatever the thread count (with one thread too). */
 typedef struct {
     backend *b;
     bk_kv *kv;
@@ -351,7 +351,7 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         if (p->on_append)
             p->on_append(p, l, h, kvh, pos0, n, a->k_pre + (size_t)kvh * d, kv->k + (size_t)kvh * d, HKV * d);
     }
-    if (cpu_pool_threads() > 1 && dense_layer(b, kv, a)) {
+    if (dense_layer(b, kv, a)) {
         const int T = cpu_pool_threads(), blocks = (n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
         /* about 4 tasks a thread, whole query blocks each */
         int per_head = (4 * T + H - 1) / H;
@@ -416,6 +416,8 @@ backend *backend_cpu_new(const model *m)
     b->act_bytes = (int)sizeof(float);
     b->neox_rope = 1;
     b->sliding = 1;
+    b->prefill_batch = 1024;  /* dense prefill: the f32 weights are read (BLAS packs them) once per 1K tokens */
+    b->prefill_sliding = 1;
     b->m = m;
     cpu_state *st = pb_calloc(1, sizeof(cpu_state));
     b->impl = st;

@@ -53,7 +53,8 @@ void rope_inv_freq(float *inv_freq, int d, float base);
 void cpu_swiglu(float *g, const float *u, long n);
 
 /* g = gelu(g) * u with the tanh approximation of GELU,
- * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU). */
+ * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU); the tanh from
+ * the softmax's exp polynomial (AVX2, with a scalar twin), within 1e-6. */
 void cpu_geglu(float *g, const float *u, long n);
 
 /* x *= s, element-wise over n values (Gemma's embedding scale). */

@@ -18,6 +18,19 @@ void cpu_matmul(float *y, const float *x, const float *w, int n, int in, int out
  * cpu_gemv_supported says which (Q4_1, Q8_0, Q5_0, Q4_K, Q6_K). */
 int cpu_gemv_supported(uint32_t type);
 int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out);
+/* Whether cpu_gemv_quant takes its AVX-512 rows (the default where the CPU
+ * has AVX-512; bit-identical to the AVX2 ones): on 1 uses them where the
+ * CPU can, 0 the AVX2 rows, -1 only asks. Returns the setting before. */
+int cpu_gemv_avx512(int on);
+
+/* The same products and operations split over the CPU pool (kernels/pool.h;
+ * cpu/ops_par.c), each output computed exactly as the plain call computes
+ * it: cpu_matmul by output columns, cpu_rmsnorm by rows, RoPE by tokens
+ * (neox: the half-split form), SwiGLU / GeGLU (gelu 1) by elements. */
+void cpu_matmul_par(float *y, const float *x, const float *w, int n, int in, int out);
+void cpu_rmsnorm_par(float *y, const float *x, const float *w, int n, int dim, float eps);
+void cpu_rope_par(float *x, int n, int n_heads, int d, int pos0, float base, int neox);
+void cpu_gated_par(float *g, const float *u, long n, int gelu);
 
 /* y = x / sqrt(mean(x^2) + eps) * w, row by row.  x, y: (n, dim), w: (dim). */
 void cpu_rmsnorm(float *y, const float *x, const float *w, int n, int dim, float eps);
@@ -40,7 +53,8 @@ void rope_inv_freq(float *inv_freq, int d, float base);
 void cpu_swiglu(float *g, const float *u, long n);
 
 /* g = gelu(g) * u with the tanh approximation of GELU,
- * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU). */
+ * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (GeGLU); the tanh from
+ * the softmax's exp polynomial (AVX2, with a scalar twin), within 1e-6. */
 void cpu_geglu(float *g, const float *u, long n);
 
 /* x *= s, element-wise over n values (Gemma's embedding scale). */

@@ -18,8 +18,18 @@
  * case's transaction, next to its bench row. Where CUPTI is unavailable one
  * line says so and the bench goes on without them. --counters adds the
  * hardware counters of one more run of each case (probes/counters_run.h).
+ *
+ * --peer llama.cpp (CPU): right after the engine's cases, llama.cpp times
+ * the same cases on the same GGUF and token ids with as many threads as the
+ * engine's pool (suites/bench_peer.h); its rows go into the same run with
+ * impl 'llama.cpp', and a table gives both and their ratio. Where the peer
+ * is missing one line says so and the engine's rows stand. Every CPU row's
+ * notes carry the 1-minute load average (the engine's: as its case began;
+ * the peer's: as its case ended).
  */
 #include <string.h>
+
+#include <stdlib.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -27,6 +37,10 @@
 #include "run/forward.h"
 #include "model/textsrc.h"
 #include "suites/throughput.h"
+#include "suites/bench_peer.h"
+#include "kernels/pool.h"
+
+#define BENCH_MAX_CASES 17     /* 16 prefill sizes + decode */
 
 typedef struct {
     pb_db *db;
@@ -37,7 +51,20 @@ typedef struct {
     const int *ids;     /* the text's token ids */
     double *t;          /* [repeats] */
     int repeats;
+    int n_case;
+    int case_ctx[BENCH_MAX_CASES], case_phase[BENCH_MAX_CASES];
+    double ours[BENCH_MAX_CASES], theirs[BENCH_MAX_CASES]; /* tok/s; 0: none */
+    const char *peer_info;
 } bench_ctx;
+
+/* "load 1.23" (the 1-minute load average) into buf, or "" where unknown. */
+static const char *load_note(char *buf, size_t len)
+{
+    double l[1];
+    buf[0] = 0;
+    if (getloadavg(l, 1) == 1) snprintf(buf, len, "load %.2f", l[0]);
+    return buf;
+}
 
 /* Times one case, stores it with its kernels in one transaction and prints
  * its line. */
@@ -45,11 +72,19 @@ static void bench_case(bench_ctx *bc, const model_config *c, int phase, int n_ct
 {
     tp_case tc = {.shape = {c->n_layer, c->n_head, c->n_head_kv, c->head_dim}, .context = n_ctx, .phase = phase,
                   .tokens = n_tokens};
+    char load[32];
+    load_note(load, sizeof load);
     tp_time(bc->s, &tc, bc->ids, 0, bc->repeats, bc->t);
     char bench[32], case_name[64];
     snprintf(bench, sizeof bench, "%s-forward", bc->b->name);
     bench_row r;
     tp_bench_row(&tc, bc->t, bc->repeats, bc->run, bench, &r);
+    if (!strcmp(bc->b->name, "cpu") && load[0]) r.notes = load;
+    if (bc->n_case < BENCH_MAX_CASES) {
+        bc->case_ctx[bc->n_case] = n_ctx;
+        bc->case_phase[bc->n_case] = phase;
+        bc->ours[bc->n_case++] = r.throughput;
+    }
     snprintf(case_name, sizeof case_name, "%s %d", r.phase, n_ctx);
     tp_once once = {bc->s, &tc, bc->ids};
     int64_t id = 0;
@@ -66,11 +101,60 @@ static void bench_case(bench_ctx *bc, const model_config *c, int phase, int n_ct
     fflush(stdout);
 }
 
+/* A case timed by the peer: its bench row (impl llama.cpp) and its tok/s. */
+static void peer_case(void *arg, const char *phase, int n_ctx, int n_tokens, const double *t, int n,
+                      const char *setting)
+{
+    bench_ctx *bc = arg;
+    const model_config *c = &bc->b->m->cfg;
+    int ph = !strcmp(phase, "decode") ? TP_DECODE : TP_PREFILL;
+    tp_case tc = {.shape = {c->n_layer, c->n_head, c->n_head_kv, c->head_dim}, .context = n_ctx, .phase = ph,
+                  .tokens = n_tokens};
+    char bench[32], notes[1200], load[32];
+    snprintf(bench, sizeof bench, "%s-forward", bc->b->name);
+    snprintf(notes, sizeof notes, "%s; %s; %s", load_note(load, sizeof load), setting, bc->peer_info);
+    bench_row r;
+    tp_bench_row(&tc, t, n, bc->run, bench, &r);
+    r.impl = "llama.cpp";
+    r.notes = notes;
+    if (bc->db) db_bench_add(bc->db, &r);
+    for (int k = 0; k < bc->n_case; k++)
+        if (bc->case_ctx[k] == n_ctx && bc->case_phase[k] == ph) bc->theirs[k] = r.throughput;
+    printf("%-8s %7d %7d %8d %10.4f %10.1f  %.4f..%.4f  llama.cpp %s\n", r.phase, n_ctx, n_tokens, n,
+           r.t_median, r.throughput, r.t_min, r.t_max, setting);
+    fflush(stdout);
+}
+
+/* The peer's cases after the engine's, and the table of both. */
+static void run_peer(bench_ctx *bc, const char *model_path, const int *sizes, int n_sizes, int decode_ctx,
+                     int decode_tokens, int n_ids)
+{
+    static char info[1024];
+    char why[1024];
+    bench_peer_args pa = {model_path, bc->ids, n_ids, sizes, n_sizes, decode_ctx, decode_tokens, bc->repeats,
+                          cpu_pool_threads()};
+    bc->peer_info = info;
+    if (!bench_peer_llama(&pa, peer_case, bc, info, sizeof info, why, sizeof why)) {
+        printf("peer llama.cpp: MISSING or failed: %s (the purbo rows stand; install the binding with "
+               "`pip install llama-cpp-python` and set PURBO_PYTHON to its interpreter)\n", why);
+        fprintf(stderr, "bench: peer llama.cpp missing or failed: %s\n", why);
+    }
+    printf("\n%-8s %7s  %11s  %15s  %7s\n", "phase", "context", "purbo tok/s", "llama.cpp tok/s", "ratio");
+    for (int k = 0; k < bc->n_case; k++) {
+        printf("%-8s %7d  %11.1f  ", bc->case_phase[k] == TP_DECODE ? "decode" : "prefill", bc->case_ctx[k],
+               bc->ours[k]);
+        if (bc->theirs[k] > 0) printf("%15.1f  %6.2fx\n", bc->theirs[k], bc->ours[k] / bc->theirs[k]);
+        else printf("%15s  %7s\n", "-", "-");
+    }
+    printf("peer: %s\n", info[0] ? info : "none");
+}
+
 static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
 {
     const char *model_path = NULL, *sizes_arg = "512,2048,8192";
     arg_results ro = {.db = ARG_DB_DEFAULT};
     int repeats = 3, decode_ctx = 2048, decode_tokens = 32, counters = 0;
+    const char *peer = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue;
@@ -86,7 +170,10 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
                    "  --db PATH           results database (default out/results.db; 'none' to skip)\n"
                    "  --counters          cuda: hardware counters per kernel of each case (CUPTI\n"
                    "                      Range Profiler, kernel replay: slow), the card's ceilings\n"
-                   "                      and a roofline table; off by default\n",
+                   "                      and a roofline table; off by default\n"
+                   "  --peer llama.cpp    cpu: then time llama.cpp on the same GGUF, ids, cases and\n"
+                   "                      thread count (Python binding llama_cpp, interpreter\n"
+                   "                      $PURBO_PYTHON); rows with impl llama.cpp and a ratio table\n",
                    cmd, bk);
             return 0;
         } else if ((v = arg_val(cmd, argc, argv, &i, "--model"))) model_path = v;
@@ -96,9 +183,11 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
         else if ((v = arg_val(cmd, argc, argv, &i, "--decode-ctx"))) decode_ctx = (int)arg_long(cmd, "--decode-ctx", v, 1, 1 << 24);
         else if ((v = arg_val(cmd, argc, argv, &i, "--decode-tokens"))) decode_tokens = (int)arg_long(cmd, "--decode-tokens", v, 1, 100000);
         else if (arg_flag(argv, i, "--counters")) counters = 1;
+        else if ((v = arg_val(cmd, argc, argv, &i, "--peer"))) peer = v;
         else arg_bad(cmd, "unknown option %s", argv[i]);
     }
     if (!model_path) arg_bad(cmd, "--model is required");
+    if (peer && strcmp(peer, "llama.cpp")) arg_bad(cmd, "--peer '%s': the one peer is llama.cpp", peer);
     if (counters && !hwr_precheck()) counters = 0; /* before anything starts CUDA; 0: said why */
     const char *db_path = ro.db;
     int sizes[16], n_sizes = 0, max_n = decode_ctx + decode_tokens;
@@ -160,6 +249,10 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
     session_eval(s, ids, sizes[0] < 64 ? sizes[0] : 64, logits, 1);
     for (int k = 0; k < n_sizes; k++) bench_case(&bc, &m->cfg, TP_PREFILL, sizes[k], sizes[k]);
     bench_case(&bc, &m->cfg, TP_DECODE, decode_ctx, decode_tokens);
+    if (peer && strcmp(b->name, "cpu"))
+        fprintf(stderr, "bench: --peer llama.cpp times the CPU only; no peer for the %s backend\n", b->name);
+    else if (peer)
+        run_peer(&bc, model_path, sizes, n_sizes, decode_ctx, decode_tokens, max_n);
     if (bc.kt.hw) hwr_close(&hw, 1);
     if (db) {
         db_run_end(db, bc.run, RUN_DONE);

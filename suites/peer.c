@@ -29,31 +29,39 @@ static char *read_line(peer *p)
     return p->line;
 }
 
-peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
+const char *peer_script(const char *env, const char *name, char *buf, size_t len, char *why, size_t why_len)
 {
-    const char *py = getenv("PURBO_PYTHON"), *script = getenv("PURBO_PEER");
-    if (!py || !*py) py = "python3";
-    char beside[4096] = "";
+    const char *script = getenv(env);
     if (!script || !*script) {
         /* the repository's script from the working directory, else from the
          * binary's place: ../suites/peers/ of build/purbo-bench, or one more
          * level up for a build in a subfolder (build/asan/purbo-bench) */
-        script = "suites/peers/sdpa_peer.py";
-        if (access(script, R_OK) != 0) {
-            ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 64);
-            char *slash = n > 0 ? (beside[n] = 0, strrchr(beside, '/')) : NULL;
-            for (int up = 1; slash && up <= 2 && script != beside; up++) {
-                snprintf(slash, sizeof beside - (size_t)(slash - beside), "%s/suites/peers/sdpa_peer.py",
-                         up == 1 ? "/.." : "/../..");
-                if (access(beside, R_OK) == 0) script = beside;
+        snprintf(buf, len, "suites/peers/%s", name);
+        script = buf;
+        if (access(script, R_OK) != 0 && len > 64) {
+            ssize_t n = readlink("/proc/self/exe", buf, len - 64);
+            char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
+            for (int up = 1; slash && up <= 2; up++) {
+                snprintf(slash, len - (size_t)(slash - buf), "%s/suites/peers/%s", up == 1 ? "/.." : "/../..", name);
+                if (access(buf, R_OK) == 0) break;
             }
         }
     }
     if (access(script, R_OK)) {
-        snprintf(why, why_len, "%s: %s (run from the repository root, or set PURBO_PEER to the script)", script,
-                 strerror(errno));
+        snprintf(why, why_len, "%s: %s (run from the repository root, or set %s to the script)", script,
+                 strerror(errno), env);
         return NULL;
     }
+    return script;
+}
+
+peer *peer_open(char *info, size_t info_len, char *why, size_t why_len)
+{
+    const char *py = getenv("PURBO_PYTHON");
+    if (!py || !*py) py = "python3";
+    char beside[4096];
+    const char *script = peer_script("PURBO_PEER", "sdpa_peer.py", beside, sizeof beside, why, why_len);
+    if (!script) return NULL;
     int up[2], down[2];
     if (pipe(up) || pipe(down)) {
         snprintf(why, why_len, "pipe: %s", strerror(errno));

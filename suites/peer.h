@@ -22,6 +22,11 @@
 
 #include "kernels/attn_time.h"
 
+/* The path of peer script `name`: $env when set, else suites/peers/NAME
+ * under the working directory or beside the binary (buf holds it); NULL and
+ * a one-line reason when it is not readable. */
+const char *peer_script(const char *env, const char *name, char *buf, size_t len, char *why, size_t why_len);
+
 /* Peer implementations a suite method may name (`impl`). */
 #define PEER_IMPLS "sdpa_cudnn", "sdpa_fa2", "flex"
 

@@ -88,6 +88,9 @@ struct backend {
      * observes rows (0: the session's own max_batch). CUDA: 2048 (fewer
      * launches, and the prefill attention fills the device). */
     int prefill_batch;
+    /* 1: prefill_batch applies on models with sliding layers too (the CPU:
+     * its dense attention honours the window at any chunk length). */
+    int prefill_sliding;
     const model *m;
     bk_weights w;
     void *impl;             /* the implementation's state */

@@ -17,15 +17,18 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "model/gguf.h"
 #include "kernels/ops.h"
+#include "kernels/pool.h"
 
 struct bk_kv {
     int n_ctx;
     float *kc, *vc;     /* per (layer, KV head): rows of d floats from row kv_off[i] */
     size_t *kv_off;     /* [n_layer * n_head_kv] */
     kv_ring *ring;      /* [n_layer * n_head_kv] storage of each head */
-    float *scores;      /* attn_scratch_floats(n_ctx) */
+    float *scores;      /* attn_scratch_floats(n_ctx) for each pool thread */
     const float *k, *v; /* the chunk being attended: (n, n_head_kv, d), until its rings are stored */
 };
 
@@ -85,7 +88,7 @@ static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, in
     (void)b;
     const cpu_weight *cw = w;
     if (n == 1 && cw->q && cpu_gemv_quant(y, cw->q, cw->qtype, x, in, out)) return;
-    cpu_matmul(y, x, cw->f, n, in, out);
+    cpu_matmul_par(y, x, cw->f, n, in, out);
 }
 
 /* The handle of a matrix: its f32 copy, and its file blocks when the
@@ -104,20 +107,19 @@ static cpu_weight weight_of(const model *m, const float *f, const char *name)
 static void cpu_rmsnorm_op(backend *b, void *y, const float *x, const void *w, int n, int dim, float eps)
 {
     (void)b;
-    cpu_rmsnorm(y, x, w, n, dim, eps);
+    cpu_rmsnorm_par(y, x, w, n, dim, eps);
 }
 
 static void cpu_rope_op(backend *b, float *x, int n, int n_heads, int d, int pos0, float base, int style)
 {
     (void)b;
-    if (style == ROPE_NEOX) cpu_rope_neox(x, n, n_heads, d, pos0, base);
-    else cpu_rope(x, n, n_heads, d, pos0, base);
+    cpu_rope_par(x, n, n_heads, d, pos0, base, style == ROPE_NEOX);
 }
 
 static void cpu_norm_rows(backend *b, float *x, const void *w, int n, int dim, float eps)
 {
     (void)b;
-    cpu_rmsnorm(x, x, w, n, dim, eps);
+    cpu_rmsnorm_par(x, x, w, n, dim, eps);
 }
 
 static void cpu_scale_op(backend *b, float *x, long n, float s)
@@ -130,14 +132,14 @@ static void cpu_geglu_op(backend *b, void *out, const float *g, const float *u, 
 {
     (void)b;
     if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
-    cpu_geglu(out, u, n);
+    cpu_gated_par(out, u, n, 1);
 }
 
 static void cpu_swiglu_op(backend *b, void *out, const float *g, const float *u, long n)
 {
     (void)b;
     if (out != g) memcpy(out, g, (size_t)n * sizeof(float));
-    cpu_swiglu(out, u, n);
+    cpu_gated_par(out, u, n, 0);
 }
 
 static void cpu_add(backend *b, float *x, const float *y, long n)
@@ -175,7 +177,7 @@ static bk_kv *cpu_kv_new(backend *b, int n_ctx)
     kv->kv_off = pb_malloc((size_t)c->n_layer * c->n_head_kv * sizeof *kv->kv_off);
     kv->ring = pb_calloc((size_t)c->n_layer * c->n_head_kv, sizeof *kv->ring);
     kv_alloc(b, kv);
-    kv->scores = pb_malloc(attn_scratch_floats(n_ctx) * sizeof(float));
+    kv->scores = pb_malloc(attn_scratch_floats(n_ctx) * cpu_pool_threads() * sizeof(float));
     return kv;
 }
 
@@ -279,6 +281,66 @@ static int kv_spans(backend *b, const bk_kv *kv, int l, int h, int pos0, int n, 
     return ns;
 }
 
+/* The attn_call of query head h for the chunk's queries q0 .. q0+nq-1. */
+static attn_call head_call(backend *b, bk_kv *kv, const bk_attn *a, int h, int q0, int nq)
+{
+    const model_config *c = &b->m->cfg;
+    const int d = c->head_dim, H = c->n_head, HKV = c->n_head_kv, l = a->layer, pos0 = a->pos0;
+    int kvh = h / (H / HKV);
+    attn_call call = {
+        .layer = l, .head = h, .kv_head = kvh, .d = d,
+        .q_pos0 = pos0 + q0, .n_q = nq, .n_kv = pos0 + q0 + nq, .window = a->window,
+        .q = a->q + (size_t)q0 * H * d + (size_t)h * d, .ldq = H * d,
+        .q_pre = a->q_pre + (size_t)q0 * H * d + (size_t)h * d, .ldq_pre = H * d,
+        .out = (float *)a->out + (size_t)q0 * H * d + (size_t)h * d, .ldo = H * d,
+        .scale = 1.0f / sqrtf((float)d),
+    };
+    call.n_span = kv_spans(b, kv, l, kvh, pos0, a->n, call.span);
+    if (!kv->ring[l * HKV + kvh].window) {
+        call.k = call.span[0].k;
+        call.v = call.span[0].v;
+        call.span[0].n = call.n_kv;
+    }
+    return call;
+}
+
+/* Dense heads split over the CPU pool: one task per (head, run of
+ * ATTN_QBLOCK-aligned query blocks). The dense policy forms each block of
+ * queries alone (its own products, softmax and mask), and BLAS runs on one
+ * thread inside a task, so a block computes the same values in whichever
+ * task it lands, whatever the thread count (with one thread too). */
+typedef struct {
+    backend *b;
+    bk_kv *kv;
+    const bk_attn *a;
+    int rows;           /* queries per task, a multiple of ATTN_QBLOCK */
+    int per_head;       /* tasks per head */
+    long long *kept;    /* [n_head * per_head] */
+} attn_job;
+
+static void attn_task(void *arg, int i, int thread)
+{
+    attn_job *j = arg;
+    int h = i / j->per_head, q0 = (i % j->per_head) * j->rows;
+    int nq = j->a->n - q0 < j->rows ? j->a->n - q0 : j->rows;
+    attn_call call = head_call(j->b, j->kv, j->a, h, q0, nq);
+    float *scratch = j->kv->scores + (size_t)thread * attn_scratch_floats(j->kv->n_ctx);
+    j->kept[i] = attn_dense.run(&attn_dense, &call, NULL, scratch);
+}
+
+/* 1 when every head of the layer is dense on a full cache and nothing
+ * observes rows: the heads may then run in parallel. */
+static int dense_layer(backend *b, const bk_kv *kv, const bk_attn *a)
+{
+    const model_config *c = &b->m->cfg;
+    if (a->obs && a->obs->on_rows) return 0;
+    for (int h = 0; h < c->n_head; h++)
+        if (a->policy[h] != &attn_dense) return 0;
+    for (int h = 0; h < c->n_head_kv; h++)
+        if (kv->ring[a->layer * c->n_head_kv + h].window) return 0;
+    return 1;
+}
+
 static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
 {
     const model_config *c = &b->m->cfg;
@@ -289,21 +351,30 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         if (p->on_append)
             p->on_append(p, l, h, kvh, pos0, n, a->k_pre + (size_t)kvh * d, kv->k + (size_t)kvh * d, HKV * d);
     }
-    for (int h = 0; h < H; h++) {
-        int kvh = h / (H / HKV);
-        attn_call call = {
-            .layer = l, .head = h, .kv_head = kvh, .d = d,
-            .q_pos0 = pos0, .n_q = n, .n_kv = pos0 + n, .window = a->window,
-            .q = a->q + (size_t)h * d, .ldq = H * d,
-            .q_pre = a->q_pre + (size_t)h * d, .ldq_pre = H * d,
-            .out = (float *)a->out + (size_t)h * d, .ldo = H * d,
-            .scale = 1.0f / sqrtf((float)d),
-        };
-        call.n_span = kv_spans(b, kv, l, kvh, pos0, n, call.span);
-        if (!kv->ring[l * HKV + kvh].window) {
-            call.k = call.span[0].k;
-            call.v = call.span[0].v;
+    if (dense_layer(b, kv, a)) {
+        const int T = cpu_pool_threads(), blocks = (n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
+        /* about 4 tasks a thread, whole query blocks each */
+        int per_head = (4 * T + H - 1) / H;
+        if (per_head > blocks) per_head = blocks;
+        int rows = (blocks + per_head - 1) / per_head * ATTN_QBLOCK;
+        per_head = (n + rows - 1) / rows;
+        long long kept_buf[256];
+        long long *kept = H * per_head <= 256 ? kept_buf : pb_malloc((size_t)H * per_head * sizeof *kept);
+        attn_job j = {b, kv, a, rows, per_head, kept};
+        int blas = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        cpu_pool_for(H * per_head, attn_task, &j);
+        openblas_set_num_threads(blas);
+        for (int h = 0; h < H && a->count; h++) {
+            for (int t = 0; t < per_head; t++) a->count[h].kept += kept[h * per_head + t];
+            a->count[h].visible += attn_visible_pairs(pos0, n, a->window);
         }
+        if (kept != kept_buf) free(kept);
+        cache_store(b, kv, l, pos0, n, 1);
+        return;
+    }
+    for (int h = 0; h < H; h++) {
+        attn_call call = head_call(b, kv, a, h, 0, n);
         const attn_policy *p = a->policy[h];
         long long kept = p->run(p, &call, a->obs, kv->scores);
         if (a->count) {
@@ -345,6 +416,8 @@ backend *backend_cpu_new(const model *m)
     b->act_bytes = (int)sizeof(float);
     b->neox_rope = 1;
     b->sliding = 1;
+    b->prefill_batch = 1024;  /* dense prefill: the f32 weights are read (BLAS packs them) once per 1K tokens */
+    b->prefill_sliding = 1;
     b->m = m;
     cpu_state *st = pb_calloc(1, sizeof(cpu_state));
     b->impl = st;

@@ -187,17 +187,31 @@ static void eval_chunk(session *s, const int *tokens, int n)
     s->n_past += n;
 }
 
-/* 1 when every head is dense, no layer slides and nothing observes rows:
- * where the backend's whole-step decode and its prefill chunk apply. */
-static int dense_only(const session *s)
+/* 1 when every head is dense and nothing observes rows. */
+static int dense_heads(const session *s)
 {
     const model_config *c = &s->m->cfg;
     if (s->obs) return 0;
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         if (s->policy[i] != &attn_dense) return 0;
+    return 1;
+}
+
+/* 1 when no layer slides. */
+static int no_sliding(const session *s)
+{
+    const model_config *c = &s->m->cfg;
     for (int l = 0; l < c->n_layer; l++)
         if (c->layer[l].window) return 0;
     return 1;
+}
+
+/* 1 when every head is dense, no layer slides and nothing observes rows:
+ * where the backend's whole-step decode applies, and its prefill chunk
+ * (that one on sliding layers too where the backend says so). */
+static int dense_only(const session *s)
+{
+    return dense_heads(s) && no_sliding(s);
 }
 
 /* One decode step through the backend's whole-step hook, where it applies
@@ -228,7 +242,8 @@ void session_eval(session *s, const int *tokens, int n, float *logits, int n_log
     if (n == 1 && whole_step(s, tokens[0], n_logits ? logits : NULL)) return;
     const int E = c->n_embd;
     int first_logit = n - n_logits;  /* index of the first token whose logits are wanted */
-    const int chunk = s->b->prefill_batch && dense_only(s) ? s->dense_batch : s->max_batch;
+    const int long_chunk = dense_heads(s) && (s->b->prefill_sliding || no_sliding(s));
+    const int chunk = s->b->prefill_batch && long_chunk ? s->dense_batch : s->max_batch;
     for (int t0 = 0; t0 < n; t0 += chunk) {
         int b = n - t0 < chunk ? n - t0 : chunk;
         eval_chunk(s, tokens + t0, b);

@@ -35,8 +35,9 @@ typedef struct {
     int n_ctx;          /* cache capacity in positions */
     int n_past;         /* positions already in the cache */
     int max_batch;      /* tokens per internal chunk */
-    int dense_batch;    /* tokens per chunk where every head is dense, no layer slides and nothing
-                           observes, on a backend with prefill_batch (≥ max_batch; scratch is sized for it) */
+    int dense_batch;    /* tokens per chunk where every head is dense, no layer slides (unless the
+                           backend's prefill_sliding) and nothing observes, on a backend with
+                           prefill_batch (≥ max_batch; scratch is sized for it) */
     bk_kv *kv;          /* the backend's KV cache */
     const attn_policy **policy;  /* [n_layer * n_head], never NULL entries */
     const attn_observer *obs;    /* may be NULL */

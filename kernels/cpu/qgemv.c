@@ -6,16 +6,17 @@
  * Each weight is formed exactly as the dequantizer (quant.c) forms it (q·d
  * + m, q·d, d·sc·q − dmin·m, (d·sc)·q, each product rounded in f32 with no
  * fused multiply-add), so the products equal the f32 ones up to the order
- * of the sums. AVX2 (x86-64-v3) does 8 lanes; the scalar path dequantizes a
- * block and is the reference. The largest products (a big vocabulary's
- * output matrix) split their rows over the CPUs.
+ * of the sums. AVX2 (x86-64-v3) does 8 lanes, AVX-512 (qgemv_avx512.c,
+ * where the CPU has it) the same sums on 16, bit for bit; the scalar path
+ * dequantizes a block and is the reference. Products split their rows over the CPU
+ * pool (kernels/pool.h).
  */
 #include "kernels/ops.h"
 
-#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "kernels/cpu/qgemv_isa.h"
+#include "kernels/pool.h"
 #include "kernels/quant.h"
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -151,10 +152,23 @@ typedef struct {
     uint32_t type;
     const float *x;
     int in, o0, o1;
+    int n_out;         /* all rows of the product (out) */
 } gemv_part;
+
+/* -1 until the first product: then whether rows take the AVX-512 path. */
+static int use_avx512 = -1;
+
+int cpu_gemv_avx512(int on)
+{
+    if (use_avx512 < 0) use_avx512 = qgemv_avx512_usable();
+    int was = use_avx512;
+    if (on >= 0) use_avx512 = on && qgemv_avx512_usable();
+    return was;
+}
 
 static void gemv_rows(const gemv_part *p)
 {
+    if (use_avx512 && qgemv_rows_avx512(p->y, p->w, p->type, p->x, p->in, p->o0, p->o1)) return;
     size_t be, bb;
     ggml_type_info(p->type, &be, &bb);
     const size_t nb = (size_t)p->in / be, row_bytes = nb * bb;
@@ -162,6 +176,7 @@ static void gemv_rows(const gemv_part *p)
     const float *x = p->x;
     for (int o = p->o0; o < p->o1; o++) {
         const uint8_t *row = (const uint8_t *)p->w + (size_t)o * row_bytes;
+        qgemv_prefetch_row(row, row_bytes, o, p->o1);
 #ifdef __AVX2__
         /* four accumulators: the fused multiply-adds of a block do not wait on each other */
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -187,40 +202,38 @@ static void gemv_rows(const gemv_part *p)
     }
 }
 
-static void *gemv_thread(void *arg)
+/* One task of a split product: rows [i·rows, (i+1)·rows) of p. */
+static void gemv_task(void *arg, int i, int thread)
 {
-    gemv_rows(arg);
-    return NULL;
+    (void)thread;
+    gemv_part p = *(const gemv_part *)arg;
+    const int rows = p.o1;                  /* rows per task */
+    p.o0 = i * rows;
+    p.o1 = p.o0 + rows < p.n_out ? p.o0 + rows : p.n_out;
+    gemv_rows(&p);
 }
 
-/* Products of at least this many weights (the output matrix of a large
- * vocabulary: Gemma's 262,144 x 640) split their rows over the CPUs (at most
- * GEMV_MAX_THREADS); smaller ones would pay more to start a thread than
- * they save. Each row is summed by one thread as without threads, so the
- * result does not depend on the split. */
-#define GEMV_SPLIT_WEIGHTS (1L << 24)
-#define GEMV_MAX_THREADS 8
+/* Products of at least this many weights split their rows over the pool's
+ * threads (kernels/pool.h), in tasks of about a quarter of a thread's share
+ * (at least GEMV_MIN_ROWS rows) so a thread that lost its CPU for a while
+ * is made up by the others. Each row is summed by one thread as without
+ * threads, so the result does not depend on the split. */
+#define GEMV_SPLIT_WEIGHTS (1L << 15)
+#define GEMV_MIN_ROWS 16
 
 int cpu_gemv_quant(float *y, const void *w, uint32_t type, const float *x, int in, int out)
 {
     size_t be, bb;
     if (!cpu_gemv_supported(type) || !ggml_type_info(type, &be, &bb) || in % (int)be) return 0;
-    static int n_cpu;
-    if (!n_cpu) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        n_cpu = c < 1 ? 1 : c > GEMV_MAX_THREADS ? GEMV_MAX_THREADS : (int)c;
+    if (use_avx512 < 0) cpu_gemv_avx512(-1);
+    const int nt = (long)in * out >= GEMV_SPLIT_WEIGHTS ? cpu_pool_threads() : 1;
+    if (nt == 1) {
+        gemv_rows(&(gemv_part){y, w, type, x, in, 0, out, out});
+        return 1;
     }
-    int nt = (long)in * out >= GEMV_SPLIT_WEIGHTS ? n_cpu : 1;
-    gemv_part part[GEMV_MAX_THREADS];
-    pthread_t th[GEMV_MAX_THREADS];
-    int started[GEMV_MAX_THREADS] = {0};
-    for (int i = 0; i < nt; i++)
-        part[i] = (gemv_part){y, w, type, x, in, (int)((long)out * i / nt), (int)((long)out * (i + 1) / nt)};
-    for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, gemv_thread, &part[i]) == 0;
-    gemv_rows(&part[0]);
-    for (int i = 1; i < nt; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else gemv_rows(&part[i]);  /* no thread to be had: this one does the rows */
-    }
+    int rows = (out + 4 * nt - 1) / (4 * nt);
+    if (rows < GEMV_MIN_ROWS) rows = GEMV_MIN_ROWS;
+    gemv_part part = {y, w, type, x, in, 0, rows, out};
+    cpu_pool_for((out + rows - 1) / rows, gemv_task, &part);
     return 1;
 }

@@ -201,7 +201,8 @@ void cuda_scale(float *x, long n, float s, cudaStream_t st)
     CUDA_CHECK_LAUNCH();
 }
 
-/* GELU with the tanh approximation (the accurate tanhf), as cpu_geglu. */
+/* GELU with the tanh approximation (the accurate tanhf); cpu_geglu forms the
+ * tanh from its exp polynomial, within 1e-6 of this. */
 static __global__ void geglu_kernel(uint16_t *out, const float *g, const float *u, long n)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;

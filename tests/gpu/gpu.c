@@ -2,6 +2,7 @@
 #include "tests/gpu/gpu.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,14 @@ void gpu_fill(float *x, size_t n, float lo, float hi)
 void gpu_round_bf16(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = attn_bf16_to_f32(attn_f32_to_bf16(x[i]));
+}
+
+void gpu_fill_bf16(uint16_t *x, size_t n, float amp)
+{
+    float *f = pb_malloc(n * sizeof(float));
+    gpu_fill(f, n, -amp, amp);
+    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
+    free(f);
 }
 
 void gpu_poison(backend *b, void *p, size_t bytes)

@@ -10,6 +10,7 @@
 #define PURBO_TESTS_GPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "run/backend.h"
 #include "base/rng.h"
@@ -27,6 +28,8 @@ pb_rng *gpu_rng(void);
 
 /* x[i] uniform in [lo, hi). */
 void gpu_fill(float *x, size_t n, float lo, float hi);
+/* x[i] = bf16 of a value uniform in [-amp, amp). */
+void gpu_fill_bf16(uint16_t *x, size_t n, float amp);
 /* Rounds each value to the nearest bf16 (inputs both backends see exactly). */
 void gpu_round_bf16(float *x, size_t n);
 /* Fills `bytes` of backend buffer p with 0xff bytes: NaN as f32 and as bf16. */

@@ -26,14 +26,6 @@
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
 
-static void fill_bf16(uint16_t *x, size_t n, float amp)
-{
-    float *f = pb_malloc(n * sizeof(float));
-    gpu_fill(f, n, -amp, amp);
-    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
-    free(f);
-}
-
 /* One call (decode when n_q == 1 and q_offset == kv_len - 1) against the
  * twin; 1 when within tolerance. */
 static int check_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, int window)
@@ -43,9 +35,9 @@ static int check_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     uint16_t *q = pb_malloc(nq * 2), *k = pb_malloc(nkv * 2), *v = pb_malloc(nkv * 2), *og = pb_malloc(nq * 2);
     float *ref = pb_malloc(nq * sizeof(float)), *lref = pb_malloc(nl * sizeof(float));
     float *out = pb_malloc(nq * sizeof(float)), *lg = pb_malloc(nl * sizeof(float));
-    fill_bf16(q, nq, d == 256 ? 1.0f : 2.0f);  /* scores of a few units: a peaked, not one-hot, softmax */
-    fill_bf16(k, nkv, d == 256 ? 1.0f : 2.0f);
-    fill_bf16(v, nkv, 1.0f);
+    gpu_fill_bf16(q, nq, d == 256 ? 1.0f : 2.0f);  /* scores of a few units: a peaked, not one-hot, softmax */
+    gpu_fill_bf16(k, nkv, d == 256 ? 1.0f : 2.0f);
+    gpu_fill_bf16(v, nkv, 1.0f);
     int eff = window && window < kv_len ? window : kv_len;
     size_t work_bytes = decode ? attn_decode_workspace(eff, H, HKV, d) : 0;
     void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nkv * 2), *dv = gpu_dev(nkv * 2), *dout = gpu_dev(nq * 2);

@@ -27,14 +27,6 @@
 
 #define TOL_BLSE 1e-3
 
-static void fill_bf16(uint16_t *x, size_t n, float amp)
-{
-    float *f = pb_malloc(n * sizeof(float));
-    gpu_fill(f, n, -amp, amp);
-    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
-    free(f);
-}
-
 static int up(void *d, const void *h, size_t bytes)
 {
     return cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice) == cudaSuccess;
@@ -57,9 +49,9 @@ static int index_case(int n_q, int kv_len, int q_offset, int H, int HKV, int d, 
     float *qx = pb_malloc(nqx * 4), *blse = pb_malloc(nb * 4), *ref = pb_malloc(nb * 4);
     int64_t *off = pb_malloc((n_items + 1) * 8), *roff = pb_malloc((n_items + 1) * 8);
     int32_t *idx = pb_malloc(nb * 4), *ridx = pb_malloc(nb * 4);
-    fill_bf16(q, nq, 2.0f);
-    fill_bf16(k, nk, 2.0f);
-    fill_bf16(kx, nkx, 2.0f);
+    gpu_fill_bf16(q, nq, 2.0f);
+    gpu_fill_bf16(k, nk, 2.0f);
+    gpu_fill_bf16(kx, nkx, 2.0f);
     gpu_fill(qx, nqx, -2.0f, 2.0f);
     const size_t wb = attn_select_workspace(n_q, H);
     void *dq = gpu_dev(nq * 2), *dk = gpu_dev(nk * 2), *dkx = gpu_dev(nkx * 2), *dqx = gpu_dev(nqx * 4), *dblse = gpu_dev(nb * 4);

@@ -37,11 +37,8 @@
 
 static uint16_t *rand_bf16(size_t n, float amp)
 {
-    float *f = pb_malloc(n * sizeof(float));
     uint16_t *x = pb_malloc(n * sizeof(uint16_t));
-    gpu_fill(f, n, -amp, amp);
-    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
-    free(f);
+    gpu_fill_bf16(x, n, amp);
     return x;
 }
 

@@ -133,14 +133,6 @@ static int make_lists(int H, int G, int n_kb, double rho, double corr, int desc,
     return most;
 }
 
-static void fill_bf16(uint16_t *x, size_t n, float amp)
-{
-    float *f = pb_malloc(n * sizeof(float));
-    gpu_fill(f, n, -amp, amp);
-    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
-    free(f);
-}
-
 /* The union and both decode versions on one set of lists. */
 static int check_group(int H, int KVH, int d, int kv_len, double rho, double corr, int desc)
 {
@@ -154,9 +146,9 @@ static int check_group(int H, int KVH, int d, int kv_len, double rho, double cor
     float *ref = pb_malloc(nq * 4), *rlse = pb_malloc((size_t)H * 4), *out = pb_malloc(nq * 4),
           *lg = pb_malloc((size_t)H * 4);
     const int most = make_lists(H, G, n_kb, rho, corr, desc, off, idx);
-    fill_bf16(q, nq, 2.0f);
-    fill_bf16(k, nkv, 2.0f);
-    fill_bf16(v, nkv, 1.0f);
+    gpu_fill_bf16(q, nq, 2.0f);
+    gpu_fill_bf16(k, nkv, 2.0f);
+    gpu_fill_bf16(v, nkv, 1.0f);
     const size_t uwb = attn_sparse_union_workspace(kv_len, KVH),
                  wb = attn_sparse_decode_workspace(most, kv_len, H, KVH, d);
     int64_t *doff = gpu_dev((size_t)(H + 1) * 8), *duoff = gpu_dev((size_t)(KVH + 1) * 8);

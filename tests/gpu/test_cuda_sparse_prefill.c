@@ -28,14 +28,6 @@
 #define TOL_OUT 1e-2
 #define TOL_LSE 2e-3
 
-static void fill_bf16(uint16_t *x, size_t n, float amp)
-{
-    float *f = pb_malloc(n * sizeof(float));
-    gpu_fill(f, n, -amp, amp);
-    for (size_t i = 0; i < n; i++) x[i] = attn_f32_to_bf16(f[i]);
-    free(f);
-}
-
 /* Prefill lists (ascending) for n_qb * H items; returns the entry count. */
 static int64_t make_lists(int n_q, int q_offset, int H, int G, double rho, double corr, int64_t *off, int32_t *idx)
 {
@@ -93,9 +85,9 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
     float *ref = pb_malloc(nq * 4), *rlse = pb_malloc(nr * 4), *twin = pb_malloc(nq * 4),
           *tlse = pb_malloc(nr * 4), *lg = pb_malloc(nr * 4);
     const int64_t ne = make_lists(n_q, q_offset, H, G, rho, corr, off, idx);
-    fill_bf16(q, nq, 2.0f);
-    fill_bf16(k, nkv, 2.0f);
-    fill_bf16(v, nkv, 1.0f);
+    gpu_fill_bf16(q, nq, 2.0f);
+    gpu_fill_bf16(k, nkv, 2.0f);
+    gpu_fill_bf16(v, nkv, 1.0f);
     int64_t *doff = gpu_dev((size_t)(n_items + 1) * 8);
     int32_t *didx = gpu_dev((size_t)ne * 4), *duidx = gpu_dev((size_t)ne * 4), *ducnt = gpu_dev((size_t)n_g * 4);
     uint32_t *dumask = gpu_dev((size_t)ne * 4);

@@ -54,41 +54,24 @@ static int check_prefill(int ver, const dev_shape &sh, int n_q, int kv_len, int 
                          bool descending, int n_sample)
 {
     const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d, n_qb = (n_q + 63) / 64;
-    const size_t nq_el = (size_t)n_q * H * D, nkv_el = (size_t)kv_len * KVH * D;
     uint32_t seed = dev_seed();
     lists L = host ? host_lists(n_qb * H, H, n_q, q_offset, rho, descending, seed)
                    : make_lists(n_q, q_offset, H, rho, seed);
     if (!host) host_copy_idx(L);
-    std::vector<uint16_t> q(nq_el), k(nkv_el), v(nkv_el), out(nq_el);
-    std::vector<float> lse((size_t)n_q * H);
-    void *dq, *dk, *dv, *dout;
-    float *dlse;
-    CK(cudaMalloc(&dq, nq_el * 2));
-    CK(cudaMalloc(&dk, nkv_el * 2));
-    CK(cudaMalloc(&dv, nkv_el * 2));
-    CK(cudaMalloc(&dout, nq_el * 2));
-    CK(cudaMalloc(&dlse, (size_t)n_q * H * 4));
-    dev_fill(dq, nq_el, 2.f, seed + 1);
-    dev_fill(dk, nkv_el, 2.f, seed + 2);
-    dev_fill(dv, nkv_el, 1.f, seed + 3);
-    CK(cudaMemset(dout, 0xff, nq_el * 2));
-    CK(cudaMemset(dlse, 0xff, (size_t)n_q * H * 4));
-    CK(attn_sparse_prefill_cuda_version(ver, dq, dk, dv, L.d_off, L.d_idx, dout, dlse, n_q, kv_len, q_offset, H, KVH,
-                                        D, NULL));
+    prefill_io b = prefill_io_new(n_q, kv_len, H, KVH, D, seed);
+    CK(attn_sparse_prefill_cuda_version(ver, b.dq, b.dk, b.dv, L.d_off, L.d_idx, b.dout, b.dlse, n_q, kv_len, q_offset,
+                                        H, KVH, D, NULL));
     CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(q.data(), dq, nq_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(k.data(), dk, nkv_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(v.data(), dv, nkv_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(out.data(), dout, nq_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(lse.data(), dlse, (size_t)n_q * H * 4, cudaMemcpyDeviceToHost));
+    prefill_io_fetch(b);
     std::vector<int> rows = sample_rows(n_q, n_sample, seed);
-    cmp_out c = check_sparse_rows(q, k, v, L.off.data(), L.idx.data(), out, lse, rows, n_q, kv_len, q_offset, H, KVH, D);
+    cmp_out c = check_sparse_rows(b.q, b.k, b.v, L.off.data(), L.idx.data(), b.out, b.lse, rows, n_q, kv_len, q_offset,
+                                  H, KVH, D);
     int ok = c.nan == 0 && c.c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
     printf("VALID kernel=sparse_prefill_v%d card=%s shape=%s n_q=%d kv_len=%d q_offset=%d lists=%s%s blocks=%lld "
            "rows=%zu rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
            ver, dev_card, sh.name, n_q, kv_len, q_offset, host ? "host" : "gen", descending ? "_desc" : "",
            (long long)L.off.back(), rows.size(), c.c.rel, c.lse_err, c.nan, ok ? "PASS" : "FAIL");
-    CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dout)); CK(cudaFree(dlse));
+    prefill_io_free(b);
     lists_free(L);
     return ok;
 }

@@ -33,7 +33,6 @@ static int check_union(const dev_shape &sh, int n_q, int q_offset, float rho, fl
     const int H = sh.n_head, KVH = sh.n_kv_head, D = sh.d, G = H / KVH, kv_len = q_offset + n_q;
     const int n_qb = (n_q + 63) / 64;
     const int64_t n_g = (int64_t)n_qb * KVH;
-    const size_t nq_el = (size_t)n_q * H * D, nkv_el = (size_t)kv_len * KVH * D;
     uint32_t seed = dev_seed();
     lists L = make_lists(n_q, q_offset, H, rho, seed, G, corr);
     host_copy_idx(L);
@@ -42,22 +41,9 @@ static int check_union(const dev_shape &sh, int n_q, int q_offset, float rho, fl
     w.bytes = attn_sparse_prefill_union_workspace(ne, n_q, KVH);
     CK(cudaMalloc(&w.p, w.bytes));
     CK(cudaMemset(w.p, 0xff, w.bytes));
-    std::vector<uint16_t> q(nq_el), k(nkv_el), v(nkv_el), out(nq_el);
-    std::vector<float> lse((size_t)n_q * H);
-    void *dq, *dk, *dv, *dout;
-    float *dlse;
-    CK(cudaMalloc(&dq, nq_el * 2));
-    CK(cudaMalloc(&dk, nkv_el * 2));
-    CK(cudaMalloc(&dv, nkv_el * 2));
-    CK(cudaMalloc(&dout, nq_el * 2));
-    CK(cudaMalloc(&dlse, (size_t)n_q * H * 4));
-    dev_fill(dq, nq_el, 2.f, seed + 1);
-    dev_fill(dk, nkv_el, 2.f, seed + 2);
-    dev_fill(dv, nkv_el, 1.f, seed + 3);
-    CK(cudaMemset(dout, 0xff, nq_el * 2));
-    CK(cudaMemset(dlse, 0xff, (size_t)n_q * H * 4));
-    CK(attn_sparse_prefill_union_cuda(dq, dk, dv, L.d_off, L.d_idx, ne, dout, dlse, n_q, kv_len, q_offset, H, KVH, D,
-                                      w.p, w.bytes, NULL));
+    prefill_io b = prefill_io_new(n_q, kv_len, H, KVH, D, seed);
+    CK(attn_sparse_prefill_union_cuda(b.dq, b.dk, b.dv, L.d_off, L.d_idx, ne, b.dout, b.dlse, n_q, kv_len, q_offset, H,
+                                      KVH, D, w.p, w.bytes, NULL));
     CK(cudaDeviceSynchronize());
     /* the unions, as the workspace holds them (uidx, umask, ucnt) */
     const size_t ent = (size_t)((ne * 4 + 255) & ~(int64_t)255);
@@ -78,19 +64,16 @@ static int check_union(const dev_shape &sh, int n_q, int q_offset, float rho, fl
         gbad += !same;
         utotal += rucnt[u];
     }
-    CK(cudaMemcpy(q.data(), dq, nq_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(k.data(), dk, nkv_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(v.data(), dv, nkv_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(out.data(), dout, nq_el * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(lse.data(), dlse, (size_t)n_q * H * 4, cudaMemcpyDeviceToHost));
+    prefill_io_fetch(b);
     std::vector<int> rows = sample_rows(n_q, n_sample, seed);
-    cmp_out c = check_sparse_rows(q, k, v, L.off.data(), L.idx.data(), out, lse, rows, n_q, kv_len, q_offset, H, KVH, D);
+    cmp_out c = check_sparse_rows(b.q, b.k, b.v, L.off.data(), L.idx.data(), b.out, b.lse, rows, n_q, kv_len, q_offset,
+                                  H, KVH, D);
     int ok = gbad == 0 && c.nan == 0 && c.c.nan == 0 && c.c.rel < 1e-2 && c.lse_err < 1e-2;
     printf("VALID kernel=sparse_prefill_union card=%s shape=%s n_q=%d kv_len=%d q_offset=%d rho=%g corr=%g "
            "blocks=%lld ublocks=%lld groups_differing=%ld rows=%zu rel=%.3e lse_maxabs=%.3e nan=%ld %s\n",
            dev_card, sh.name, n_q, kv_len, q_offset, rho, corr, (long long)ne, (long long)utotal, gbad, rows.size(),
            c.c.rel, c.lse_err, c.nan, ok ? "PASS" : "FAIL");
-    CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv)); CK(cudaFree(dout)); CK(cudaFree(dlse));
+    prefill_io_free(b);
     CK(cudaFree(w.p));
     lists_free(L);
     return ok;

@@ -146,6 +146,56 @@ static cmp_out compare_rows(const std::vector<uint16_t> &out, const std::vector<
     return r;
 }
 
+/* ---- one prefill's buffers, for validation ---- */
+
+/* q (n_q, H, D), k and v (kv_len, KVH, D) bf16 filled from seed+1..3 on
+ * the device, out and lse NaN-poisoned; fetch copies all five back. */
+struct prefill_io {
+    size_t nq_el, nkv_el, nl;
+    void *dq, *dk, *dv, *dout;
+    float *dlse;
+    std::vector<uint16_t> q, k, v, out;
+    std::vector<float> lse;
+};
+
+static prefill_io prefill_io_new(int n_q, int kv_len, int H, int KVH, int D, uint32_t seed)
+{
+    prefill_io b;
+    b.nq_el = (size_t)n_q * H * D;
+    b.nkv_el = (size_t)kv_len * KVH * D;
+    b.nl = (size_t)n_q * H;
+    CK(cudaMalloc(&b.dq, b.nq_el * 2));
+    CK(cudaMalloc(&b.dk, b.nkv_el * 2));
+    CK(cudaMalloc(&b.dv, b.nkv_el * 2));
+    CK(cudaMalloc(&b.dout, b.nq_el * 2));
+    CK(cudaMalloc(&b.dlse, b.nl * 4));
+    dev_fill(b.dq, b.nq_el, 2.f, seed + 1);
+    dev_fill(b.dk, b.nkv_el, 2.f, seed + 2);
+    dev_fill(b.dv, b.nkv_el, 1.f, seed + 3);
+    CK(cudaMemset(b.dout, 0xff, b.nq_el * 2));
+    CK(cudaMemset(b.dlse, 0xff, b.nl * 4));
+    return b;
+}
+
+static void prefill_io_fetch(prefill_io &b)
+{
+    b.q.resize(b.nq_el);
+    b.k.resize(b.nkv_el);
+    b.v.resize(b.nkv_el);
+    b.out.resize(b.nq_el);
+    b.lse.resize(b.nl);
+    CK(cudaMemcpy(b.q.data(), b.dq, b.nq_el * 2, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(b.k.data(), b.dk, b.nkv_el * 2, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(b.v.data(), b.dv, b.nkv_el * 2, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(b.out.data(), b.dout, b.nq_el * 2, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(b.lse.data(), b.dlse, b.nl * 4, cudaMemcpyDeviceToHost));
+}
+
+static void prefill_io_free(prefill_io &b)
+{
+    CK(cudaFree(b.dq)); CK(cudaFree(b.dk)); CK(cudaFree(b.dv)); CK(cudaFree(b.dout)); CK(cudaFree(b.dlse));
+}
+
 /* Rows to check: all n_q, or the first and last 8 and random ones (seeded)
  * up to n_sample. */
 static std::vector<int> sample_rows(int n_q, int n_sample, uint32_t seed)

@@ -1,7 +1,7 @@
 /* attn_rows.cu — the policies' rules row by row on the GPU (kernels/attn_rows.h
  * has the rules; the CPU twins are engine/policy/attn_*.c).
  *
- * rows_kernel: one CTA of RT threads per (query row, listed head). Shared
+ * rows_kernel: one CTA of RT threads (RT_LONG for long rows) per (query row, listed head). Shared
  * memory holds the row: its scores (then probabilities) over positions
  * 0 .. p, the units' masses, a bitonic sort of (mass, unit) pairs in the
  * CPU's order (mass descending, lower unit first on ties: a total order, so
@@ -9,7 +9,7 @@
  * top-p (mass summed in double, in sorted order) and top-k run on one thread,
  * in the CPU's order, so the kept sets match the CPU's whenever the masses
  * do. Then exact softmax attention over the kept keys: scores recomputed
- * against the bf16 cache, P·V with RT/d groups of keys per output dimension.
+ * against the bf16 cache, P·V with NT/d groups of keys per output dimension.
  * Correctness first: this is a plain kernel, not a fast one; the block-sparse
  * kernels of attn_sparse.h are the fast path where their rule matches.
  * Invariants: d is 64, 128 or 256, r <= d; a row's position p < q_pos0 + n_q.
@@ -26,30 +26,46 @@
 #include "kernels/attn_rows.h"
 #include "kernels/cuda/cuda_check.h"
 
-enum { RT = 256 };
+enum { RT = 256, RT_LONG = 1024 };  /* threads a CTA: rows, long rows (rows_kernel) */
 
 __device__ __forceinline__ float bf(uint16_t x)
 {
     return __bfloat162float(__ushort_as_bfloat16(x));
 }
 
-/* q (d f32, shared) · k (d bf16, 16-byte aligned) */
-__device__ __forceinline__ float dot_qk(const float *q, const uint16_t *k, int d)
+/* q (D f32, shared) · k (D bf16, 16-byte aligned): the loads of 64 dims
+ * issued before their products, so a key costs one memory latency per 64
+ * dims, not one per 8; the products in order of c, as the CPU sums. */
+template <int D>
+__device__ __forceinline__ float dot_qk_d(const float *q, const uint16_t *k)
 {
     float acc = 0.f;
-    for (int c = 0; c < d; c += 8) {
-        uint4 u = *(const uint4 *)(k + c);
-        const __nv_bfloat162 *p = (const __nv_bfloat162 *)&u;
+#pragma unroll 1
+    for (int c0 = 0; c0 < D; c0 += 64) {  /* not unrolled: q stays in shared memory, not in registers */
+        uint4 u[8];
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            float2 f = __bfloat1622float2(p[e]);
-            acc = fmaf(f.x, q[c + 2 * e], acc);
-            acc = fmaf(f.y, q[c + 2 * e + 1], acc);
+        for (int i = 0; i < 8; i++) u[i] = *(const uint4 *)(k + c0 + 8 * i);
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const __nv_bfloat162 *p = (const __nv_bfloat162 *)&u[i];
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float2 f = __bfloat1622float2(p[e]);
+                acc = fmaf(f.x, q[c0 + 8 * i + 2 * e], acc);
+                acc = fmaf(f.y, q[c0 + 8 * i + 2 * e + 1], acc);
+            }
         }
     }
     return acc;
 }
 
+/* d is 64, 128 or 256 (the launchers check it). */
+__device__ __forceinline__ float dot_qk(const float *q, const uint16_t *k, int d)
+{
+    return d == 64 ? dot_qk_d<64>(q, k) : d == 128 ? dot_qk_d<128>(q, k) : dot_qk_d<256>(q, k);
+}
+
+template <int NT = RT>
 __device__ float block_max(float x, float *red)
 {
     for (int o = 16; o; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
@@ -57,10 +73,11 @@ __device__ float block_max(float x, float *red)
     if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = x;
     __syncthreads();
     float r = red[0];
-    for (int w = 1; w < RT / 32; w++) r = fmaxf(r, red[w]);
+    for (int w = 1; w < NT / 32; w++) r = fmaxf(r, red[w]);
     return r;
 }
 
+template <int NT = RT>
 __device__ float block_sum(float x, float *red)
 {
     for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
@@ -68,7 +85,7 @@ __device__ float block_sum(float x, float *red)
     if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = x;
     __syncthreads();
     float r = red[0];
-    for (int w = 1; w < RT / 32; w++) r += red[w];
+    for (int w = 1; w < NT / 32; w++) r += red[w];
     return r;
 }
 
@@ -79,11 +96,12 @@ __device__ __forceinline__ bool before(float ma, int ia, float mb, int ib)
 }
 
 /* Sorts (sm, si)[0 .. n2) in place, n2 a power of two. */
+template <int NT>
 __device__ void bitonic(float *sm, int *si, int n2)
 {
     for (int k = 2; k <= n2; k <<= 1)
         for (int j = k >> 1; j > 0; j >>= 1) {
-            for (int t = threadIdx.x; t < n2; t += RT) {
+            for (int t = threadIdx.x; t < n2; t += NT) {
                 int l = t ^ j;
                 if (l <= t) continue;
                 bool up = (t & k) == 0;
@@ -105,10 +123,11 @@ struct rows_geom {
     int kv_end, nu_max, n2;     /* positions, units, sort size of the longest row */
 };
 
-__global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_args A, rows_geom G)
+template <int NT>
+__global__ void __launch_bounds__(NT) rows_kernel(attn_rows_rule R, attn_rows_args A, rows_geom G)
 {
     extern __shared__ float dyn[];
-    __shared__ float qs[256], qx[256], red[32], acc[RT];   /* q, its index projection (r <= d <= 256) */
+    __shared__ float qs[256], qx[256], red[32], acc[NT];   /* q, its index projection (r <= d <= 256) */
     __shared__ int nkeep_s;
     float *sc = dyn;                                /* [kv_end] scores, then probabilities */
     float *mass = sc + G.kv_end;                    /* [nu_max] */
@@ -122,13 +141,13 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     const float scale = 1.0f / sqrtf((float)d);
     const uint16_t *kb = A.k + (size_t)g_kv * d, *vb = A.v + (size_t)g_kv * d;
     const size_t ks = (size_t)HKV * d;
-    for (int e = tid; e < d; e += RT) qs[e] = A.q[((size_t)i * A.n_head + h) * d + e];
+    for (int e = tid; e < d; e += NT) qs[e] = A.q[((size_t)i * A.n_head + h) * d + e];
     const int index = R.rule == ROWS_RTPURBO || R.rule == ROWS_RTPURBO_TOPK;
     if (index) {
         __syncthreads();
-        for (int e = tid; e < d; e += RT) acc[e] = A.q_pre[((size_t)i * A.n_head + h) * d + e];
+        for (int e = tid; e < d; e += NT) acc[e] = A.q_pre[((size_t)i * A.n_head + h) * d + e];
         __syncthreads();
-        for (int c = tid; c < R.r; c += RT) {
+        for (int c = tid; c < R.r; c += NT) {
             const float *w = A.wq + ((size_t)h * R.r + c) * d;
             float s = 0.f;
             for (int e = 0; e < d; e++) s = fmaf(w[e], acc[e], s);
@@ -142,7 +161,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     if (R.rule == ROWS_QUEST) {
         const int cur = p / R.page;
         const float *lo = A.page_lo + (size_t)g_kv * A.n_pages * d, *hi = A.page_hi + (size_t)g_kv * A.n_pages * d;
-        for (int u = tid; u < cur; u += RT) {
+        for (int u = tid; u < cur; u += NT) {
             float ub = 0.f;
             for (int e = 0; e < d; e++) {  /* the CPU's operations in its order, never fused: equal bits */
                 float a = __fmul_rn(qs[e], lo[(size_t)u * d + e]), b = __fmul_rn(qs[e], hi[(size_t)u * d + e]);
@@ -150,7 +169,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
             }
             mass[u] = ub;
         }
-        for (int u = tid; u <= cur; u += RT) keep[u] = u == cur;
+        for (int u = tid; u <= cur; u += NT) keep[u] = u == cur;
     } else if (R.rule != ROWS_LOCAL) {
         /* the scores the rule ranks by */
         const int sink_end = min(R.sink, n), g = R.block;
@@ -158,7 +177,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         if (R.local > 0) mhi = max(p - R.local + 1, 0) / g * g;
         if (mlo > n) mlo = n;
         if (mhi < mlo) mhi = mlo;
-        for (int j = tid; j < n; j += RT) {
+        for (int j = tid; j < n; j += NT) {
             bool exact = !index || (R.rule == ROWS_RTPURBO && (j < mlo || j >= mhi));
             float s;
             if (exact) {
@@ -173,18 +192,18 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         }
         /* softmax over 0 .. p, pooled into units */
         float mx = -INFINITY;
-        for (int j = tid; j < n; j += RT) mx = fmaxf(mx, sc[j]);
-        mx = block_max(mx, red);
+        for (int j = tid; j < n; j += NT) mx = fmaxf(mx, sc[j]);
+        mx = block_max<NT>(mx, red);
         float sum = 0.f;
-        for (int j = tid; j < n; j += RT) {
+        for (int j = tid; j < n; j += NT) {
             float e = expf(sc[j] - mx);
             sc[j] = e;
             sum += e;
         }
-        sum = block_sum(sum, red);
+        sum = block_sum<NT>(sum, red);
         const float inv = 1.0f / sum;
         __syncthreads();
-        for (int u = tid; u < nu; u += RT) {
+        for (int u = tid; u < nu; u += NT) {
             int j1 = min((u + 1) * g, n);
             float m = 0.f;
             for (int j = u * g; j < j1; j++) m = __fadd_rn(m, __fmul_rn(sc[j], inv));  /* as pool_softmax */
@@ -192,7 +211,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         }
         /* forced units */
         const int llo = R.local > 0 ? max(p - R.local + 1, 0) / g : nu;
-        for (int u = tid; u < nu; u += RT) keep[u] = u * g < sink_end || u >= llo;
+        for (int u = tid; u < nu; u += NT) keep[u] = u * g < sink_end || u >= llo;
     }
     __syncthreads();
 
@@ -200,16 +219,16 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         const int ns = R.rule == ROWS_QUEST ? p / R.page : nu;   /* units ranked */
         const bool all = (R.rule == ROWS_TOPP || R.rule == ROWS_RTPURBO) && R.p >= 1.0;
         if (all) {
-            for (int u = tid; u < nu; u += RT) keep[u] = 1;
+            for (int u = tid; u < nu; u += NT) keep[u] = 1;
         } else if (ns > 0) {
             int n2 = 1;
             while (n2 < ns) n2 <<= 1;
-            for (int t = tid; t < n2; t += RT) {
+            for (int t = tid; t < n2; t += NT) {
                 sm[t] = t < ns ? mass[t] : -INFINITY;
                 si[t] = t < ns ? t : INT_MAX;
             }
             __syncthreads();
-            bitonic(sm, si, n2);
+            bitonic<NT>(sm, si, n2);
             if (tid == 0) {
                 int before_n = 0, k = R.k_units;
                 if (R.rule == ROWS_TOPP || R.rule == ROWS_RTPURBO) {
@@ -238,7 +257,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     const int s_end = min(R.sink, n), w_lo = max(p - R.window + 1, R.sink);
     int nk = 0;
     float mx = -INFINITY;
-    for (int j = tid; j < n; j += RT) {
+    for (int j = tid; j < n; j += NT) {
         bool k = R.rule == ROWS_LOCAL ? (j < s_end || j >= w_lo) : keep[j / u_sz] != 0;
         float s = -INFINITY;
         if (k) {
@@ -248,27 +267,51 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
         sc[j] = s;
         mx = fmaxf(mx, s);
     }
-    mx = block_max(mx, red);
+    mx = block_max<NT>(mx, red);
     float sum = 0.f;
-    for (int j = tid; j < n; j += RT) {
+    for (int j = tid; j < n; j += NT) {
         float e = sc[j] == -INFINITY ? 0.f : expf(sc[j] - mx);
         sc[j] = e;
         sum += e;
     }
-    sum = block_sum(sum, red);
-    float nkf = block_sum((float)nk, red);
+    sum = block_sum<NT>(sum, red);
+    float nkf = block_sum<NT>((float)nk, red);
     if (tid == 0) nkeep_s = (int)nkf;
     const float inv = 1.0f / sum;
     __syncthreads();
-    for (int j = tid; j < n; j += RT) sc[j] *= inv;
+    for (int j = tid; j < n; j += NT) sc[j] *= inv;
     __syncthreads();
-    const int ng = RT / d, dim = tid % d, grp = tid / d;
+    const int ng = NT / d, dim = tid % d, grp = tid / d;
     float o = 0.f;
-    if (grp < ng)
-        for (int j = grp; j < n; j += ng) {
+    /* A thread sums its keys j = grp, grp + ng, ... in increasing order,
+     * those with p_j != 0 only; eight keys at a time, their loads issued
+     * before the products. Where the kept keys are whole units of a size
+     * ng divides, units not kept are skipped whole: the same keys in the
+     * same order, without visiting every position of a long row. */
+    auto span = [&](int j, int j1) {
+        for (; j + 7 * ng < j1; j += 8 * ng) {
+            float pj[8], vj[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++) pj[e] = sc[j + e * ng];
+#pragma unroll
+            for (int e = 0; e < 8; e++) vj[e] = pj[e] != 0.f ? bf(vb[(size_t)(j + e * ng) * ks + dim]) : 0.f;
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                if (pj[e] != 0.f) o = fmaf(pj[e], vj[e], o);
+        }
+        for (; j < j1; j += ng) {
             float pj = sc[j];
             if (pj != 0.f) o = fmaf(pj, bf(vb[(size_t)j * ks + dim]), o);
         }
+    };
+    if (grp < ng) {
+        if (R.rule != ROWS_LOCAL && u_sz % ng == 0) {
+            for (int u = 0; u * u_sz < n; u++)
+                if (keep[u]) span(u * u_sz + grp, min((u + 1) * u_sz, n));
+        } else {
+            span(grp, n);
+        }
+    }
     acc[tid] = o;
     __syncthreads();
     if (tid < d) {
@@ -278,7 +321,7 @@ __global__ void __launch_bounds__(RT) rows_kernel(attn_rows_rule R, attn_rows_ar
     }
     if (A.rows) {
         float *row = A.rows + ((size_t)sel * A.n_q + i) * A.rows_ld;
-        for (int j = tid; j < G.kv_end; j += RT) row[j] = j < n ? sc[j] : 0.f;
+        for (int j = tid; j < G.kv_end; j += NT) row[j] = j < n ? sc[j] : 0.f;
     }
     if (tid == 0 && A.kept) atomicAdd(&A.kept[h], (unsigned long long)nkeep_s);
 }
@@ -306,22 +349,33 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     while (g.n2 < g.nu_max) g.n2 <<= 1;
     if (rule->rule == ROWS_LOCAL) g.n2 = 0;
     size_t bytes = (size_t)g.kv_end * 4 + (size_t)g.nu_max * 4 + (size_t)g.n2 * 8 + (size_t)g.nu_max + 16;
-    static int optin, allowed = 48 * 1024;  /* the device's limit; the kernel's dynamic limit set so far */
+    /* the device's limits; the dynamic limit set so far per block size */
+    static int optin, per_sm, allowed[2] = {48 * 1024, 48 * 1024};
     cudaError_t e = cudaSuccess;
     if (!optin) {
         int dev = 0;
         e = cudaGetDevice(&dev);
         if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
         if (e != cudaSuccess) return (int)e;
     }
-    if (bytes + 4 * (256 + 256 + 32 + RT) + 64 > (size_t)optin) return (int)cudaErrorInvalidValue;
-    if (bytes > (size_t)allowed) {
-        e = cudaFuncSetAttribute(rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    /* A long row (about 13K positions and more) leaves room for fewer than
+     * four CTAs of RT threads on an SM; one CTA of RT_LONG threads then keeps
+     * more warps resident to hide the loads' latency. */
+    const size_t stat_rt = 4 * (256 + 256 + 32 + RT) + 64, stat_long = 4 * (256 + 256 + 32 + RT_LONG) + 64;
+    const int lng = 4 * (bytes + stat_rt + 1024) > (size_t)per_sm;
+    if (bytes + (lng ? stat_long : stat_rt) > (size_t)optin) return (int)cudaErrorInvalidValue;
+    if (bytes > (size_t)allowed[lng]) {
+        e = lng ? cudaFuncSetAttribute(rows_kernel<RT_LONG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)
+                : cudaFuncSetAttribute(rows_kernel<RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;
-        allowed = (int)bytes;
+        allowed[lng] = (int)bytes;
     }
     dim3 grid(a->n_q, a->n_sel);
-    rows_kernel<<<grid, RT, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
+    if (lng)
+        rows_kernel<RT_LONG><<<grid, RT_LONG, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
+    else
+        rows_kernel<RT><<<grid, RT, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
     return (int)cudaGetLastError();
 }
 
@@ -397,9 +451,11 @@ int attn_rows_wait(void)
  * then after the CTA's max their exponentials, then after the sum the
  * probabilities, always re-reading only what it wrote itself, so a row of
  * any length needs no shared memory beyond q. */
+template <int D>
 __global__ void __launch_bounds__(RT) probs_kernel(float *p, long ldp, const float *q, const uint16_t *k, int n_q,
-                                                   int q_pos0, int n_head, int n_kv_head, int d, int window)
+                                                   int q_pos0, int n_head, int n_kv_head, int window)
 {
+    const int d = D;
     __shared__ float qs[256], red[32];
     const int tid = threadIdx.x, i = blockIdx.x, h = blockIdx.y;
     const int pos = q_pos0 + i, kv_end = q_pos0 + n_q, lo = window && pos - window + 1 > 0 ? pos - window + 1 : 0;
@@ -411,10 +467,11 @@ __global__ void __launch_bounds__(RT) probs_kernel(float *p, long ldp, const flo
     for (int e = tid; e < d; e += RT) qs[e] = q[((size_t)i * n_head + h) * d + e];
     __syncthreads();
     float m = -INFINITY;
+#pragma unroll 1
     for (int j = tid; j < kv_end; j += RT) {
         float s = 0.f;
         if (j >= lo && j <= pos) {
-            s = dot_qk(qs, kb + (size_t)j * ks, d) * scale;
+            s = dot_qk_d<D>(qs, kb + (size_t)j * ks) * scale;
             m = fmaxf(m, s);
         }
         row[j] = s;
@@ -438,7 +495,10 @@ int attn_probs_cuda(float *p, long ldp, const float *q, const uint16_t *k, int n
     if (n_q <= 0 || q_pos0 < 0 || n_head <= 0 || n_kv_head <= 0 || n_head % n_kv_head || (d != 64 && d != 128 &&
         d != 256) || window < 0 || ldp < q_pos0 + n_q || n_q > 65535 || n_head > 65535)
         return (int)cudaErrorInvalidValue;
-    probs_kernel<<<dim3(n_q, n_head), RT, 0, (cudaStream_t)stream>>>(p, ldp, q, k, n_q, q_pos0, n_head, n_kv_head,
-                                                                     d, window);
+    const dim3 grid(n_q, n_head);
+    cudaStream_t st = (cudaStream_t)stream;
+    if (d == 64) probs_kernel<64><<<grid, RT, 0, st>>>(p, ldp, q, k, n_q, q_pos0, n_head, n_kv_head, window);
+    else if (d == 128) probs_kernel<128><<<grid, RT, 0, st>>>(p, ldp, q, k, n_q, q_pos0, n_head, n_kv_head, window);
+    else probs_kernel<256><<<grid, RT, 0, st>>>(p, ldp, q, k, n_q, q_pos0, n_head, n_kv_head, window);
     return (int)cudaGetLastError();
 }

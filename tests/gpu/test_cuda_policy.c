@@ -51,6 +51,7 @@
 #include "tests/test.h"
 
 enum { RH = 4, RHKV = 2, RD = 64, RN = 262 };  /* RD: the row cases' default head dimension */
+enum { LONG_N = 14000, LONG_Q = 4 };  /* a long row (the kernel's wide CTAs): context, rows compared */
 
 /* A failed expectation inside a case: recorded, and the case fails. */
 #define EXPECT(cond, ...)                                        \
@@ -85,8 +86,12 @@ static void take_rows(void *user, const attn_call *c, const float *p, int ldp)
 enum { RSLOT = 3 };
 static const int rslot[RHKV] = {2, 0}, rxrow[RH] = {3, 1, 0, 2};
 
-static int rows_case_at(const char *spec, int kind, int slotted, int d)
+static int rows_case_n(const char *spec, int kind, int slotted, int d, int N)
 {
+    /* N == RN: prefill chunks of 150 and 100 rows, then one row at a time to
+     * N, every call compared; a longer N: one call of N - LONG_Q rows only
+     * appended (index keys, page bounds), then the last LONG_Q rows compared. */
+    const int long_case = N != RN, MAXQ = long_case ? LONG_Q : 150;
     backend *G = gpu_cuda();
     if (!G) {
         test_fail(__FILE__, __LINE__, "no CUDA backend: %s", gpu_why());
@@ -109,7 +114,7 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
         gpu_fill(pl.idx_q, (size_t)RH * r * d, -0.5f, 0.5f);
         gpu_fill(pl.idx_k, (size_t)RH * r * d, -0.5f, 0.5f);
     }
-    attn_policy *pol = plan_policy_new(&pl, kind, RN);
+    attn_policy *pol = plan_policy_new(&pl, kind, N);
     attn_rows_rule rule;
     if (!attn_desc_rows(&pol->desc, &rule)) {
         test_fail(__FILE__, __LINE__, "%s: no row rule for kind %d", spec, pol->desc.kind);
@@ -117,29 +122,29 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
         plan_free(&pl);
         return 0;
     }
-    /* inputs: k, v bf16-exact, token-major (RN, RHKV, d), and per KV head (RN, d) for the CPU */
-    float *q = pb_malloc((size_t)RN * HD * F), *qp = pb_malloc((size_t)RN * HD * F);
-    float *kp = pb_malloc((size_t)RN * KD * F), *k = pb_malloc((size_t)RN * KD * F), *v = pb_malloc((size_t)RN * KD * F);
-    gpu_fill(q, (size_t)RN * HD, -2.5f, 2.5f);
-    gpu_fill(qp, (size_t)RN * HD, -2.5f, 2.5f);
-    gpu_fill(kp, (size_t)RN * KD, -2.5f, 2.5f);
-    gpu_fill(k, (size_t)RN * KD, -2.5f, 2.5f);
-    gpu_fill(v, (size_t)RN * KD, -1.0f, 1.0f);
-    gpu_round_bf16(k, (size_t)RN * KD);
-    gpu_round_bf16(v, (size_t)RN * KD);
+    /* inputs: k, v bf16-exact, token-major (N, RHKV, d), and per KV head (N, d) for the CPU */
+    float *q = pb_malloc((size_t)N * HD * F), *qp = pb_malloc((size_t)N * HD * F);
+    float *kp = pb_malloc((size_t)N * KD * F), *k = pb_malloc((size_t)N * KD * F), *v = pb_malloc((size_t)N * KD * F);
+    gpu_fill(q, (size_t)N * HD, -2.5f, 2.5f);
+    gpu_fill(qp, (size_t)N * HD, -2.5f, 2.5f);
+    gpu_fill(kp, (size_t)N * KD, -2.5f, 2.5f);
+    gpu_fill(k, (size_t)N * KD, -2.5f, 2.5f);
+    gpu_fill(v, (size_t)N * KD, -1.0f, 1.0f);
+    gpu_round_bf16(k, (size_t)N * KD);
+    gpu_round_bf16(v, (size_t)N * KD);
     float *kh[RHKV], *vh[RHKV];
     for (int g = 0; g < RHKV; g++) {
-        kh[g] = pb_malloc((size_t)RN * d * F);
-        vh[g] = pb_malloc((size_t)RN * d * F);
-        for (int t = 0; t < RN; t++) {
+        kh[g] = pb_malloc((size_t)N * d * F);
+        vh[g] = pb_malloc((size_t)N * d * F);
+        for (int t = 0; t < N; t++) {
             memcpy(kh[g] + (size_t)t * d, k + ((size_t)t * RHKV + g) * d, d * F);
             memcpy(vh[g] + (size_t)t * d, v + ((size_t)t * RHKV + g) * d, d * F);
         }
     }
     const int NS = slotted ? RSLOT : RHKV, SD = NS * d;  /* KV heads a device cache row holds */
-    uint16_t *kb = pb_malloc((size_t)RN * SD * 2), *vb = pb_malloc((size_t)RN * SD * 2);
-    for (size_t i = 0; i < (size_t)RN * SD; i++) kb[i] = vb[i] = 0x7fc0;  /* bf16 NaN: a slot nobody names */
-    for (int t = 0; t < RN; t++)
+    uint16_t *kb = pb_malloc((size_t)N * SD * 2), *vb = pb_malloc((size_t)N * SD * 2);
+    for (size_t i = 0; i < (size_t)N * SD; i++) kb[i] = vb[i] = 0x7fc0;  /* bf16 NaN: a slot nobody names */
+    for (int t = 0; t < N; t++)
         for (int g = 0; g < RHKV; g++)
             for (int e = 0; e < d; e++) {
                 size_t at = ((size_t)t * NS + (slotted ? rslot[g] : g)) * d + e, from = ((size_t)t * RHKV + g) * d + e;
@@ -147,35 +152,37 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
                 vb[at] = attn_f32_to_bf16(v[from]);
             }
     /* device buffers */
-    const int page = rule.page > 0 ? rule.page : 1, n_pages = (RN + page - 1) / page;
-    void *dq = G->alloc(G, (size_t)RN * HD * F), *dqp = G->alloc(G, (size_t)RN * HD * F);
-    void *dkp = G->alloc(G, (size_t)RN * KD * F), *dk = G->alloc(G, (size_t)RN * SD * 2);
-    void *dv = G->alloc(G, (size_t)RN * SD * 2), *dout = G->alloc(G, (size_t)RN * HD * 2);
+    const int page = rule.page > 0 ? rule.page : 1, n_pages = (N + page - 1) / page;
+    void *dq = G->alloc(G, (size_t)N * HD * F), *dqp = G->alloc(G, (size_t)N * HD * F);
+    void *dkp = G->alloc(G, (size_t)N * KD * F), *dk = G->alloc(G, (size_t)N * SD * 2);
+    void *dv = G->alloc(G, (size_t)N * SD * 2), *dout = G->alloc(G, (size_t)N * HD * 2);
     void *dwq = G->alloc(G, (size_t)RH * d * d * F), *dwk = G->alloc(G, (size_t)RH * d * d * F);
-    void *dkx = G->alloc(G, (size_t)RH * RN * d * F), *dkept = G->alloc(G, RH * sizeof(unsigned long long));
+    void *dkx = G->alloc(G, (size_t)RH * N * d * F), *dkept = G->alloc(G, RH * sizeof(unsigned long long));
     void *dlo = G->alloc(G, (size_t)NS * n_pages * d * F), *dhi = G->alloc(G, (size_t)NS * n_pages * d * F);
-    void *drows = G->alloc(G, (size_t)RH * RN * RN * F);
-    G->upload(G, dq, q, (size_t)RN * HD * F);
-    G->upload(G, dqp, qp, (size_t)RN * HD * F);
-    G->upload(G, dkp, kp, (size_t)RN * KD * F);
-    G->upload(G, dk, kb, (size_t)RN * SD * 2);
-    G->upload(G, dv, vb, (size_t)RN * SD * 2);
+    void *drows = G->alloc(G, (size_t)RH * MAXQ * N * F);
+    G->upload(G, dq, q, (size_t)N * HD * F);
+    G->upload(G, dqp, qp, (size_t)N * HD * F);
+    G->upload(G, dkp, kp, (size_t)N * KD * F);
+    G->upload(G, dk, kb, (size_t)N * SD * 2);
+    G->upload(G, dv, vb, (size_t)N * SD * 2);
     if (pl.idx_q) {
         G->upload(G, dwq, pl.idx_q, (size_t)RH * r * d * F);
         G->upload(G, dwk, pl.idx_k, (size_t)RH * r * d * F);
     }
-    float *out_c = pb_malloc((size_t)RN * HD * F), *out_g = pb_malloc((size_t)RN * HD * F);
-    float *rows_c = pb_malloc((size_t)RH * RN * RN * F), *rows_g = pb_malloc((size_t)RH * RN * RN * F);
-    float *scratch = pb_malloc(attn_scratch_floats(RN) * F);
+    float *out_c = pb_malloc((size_t)N * HD * F), *out_g = pb_malloc((size_t)N * HD * F);
+    float *rows_c = pb_malloc((size_t)RH * MAXQ * N * F), *rows_g = pb_malloc((size_t)RH * MAXQ * N * F);
+    float *scratch = pb_malloc(attn_scratch_floats(N) * F);
     int heads[RH] = {0, 1, 2, 3};
     int chunks[][2] = {{0, 150}, {150, 100}};
-    int n_calls = 2 + (RN - 250), rows_cmp = 0, rows_diff = 0, calls_ok = 1;
+    if (long_case) chunks[0][1] = N - LONG_Q, chunks[1][0] = N - LONG_Q, chunks[1][1] = LONG_Q;
+    int n_calls = long_case ? 2 : 2 + (N - 250), rows_cmp = 0, rows_diff = 0, calls_ok = 1;
     double worst_rel = 0, worst_p = 0;
     for (int ci = 0; ci < n_calls && calls_ok; ci++) {
         int pos0 = ci < 2 ? chunks[ci][0] : 250 + (ci - 2), n = ci < 2 ? chunks[ci][1] : 1, kv_end = pos0 + n;
         /* CPU: on_append per head, then one call per head */
+        const int cmp = !(long_case && ci == 0);  /* compared, or appended only */
         capture cp = {rows_c, pos0, n, kv_end};
-        memset(rows_c, 0, (size_t)RH * n * kv_end * F);
+        if (cmp) memset(rows_c, 0, (size_t)RH * n * kv_end * F);
         attn_observer obs = {&cp, NULL, take_rows, NULL, 0};
         long long kept_c[RH];
         for (int h = 0; h < RH && pol->on_append; h++) {
@@ -183,7 +190,7 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
             pol->on_append(pol, 0, h, g, pos0, n, kp + ((size_t)pos0 * RHKV + g) * d, k + ((size_t)pos0 * RHKV + g) * d,
                            KD);
         }
-        for (int h = 0; h < RH; h++) {
+        for (int h = 0; h < RH && cmp; h++) {
             int g = h / (RH / RHKV);
             attn_call call = {.layer = 0, .head = h, .kv_head = g, .d = d, .q_pos0 = pos0, .n_q = n, .n_kv = kv_end,
                               .q = q + (size_t)pos0 * HD + (size_t)h * d, .ldq = HD,
@@ -195,20 +202,20 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
         }
         /* GPU: index keys, page bounds, the rows (quest prefill runs dense: nothing to compare) */
         gpu_poison(G, dout, (size_t)n * HD * 2);
-        gpu_poison(G, drows, (size_t)RH * n * kv_end * F);
+        if (cmp) gpu_poison(G, drows, (size_t)RH * n * kv_end * F);
         unsigned long long zero[RH] = {0};
         G->upload(G, dkept, zero, sizeof zero);
         EXPECT(attn_rows_wait() == 0, "%s: device error before the call at %d", spec, pos0);
         if (rule.rule == ROWS_RTPURBO || rule.rule == ROWS_RTPURBO_TOPK)
-            EXPECT(attn_rows_index_keys_cuda(dkx, RN, (float *)dkp + (size_t)pos0 * KD, dwk, pos0, n, RH, RHKV, d, r,
+            EXPECT(attn_rows_index_keys_cuda(dkx, N, (float *)dkp + (size_t)pos0 * KD, dwk, pos0, n, RH, RHKV, d, r,
                                              heads, RH, slotted ? rxrow : NULL, NULL) == 0,
                    "%s: index keys at %d", spec, pos0);
         if (rule.rule == ROWS_QUEST)
             EXPECT(attn_rows_quest_bounds_cuda(dlo, dhi, n_pages, dk, pos0, n, NS, d, page, NULL) == 0,
                    "%s: page bounds at %d", spec, pos0);
-        if (rule.rule == ROWS_QUEST && n > 1) continue;
+        if ((rule.rule == ROWS_QUEST && n > 1) || !cmp) continue;
         attn_rows_args a = {.q = (float *)dq + (size_t)pos0 * HD, .q_pre = (float *)dqp + (size_t)pos0 * HD,
-                            .k = dk, .v = dv, .wq = dwq, .kx = dkx, .kx_ld = RN, .page_lo = dlo, .page_hi = dhi,
+                            .k = dk, .v = dv, .wq = dwq, .kx = dkx, .kx_ld = N, .page_lo = dlo, .page_hi = dhi,
                             .n_pages = n_pages, .out = dout, .kept = dkept, .rows = drows, .rows_ld = kv_end,
                             .n_q = n, .q_pos0 = pos0, .n_head = RH, .n_kv_head = RHKV, .d = d, .n_sel = RH};
         memcpy(a.heads, heads, sizeof heads);
@@ -288,6 +295,11 @@ static int rows_case_at(const char *spec, int kind, int slotted, int d)
     return ok;
 }
 
+static int rows_case_at(const char *spec, int kind, int slotted, int d)
+{
+    return rows_case_n(spec, kind, slotted, d, RN);
+}
+
 static int rows_case(const char *spec, int kind)
 {
     return rows_case_at(spec, kind, 0, RD);
@@ -340,6 +352,15 @@ TEST(gpu_policy_rows_d256)
     CHECK(rows_case_at("topp-oracle:block=16,sink=4,local=32,p=0.7", HEAD_TOPP_ORACLE, 0, 256));
     CHECK(rows_case_at("rtpurbo:block=16,sink=4,local=32,p=0.7,kmin=3,r=32,window=64", HEAD_RTPURBO, 0, 256));
     CHECK(rows_case_at("quest:page=16,k=4", HEAD_QUEST, 0, 256));
+}
+
+/* Rows of 14,000 positions, long enough that the kernel runs them on its
+ * wide CTAs (shared memory leaves room for fewer than four narrow ones). */
+TEST(gpu_policy_rows_long)
+{
+    CHECK(rows_case_n("topp-oracle:block=64,sink=4,local=64,p=0.9", HEAD_TOPP_ORACLE, 0, 64, LONG_N));
+    CHECK(rows_case_n("rtpurbo:block=64,sink=4,local=64,p=0.9,kmin=4,r=32,window=256", HEAD_RTPURBO, 0, 256, LONG_N));
+    CHECK(rows_case_n("topk-oracle:block=64,sink=4,local=64,k=8", HEAD_TOPK_ORACLE, 1, 128, LONG_N));
 }
 
 /* ---- the model under every policy ---- */

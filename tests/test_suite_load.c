@@ -129,10 +129,13 @@ TEST(suite_load_layer_level)
     pb_err e;
     suite *s = suite_load("suites/layer.yaml", &e);
     CHECK_MSG(s, "%s", e.msg);
-    CHECK(s->backend == BACKEND_CUDA && s->n_tasks == 3 && !strcmp(s->methods[3].impl, "flex") &&
+    CHECK(s->backend == BACKEND_CUDA && s->n_tasks == 4 && !strcmp(s->methods[3].impl, "flex") &&
           !strcmp(s->methods[3].policy, "rtpurbo"));
     CHECK(s->tasks[0].n_contexts == 6 && s->tasks[0].contexts[5] == 1 << 20 && s->tasks[1].contexts[1] == 1 << 20);
-    for (int i = 0; s && i < s->n_tasks; i++) {
+    /* the last task: the mean-pooled prefill indexer, rtpurbo alone */
+    CHECK(s->tasks[3].index_mean == 1 && s->tasks[3].n_densities == 1 && s->tasks[3].n_max_ctx == 3);
+    for (int i = 0; s && i < 3; i++) {
+        CHECK(s->tasks[i].index_mean == 0);
         const suite_task *t = &s->tasks[i];
         CHECK(t->level == TP_LEVEL_LAYER && t->n_shapes == (i == 1 ? 1 : 2) && t->n_max_ctx >= 1);
         CHECK(t->n_densities == (i == 1 ? 2 : 4) && t->densities[i == 1 ? 1 : 2] == 0.1 && t->demand > 0 &&

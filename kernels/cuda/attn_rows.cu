@@ -21,6 +21,8 @@
 #include <cuda_bf16.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "kernels/attn_probs.h"
 #include "kernels/attn_rows.h"
@@ -349,8 +351,8 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     while (g.n2 < g.nu_max) g.n2 <<= 1;
     if (rule->rule == ROWS_LOCAL) g.n2 = 0;
     size_t bytes = (size_t)g.kv_end * 4 + (size_t)g.nu_max * 4 + (size_t)g.n2 * 8 + (size_t)g.nu_max + 16;
-    /* the device's limits; the dynamic limit set so far per block size */
-    static int optin, per_sm, allowed[2] = {48 * 1024, 48 * 1024};
+    /* the device's limits */
+    static int optin, per_sm;
     cudaError_t e = cudaSuccess;
     if (!optin) {
         int dev = 0;
@@ -365,18 +367,35 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     const size_t stat_rt = 4 * (256 + 256 + 32 + RT) + 64, stat_long = 4 * (256 + 256 + 32 + RT_LONG) + 64;
     const int lng = 4 * (bytes + stat_rt + 1024) > (size_t)per_sm;
     if (bytes + (lng ? stat_long : stat_rt) > (size_t)optin) return (int)cudaErrorInvalidValue;
-    if (bytes > (size_t)allowed[lng]) {
+    /* the dynamic limit, set before every launch past the default 48 KB
+     * (not remembered: a launch must not depend on what earlier calls did) */
+    if (bytes > 48 * 1024) {
         e = lng ? cudaFuncSetAttribute(rows_kernel<RT_LONG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)
                 : cudaFuncSetAttribute(rows_kernel<RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;
-        allowed[lng] = (int)bytes;
     }
     dim3 grid(a->n_q, a->n_sel);
     if (lng)
         rows_kernel<RT_LONG><<<grid, RT_LONG, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
     else
         rows_kernel<RT><<<grid, RT, bytes, (cudaStream_t)stream>>>(*rule, *a, g);
-    return (int)cudaGetLastError();
+    e = cudaGetLastError();
+    if (e != cudaSuccess) { /* what the launch asked for, once, for the error's reader */
+        static int told;
+        cudaFuncAttributes fa;
+        memset(&fa, 0, sizeof fa);
+        cudaFuncGetAttributes(&fa, lng ? (const void *)rows_kernel<RT_LONG> : (const void *)rows_kernel<RT>);
+        cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+        cudaStreamIsCapturing((cudaStream_t)stream, &cs);
+        cudaGetLastError();
+        if (!told++)
+            fprintf(stderr, "attn_rows_cuda: launch of %d x %d CTAs of %d threads, %zu B dynamic shared memory "
+                            "(kernel: %d B static, %d B dynamic allowed, %d registers; device: %d B a block, %d B an SM; "
+                            "stream capturing %d): %s\n",
+                    grid.x, grid.y, lng ? RT_LONG : RT, bytes, (int)fa.sharedSizeBytes,
+                    fa.maxDynamicSharedSizeBytes, fa.numRegs, optin, per_sm, (int)cs, cudaGetErrorString(e));
+    }
+    return (int)e;
 }
 
 struct head_list {

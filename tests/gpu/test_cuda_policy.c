@@ -355,9 +355,11 @@ TEST(gpu_policy_rows_d256)
 }
 
 /* Rows of 14,000 positions, long enough that the kernel runs them on its
- * wide CTAs (shared memory leaves room for fewer than four narrow ones). */
+ * wide CTAs (shared memory leaves room for fewer than four narrow ones), and
+ * of 12,000 at d 256, narrow CTAs past the default 48 KB of shared memory. */
 TEST(gpu_policy_rows_long)
 {
+    CHECK(rows_case_n("topp-oracle:block=64,sink=4,local=64,p=0.9", HEAD_TOPP_ORACLE, 0, 256, 12000));
     CHECK(rows_case_n("topp-oracle:block=64,sink=4,local=64,p=0.9", HEAD_TOPP_ORACLE, 0, 64, LONG_N));
     CHECK(rows_case_n("rtpurbo:block=64,sink=4,local=64,p=0.9,kmin=4,r=32,window=256", HEAD_RTPURBO, 0, 256, LONG_N));
     CHECK(rows_case_n("topk-oracle:block=64,sink=4,local=64,k=8", HEAD_TOPK_ORACLE, 1, 128, LONG_N));

@@ -367,9 +367,9 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     const size_t stat_rt = 4 * (256 + 256 + 32 + RT) + 64, stat_long = 4 * (256 + 256 + 32 + RT_LONG) + 64;
     const int lng = 4 * (bytes + stat_rt + 1024) > (size_t)per_sm;
     if (bytes + (lng ? stat_long : stat_rt) > (size_t)optin) return (int)cudaErrorInvalidValue;
-    /* the dynamic limit, set before every launch past the default 48 KB
-     * (not remembered: a launch must not depend on what earlier calls did) */
-    if (bytes > 48 * 1024) {
+    /* the dynamic limit, set before every launch whose static and dynamic
+     * shared memory pass the default 48 KB (the default caps their sum) */
+    if (bytes + (lng ? stat_long : stat_rt) > 48 * 1024) {
         e = lng ? cudaFuncSetAttribute(rows_kernel<RT_LONG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)
                 : cudaFuncSetAttribute(rows_kernel<RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;

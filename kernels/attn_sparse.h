@@ -273,9 +273,9 @@ int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, 
                                    const int32_t *idx, int64_t n_entries, void *out, float *lse, int n_q, int kv_len,
                                    int q_offset, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                                    void *stream);
-/* The faster of the two (the rule and its numbers in
- * attn_sparse_prefill_union.cu and bench/sparse.md: the union for G = 4,
- * d = 128; per query head otherwise): _pick says which (1: the union),
+/* The choice between the two (the rule and its numbers in
+ * attn_sparse_prefill_union.cu: per query head, since the union pays only
+ * where a group's lists overlap): _pick says which (1: the union),
  * _auto_workspace the bytes of work it needs (0 when per head; idx_cap:
  * the room of idx, >= off[n_items]), and _auto_cuda runs it, per head
  * when work is NULL or short. All on the device. */

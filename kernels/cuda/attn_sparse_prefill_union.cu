@@ -443,15 +443,21 @@ int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, 
                                                  n_head, n_kv_head, d, stream);
 }
 
-/* The choice (bench/sparse.md, H200, lists of correlated heads, corr 0.75):
- * union over per head 1.10-1.27x for 32/8/128 (G 4, d 128) at 64K and
- * 128K, densities 3% and 30%, the union step included; 0.70-0.90x for
- * 9/3/64 (G 3, d 64: a warpgroup with one head, and the per-head d 64
- * kernel is the one-item v3). So the union where G == 4 and d == 128, the
- * only shape where it was measured faster. */
+/* The choice. The union pays only when a group's heads want the same
+ * blocks: on lists of correlated heads (bench/sparse.md, H200, corr 0.75)
+ * it was 1.10-1.27x faster than per head for 32/8/128 at 64K and 128K
+ * (3% and 30%, the union step included), 0.70-0.90x for 9/3/64; in the
+ * layer suite, whose heads' lists are planted independently, the layer's
+ * attend stage took 91.4 ms at 1M (3%) through the union against 65.5 ms
+ * per head, and 1.86 against 1.42 ms at 128K (bench/layer.md, rounds 3
+ * and 4). Per head never loses more than the union can win, and how much a
+ * real model's heads share is not known before their lists exist: so per
+ * head, always; the union stays for callers that know their lists overlap
+ * (attn_sparse_prefill_union_cuda). */
 int attn_sparse_prefill_union_pick(int n_head, int n_kv_head, int d)
 {
-    return d == 128 && n_kv_head > 0 && n_head == 4 * n_kv_head;
+    (void)n_head, (void)n_kv_head, (void)d;
+    return 0;
 }
 
 /* 0 (per head) also when the union's room, sized by idx_cap, would pass

@@ -1,9 +1,10 @@
 /* attn_rows.cu — the policies' rules row by row on the GPU (kernels/attn_rows.h
  * has the rules; the CPU twins are engine/policy/attn_*.c).
  *
- * rows_kernel: one CTA of RT threads (RT_LONG for long rows) per (query row, listed head). Shared
- * memory holds the row: its scores (then probabilities) over positions
- * 0 .. p, the units' masses, a bitonic sort of (mass, unit) pairs in the
+ * rows_kernel: one CTA of RT threads (RT_LONG for long rows) per (query
+ * row, listed head). Shared memory holds the row: its scores (then
+ * probabilities) over positions 0 .. p, the units' masses, a bitonic sort
+ * of (mass, unit) pairs in the
  * CPU's order (mass descending, lower unit first on ties: a total order, so
  * any correct sort agrees with qsort), and the keep flags. The walks of
  * top-p (mass summed in double, in sorted order) and top-k run on one thread,

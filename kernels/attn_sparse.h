@@ -242,8 +242,7 @@ int attn_select_topp_cuda_version(int version, const float *blse, size_t ld, int
  * aligned; lse: (n_q, n_head) f32; off, idx: the prefill block lists; all
  * on the device. q_offset >= 0. The versioned entry is for the dev harness
  * and bench notes (1 .. attn_sparse_prefill_versions()); the plain one runs
- * the best per-query-head version (with GQA, attn_sparse_prefill_auto_cuda
- * below may take the per-group union instead). */
+ * the best per-query-head version. */
 int attn_sparse_prefill_cuda(const void *q, const void *k, const void *v, const int64_t *off,
                              const int32_t *idx, void *out, float *lse, int n_q, int kv_len,
                              int q_offset, int n_head, int n_kv_head, int d, void *stream);
@@ -261,7 +260,12 @@ int attn_sparse_prefill_versions(void);
  * (the twin: attn_sparse_prefill_union_lists_ref; uidx, umask: off[n_items]
  * entries, ucnt: ceil(n_q / 64) * n_kv_head); _attend_cuda attends over
  * them; _cuda does both in work (attn_sparse_prefill_union_workspace bytes,
- * n_entries = off[n_items]). All on the device. */
+ * n_entries = off[n_items]). All on the device. It pays only where a
+ * group's lists overlap: 1.10-1.27x the per-head kernel on correlated
+ * heads (corr 0.75, G 4, d 128), slower on independent ones (the layer
+ * suite's: its attend stage 91.4 against 65.5 ms at 1M) and at G 3, d 64
+ * (0.70-0.90x); bench/sparse.md. So the layer and the timers run per head,
+ * and this is for callers that know their heads share blocks. */
 int attn_sparse_prefill_union_lists_cuda(const int64_t *off, const int32_t *idx, int n_q, int kv_len, int n_head,
                                          int n_kv_head, int32_t *uidx, uint32_t *umask, int32_t *ucnt, void *stream);
 int attn_sparse_prefill_union_attend_cuda(const void *q, const void *k, const void *v, const int64_t *off,
@@ -273,17 +277,6 @@ int attn_sparse_prefill_union_cuda(const void *q, const void *k, const void *v, 
                                    const int32_t *idx, int64_t n_entries, void *out, float *lse, int n_q, int kv_len,
                                    int q_offset, int n_head, int n_kv_head, int d, void *work, size_t work_bytes,
                                    void *stream);
-/* The choice between the two (the rule and its numbers in
- * attn_sparse_prefill_union.cu: per query head, since the union pays only
- * where a group's lists overlap): _pick says which (1: the union),
- * _auto_workspace the bytes of work it needs (0 when per head; idx_cap:
- * the room of idx, >= off[n_items]), and _auto_cuda runs it, per head
- * when work is NULL or short. All on the device. */
-int attn_sparse_prefill_union_pick(int n_head, int n_kv_head, int d);
-size_t attn_sparse_prefill_auto_workspace(int64_t idx_cap, int n_q, int n_head, int n_kv_head, int d);
-int attn_sparse_prefill_auto_cuda(const void *q, const void *k, const void *v, const int64_t *off, const int32_t *idx,
-                                  int64_t idx_cap, void *out, float *lse, int n_q, int kv_len, int q_offset,
-                                  int n_head, int n_kv_head, int d, void *work, size_t work_bytes, void *stream);
 
 /* Sparse split-KV decode: the block lists cut into n_split chunks (one
  * warp each), then the LSE combine (attn_combine_cuda). q: (n_head, d),

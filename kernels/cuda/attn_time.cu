@@ -87,9 +87,8 @@ void launch_sparse(timer *t)
     if (c.phase == ATTN_TIME_PREFILL) {
         CUDA_CHECK((cudaError_t)attn_select_topp_cuda(b.blse, b.nb, c.n_ctx, 0, c.n_head, &b.prm, b.off, b.idx, b.cap,
                                                       b.swork, b.swork_bytes, NULL));
-        CUDA_CHECK((cudaError_t)attn_sparse_prefill_auto_cuda(t->q, t->k, t->v, b.off, b.idx, b.cap, t->out, t->lse,
-                                                              c.n_ctx, c.n_ctx, 0, c.n_head, c.n_kv_head, c.d,
-                                                              t->work, t->work_bytes, NULL));
+        CUDA_CHECK((cudaError_t)attn_sparse_prefill_cuda(t->q, t->k, t->v, b.off, b.idx, t->out, t->lse, c.n_ctx,
+                                                         c.n_ctx, 0, c.n_head, c.n_kv_head, c.d, NULL));
     } else {
         CUDA_CHECK((cudaError_t)attn_index_decode_cuda(b.qx, b.kx, t->q, t->k, b.blse, b.nb, c.n_ctx, c.n_head,
                                                        c.n_kv_head, c.d, b.r, &b.prm, NULL));
@@ -176,7 +175,6 @@ extern "C" void *attn_timer_cuda_new(const attn_time_case *c, uint32_t seed, cha
             b.n_items = (int64_t)b.nb * c->n_head;
             b.cap = (int64_t)c->n_head * b.nb * (b.nb + 1) / 2;  /* item (qb, h) sees qb + 1 blocks */
             b.swork_bytes = attn_select_workspace(c->n_ctx, c->n_head);
-            t->work_bytes = attn_sparse_prefill_auto_workspace(b.cap, c->n_ctx, c->n_head, c->n_kv_head, c->d);
         } else {
             b.n_items = c->n_head;
             b.cap = (int64_t)c->n_head * b.nb;

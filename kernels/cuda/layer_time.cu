@@ -77,9 +77,8 @@ void stage(layer_timer *t, int st)
         break;
     case LAYER_ATTEND:
         if (pre)
-            CUDA_CHECK((cudaError_t)attn_sparse_prefill_auto_cuda(t->q_ret, t->k_ret, t->v_ret, t->off, t->idx, t->cap,
-                                                                  t->out_ret, t->lse_ret, n, n, 0, s.ret_heads,
-                                                                  s.ret_kv, d, t->work_ret, t->work_ret_bytes, NULL));
+            CUDA_CHECK((cudaError_t)attn_sparse_prefill_cuda(t->q_ret, t->k_ret, t->v_ret, t->off, t->idx, t->out_ret,
+                                                             t->lse_ret, n, n, 0, s.ret_heads, s.ret_kv, d, NULL));
         else
             CUDA_CHECK((cudaError_t)attn_sparse_decode_cuda(t->q_ret, t->k_ret, t->v_ret, t->off, t->idx, t->nb,
                                                             t->out_ret, t->lse_ret, n, s.ret_heads, s.ret_kv, d,
@@ -184,8 +183,6 @@ extern "C" layer_timer *layer_timer_new(const layer_case *c, uint32_t seed, char
     t->items = (int64_t)t->nqb * s.ret_heads;
     t->cap = pre ? (int64_t)s.ret_heads * t->nb * (t->nb + 1) / 2 : (int64_t)s.ret_heads * t->nb;
     t->swork_bytes = attn_select_workspace(t->n_q, s.ret_heads);
-    if (pre) /* the per-group union's lists, where it is the faster */
-        t->work_ret_bytes = attn_sparse_prefill_auto_workspace(t->cap, n, s.ret_heads, s.ret_kv, d);
     if (!pre) {
         t->work_ret_bytes = attn_sparse_decode_workspace(t->nb, n, s.ret_heads, s.ret_kv, d);
         if (s.loc_heads) t->work_loc_bytes = attn_local_decode_workspace(c->sink, c->window, s.loc_heads, s.loc_kv, d);

@@ -6,8 +6,9 @@
  *     and masks per (query block, kv head);
  *   - attn_sparse_prefill_union_attend_cuda (one pass per kv head over the
  *     union), attn_sparse_prefill_cuda (per query head, the default
- *     version) and attn_sparse_prefill_auto_cuda (the faster of the two by
- *     the rule) against attn_sparse_prefill_ref on the original lists, and
+ *     version) and attn_sparse_prefill_union_cuda (the unions built and
+ *     attended in one call, in its workspace) against
+ *     attn_sparse_prefill_ref on the original lists, and
  *     attn_sparse_prefill_union_ref on the unions against the same:
  *     out ||d||/||ref|| < 1e-2, lse max |d| < 2e-3 (-inf where the twin
  *     has -inf), no NaN.
@@ -134,11 +135,11 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
         if (!same) printf("    union twin differs from the per-head twin\n");
         ok = same;
     }
-    /* the auto entry with idx's room as its capacity (cap >= ne) */
-    const size_t awb = attn_sparse_prefill_auto_workspace(cap, n_q, H, KVH, d);
-    void *awork = awb ? gpu_dev(awb) : NULL;
-    if (awb && !awork) ok = 0;
-    static const char *names[3] = {"union", "perhead", "auto"};
+    /* the one-call union with idx's room as its capacity (cap >= ne) */
+    const size_t awb = attn_sparse_prefill_union_workspace(cap, n_q, KVH);
+    void *awork = gpu_dev(awb);
+    if (!awork) ok = 0;
+    static const char *names[3] = {"union", "perhead", "union1"};
     for (int pass = 0; ok && pass < 3; pass++) {
         cudaMemset(dout, 0xff, nq * 2);
         cudaMemset(dlse, 0xff, nr * 4);
@@ -147,8 +148,8 @@ static int check_prefill(int H, int KVH, int d, int n_q, int q_offset, double rh
                                                                            dlse, n_q, kv_len, q_offset, H, KVH, d, NULL)
                        : pass == 1 ? attn_sparse_prefill_cuda(dq, dk, dv, doff, didx, dout, dlse, n_q, kv_len,
                                                               q_offset, H, KVH, d, NULL)
-                                   : attn_sparse_prefill_auto_cuda(dq, dk, dv, doff, didx, cap, dout, dlse, n_q, kv_len,
-                                                                   q_offset, H, KVH, d, awork, awb, NULL);
+                                   : attn_sparse_prefill_union_cuda(dq, dk, dv, doff, didx, cap, dout, dlse, n_q, kv_len,
+                                                                    q_offset, H, KVH, d, awork, awb, NULL);
         ok = gpu_launched(rc, names[pass]);
         if (!ok) break;
         cudaMemcpy(og, dout, nq * 2, cudaMemcpyDeviceToHost);

@@ -352,25 +352,35 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
     while (g.n2 < g.nu_max) g.n2 <<= 1;
     if (rule->rule == ROWS_LOCAL) g.n2 = 0;
     size_t bytes = (size_t)g.kv_end * 4 + (size_t)g.nu_max * 4 + (size_t)g.n2 * 8 + (size_t)g.nu_max + 16;
-    /* the device's limits */
+    /* the device's limits, and each kernel's static shared memory as the
+     * compiler laid it out (not restated here by hand) */
     static int optin, per_sm;
+    static size_t stat_rt, stat_long;
     cudaError_t e = cudaSuccess;
     if (!optin) {
         int dev = 0;
+        cudaFuncAttributes fr, fl;
         e = cudaGetDevice(&dev);
         if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
         if (e == cudaSuccess) e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
-        if (e != cudaSuccess) return (int)e;
+        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fr, (const void *)rows_kernel<RT>);
+        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fl, (const void *)rows_kernel<RT_LONG>);
+        if (e != cudaSuccess) {
+            optin = 0;
+            return (int)e;
+        }
+        stat_rt = fr.sharedSizeBytes, stat_long = fl.sharedSizeBytes;
     }
     /* A long row (about 13K positions and more) leaves room for fewer than
-     * four CTAs of RT threads on an SM; one CTA of RT_LONG threads then keeps
-     * more warps resident to hide the loads' latency. */
-    const size_t stat_rt = 4 * (256 + 256 + 32 + RT) + 64, stat_long = 4 * (256 + 256 + 32 + RT_LONG) + 64;
+     * four CTAs of RT threads on an SM (1 KB an SM reserved per CTA); one
+     * CTA of RT_LONG threads then keeps more warps resident to hide the
+     * loads' latency. */
     const int lng = 4 * (bytes + stat_rt + 1024) > (size_t)per_sm;
-    if (bytes + (lng ? stat_long : stat_rt) > (size_t)optin) return (int)cudaErrorInvalidValue;
+    const size_t stat = lng ? stat_long : stat_rt;
+    if (bytes + stat > (size_t)optin) return (int)cudaErrorInvalidValue;
     /* the dynamic limit, set before every launch whose static and dynamic
      * shared memory pass the default 48 KB (the default caps their sum) */
-    if (bytes + (lng ? stat_long : stat_rt) > 48 * 1024) {
+    if (bytes + stat > 48 * 1024) {
         e = lng ? cudaFuncSetAttribute(rows_kernel<RT_LONG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)
                 : cudaFuncSetAttribute(rows_kernel<RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         if (e != cudaSuccess) return (int)e;
@@ -393,7 +403,7 @@ int attn_rows_cuda(const attn_rows_rule *rule, const attn_rows_args *a, void *st
             fprintf(stderr, "attn_rows_cuda: launch of %d x %d CTAs of %d threads, %zu B dynamic shared memory "
                             "(kernel: %d B static, %d B dynamic allowed, %d registers; device: %d B a block, %d B an SM; "
                             "stream capturing %d): %s\n",
-                    grid.x, grid.y, lng ? RT_LONG : RT, bytes, (int)fa.sharedSizeBytes,
+                    grid.x, grid.y, lng ? RT_LONG : RT, bytes, (int)stat,
                     fa.maxDynamicSharedSizeBytes, fa.numRegs, optin, per_sm, (int)cs, cudaGetErrorString(e));
     }
     return (int)e;

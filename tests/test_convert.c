@@ -360,6 +360,44 @@ TEST(convert_training_reduces_kl)
     kd_set_free(&ev);
 }
 
+/* Training that may read only some dims (--rope-band): the other columns of
+ * W_Q, W_K stay exactly where they started (0), the kept ones learn, and
+ * the KL still falls when the teacher lives in the kept dims. */
+TEST(convert_training_keeps_to_its_dims)
+{
+    const int r = 2, d = 12;
+    kd_set tr, ev;
+    lowrank_set(&tr, 120, 5);
+    lowrank_set(&ev, 60, 6);
+    unsigned char dims[12];
+    for (int c = 0; c < d; c++) dims[c] = c >= 2; /* lowrank_set's subspace avoids dims 0 and 1 */
+    pb_rng rr = {17};
+    float wq[24], wk[24], lt = logf(sqrtf((float)d));
+    for (int i = 0; i < r * d; i++) {
+        int keep = dims[i % d];
+        wq[i] = keep ? 0.3f * frand(&rr) : 0.0f;
+        wk[i] = keep ? 0.3f * frand(&rr) : 0.0f;
+    }
+    double before = mean_loss(&ev, r, wq, wk, lt);
+    kd_opts o = kd_defaults;
+    o.steps = 150;
+    o.warmup = 10;
+    o.batch = 48;
+    o.lr = 3e-2;
+    o.dims = dims;
+    float start = wq[2];
+    kd_train(&tr, r, wq, wk, &lt, &o, NULL, NULL);
+    double after = mean_loss(&ev, r, wq, wk, lt);
+    int zero = 1;
+    for (int i = 0; i < r * d; i++)
+        if (!dims[i % d] && (wq[i] != 0.0f || wk[i] != 0.0f)) zero = 0;
+    CHECK_MSG(zero, "a column outside the dims moved");
+    CHECK(wq[2] != start);
+    CHECK_MSG(after < before / 3, "held-out KL %.4f -> %.4f", before, after);
+    kd_set_free(&tr);
+    kd_set_free(&ev);
+}
+
 TEST(convert_select_heads)
 {
     /* 20 heads; rho 0.15 -> 3; scores with a tie at the cut (index 4 and 9) */

@@ -80,6 +80,16 @@ TEST(convert_cli_refusals)
         st = fixture_run_bin(args, err, sizeof err, &lines);
         CHECK_MSG(st == 2 && lines == 1 && strstr(err, bad[i][1]), "'%s': status %d: %s", args, st, err);
     }
+    /* --rope-band against the model's RoPE pairs (32 a head here) and the rank */
+    const char *band[][2] = {{"--rope-band 33", "--rope-band 33 exceeds the 32 RoPE pairs"},
+                             {"--rope-band 2 --r 8", "--r 8 exceeds the 4 dims of --rope-band 2"},
+                             {"--rope-band 0", "--rope-band"}};
+    for (size_t i = 0; i < sizeof band / sizeof band[0]; i++) {
+        snprintf(args, sizeof args, "convert --model %s %s --out %s/a.purbo --db %s/r.db", test_model_path,
+                 band[i][0], dir, dir);
+        st = fixture_run_bin(args, err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, band[i][1]), "'%s': status %d: %s", args, st, err);
+    }
     CHECK(access(dir, F_OK) == 0);
     /* plan files that generate and passkey refuse */
     const model *m = fixture_model();

@@ -757,3 +757,73 @@ TEST(indexer_fit_full_rank_and_low_rank)
     CHECK_MSG(e3 < 1e-3, "rank-3 error %.3g on rank-3 data", e3);
     CHECK_MSG(e1 > 0.3, "rank 1 cannot be exact here: %.3g", e1);
 }
+
+/* The fit on a subset of dims: the other columns are exactly 0, all dims
+ * give indexer_fit's matrices, and at the kept dims' full rank the score is
+ * the kept dims' part of q.(k - mean k), whatever the other dims hold. */
+TEST(indexer_fit_dims_restricts_and_matches)
+{
+    enum { n = 500, d = 12 };
+    float *q = pb_malloc(n * d * sizeof(float)), *k = pb_malloc(n * d * sizeof(float));
+    float wq[d * d], wk[d * d], wq2[d * d], wk2[d * d];
+    pb_rng rg = {11};
+    for (int i = 0; i < n * d; i++) {
+        q[i] = (float)(3 * (rng_unit(&rg) - 0.5));
+        k[i] = (float)(3 * (rng_unit(&rg) - 0.5) + 0.4);
+    }
+    indexer_moments m;
+    indexer_moments_init(&m, d);
+    indexer_moments_add_q(&m, q, n, d);
+    indexer_moments_add_k(&m, k, n, d);
+    unsigned char all[d], some[d];
+    for (int j = 0; j < d; j++) all[j] = 1, some[j] = j % 3 == 1 || j >= 9; /* 1, 4, 7, 9, 10, 11 */
+    indexer_fit(&m, &m, 5, wq, wk);
+    indexer_fit_dims(&m, &m, 5, all, wq2, wk2);
+    CHECK(!memcmp(wq, wq2, sizeof(float) * 5 * d) && !memcmp(wk, wk2, sizeof(float) * 5 * d));
+    indexer_fit_dims(&m, &m, 6, some, wq, wk);
+    int zero_ok = 1;
+    for (int a = 0; a < 6; a++)
+        for (int j = 0; j < d; j++)
+            if (!some[j] && (wq[a * d + j] != 0.0f || wk[a * d + j] != 0.0f)) zero_ok = 0;
+    CHECK_MSG(zero_ok, "a column outside the kept dims is not 0");
+    /* the kept dims' part of the exact score against the fitted one */
+    double kbar[d] = {0}, err = 0, tot = 0;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < d; i++) kbar[i] += k[t * d + i] / n;
+    for (int t = 0; t < 40; t++)
+        for (int j = 0; j < n; j += 7) {
+            double ex = 0, ix = 0;
+            for (int i = 0; i < d; i++)
+                if (some[i]) ex += q[t * d + i] * (k[j * d + i] - kbar[i]);
+            for (int a = 0; a < 6; a++) {
+                double qa = 0, ka = 0;
+                for (int i = 0; i < d; i++) {
+                    qa += wq[a * d + i] * q[t * d + i];
+                    ka += wk[a * d + i] * (k[j * d + i] - kbar[i]);
+                }
+                ix += qa * ka;
+            }
+            err += (ex - ix) * (ex - ix);
+            tot += ex * ex;
+        }
+    CHECK_MSG(sqrt(err / tot) < 1e-4, "kept-dims score error %.3g", sqrt(err / tot));
+    indexer_moments_free(&m);
+    free(q);
+    free(k);
+}
+
+/* The band's dims in both pair layouts: the last pairs turn least. */
+TEST(indexer_band_dims_layouts)
+{
+    model_config c = {.head_dim = 8, .rope_dim = 8, .rope_style = ROPE_ADJACENT};
+    unsigned char dims[8];
+    indexer_band_dims(&c, 1, dims);
+    CHECK(!memcmp(dims, (unsigned char[8]){0, 0, 0, 0, 0, 0, 1, 1}, 8));
+    indexer_band_dims(&c, 2, dims);
+    CHECK(!memcmp(dims, (unsigned char[8]){0, 0, 0, 0, 1, 1, 1, 1}, 8));
+    c.rope_style = ROPE_NEOX;
+    indexer_band_dims(&c, 1, dims);
+    CHECK(!memcmp(dims, (unsigned char[8]){0, 0, 0, 1, 0, 0, 0, 1}, 8));
+    indexer_band_dims(&c, 4, dims);
+    CHECK(!memcmp(dims, (unsigned char[8]){1, 1, 1, 1, 1, 1, 1, 1}, 8));
+}

@@ -65,6 +65,9 @@ static const char *HELP =
     "                     heads hold 0.9 of their attention mass)\n"
     "  --window-cover F   (with --rho; default 0.9)\n"
     "  --r R              indexer rank (default head_dim / 8)\n"
+    "  --rope-band N      the indexers read only the N lowest-frequency RoPE pairs (2N dims,\n"
+    "                     R <= 2N): pairs that turn little over the context score pre-RoPE as\n"
+    "                     attention scores them post-RoPE (default 0: every dim)\n"
     "  --p P              top-p mass of the retrieval heads' block selection (default 0.9)\n"
     "  --local N          retrieval heads always keep the blocks of the last N tokens (default 256:\n"
     "                     the indexer sees no positions, so the recent tokens RoPE favours are kept)\n"
@@ -123,6 +126,7 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--window"))) cfg.window = (int)arg_long(C, "--window", v, 1, 1 << 24);
         else if ((v = arg_val(C, argc, argv, &i, "--window-cover"))) cfg.cover = arg_double(C, "--window-cover", v, 0.0, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--r"))) cfg.r = (int)arg_long(C, "--r", v, 1, 4096);
+        else if ((v = arg_val(C, argc, argv, &i, "--rope-band"))) cfg.rope_band = (int)arg_long(C, "--rope-band", v, 1, 4096);
         else if ((v = arg_val(C, argc, argv, &i, "--p"))) cfg.p = arg_double(C, "--p", v, 1e-6, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--local"))) cfg.local = (int)arg_long(C, "--local", v, 0, 1 << 24);
         else if ((v = arg_val(C, argc, argv, &i, "--steps"))) cfg.opt.steps = (int)arg_long(C, "--steps", v, 0, 1000000);
@@ -170,6 +174,10 @@ int cmd_convert(int argc, char **argv)
     if (cfg.ctx > c->n_ctx_train) arg_bad("convert", "--ctx %d exceeds the model's context %d", cfg.ctx, c->n_ctx_train);
     int r = cfg.r ? cfg.r : (c->head_dim / 8 > 0 ? c->head_dim / 8 : 1);
     if (r > c->head_dim) arg_bad("convert", "--r %d exceeds the head dim %d", r, c->head_dim);
+    if (cfg.rope_band > c->rope_dim / 2)
+        arg_bad("convert", "--rope-band %d exceeds the %d RoPE pairs of a head", cfg.rope_band, c->rope_dim / 2);
+    if (cfg.rope_band && r > 2 * cfg.rope_band)
+        arg_bad("convert", "--r %d exceeds the %d dims of --rope-band %d", r, 2 * cfg.rope_band, cfg.rope_band);
     unsigned char *retr = pb_calloc((size_t)nh, 1), *elig = pb_malloc((size_t)nh);
     const int n_elig = select_eligible(c, elig);
     if (cfg.heads && !plan_parse_heads(c, cfg.heads, retr, &err)) arg_bad("convert", "%s", err.msg);
@@ -185,7 +193,7 @@ int cmd_convert(int argc, char **argv)
     if (on_cuda) backend_cuda_versions(rt, drv, sizeof rt);
 
     /* the run row: every setting, the calibration text's identity */
-    char sv[18][48];
+    char sv[19][48];
     snprintf(sv[0], 48, "%g", cfg.rho);
     snprintf(sv[16], 48, "%g", cfg.keep);
     snprintf(sv[17], 48, "%g", cfg.min_score);
@@ -204,12 +212,15 @@ int cmd_convert(int argc, char **argv)
     snprintf(sv[13], 48, "%d", cfg.opt.learn_tau);
     snprintf(sv[14], 48, "%d", cfg.opt.warmup);
     snprintf(sv[15], 48, "%d", cfg.local);
+    snprintf(sv[18], 48, "%d", cfg.rope_band);
     const char *kv[] = {"rho", sv[0], "sinks", sv[1], "window", sv[2], "window_cover", sv[3], "r", sv[4], "p", sv[5],
                         "steps", sv[6], "lr", sv[7], "batch", sv[8], "ctx", sv[9], "windows", sv[10], "queries", sv[11],
                         "probe_docs", sv[12], "learn_tau", sv[13], "warmup", sv[14], "local", sv[15],
                         "retrieval_heads", cfg.heads ? cfg.heads : need ? "need" : "rho", "keep", sv[16],
-                        "min_score", sv[17], "calib", calib_describe(cal)};
-    char *config = config_canonical(kv, sizeof kv / sizeof kv[0] / 2), *cmdline = db_command_line(argc, argv);
+                        "min_score", sv[17], "calib", calib_describe(cal), "rope_band", sv[18]};
+    /* rope_band only when asked: a default conversion's config reads as before */
+    const size_t n_kv = sizeof kv / sizeof kv[0] / 2 - (cfg.rope_band ? 0 : 1);
+    char *config = config_canonical(kv, n_kv), *cmdline = db_command_line(argc, argv);
     run_meta meta = {.command = cmdline, .device = b->device, .model_path = cfg.model_path, .config = config,
                      .has_seed = 1, .seed = (int64_t)cfg.seed, .cuda_runtime = on_cuda ? rt : NULL,
                      .cuda_driver = on_cuda && drv[0] ? drv : NULL};
@@ -331,9 +342,11 @@ int cmd_convert(int argc, char **argv)
     cfg.s_total = pb_now() - t_start;
     report_plan(db, run, &cfg, c, pf.model_fp, n_ret, r);
     db_run_end(db, run, RUN_DONE);
-    printf("plan %s: %d of %d heads retrieval (r = %d, p = %g), local heads %d sinks + window %d;"
+    char band[48] = "";
+    if (cfg.rope_band) snprintf(band, sizeof band, ", the %d lowest-frequency RoPE pairs", cfg.rope_band);
+    printf("plan %s: %d of %d heads retrieval (r = %d%s, p = %g), local heads %d sinks + window %d;"
            " %.0f s (probe %.0f, calibration %.0f, indexers %.0f); run %lld in %s\n",
-           cfg.out_path, n_ret, nh, r, cfg.p, cfg.sink, cfg.window, cfg.s_total, cfg.s_probe, cfg.s_capture,
+           cfg.out_path, n_ret, nh, r, band, cfg.p, cfg.sink, cfg.window, cfg.s_total, cfg.s_probe, cfg.s_capture,
            cfg.s_train, (long long)run, cfg.db_path);
     plan_file_free(&pf);
     free(score);

@@ -310,9 +310,9 @@ kd_set *convert_capture_set(convert_capture *cc, int head, int eval)
     return eval ? &cc->ev[head] : &cc->tr[head];
 }
 
-void convert_capture_pca(const convert_capture *cc, int head, int r, float *wq, float *wk)
+void convert_capture_pca(const convert_capture *cc, int head, int r, const unsigned char *dims, float *wq, float *wk)
 {
     const int H = cc->c.n_head, HKV = cc->c.n_head_kv;
     int kv = (head / H) * HKV + (head % H) / (H / HKV);
-    indexer_fit(&cc->mq[head], &cc->mk[kv], r, wq, wk);
+    indexer_fit_dims(&cc->mq[head], &cc->mk[kv], r, dims, wq, wk);
 }

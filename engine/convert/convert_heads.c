@@ -34,6 +34,7 @@ typedef struct {
     const convert_cfg *cfg;
     plan_params prm;
     int r, steps, n_jobs;
+    unsigned char *dims;         /* (d) the dims the indexers read (--rope-band), or NULL */
     head_job *jobs;
     pthread_mutex_t mu;          /* guards the fields below */
     int next, finished;
@@ -77,10 +78,11 @@ static void train_one(pool *P, head_job *j)
     kd_set_teacher(ev, P->c->rope_base);
     kd_set_anchor(tr, P->prm.block, P->prm.sink, P->prm.local); /* the rtpurbo policy's top-p row */
     kd_set_anchor(ev, P->prm.block, P->prm.sink, P->prm.local);
-    convert_capture_pca(P->cc, x, r, j->wq, j->wk);
+    convert_capture_pca(P->cc, x, r, P->dims, j->wq, j->wk);
     j->lt = logf(sqrtf((float)d));
     kd_evaluate(ev, r, j->wq, j->wk, j->lt, &P->prm, &j->q0);
     kd_opts o = P->cfg->opt;
+    o.dims = P->dims;
     o.seed = P->cfg->seed * 1000003u + (uint64_t)x;
     if (P->steps > 0) {
         step_ctx s = {P, j};
@@ -128,6 +130,10 @@ void convert_train_heads(convert_capture *cc, const unsigned char *retr, const m
     P.prm.block = cfg->block;
     P.prm.local = cfg->local;
     P.prm.p = cfg->p;
+    if (cfg->rope_band > 0) {
+        P.dims = pb_malloc((size_t)d);
+        indexer_band_dims(c, cfg->rope_band, P.dims);
+    }
     for (int x = 0; x < nh; x++) P.n_jobs += retr[x] != 0;
     P.jobs = pb_calloc((size_t)(P.n_jobs ? P.n_jobs : 1), sizeof(head_job));
     const int alloc = steps > 0 ? steps : 1;
@@ -175,4 +181,5 @@ void convert_train_heads(convert_capture *cc, const unsigned char *retr, const m
         free(j->wk);
     }
     free(P.jobs);
+    free(P.dims);
 }

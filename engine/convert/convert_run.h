@@ -25,6 +25,7 @@ typedef struct {
     int block, local;       /* selection granularity and always-kept recent tokens [64, 256] */
     double p;               /* top-p [0.9] */
     int r;                  /* indexer rank; 0: head_dim / 8 */
+    int rope_band;          /* the indexers read only this many lowest-frequency RoPE pairs; 0: every dim [0] */
     kd_opts opt;            /* steps, lr, batch, ... (kd_defaults) */
     int ctx;                /* tokens per calibration window [2048] */
     int n_train, n_eval;    /* calibration windows [4, 2] */
@@ -62,7 +63,7 @@ probe convert_capture_windows(convert_capture *cc, const unsigned char *retr);
 kd_set *convert_capture_set(convert_capture *cc, int head, int eval);
 /* The PCA/SVD initialisation of head's indexer from the training moments:
  * wq, wk (r, d). */
-void convert_capture_pca(const convert_capture *cc, int head, int r, float *wq, float *wk);
+void convert_capture_pca(const convert_capture *cc, int head, int r, const unsigned char *dims, float *wq, float *wk);
 
 /* ---- quality (convert_eval.c) ---- */
 

@@ -239,6 +239,61 @@ void indexer_fit(const indexer_moments *mq, const indexer_moments *mk, int r, fl
     free(buf);
 }
 
+void indexer_fit_dims(const indexer_moments *mq, const indexer_moments *mk, int r, const unsigned char *dims,
+                      float *wq, float *wk)
+{
+    const int d = mq->d;
+    if (!dims) {
+        indexer_fit(mq, mk, r, wq, wk);
+        return;
+    }
+    int *keep = pb_malloc((size_t)d * sizeof(int)), n = 0;
+    for (int j = 0; j < d; j++)
+        if (dims[j]) keep[n++] = j;
+    PB_CHECK(r >= 1 && r <= n, "indexer_fit_dims: rank %d over %d kept dims", r, n);
+    indexer_moments sq, sk;   /* the kept dims' moments: (n, n) sub-blocks, upper triangle as in the full ones */
+    indexer_moments_init(&sq, n);
+    indexer_moments_init(&sk, n);
+    sq.nq = mq->nq;
+    sk.nk = mk->nk;
+    for (int a = 0; a < n; a++) {
+        sk.ks[a] = mk->ks[keep[a]];
+        for (int b = a; b < n; b++) {
+            int i = keep[a], j = keep[b];   /* keep is ascending, so i <= j */
+            sq.qq[a * n + b] = mq->qq[i * d + j];
+            sk.kk[a * n + b] = mk->kk[i * d + j];
+        }
+    }
+    float *rq = pb_malloc((size_t)r * n * sizeof(float)), *rk = pb_malloc((size_t)r * n * sizeof(float));
+    indexer_fit(&sq, &sk, r, rq, rk);
+    memset(wq, 0, (size_t)r * d * sizeof(float));
+    memset(wk, 0, (size_t)r * d * sizeof(float));
+    for (int i = 0; i < r; i++)
+        for (int a = 0; a < n; a++) {
+            wq[(size_t)i * d + keep[a]] = rq[(size_t)i * n + a];
+            wk[(size_t)i * d + keep[a]] = rk[(size_t)i * n + a];
+        }
+    free(rq);
+    free(rk);
+    free(keep);
+    indexer_moments_free(&sq);
+    indexer_moments_free(&sk);
+}
+
+void indexer_band_dims(const model_config *c, int band, unsigned char *dims)
+{
+    const int d = c->head_dim, rd = c->rope_dim, half = rd / 2;
+    PB_CHECK(band >= 1 && band <= half && rd <= d, "indexer_band_dims: band %d of %d RoPE pairs", band, half);
+    memset(dims, 0, (size_t)d);
+    for (int i = half - band; i < half; i++) {
+        if (c->rope_style == ROPE_NEOX) {
+            dims[i] = dims[i + half] = 1;
+        } else {
+            dims[2 * i] = dims[2 * i + 1] = 1;
+        }
+    }
+}
+
 typedef struct {
     const plan *p;
     indexer_moments *mq;    /* [n_layer * n_head], used for rtpurbo heads */

@@ -37,6 +37,22 @@ void indexer_moments_add_k(indexer_moments *m, const float *k, int n, int ld);
  * wq, wk: (r, d) receive the fit (r ≤ d). */
 void indexer_fit(const indexer_moments *mq, const indexer_moments *mk, int r, float *wq, float *wk);
 
+/* The same fit restricted to the dims with dims[j] != 0 (NULL: every dim):
+ * it runs on those dims' moments alone, and the other columns of W_Q, W_K
+ * (r, d) are 0, so the indexer never reads them. r <= the kept dims. */
+void indexer_fit_dims(const indexer_moments *mq, const indexer_moments *mk, int r, const unsigned char *dims,
+                      float *wq, float *wk);
+
+/* The dims of the `band` lowest-frequency RoPE pairs of a head of c (pair i
+ * turns by position * base^(-2i / rope_dim), so the last pairs turn least):
+ * dims (d) gets 1 on their 2 * band dims, 0 elsewhere, in c's pair layout
+ * (adjacent: 2i, 2i+1; neox: i, i + rope_dim / 2). Over a context of n
+ * tokens pair i turns at most n * base^(-2i / rope_dim) radians: where that
+ * is small, the pre-RoPE product q_i . k_i is the post-RoPE one, so an
+ * indexer that reads only these pairs scores as attention does, at any
+ * distance. 0 < band <= rope_dim / 2. */
+void indexer_band_dims(const model_config *c, int band, unsigned char *dims);
+
 /* Symmetric eigen-decomposition (LAPACK dsyevd). a: (n, n), destroyed;
  * w: [n] eigenvalues, descending; v: (n, n), column j the eigenvector of
  * w[j], signed so that its largest component is positive. */

@@ -34,7 +34,7 @@ static void random_set(kd_set *s, int d, int n_win, int n_ctx, int n_q, float am
             s->q_pos[j] = s->q_pos[j - 1];
             s->q_pos[j - 1] = t;
         }
-    kd_set_teacher(s, 10000.0f);
+    kd_set_teacher(s, 10000.0f, ROPE_ADJACENT);
 }
 
 /* Block u of a row at pos is always kept by the rtpurbo policy: it holds a
@@ -187,7 +187,7 @@ TEST(convert_student_matches_teacher_without_rope)
      * rotates by pos radians: give only dims >= 2 a value */
     for (int j = 0; j < 40; j++) s.k[j * d] = s.k[j * d + 1] = 0;
     for (int i = 0; i < 4; i++) s.q[i * d] = s.q[i * d + 1] = 0;
-    kd_set_teacher(&s, 1e30f);
+    kd_set_teacher(&s, 1e30f, ROPE_ADJACENT);
     float eye[64] = {0};
     for (int i = 0; i < d; i++) eye[i * d + i] = 1;
     float out[4 * 40];
@@ -232,13 +232,13 @@ static void cap_rows(void *user, const attn_call *a, const float *p, int ldp)
                (size_t)(a->q_pos0 + i + 1) * sizeof(float));
 }
 
-TEST(convert_teacher_is_dense_attention)
+/* The teacher rows of layer `layer`'s heads of KV head kvh against the
+ * dense policy's own rows on the model: the largest difference. */
+static double teacher_vs_rows(const model *m, int layer, int kvh)
 {
-    const model *m = fixture_model();
-    CHECK(m);
     const model_config *mc = &m->cfg;
     const int n = 150, d = mc->head_dim;
-    capture c = {.layer = 3, .n = n, .d = d, .n_head = mc->n_head, .n_head_kv = mc->n_head_kv};
+    capture c = {.layer = layer, .n = n, .d = d, .n_head = mc->n_head, .n_head_kv = mc->n_head_kv};
     c.q = calloc((size_t)n * mc->n_head * d, sizeof(float));
     c.k = calloc((size_t)n * mc->n_head_kv * d, sizeof(float));
     c.rows = calloc((size_t)mc->n_head * n * n, sizeof(float));
@@ -251,7 +251,7 @@ TEST(convert_teacher_is_dense_attention)
     session_eval(ss, ids, 100, NULL, 0); /* two evals: the second at pos0 = 100 */
     session_eval(ss, ids + 100, n - 100, NULL, 0);
     double worst = 0;
-    const int group = mc->n_head / mc->n_head_kv, kvh = 1;
+    const int group = mc->n_head / mc->n_head_kv;
     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
         kd_set s;
         int pos[5] = {0, 1, 63, 99, 149};
@@ -263,7 +263,7 @@ TEST(convert_teacher_is_dense_attention)
             s.q_pos[i] = pos[i];
             memcpy(s.q + (size_t)i * d, c.q + ((size_t)pos[i] * mc->n_head + h) * d, d * sizeof(float));
         }
-        kd_set_teacher(&s, mc->rope_base);
+        kd_set_teacher(&s, model_layer_rope_base(mc, layer), mc->rope_style);
         for (int i = 0; i < 5; i++)
             for (int j = 0; j <= pos[i]; j++) {
                 double e = fabs(s.t[s.t_off[i] + j] - c.rows[((size_t)h * n + pos[i]) * n + j]);
@@ -276,7 +276,29 @@ TEST(convert_teacher_is_dense_attention)
     free(c.q);
     free(c.k);
     free(c.rows);
+    return worst;
+}
+
+TEST(convert_teacher_is_dense_attention)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    double worst = teacher_vs_rows(m, 3, 1);
     CHECK_MSG(worst < 2e-6, "teacher vs dense rows: max |diff| %.3g", worst);
+}
+
+/* Gemma: the neox pair layout and a global layer's own RoPE base (1e6; the
+ * sliding layers turn at 1e4). The retrieval heads are global-layer heads. */
+TEST(convert_teacher_is_dense_attention_gemma)
+{
+    const model *m = fixture_gemma();
+    CHECK(m);
+    int layer = -1;
+    for (int l = 0; l < m->cfg.n_layer && layer < 0; l++)
+        if (m->cfg.layer[l].kind == ATTN_GLOBAL) layer = l;
+    CHECK(layer >= 0 && m->cfg.rope_style == ROPE_NEOX);
+    double worst = teacher_vs_rows(m, layer, 0);
+    CHECK_MSG(worst < 2e-6, "teacher vs dense rows, layer %d: max |diff| %.3g", layer, worst);
 }
 
 TEST(convert_lr_schedule)
@@ -334,7 +356,7 @@ static void lowrank_set(kd_set *s, int n_q, uint64_t seed)
             s->q_pos[j] = s->q_pos[j - 1];
             s->q_pos[j - 1] = t;
         }
-    kd_set_teacher(s, 1e30f);
+    kd_set_teacher(s, 1e30f, ROPE_ADJACENT);
 }
 
 TEST(convert_training_reduces_kl)

@@ -69,10 +69,11 @@ typedef struct {
 void kd_set_init(kd_set *s, int d, int n_win, int n_ctx, int n_q);
 void kd_set_free(kd_set *s);
 /* Computes the teacher rows from the pre-RoPE q and k (RoPE with base
- * rope_base at the true positions; scale 1/sqrt(d)). q_win/q_pos must be
- * sorted by (window, position), positions < n_ctx (runtime error otherwise).
- * Removes any anchor. */
-void kd_set_teacher(kd_set *s, float rope_base);
+ * rope_base in the pair layout rope_style (model/family.h: adjacent or
+ * neox), as the head's layer applies it, at the true positions; scale
+ * 1/sqrt(d)). q_win/q_pos must be sorted by (window, position), positions
+ * < n_ctx (runtime error otherwise). Removes any anchor. */
+void kd_set_teacher(kd_set *s, float rope_base, int rope_style);
 
 /* Anchors the rows at the exact logits outside the middle that a policy
  * with blocks of g, sink and local tokens decides about (forced_middle).

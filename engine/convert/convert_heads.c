@@ -74,8 +74,9 @@ static void train_one(pool *P, head_job *j)
 {
     const int d = P->c->head_dim, r = P->r, x = j->x;
     kd_set *tr = convert_capture_set(P->cc, x, 0), *ev = convert_capture_set(P->cc, x, 1);
-    kd_set_teacher(tr, P->c->rope_base);
-    kd_set_teacher(ev, P->c->rope_base);
+    const float base = model_layer_rope_base(P->c, x / P->c->n_head); /* the head's own layer's RoPE */
+    kd_set_teacher(tr, base, P->c->rope_style);
+    kd_set_teacher(ev, base, P->c->rope_style);
     kd_set_anchor(tr, P->prm.block, P->prm.sink, P->prm.local); /* the rtpurbo policy's top-p row */
     kd_set_anchor(ev, P->prm.block, P->prm.sink, P->prm.local);
     convert_capture_pca(P->cc, x, r, P->dims, j->wq, j->wk);

@@ -86,8 +86,9 @@ static int group_end(const kd_set *s, const int *idx, int n, int i0)
     return i1;
 }
 
-void kd_set_teacher(kd_set *s, float rope_base)
+void kd_set_teacher(kd_set *s, float rope_base, int rope_style)
 {
+    void (*rope)(float *, int, int, int, int, float) = rope_style == ROPE_NEOX ? cpu_rope_neox : cpu_rope;
     const int d = s->d, n_ctx = s->n_ctx;
     for (int i = 0; i < s->n_q; i++) {
         PB_CHECK(s->q_win[i] >= 0 && s->q_win[i] < s->n_win && s->q_pos[i] >= 0 && s->q_pos[i] < n_ctx,
@@ -124,13 +125,13 @@ void kd_set_teacher(kd_set *s, float rope_base)
         int w = s->q_win[i0], b = i1 - i0, n = s->q_pos[i1 - 1] + 1;
         if (w != cur_win) {
             memcpy(kr, s->k + (size_t)w * n_ctx * d, (size_t)n_ctx * d * sizeof(float));
-            cpu_rope(kr, n_ctx, 1, d, 0, rope_base);
+            rope(kr, n_ctx, 1, d, 0, rope_base);
             cur_win = w;
         }
         for (int i = 0; i < b; i++) {
             all[i] = i0 + i;
             memcpy(qr + (size_t)i * d, s->q + (size_t)(i0 + i) * d, (size_t)d * sizeof(float));
-            cpu_rope(qr + (size_t)i * d, 1, 1, d, s->q_pos[i0 + i], rope_base);
+            rope(qr + (size_t)i * d, 1, 1, d, s->q_pos[i0 + i], rope_base);
         }
         /* sc (b, n) = scale * Qr Kr[0:n]^T, as the dense policy */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n, d, scale, qr, d, kr, d, 0.0f, sc, n);

@@ -48,6 +48,18 @@ TEST(convert_eval_hand_case)
     CHECK_NEAR(q.recall, 0.5, 1e-9);
     CHECK_NEAR(q.mass, 0.5, 1e-6);
     CHECK_NEAR(q.kl, 50.0, 1e-3);
+    CHECK(q.focus == 0 && q.focus_kept == 0); /* no focus span */
+    /* a focus span over keys 90..210: both queries put all their mass there; query 0's key 100 is
+     * outside the selection, query 1's key 200 inside */
+    s.f_lo = 90, s.f_hi = 210;
+    kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
+    CHECK_NEAR(q.focus, 1.0, 1e-6);
+    CHECK_NEAR(q.focus_kept, 0.5, 1e-6);
+    s.f_lo = 150; /* only key 200 inside the span now */
+    kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
+    CHECK_NEAR(q.focus, 0.5, 1e-6);
+    CHECK_NEAR(q.focus_kept, 0.5, 1e-6);
+    s.f_lo = s.f_hi = 0;
     /* with the floor of 2 blocks both queries keep blocks 1 and 2 as well */
     prm.kmin = 2;
     kd_evaluate(&s, 2, eye, eye, 0.0f, &prm, &q);
@@ -55,6 +67,35 @@ TEST(convert_eval_hand_case)
     CHECK_NEAR(q.recall, 1.0, 1e-9);
     CHECK_NEAR(q.mass, 1.0, 1e-6);
     kd_set_free(&s);
+}
+
+/* `recall` on the default suite's first passkey case (about 480 tokens: every
+ * block is a forced one or within the floor, so everything is kept), and its
+ * refusals: one line, exit 2. */
+TEST(recall_cli_runs_and_refuses)
+{
+    char out[8192], args[1024];
+    int lines, st;
+    snprintf(args, sizeof args,
+             "%s recall suites/default.yaml --task passkey --cases 1 --plan suites/plans/smollm2-135m-need.purbo "
+             "--model %s 2>/dev/null",
+             test_bin_path, test_model_path);
+    st = fixture_shell(args, out, sizeof out);
+    CHECK_MSG(st == 0 && strstr(out, "case 0 (") && strstr(out, "249 heads, recall 1.000, mass 1.000") &&
+                  strstr(out, "needle tokens") && strstr(out, "kept 1.000 of its mass"),
+              "status %d: %s", st, out);
+    const char *bad[][2] = {
+        {"recall suites/default.yaml --plan x.purbo", "--task"},
+        {"recall suites/default.yaml --task passkey", "--plan"},
+        {"recall --task passkey --plan x.purbo", "suite file"},
+        {"recall suites/default.yaml --task nosuch --plan x.purbo --model %s", "no task 'nosuch'"},
+        {"recall suites/default.yaml --task passkey --plan /nonexistent.purbo --model %s", "/nonexistent.purbo"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, bad[i][0], test_model_path);
+        st = fixture_run_bin(args, out, sizeof out, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(out, bad[i][1]), "'%s': status %d: %s", args, st, out);
+    }
 }
 
 TEST(convert_cli_refusals)

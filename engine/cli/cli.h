@@ -11,6 +11,7 @@ int cmd_bench(int argc, char **argv);     /* suites/cmd_bench.c */
 int cmd_bench_cpu(int argc, char **argv); /* suites/cmd_bench.c: bench --backend cpu */
 int cmd_run(int argc, char **argv);       /* suites/cmd_run.c */
 int cmd_merge(int argc, char **argv);     /* suites/cmd_merge.c */
+int cmd_recall(int argc, char **argv);    /* suites/cmd_recall.c */
 int cmd_report(int argc, char **argv);    /* suites/cmd_report.c */
 int cmd_compare(int argc, char **argv);   /* suites/cmd_compare.c */
 int cmd_export(int argc, char **argv);    /* suites/cmd_export.c */

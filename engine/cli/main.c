@@ -21,6 +21,7 @@ static const struct {
     {"bench-cpu", cmd_bench_cpu, "the same as bench --backend cpu"},
     {"run", cmd_run, "run a suite file (YAML) into the results database"},
     {"merge", cmd_merge, "join the shards of a suite run (run --shard I/N) into one run"},
+    {"recall", cmd_recall, "what plans' indexers keep of the exact attention at a task's questions (CPU)"},
     {"report", cmd_report, "print a suite run as tables: scores and density per task and method"},
     {"compare", cmd_compare, "regression gate: a suite run against a baseline file"},
     {"export", cmd_export, "write a suite run as JSON Lines, JSON or CSV (cases, summary, throughput)"},

@@ -61,6 +61,8 @@ typedef struct {
     double *t_negent;   /* [n_q] sum_j t_j log t_j (the KL's constant part) */
     float *t_lse;       /* [n_q] log-sum-exp of the teacher's logits: a_j = log t_j + t_lse */
     int a_block, a_sink, a_local; /* anchor (kd_set_anchor); a_block 0: none */
+    int f_lo, f_hi;     /* a focus span of positions [f_lo, f_hi) that kd_evaluate follows
+                         * (a needle, say); f_hi 0: none (kd_set_init) */
     int *a_mid;         /* [2 n_q] each row's middle [lo, hi) under the anchor; NULL: none */
     float *a_logit;     /* the teacher's logits a_j, packed as t (-inf where t_j = 0); NULL: none */
 } kd_set;

@@ -18,6 +18,8 @@
  *   blocks_sel     = selected blocks / visible blocks (ceil((i+1)/g))
  *   blocks_teacher = teacher blocks / visible blocks
  *   kl             = KL(t || s), the training loss
+ *   focus          = teacher mass on the set's focus span [f_lo, f_hi)
+ *   focus_kept     = the part of it inside the selected blocks
  * The selection helpers are the policies' own (attn_sparse.h), so these
  * numbers are what the policy would do on these queries.
  */
@@ -42,7 +44,7 @@ void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float
     float *mass = pb_malloc((size_t)nb * sizeof(float));
     unsigned char *keep_s = pb_malloc((size_t)nb), *keep_t = pb_malloc((size_t)nb);
     unit_score *order = pb_malloc((size_t)nb * sizeof(unit_score));
-    double a_rec = 0, a_mass = 0, a_sel = 0, a_tea = 0;
+    double a_rec = 0, a_mass = 0, a_sel = 0, a_tea = 0, a_foc = 0, a_fk = 0;
     for (int i0 = 0; i0 < n; i0 += CH) {
         int b = n - i0 < CH ? n - i0 : CH;
         kd_student(s, idx + i0, b, r, wq, wk, log_tau, stu, (size_t)nc, w);
@@ -81,6 +83,10 @@ void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float
                     in_set++;
                     covered += keep_s[j / g];
                 }
+            for (int j = s->f_lo; j < s->f_hi && j < len; j++) {
+                a_foc += t[j];
+                if (keep_s[j / g]) a_fk += t[j];
+            }
             a_rec += (double)covered / in_set;
             a_mass += kept;
             a_sel += (double)n_sel / nu;
@@ -92,6 +98,8 @@ void kd_evaluate(const kd_set *s, int r, const float *wq, const float *wk, float
     out->mass = a_mass / n;
     out->blocks_sel = a_sel / n;
     out->blocks_teacher = a_tea / n;
+    out->focus = a_foc / n;
+    out->focus_kept = a_fk / n;
     kd_work_free(w);
     free(idx);
     free(stu);

@@ -73,6 +73,8 @@ typedef struct {
     double blocks_sel;      /* selected / visible blocks (forced blocks included) */
     double blocks_teacher;  /* the exact top-p oracle's blocks / visible blocks */
     double kl;              /* mean KL(teacher || student) */
+    double focus;           /* teacher mass on the set's focus span (0 without one) */
+    double focus_kept;      /* of it, the mass inside the selected blocks */
     int n_queries;
 } kd_quality;
 

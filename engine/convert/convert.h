@@ -113,8 +113,8 @@ typedef struct {
     int learn_tau;      /* 1: log_tau is a parameter [1] */
     double tau_lr_mult; /* log_tau's learning rate is lr * this [10] */
     uint64_t seed;      /* minibatch draw */
-    const unsigned char *dims; /* (d) the dims W_Q, W_K may read; their other columns keep their
-                                * start values (0 from indexer_fit_dims); NULL: every dim [NULL] */
+    const unsigned char *dims; /* (d) the dims W_Q, W_K may read: the other columns get no gradient,
+                                * so from 0 (indexer_fit_dims) they stay 0; NULL: every dim [NULL] */
 } kd_opts;
 
 extern const kd_opts kd_defaults;

@@ -75,7 +75,7 @@ double kd_train(const kd_set *s, int r, float *wq, float *wk, float *log_tau, co
         qsort(idx, (size_t)b, sizeof(int), cmp_int);
         float gt = 0;
         loss = kd_loss(s, idx, b, r, wq, wk, *log_tau, g, g + nw, &gt, w);
-        if (o->dims) /* a column of a dim not read gets no gradient: Adam leaves it where it started */
+        if (o->dims) /* a column of a dim not read gets no gradient: from 0 it stays 0 (decay included) */
             for (int e = 0; e < 2 * nw; e++)
                 if (!o->dims[e % s->d]) g[e] = 0.0f;
         double lr = kd_lr_at(o, t);

@@ -359,6 +359,17 @@ static void lowrank_set(kd_set *s, int n_q, uint64_t seed)
     kd_set_teacher(s, 1e30f, ROPE_ADJACENT);
 }
 
+/* The optimiser settings of the training tests: short, at a high rate. */
+static kd_opts short_training(void)
+{
+    kd_opts o = kd_defaults;
+    o.steps = 150;
+    o.warmup = 10;
+    o.batch = 48;
+    o.lr = 3e-2;
+    return o;
+}
+
 TEST(convert_training_reduces_kl)
 {
     const int r = 2, d = 12;
@@ -369,11 +380,7 @@ TEST(convert_training_reduces_kl)
     float wq[24], wk[24], lt = logf(sqrtf((float)d));
     for (int i = 0; i < r * d; i++) wq[i] = 0.3f * frand(&rr), wk[i] = 0.3f * frand(&rr);
     double before = mean_loss(&ev, r, wq, wk, lt);
-    kd_opts o = kd_defaults;
-    o.steps = 150;
-    o.warmup = 10;
-    o.batch = 48;
-    o.lr = 3e-2;
+    kd_opts o = short_training();
     kd_train(&tr, r, wq, wk, &lt, &o, NULL, NULL);
     double after = mean_loss(&ev, r, wq, wk, lt);
     CHECK_MSG(before > 0.2, "KL before %.4f: the problem is too easy", before);
@@ -401,11 +408,7 @@ TEST(convert_training_keeps_to_its_dims)
         wk[i] = keep ? 0.3f * frand(&rr) : 0.0f;
     }
     double before = mean_loss(&ev, r, wq, wk, lt);
-    kd_opts o = kd_defaults;
-    o.steps = 150;
-    o.warmup = 10;
-    o.batch = 48;
-    o.lr = 3e-2;
+    kd_opts o = short_training();
     o.dims = dims;
     float start = wq[2];
     kd_train(&tr, r, wq, wk, &lt, &o, NULL, NULL);

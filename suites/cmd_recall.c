@@ -128,8 +128,12 @@ int cmd_recall(int argc, char **argv)
     if (!gen_check(s, tok, &err)) pb_die_input(&err);
     const int L = c->n_layer, H = c->n_head, HKV = c->n_head_kv, d = c->head_dim, nh = L * H;
     plan_file pf[MAX_PLANS];
-    for (int p = 0; p < n_plans; p++)
+    plan_params prm[MAX_PLANS]; /* the rtpurbo policy's settings from each file, as plan_from_file takes them */
+    for (int p = 0; p < n_plans; p++) {
         if (!plan_file_read(plans[p], m, &pf[p], &err)) pb_die_input(&err);
+        prm[p] = plan_defaults;
+        prm[p].sink = pf[p].sink, prm[p].block = pf[p].block, prm[p].local = pf[p].local, prm[p].p = pf[p].p;
+    }
 
     tally tl[MAX_PLANS];
     memset(tl, 0, sizeof tl);
@@ -178,13 +182,12 @@ int cmd_recall(int argc, char **argv)
             if (has_needle) ks.f_lo = f_lo, ks.f_hi = f_hi;
             for (int p = 0; p < n_plans; p++) {
                 if (pf[p].cls[x] != PLAN_CLASS_RETRIEVAL) continue;
-                plan_params prm = plan_defaults;
-                prm.sink = pf[p].sink, prm.block = pf[p].block, prm.local = pf[p].local, prm.p = pf[p].p;
-                kd_set_anchor(&ks, prm.block, prm.sink, prm.local);
+                if (ks.a_block != prm[p].block || ks.a_sink != prm[p].sink || ks.a_local != prm[p].local)
+                    kd_set_anchor(&ks, prm[p].block, prm[p].sink, prm[p].local); /* plans mostly share one */
                 const size_t off = (size_t)x * pf[p].r * d;
                 kd_quality q;
                 /* the plan folds 1/tau into W_Q against the policy's 1/sqrt(d): tau = sqrt(d) here */
-                kd_evaluate(&ks, pf[p].r, pf[p].idx_q + off, pf[p].idx_k + off, logf(sqrtf((float)d)), &prm, &q);
+                kd_evaluate(&ks, pf[p].r, pf[p].idx_q + off, pf[p].idx_k + off, logf(sqrtf((float)d)), &prm[p], &q);
                 acc[p][0] += q.recall, acc[p][1] += q.mass, acc[p][2] += q.blocks_sel, acc[p][3] += q.blocks_teacher;
                 if (q.mass < worst[p]) worst[p] = q.mass;
                 heads[p]++;

@@ -33,7 +33,7 @@ const plot_style plot_palette[] = {
     {"quest", "#009e73", 11, "quest: Quest, top-k pages in decode"},
     {"topk-oracle", "#cc79a7", 13, "topk-oracle: top-k blocks by exact scores"},
     {"topp-oracle", "#882255", 15, "topp-oracle: top-p blocks by exact scores"},
-    {"rtpurbo", "#0072b2", 6, "rtpurbo: RTPurbo, top-p blocks by a PCA indexer"},
+    {"rtpurbo", "#0072b2", 6, "rtpurbo: RTPurbo, top-p blocks by an indexer (PCA, or trained ones from a plan)"},
     {"rtpurbo-trained", "#d55e00", 4, "rtpurbo-trained: RTPurbo with trained indexers"},
     {"rtpurbo-topk", "#332288", 8, "rtpurbo-topk: RTPurbo, top-k blocks"},
     /* attention kernel implementations (bench 'attention' rows' impl) */

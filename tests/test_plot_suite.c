@@ -318,7 +318,8 @@ TEST(plot_suite_method_styles)
     CHECK(gp);
     const char *want[] = {t[0], t[1], t[2], t[3],
                           "array purbo_label[4] = [\"tp_a prefill 2/4/2/64: dense: full attention\", "
-                          "\"tp_a prefill 2/4/2/64: rtpurbo: RTPurbo, top-p blocks by a PCA indexer\", ",
+                          "\"tp_a prefill 2/4/2/64: rtpurbo: RTPurbo, top-p blocks by an indexer "
+                          "(PCA, or trained ones from a plan)\", ",
                           "with yerrorlines lt i ", "with linespoints lt i "};
     miss = missing_in_order(gp, want, 7);
     CHECK_MSG(!miss, "'%s' not (in order) in %s:\n%s", miss, p, gp);

@@ -63,6 +63,11 @@ void cpu_scale(float *x, long n, float s);
 /* In-place softmax of each row.  x: (n, dim). */
 void cpu_softmax_rows(float *x, int n, int dim);
 
+/* x[i] = exp(x[i] - mx) over n values, mx >= every x[i]; returns their sum.
+ * The softmax's own step (the same polynomial and order of sums), for a
+ * softmax formed in parts. */
+float cpu_exp_shift_sum(float *x, int n, float mx);
+
 /* exp(x) for x <= 0, vectorisable, relative error < 2e-7 (the softmax's). */
 float cpu_exp_nonpos(float x);
 

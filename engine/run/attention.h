@@ -147,4 +147,16 @@ size_t attn_scratch_floats(int n_ctx);
  * denominator both backends count). */
 long long attn_visible_pairs(int pos0, int n, int window);
 
+/* Dense decode in key chunks shared by a KV head's G query heads
+ * (attn_decode_group.c): keys per chunk, and the chunks of n_keys keys. */
+#define ATTN_DECODE_CHUNK 256
+int attn_decode_chunks(int n_keys);
+/* One chunk of n keys for G heads: q (G, d) at row stride ldq; k, v (n, d);
+ * s: G * n floats of scratch. Writes G parts of d + 2 floats: o (d, the
+ * weights exp(s - m) applied to v, not normalised), m, l (their sum). */
+void attn_decode_chunk(int G, int d, float scale, const float *q, int ldq, const float *k, const float *v, int n,
+                       float *s, float *part);
+/* Joins one head's n_chunks parts (at stride floats) into its output (d). */
+void attn_decode_join(int n_chunks, int d, const float *parts, long stride, float *out);
+
 #endif

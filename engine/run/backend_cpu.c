@@ -328,6 +328,54 @@ static void attn_task(void *arg, int i, int thread)
     j->kept[i] = attn_dense.run(&attn_dense, &call, NULL, scratch);
 }
 
+/* One decode query per head on a dense layer: one task per (KV head, key
+ * chunk) with every query head of that KV head (attn_decode_group.c), then
+ * each head's parts joined. The chunks follow the key count, not the
+ * thread count. */
+typedef struct {
+    bk_kv *kv;
+    const bk_attn *a;
+    int d, G, HKV;
+    int lo, nk, chunks;  /* the visible keys [lo, lo + nk) and their chunks */
+    float scale;
+    float *parts;        /* [HKV][chunks][G][d + 2] */
+} decode_job;
+
+static void decode_task(void *arg, int i, int thread)
+{
+    decode_job *j = arg;
+    const int d = j->d, G = j->G, kvh = i / j->chunks, ch = i % j->chunks;
+    const int k0 = j->lo + ch * ATTN_DECODE_CHUNK, left = j->lo + j->nk - k0;
+    const int n = left < ATTN_DECODE_CHUNK ? left : ATTN_DECODE_CHUNK;
+    const size_t off = (j->kv->kv_off[j->a->layer * j->HKV + kvh] + (size_t)k0) * d;
+    float *scratch = j->kv->scores + (size_t)thread * attn_scratch_floats(j->kv->n_ctx);
+    attn_decode_chunk(G, d, j->scale, j->a->q + (size_t)kvh * G * d, d, j->kv->kc + off, j->kv->vc + off, n,
+                      scratch, j->parts + (size_t)i * G * (d + 2));
+}
+
+static void dense_decode(backend *b, bk_kv *kv, const bk_attn *a)
+{
+    const model_config *c = &b->m->cfg;
+    const int d = c->head_dim, H = c->n_head, HKV = c->n_head_kv, G = H / HKV;
+    attn_call call = head_call(b, kv, a, 0, 0, 1);  /* every head sees the same keys */
+    int lo = call.window && call.q_pos0 - call.window + 1 > 0 ? call.q_pos0 - call.window + 1 : 0;
+    decode_job j = {kv, a, d, G, HKV, lo, call.n_kv - lo, attn_decode_chunks(call.n_kv - lo), call.scale, NULL};
+    j.parts = pb_malloc((size_t)HKV * j.chunks * G * (d + 2) * sizeof(float));
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    cpu_pool_for(HKV * j.chunks, decode_task, &j);
+    openblas_set_num_threads(blas);
+    for (int h = 0; h < H; h++) {
+        const float *first = j.parts + ((size_t)(h / G) * j.chunks * G + h % G) * (d + 2);
+        attn_decode_join(j.chunks, d, first, (long)G * (d + 2), (float *)a->out + (size_t)h * d);
+        if (a->count) {
+            a->count[h].kept += j.nk;
+            a->count[h].visible += attn_visible_pairs(a->pos0, 1, a->window);
+        }
+    }
+    free(j.parts);
+}
+
 /* 1 when every head of the layer is dense on a full cache and nothing
  * observes rows: the heads may then run in parallel. */
 static int dense_layer(backend *b, const bk_kv *kv, const bk_attn *a)
@@ -350,6 +398,11 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         int kvh = h / (H / HKV);
         if (p->on_append)
             p->on_append(p, l, h, kvh, pos0, n, a->k_pre + (size_t)kvh * d, kv->k + (size_t)kvh * d, HKV * d);
+    }
+    if (dense_layer(b, kv, a) && n == 1) {
+        dense_decode(b, kv, a);
+        cache_store(b, kv, l, pos0, n, 1);
+        return;
     }
     if (dense_layer(b, kv, a)) {
         const int T = cpu_pool_threads(), blocks = (n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;

@@ -187,31 +187,36 @@ void cpu_scale(float *x, long n, float s)
     for (long i = 0; i < n; i++) x[i] *= s;
 }
 
+float cpu_exp_shift_sum(float *x, int n, float mx)
+{
+    float sum = 0.0f;
+    int i = 0;
+#ifdef __AVX2__
+    __m256 vmx = _mm256_set1_ps(mx), vsum = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8_nonpos(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        _mm256_storeu_ps(x + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vsum);
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+#endif
+    for (; i < n; i++) {
+        x[i] = exp_nonpos(x[i] - mx);
+        sum += x[i];
+    }
+    return sum;
+}
+
 void cpu_softmax_rows(float *x, int n, int dim)
 {
     for (int r = 0; r < n; r++) {
         float *xr = x + (long)r * dim;
         float mx = -INFINITY;
         for (int i = 0; i < dim; i++) mx = xr[i] > mx ? xr[i] : mx;
-        float sum = 0.0f;
-        int i = 0;
-#ifdef __AVX2__
-        __m256 vmx = _mm256_set1_ps(mx), vsum = _mm256_setzero_ps();
-        for (; i + 8 <= dim; i += 8) {
-            __m256 e = exp8_nonpos(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmx));
-            _mm256_storeu_ps(xr + i, e);
-            vsum = _mm256_add_ps(vsum, e);
-        }
-        float lanes[8];
-        _mm256_storeu_ps(lanes, vsum);
-        for (int l = 0; l < 8; l++) sum += lanes[l];
-#endif
-        for (; i < dim; i++) {
-            xr[i] = exp_nonpos(xr[i] - mx);
-            sum += xr[i];
-        }
-        float inv = 1.0f / sum;
-        for (i = 0; i < dim; i++) xr[i] *= inv;
+        float inv = 1.0f / cpu_exp_shift_sum(xr, dim, mx);
+        for (int i = 0; i < dim; i++) xr[i] *= inv;
     }
 }
 

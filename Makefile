@@ -27,9 +27,12 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xcompiler -Wa
              -I. -Iengine
 MODEL    := models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA    := models/gemma-3-270m-q4_k_m.gguf
-# the converted plan (`convert`'s default need rule); its name changed with the
-# rule, so a plan of the earlier fixed-share rule is not reused
-PLAN     := models/SmolLM2-135M-Instruct.Q4_1.need.purbo
+# the converted plan: `convert`'s need rule, with indexers on the 8 slowest
+# RoPE pairs at rank 16 (CONVERT_FLAGS; the measured best for this model,
+# engine/convert/CONVERT.md). Its name follows the rule and the flags, so a
+# plan made another way is not reused.
+PLAN     := models/SmolLM2-135M-Instruct.Q4_1.need-b8r16.purbo
+CONVERT_FLAGS := --rope-band 8 --r 16
 
 SRC_DIRS := engine/base kernels/cpu results engine/model engine/run engine/policy engine/cli \
             probes engine/convert plots suites
@@ -111,7 +114,7 @@ run: model
 	@$(MAKE) --no-print-directory all
 	-$(BIN) passkey --model $(MODEL)
 	$(BIN) probe all --model $(MODEL) --ctx 1024 --windows 2
-	test -f $(PLAN) || $(BIN) convert --model $(MODEL) --out $(PLAN)
+	test -f $(PLAN) || $(BIN) convert --model $(MODEL) $(CONVERT_FLAGS) --out $(PLAN)
 	-$(BIN) passkey --model $(MODEL) --plan $(PLAN)
 	$(BIN) plot --all --out out/plots
 	$(BIN) run suites/default.yaml --db out/results.db --plots out/plots

@@ -5,7 +5,9 @@
  * For every position of three prompts (5, 38 and 2,951 tokens): our top-1
  * must equal the reference top-1, and our logits at the reference's top-8
  * ids must lie within LOGIT_TOL of the reference values. Also: decoding
- * token by token through the KV cache gives the logits of a batched pass.
+ * token by token through the KV cache gives the logits of a batched pass,
+ * and both models' logits are the same bytes on the pool's threads and on
+ * one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "run/forward.h"
 #include "tests/golden.h"
 #include "kernels/ops.h"
+#include "kernels/pool.h"
 #include "tests/test.h"
 
 /* Max |ours - reference| on a logit (logits are ~20-35). The reference's own
@@ -108,4 +111,55 @@ TEST(forward_decode_matches_prefill)
     free(one);
     free(ids);
     CHECK_MSG(worst < 1e-3, "decode vs prefill logits differ by %.3g", worst);
+}
+
+/* The logits do not depend on the thread count: a 600-token prefill and
+ * four decode steps (past one key chunk of the decode's attention) give
+ * the same bytes on the pool's threads and on one thread (a loop started
+ * inside a pool task runs on that thread alone, kernels/pool.h). */
+typedef struct {
+    const model *m;
+    const int *ids;
+    int n, steps;
+    float *out;  /* (1 + steps, V): the prefill's last row, then each step's */
+} logits_job;
+
+static void logits_run(void *arg, int i, int thread)
+{
+    (void)i, (void)thread;
+    logits_job *j = arg;
+    const int V = j->m->cfg.n_vocab;
+    session *s = session_new(j->m, j->n + j->steps);
+    session_eval(s, j->ids, j->n, j->out, 1);
+    for (int k = 0; k < j->steps; k++) session_eval(s, &j->ids[k], 1, j->out + (size_t)(k + 1) * V, 1);
+    session_free(s);
+}
+
+static void same_logits_on_one_thread(const model *m, const tokenizer *t, const char *name)
+{
+    char text[8192] = "";
+    while (strlen(text) + 80 < sizeof text) strcat(text, "In the beginning God created the heaven and the earth. ");
+    int *ids;
+    int n = tok_encode(t, text, strlen(text), 0, &ids);
+    CHECK(n > 600);
+    n = n > 600 ? 600 : n;
+    const int V = m->cfg.n_vocab, steps = 4;
+    logits_job a = {m, ids, n, steps, pb_malloc((size_t)(1 + steps) * V * sizeof(float))};
+    logits_job b = a;
+    b.out = pb_malloc((size_t)(1 + steps) * V * sizeof(float));
+    for (size_t i = 0; i < (size_t)(1 + steps) * V; i++) b.out[i] = NAN;
+    logits_run(&a, 0, 0);
+    cpu_pool_for(1, logits_run, &b);
+    printf("    %s: %d threads against 1, %d + %d tokens\n", name, cpu_pool_threads(), n, steps);
+    CHECK_MSG(!memcmp(a.out, b.out, (size_t)(1 + steps) * V * sizeof(float)),
+              "%s: the logits on %d threads and on one differ", name, cpu_pool_threads());
+    free(a.out);
+    free(b.out);
+    free(ids);
+}
+
+TEST(forward_logits_same_on_one_thread)
+{
+    same_logits_on_one_thread(fixture_model(), fixture_tok(), "SmolLM2");
+    same_logits_on_one_thread(fixture_gemma(), fixture_gemma_tok(), "Gemma");
 }

@@ -399,12 +399,13 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
         if (p->on_append)
             p->on_append(p, l, h, kvh, pos0, n, a->k_pre + (size_t)kvh * d, kv->k + (size_t)kvh * d, HKV * d);
     }
-    if (dense_layer(b, kv, a) && n == 1) {
+    const int dense = dense_layer(b, kv, a);
+    if (dense && n == 1) {
         dense_decode(b, kv, a);
         cache_store(b, kv, l, pos0, n, 1);
         return;
     }
-    if (dense_layer(b, kv, a)) {
+    if (dense) {
         const int T = cpu_pool_threads(), blocks = (n + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
         /* about 4 tasks a thread, whole query blocks each */
         int per_head = (4 * T + H - 1) / H;

@@ -39,7 +39,9 @@ int cmd_run(int argc, char **argv)
 
                    "  --shard I/N      run only shard I of N (1 <= I <= N): a balanced part of the\n"
                    "                   (case, method) pairs, the same on every machine; `merge` joins\n"
-                   "                   the shards' databases into one run\n"
+                   "                   the shards' databases into one run; a shard resumed with a\n"
+                   "                   narrower --only/--methods runs its own pairs of those (the\n"
+                   "                   split stays the one it started with), a wider one is refused\n"
                    "  --gpus A,B,...   one shard per device, each a child process with\n"
                    "                   CUDA_VISIBLE_DEVICES set, into DB's BASE.shard-I-of-N.db (log:\n"
                    "                   .log), then merged into --db\n");

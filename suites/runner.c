@@ -81,6 +81,7 @@ typedef struct {
     int peer_failed;                    /* it would not start: peer cases are not run */
     int claim_fd;                       /* holds the run's claim (rdb_run_claim); -1: none */
     int *plan;                          /* --shard: each pair's shard (shard_plan); NULL: all pairs */
+    unsigned char *split_task, *split_method; /* a resumed shard's selection when it differs; else NULL */
 } R;
 
 static int is_peer(const suite_method *m) { return strcmp(m->impl, "purbo") != 0; }
@@ -113,7 +114,10 @@ static int wanted(const R *r, int ti, int ci, int mi)
 
 /* --shard: the plan over the selected pairs that can run on some backend
  * (peers counted whether or not this machine has a GPU, so every shard
- * computes the same plan). */
+ * computes the same plan). A resumed shard keeps the selection it was split
+ * over (split_*): a narrower --only / --methods then runs its part of this
+ * shard's pairs, not a new split of the narrower selection, whose shard I
+ * would overlap the other shards' pairs and leave some pairs to none. */
 static void plan_shards(R *r)
 {
     const suite *s = r->s;
@@ -123,7 +127,8 @@ static void plan_shards(R *r)
             for (int mi = 0; mi < s->n_methods; mi++, p++) {
                 const suite_task *t = &s->tasks[ti];
                 const suite_method *m = &s->methods[mi];
-                on[p] = r->task_on[ti] && r->method_on[mi] &&
+                on[p] = (r->split_task ? r->split_task : r->task_on)[ti] &&
+                        (r->split_method ? r->split_method : r->method_on)[mi] &&
                         (is_layer(t)       ? rl_case_applies(t, ci, m)
                          : is_attention(t) ? !strcmp(m->policy, "dense")
                                            : !is_peer(m));
@@ -309,6 +314,45 @@ static char *run_config(const R *r)
     return config_canonical(kv, np);
 }
 
+/* A resumed shard run recorded with selection rec ("only=T,..;methods=M,..",
+ * "all" for every one): when it is not this invocation's, the plan is made
+ * over rec (split_*), and this invocation's selection must lie inside it.
+ * 0 + *err otherwise. */
+static int keep_split(R *r, int64_t run, const char *rec, pb_err *err)
+{
+    const suite *s = r->s;
+    const char *m = strstr(rec, ";methods=");
+    if (strncmp(rec, "only=", 5) || !m)
+        return pb_errf(err, r->o->db_path, -1, "run %lld: unreadable shard selection '%s'", (long long)run, rec);
+    char *only = strndup(rec + 5, (size_t)(m - rec - 5)), *meth = strdup(m + 9);
+    PB_CHECK(only && meth, "out of memory");
+    const char **names = pb_malloc((size_t)(s->n_tasks + s->n_methods) * sizeof *names);
+    r->split_task = pb_malloc((size_t)s->n_tasks);
+    r->split_method = pb_malloc((size_t)s->n_methods);
+    for (int i = 0; i < s->n_tasks; i++) names[i] = s->tasks[i].name;
+    int ok = select_names(r->o->db_path, "its shard selection", strcmp(only, "all") ? only : NULL, "task", names,
+                          s->n_tasks, r->split_task, err);
+    for (int i = 0; i < s->n_methods; i++) names[i] = s->methods[i].name;
+    ok = ok && select_names(r->o->db_path, "its shard selection", strcmp(meth, "all") ? meth : NULL, "method", names,
+                            s->n_methods, r->split_method, err);
+    for (int i = 0; ok && i < s->n_tasks; i++)
+        if (r->task_on[i] && !r->split_task[i])
+            ok = pb_errf(err, r->o->db_path, -1,
+                         "run %lld is shard %d/%d of tasks %s: --only %s reaches task '%s' outside it", (long long)run,
+                         r->o->shard_index, r->o->shard_count, only, r->o->only ? r->o->only : "(all)",
+                         s->tasks[i].name);
+    for (int i = 0; ok && i < s->n_methods; i++)
+        if (r->method_on[i] && !r->split_method[i])
+            ok = pb_errf(err, r->o->db_path, -1,
+                         "run %lld is shard %d/%d of methods %s: --methods %s reaches method '%s' outside it",
+                         (long long)run, r->o->shard_index, r->o->shard_count, meth,
+                         r->o->methods ? r->o->methods : "(all)", s->methods[i].name);
+    free(names);
+    free(only);
+    free(meth);
+    return ok;
+}
+
 /* The run to write into (0 with *err filled when another process is running
  * it: two processes on one run would both write its pairs). */
 static int64_t start_run(R *r, pb_err *err)
@@ -317,6 +361,19 @@ static int64_t start_run(R *r, pb_err *err)
     char hash[17];
     config_hash(config, hash);
     int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash, r->o->shard_index, r->o->shard_count) : 0;
+    char scope[600];
+    snprintf(scope, sizeof scope, "only=%s;methods=%s", r->o->only ? r->o->only : "all",
+             r->o->methods ? r->o->methods : "all");
+    char *rec = run && r->o->shard_count ? rdb_run_scope(r->db, run) : NULL;
+    if (rec && strcmp(rec, scope)) {
+        if (!keep_split(r, run, rec, err)) {
+            free(rec);
+            free(config);
+            return 0;
+        }
+        snprintf(scope, sizeof scope, "%s", rec);
+    }
+    free(rec);
     if (run && (r->claim_fd = rdb_run_claim(r->o->db_path, run)) < 0) {
         pb_errf(err, r->o->db_path, -1, "run %lld is being run by another process now; --resume it once that one ends",
                 (long long)run);
@@ -357,9 +414,6 @@ static int64_t start_run(R *r, pb_err *err)
         if (r->o->resume) fprintf(stderr, "no earlier run with config %s: starting run %lld\n", hash, (long long)run);
     }
     free(config);
-    char scope[600];
-    snprintf(scope, sizeof scope, "only=%s;methods=%s", r->o->only ? r->o->only : "all",
-             r->o->methods ? r->o->methods : "all");
     rdb_run_tag(r->db, run, r->o->shard_index, r->o->shard_count, scope);
     return run;
 }
@@ -702,6 +756,8 @@ static void free_r(R *r)
     if (r->claim_fd >= 0) close(r->claim_fd); /* after the database: see rdb_run_claim */
     free(r->task_on);
     free(r->method_on);
+    free(r->split_task);
+    free(r->split_method);
     free(r->plan);
     suite_free(r->s);
 }

@@ -174,6 +174,18 @@ void rdb_run_tag(pb_db *db, int64_t run, int shard_index, int shard_count, const
     db_step_done(st);
 }
 
+char *rdb_run_scope(pb_db *db, int64_t run)
+{
+    char *scope = NULL;
+    sqlite3_stmt *st = db_prepare_id(db, "SELECT shard_scope FROM runs WHERE id = ?", run);
+    if (db_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        scope = strdup((const char *)sqlite3_column_text(st, 0));
+        PB_CHECK(scope, "out of memory");
+    }
+    db_finalize(st);
+    return scope;
+}
+
 char *rdb_run_reopen(pb_db *db, int64_t run)
 {
     char *was = NULL;

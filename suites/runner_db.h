@@ -72,6 +72,9 @@ int64_t rdb_run_by_hash(pb_db *db, const char *hash, int shard_index, int shard_
  * SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID; ids already recorded stay where
  * the variable is unset). */
 void rdb_run_tag(pb_db *db, int64_t run, int shard_index, int shard_count, const char *scope);
+/* The selection run was split over (its shard_scope, malloc'd), or NULL
+ * when it records none. */
+char *rdb_run_scope(pb_db *db, int64_t run);
 /* Sets a run back to running (status 'running', finished_at NULL); returns
  * its finish time (malloc'd) when it was done, else NULL. */
 char *rdb_run_reopen(pb_db *db, int64_t run);

@@ -7,6 +7,7 @@
  * unsharded run's.
  */
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,4 +400,45 @@ TEST(shard_smoke_equals_unsharded)
     CHECK(rt_run(args, NULL, &err) == 0);
     CHECK_MSG(strstr(err, "resuming run 1") && strstr(err, " 0 (case, method) pairs to run"), "%s", err);
     free(err);
+    /* shard 2 loses its passkey pairs (as if interrupted there) and is resumed for that task alone: it runs
+     * those pairs, the ones of the whole selection's split, and keeps that selection, so the three shards
+     * still merge into the unsharded run */
+    long long lost = rt_query(shard[1], "SELECT count(*) FROM suite_cases WHERE task = 'passkey'");
+    CHECK(lost >= 1);
+    sqlite3 *h;
+    CHECK(sqlite3_open(shard[1], &h) == SQLITE_OK);
+    CHECK(sqlite3_exec(h, "DELETE FROM suite_cases WHERE task = 'passkey'", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+    snprintf(args, sizeof args, "run suites/smoke.yaml --shard 2/3 --resume --only passkey --db %s --progress none",
+             shard[1]);
+    CHECK(rt_run(args, NULL, &err) == 0);
+    char want[64];
+    snprintf(want, sizeof want, " %lld (case, method) pairs to run", lost);
+    CHECK_MSG(strstr(err, "resuming run 1") && strstr(err, want), "%s", err);
+    free(err);
+    CHECK(rt_query(shard[1], "SELECT count(*) FROM suite_cases WHERE task = 'passkey'") == lost);
+    CHECK(rt_query(shard[1], "SELECT count(*) FROM runs WHERE shard_scope = 'only=all;methods=all'") == 1);
+    snprintf(fa, sizeof fa, "%s/resumed.db", rt_dir());
+    snprintf(args, sizeof args, "merge --db %s %s %s %s", fa, shard[0], shard[1], shard[2]);
+    CHECK(rt_run(args, NULL, NULL) == 0);
+    a = run_out("report --db %s", fa);
+    b = run_out("report --db %s", ref);
+    CHECK(a && b && same_report(a, b));
+    free(a);
+    free(b);
+    /* a shard split over one task cannot be resumed for more: one line, exit 2, the run as it was */
+    snprintf(fb, sizeof fb, "%s/narrow.db", rt_dir());
+    snprintf(args, sizeof args, "run suites/smoke.yaml --shard 1/3 --only passkey --db %s --progress none", fb);
+    CHECK(rt_run(args, NULL, NULL) == 0);
+    long long had = rt_query(fb, "SELECT count(*) FROM suite_cases");
+    snprintf(args, sizeof args, "run suites/smoke.yaml --shard 1/3 --resume --only passkey,vt --db %s --progress none",
+             fb);
+    CHECK(rt_run(args, NULL, &err) == 2);
+    int lines = 0;
+    for (const char *c = err; *c; c++) lines += *c == '\n';
+    CHECK_MSG(strstr(err, "narrow.db") && strstr(err, "task 'vt' outside it") && lines == 1, "%s", err);
+    free(err);
+    CHECK(rt_query(fb, "SELECT count(*) FROM suite_cases") == had);
+    CHECK(rt_query(fb, "SELECT count(*) FROM runs WHERE status = 'done' AND shard_scope = 'only=passkey;methods=all'") ==
+          1);
 }

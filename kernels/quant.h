@@ -47,7 +47,16 @@ uint16_t f32_to_bf16(float f);  /* round to nearest even */
 
 /* Q4_K's 6-bit scale and min of sub-block j (0..7) from a block's 12
  * packed scale bytes s (the dequantizer's and the quantized gemv's). */
-void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m);
+static inline void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+        *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
 
 /* Dequantizes n elements (a multiple of the type's block size) of `type` at
  * src into dst. The type must be known (check with ggml_type_info first). */

@@ -201,16 +201,6 @@ static void dq_q8_0(const block_q8_0 *b, float *y)
  * bytes: sub-blocks 0..3 in the low 6 bits of bytes 0..3 (scale) and 4..7
  * (min); sub-blocks 4..7 take 4 bits from bytes 8..11 and their top 2 bits
  * from the high bits of bytes 0..3 (scale) and 4..7 (min). */
-void q4_K_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
-        *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    }
-}
 
 /* Each 64-element chunk holds 32 bytes: low nibbles are sub-block is
  * (elements 0..31), high nibbles sub-block is+1 (elements 32..63);

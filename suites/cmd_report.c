@@ -10,6 +10,7 @@
 #include "results/eff_length.h"
 #include "results/score_cells.h"
 #include "results/text_out.h"
+#include "suites/report_ref.h"
 #include "suites/report_stats.h"
 #include "suites/run_diff.h"
 #include "suites/runner_db.h"
@@ -17,6 +18,8 @@
 
 typedef struct {
     const char *ref, *baseline; /* --ref M, --baseline-run A */
+    const char *ref_db, *ref_run; /* --ref-db D, --ref-run R */
+    report_ref rr;              /* with --ref-db: what was paired */
     int fmt;
 } report_opts;
 
@@ -30,6 +33,14 @@ static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage
         if (arg_results_opt(cmd, argc, argv, &i, &ro)) continue;
         if ((v = arg_val(cmd, argc, argv, &i, "--ref"))) {
             o->ref = v;
+            continue;
+        }
+        if ((v = arg_val(cmd, argc, argv, &i, "--ref-db"))) {
+            o->ref_db = v;
+            continue;
+        }
+        if ((v = arg_val(cmd, argc, argv, &i, "--ref-run"))) {
+            o->ref_run = v;
             continue;
         }
         if ((v = arg_val(cmd, argc, argv, &i, "--baseline-run"))) {
@@ -56,10 +67,15 @@ static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage
         o->baseline = runs;
         ro.run = comma + 1;
     }
+    if (o->ref_run && !o->ref_db) arg_bad(cmd, "--ref-run names a run of --ref-db's database: give --ref-db");
+    if (o->ref_db && o->baseline) arg_bad(cmd, "--ref-db pairs one run with another database's reference, not two runs");
     pb_err err;
     pb_db *db = suite_db_open_existing(ro.db, &err);
     if (!db || !(*run = suite_run_id(db, ro.run, &err))) pb_die_input(&err);
     if (o->baseline && !(*base = suite_run_id(db, o->baseline, &err))) pb_die_input(&err);
+    if (o->ref_db && !report_ref_attach(db, *run, o->ref ? o->ref : REPORT_REF_DEFAULT, o->ref_db,
+                                        o->ref_run ? o->ref_run : "last", &o->rr, &err))
+        pb_die_input(&err);
     if (o->ref && !score_has_method(db, *run, o->ref)) {
         pb_errf(&err, "--ref", -1, "no method '%s' among the accuracy cases of run %lld", o->ref, (long long)*run);
         pb_die_input(&err);
@@ -69,8 +85,9 @@ static pb_db *open_run(const char *cmd, int argc, char **argv, const char *usage
 
 /* One run as Markdown or JSON: the statistics per (task, length, method)
  * and the throughput cases. */
-static void report_tables(pb_db *db, int64_t run, const char *ref, int fmt, FILE *f)
+static void report_tables(pb_db *db, int64_t run, const char *ref, const report_opts *o, FILE *f)
 {
+    const int fmt = o->fmt;
     score_cell *c;
     int n = score_cells(db, run, ref, SCORE_BY_CONTEXT, &c);
     char dname[80];
@@ -130,6 +147,12 @@ static void report_tables(pb_db *db, int64_t run, const char *ref, int fmt, FILE
     if (fmt == TBL_JSON) {
         fprintf(f, "{\"run\": %lld, \"ref\": ", (long long)run);
         json_put_str(f, ref);
+        if (o->ref_db) {
+            fputs(", \"ref_db\": ", f);
+            json_put_str(f, o->ref_db);
+            fprintf(f, ", \"ref_run\": %lld, \"ref_paired\": %d, \"ref_other_prompt\": %d", (long long)o->rr.run,
+                    o->rr.paired, o->rr.other_prompt);
+        }
         fputs(",\n", f);
         tbl_print(t, fmt, f);
         fputs(",\n", f);
@@ -153,7 +176,8 @@ int cmd_report(int argc, char **argv)
     int64_t run, base = 0;
     report_opts o = {.fmt = TBL_TEXT};
     pb_db *db = open_run("report", argc, argv,
-                         "usage: purbo-bench report [--run R] [--db D] [--ref M] [--format text|md|json]\n"
+                         "usage: purbo-bench report [--run R] [--db D] [--ref M] [--ref-db D2 [--ref-run R2]]\n"
+                         "                          [--format text|md|json]\n"
                          "       purbo-bench report --run A,B [--db D] [--format text|md|json]\n"
                          "  Prints a suite run as plain tables: score (x100) and attention density per\n"
                          "  task (rows) and method (columns); per (task, length, method) the cases, the\n"
@@ -170,11 +194,22 @@ int cmd_report(int argc, char **argv)
                          "  --run A,B      two runs side by side (same as --baseline-run A --run B)\n"
                          "  --db D         results database (default out/results.db)\n"
                          "  --ref M        the reference method of the differences (default dense)\n"
+                         "  --ref-db D2    take the reference method's cases from a run of another\n"
+                         "                 results database (one that ran it alone, or earlier), paired\n"
+                         "                 with this run's by task, case index and prompt hash; a case\n"
+                         "                 whose prompt differs is left out and counted\n"
+                         "  --ref-run R2   that run (default: the newest one with the method)\n"
                          "  --format F     text (default), md (GitHub Markdown, for a pull request) or json\n",
                          &run, &base, &o);
+    if (o.ref_db && o.fmt != TBL_JSON)
+        printf("%sreference: method '%s' of run %lld in %s: %d cases paired by prompt%s", o.fmt == TBL_MD ? "> " : "",
+               o.ref ? o.ref : REPORT_REF_DEFAULT, (long long)o.rr.run, o.ref_db, o.rr.paired,
+               o.rr.other_prompt ? "" : "\n\n");
+    if (o.ref_db && o.fmt != TBL_JSON && o.rr.other_prompt)
+        printf(", %d at the same grid point with another prompt left out\n\n", o.rr.other_prompt);
     if (base) run_diff_print(db, base, run, 5, 0.10, o.fmt, stdout);
     else if (o.fmt == TBL_TEXT) runner_report(db, run, o.ref, stdout);
-    else report_tables(db, run, o.ref ? o.ref : REPORT_REF_DEFAULT, o.fmt, stdout);
+    else report_tables(db, run, o.ref ? o.ref : REPORT_REF_DEFAULT, &o, stdout);
     db_close(db);
     return 0;
 }

@@ -7,6 +7,7 @@
  * (exit 2). A baseline with per-case scores (on synthetic runs) gates on the
  * paired difference: a fall beyond the tolerance fails only when significant
  * (McNemar for pass/fail, the paired bootstrap otherwise), and says which.
+ * And report's reference taken from another database (--ref-db).
  */
 #include "tests/runner_fixture.h"
 #include "tests/test.h"
@@ -335,5 +336,50 @@ TEST(report_reads_only)
     st = rt_run(args, &out, &err);
     CHECK_MSG(st == 0 && strstr(out, "passkey"), "status %d: %s", st, err);
     free(out);
+    free(err);
+}
+
+/* report --ref-db: a run whose method ran without dense (the tiny run's cases renamed 'sparse', every
+ * answer wrong, one niah prompt changed) takes dense from the tiny database itself, paired by prompt; the
+ * changed prompt is left out and counted; a run with a dense of its own, a missing run or file, and
+ * --ref-run alone are bad input */
+TEST(report_ref_db_pairs_by_prompt)
+{
+    const char *tiny = rt_tiny_db();
+    CHECK(tiny);
+    const char *alone = worse_copy("alone.db", "UPDATE suite_cases SET method = 'sparse', score = 0;"
+                                               "UPDATE suite_cases SET prompt_hash = 'ffffffffffffffff'"
+                                               " WHERE task = 'niah' AND case_index = 1");
+    CHECK(alone);
+    long long passed = rt_query(tiny, "SELECT count(*) FROM suite_cases WHERE method = 'dense' AND score = 1"
+                                      " AND NOT (task = 'niah' AND case_index = 1)");
+    CHECK(passed >= 1); /* so the paired differences are not all 0 */
+    char args[1600], *out, *err, want[200];
+    snprintf(args, sizeof args, "report --db %s --ref-db %s", alone, tiny);
+    CHECK(rt_run(args, &out, NULL) == 0);
+    snprintf(want, sizeof want, "reference: method 'dense' of run 1 in %s: 3 cases paired by prompt, 1 at the same"
+                                " grid point with another prompt left out\n", tiny);
+    CHECK_MSG(!strncmp(out, want, strlen(want)), "%s", out);
+    CHECK_MSG(strstr(out, "diff: the method - dense on the same cases") && strstr(out, "(1 paired)"), "%s", out);
+    snprintf(args, sizeof args, "report --db %s --ref-db %s --format json", alone, tiny);
+    char *js;
+    CHECK(rt_run(args, &js, NULL) == 0);
+    CHECK_MSG(strstr(js, "\"ref_paired\": 3, \"ref_other_prompt\": 1") && strstr(js, "\"sparse\""), "%s", js);
+    free(js);
+    free(out);
+    /* the file is read, not written: the copy still has no dense */
+    CHECK(rt_query(alone, "SELECT count(*) FROM suite_cases WHERE method = 'dense'") == 0);
+    const char *bad[][2] = {
+        {"report --db %s --ref-db %s", "has a method 'dense' of its own"},
+        {"report --db %s --ref-db %s --ref-run 7", "no run 7"},
+        {"report --db %s --ref-run 1 --ref %s", "give --ref-db"},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, bad[i][0], tiny, i == 2 ? "dense" : tiny);
+        CHECK_MSG(rt_run(args, NULL, &err) == 2 && strstr(err, bad[i][1]), "%s: %s", args, err);
+        free(err);
+    }
+    snprintf(args, sizeof args, "report --db %s --ref-db %s/none.db", alone, rt_dir());
+    CHECK(rt_run(args, NULL, &err) == 2 && strstr(err, "no such results database"));
     free(err);
 }

@@ -174,28 +174,28 @@ void rdb_run_tag(pb_db *db, int64_t run, int shard_index, int shard_count, const
     db_step_done(st);
 }
 
-char *rdb_run_scope(pb_db *db, int64_t run)
+/* The first column of sql's first row (one id parameter) as malloc'd text, or NULL. */
+static char *query_text(pb_db *db, const char *sql, int64_t id)
 {
-    char *scope = NULL;
-    sqlite3_stmt *st = db_prepare_id(db, "SELECT shard_scope FROM runs WHERE id = ?", run);
+    char *text = NULL;
+    sqlite3_stmt *st = db_prepare_id(db, sql, id);
     if (db_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        scope = strdup((const char *)sqlite3_column_text(st, 0));
-        PB_CHECK(scope, "out of memory");
+        text = strdup((const char *)sqlite3_column_text(st, 0));
+        PB_CHECK(text, "out of memory");
     }
     db_finalize(st);
-    return scope;
+    return text;
+}
+
+char *rdb_run_scope(pb_db *db, int64_t run)
+{
+    return query_text(db, "SELECT shard_scope FROM runs WHERE id = ?", run);
 }
 
 char *rdb_run_reopen(pb_db *db, int64_t run)
 {
-    char *was = NULL;
-    sqlite3_stmt *st = db_prepare_id(db, "SELECT finished_at FROM runs WHERE id = ? AND status = 'done'", run);
-    if (db_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        was = strdup((const char *)sqlite3_column_text(st, 0));
-        PB_CHECK(was, "out of memory");
-    }
-    db_finalize(st);
-    st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
+    char *was = query_text(db, "SELECT finished_at FROM runs WHERE id = ? AND status = 'done'", run);
+    sqlite3_stmt *st = db_prepare_id(db, "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", run);
     db_step_done(st);
     return was;
 }

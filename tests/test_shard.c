@@ -307,6 +307,19 @@ static char *run_out(const char *fmt_args, const char *db)
     return out;
 }
 
+/* merge of shards a, b, c into out reports as the run in ref does */
+static int merges_to(const char *out, const char *a, const char *b, const char *c, const char *ref)
+{
+    char args[3000];
+    snprintf(args, sizeof args, "merge --db %s %s %s %s", out, a, b, c);
+    if (rt_run(args, NULL, NULL) != 0) return 0;
+    char *x = run_out("report --db %s", out), *y = run_out("report --db %s", ref);
+    int same = x && y && same_report(x, y);
+    free(x);
+    free(y);
+    return same;
+}
+
 TEST(shard_smoke_equals_unsharded)
 {
     char ref[600], merged[600], again[600], args[3000], *err;
@@ -384,13 +397,7 @@ TEST(shard_smoke_equals_unsharded)
     }
     /* the merge command on the same shards into another file: the same run; again: nothing changes */
     snprintf(again, sizeof again, "%s/again.db", rt_dir());
-    snprintf(args, sizeof args, "merge --db %s %s %s %s", again, shard[2], shard[0], shard[1]);
-    CHECK(rt_run(args, NULL, NULL) == 0);
-    a = run_out("report --db %s", again);
-    b = run_out("report --db %s", merged);
-    CHECK(a && b && same_report(a, b));
-    free(a);
-    free(b);
+    CHECK(merges_to(again, shard[2], shard[0], shard[1], merged));
     snprintf(fa, sizeof fa, "%s/again.copy", rt_dir());
     copy_file(again, fa);
     CHECK(rt_run(args, NULL, NULL) == 0);
@@ -419,13 +426,7 @@ TEST(shard_smoke_equals_unsharded)
     CHECK(rt_query(shard[1], "SELECT count(*) FROM suite_cases WHERE task = 'passkey'") == lost);
     CHECK(rt_query(shard[1], "SELECT count(*) FROM runs WHERE shard_scope = 'only=all;methods=all'") == 1);
     snprintf(fa, sizeof fa, "%s/resumed.db", rt_dir());
-    snprintf(args, sizeof args, "merge --db %s %s %s %s", fa, shard[0], shard[1], shard[2]);
-    CHECK(rt_run(args, NULL, NULL) == 0);
-    a = run_out("report --db %s", fa);
-    b = run_out("report --db %s", ref);
-    CHECK(a && b && same_report(a, b));
-    free(a);
-    free(b);
+    CHECK(merges_to(fa, shard[0], shard[1], shard[2], ref));
     /* a shard split over one task cannot be resumed for more: one line, exit 2, the run as it was */
     snprintf(fb, sizeof fb, "%s/narrow.db", rt_dir());
     snprintf(args, sizeof args, "run suites/smoke.yaml --shard 1/3 --only passkey --db %s --progress none", fb);

@@ -45,6 +45,7 @@
 #include "suites/runner_progress.h"
 #include "policy/policy.h"
 #include "suites/score.h"
+#include "suites/runner_select.h"
 #include "suites/shard.h"
 #include "suites/throughput.h"
 
@@ -214,32 +215,6 @@ static void note_cpu_peers(const R *r)
                     r->s->methods[i].impl);
 }
 
-/* Marks the names of a comma list in on[] (names[i] of n); 0 + err naming
- * an unknown one. */
-static int select_names(const char *file, const char *opt, const char *list, const char *kind,
-                        const char *const *names, int n, unsigned char *on, pb_err *err)
-{
-    if (!list) {
-        memset(on, 1, (size_t)n);
-        return 1;
-    }
-    memset(on, 0, (size_t)n);
-    for (const char *p = list; *p;) {
-        size_t l = strcspn(p, ",");
-        int found = 0;
-        for (int i = 0; i < n; i++)
-            if (strlen(names[i]) == l && !strncmp(names[i], p, l)) on[i] = 1, found = 1;
-        if (!found) {
-            char all[300] = "";
-            for (int i = 0; i < n; i++)
-                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "", names[i]);
-            return pb_errf(err, file, -1, "%s: no %s '%.*s' in the suite (it has: %s)", opt, kind, (int)l, p, all);
-        }
-        p += l + (p[l] == ',');
-    }
-    return 1;
-}
-
 /* Everything that can be wrong with the input, before anything runs. */
 static int validate(R *r, pb_err *err)
 {
@@ -251,14 +226,10 @@ static int validate(R *r, pb_err *err)
         s->model = strdup(o->model);
         PB_CHECK(s->model, "out of memory");
     }
-    const char **names = pb_malloc((size_t)(s->n_tasks + s->n_methods) * sizeof *names);
-    r->task_on = pb_malloc((size_t)s->n_tasks);
-    r->method_on = pb_malloc((size_t)s->n_methods);
-    for (int i = 0; i < s->n_tasks; i++) names[i] = s->tasks[i].name;
-    int ok = select_names(s->file, "--only", o->only, "task", names, s->n_tasks, r->task_on, err);
-    for (int i = 0; i < s->n_methods; i++) names[i] = s->methods[i].name;
-    ok = ok && select_names(s->file, "--methods", o->methods, "method", names, s->n_methods, r->method_on, err);
-    free(names);
+    run_select sel;
+    int ok = run_select_lists(s, s->file, NULL, o->only, o->methods, &sel, err);
+    r->task_on = sel.task;
+    r->method_on = sel.method;
     if (!ok) return 0;
     /* model tasks need the model; so does an attention level without shapes (the model's) */
     int model_tasks = 0, need_model = 0;
@@ -314,45 +285,6 @@ static char *run_config(const R *r)
     return config_canonical(kv, np);
 }
 
-/* A resumed shard run recorded with selection rec ("only=T,..;methods=M,..",
- * "all" for every one): when it is not this invocation's, the plan is made
- * over rec (split_*), and this invocation's selection must lie inside it.
- * 0 + *err otherwise. */
-static int keep_split(R *r, int64_t run, const char *rec, pb_err *err)
-{
-    const suite *s = r->s;
-    const char *m = strstr(rec, ";methods=");
-    if (strncmp(rec, "only=", 5) || !m)
-        return pb_errf(err, r->o->db_path, -1, "run %lld: unreadable shard selection '%s'", (long long)run, rec);
-    char *only = strndup(rec + 5, (size_t)(m - rec - 5)), *meth = strdup(m + 9);
-    PB_CHECK(only && meth, "out of memory");
-    const char **names = pb_malloc((size_t)(s->n_tasks + s->n_methods) * sizeof *names);
-    r->split_task = pb_malloc((size_t)s->n_tasks);
-    r->split_method = pb_malloc((size_t)s->n_methods);
-    for (int i = 0; i < s->n_tasks; i++) names[i] = s->tasks[i].name;
-    int ok = select_names(r->o->db_path, "its shard selection", strcmp(only, "all") ? only : NULL, "task", names,
-                          s->n_tasks, r->split_task, err);
-    for (int i = 0; i < s->n_methods; i++) names[i] = s->methods[i].name;
-    ok = ok && select_names(r->o->db_path, "its shard selection", strcmp(meth, "all") ? meth : NULL, "method", names,
-                            s->n_methods, r->split_method, err);
-    for (int i = 0; ok && i < s->n_tasks; i++)
-        if (r->task_on[i] && !r->split_task[i])
-            ok = pb_errf(err, r->o->db_path, -1,
-                         "run %lld is shard %d/%d of tasks %s: --only %s reaches task '%s' outside it", (long long)run,
-                         r->o->shard_index, r->o->shard_count, only, r->o->only ? r->o->only : "(all)",
-                         s->tasks[i].name);
-    for (int i = 0; ok && i < s->n_methods; i++)
-        if (r->method_on[i] && !r->split_method[i])
-            ok = pb_errf(err, r->o->db_path, -1,
-                         "run %lld is shard %d/%d of methods %s: --methods %s reaches method '%s' outside it",
-                         (long long)run, r->o->shard_index, r->o->shard_count, meth,
-                         r->o->methods ? r->o->methods : "(all)", s->methods[i].name);
-    free(names);
-    free(only);
-    free(meth);
-    return ok;
-}
-
 /* The run to write into (0 with *err filled when another process is running
  * it: two processes on one run would both write its pairs). */
 static int64_t start_run(R *r, pb_err *err)
@@ -362,15 +294,19 @@ static int64_t start_run(R *r, pb_err *err)
     config_hash(config, hash);
     int64_t run = r->o->resume ? rdb_run_by_hash(r->db, hash, r->o->shard_index, r->o->shard_count) : 0;
     char scope[600];
-    snprintf(scope, sizeof scope, "only=%s;methods=%s", r->o->only ? r->o->only : "all",
-             r->o->methods ? r->o->methods : "all");
+    run_select_scope(r->o->only, r->o->methods, scope, sizeof scope);
     char *rec = run && r->o->shard_count ? rdb_run_scope(r->db, run) : NULL;
     if (rec && strcmp(rec, scope)) {
-        if (!keep_split(r, run, rec, err)) {
+        run_select now = {r->task_on, r->method_on}, split = {NULL, NULL};
+        if (!run_select_recorded(r->s, r->o->db_path, run, r->o->shard_index, r->o->shard_count, rec, &now,
+                                 r->o->only, r->o->methods, &split, err)) {
+            run_select_free(&split);
             free(rec);
             free(config);
             return 0;
         }
+        r->split_task = split.task;
+        r->split_method = split.method;
         snprintf(scope, sizeof scope, "%s", rec);
     }
     free(rec);

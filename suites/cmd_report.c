@@ -201,15 +201,16 @@ int cmd_report(int argc, char **argv)
                          "  --ref-run R2   that run (default: the newest one with the method)\n"
                          "  --format F     text (default), md (GitHub Markdown, for a pull request) or json\n",
                          &run, &base, &o);
-    if (o.ref_db && o.fmt != TBL_JSON)
-        printf("%sreference: method '%s' of run %lld in %s: %d cases paired by prompt%s", o.fmt == TBL_MD ? "> " : "",
-               o.ref ? o.ref : REPORT_REF_DEFAULT, (long long)o.rr.run, o.ref_db, o.rr.paired,
-               o.rr.other_prompt ? "" : "\n\n");
-    if (o.ref_db && o.fmt != TBL_JSON && o.rr.other_prompt)
-        printf(", %d at the same grid point with another prompt left out\n\n", o.rr.other_prompt);
+    const char *ref = o.ref ? o.ref : REPORT_REF_DEFAULT;
+    if (o.ref_db && o.fmt != TBL_JSON) {
+        printf("%sreference: method '%s' of run %lld in %s: %d cases paired by prompt", o.fmt == TBL_MD ? "> " : "",
+               ref, (long long)o.rr.run, o.ref_db, o.rr.paired);
+        if (o.rr.other_prompt) printf(", %d at the same grid point with another prompt left out", o.rr.other_prompt);
+        printf("\n\n");
+    }
     if (base) run_diff_print(db, base, run, 5, 0.10, o.fmt, stdout);
     else if (o.fmt == TBL_TEXT) runner_report(db, run, o.ref, stdout);
-    else report_tables(db, run, o.ref ? o.ref : REPORT_REF_DEFAULT, &o, stdout);
+    else report_tables(db, run, ref, &o, stdout);
     db_close(db);
     return 0;
 }

@@ -45,6 +45,8 @@ typedef struct {
 typedef struct {
     float *xn;          /* logits scratch: (cap, n_embd) */
     int cap;
+    float *parts;       /* dense decode's parts (dense_decode), parts_cap floats */
+    size_t parts_cap;
     cpu_weight *weights;    /* [7 * n_layer + 1] matrix handles, output last */
 } cpu_state;
 
@@ -360,7 +362,14 @@ static void dense_decode(backend *b, bk_kv *kv, const bk_attn *a)
     attn_call call = head_call(b, kv, a, 0, 0, 1);  /* every head sees the same keys */
     int lo = call.window && call.q_pos0 - call.window + 1 > 0 ? call.q_pos0 - call.window + 1 : 0;
     decode_job j = {kv, a, d, G, HKV, lo, call.n_kv - lo, attn_decode_chunks(call.n_kv - lo), call.scale, NULL};
-    j.parts = pb_malloc((size_t)HKV * j.chunks * G * (d + 2) * sizeof(float));
+    cpu_state *st = b->impl;
+    const size_t need = (size_t)HKV * j.chunks * G * (d + 2);
+    if (need > st->parts_cap) { /* grows with the context, kept across layers and steps */
+        free(st->parts);
+        st->parts = pb_malloc(need * sizeof(float));
+        st->parts_cap = need;
+    }
+    j.parts = st->parts;
     int blas = openblas_get_num_threads();
     openblas_set_num_threads(1);
     cpu_pool_for(HKV * j.chunks, decode_task, &j);
@@ -373,7 +382,6 @@ static void dense_decode(backend *b, bk_kv *kv, const bk_attn *a)
             a->count[h].visible += attn_visible_pairs(a->pos0, 1, a->window);
         }
     }
-    free(j.parts);
 }
 
 /* 1 when every head of the layer is dense on a full cache and nothing
@@ -456,6 +464,7 @@ static void cpu_close(backend *b)
 {
     cpu_state *st = b->impl;
     free(st->xn);
+    free(st->parts);
     free(st->weights);
     free(st);
     free(b->w.layers);

@@ -4,7 +4,8 @@
  * method family.
  *
  * A method's params are --policy's spec keys (plan.h's plan_spec_keys: sink,
- * window, block, local, page, budget, k, p, kmin, r, calib), kept as a list
+ * window, block, local, page, budget, k, p, kmin, r, calib, phase; phase's
+ * value may be its name: all, prefill, decode), kept as numbers in a list
  * in file order and applied by the runner through plan_spec_set_real, plus
  * rho (kept apart: it picks heads, it is no spec field) and plan. The former
  * names (sinks, top_k, rank) are refused naming the new key.
@@ -25,6 +26,7 @@
  * most 127 characters (the longest name a baseline file reads back).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy/plan.h"
@@ -101,6 +103,12 @@ static int knob_value(sy_ld *L, const char *key, sy_node *v, double *x)
     pb_err e;
     if (sy_is_null(v)) return FAIL(L, v, "'%s' has no value", key);
     if (!strcmp(key, "rho")) return sy_scalar_num(L, v, key, 0, 0, 1, 0, x);
+    if (v->type == YAML_SCALAR_NODE && plan_spec_named_value(key, sy_sval(v), x)) return 1;
+    if (!strcmp(key, "phase") && v->type == YAML_SCALAR_NODE) {
+        char *end;
+        strtod(sy_sval(v), &end);
+        if (end == sy_sval(v) || *end) return FAIL(L, v, "phase '%s' is none of all, prefill, decode", sy_sval(v));
+    }
     if (!sy_scalar_num(L, v, key, 0, -HUGE_VAL, HUGE_VAL, 0, x)) return 0;
     return plan_spec_value_ok(key, *x, &e) || FAIL(L, v, "%s", e.msg);
 }

@@ -54,6 +54,9 @@ typedef struct {
                      * by indexer rank, however little mass the indexer gives them [4] */
     int rank;       /* indexer rank r; 0 = head_dim / 8 [0] */
     int calib;      /* tokens of calibration text for the PCA indexer [1024] */
+    int phase;      /* enum attn_phase: the policy acts in prefill and decode (all), in
+                     * prefill only (decode steps dense) or in decode only (prefill dense);
+                     * spec key phase=all|prefill|decode [all] */
 } plan_params;
 
 /* Bits of plan_spec.given: the fields set (the rest are defaults). */
@@ -62,7 +65,7 @@ enum { PLAN_GIVEN_SINK = 1, PLAN_GIVEN_WINDOW = 2, PLAN_GIVEN_BLOCK = 4, PLAN_GI
 /* A policy and its parameters (no model needed), built field by field
  * (plan_spec.c). The fields are plan_params' spec keys: sink, window, block,
  * local, page, budget, k (the top-k budget in pages for quest, blocks for
- * the others), p, kmin, r, calib. */
+ * the others), p, kmin, r, calib, phase (a number 0-2 or its name). */
 typedef struct {
     int policy;         /* enum plan_policy */
     plan_params prm;
@@ -110,6 +113,10 @@ int plan_spec_check(plan_spec *sp, pb_err *err);
 extern const char *const plan_spec_keys[];
 extern const int plan_spec_n_keys;
 int plan_spec_value_ok(const char *key, double v, pb_err *err);
+/* A key's value given by name (phase: all, prefill, decode) into *v: 1, or
+ * 0 when key has no named values or text is none of them. */
+int plan_spec_named_value(const char *key, const char *text, double *v);
+const char *plan_phase_name(int phase);
 
 /* "NAME[:field=val,...]" (the --policy text) through the calls above;
  * out->text keeps the whole text. 1, or 0 with err naming the bad part. */

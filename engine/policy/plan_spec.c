@@ -27,13 +27,13 @@ static const struct {
     const char *keys;   /* accepted fields, comma-separated */
 } policies[PLAN_POLICIES] = {
     [PLAN_DENSE] = {"dense", ""},
-    [PLAN_STREAMING] = {"streaming", "sink,window"},
-    [PLAN_DUO] = {"duo", "sink,window"},
-    [PLAN_QUEST] = {"quest", "page,budget,k"},
-    [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k"},
-    [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p"},
-    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib"},
-    [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk", "sink,window,block,local,budget,k,r,calib"},
+    [PLAN_STREAMING] = {"streaming", "sink,window,phase"},
+    [PLAN_DUO] = {"duo", "sink,window,phase"},
+    [PLAN_QUEST] = {"quest", "page,budget,k"},  /* decode only by its rule */
+    [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k,phase"},
+    [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p,phase"},
+    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib,phase"},
+    [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk", "sink,window,block,local,budget,k,r,calib,phase"},
 };
 
 /* The integer fields: range and the PLAN_GIVEN_* bit they set (p is the one real field). */
@@ -46,11 +46,27 @@ static const struct {
     {"block", 1, 1 << 16, PLAN_GIVEN_BLOCK}, {"local", 0, 1 << 24, PLAN_GIVEN_LOCAL},
     {"page", 1, 1 << 16, 0}, {"budget", 1, 1 << 24, 0}, {"k", 1, 1 << 24, 0},
     {"r", 1, 4096, 0}, {"kmin", 0, 1 << 20, 0}, {"calib", 16, 1 << 20, 0},
+    {"phase", ATTN_PHASE_ALL, ATTN_PHASES - 1, 0},
 };
 enum { N_INT_FIELDS = sizeof int_fields / sizeof int_fields[0] };
 
-const char *const plan_spec_keys[] = {"sink", "window", "block", "local", "page", "budget",
-                                      "k",    "p",      "kmin",  "r",     "calib"};
+const char *const plan_spec_keys[] = {"sink", "window", "block", "local", "page",  "budget",
+                                      "k",    "p",      "kmin",  "r",     "calib", "phase"};
+
+static const char *const phase_names[ATTN_PHASES] = {"all", "prefill", "decode"};
+
+const char *plan_phase_name(int phase)
+{
+    return phase >= 0 && phase < ATTN_PHASES ? phase_names[phase] : "?";
+}
+
+int plan_spec_named_value(const char *key, const char *text, double *v)
+{
+    if (strcmp(key, "phase")) return 0;
+    for (int i = 0; i < ATTN_PHASES; i++)
+        if (!strcmp(text, phase_names[i])) return *v = i, 1;
+    return 0;
+}
 const int plan_spec_n_keys = sizeof plan_spec_keys / sizeof plan_spec_keys[0];
 
 const char *plan_policy_name(int policy)
@@ -85,7 +101,7 @@ static int *int_slot(plan_spec *sp, int i)
 {
     plan_params *m = &sp->prm;
     int *slot[N_INT_FIELDS] = {&m->sink, &m->window, &m->block, &m->local, &m->page,
-                               &m->budget, &sp->k, &m->rank, &m->kmin, &m->calib};
+                               &m->budget, &sp->k, &m->rank, &m->kmin, &m->calib, &m->phase};
     return slot[i];
 }
 
@@ -150,8 +166,12 @@ int plan_spec_set(plan_spec *sp, const char *key, const char *text, pb_err *err)
     if (!takes(sp, key, err)) return 0;
     char *end;
     errno = 0;
+    double named;
+    if (plan_spec_named_value(key, text, &named)) return plan_spec_set_real(sp, key, named, err);
     if (int_field(key) >= 0) {
         long x = strtol(text, &end, 10);
+        if ((errno || end == text || *end) && !strcmp(key, "phase"))
+            return pb_errf(err, NULL, -1, "phase '%s' is none of all, prefill, decode", text);
         if (errno || end == text || *end) return pb_errf(err, NULL, -1, "%s '%s' is not an integer", key, text);
         return plan_spec_set_int(sp, key, x, err);
     }

@@ -1,6 +1,7 @@
 /* policy.c — the policy factory (policy.h): the table from head kind to
  * constructor, and plan_apply, which puts one policy object per kind on a
- * session and gives the all-local KV heads their rings.
+ * session and gives the all-local KV heads their rings (unless the policies
+ * act in one phase only: they then run dense in the other, on every key).
  *
  * Invariant: one object per kind per session, shared by every head of that
  * kind (the objects keep per-head state indexed by layer and head).
@@ -13,10 +14,9 @@
 
 #include "policy/attn_sparse.h"
 
-attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx)
+static attn_policy *policy_of_kind(const plan *p, int kind, int n_ctx)
 {
     switch (kind) {
-    case HEAD_DENSE: return (attn_policy *)&attn_dense;
     case HEAD_LOCAL: return attn_local_new(p, n_ctx);
     case HEAD_QUEST: return attn_quest_new(p, n_ctx);
     case HEAD_TOPK_ORACLE:
@@ -25,6 +25,14 @@ attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx)
     case HEAD_RTPURBO_TOPK: return attn_rtpurbo_new(p, kind, n_ctx);
     }
     pb_die_runtime(__FILE__, __LINE__, "unknown head kind %d", kind);
+}
+
+attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx)
+{
+    if (kind == HEAD_DENSE) return (attn_policy *)&attn_dense;
+    attn_policy *pol = policy_of_kind(p, kind, n_ctx);
+    pol->desc.phase = p->prm.phase;
+    return pol;
 }
 
 void plan_apply(const plan *p, session *s, int rings)
@@ -44,6 +52,8 @@ void plan_apply(const plan *p, session *s, int rings)
     }
     const int group = c->n_head / c->n_head_kv;
     kv_ring *layout = pb_calloc((size_t)c->n_layer * c->n_head_kv, sizeof *layout);
+    /* a policy that acts in one phase only runs dense in the other: every key kept */
+    rings &= p->prm.phase == ATTN_PHASE_ALL;
     for (int i = 0; rings && i < c->n_layer * c->n_head_kv; i++) {
         int l = i / c->n_head_kv, g = i % c->n_head_kv, local = 1;
         for (int h = g * group; h < (g + 1) * group; h++) local &= p->kind[l * c->n_head + h] == HEAD_LOCAL;

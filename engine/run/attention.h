@@ -103,6 +103,18 @@ enum attn_desc_kind {
     ATTN_KINDS
 };
 
+/* When a rule acts (attn_desc.phase). A call of one query is a decode step,
+ * a call of several is prefill (session_eval never hands a longer input over
+ * as a one-query chunk). A call the rule does not act on runs dense, on a
+ * full cache; the policy still sees every key (on_append, index keys), so it
+ * acts on the whole context when its phase comes. */
+enum attn_phase { ATTN_PHASE_ALL, ATTN_PHASE_PREFILL, ATTN_PHASE_DECODE, ATTN_PHASES };
+
+static inline int attn_phase_acts(int phase, int n_q)
+{
+    return phase == ATTN_PHASE_ALL || (phase == ATTN_PHASE_PREFILL) == (n_q > 1);
+}
+
 typedef struct {
     int kind;               /* enum attn_desc_kind */
     int sink, window;       /* LOCAL: sinks and window; selectors: sink tokens whose blocks are kept */
@@ -112,6 +124,7 @@ typedef struct {
     double p;               /* TOPP, RTPURBO: mass to reach */
     int kmin;               /* RTPURBO: at least kmin non-forced blocks */
     int rank;               /* RTPURBO kinds: indexer rank r */
+    int phase;              /* enum attn_phase: the calls the rule acts on (ALL) */
     const float *idx_q, *idx_k;  /* RTPURBO kinds: (n_layer * n_head, r, d) W_Q, W_K on the host,
                                   * owned by the policy's plan; a backend rereads them when they change */
 } attn_desc;

@@ -384,6 +384,14 @@ static void dense_decode(backend *b, bk_kv *kv, const bk_attn *a)
     }
 }
 
+/* The policy head h runs for the call: its own, or dense in a phase it does
+ * not act in (attention.h). */
+static const attn_policy *acting(const bk_attn *a, int h)
+{
+    const attn_policy *p = a->policy[h];
+    return attn_phase_acts(p->desc.phase, a->n) ? p : &attn_dense;
+}
+
 /* 1 when every head of the layer is dense on a full cache and nothing
  * observes rows: the heads may then run in parallel. */
 static int dense_layer(backend *b, const bk_kv *kv, const bk_attn *a)
@@ -391,7 +399,7 @@ static int dense_layer(backend *b, const bk_kv *kv, const bk_attn *a)
     const model_config *c = &b->m->cfg;
     if (a->obs && a->obs->on_rows) return 0;
     for (int h = 0; h < c->n_head; h++)
-        if (a->policy[h] != &attn_dense) return 0;
+        if (acting(a, h) != &attn_dense) return 0;
     for (int h = 0; h < c->n_head_kv; h++)
         if (kv->ring[a->layer * c->n_head_kv + h].window) return 0;
     return 1;
@@ -437,7 +445,7 @@ static void cpu_attention(backend *b, bk_kv *kv, const bk_attn *a)
     }
     for (int h = 0; h < H; h++) {
         attn_call call = head_call(b, kv, a, h, 0, n);
-        const attn_policy *p = a->policy[h];
+        const attn_policy *p = acting(a, h);
         long long kept = p->run(p, &call, a->obs, kv->scores);
         if (a->count) {
             a->count[h].kept += kept;

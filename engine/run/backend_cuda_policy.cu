@@ -44,7 +44,7 @@ int cuda_pol_is_dense(const attn_policy *pol, int n, int layer, int head)
     PB_CHECK(k > ATTN_OPAQUE && k < ATTN_KINDS,
              "layer %d head %d: policy '%s' describes no rule the CUDA backend runs (use --backend cpu)", layer, head,
              pol->name);
-    return k == ATTN_DENSE || (k == ATTN_QUEST && n > 1);
+    return k == ATTN_DENSE || (k == ATTN_QUEST && n > 1) || !attn_phase_acts(pol->desc.phase, n);
 }
 
 static cuda_pol *pol_new(const model_config *c, int n_ctx)
@@ -203,7 +203,7 @@ void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, con
         }
     for (int h0 = 0; h0 < H; h0++) {
         const attn_policy *pol = a->policy[h0];
-        if (done[h0] || cuda_pol_is_dense(pol, n, l, h0)) continue;
+        if (done[h0] || pol->desc.kind == ATTN_DENSE) continue;
         attn_rows_args g;
         memset(&g, 0, sizeof g);
         for (int h = h0; h < H; h++)
@@ -212,6 +212,12 @@ void cuda_pol_attend(cuda_pol **st, const model_config *c, const bk_attn *a, con
                 done[h] = 1;
             }
         const attn_desc *ds = &pol->desc;
+        const int idx = ds->kind == ATTN_RTPURBO || ds->kind == ATTN_RTPURBO_TOPK;
+        if (cuda_pol_is_dense(pol, n, l, h0)) {
+            /* dense in this phase: the index keys still follow every key */
+            if (idx) index_keys(s, l, ds, a, g.heads, g.n_sel, stream);
+            continue;
+        }
         attn_rows_rule rule;
         PB_CHECK(attn_desc_rows(ds, &rule), "layer %d head %d: no row rule for kind %d", l, h0, ds->kind);
         if (rule.rule == ROWS_RTPURBO || rule.rule == ROWS_RTPURBO_TOPK) {

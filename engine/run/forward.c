@@ -12,8 +12,10 @@
  *
  * Long inputs are processed in chunks of max_batch tokens so scratch stays
  * small (of dense_batch where the backend asks for longer chunks and every
- * head is dense); each chunk attends to everything cached before it. Every buffer is
- * the backend's; only logits (and the observer's q/k copies) reach the host.
+ * head is dense), never leaving a last chunk of one token (policies take a
+ * one-query call for a decode step, attention.h); each chunk attends to
+ * everything cached before it. Every buffer is the backend's; only logits
+ * (and the observer's q/k copies) reach the host.
  */
 #include "run/forward.h"
 
@@ -244,8 +246,9 @@ void session_eval(session *s, const int *tokens, int n, float *logits, int n_log
     int first_logit = n - n_logits;  /* index of the first token whose logits are wanted */
     const int long_chunk = dense_heads(s) && (s->b->prefill_sliding || no_sliding(s));
     const int chunk = s->b->prefill_batch && long_chunk ? s->dense_batch : s->max_batch;
-    for (int t0 = 0; t0 < n; t0 += chunk) {
-        int b = n - t0 < chunk ? n - t0 : chunk;
+    for (int t0 = 0, b; t0 < n; t0 += b) {
+        b = n - t0 < chunk ? n - t0 : chunk;
+        if (n - t0 - b == 1 && b > 1) b--;  /* no one-query chunk: that is a decode step (attention.h) */
         eval_chunk(s, tokens + t0, b);
         /* logits for the wanted positions inside this chunk */
         int lo = first_logit > t0 ? first_logit : t0;

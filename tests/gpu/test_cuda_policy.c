@@ -518,6 +518,15 @@ TEST(gpu_policy_model_rtpurbo)
     CHECK(model_case("rtpurbo-topk:window=256", NULL, 1));
 }
 
+/* A policy in one phase only: dense prompt then sparse steps (rtpurbo's
+ * index keys written while the prompt ran dense), and the other way round. */
+TEST(gpu_policy_model_phase)
+{
+    CHECK(model_case("rtpurbo:window=256,phase=decode", NULL, 0));
+    CHECK(model_case("rtpurbo:window=256,phase=prefill", NULL, 0));
+    CHECK(model_case("topk-oracle:phase=decode", NULL, 1));
+}
+
 /* The trained plan shipped next to the model (--plan): NAME.purbo beside
  * NAME.gguf, or $PURBO_PLAN. */
 TEST(gpu_policy_model_plan_file)

@@ -21,6 +21,13 @@
  * in the prompt (the tokens of the text before it, to the end of the
  * answer's last copy in it), so a span may be off by a token at either end.
  *
+ * With --pass plan the prompt pass runs under the first plan's rtpurbo policy
+ * instead of dense: the queries and keys are then the ones a sparse prefill
+ * computes, and the teacher is what each head would attend to exactly from
+ * them. Against the dense pass this says whether a plan that keeps the
+ * needle at the question from dense activations still does once its own
+ * prefill made them (and whether the heads still read the needle at all).
+ *
  * Output: one line per (case, plan), then per plan the means over the cases.
  * Bad input (suite, task, plan, model) is one line and exit 2.
  */
@@ -31,6 +38,7 @@
 #include "cli/cli.h"
 #include "convert/convert_run.h"
 #include "policy/planfile.h"
+#include "policy/policy.h"
 #include "run/forward.h"
 #include "suites/gen.h"
 #include "suites/suite.h"
@@ -85,7 +93,7 @@ static int needle_span(const tokenizer *tok, const suite_case *sc, int *lo, int 
 int cmd_recall(int argc, char **argv)
 {
     const char *C = "recall", *suite_path = NULL, *task_name = NULL, *model_path = NULL, *plans[MAX_PLANS];
-    int n_plans = 0, max_cases = 1 << 30, n_q = 16;
+    int n_plans = 0, max_cases = 1 << 30, n_q = 16, pass_plan = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_flag(argv, i, "--help")) {
@@ -99,7 +107,9 @@ int cmd_recall(int argc, char **argv)
                    "  --plan P      a plan file for the suite's model (up to %d)\n"
                    "  --cases N     the task's first N cases (default all)\n"
                    "  --queries Q   last prompt positions measured (default 16)\n"
-                   "  --model M     the model instead of the suite's\n",
+                   "  --model M     the model instead of the suite's\n"
+                   "  --pass P      dense (default) or plan: the prompt pass runs under the\n"
+                   "                first --plan's rtpurbo policy (a sparse prefill's q and k)\n",
                    MAX_PLANS);
             return 0;
         } else if ((v = arg_val(C, argc, argv, &i, "--task"))) task_name = v;
@@ -109,6 +119,10 @@ int cmd_recall(int argc, char **argv)
         } else if ((v = arg_val(C, argc, argv, &i, "--cases"))) max_cases = (int)arg_long(C, "--cases", v, 1, 1 << 30);
         else if ((v = arg_val(C, argc, argv, &i, "--queries"))) n_q = (int)arg_long(C, "--queries", v, 1, 4096);
         else if ((v = arg_val(C, argc, argv, &i, "--model"))) model_path = v;
+        else if ((v = arg_val(C, argc, argv, &i, "--pass"))) {
+            if (strcmp(v, "dense") && strcmp(v, "plan")) arg_bad(C, "--pass '%s': dense or plan", v);
+            pass_plan = !strcmp(v, "plan");
+        }
         else if (argv[i][0] != '-' && !suite_path) suite_path = argv[i];
         else arg_bad(C, "unknown option %s", argv[i]);
     }
@@ -134,12 +148,15 @@ int cmd_recall(int argc, char **argv)
         prm[p] = plan_defaults;
         prm[p].sink = pf[p].sink, prm[p].block = pf[p].block, prm[p].local = pf[p].local, prm[p].p = pf[p].p;
     }
+    plan pass; /* --pass plan: the first plan as `run` runs it (rtpurbo) */
+    if (pass_plan && !plan_from_file(&pass, c, &pf[0], NULL, plans[0], &err)) pb_die_input(&err);
 
     tally tl[MAX_PLANS];
     memset(tl, 0, sizeof tl);
     const int n_cases = gen_n_cases(&s->tasks[ti]) < max_cases ? gen_n_cases(&s->tasks[ti]) : max_cases;
-    printf("recall: %s task %s, %d cases, last %d prompt positions, %d plans, on the CPU\n", suite_path, task_name,
-           n_cases, n_q, n_plans);
+    printf("recall: %s task %s, %d cases, last %d prompt positions, %d plans, on the CPU; prompt pass %s%s\n",
+           suite_path, task_name, n_cases, n_q, n_plans, pass_plan ? "under " : "dense",
+           pass_plan ? plans[0] : "");
     for (int ci = 0; ci < n_cases; ci++) {
         suite_case sc;
         if (!gen_case(s, ti, ci, tok, &sc, &err)) pb_die_input(&err);
@@ -152,6 +169,7 @@ int cmd_recall(int argc, char **argv)
             g.q[l] = pb_malloc((size_t)nq * H * d * sizeof(float));
         }
         session *ss = session_new(m, n);
+        if (pass_plan) plan_apply(&pass, ss, 0);
         attn_observer obs = {.user = &g, .on_qk = grab_qk};
         ss->obs = &obs;
         double t0 = pb_now();
@@ -234,6 +252,7 @@ int cmd_recall(int argc, char **argv)
         printf("\n");
         plan_file_free(&pf[p]);
     }
+    if (pass_plan) plan_free(&pass);
     suite_free(s);
     model_free(m);
     tok_free(tok);

@@ -70,8 +70,8 @@ TEST(convert_eval_hand_case)
 }
 
 /* `recall` on the default suite's first passkey case (about 480 tokens: every
- * block is a forced one or within the floor, so everything is kept), and its
- * refusals: one line, exit 2. */
+ * block is a forced one or within the floor, so everything is kept), with the
+ * prompt pass dense and under the plan, and its refusals: one line, exit 2. */
 TEST(recall_cli_runs_and_refuses)
 {
     char out[8192], args[1024];
@@ -84,7 +84,17 @@ TEST(recall_cli_runs_and_refuses)
     CHECK_MSG(st == 0 && strstr(out, "case 0 (") && strstr(out, "249 heads, recall 1.000, mass 1.000") &&
                   strstr(out, "needle tokens") && strstr(out, "kept 1.000 of its mass"),
               "status %d: %s", st, out);
+    /* the prompt pass under the plan itself: at this length it keeps every block, so the same line */
+    snprintf(args, sizeof args,
+             "%s recall suites/default.yaml --task passkey --cases 1 --plan suites/plans/smollm2-135m-need.purbo "
+             "--pass plan --model %s 2>/dev/null",
+             test_bin_path, test_model_path);
+    st = fixture_shell(args, out, sizeof out);
+    CHECK_MSG(st == 0 && strstr(out, "prompt pass under suites/plans/smollm2-135m-need.purbo") &&
+                  strstr(out, "249 heads, recall 1.000, mass 1.000") && strstr(out, "kept 1.000 of its mass"),
+              "--pass plan: status %d: %s", st, out);
     const char *bad[][2] = {
+        {"recall suites/default.yaml --task passkey --plan x.purbo --pass sparse", "--pass 'sparse': dense or plan"},
         {"recall suites/default.yaml --plan x.purbo", "--task"},
         {"recall suites/default.yaml --task passkey", "--plan"},
         {"recall --task passkey --plan x.purbo", "suite file"},

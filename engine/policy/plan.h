@@ -116,7 +116,6 @@ int plan_spec_value_ok(const char *key, double v, pb_err *err);
 /* A key's value given by name (phase: all, prefill, decode) into *v: 1, or
  * 0 when key has no named values or text is none of them. */
 int plan_spec_named_value(const char *key, const char *text, double *v);
-const char *plan_phase_name(int phase);
 
 /* "NAME[:field=val,...]" (the --policy text) through the calls above;
  * out->text keeps the whole text. 1, or 0 with err naming the bad part. */

@@ -52,13 +52,9 @@ enum { N_INT_FIELDS = sizeof int_fields / sizeof int_fields[0] };
 
 const char *const plan_spec_keys[] = {"sink", "window", "block", "local", "page",  "budget",
                                       "k",    "p",      "kmin",  "r",     "calib", "phase"};
+const int plan_spec_n_keys = sizeof plan_spec_keys / sizeof plan_spec_keys[0];
 
 static const char *const phase_names[ATTN_PHASES] = {"all", "prefill", "decode"};
-
-const char *plan_phase_name(int phase)
-{
-    return phase >= 0 && phase < ATTN_PHASES ? phase_names[phase] : "?";
-}
 
 int plan_spec_named_value(const char *key, const char *text, double *v)
 {
@@ -67,7 +63,6 @@ int plan_spec_named_value(const char *key, const char *text, double *v)
         if (!strcmp(text, phase_names[i])) return *v = i, 1;
     return 0;
 }
-const int plan_spec_n_keys = sizeof plan_spec_keys / sizeof plan_spec_keys[0];
 
 const char *plan_policy_name(int policy)
 {

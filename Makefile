@@ -285,6 +285,17 @@ build/dev/attn_local: kernels/cuda/dev/attn_local.cu kernels/cuda/dev/dev_common
 build/dev/attn_%: kernels/cuda/dev/attn_%.cu kernels/cuda/dev/dev_common.cuh $(DEV_DENSE_O)
 	$(NVCC) $(NVCCFLAGS) $(filter %.cu %.o,$^) -o $@ -ldl
 
+# make dev-gemm → build/dev/gemm_bf16: the CPU's bf16 products
+# (kernels/gemm_bf16.h) timed alone beside OpenBLAS sgemm on Gemma-3-270M's
+# layer shapes (kernels/cpu/dev/gemm_bf16.c; bench/cpu.md has its numbers).
+DEV_GEMM_O := build/kernels/cpu/gemm_bf16.o build/kernels/cpu/pool.o build/kernels/cpu/ops_par.o \
+              build/kernels/cpu/ops.o build/engine/base/common.o build/engine/base/utf8.o
+.PHONY: dev-gemm
+dev-gemm: build/dev/gemm_bf16
+build/dev/gemm_bf16: kernels/cpu/dev/gemm_bf16.c $(DEV_GEMM_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(DEV_GEMM_O) -o $@ $(LDFLAGS) -lopenblas -lm -lpthread
+
 # plots/: the gnuplot scripts are embedded in the binary as plot_scripts[]
 # (plots/plot_kit.h; same escaping as the schema), so `plot` needs no checkout.
 PLOT_GP  := $(sort $(wildcard plots/*.gp))

@@ -39,11 +39,13 @@ int cmd_probe(int argc, char **argv)
                    "  --seed S      seed of the windows and documents (default 1)\n"
                    "  --backend B   cpu, cuda or auto (default auto: cuda when a GPU is usable); on\n"
                    "                cuda each pass's kernels are timed (CUPTI, kernel_timings)\n"
+                   CLI_CPU_PRODUCTS_HELP
                    "  --db PATH     results database (default out/results.db)\n");
             return 0;
         } else if ((v = arg_val("probe", argc, argv, &i, "--model"))) model_path = v;
         else if ((v = arg_val("probe", argc, argv, &i, "--probe"))) name = v;
         else if ((v = arg_val("probe", argc, argv, &i, "--backend"))) backend_kind = v;
+        else if (cli_cpu_products_opt("probe", argc, argv, &i)) continue;
         else if ((v = arg_val("probe", argc, argv, &i, "--ctx"))) ctx = (int)arg_long("probe", "--ctx", v, 256, 1 << 20);
         else if ((v = arg_val("probe", argc, argv, &i, "--windows"))) windows = (int)arg_long("probe", "--windows", v, 1, 100000);
         else if ((v = arg_val("probe", argc, argv, &i, "--seed"))) seed = arg_long("probe", "--seed", v, 0, (1L << 62));

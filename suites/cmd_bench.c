@@ -25,7 +25,8 @@
  * impl 'llama.cpp', and a table gives both and their ratio. Where the peer
  * is missing one line says so and the engine's rows stand. Every CPU row's
  * notes carry the 1-minute load average (the engine's: as its case began;
- * the peer's: as its case ended).
+ * the peer's: as its case ended); the engine's CPU rows also the product
+ * mode ("load 0.12; products bf16", --cpu-products, backend.h).
  */
 #include <string.h>
 
@@ -72,14 +73,17 @@ static void bench_case(bench_ctx *bc, const model_config *c, int phase, int n_ct
 {
     tp_case tc = {.shape = {c->n_layer, c->n_head, c->n_head_kv, c->head_dim}, .context = n_ctx, .phase = phase,
                   .tokens = n_tokens};
-    char load[32];
+    char load[32], notes[64];
     load_note(load, sizeof load);
     tp_time(bc->s, &tc, bc->ids, 0, bc->repeats, bc->t);
     char bench[32], case_name[64];
     snprintf(bench, sizeof bench, "%s-forward", bc->b->name);
     bench_row r;
     tp_bench_row(&tc, bc->t, bc->repeats, bc->run, bench, &r);
-    if (!strcmp(bc->b->name, "cpu") && load[0]) r.notes = load;
+    if (!strcmp(bc->b->name, "cpu")) {
+        snprintf(notes, sizeof notes, "%s%sproducts %s", load, load[0] ? "; " : "", bc->b->products);
+        r.notes = notes;
+    }
     if (bc->n_case < BENCH_MAX_CASES) {
         bc->case_ctx[bc->n_case] = n_ctx;
         bc->case_phase[bc->n_case] = phase;
@@ -139,6 +143,7 @@ static void run_peer(bench_ctx *bc, const char *model_path, const int *sizes, in
                "`pip install llama-cpp-python` and set PURBO_PYTHON to its interpreter)\n", why);
         fprintf(stderr, "bench: peer llama.cpp missing or failed: %s\n", why);
     }
+    printf("\npurbo with cpu products %s, llama.cpp as it comes:\n", bc->b->products);
     printf("\n%-8s %7s  %11s  %15s  %7s\n", "phase", "context", "purbo tok/s", "llama.cpp tok/s", "ratio");
     for (int k = 0; k < bc->n_case; k++) {
         printf("%-8s %7d  %11.1f  ", bc->case_phase[k] == TP_DECODE ? "decode" : "prefill", bc->case_ctx[k],
@@ -167,6 +172,10 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
                    "  --decode-tokens N   decode steps in one timed run (default 32)\n"
                    "  --backend B         cpu, cuda or auto (default %s); on cuda, CUPTI kernel\n"
                    "                      timings go into the kernel_timings table\n"
+                   "  --cpu-products M    cpu: prefill's matrix products in f32 (default, the\n"
+                   "                      reference) or bf16 (bf16 weights and inputs, f32 sums;\n"
+                   "                      needs AVX-512 BF16); default $PURBO_CPU_PRODUCTS, else\n"
+                   "                      f32; the rows' notes say which ran\n"
                    "  --db PATH           results database (default out/results.db; 'none' to skip)\n"
                    "  --counters          cuda: hardware counters per kernel of each case (CUPTI\n"
                    "                      Range Profiler, kernel replay: slow), the card's ceilings\n"
@@ -178,6 +187,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
             return 0;
         } else if ((v = arg_val(cmd, argc, argv, &i, "--model"))) model_path = v;
         else if ((v = arg_val(cmd, argc, argv, &i, "--backend"))) bk = v;
+        else if (cli_cpu_products_opt(cmd, argc, argv, &i)) continue;
         else if ((v = arg_val(cmd, argc, argv, &i, "--sizes"))) sizes_arg = v;
         else if ((v = arg_val(cmd, argc, argv, &i, "--repeats"))) repeats = (int)arg_long(cmd, "--repeats", v, 1, 1000);
         else if ((v = arg_val(cmd, argc, argv, &i, "--decode-ctx"))) decode_ctx = (int)arg_long(cmd, "--decode-ctx", v, 1, 1 << 24);
@@ -243,6 +253,7 @@ static int bench_main(const char *cmd, const char *bk, int argc, char **argv)
     bc.s = s;
     bc.ids = ids;
     bc.t = pb_malloc((size_t)repeats * sizeof(double));
+    if (!strcmp(b->name, "cpu")) printf("cpu products: %s\n", b->products);
     printf("%-8s %7s %7s %8s %10s %10s  %s\n", "phase", "context", "tokens", "repeats", "median s", "tok/s",
            "min..max s");
     /* one untimed pass first: module loading, cuBLAS heuristics, first-touch pages */

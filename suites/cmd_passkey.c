@@ -30,11 +30,12 @@ int cmd_passkey(int argc, char **argv)
                    "  --cases N    run N cases with seeds S, S+1, ... (default 1)\n"
                    "  --max-new N  tokens to generate at most (default 12)\n"
                    "  --backend B  cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
-                   CLI_POLICY_HELP CLI_PLANFILE_HELP
+                   CLI_CPU_PRODUCTS_HELP CLI_POLICY_HELP CLI_PLANFILE_HELP
                    "  Exit status: 0 when every case is right, 1 when any is wrong, 2 on bad input.\n");
             return 0;
         } else if ((v = arg_val("passkey", argc, argv, &i, "--model"))) o.model_path = v;
         else if ((v = arg_val("passkey", argc, argv, &i, "--backend"))) o.backend = v;
+        else if (cli_cpu_products_opt("passkey", argc, argv, &i)) continue;
         else if ((v = arg_val("passkey", argc, argv, &i, "--tokens"))) tokens = (int)arg_long("passkey", "--tokens", v, 64, 1 << 24);
         else if ((v = arg_val("passkey", argc, argv, &i, "--depth"))) depth = arg_double("passkey", "--depth", v, 0.0, 100.0) / 100;
         else if ((v = arg_val("passkey", argc, argv, &i, "--seed"))) seed = arg_long("passkey", "--seed", v, 0, (1L << 62));

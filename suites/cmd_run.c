@@ -31,6 +31,7 @@ int cmd_run(int argc, char **argv)
                    "  --methods M[,M]  run only these methods (likewise)\n"
                    "  --model PATH     the model instead of the suite's\n"
                    "  --backend B      cpu, cuda or auto instead of the suite's `backend`\n"
+                   CLI_CPU_PRODUCTS_HELP
                    "  --plots DIR      draw the suite plots into DIR afterwards (as plot)\n"
                    "  --progress MODE  bar | lines | none (default: bar on a terminal, else lines)\n"
                    "  --counters       cuda: hardware counters (CUPTI Range Profiler, kernel replay)\n"
@@ -63,6 +64,7 @@ int cmd_run(int argc, char **argv)
                 arg_bad("run", "--backend '%s' is not one of cpu, cuda, auto", v);
             o.backend = v;
         }
+        else if (cli_cpu_products_opt("run", argc, argv, &i)) continue;
         else if ((v = arg_val("run", argc, argv, &i, "--progress"))) {
             if (!strcmp(v, "bar")) o.progress = RUNNER_PROGRESS_BAR;
             else if (!strcmp(v, "lines")) o.progress = RUNNER_PROGRESS_LINES;

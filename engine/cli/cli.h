@@ -31,6 +31,17 @@ model *cli_load_model(const char *path, tokenizer **tok);
 #include "run/backend.h"
 void cli_check_backend(const char *cmd, const char *kind);
 backend *cli_open_backend(const char *cmd, const char *kind, const model *m);
+/* --cpu-products MODE (f32 | bf16) of the commands that take --backend: the
+ * CPU backend's product mode (backend.h, backend_cpu_products_set). 1 when
+ * argv[*i] is the option (set, also into $PURBO_CPU_PRODUCTS for the
+ * processes the command starts, *i advanced; an unknown mode or bf16 on a
+ * CPU without AVX-512 BF16: one line, exit 2), 0 otherwise. CLI_CPU_PRODUCTS_HELP
+ * is its --help line. */
+int cli_cpu_products_opt(const char *cmd, int argc, char **argv, int *i);
+#define CLI_CPU_PRODUCTS_HELP \
+    "  --cpu-products M          cpu: prefill's matrix products in f32 (default, the reference)\n" \
+    "                            or bf16 (bf16 weights and inputs, f32 sums; needs AVX-512\n" \
+    "                            BF16); default $PURBO_CPU_PRODUCTS, else f32\n"
 
 /* --policy, --retrieval-heads and --plan (engine/cli/cli_plan.c).
  * cli_policy_arg parses the --policy value or exits 2 naming the problem

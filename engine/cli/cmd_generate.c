@@ -118,7 +118,7 @@ int cmd_generate(int argc, char **argv)
                    "  --top-p P        sample among the likeliest tokens holding P of the mass (default 1)\n"
                    "  --seed S         the sampler's seed (default 1): the same seed, the same text\n"
                    "  --backend B      cpu, cuda or auto (default auto: cuda when a GPU is usable)\n"
-                   CLI_POLICY_HELP CLI_PLANFILE_HELP
+                   CLI_CPU_PRODUCTS_HELP CLI_POLICY_HELP CLI_PLANFILE_HELP
                    "  Special tokens (<|im_start|> ...) in the prompt are recognised.\n");
             return 0;
         } else if ((v = arg_val("generate", argc, argv, &i, "--model"))) o.model_path = v;
@@ -127,6 +127,7 @@ int cmd_generate(int argc, char **argv)
         else if ((v = arg_val("generate", argc, argv, &i, "--turns"))) turns = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--system"))) system = v;
         else if ((v = arg_val("generate", argc, argv, &i, "--backend"))) o.backend = v;
+        else if (cli_cpu_products_opt("generate", argc, argv, &i)) continue;
         else if ((v = arg_val("generate", argc, argv, &i, "--max-new"))) max_new = (int)arg_long("generate", "--max-new", v, 1, 1 << 20);
         else if ((v = arg_val("generate", argc, argv, &i, "--ctx"))) n_ctx = (int)arg_long("generate", "--ctx", v, 1, 1 << 24);
         else if ((v = arg_val("generate", argc, argv, &i, "--temperature"))) so.temperature = arg_double("generate", "--temperature", v, 0, 100);

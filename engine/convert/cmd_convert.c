@@ -85,6 +85,7 @@ static const char *HELP =
     "                     online); the plan is the same bytes for any N\n"
     "  --backend B        where the dense passes run: cpu, cuda or auto (default auto: cuda when\n"
     "                     a GPU is usable); the indexers train on the CPU\n"
+    CLI_CPU_PRODUCTS_HELP
     "  --db PATH          results database (default out/results.db)\n";
 
 /* Checks that path can be created (then removes the probe file). */
@@ -117,6 +118,7 @@ int cmd_convert(int argc, char **argv)
         } else if ((v = arg_val(C, argc, argv, &i, "--model"))) cfg.model_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--out"))) cfg.out_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--backend"))) backend_kind = v;
+        else if (cli_cpu_products_opt(C, argc, argv, &i)) continue;
         else if ((v = arg_val(C, argc, argv, &i, "--db"))) cfg.db_path = v;
         else if ((v = arg_val(C, argc, argv, &i, "--rho"))) cfg.rho = arg_double(C, "--rho", v, 1e-6, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--keep"))) cfg.keep = arg_double(C, "--keep", v, 0.0, 1.0);

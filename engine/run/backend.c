@@ -4,7 +4,8 @@
  * with one line saying why; "auto" takes cuda when it can run and falls back
  * to the CPU silently (the caller prints b->device if it wants to say). A
  * backend that cannot run the model's description (backend_supports) counts
- * as one that cannot run.
+ * as one that cannot run. cpu and auto also check the CPU backend's product
+ * mode (backend_products.c).
  */
 #include "run/backend.h"
 
@@ -13,7 +14,7 @@
 int backend_check(const char *kind, pb_err *err)
 {
     char why[256] = "";
-    if (!strcmp(kind, "cpu") || !strcmp(kind, "auto")) return 1;
+    if (!strcmp(kind, "cpu") || !strcmp(kind, "auto")) return backend_cpu_products(err) >= 0;
     if (strcmp(kind, "cuda") != 0) {
         snprintf(err->msg, sizeof err->msg, "--backend '%.64s' is not one of cpu, cuda, auto", kind);
         return 0;

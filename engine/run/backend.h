@@ -73,6 +73,9 @@ enum { DECODE_GRAPH = 1, DECODE_DIRECT = 2, DECODE_PDL = 4 };
 typedef struct backend backend;
 struct backend {
     const char *name;       /* "cpu" or "cuda" */
+    /* How products of several rows run: "f32" or "bf16" on the CPU (the
+     * product mode, backend_cpu_products below), NULL on CUDA (bf16 always). */
+    const char *products;
     char device[128];       /* "cpu" or the GPU's name */
     int act_bytes;          /* 4: act is f32; 2: act is bf16 */
     int neox_rope;          /* 1: rope takes ROPE_NEOX */
@@ -172,8 +175,9 @@ struct backend {
  * Returns NULL and fills err (one line, e.g. "no CUDA device") when the kind
  * is unknown or cuda was asked for and cannot run. */
 backend *backend_open(const char *kind, const model *m, pb_err *err);
-/* The checks of backend_open that need no model (name; a device for cuda),
- * so commands can refuse before loading. 1 ok; 0 and err. */
+/* The checks of backend_open that need no model (name; a device for cuda;
+ * for cpu and auto the CPU product mode), so commands can refuse before
+ * loading. 1 ok; 0 and err. */
 int backend_check(const char *kind, pb_err *err);
 void backend_close(backend *b);
 
@@ -187,8 +191,32 @@ int backend_runs_kind(const char *name, int kind);
  * sliding layers); 0 and a one-line reason in why otherwise. */
 int backend_supports(const backend *b, const model *m, char *why, size_t why_len);
 
-/* The CPU backend over m's f32 weights (cannot fail). */
+/* The CPU backend's product mode for products of several rows (prefill):
+ *   CPU_PRODUCTS_F32   the default and the reference: sgemm over the
+ *                      model's f32 weights (the golden tests, the CUDA twins);
+ *   CPU_PRODUCTS_BF16  opt-in: the layers' weights packed as bf16 at open,
+ *                      each product's input rounded to bf16, f32 sums
+ *                      (kernels/gemm_bf16.h; needs AVX-512 BF16).
+ * One-row products (decode) are the quantized gemv in both modes, and the
+ * output matrix (logits) stays f32. The mode comes from the --cpu-products
+ * option of the commands that open a backend (backend_cpu_products_set), or
+ * else from $PURBO_CPU_PRODUCTS (unset or empty: f32). */
+enum { CPU_PRODUCTS_F32, CPU_PRODUCTS_BF16 };
+/* Sets the mode of the CPU backends opened after it from its name ("f32",
+ * "bf16"; NULL: $PURBO_CPU_PRODUCTS again). 1 ok; 0 and a one-line err for
+ * an unknown name or bf16 on a CPU without AVX-512 BF16. */
+int backend_cpu_products_set(const char *name, pb_err *err);
+/* The mode in effect, or -1 and err as backend_cpu_products_set says. */
+int backend_cpu_products(pb_err *err);
+/* "f32" or "bf16". */
+const char *backend_cpu_products_name(int mode);
+
+/* The CPU backend over m's f32 weights in the mode in effect (cannot fail;
+ * a mode that cannot run is one line and exit 2, as backend_check says). */
 backend *backend_cpu_new(const model *m);
+/* The same in a given mode (CPU_PRODUCTS_BF16 only where backend_cpu_products_set
+ * accepts it). */
+backend *backend_cpu_new_mode(const model *m, int products);
 /* The CUDA backend: weights converted and uploaded once. NULL and a one-line
  * reason in why (e.g. "no CUDA device") when it cannot run here. */
 backend *backend_cuda_new(const model *m, char *why, size_t why_len);

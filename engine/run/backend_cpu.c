@@ -11,6 +11,12 @@
  * (n_layer, n_head_kv, n_ctx, head_dim) as always) or a ring of S sink rows
  * + W window rows (row of position p ≥ S: S + (p−S) mod W). A chunk is
  * stored into full caches at kv_append and into rings after attention.
+ *
+ * Product mode bf16 (backend.h, opt-in): the layers' seven matrices are
+ * packed as bf16 at open and products of several rows go to
+ * kernels/gemm_bf16.h instead of BLAS; decode's one-row products and the
+ * output matrix (logits of a few rows) are as in f32 mode, so the tied
+ * 262,144 x 640 embedding is not packed.
  */
 #include "run/backend.h"
 
@@ -20,6 +26,7 @@
 #include <cblas.h>
 
 #include "model/gguf.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/ops.h"
 #include "kernels/pool.h"
 
@@ -33,13 +40,15 @@ struct bk_kv {
 };
 
 /* A matrix weight handle: the model's f32 copy (products of several rows go
- * to BLAS) and, where the file's type has a quantized product, the file's
+ * to BLAS), in bf16 mode a packed bf16 copy (those products go to it
+ * instead) and, where the file's type has a quantized product, the file's
  * own blocks (one-row products, i.e. decode, read those: 5 bits a weight
  * instead of 32). Vectors (norm weights) are plain f32 pointers. */
 typedef struct {
     const float *f;     /* (out, in) */
     const void *q;      /* GGUF blocks of type qtype, or NULL */
     uint32_t qtype;
+    bf16_matrix bf;     /* bf16 mode: (out, in) packed; else bf.p NULL */
 } cpu_weight;
 
 typedef struct {
@@ -48,6 +57,8 @@ typedef struct {
     float *parts;       /* dense decode's parts (dense_decode), parts_cap floats */
     size_t parts_cap;
     cpu_weight *weights;    /* [7 * n_layer + 1] matrix handles, output last */
+    void *bf_x;             /* bf16 mode: the products' inputs as bf16, bf_x_cap bytes */
+    size_t bf_x_cap;
 } cpu_state;
 
 static void *cpu_alloc(backend *b, size_t bytes)
@@ -87,9 +98,21 @@ static void cpu_embed(backend *b, float *x, const int *ids, int n)
 
 static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, int n, int in, int out)
 {
-    (void)b;
     const cpu_weight *cw = w;
     if (n == 1 && cw->q && cpu_gemv_quant(y, cw->q, cw->qtype, x, in, out)) return;
+    if (n > 1 && cw->bf.p) {
+        PB_CHECK(cw->bf.in == in && cw->bf.out == out, "product (%d, %d) on a packed (%d, %d) matrix", in, out,
+                 cw->bf.in, cw->bf.out);
+        cpu_state *st = b->impl;
+        const size_t need = gemm_bf16_scratch_bytes(n, in);
+        if (need > st->bf_x_cap) { /* grows with the chunk, kept across products */
+            free(st->bf_x);
+            st->bf_x = pb_malloc(need);
+            st->bf_x_cap = need;
+        }
+        gemm_bf16_par(y, x, &cw->bf, n, st->bf_x);
+        return;
+    }
     cpu_matmul_par(y, x, cw->f, n, in, out);
 }
 
@@ -97,7 +120,7 @@ static void cpu_matmul_op(backend *b, float *y, const void *x, const void *w, in
  * tensor's type has a quantized product. */
 static cpu_weight weight_of(const model *m, const float *f, const char *name)
 {
-    cpu_weight w = {f, NULL, 0};
+    cpu_weight w = {f, NULL, 0, {0}};
     const gguf_tensor *t = m->file ? gguf_find_tensor(m->file, name) : NULL;  /* no file: made-up weights */
     if (t && cpu_gemv_supported(t->type)) {
         w.q = t->data;
@@ -471,8 +494,10 @@ static void cpu_logits(backend *b, float *out, const float *x, int n)
 static void cpu_close(backend *b)
 {
     cpu_state *st = b->impl;
+    for (int i = 0; i < 7 * b->m->cfg.n_layer; i++) gemm_bf16_free(&st->weights[i].bf);
     free(st->xn);
     free(st->parts);
+    free(st->bf_x);
     free(st->weights);
     free(st);
     free(b->w.layers);
@@ -481,8 +506,18 @@ static void cpu_close(backend *b)
 
 backend *backend_cpu_new(const model *m)
 {
+    pb_err err;
+    int products = backend_cpu_products(&err);
+    if (products < 0) pb_die_input(&err);
+    return backend_cpu_new_mode(m, products);
+}
+
+backend *backend_cpu_new_mode(const model *m, int products)
+{
+    PB_CHECK(products == CPU_PRODUCTS_F32 || gemm_bf16_usable(), "bf16 products on a CPU without AVX-512 BF16");
     backend *b = pb_calloc(1, sizeof *b);
     b->name = "cpu";
+    b->products = backend_cpu_products_name(products);
     snprintf(b->device, sizeof b->device, "cpu");
     b->act_bytes = (int)sizeof(float);
     b->neox_rope = 1;
@@ -503,11 +538,15 @@ backend *backend_cpu_new(const model *m)
     for (int l = 0; l < L; l++) {
         const layer_weights *w = &m->layers[l];
         const float *f[7] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
+        const int E = m->cfg.n_embd, QD = m->cfg.n_head * m->cfg.head_dim, KD = m->cfg.n_head_kv * m->cfg.head_dim;
+        const int shape[7][2] = {{QD, E}, {KD, E}, {KD, E}, {E, QD}, {m->cfg.n_ff, E}, {m->cfg.n_ff, E},
+                                 {E, m->cfg.n_ff}}; /* (out, in) */
         cpu_weight *h = &st->weights[7 * l];
         for (int i = 0; i < 7; i++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
             h[i] = weight_of(m, f[i], name);
+            if (products == CPU_PRODUCTS_BF16) gemm_bf16_pack(&h[i].bf, f[i], shape[i][0], shape[i][1]);
         }
         b->w.layers[l] = (bk_layer){w->attn_norm, &h[0], &h[1], &h[2], &h[3], w->ffn_norm, &h[4], &h[5], &h[6],
                                     w->q_norm, w->k_norm, w->post_attn_norm, w->post_ffn_norm};

@@ -26,7 +26,6 @@
  * most 127 characters (the longest name a baseline file reads back).
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "policy/plan.h"
@@ -103,12 +102,8 @@ static int knob_value(sy_ld *L, const char *key, sy_node *v, double *x)
     pb_err e;
     if (sy_is_null(v)) return FAIL(L, v, "'%s' has no value", key);
     if (!strcmp(key, "rho")) return sy_scalar_num(L, v, key, 0, 0, 1, 0, x);
-    if (v->type == YAML_SCALAR_NODE && plan_spec_named_value(key, sy_sval(v), x)) return 1;
-    if (!strcmp(key, "phase") && v->type == YAML_SCALAR_NODE) {
-        char *end;
-        strtod(sy_sval(v), &end);
-        if (end == sy_sval(v) || *end) return FAIL(L, v, "phase '%s' is none of all, prefill, decode", sy_sval(v));
-    }
+    int nv = v->type == YAML_SCALAR_NODE ? plan_spec_named_value(key, sy_sval(v), x, &e) : 0;
+    if (nv) return nv > 0 || FAIL(L, v, "%s", e.msg);
     if (!sy_scalar_num(L, v, key, 0, -HUGE_VAL, HUGE_VAL, 0, x)) return 0;
     return plan_spec_value_ok(key, *x, &e) || FAIL(L, v, "%s", e.msg);
 }

@@ -152,7 +152,8 @@ TEST(policy_phase_spec_key)
     CHECK(plan_spec_init(&sp, "duo", &err) && plan_spec_set_real(&sp, "phase", 2, &err) &&
           sp.prm.phase == ATTN_PHASE_DECODE);
     double v;
-    CHECK(plan_spec_named_value("phase", "prefill", &v) && v == 1 && !plan_spec_named_value("p", "prefill", &v));
+    CHECK(plan_spec_named_value("phase", "prefill", &v, &err) == 1 && v == 1);
+    CHECK(plan_spec_named_value("p", "prefill", &v, &err) == 0 && plan_spec_named_value("phase", "2", &v, &err) == 0);
     struct { const char *spec, *needle; } bad[] = {
         {"quest:phase=decode", "quest has no parameter 'phase'"},
         {"dense:phase=all", "dense has no parameter 'phase'"},

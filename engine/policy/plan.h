@@ -113,9 +113,10 @@ int plan_spec_check(plan_spec *sp, pb_err *err);
 extern const char *const plan_spec_keys[];
 extern const int plan_spec_n_keys;
 int plan_spec_value_ok(const char *key, double v, pb_err *err);
-/* A key's value given by name (phase: all, prefill, decode) into *v: 1, or
- * 0 when key has no named values or text is none of them. */
-int plan_spec_named_value(const char *key, const char *text, double *v);
+/* A key's value given by name (phase: all, prefill, decode) into *v: 1; 0
+ * when key has no named values or text is a number (the caller reads it);
+ * -1 and err ("phase 'x' is none of all, prefill, decode") otherwise. */
+int plan_spec_named_value(const char *key, const char *text, double *v, pb_err *err);
 
 /* "NAME[:field=val,...]" (the --policy text) through the calls above;
  * out->text keeps the whole text. 1, or 0 with err naming the bad part. */

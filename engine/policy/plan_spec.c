@@ -56,12 +56,17 @@ const int plan_spec_n_keys = sizeof plan_spec_keys / sizeof plan_spec_keys[0];
 
 static const char *const phase_names[ATTN_PHASES] = {"all", "prefill", "decode"};
 
-int plan_spec_named_value(const char *key, const char *text, double *v)
+int plan_spec_named_value(const char *key, const char *text, double *v, pb_err *err)
 {
     if (strcmp(key, "phase")) return 0;
     for (int i = 0; i < ATTN_PHASES; i++)
         if (!strcmp(text, phase_names[i])) return *v = i, 1;
-    return 0;
+    char *end;
+    errno = 0;
+    strtod(text, &end);
+    if (!errno && end != text && !*end) return 0;
+    pb_errf(err, NULL, -1, "phase '%s' is none of all, prefill, decode", text);
+    return -1;
 }
 
 const char *plan_policy_name(int policy)
@@ -162,11 +167,10 @@ int plan_spec_set(plan_spec *sp, const char *key, const char *text, pb_err *err)
     char *end;
     errno = 0;
     double named;
-    if (plan_spec_named_value(key, text, &named)) return plan_spec_set_real(sp, key, named, err);
+    int nv = plan_spec_named_value(key, text, &named, err);
+    if (nv) return nv > 0 && plan_spec_set_real(sp, key, named, err);
     if (int_field(key) >= 0) {
         long x = strtol(text, &end, 10);
-        if ((errno || end == text || *end) && !strcmp(key, "phase"))
-            return pb_errf(err, NULL, -1, "phase '%s' is none of all, prefill, decode", text);
         if (errno || end == text || *end) return pb_errf(err, NULL, -1, "%s '%s' is not an integer", key, text);
         return plan_spec_set_int(sp, key, x, err);
     }

@@ -60,7 +60,7 @@ int cmd_passkey(int argc, char **argv)
     if (tokens < n_least)
         arg_bad("passkey", "--tokens %d is below the %d tokens the intro, key and question take without filler",
                 tokens, n_least);
-    cli_session_open(&cs, &o, tokens + max_new + 64);
+    cli_session_open(&cs, &o, tokens + max_new + 64, tokens);
     int stop[2] = {tok_eos(tok), tok_chat_stop(tok)};
     int *out = pb_malloc((size_t)max_new * sizeof(int));
     int right = 0;

@@ -169,7 +169,7 @@ int cmd_recall(int argc, char **argv)
             g.q[l] = pb_malloc((size_t)nq * H * d * sizeof(float));
         }
         session *ss = session_new(m, n);
-        if (pass_plan) plan_apply(&pass, ss, 0);
+        if (pass_plan) plan_apply(&pass, ss, 0, n);
         attn_observer obs = {.user = &g, .on_qk = grab_qk};
         ss->obs = &obs;
         double t0 = pb_now();

@@ -419,7 +419,7 @@ static int run_accuracy(R *r, int ti, const suite_case *c, int mi)
                  c->sample);
     else snprintf(what, sizeof what, "%s/%s ctx %d sample %d", t->name, m->name, c->context, c->sample);
     prog_show(&r->prog, what, NULL);
-    session *ses = method_session(&r->me[mi], r->mdl, r->bk, 1, c->context, c->seed);
+    session *ses = method_session(&r->me[mi], r->mdl, r->bk, 1, c->context, c->n_ids, c->seed);
     int *out = pb_malloc((size_t)c->max_new * sizeof(int));
     gen_stats st;
     prefill_mark pm = {.s = ses};
@@ -508,7 +508,7 @@ static int run_throughput(R *r, int ti, int ci, const tp_case *tc, int mi, const
     prog_show(&r->prog, what, NULL);
     double *tm = pb_malloc((size_t)t->max_repeats * sizeof *tm);
     int n_ctx = tc->context + (tc->phase == TP_DECODE ? tc->tokens : 0);
-    session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, t->seed);
+    session *s = method_session(&r->me[mi], m_used, b, !weights_random, n_ctx, tc->context, t->seed);
     int *ids = tp_ids(tc, m_used->cfg.n_vocab, t->seed ^ (uint64_t)ci);
     tp_stop stop = {.warmup = t->warmup, .repeats = t->repeats, .max_repeats = t->max_repeats,
                     .target_spread = t->target_spread, .max_seconds = t->max_seconds};

@@ -28,6 +28,8 @@ static int method_spec(const suite_method *sm, plan_spec *sp, pb_err *err)
 {
     for (int i = 0; i < sm->n_params; i++)
         if (!plan_spec_set_real(sp, sm->params[i].key, sm->params[i].v, err)) return 0;
+    if (sm->by_length && !plan_spec_set(sp, "by_length", sm->by_length, err)) return 0;
+    if (sm->dense_layers && !plan_spec_set(sp, "dense_layers", sm->dense_layers, err)) return 0;
     return plan_spec_check(sp, err);
 }
 
@@ -135,10 +137,11 @@ static const plan *shape_plan(method_engine *me, const model *m, uint64_t seed)
     return p;
 }
 
-session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, uint64_t seed)
+session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, int n_prompt,
+                        uint64_t seed)
 {
     session *s = b ? session_new_on(b, n_ctx) : session_new(mdl, n_ctx);
-    plan_apply(is_model ? &me->pl : shape_plan(me, mdl, seed), s, 1);
+    plan_apply(is_model ? &me->pl : shape_plan(me, mdl, seed), s, 1, n_prompt);
     return s;
 }
 

@@ -47,10 +47,12 @@ int method_prepare(const suite *s, const suite_method *sm, const model *mdl, met
  * (indexer_calibrate_kjv): once the backend is settled. 1, or 0 + err. */
 int method_indexers(method_engine *me, const model *mdl, const tokenizer *tok, pb_err *err);
 /* A session of n_ctx positions on mdl (the model, or a random-weight one of
- * another shape) with the method's policies applied and density counts at 0;
- * on backend b (opened on mdl; the caller keeps it open longer than the
+ * another shape) with the method's policies applied for a prompt of
+ * n_prompt tokens (the row of a length rule) and density counts at 0; on
+ * backend b (opened on mdl; the caller keeps it open longer than the
  * session), or NULL: a CPU backend of the session's own. */
-session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, uint64_t seed);
+session *method_session(method_engine *me, const model *mdl, backend *b, int is_model, int n_ctx, int n_prompt,
+                        uint64_t seed);
 /* What the sequences on s cost: density (pairs attended / causally visible
  * since the session was made or its counts reset) and the KV bytes held. */
 void method_cost(const session *s, double *density, int64_t *kv_bytes);

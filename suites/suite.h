@@ -81,6 +81,8 @@ typedef struct {
     int n_params;
     double rho;   /* share of retrieval heads, [0, 1]; negative: not given */
     char *plan;   /* head plan / indexer file (path as written), or NULL */
+    char *by_length; /* the length rule's text (plan.h), checked, or NULL */
+    char *dense_layers; /* the layers run dense (plan.h's dense_layers text), checked, or NULL */
     char *impl;   /* whose attention: "purbo" (ours, default) or a peer of
                    * peer.h ("sdpa_cudnn", "sdpa_fa2", "flex"; dense only,
                    * attention-level throughput tasks only) */

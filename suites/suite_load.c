@@ -527,6 +527,8 @@ void suite_free(suite *s)
         free(s->methods[i].name);
         free(s->methods[i].policy);
         free(s->methods[i].plan);
+        free(s->methods[i].by_length);
+        free(s->methods[i].dense_layers);
         free(s->methods[i].impl);
     }
     for (int i = 0; i < s->n_tasks; i++) {

@@ -7,7 +7,8 @@
  * window, block, local, page, budget, k, p, kmin, r, calib, phase; phase's
  * value may be its name: all, prefill, decode), kept as numbers in a list
  * in file order and applied by the runner through plan_spec_set_real, plus
- * rho (kept apart: it picks heads, it is no spec field) and plan. The former
+ * rho (kept apart: it picks heads, it is no spec field), plan, and
+ * by_length and dense_layers (text, plan.h; no sweep keys). The former
  * names (sinks, top_k, rank) are refused naming the new key.
  *
  * A sweep maps the same numeric keys (and rho) to lists of values. Its
@@ -39,14 +40,15 @@ static const char *const IMPL_NAMES[] = {"purbo", PEER_IMPLS};
 /* Keys of method params (and sweeps) that were renamed to the spec keys of --policy. */
 static const char *const RENAMED[][2] = {{"sinks", "sink"}, {"top_k", "k"}, {"rank", "r"}};
 
-/* The numeric keys (the spec keys, then rho), and with_plan: plan too, into
- * out[24]; returns how many. */
+/* The numeric keys (the spec keys, then rho), and with_plan: plan,
+ * by_length and dense_layers (the text keys) too, into out[24]; returns how
+ * many. */
 static int knob_keys(const char **out, int with_plan)
 {
     int n = 0;
     for (int i = 0; i < plan_spec_n_keys; i++) out[n++] = plan_spec_keys[i];
     out[n++] = "rho";
-    if (with_plan) out[n++] = "plan";
+    if (with_plan) out[n++] = "plan", out[n++] = "by_length", out[n++] = "dense_layers";
     return n;
 }
 
@@ -144,6 +146,16 @@ static int load_params(sy_ld *L, sy_node *pm, suite_method *out)
         const char *key = sy_sval(k);
         double x;
         if (!strcmp(key, "plan")) continue;
+        if (!strcmp(key, "by_length") || !strcmp(key, "dense_layers")) { /* text, checked as --policy's is */
+            char **to = !strcmp(key, "by_length") ? &out->by_length : &out->dense_layers;
+            if (!sy_get_str(L, pm, "", key, 0, to)) return 0;
+            plan_params rows;
+            if (policy_known ? !plan_spec_set(&sp, key, *to, &e)
+                             : to == &out->by_length ? !plan_by_length_parse(*to, &rows, &e)
+                                                     : !plan_dense_layers_parse(*to, &rows, &e))
+                return FAIL(L, v, "%s", e.msg);
+            continue;
+        }
         if (!knob_value(L, key, v, &x)) return 0;
         if (strcmp(key, "rho") && policy_known && !plan_spec_set_real(&sp, key, x, &e)) return FAIL(L, k, "%s", e.msg);
         param_put(out, key, x);
@@ -257,6 +269,8 @@ static int load_sweep(sy_ld *L, sy_node *sw, const suite_method *base, suite_met
         m.policy = sy_dup(base->policy);
         m.impl = sy_dup(base->impl);
         m.plan = base->plan ? sy_dup(base->plan) : NULL;
+        m.by_length = base->by_length ? sy_dup(base->by_length) : NULL;
+        m.dense_layers = base->dense_layers ? sy_dup(base->dense_layers) : NULL;
         if (*n == *cap) *out = pb_realloc(*out, (size_t)(*cap *= 2) * sizeof **out);
         (*out)[(*n)++] = m;
     }

@@ -122,7 +122,45 @@ TEST(plan_spec_typed_fields_match_text)
     CHECK(plan_spec_init(&b, "streaming", &err) && !plan_spec_set_int(&b, "window", 0, &err));
     CHECK_MSG(!strcmp(err.msg, "window 0 is out of range [1, 16777216]"), "%s", err.msg);
     CHECK(plan_spec_init(&b, "quest", &err) && !plan_spec_set_real(&b, "p", 0.5, &err));
-    CHECK_MSG(!strcmp(err.msg, "quest has no parameter 'p' (page,budget,k)"), "%s", err.msg);
+    CHECK_MSG(!strcmp(err.msg, "quest has no parameter 'p' (page,budget,k,first_layer,last_layer,dense_layers)"), "%s", err.msg);
+    /* the layers a policy acts on: a range, inside the model */
+    CHECK(!plan_parse("rtpurbo:first_layer=10,last_layer=9", &b, &err));
+    CHECK_MSG(!strcmp(err.msg, "first_layer 10 is above last_layer 9"), "%s", err.msg);
+    CHECK(!plan_parse("duo:last_layer=4096", &b, &err) && strstr(err.msg, "last_layer 4096 is out of range"));
+    CHECK(!plan_parse("dense:first_layer=1", &b, &err) && strstr(err.msg, "dense has no parameter 'first_layer'"));
+}
+
+/* first_layer .. last_layer: the heads of the other layers are dense, those
+ * inside keep the policy's kinds; a range past the model is refused. */
+TEST(plan_spec_layer_range)
+{
+    model_config c = {0};
+    c.n_layer = 4, c.n_head = 2, c.n_head_kv = 1, c.head_dim = 8; /* every layer global (zero) */
+    plan_spec sp;
+    plan pl;
+    pb_err err;
+    CHECK_MSG(plan_parse("streaming:first_layer=1,last_layer=2", &sp, &err), "%s", err.msg);
+    CHECK_MSG(plan_make(&pl, &c, &sp, NULL, &err), "%s", err.msg);
+    for (int i = 0; i < 8; i++)
+        CHECK_MSG(pl.kind[i] == (i / 2 == 1 || i / 2 == 2 ? HEAD_LOCAL : HEAD_DENSE), "head %d kind %d", i, pl.kind[i]);
+    plan_free(&pl);
+    CHECK(plan_parse("streaming:first_layer=4", &sp, &err));
+    CHECK(!plan_make(&pl, &c, &sp, NULL, &err) && !strcmp(err.msg, "first_layer 4: the model has 4 layers"));
+    /* dense_layers: single layers and ranges, with the range keys */
+    CHECK_MSG(plan_parse("streaming:dense_layers=0  2-3,last_layer=2", &sp, &err), "%s", err.msg);
+    CHECK_MSG(plan_make(&pl, &c, &sp, NULL, &err), "%s", err.msg);
+    for (int i = 0; i < 8; i++)
+        CHECK_MSG(pl.kind[i] == (i / 2 == 1 ? HEAD_LOCAL : HEAD_DENSE), "head %d kind %d", i, pl.kind[i]);
+    plan_free(&pl);
+    CHECK(plan_parse("streaming:dense_layers=4", &sp, &err));
+    CHECK(!plan_make(&pl, &c, &sp, NULL, &err) && !strcmp(err.msg, "dense_layers: layer 4: the model has 4 layers"));
+    plan_spec_init(&sp, "rtpurbo", &err);
+    CHECK(plan_spec_set_real(&sp, "dense_layers", 7, &err) && sp.prm.dense_layer[7] && !sp.prm.dense_layer[6]);
+    const char *bad[] = {"rtpurbo:dense_layers=", "rtpurbo:dense_layers=3-1", "rtpurbo:dense_layers=x",
+                         "rtpurbo:dense_layers=128", "rtpurbo:dense_layers=1-", "rtpurbo:dense_layers=-1"};
+    for (int i = 0; i < 6; i++)
+        CHECK_MSG(!plan_parse(bad[i], &sp, &err) && strstr(err.msg, "dense_layers"), "%s: %s", bad[i], err.msg);
+    CHECK(!plan_parse("dense:dense_layers=1", &sp, &err) && strstr(err.msg, "dense has no parameter 'dense_layers'"));
 }
 
 /* The one capability check: the CUDA backend (described without a device)

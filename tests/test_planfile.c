@@ -4,6 +4,7 @@
  * fields), each with its one-line message; and the plan file turned into
  * the engine's plan.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,9 +130,9 @@ TEST(planfile_rejections)
     reseal(b, n);
     CHECK_MSG(refused(b, n, m, "bad magic", msg), "%s", msg);
     memcpy(b, good, n);
-    b[8] = 2;
+    b[8] = 3;
     reseal(b, n);
-    CHECK_MSG(refused(b, n, m, "plan version 2", msg), "%s", msg);
+    CHECK_MSG(refused(b, n, m, "plan version 3", msg), "%s", msg);
     memcpy(b, good, n);
     b[12] = 1;
     reseal(b, n);
@@ -235,4 +236,66 @@ TEST(planfile_to_engine_plan)
     CHECK(p.prm.block == 32 && p.prm.local == 96 && p.rank == 4 && p.idx_q[13 * 256 + 7] == 7.0f);
     plan_free(&p);
     plan_file_free(&f);
+}
+
+/* Version 2: a plan with a length rule. A plan without one is still written
+ * as version 1 (the bytes above); with one, the rule sits after the header,
+ * round-trips, is refused when out of order or range (at its offset), and
+ * becomes the engine plan's rule unless the spec gives its own. */
+TEST(planfile_length_rule)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file p, q;
+    sample_plan(&p, m);
+    pb_err e;
+    plan_params rule = {0};
+    CHECK_MSG(plan_by_length_parse("1536 kmin=1; 3072 local=256 kmin=4 p=0.65", &rule, &e), "%s", e.msg);
+    p.n_by_length = rule.n_by_length;
+    memcpy(p.by_length, rule.by_length, sizeof p.by_length);
+    size_t n;
+    unsigned char *good = plan_file_serialise(&p, &n), *b = malloc(n);
+    CHECK(n == 340 + 4 + 2 * 20 + 3 * 2 * 8 * 64 * 4 + 8 && good[8] == 2);
+    CHECK(good[68] == 2 && good[72] == 0 && good[73] == 6 && good[76] == 2 && good[84] == 1); /* from 1536, kmin */
+    CHECK_MSG(plan_file_parse(good, n, "x.purbo", m, &q, &e), "%s", e.msg);
+    CHECK(q.n_by_length == 2 && q.by_length[0].from == 1536 && q.by_length[0].set == PLAN_GIVEN_KMIN);
+    CHECK(q.by_length[0].kmin == 1 && q.by_length[1].from == 3072 && q.by_length[1].local == 256);
+    CHECK(q.by_length[1].set == (PLAN_GIVEN_LOCAL | PLAN_GIVEN_KMIN | PLAN_GIVEN_P) && q.by_length[1].kmin == 4);
+    CHECK(fabs(q.by_length[1].p - 0.65) < 1e-6 && plan_file_n_retrieval(&q) == 3 && q.cls[40] == PLAN_CLASS_RETRIEVAL);
+    CHECK(memcmp(p.idx_k, q.idx_k, (size_t)30 * 9 * 8 * 64 * sizeof(float)) == 0);
+    plan_file_free(&q);
+    char msg[512];
+    const struct { size_t off; uint32_t v; const char *want; } bad[] = {
+        {68, 0, "length rule of 0 rows"},
+        {68, 9, "length rule of 9 rows"},
+        {92, 1000, "row 2: from 1000 out of range or order"}, /* below row 1's 1536 */
+        {96, 8, "row 2: unknown fields 0x8"},
+        {96, 0, "row 2: unknown fields 0x0"},
+        {104, 1u << 21, "row 2: a value out of range"},         /* kmin */
+        {108, 0x3fc00000u, "row 2: a value out of range"},     /* p 1.5 */
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memcpy(b, good, n);
+        for (int i = 0; i < 4; i++) b[bad[k].off + i] = (unsigned char)(bad[k].v >> (8 * i));
+        reseal(b, n);
+        CHECK_MSG(refused(b, n, m, bad[k].want, msg), "%zu: %s", k, msg);
+    }
+    /* into the engine plan: the file's rule, or the spec's instead */
+    plan pl;
+    CHECK_MSG(plan_from_file(&pl, &m->cfg, &p, NULL, "x.purbo", &e), "%s", e.msg);
+    CHECK(pl.prm.n_by_length == 2 && pl.prm.by_length[1].local == 256);
+    plan_params at = plan_params_for_prompt(&pl.prm, 5000);
+    CHECK(at.local == 256 && at.kmin == 4 && fabs(at.p - 0.65) < 1e-6 && at.n_by_length == 0);
+    plan_free(&pl);
+    plan_spec sp;
+    CHECK(plan_parse("rtpurbo:by_length=100 p=0.5", &sp, &e));
+    CHECK(plan_from_file(&pl, &m->cfg, &p, &sp, "x.purbo", &e));
+    CHECK(pl.prm.n_by_length == 1 && pl.prm.by_length[0].from == 100);
+    plan_free(&pl);
+    CHECK(plan_parse("duo", &sp, &e)); /* duo takes no rule: the file's is left out */
+    CHECK(plan_from_file(&pl, &m->cfg, &p, &sp, "x.purbo", &e) && pl.prm.n_by_length == 0);
+    plan_free(&pl);
+    free(good);
+    free(b);
+    plan_file_free(&p);
 }

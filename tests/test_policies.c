@@ -469,7 +469,7 @@ TEST(plan_dense_bit_identical_to_plain_forward)
     plan_spec sp;
     CHECK(plan_parse("dense", &sp, &err));
     CHECK(plan_make(&pl, &m->cfg, &sp, NULL, &err));
-    plan_apply(&pl, b, 1);
+    plan_apply(&pl, b, 1, 0);
     float *la = run_model(a, ids, 80, n), *lb = run_model(b, ids, 80, n);
     int same = !memcmp(la, lb, (size_t)n * m->cfg.n_vocab * sizeof(float));
     double dens = session_density(b, NULL);
@@ -499,8 +499,8 @@ TEST(plan_ring_equals_full_cache)
     CHECK(plan_make(&pl, &m->cfg, &sp, NULL, &err));
     session *ring = session_new(m, n), *full = session_new(m, n);
     ring->max_batch = full->max_batch = 64;  /* chunks longer than the window */
-    plan_apply(&pl, ring, 1);
-    plan_apply(&pl, full, 0);
+    plan_apply(&pl, ring, 1, 0);
+    plan_apply(&pl, full, 0, 0);
     CHECK(session_kv_bytes(full) == session_kv_bytes_full(full));
     size_t want = 2 * (size_t)m->cfg.n_layer * m->cfg.n_head_kv * (S + W) * m->cfg.head_dim * sizeof(float);
     CHECK_MSG(session_kv_bytes(ring) == want, "ring holds %zu bytes, expected %zu", session_kv_bytes(ring), want);
@@ -553,7 +553,7 @@ TEST(plan_duo_kinds_and_layout)
     CHECK(plan_count(&pl, HEAD_DENSE) == 3 && plan_count(&pl, HEAD_LOCAL) == c->n_layer * c->n_head - 3);
     CHECK(pl.kind[2 * c->n_head + 5] == HEAD_DENSE && pl.kind[2 * c->n_head + 4] == HEAD_LOCAL);
     session *s = session_new(m, 512);
-    plan_apply(&pl, s, 1);
+    plan_apply(&pl, s, 1, 0);
     /* the KV heads of the 3 retrieval heads keep full caches (512 rows), the
      * others rings of 4 sinks + 64 window rows: the bytes held say so */
     int group = c->n_head / c->n_head_kv, full = 0;
@@ -590,7 +590,7 @@ TEST(plan_rtpurbo_pca_p1_close_to_dense)
     indexer_calibrate(&pl, m, ids, 64);
     CHECK(!plan_needs_indexers(&pl) && pl.rank == m->cfg.head_dim / 8);
     session *a = session_new(m, n), *b = session_new(m, n);
-    plan_apply(&pl, b, 1);
+    plan_apply(&pl, b, 1, 0);
     float *la = run_model(a, ids, 90, n), *lb = run_model(b, ids, 90, n);
     double worst = 0;
     for (size_t i = 0; i < (size_t)n * m->cfg.n_vocab; i++) worst = fmax(worst, fabs(la[i] - lb[i]));

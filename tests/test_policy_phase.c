@@ -77,7 +77,7 @@ static phase_run run_spec(const char *spec, const int *ids)
         PB_CHECK(plan_make(&pl, &m->cfg, &sp, plan_policy_uses_heads(sp.policy) ? retr : NULL, &err), "%s: %s",
                  spec, err.msg);
         if (plan_needs_indexers(&pl)) indexer_calibrate(&pl, m, ids, 64);
-        plan_apply(&pl, s, 1);
+        plan_apply(&pl, s, 1, 0);
         free(retr);
         have_plan = 1;
     }
@@ -171,7 +171,7 @@ TEST(policy_phase_spec_key)
     CHECK(plan_parse("streaming:window=32,phase=prefill", &sp, &err));
     CHECK(plan_make(&pl, &m->cfg, &sp, NULL, &err));
     session *s = session_new(m, 256);
-    plan_apply(&pl, s, 1);
+    plan_apply(&pl, s, 1, 0);
     CHECK(session_kv_bytes(s) == session_kv_bytes_full(s));
     session_free(s);
     plan_free(&pl);

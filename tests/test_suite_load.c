@@ -266,7 +266,7 @@ TEST(suite_load_types_and_ranges)
     EXPECT("name: t\nmodel: m\nmethods: [{policy: x, params: {window: 1e300}}]\ntasks: []\n", 3, 40,
            "window 1e+300 is out of range [1, ");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {block: 16}}]\ntasks: []\n", 3, 36,
-           "quest has no parameter 'block' (page,budget,k)");
+           "quest has no parameter 'block' (page,budget,k,first_layer,last_layer,dense_layers)");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: streaming, params: {sinks: 4}}]\ntasks: []\n", 3, 40,
            "'sinks' is now 'sink' (the names of --policy)");
     EXPECT("name: t\nmodel: m\nmethods: [{policy: quest, params: {top_k: 4}}]\ntasks: []\n", 3, 36,

@@ -57,6 +57,10 @@ int cli_cpu_products_opt(const char *cmd, int argc, char **argv, int *i);
     "      | quest[:page=16,budget=512|k=PAGES] | topk-oracle[:block=64,sink=4,local=64,budget=512|k=BLOCKS]\n" \
     "      | topp-oracle[:block,sink,local,p=0.9] | rtpurbo[:sink,window,block,local,p,r=d/8,calib=1024]\n" \
     "      | rtpurbo-topk[:sink,window,block,local,budget|k,r,calib]\n" \
+    "      all but dense and quest take phase=all|prefill|decode; all but dense take\n" \
+    "      first_layer=A,last_layer=B (the policy on layers A..B, the others dense); the oracles\n" \
+    "      and rtpurbo kinds take by_length='FROM key=v ...;FROM ...' (local, kmin, p by the\n" \
+    "      prompt's length)\n" \
     "  --retrieval-heads SPEC    duo/rtpurbo retrieval heads: L.H,L.H,... | all | none | a file of them\n"
 #define CLI_PLANFILE_HELP \
     "  --plan F.purbo            a converted model's plan (purbo-bench convert): rtpurbo with\n" \
@@ -74,7 +78,8 @@ void cli_plan_make(const char *cmd, const model *m, const plan_spec *spec, const
  * takes the CPU, saying so in one line, when the CUDA backend cannot run the
  * plan; --backend cuda is then one line, exit 2), opens it, fits PCA
  * indexers on KJV text when the plan needs them, and makes a session of
- * n_ctx positions with the plan applied (rings on). cli_session_summary:
+ * n_ctx positions with the plan applied (rings on) for a prompt of
+ * n_prompt tokens (the row of a length rule). cli_session_summary:
  * the plan's summary line on f (nothing for dense). cli_session_free: all
  * of it. */
 typedef struct {
@@ -95,7 +100,7 @@ typedef struct {
 } cli_session;
 
 void cli_session_load(cli_session *cs, const cli_session_opts *o);
-void cli_session_open(cli_session *cs, const cli_session_opts *o, int n_ctx);
+void cli_session_open(cli_session *cs, const cli_session_opts *o, int n_ctx, int n_prompt);
 void cli_session_summary(const cli_session *cs, FILE *f);
 void cli_session_free(cli_session *cs);
 

@@ -34,14 +34,14 @@ static const char *settle_backend(const cli_session_opts *o, const plan *p)
     return "cpu";
 }
 
-void cli_session_open(cli_session *cs, const cli_session_opts *o, int n_ctx)
+void cli_session_open(cli_session *cs, const cli_session_opts *o, int n_ctx, int n_prompt)
 {
     cli_plan_make(o->cmd, cs->m, o->spec, o->heads, o->plan_path, &cs->pl);
     cs->b = cli_open_backend(o->cmd, settle_backend(o, &cs->pl), cs->m);
     pb_err err;
     if (plan_needs_indexers(&cs->pl) && !indexer_calibrate_kjv(&cs->pl, cs->m, cs->tok, &err)) pb_die_input(&err);
     cs->s = session_new_on(cs->b, n_ctx);
-    plan_apply(&cs->pl, cs->s, 1);
+    plan_apply(&cs->pl, cs->s, 1, n_prompt);
 }
 
 void cli_session_summary(const cli_session *cs, FILE *f)

@@ -163,7 +163,7 @@ int cmd_generate(int argc, char **argv)
     int status = 0, *ids = NULL;
     if (turns) {
         if (!n_ctx) n_ctx = m->cfg.n_ctx_train < 4096 ? m->cfg.n_ctx_train : 4096;
-        cli_session_open(&cs, &o, n_ctx);
+        cli_session_open(&cs, &o, n_ctx, n_ctx); /* the context grows turn by turn */
         status = chat_turns(&cs, &sp, turns, system, max_new, &sum);
     } else {
         if (chat) {
@@ -182,7 +182,7 @@ int cmd_generate(int argc, char **argv)
         if (!n_ctx) n_ctx = n + max_new < m->cfg.n_ctx_train ? n + max_new : m->cfg.n_ctx_train;
         if (n >= n_ctx) arg_bad("generate", "the prompt has %d tokens, the context is %d", n, n_ctx);
         if (n + max_new > n_ctx) max_new = n_ctx - n;
-        cli_session_open(&cs, &o, n_ctx);
+        cli_session_open(&cs, &o, n_ctx, n);
         reply(&cs, &sp, ids, n, max_new, &sum);
     }
     fprintf(stderr, "%s: prompt %d tokens, prefill %.2f s (%.1f tok/s); generated %d, decode %.1f tok/s\n",

@@ -71,6 +71,9 @@ static const char *HELP =
     "  --p P              top-p mass of the retrieval heads' block selection (default 0.9)\n"
     "  --local N          retrieval heads always keep the blocks of the last N tokens (default 256:\n"
     "                     the indexer sees no positions, so the recent tokens RoPE favours are kept)\n"
+    "  --by-length RULE   a length rule stored in the plan: 'FROM key=v ...; FROM ...' sets\n"
+    "                     local, kmin, p for prompts of at least FROM tokens, e.g. '1536 kmin=1;\n"
+    "                     3072 local=256 kmin=4 p=0.65' (default none: one setting)\n"
     "  --steps N          AdamW steps per retrieval head (default 100: the need rule makes\n"
     "                     most heads retrieval heads; 0: PCA indexers only)\n"
     "  --lr F             peak learning rate, cosine to 0.1x after 10% warm-up (default 3e-3)\n"
@@ -105,6 +108,7 @@ int cmd_convert(int argc, char **argv)
     convert_cfg cfg = {.db_path = "out/results.db", .keep = 0.99, .min_score = 0.02, .sink = 4, .cover = 0.9, .block = 64, .local = 256,
                        .p = 0.9, .opt = kd_defaults, .ctx = 2048, .n_train = 4, .n_eval = 2, .queries = 256, .seed = 1};
     int probe_docs = 2, warmup_set = 0, queries_set = 0;
+    plan_params rule = {0}; /* --by-length: its rows only */
     long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = n_cpu > 0 ? (int)(n_cpu < 256 ? n_cpu : 256) : 1;
     const char *backend_kind = "auto";
@@ -131,6 +135,10 @@ int cmd_convert(int argc, char **argv)
         else if ((v = arg_val(C, argc, argv, &i, "--rope-band"))) cfg.rope_band = (int)arg_long(C, "--rope-band", v, 1, 4096);
         else if ((v = arg_val(C, argc, argv, &i, "--p"))) cfg.p = arg_double(C, "--p", v, 1e-6, 1.0);
         else if ((v = arg_val(C, argc, argv, &i, "--local"))) cfg.local = (int)arg_long(C, "--local", v, 0, 1 << 24);
+        else if ((v = arg_val(C, argc, argv, &i, "--by-length"))) {
+            pb_err e;
+            if (!plan_by_length_parse(v, &rule, &e)) arg_bad("convert", "--by-length: %s", e.msg);
+        }
         else if ((v = arg_val(C, argc, argv, &i, "--steps"))) cfg.opt.steps = (int)arg_long(C, "--steps", v, 0, 1000000);
         else if ((v = arg_val(C, argc, argv, &i, "--warmup"))) cfg.opt.warmup = (int)arg_long(C, "--warmup", v, 0, 1000000), warmup_set = 1;
         else if ((v = arg_val(C, argc, argv, &i, "--lr"))) cfg.opt.lr = arg_double(C, "--lr", v, 1e-9, 10.0);
@@ -330,6 +338,8 @@ int cmd_convert(int argc, char **argv)
     pf.block = cfg.block;
     pf.local = cfg.local;
     pf.p = (float)cfg.p;
+    pf.n_by_length = rule.n_by_length;
+    memcpy(pf.by_length, rule.by_length, sizeof pf.by_length);
     /* the training's products are skinny (r columns): one BLAS thread per
      * call, and the heads in parallel instead */
     int blas_threads = openblas_get_num_threads();

@@ -35,7 +35,7 @@
 
 typedef struct {
     int kind;               /* HEAD_RTPURBO or HEAD_RTPURBO_TOPK */
-    const plan *pl;         /* indexers: pl->idx_q, pl->idx_k (n_layer * n_head, r, d) */
+    const float *idx_q, *idx_k; /* the plan's W_Q, W_K (n_layer * n_head, r, d) */
     plan_params prm;
     int r, d, n_head, n_heads, k_units;
     float **kx;             /* [n_layer * n_head] (n_ctx, r) index keys, NULL for other heads */
@@ -55,7 +55,7 @@ static void rtp_append(const attn_policy *self, int layer, int head, int kv_head
     if (!st->kx[i]) return;
     /* kx[pos0 .. pos0+n) (n, r) = k_pre (n, d) W_K^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, st->r, st->d, 1.0f, k_pre, ld,
-                st->pl->idx_k + (size_t)i * st->r * st->d, st->d, 0.0f, st->kx[i] + (size_t)pos0 * st->r, st->r);
+                st->idx_k + (size_t)i * st->r * st->d, st->d, 0.0f, st->kx[i] + (size_t)pos0 * st->r, st->r);
 }
 
 /* Rows i0 .. i0+b-1 of the block's scores s (b, kv_end): the positions
@@ -95,7 +95,7 @@ static void rtp_score(void *user, const attn_call *c, int i0, int b, float *s)
     rtp_state *st = user;
     const int r = st->r, hi = c->layer * st->n_head + c->head, kv_end = c->q_pos0 + i0 + b;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, r, c->d, 1.0f, c->q_pre + (long)i0 * c->ldq_pre,
-                c->ldq_pre, st->pl->idx_q + (size_t)hi * r * c->d, c->d, 0.0f, st->qx, r);
+                c->ldq_pre, st->idx_q + (size_t)hi * r * c->d, c->d, 0.0f, st->qx, r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, kv_end, r, c->scale, st->qx, r, st->kx[hi], r, 0.0f, s,
                 kv_end);
     if (st->kind == HEAD_RTPURBO) anchor_rows(st, c, i0, b, s);
@@ -128,7 +128,8 @@ attn_policy *attn_rtpurbo_new(const plan *p, int kind, int n_ctx)
     PB_CHECK(p->prm.block >= 1, "rtpurbo block %d", p->prm.block);
     rtp_state *st = pb_calloc(1, sizeof *st);
     st->kind = kind;
-    st->pl = p;
+    st->idx_q = p->idx_q;
+    st->idx_k = p->idx_k;
     st->prm = p->prm;
     st->r = p->rank;
     st->d = p->head_dim;

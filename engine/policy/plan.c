@@ -131,6 +131,11 @@ int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsig
                        plan_policy_name(spec->policy));
     if (spec->prm.rank > c->head_dim)
         return pb_errf(err, NULL, -1, "r %d exceeds the head dim %d", spec->prm.rank, c->head_dim);
+    for (int l = c->n_layer; l < MODEL_MAX_LAYERS; l++)
+        if (spec->prm.dense_layer[l])
+            return pb_errf(err, NULL, -1, "dense_layers: layer %d: the model has %d layers", l, c->n_layer);
+    if (spec->prm.first_layer >= c->n_layer)
+        return pb_errf(err, NULL, -1, "first_layer %d: the model has %d layers", spec->prm.first_layer, c->n_layer);
     plan_init_dense(p, c);
     snprintf(p->name, sizeof p->name, "%s", spec->text);
     p->policy = spec->policy;
@@ -144,6 +149,12 @@ int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsig
                     : spec->policy == PLAN_RTPURBO ? HEAD_RTPURBO : HEAD_RTPURBO_TOPK;
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         p->kind[i] = (unsigned char)(uses_retr ? (retr[i] ? retr_kind : HEAD_LOCAL) : all_kind[spec->policy]);
+    /* layers outside first_layer .. last_layer, and those listed dense, run dense */
+    for (int i = 0; i < c->n_layer * c->n_head; i++) {
+        const int l = i / c->n_head;
+        if (l < spec->prm.first_layer || l > spec->prm.last_layer || spec->prm.dense_layer[l]) p->kind[i] = HEAD_DENSE;
+    }
+
     /* sliding layers are local already: the model's window is their policy */
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         if (c->layer[i / c->n_head].kind == ATTN_SLIDING) p->kind[i] = HEAD_DENSE;
@@ -188,6 +199,9 @@ void plan_summary(const plan *p, const session *s, char *buf, size_t len)
     else if (plan_policy_uses_heads(p->policy))
         snprintf(retr, sizeof retr, ", %d of %d heads retrieval (%d in sliding layers: dense, windowed)", n_retr,
                  p->n_layer * p->n_head, n_slide);
-    snprintf(buf, len, "policy %s%s: density %.4f of %lld visible pairs; KV cache %.1f MiB of %.1f MiB full",
-             p->name, retr, dens, vis, session_kv_bytes(s) / 1048576.0, session_kv_bytes_full(s) / 1048576.0);
+    char rule[200] = "", text[180];
+    plan_by_length_text(&p->prm, text, sizeof text);
+    if (*text) snprintf(rule, sizeof rule, ", by prompt length: %s", text);
+    snprintf(buf, len, "policy %s%s%s: density %.4f of %lld visible pairs; KV cache %.1f MiB of %.1f MiB full",
+             p->name, retr, rule, dens, vis, session_kv_bytes(s) / 1048576.0, session_kv_bytes_full(s) / 1048576.0);
 }

@@ -40,6 +40,20 @@ enum plan_policy {
     PLAN_RTPURBO_TOPK, PLAN_POLICIES
 };
 
+/* A length rule (spec key by_length): the settings of the selectors'
+ * forced part and mass by the length of the prompt a session starts with.
+ * Row i applies to prompts of at least by_length[i].from tokens (rows in
+ * ascending from) and replaces the fields its `set` bits name (PLAN_GIVEN_
+ * LOCAL, _KMIN, _P); shorter prompts run the spec's own values. Text form:
+ * "FROM key=value ...; FROM ...", e.g. "1536 kmin=1; 3072 local=256 p=0.65". */
+enum { PLAN_MAX_BY_LENGTH = 8 };
+typedef struct {
+    int from;           /* prompt tokens, >= 1 */
+    int local, kmin;
+    unsigned set;       /* PLAN_GIVEN_LOCAL | PLAN_GIVEN_KMIN | PLAN_GIVEN_P */
+    double p;
+} plan_length_row;
+
 /* Defaults in brackets; the spec key is the field name. */
 typedef struct {
     int sink;       /* S: sink tokens; local heads keep them, selectors keep their blocks [4] */
@@ -57,15 +71,28 @@ typedef struct {
     int phase;      /* enum attn_phase: the policy acts in prefill and decode (all), in
                      * prefill only (decode steps dense) or in decode only (prefill dense);
                      * spec key phase=all|prefill|decode [all] */
+    int first_layer, last_layer; /* the policy acts on layers first_layer .. last_layer; the
+                         * other layers' heads run dense (to find which layers a policy's
+                         * loss comes from) [0, 4095] */
+    unsigned char dense_layer[MODEL_MAX_LAYERS]; /* 1: every head of the layer runs dense
+                         * (spec key dense_layers="L A-B ..."; default none) */
+    int n_by_length;    /* rows of the length rule, 0 = none [0]; plan_params_for_prompt
+                         * resolves them (a resolved set has none) */
+    plan_length_row by_length[PLAN_MAX_BY_LENGTH];
 } plan_params;
 
 /* Bits of plan_spec.given: the fields set (the rest are defaults). */
-enum { PLAN_GIVEN_SINK = 1, PLAN_GIVEN_WINDOW = 2, PLAN_GIVEN_BLOCK = 4, PLAN_GIVEN_LOCAL = 8, PLAN_GIVEN_P = 16 };
+enum {
+    PLAN_GIVEN_SINK = 1, PLAN_GIVEN_WINDOW = 2, PLAN_GIVEN_BLOCK = 4, PLAN_GIVEN_LOCAL = 8, PLAN_GIVEN_P = 16,
+    PLAN_GIVEN_KMIN = 32, PLAN_GIVEN_BY_LENGTH = 64, PLAN_GIVEN_DENSE_LAYERS = 128
+};
 
 /* A policy and its parameters (no model needed), built field by field
  * (plan_spec.c). The fields are plan_params' spec keys: sink, window, block,
  * local, page, budget, k (the top-k budget in pages for quest, blocks for
- * the others), p, kmin, r, calib, phase (a number 0-2 or its name). */
+ * the others), p, kmin, r, calib, phase (a number 0-2 or its name), and
+ * by_length (text, above) and dense_layers (text: layers and ranges
+ * "7" or "5-9 12"), the two set through plan_spec_set only. */
 typedef struct {
     int policy;         /* enum plan_policy */
     plan_params prm;
@@ -89,6 +116,8 @@ const char *plan_policy_name(int policy);
 const char *plan_kind_name(int kind);
 /* 1 for the policies that take a list of retrieval heads: duo, rtpurbo, rtpurbo-topk. */
 int plan_policy_uses_heads(int policy);
+/* 1 when the policy takes spec key `key` (plan_spec_set would accept it). */
+int plan_policy_takes(int policy, const char *key);
 /* 1 for the block-sparse policies with a local window (rtpurbo,
  * rtpurbo-topk): their window must hold at least one block. */
 int plan_policy_has_window_blocks(int policy);
@@ -117,6 +146,20 @@ int plan_spec_value_ok(const char *key, double v, pb_err *err);
  * when key has no named values or text is a number (the caller reads it);
  * -1 and err ("phase 'x' is none of all, prefill, decode") otherwise. */
 int plan_spec_named_value(const char *key, const char *text, double *v, pb_err *err);
+
+/* The rule's text into prm's rows (replacing any): rows in ascending from,
+ * keys among local, kmin, p in their ranges, each once a row. 1, or 0 with
+ * err naming the bad part ("by_length row 2: ..."). Which keys the policy
+ * takes is the caller's check (plan_spec_set does it). */
+int plan_by_length_parse(const char *text, plan_params *prm, pb_err *err);
+/* The dense_layers text ("L", "A-B", separated by spaces) into prm's
+ * dense_layer (replacing it). 1, or 0 + err naming the bad item. */
+int plan_dense_layers_parse(const char *text, plan_params *prm, pb_err *err);
+/* prm's rule as text (the form above; "" when none) into buf. */
+void plan_by_length_text(const plan_params *prm, char *buf, size_t len);
+/* prm with its rule resolved for a prompt of n_prompt tokens: the last row
+ * with from <= n_prompt applied, and no rows left. */
+plan_params plan_params_for_prompt(const plan_params *prm, int n_prompt);
 
 /* "NAME[:field=val,...]" (the --policy text) through the calls above;
  * out->text keeps the whole text. 1, or 0 with err naming the bad part. */

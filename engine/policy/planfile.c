@@ -13,7 +13,7 @@
 
 #include "base/hash.h"
 
-enum { HDR = 68 }; /* bytes before the class array */
+enum { HDR = 68, ROW = 20 }; /* bytes of the header; of one length-rule row (version 2) */
 
 void plan_file_init(plan_file *p, const model *m, int r)
 {
@@ -86,11 +86,29 @@ uint64_t model_fingerprint(const model *m)
 
 /* ---- serialisation ---- */
 
-static size_t class_end(int n_heads) { return ((size_t)HDR + (size_t)n_heads + 3) & ~(size_t)3; }
-
-static size_t file_size(int n_heads, int n_ret, int r, int d)
+/* The file's bits of a rule row's fields (1 local, 2 kmin, 4 p) from and to PLAN_GIVEN_*. */
+static uint32_t row_bits_out(unsigned set)
 {
-    return class_end(n_heads) + (size_t)n_ret * 2 * r * d * 4 + 8;
+    return (set & PLAN_GIVEN_LOCAL ? 1u : 0) | (set & PLAN_GIVEN_KMIN ? 2u : 0) | (set & PLAN_GIVEN_P ? 4u : 0);
+}
+
+static unsigned row_bits_in(uint32_t b)
+{
+    return (b & 1 ? PLAN_GIVEN_LOCAL : 0u) | (b & 2 ? PLAN_GIVEN_KMIN : 0u) | (b & 4 ? PLAN_GIVEN_P : 0u);
+}
+
+/* Where the class array starts: after the header, and in version 2 after
+ * the length rule (u32 n_rows, then the rows). */
+static size_t class_at(int n_rows) { return (size_t)HDR + (n_rows ? 4 + (size_t)n_rows * ROW : 0); }
+
+static size_t class_end(int n_rows, int n_heads)
+{
+    return (class_at(n_rows) + (size_t)n_heads + 3) & ~(size_t)3;
+}
+
+static size_t file_size(int n_rows, int n_heads, int n_ret, int r, int d)
+{
+    return class_end(n_rows, n_heads) + (size_t)n_ret * 2 * r * d * 4 + 8;
 }
 
 static void put_u32(unsigned char *b, uint32_t v)
@@ -129,10 +147,11 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size)
 {
     const int nh = p->n_layer * p->n_head, d = p->head_dim, n_ret = plan_file_n_retrieval(p);
     const size_t rd = (size_t)p->r * d;
-    size_t n = file_size(nh, n_ret, p->r, d);
+    const int nr = p->n_by_length;
+    size_t n = file_size(nr, nh, n_ret, p->r, d);
     unsigned char *b = pb_calloc(n, 1);
     memcpy(b, PLANFILE_MAGIC, 8);
-    put_u32(b + 8, PLANFILE_VERSION);
+    put_u32(b + 8, nr ? PLANFILE_VERSION : 1); /* a plan without a rule stays version 1, byte for byte */
     put_u32(b + 12, 0);
     put_u64(b + 16, p->model_fp);
     const int fields[] = {p->n_layer, p->n_head, p->n_head_kv, d, p->sink, p->window, p->block, p->local};
@@ -140,8 +159,18 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size)
     put_f32(b + 56, p->p);
     put_u32(b + 60, (uint32_t)p->r);
     put_u32(b + 64, (uint32_t)n_ret);
-    memcpy(b + HDR, p->cls, (size_t)nh);
-    unsigned char *o = b + class_end(nh);
+    if (nr) put_u32(b + HDR, (uint32_t)nr);
+    for (int i = 0; i < nr; i++) {
+        const plan_length_row *r = &p->by_length[i];
+        unsigned char *w = b + HDR + 4 + (size_t)i * ROW;
+        put_u32(w, (uint32_t)r->from);
+        put_u32(w + 4, row_bits_out(r->set));
+        put_u32(w + 8, (uint32_t)r->local);
+        put_u32(w + 12, (uint32_t)r->kmin);
+        put_f32(w + 16, (float)r->p);
+    }
+    memcpy(b + class_at(nr), p->cls, (size_t)nh);
+    unsigned char *o = b + class_end(nr, nh);
     for (int i = 0; i < nh; i++) {
         if (p->cls[i] != PLAN_CLASS_RETRIEVAL) continue;
         for (int pass = 0; pass < 2; pass++) {
@@ -190,8 +219,8 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     if (size < 16) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header alone is %d", size, HDR);
     if (memcmp(b, PLANFILE_MAGIC, 8) != 0) return pb_errf(e, name, 0, "not a purbo plan (bad magic)");
     uint32_t ver = get_u32(b + 8), flags = get_u32(b + 12);
-    if (ver != PLANFILE_VERSION)
-        return pb_errf(e, name, 8, "plan version %u; this build reads version %u", ver, PLANFILE_VERSION);
+    if (ver < 1 || ver > PLANFILE_VERSION)
+        return pb_errf(e, name, 8, "plan version %u; this build reads versions 1-%u", ver, PLANFILE_VERSION);
     if (flags != 0) return pb_errf(e, name, 12, "unknown flags 0x%x", flags);
     if (size < HDR) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header alone is %d", size, HDR);
     plan_file p = {0};
@@ -212,7 +241,15 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     if (f[1] % f[2] != 0) return pb_errf(e, name, 28, "n_head %u is not a multiple of n_head_kv %u", f[1], f[2]);
     const int nh = (int)(f[0] * f[1]);
     if (n_ret > (uint32_t)nh) return pb_errf(e, name, 64, "n_retrieval %u exceeds the %d heads", n_ret, nh);
-    size_t want = file_size(nh, (int)n_ret, (int)r, (int)f[3]);
+    uint32_t nr = 0;
+    if (ver >= 2) {
+        if (size < HDR + 4) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header alone is %d", size, HDR + 4);
+        nr = get_u32(b + HDR);
+        if (nr < 1 || nr > PLAN_MAX_BY_LENGTH)
+            return pb_errf(e, name, HDR, "length rule of %u rows out of range [1, %d]", nr, PLAN_MAX_BY_LENGTH);
+    }
+    const size_t c0 = class_at((int)nr);
+    size_t want = file_size((int)nr, nh, (int)n_ret, (int)r, (int)f[3]);
     if (size < want) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header implies %zu", size, want);
     if (size > want) return pb_errf(e, name, (long long)want, "%zu bytes after the end of the plan", size - want);
     uint64_t stored = get_u64(b + want - 8), sum = pb_fnv1a64(PB_FNV1A64_INIT, b, want - 8);
@@ -220,18 +257,34 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
         return pb_errf(e, name, (long long)(want - 8), "bad checksum (stored %016llx, contents hash to %016llx)",
                        (unsigned long long)stored, (unsigned long long)sum);
     if (!(p.p > 0.0f && p.p <= 1.0f)) return pb_errf(e, name, 56, "p = %g out of (0, 1]", (double)p.p);
+    for (uint32_t i = 0; i < nr; i++) { /* the ranges and order the by_length text is held to (plan.h) */
+        const unsigned char *w = b + HDR + 4 + (size_t)i * ROW;
+        plan_length_row *row = &p.by_length[i];
+        const uint32_t from = get_u32(w), set = get_u32(w + 4), local = get_u32(w + 8), kmin = get_u32(w + 12);
+        const float rp = get_f32(w + 16);
+        const long long at = (long long)(w - b);
+        if (from < 1 || from > 1u << 24 || (i && from <= (uint32_t)p.by_length[i - 1].from))
+            return pb_errf(e, name, at, "length rule row %u: from %u out of range or order", i + 1, from);
+        if (!set || set & ~7u)
+            return pb_errf(e, name, at + 4, "length rule row %u: unknown fields 0x%x", i + 1, set);
+        if (local > 1u << 24 || kmin > 1u << 20 || !(rp >= 0.0f && rp <= 1.0f) ||
+            (set & 4 && !(rp > 0.0f)))
+            return pb_errf(e, name, at + 8, "length rule row %u: a value out of range", i + 1);
+        *row = (plan_length_row){.from = (int)from, .set = row_bits_in(set), .local = (int)local, .kmin = (int)kmin, .p = rp};
+    }
+    p.n_by_length = (int)nr;
     uint32_t count = 0;
     for (int i = 0; i < nh; i++) {
-        if (b[HDR + i] > PLAN_CLASS_RETRIEVAL)
-            return pb_errf(e, name, HDR + i, "head %d.%d has unknown class %u", i / (int)f[1], i % (int)f[1],
-                           b[HDR + i]);
-        count += b[HDR + i];
+        if (b[c0 + i] > PLAN_CLASS_RETRIEVAL)
+            return pb_errf(e, name, (long long)c0 + i, "head %d.%d has unknown class %u", i / (int)f[1],
+                           i % (int)f[1], b[c0 + i]);
+        count += b[c0 + i];
     }
     if (count != n_ret) return pb_errf(e, name, 64, "n_retrieval %u but %u heads are marked retrieval", n_ret, count);
-    for (size_t i = HDR + (size_t)nh; i < class_end(nh); i++)
+    for (size_t i = c0 + (size_t)nh; i < class_end((int)nr, nh); i++)
         if (b[i]) return pb_errf(e, name, (long long)i, "non-zero padding");
     const size_t rd = (size_t)r * f[3];
-    for (size_t i = class_end(nh); i < want - 8; i += 4)
+    for (size_t i = class_end((int)nr, nh); i < want - 8; i += 4)
         if (!isfinite(get_f32(b + i))) return pb_errf(e, name, (long long)i, "non-finite indexer entry");
     if (m) {
         const model_config *c = &m->cfg;
@@ -254,10 +307,10 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     p.local = (int)f[7];
     p.r = (int)r;
     p.cls = pb_malloc((size_t)nh);
-    memcpy(p.cls, b + HDR, (size_t)nh);
+    memcpy(p.cls, b + c0, (size_t)nh);
     p.idx_q = pb_calloc((size_t)nh * rd, sizeof(float));
     p.idx_k = pb_calloc((size_t)nh * rd, sizeof(float));
-    const unsigned char *o = b + class_end(nh);
+    const unsigned char *o = b + class_end((int)nr, nh);
     for (int i = 0; i < nh; i++) {
         if (p.cls[i] != PLAN_CLASS_RETRIEVAL) continue;
         for (size_t j = 0; j < rd; j++, o += 4) p.idx_q[(size_t)i * rd + j] = get_f32(o);
@@ -294,6 +347,11 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
     if (!(sp.given & PLAN_GIVEN_BLOCK)) sp.prm.block = f->block;
     if (!(sp.given & PLAN_GIVEN_LOCAL)) sp.prm.local = f->local;
     if (!(sp.given & PLAN_GIVEN_P)) sp.prm.p = f->p;
+    /* the file's length rule, for the policies that take one, unless the spec gave its own */
+    if (!(sp.given & PLAN_GIVEN_BY_LENGTH) && f->n_by_length && plan_policy_takes(sp.policy, "by_length")) {
+        sp.prm.n_by_length = f->n_by_length;
+        memcpy(sp.prm.by_length, f->by_length, sizeof f->by_length);
+    }
     sp.prm.rank = f->r;
     int uses = plan_policy_uses_heads(sp.policy);
     if (!plan_make(p, c, &sp, uses ? f->cls : NULL, e)) return 0;

@@ -6,10 +6,11 @@
  * (S sinks + a window of W recent tokens), with the selection parameters
  * and the indexers W_Q, W_K (r, d) of every retrieval head.
  *
- * Binary layout, version 1, little-endian, no padding except where noted:
+ * Binary layout, version 1, little-endian, no padding except where noted
+ * (version 2 differs only where marked):
  *   off  size  field
  *     0     8  magic "PURBOPLN"
- *     8     4  u32 version = 1
+ *     8     4  u32 version = 1 or 2
  *    12     4  u32 flags = 0 (reserved; readers reject other values)
  *    16     8  u64 model fingerprint (model_fingerprint below)
  *    24     4  u32 n_layer
@@ -23,6 +24,12 @@
  *    56     4  f32 p                 top-p mass, in (0, 1]
  *    60     4  u32 r                 indexer rank, 1 <= r <= d
  *    64     4  u32 n_retrieval       number of class-1 heads
+ *  version 2 only, the length rule (plan.h: by_length); what follows moves
+ *  on by 4 + 20 n bytes:
+ *    68     4  u32 n               rows, 1..8
+ *    72  20 n  per row: u32 from (prompt tokens, ascending), u32 fields
+ *              (1 local, 2 kmin, 4 p: which of the next three apply),
+ *              u32 local, u32 kmin, f32 p
  *    68     H  u8 class[H], H = n_layer * n_head, head (l, h) at l * n_head + h:
  *              0 = local, 1 = retrieval
  *     .     .  zero bytes up to a multiple of 4
@@ -31,6 +38,8 @@
  *              pre-RoPE q and k)
  *   end-8   8  u64 FNV-1a 64 (pb_fnv1a64) of every byte before it
  * The size is fixed by the header: a longer or shorter file is rejected.
+ * A plan without a length rule is written as version 1, so its bytes do not
+ * change; readers take both versions.
  *
  * Reading checks, in order: the file opens; magic; version; flags; shape
  * fields in range; the size the header implies; the checksum; classes and
@@ -49,7 +58,7 @@
 #include "policy/plan.h"
 
 #define PLANFILE_MAGIC "PURBOPLN"
-#define PLANFILE_VERSION 1u
+#define PLANFILE_VERSION 2u
 
 enum { PLAN_CLASS_LOCAL = 0, PLAN_CLASS_RETRIEVAL = 1 };
 
@@ -61,6 +70,8 @@ typedef struct {
     int r;
     unsigned char *cls;         /* [n_layer * n_head] PLAN_CLASS_* */
     float *idx_q, *idx_k;       /* (n_layer * n_head, r, d); rows of local heads are zero */
+    int n_by_length;            /* the length rule (plan.h), 0 rows: none (version 1) */
+    plan_length_row by_length[PLAN_MAX_BY_LENGTH];
 } plan_file;
 
 /* Allocates cls (all local) and zeroed idx_q/idx_k for the model's shape;
@@ -91,7 +102,8 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size);
 /* The engine's plan (plan.h) of policy spec (NULL: rtpurbo) with f's
  * retrieval heads, r and, for the rtpurbo kinds, indexers, and f's S, W,
  * block, local and p except those the spec set (spec.given: e.g.
- * "rtpurbo:window=256" runs the plan with another window). 1, or 0 + e when the policy
+ * "rtpurbo:window=256" runs the plan with another window), and f's length
+ * rule where the policy takes one and the spec gave none. 1, or 0 + e when the policy
  * cannot take them. */
 int plan_from_file(plan *p, const model_config *c, const plan_file *f, const plan_spec *spec, const char *name,
                    pb_err *e);

@@ -2,6 +2,8 @@
  * constructor, and plan_apply, which puts one policy object per kind on a
  * session and gives the all-local KV heads their rings (unless the policies
  * act in one phase only: they then run dense in the other, on every key).
+ * A plan's length rule (plan.h) is resolved there, for the prompt the
+ * session starts with.
  *
  * Invariant: one object per kind per session, shared by every head of that
  * kind (the objects keep per-head state indexed by layer and head).
@@ -35,8 +37,12 @@ attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx)
     return pol;
 }
 
-void plan_apply(const plan *p, session *s, int rings)
+void plan_apply(const plan *p0, session *s, int rings, int n_prompt)
 {
+    /* the length rule resolved for this prompt: the policies copy their settings */
+    plan resolved = *p0;
+    resolved.prm = plan_params_for_prompt(&p0->prm, n_prompt);
+    const plan *p = &resolved;
     const model_config *c = &s->m->cfg;
     PB_CHECK(p->n_layer == c->n_layer && p->n_head == c->n_head && p->n_head_kv == c->n_head_kv &&
              p->head_dim == c->head_dim, "plan for another model shape");

@@ -19,8 +19,12 @@ attn_policy *plan_policy_new(const plan *p, int kind, int n_ctx);
 
 /* Sets s's policies from the plan (the session owns and frees them) and,
  * with rings, gives every KV head whose query heads are all local a ring of
- * S + W entries. Resets the session and its density counts. */
-void plan_apply(const plan *p, session *s, int rings);
+ * S + W entries. Resets the session and its density counts. n_prompt: the
+ * length of the prompt the session will start with, which picks the row of
+ * the plan's length rule (plan_params_for_prompt) for the whole session,
+ * decode steps included; a session whose context grows turn by turn passes
+ * its context size. The plan must outlive the session (indexers). */
+void plan_apply(const plan *p, session *s, int rings, int n_prompt);
 
 /* The attn_desc kind (attention.h, enum attn_desc_kind) that the policy of a head kind describes
  * itself with (ATTN_OPAQUE for an unknown kind). */

@@ -26,12 +26,15 @@ def fnv(b):
 
 
 def plan(layers=1, heads=1, kv=1, d=4, sink=4, window=64, block=64, local=64, p=0.9, r=1, classes=None,
-         magic=b"PURBOPLN", version=1, flags=0, seal=True, extra=b""):
+         magic=b"PURBOPLN", version=1, flags=0, seal=True, extra=b"", rule=None):
     classes = classes if classes is not None else [0] * (layers * heads)
     n_ret = sum(1 for c in classes if c == 1)
     b = magic + struct.pack("<IIQ", version, flags, 0x1234)
     b += struct.pack("<8I", layers, heads, kv, d, sink, window, block, local)
-    b += struct.pack("<fII", p, r, n_ret) + bytes(classes)
+    b += struct.pack("<fII", p, r, n_ret)
+    if rule is not None:  # version 2: rows of (from, fields, local, kmin, p)
+        b += struct.pack("<I", len(rule)) + b"".join(struct.pack("<IIIIf", *row) for row in rule)
+    b += bytes(classes)
     b += b"\0" * (-len(b) % 4)
     b += struct.pack("<f", 0.5) * (n_ret * 2 * r * d)
     b += extra
@@ -86,7 +89,8 @@ def main():
     put("plan_kv_not_divisor.purbo", plan(heads=3, kv=2, classes=[0, 0, 0]))
     put("plan_bad_class.purbo", plan(classes=[7]))
     put("plan_bad_magic.purbo", plan(magic=b"PURBOPLX"))
-    put("plan_version2.purbo", plan(version=2))
+    put("plan_version3.purbo", plan(version=3))
+    put("plan_rule_order.purbo", plan(version=2, rule=[(3072, 4, 0, 0, 0.65), (1536, 2, 0, 1, 0.0)]))
     put("plan_flags.purbo", plan(flags=1))
     put("plan_bad_checksum.purbo", plan(seal=False))
     put("plan_trailing.purbo", plan()[:-8] + b"\0\0\0\0" + struct.pack("<Q", 0))

@@ -442,8 +442,8 @@ static int model_case_retr(const char *spec, const char *plan_path, const unsign
         return 0;
     }
     session *sg = session_new_on(G, N), *sc = session_new_on(gpu_cpu(), N);
-    plan_apply(&pl, sg, 1);
-    plan_apply(&pl, sc, 1);
+    plan_apply(&pl, sg, 1, MP); /* the prompt's length: a length rule picks its row by it */
+    plan_apply(&pl, sc, 1, MP);
     float *lg = pb_malloc((size_t)MCMP * V * sizeof(float)), *lc = pb_malloc((size_t)MCMP * V * sizeof(float));
     memset(lg, 0xff, (size_t)MCMP * V * sizeof(float));
     double t0 = pb_now();
@@ -527,6 +527,14 @@ TEST(gpu_policy_model_phase)
     CHECK(model_case("topk-oracle:phase=decode", NULL, 1));
 }
 
+/* A length rule: the 1,024-token prompt takes the row from 512 on (local,
+ * kmin and p of its own) on both backends; the shorter row never applies. */
+TEST(gpu_policy_model_length_rule)
+{
+    CHECK(model_case("rtpurbo:window=256,local=64,kmin=1,by_length=512 local=128 kmin=2 p=0.8;4096 p=0.5", NULL, 0));
+    CHECK(model_case("topp-oracle:by_length=100 p=0.7 local=128", NULL, 0));
+}
+
 /* The trained plan shipped next to the model (--plan): NAME.purbo beside
  * NAME.gguf, or $PURBO_PLAN. */
 TEST(gpu_policy_model_plan_file)
@@ -590,8 +598,8 @@ static int kv_bytes_case(const char *spec, const char *plan_path, const unsigned
     if (!want) want = plan_head_rows(&pl, c, N, 0);
     const size_t was = plan_head_rows(&pl, c, N, 1);
     session *sg = session_new_on(G, N), *sc = session_new_on(gpu_cpu(), N);
-    plan_apply(&pl, sg, 1);
-    plan_apply(&pl, sc, 1);
+    plan_apply(&pl, sg, 1, 0);
+    plan_apply(&pl, sc, 1, 0);
     const size_t per_row = 2 * (size_t)c->head_dim;  /* k and v values of one KV head at one position */
     size_t bg = session_kv_bytes(sg), bc = session_kv_bytes(sc), fg = session_kv_bytes_full(sg),
            fc = session_kv_bytes_full(sc);

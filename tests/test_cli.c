@@ -299,3 +299,48 @@ TEST(cli_fifo_model_and_plan)
     unlink(out);
     rmdir(dir);
 }
+
+/* plan show and plan set: a copy with a length rule and a dense layer reads
+ * back as written; removing the rule of a plan without dense heads gives
+ * back convert's version 1 bytes; bad input is one line, exit 2, nothing
+ * written. */
+TEST(cli_plan_show_and_set)
+{
+    const char *src = "suites/plans/smollm2-135m-need.purbo", *a = "/tmp/purbo-test-plan-a.purbo",
+               *b = "/tmp/purbo-test-plan-b.purbo";
+    char cmd[1400], out[8192], err[1024];
+    unlink(a), unlink(b);
+    snprintf(cmd, sizeof cmd, "plan set %s --out %s --by-length '1536 kmin=1; 3072 local=256 p=0.65' "
+             "--dense-layers '7 9-10'", src, a);
+    int lines, st = fixture_run_bin(cmd, err, sizeof err, &lines);
+    CHECK_MSG(st == 0 && lines == 0, "status %d: %s", st, err);
+    snprintf(cmd, sizeof cmd, "%s plan show %s --model %s 2>&1", test_bin_path, a, test_model_path);
+    st = fixture_shell(cmd, out, sizeof out);
+    CHECK_MSG(st == 0 && strstr(out, "(version 2), made for this model") &&
+                  strstr(out, "length rule  1536 kmin=1; 3072 local=256 p=0.65") &&
+                  strstr(out, "\n    7          0      0      9\n") && strstr(out, "\n   10          0      0      9\n") &&
+                  strstr(out, " 27 dense of 270"),
+              "status %d: %s", st, out);
+    snprintf(cmd, sizeof cmd, "plan set %s --out %s --by-length none", src, b);
+    CHECK(fixture_run_bin(cmd, err, sizeof err, &lines) == 0);
+    size_t na, nb;
+    char *x = fixture_read(src, &na), *y = fixture_read(b, &nb);
+    CHECK_MSG(x && y && na == nb && !memcmp(x, y, na), "a plan without rule or dense heads is not convert's bytes");
+    free(x), free(y);
+    unlink(b);
+    const char *bad[][2] = {
+        {"plan set suites/plans/smollm2-135m-need.purbo --out /tmp/purbo-test-plan-b.purbo --dense-layers 30",
+         "layer 30: suites/plans/smollm2-135m-need.purbo has 30 layers"},
+        {"plan set suites/plans/smollm2-135m-need.purbo --out /tmp/purbo-test-plan-b.purbo --by-length '9 p=2'",
+         "--by-length: by_length row 1: p 2 is out of range (0, 1]"},
+        {"plan set suites/plans/smollm2-135m-need.purbo --by-length none", "set needs --out"},
+        {"plan frob suites/plans/smollm2-135m-need.purbo", "unknown subcommand 'frob'"},
+        {"plan show /nonexistent.purbo", "/nonexistent.purbo: cannot open"},
+    };
+    for (int i = 0; i < 5; i++) {
+        st = fixture_run_bin(bad[i][0], err, sizeof err, &lines);
+        CHECK_MSG(st == 2 && lines == 1 && strstr(err, bad[i][1]), "%s: status %d, %s", bad[i][0], st, err);
+    }
+    CHECK_MSG(access(b, F_OK) != 0, "a refused set wrote %s", b);
+    unlink(a);
+}

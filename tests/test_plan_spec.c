@@ -122,7 +122,8 @@ TEST(plan_spec_typed_fields_match_text)
     CHECK(plan_spec_init(&b, "streaming", &err) && !plan_spec_set_int(&b, "window", 0, &err));
     CHECK_MSG(!strcmp(err.msg, "window 0 is out of range [1, 16777216]"), "%s", err.msg);
     CHECK(plan_spec_init(&b, "quest", &err) && !plan_spec_set_real(&b, "p", 0.5, &err));
-    CHECK_MSG(!strcmp(err.msg, "quest has no parameter 'p' (page,budget,k,first_layer,last_layer,dense_layers)"), "%s", err.msg);
+    CHECK_MSG(!strcmp(err.msg, "quest has no parameter 'p' (page,budget,k,first_layer,last_layer,dense_layers)"),
+              "%s", err.msg);
     /* the layers a policy acts on: a range, inside the model */
     CHECK(!plan_parse("rtpurbo:first_layer=10,last_layer=9", &b, &err));
     CHECK_MSG(!strcmp(err.msg, "first_layer 10 is above last_layer 9"), "%s", err.msg);

@@ -266,7 +266,6 @@ TEST(planfile_length_rule)
     plan_file_free(&q);
     char msg[512];
     const struct { size_t off; uint32_t v; const char *want; } bad[] = {
-        {68, 0, "length rule of 0 rows"},
         {68, 9, "length rule of 9 rows"},
         {92, 1000, "row 2: from 1000 out of range or order"}, /* below row 1's 1536 */
         {96, 8, "row 2: unknown fields 0x8"},
@@ -297,5 +296,59 @@ TEST(planfile_length_rule)
     plan_free(&pl);
     free(good);
     free(b);
+    plan_file_free(&p);
+}
+
+/* Dense heads (class 2, version 2): a plan with them but no rule is
+ * version 2 with a rule of 0 rows; they round-trip, a version 1 file may
+ * not hold them, and in the engine's plan they are dense under every
+ * policy: the same kinds as the spec key dense_layers gives. */
+TEST(planfile_dense_heads)
+{
+    const model *m = fixture_model();
+    CHECK(m);
+    plan_file p, q;
+    sample_plan(&p, m); /* retrieval heads 5 (layer 0), 40 (layer 4), 200 (layer 22) */
+    for (int h = 0; h < 9; h++) p.cls[4 * 9 + h] = PLAN_CLASS_DENSE; /* layer 4, its retrieval head 40 too */
+    memset(p.idx_q + 40 * 8 * 64, 0, 8 * 64 * sizeof(float));
+    memset(p.idx_k + 40 * 8 * 64, 0, 8 * 64 * sizeof(float));
+    pb_err e;
+    size_t n;
+    unsigned char *b = plan_file_serialise(&p, &n);
+    CHECK(b[8] == 2 && b[68] == 0 && b[72 + 36] == PLAN_CLASS_DENSE && n == 344 + 2 * 2 * 8 * 64 * 4 + 8);
+    CHECK_MSG(plan_file_parse(b, n, "x.purbo", m, &q, &e), "%s", e.msg);
+    CHECK(q.n_by_length == 0 && plan_file_n_retrieval(&q) == 2 && q.cls[40] == PLAN_CLASS_DENSE);
+    CHECK(!memcmp(q.idx_q, p.idx_q, (size_t)270 * 8 * 64 * sizeof(float)));
+    plan_file_free(&q);
+    char msg[512];
+    b[8] = 1; /* the same bytes called version 1: no room for a rule count, and no class 2 */
+    reseal(b, n);
+    CHECK_MSG(!plan_file_parse(b, n, "x.purbo", m, &q, &e), "version 1 with dense heads accepted");
+    free(b);
+    plan_file v1;
+    sample_plan(&v1, m);
+    unsigned char *c = plan_file_serialise(&v1, &n);
+    c[68 + 3] = PLAN_CLASS_DENSE;
+    reseal(c, n);
+    CHECK_MSG(refused(c, n, m, "head 0.3 has unknown class 2", msg), "%s", msg);
+    free(c);
+    plan_file_free(&v1);
+    const char *specs[] = {"rtpurbo", "duo", "streaming"};
+    for (int k = 0; k < 3; k++) {
+        plan a, d;
+        plan_spec sp, sd;
+        char text[64];
+        snprintf(text, sizeof text, "%s:dense_layers=4", specs[k]);
+        CHECK(plan_parse(specs[k], &sp, &e) && plan_parse(text, &sd, &e));
+        CHECK_MSG(plan_from_file(&a, &m->cfg, &p, &sp, "x.purbo", &e), "%s", e.msg);
+        plan_file p2;
+        sample_plan(&p2, m); /* the same plan without dense heads, and the layer made dense by the spec */
+        CHECK_MSG(plan_from_file(&d, &m->cfg, &p2, &sd, "x.purbo", &e), "%s", e.msg);
+        CHECK_MSG(!memcmp(a.kind, d.kind, 270), "%s: the plan's dense heads differ from dense_layers", specs[k]);
+        CHECK(a.kind[40] == HEAD_DENSE && a.kind[36] == HEAD_DENSE && a.kind[45] != HEAD_DENSE);
+        plan_free(&a);
+        plan_free(&d);
+        plan_file_free(&p2);
+    }
     plan_file_free(&p);
 }

@@ -386,7 +386,9 @@ TEST(runner_bad_input_exits_2_before_writing)
     bad = suite_file("badq", wmethods, "  - {type: passkey, contexts: [256]}\n");
     snprintf(args, sizeof args, "run %s --db %s", bad, db);
     snprintf(want, sizeof want, "%s:9:39: ", bad);
-    CHECK_MSG(bad_input(args, want, "quest has no parameter 'p' (page,budget,k,first_layer,last_layer,dense_layers)", msg, sizeof msg), "%s", msg);
+    CHECK_MSG(bad_input(args, want, "quest has no parameter 'p' (page,budget,k,first_layer,last_layer,dense_layers)",
+                        msg, sizeof msg),
+              "%s", msg);
     /* a policy this build lacks, duo without its retrieval heads: the
      * method's line and column */
     const struct { const char *method, *what; } bad_methods[] = {

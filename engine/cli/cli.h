@@ -18,6 +18,7 @@ int cmd_export(int argc, char **argv);    /* suites/cmd_export.c */
 int cmd_probe(int argc, char **argv);     /* probes/cmd_probe.c */
 int cmd_plot(int argc, char **argv);      /* plots/plot.c */
 int cmd_convert(int argc, char **argv);   /* engine/convert/cmd_convert.c */
+int cmd_plan(int argc, char **argv);      /* engine/cli/cmd_plan.c */
 
 /* Shared by the commands: loads the model and its tokenizer, or prints one
  * line and exits 2 (bad file) — engine/cli/cli_load.c. */

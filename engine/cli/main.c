@@ -27,6 +27,7 @@ static const struct {
     {"export", cmd_export, "write a suite run as JSON Lines, JSON or CSV (cases, summary, throughput)"},
     {"probe", cmd_probe, "measure locality, retrieval score, rank, token demand per head"},
     {"convert", cmd_convert, "make an RTPurbo plan (.purbo): retrieval heads, trained indexers, window"},
+    {"plan", cmd_plan, "show a plan file (.purbo), or copy it with a length rule or dense layers"},
     {"plot", cmd_plot, "draw a run's probe and conversion results as PNGs (gnuplot)"},
 };
 

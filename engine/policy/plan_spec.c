@@ -26,19 +26,21 @@ const plan_params plan_defaults = {
     .rank = 0, .calib = 1024, .first_layer = 0, .last_layer = 4095,
 };
 
+/* the layer choice every policy but dense takes */
+#define LAYER_KEYS "first_layer,last_layer,dense_layers"
+
 static const struct {
     const char *name;
     const char *keys;   /* accepted fields, comma-separated */
 } policies[PLAN_POLICIES] = {
     [PLAN_DENSE] = {"dense", ""},
-    [PLAN_STREAMING] = {"streaming", "sink,window,phase,first_layer,last_layer,dense_layers"},
-    [PLAN_DUO] = {"duo", "sink,window,phase,first_layer,last_layer,dense_layers"},
-    [PLAN_QUEST] = {"quest", "page,budget,k,first_layer,last_layer,dense_layers"},  /* decode only by its rule */
-    [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k,phase,by_length,first_layer,last_layer,dense_layers"},
-    [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p,phase,by_length,first_layer,last_layer,dense_layers"},
-    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib,phase,by_length,first_layer,last_layer,dense_layers"},
-    [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk",
-                           "sink,window,block,local,budget,k,r,calib,phase,by_length,first_layer,last_layer,dense_layers"},
+    [PLAN_STREAMING] = {"streaming", "sink,window,phase," LAYER_KEYS},
+    [PLAN_DUO] = {"duo", "sink,window,phase," LAYER_KEYS},
+    [PLAN_QUEST] = {"quest", "page,budget,k," LAYER_KEYS},  /* decode only by its rule */
+    [PLAN_TOPK_ORACLE] = {"topk-oracle", "block,sink,local,budget,k,phase,by_length," LAYER_KEYS},
+    [PLAN_TOPP_ORACLE] = {"topp-oracle", "block,sink,local,p,phase,by_length," LAYER_KEYS},
+    [PLAN_RTPURBO] = {"rtpurbo", "sink,window,block,local,p,kmin,r,calib,phase,by_length," LAYER_KEYS},
+    [PLAN_RTPURBO_TOPK] = {"rtpurbo-topk", "sink,window,block,local,budget,k,r,calib,phase,by_length," LAYER_KEYS},
 };
 
 /* The integer fields: range and the PLAN_GIVEN_* bit they set (p is the one real field). */

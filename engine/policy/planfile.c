@@ -99,16 +99,16 @@ static unsigned row_bits_in(uint32_t b)
 
 /* Where the class array starts: after the header, and in version 2 after
  * the length rule (u32 n_rows, then the rows). */
-static size_t class_at(int n_rows) { return (size_t)HDR + (n_rows ? 4 + (size_t)n_rows * ROW : 0); }
+static size_t class_at(unsigned ver, int n_rows) { return (size_t)HDR + (ver >= 2 ? 4 + (size_t)n_rows * ROW : 0); }
 
-static size_t class_end(int n_rows, int n_heads)
+static size_t class_end(unsigned ver, int n_rows, int n_heads)
 {
-    return (class_at(n_rows) + (size_t)n_heads + 3) & ~(size_t)3;
+    return (class_at(ver, n_rows) + (size_t)n_heads + 3) & ~(size_t)3;
 }
 
-static size_t file_size(int n_rows, int n_heads, int n_ret, int r, int d)
+static size_t file_size(unsigned ver, int n_rows, int n_heads, int n_ret, int r, int d)
 {
-    return class_end(n_rows, n_heads) + (size_t)n_ret * 2 * r * d * 4 + 8;
+    return class_end(ver, n_rows, n_heads) + (size_t)n_ret * 2 * r * d * 4 + 8;
 }
 
 static void put_u32(unsigned char *b, uint32_t v)
@@ -148,10 +148,13 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size)
     const int nh = p->n_layer * p->n_head, d = p->head_dim, n_ret = plan_file_n_retrieval(p);
     const size_t rd = (size_t)p->r * d;
     const int nr = p->n_by_length;
-    size_t n = file_size(nr, nh, n_ret, p->r, d);
+    int dense = 0;
+    for (int i = 0; i < nh; i++) dense |= p->cls[i] == PLAN_CLASS_DENSE;
+    const unsigned ver = nr || dense ? PLANFILE_VERSION : 1; /* a plan with neither stays version 1, byte for byte */
+    size_t n = file_size(ver, nr, nh, n_ret, p->r, d);
     unsigned char *b = pb_calloc(n, 1);
     memcpy(b, PLANFILE_MAGIC, 8);
-    put_u32(b + 8, nr ? PLANFILE_VERSION : 1); /* a plan without a rule stays version 1, byte for byte */
+    put_u32(b + 8, ver);
     put_u32(b + 12, 0);
     put_u64(b + 16, p->model_fp);
     const int fields[] = {p->n_layer, p->n_head, p->n_head_kv, d, p->sink, p->window, p->block, p->local};
@@ -159,7 +162,7 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size)
     put_f32(b + 56, p->p);
     put_u32(b + 60, (uint32_t)p->r);
     put_u32(b + 64, (uint32_t)n_ret);
-    if (nr) put_u32(b + HDR, (uint32_t)nr);
+    if (ver >= 2) put_u32(b + HDR, (uint32_t)nr);
     for (int i = 0; i < nr; i++) {
         const plan_length_row *r = &p->by_length[i];
         unsigned char *w = b + HDR + 4 + (size_t)i * ROW;
@@ -169,8 +172,8 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size)
         put_u32(w + 12, (uint32_t)r->kmin);
         put_f32(w + 16, (float)r->p);
     }
-    memcpy(b + class_at(nr), p->cls, (size_t)nh);
-    unsigned char *o = b + class_end(nr, nh);
+    memcpy(b + class_at(ver, nr), p->cls, (size_t)nh);
+    unsigned char *o = b + class_end(ver, nr, nh);
     for (int i = 0; i < nh; i++) {
         if (p->cls[i] != PLAN_CLASS_RETRIEVAL) continue;
         for (int pass = 0; pass < 2; pass++) {
@@ -243,13 +246,15 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     if (n_ret > (uint32_t)nh) return pb_errf(e, name, 64, "n_retrieval %u exceeds the %d heads", n_ret, nh);
     uint32_t nr = 0;
     if (ver >= 2) {
-        if (size < HDR + 4) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header alone is %d", size, HDR + 4);
+        if (size < HDR + 4)
+            return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header alone is %d", size, HDR + 4);
         nr = get_u32(b + HDR);
-        if (nr < 1 || nr > PLAN_MAX_BY_LENGTH)
-            return pb_errf(e, name, HDR, "length rule of %u rows out of range [1, %d]", nr, PLAN_MAX_BY_LENGTH);
+        if (nr > PLAN_MAX_BY_LENGTH)
+            return pb_errf(e, name, HDR, "length rule of %u rows out of range [0, %d]", nr, PLAN_MAX_BY_LENGTH);
     }
-    const size_t c0 = class_at((int)nr);
-    size_t want = file_size((int)nr, nh, (int)n_ret, (int)r, (int)f[3]);
+    const size_t c0 = class_at(ver, (int)nr);
+    const unsigned max_class = ver >= 2 ? PLAN_CLASS_DENSE : PLAN_CLASS_RETRIEVAL;
+    size_t want = file_size(ver, (int)nr, nh, (int)n_ret, (int)r, (int)f[3]);
     if (size < want) return pb_errf(e, name, -1, "truncated plan: %zu bytes, the header implies %zu", size, want);
     if (size > want) return pb_errf(e, name, (long long)want, "%zu bytes after the end of the plan", size - want);
     uint64_t stored = get_u64(b + want - 8), sum = pb_fnv1a64(PB_FNV1A64_INIT, b, want - 8);
@@ -270,21 +275,22 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
         if (local > 1u << 24 || kmin > 1u << 20 || !(rp >= 0.0f && rp <= 1.0f) ||
             (set & 4 && !(rp > 0.0f)))
             return pb_errf(e, name, at + 8, "length rule row %u: a value out of range", i + 1);
-        *row = (plan_length_row){.from = (int)from, .set = row_bits_in(set), .local = (int)local, .kmin = (int)kmin, .p = rp};
+        *row = (plan_length_row){
+            .from = (int)from, .set = row_bits_in(set), .local = (int)local, .kmin = (int)kmin, .p = rp};
     }
     p.n_by_length = (int)nr;
     uint32_t count = 0;
     for (int i = 0; i < nh; i++) {
-        if (b[c0 + i] > PLAN_CLASS_RETRIEVAL)
+        if (b[c0 + i] > max_class)
             return pb_errf(e, name, (long long)c0 + i, "head %d.%d has unknown class %u", i / (int)f[1],
                            i % (int)f[1], b[c0 + i]);
-        count += b[c0 + i];
+        count += b[c0 + i] == PLAN_CLASS_RETRIEVAL;
     }
     if (count != n_ret) return pb_errf(e, name, 64, "n_retrieval %u but %u heads are marked retrieval", n_ret, count);
-    for (size_t i = c0 + (size_t)nh; i < class_end((int)nr, nh); i++)
+    for (size_t i = c0 + (size_t)nh; i < class_end(ver, (int)nr, nh); i++)
         if (b[i]) return pb_errf(e, name, (long long)i, "non-zero padding");
     const size_t rd = (size_t)r * f[3];
-    for (size_t i = class_end((int)nr, nh); i < want - 8; i += 4)
+    for (size_t i = class_end(ver, (int)nr, nh); i < want - 8; i += 4)
         if (!isfinite(get_f32(b + i))) return pb_errf(e, name, (long long)i, "non-finite indexer entry");
     if (m) {
         const model_config *c = &m->cfg;
@@ -310,7 +316,7 @@ int plan_file_parse(const unsigned char *b, size_t size, const char *name, const
     memcpy(p.cls, b + c0, (size_t)nh);
     p.idx_q = pb_calloc((size_t)nh * rd, sizeof(float));
     p.idx_k = pb_calloc((size_t)nh * rd, sizeof(float));
-    const unsigned char *o = b + class_end((int)nr, nh);
+    const unsigned char *o = b + class_end(ver, (int)nr, nh);
     for (int i = 0; i < nh; i++) {
         if (p.cls[i] != PLAN_CLASS_RETRIEVAL) continue;
         for (size_t j = 0; j < rd; j++, o += 4) p.idx_q[(size_t)i * rd + j] = get_f32(o);
@@ -354,7 +360,13 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
     }
     sp.prm.rank = f->r;
     int uses = plan_policy_uses_heads(sp.policy);
-    if (!plan_make(p, c, &sp, uses ? f->cls : NULL, e)) return 0;
+    unsigned char *retr = uses ? pb_malloc((size_t)f->n_layer * f->n_head) : NULL;
+    for (int i = 0; uses && i < f->n_layer * f->n_head; i++) retr[i] = f->cls[i] == PLAN_CLASS_RETRIEVAL;
+    int made = plan_make(p, c, &sp, retr, e);
+    free(retr);
+    if (!made) return 0;
+    for (int i = 0; i < f->n_layer * f->n_head; i++) /* the plan's dense heads, under every policy */
+        if (f->cls[i] == PLAN_CLASS_DENSE) p->kind[i] = HEAD_DENSE;
     snprintf(p->name, sizeof p->name, "%.40s (plan %.78s)", sp.text, name);
     if (sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK) {
         plan_alloc_indexers(p);

@@ -26,20 +26,21 @@
  *    64     4  u32 n_retrieval       number of class-1 heads
  *  version 2 only, the length rule (plan.h: by_length); what follows moves
  *  on by 4 + 20 n bytes:
- *    68     4  u32 n               rows, 1..8
+ *    68     4  u32 n               rows, 0..8
  *    72  20 n  per row: u32 from (prompt tokens, ascending), u32 fields
  *              (1 local, 2 kmin, 4 p: which of the next three apply),
  *              u32 local, u32 kmin, f32 p
  *    68     H  u8 class[H], H = n_layer * n_head, head (l, h) at l * n_head + h:
- *              0 = local, 1 = retrieval
+ *              0 = local, 1 = retrieval, and in version 2 2 = dense (the head
+ *              attends to every key under every policy the plan runs)
  *     .     .  zero bytes up to a multiple of 4
  *     .     .  per retrieval head in class order: f32 W_Q[r][d], then f32 W_K[r][d]
  *              (row-major; the policy scores s_j = (W_Q q).(W_K k_j) / sqrt(d) on
  *              pre-RoPE q and k)
  *   end-8   8  u64 FNV-1a 64 (pb_fnv1a64) of every byte before it
  * The size is fixed by the header: a longer or shorter file is rejected.
- * A plan without a length rule is written as version 1, so its bytes do not
- * change; readers take both versions.
+ * A plan without a length rule or dense heads is written as version 1, so
+ * its bytes do not change; readers take both versions.
  *
  * Reading checks, in order: the file opens; magic; version; flags; shape
  * fields in range; the size the header implies; the checksum; classes and
@@ -60,7 +61,7 @@
 #define PLANFILE_MAGIC "PURBOPLN"
 #define PLANFILE_VERSION 2u
 
-enum { PLAN_CLASS_LOCAL = 0, PLAN_CLASS_RETRIEVAL = 1 };
+enum { PLAN_CLASS_LOCAL = 0, PLAN_CLASS_RETRIEVAL = 1, PLAN_CLASS_DENSE = 2 /* version 2 */ };
 
 typedef struct {
     uint64_t model_fp;          /* model_fingerprint of the model it is for */
@@ -103,7 +104,8 @@ unsigned char *plan_file_serialise(const plan_file *p, size_t *size);
  * retrieval heads, r and, for the rtpurbo kinds, indexers, and f's S, W,
  * block, local and p except those the spec set (spec.given: e.g.
  * "rtpurbo:window=256" runs the plan with another window), and f's length
- * rule where the policy takes one and the spec gave none. 1, or 0 + e when the policy
+ * rule where the policy takes one and the spec gave none; f's dense heads
+ * are dense under every policy. 1, or 0 + e when the policy
  * cannot take them. */
 int plan_from_file(plan *p, const model_config *c, const plan_file *f, const plan_spec *spec, const char *name,
                    pb_err *e);

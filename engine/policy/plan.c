@@ -154,7 +154,6 @@ int plan_make(plan *p, const model_config *c, const plan_spec *spec, const unsig
         const int l = i / c->n_head;
         if (l < spec->prm.first_layer || l > spec->prm.last_layer || spec->prm.dense_layer[l]) p->kind[i] = HEAD_DENSE;
     }
-
     /* sliding layers are local already: the model's window is their policy */
     for (int i = 0; i < c->n_layer * c->n_head; i++)
         if (c->layer[i / c->n_head].kind == ATTN_SLIDING) p->kind[i] = HEAD_DENSE;

@@ -12,9 +12,10 @@
  * turns it into tokens once the unit is known, so fields may come in any
  * order.
  *
- * by_length, the length rule (plan.h), is the one field given as text: its
- * rows name local, kmin and p, each checked as that field would be, and
- * only where the policy takes the field.
+ * Two fields are given as text: by_length, the length rule (plan.h), whose
+ * rows name local, kmin and p, each checked as that field would be and
+ * only where the policy takes the field; and dense_layers, layers and
+ * ranges of layers ("7", "5-9 12") whose heads run dense.
  */
 #include <errno.h>
 #include <string.h>

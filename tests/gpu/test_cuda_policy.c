@@ -528,7 +528,7 @@ TEST(gpu_policy_model_phase)
 }
 
 /* A length rule: the 1,024-token prompt takes the row from 512 on (local,
- * kmin and p of its own) on both backends; the shorter row never applies. */
+ * kmin and p of its own) on both backends; the row from 4,096 does not apply. */
 TEST(gpu_policy_model_length_rule)
 {
     CHECK(model_case("rtpurbo:window=256,local=64,kmin=1,by_length=512 local=128 kmin=2 p=0.8;4096 p=0.5", NULL, 0));

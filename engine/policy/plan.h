@@ -102,7 +102,7 @@ typedef struct {
 } plan_spec;
 
 typedef struct {
-    char name[128];             /* what ran, for reports (the spec text) */
+    char name[256];             /* what ran, for reports (the spec text) */
     int policy;                 /* enum plan_policy the plan came from */
     int n_layer, n_head, n_head_kv, head_dim;
     plan_params prm;

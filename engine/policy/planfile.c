@@ -367,7 +367,7 @@ int plan_from_file(plan *p, const model_config *c, const plan_file *f, const pla
     if (!made) return 0;
     for (int i = 0; i < f->n_layer * f->n_head; i++) /* the plan's dense heads, under every policy */
         if (f->cls[i] == PLAN_CLASS_DENSE) p->kind[i] = HEAD_DENSE;
-    snprintf(p->name, sizeof p->name, "%.40s (plan %.78s)", sp.text, name);
+    snprintf(p->name, sizeof p->name, "%.127s (plan %.120s)", sp.text, name);
     if (sp.policy == PLAN_RTPURBO || sp.policy == PLAN_RTPURBO_TOPK) {
         plan_alloc_indexers(p);
         size_t n = (size_t)f->n_layer * f->n_head * f->r * f->head_dim * sizeof(float);
